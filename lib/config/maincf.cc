@@ -1,0 +1,350 @@
+// config/maincf.cc — main.cf parsing and Postfix's $name expansion rules:
+// $name ${name} $(name) ${name?value} ${name:value} ${name?{a}:{b}} $$.
+#include "config/maincf.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "util/strings.h"
+
+namespace postern::config {
+
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+size_t NameLength(std::string_view s) {
+  size_t n = 0;
+  while (n < s.size() && IsNameChar(s[n])) ++n;
+  return n;
+}
+
+// Given s[0] == open, the index of the matching close, or npos.
+size_t MatchClose(std::string_view s, char open, char close) {
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == open) ++depth;
+    else if (s[i] == close && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
+
+std::string Chain(const std::vector<std::string>& stack, std::string_view last) {
+  std::string out;
+  auto from = std::find(stack.begin(), stack.end(), last);
+  for (auto it = from; it != stack.end(); ++it) out += *it + " -> ";
+  return out + std::string(last);
+}
+
+}  // namespace
+
+Result<std::vector<LogicalLine>> SplitLogicalLines(std::string_view text, std::string_view origin) {
+  std::vector<LogicalLine> out;
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? text.npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++lineno;
+    std::string_view body = Trim(line);
+    if (body.empty() || body[0] == '#') continue;
+    if (IsSpace(line[0])) {
+      if (out.empty())
+        return Err(std::string(origin) + ", line " + std::to_string(lineno) +
+                   ": continuation line follows nothing (a logical line starts in column 1)");
+      out.back().text += ' ';
+      out.back().text += body;
+    } else {
+      out.push_back({std::string(body), lineno});
+    }
+  }
+  return out;
+}
+
+Result<Config> Config::Parse(std::string_view text, std::string_view origin) {
+  auto lines = SplitLogicalLines(text, origin);
+  if (!lines) return Err(lines.error());
+  Config cfg;
+  cfg.origin_ = std::string(origin);
+  for (const LogicalLine& l : *lines) {
+    std::string_view s = l.text;
+    size_t eq = s.find('=');
+    std::string_view name = Trim(s.substr(0, eq == s.npos ? s.size() : eq));
+    std::string where = std::string(origin) + ", line " + std::to_string(l.line) + ": ";
+    if (eq == s.npos)
+      return Err(where + "missing '=' after parameter name: \"" + std::string(name) + "\"");
+    if (name.empty() || NameLength(name) != name.size())
+      return Err(where + "bad parameter name: \"" + std::string(name) + "\"");
+    cfg.index_[std::string(name)] = cfg.assignments_.size();
+    cfg.assignments_.push_back({std::string(name), std::string(Trim(s.substr(eq + 1))), l.line});
+  }
+  return cfg;
+}
+
+Result<Config> Config::Load(const std::string& config_dir) {
+  std::string path = config_dir + "/main.cf";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Err("open " + path + ": " + std::strerror(errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  auto cfg = Parse(buf.str(), path);
+  if (!cfg) return cfg;
+  cfg->config_dir_ = config_dir;
+  return cfg;
+}
+
+void Config::Override(std::string_view name, std::string_view value) {
+  overrides_[std::string(name)] = std::string(value);
+}
+
+bool Config::IsSet(std::string_view name) const {
+  return overrides_.count(name) || index_.count(name);
+}
+
+std::optional<std::string> Config::Raw(std::string_view name) const {
+  if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
+  if (auto it = index_.find(name); it != index_.end()) return assignments_[it->second].value;
+  if (name == "config_directory" && !config_dir_.empty()) return config_dir_;
+  if (const ParamDef* def = FindParam(name)) return DefaultValue(*def);
+  return std::nullopt;
+}
+
+Result<std::string> Config::GetIn(std::string_view name, std::vector<std::string>* stack) const {
+  if (std::find(stack->begin(), stack->end(), name) != stack->end())
+    return Err("parameter expansion loop: " + Chain(*stack, name));
+  std::optional<std::string> raw = Raw(name);
+  if (!raw) return std::string();  // undefined parameters expand to nothing, as in Postfix
+  stack->emplace_back(name);
+  auto r = ExpandIn(*raw, stack);
+  stack->pop_back();
+  return r;
+}
+
+// body is what stands between ${ and }: name, name?value, name:value,
+// name?{a}, name:{b} or name?{a}:{b}.
+Result<std::string> Config::Macro(std::string_view body, std::vector<std::string>* stack) const {
+  size_t n = NameLength(body);
+  std::string_view name = body.substr(0, n), rest = body.substr(n);
+  if (n == 0) return Err("bad parameter name in \"${" + std::string(body) + "}\"");
+  if (rest.empty()) return GetIn(name, stack);
+  char op = rest[0];
+  if (op != '?' && op != ':')
+    return Err("bad parameter expression: \"${" + std::string(body) + "}\"");
+  std::string_view then_part = rest.substr(1), else_part;
+  bool has_else = false;
+  std::string_view t = TrimLeft(then_part);
+  if (!t.empty() && t[0] == '{') {  // Postfix 3.0 form with braced values
+    size_t close = MatchClose(t, '{', '}');
+    if (close == t.npos) return Err("missing '}' in \"${" + std::string(body) + "}\"");
+    then_part = Trim(t.substr(1, close - 1));
+    std::string_view after = Trim(t.substr(close + 1));
+    if (!after.empty()) {
+      if (op != '?' || after[0] != ':' || Trim(after.substr(1)).empty() ||
+          Trim(after.substr(1))[0] != '{')
+        return Err("bad parameter expression: \"${" + std::string(body) + "}\"");
+      std::string_view e = Trim(after.substr(1));
+      size_t eclose = MatchClose(e, '{', '}');
+      if (eclose != e.size() - 1)
+        return Err("bad parameter expression: \"${" + std::string(body) + "}\"");
+      else_part = Trim(e.substr(1, eclose - 1));
+      has_else = true;
+    }
+  }
+  auto value = GetIn(name, stack);
+  if (!value) return value;
+  bool nonempty = !value->empty();
+  if (op == '?') {
+    if (nonempty) return ExpandIn(then_part, stack);
+    return has_else ? ExpandIn(else_part, stack) : Result<std::string>(std::string());
+  }
+  return nonempty ? Result<std::string>(std::string()) : ExpandIn(then_part, stack);
+}
+
+Result<std::string> Config::ExpandIn(std::string_view text, std::vector<std::string>* stack) const {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t dollar = text.find('$', i);
+    if (dollar == text.npos || dollar + 1 == text.size()) {
+      out.append(text.substr(i));
+      break;
+    }
+    out.append(text.substr(i, dollar - i));
+    char next = text[dollar + 1];
+    if (next == '$') {
+      out += '$';
+      i = dollar + 2;
+    } else if (next == '{' || next == '(') {
+      char close = next == '{' ? '}' : ')';
+      std::string_view from = text.substr(dollar + 1);
+      size_t end = MatchClose(from, next, close);
+      if (end == from.npos)
+        return Err("missing '" + std::string(1, close) + "' in \"" + std::string(text) + "\"");
+      auto r = Macro(from.substr(1, end - 1), stack);
+      if (!r) return r;
+      out += *r;
+      i = dollar + 1 + end + 1;
+    } else if (IsNameChar(next)) {
+      size_t n = NameLength(text.substr(dollar + 1));
+      auto r = GetIn(text.substr(dollar + 1, n), stack);
+      if (!r) return r;
+      out += *r;
+      i = dollar + 1 + n;
+    } else {
+      out += '$';  // a lone '$' stays as written
+      i = dollar + 1;
+    }
+  }
+  return out;
+}
+
+Result<std::string> Config::Get(std::string_view name) const {
+  std::vector<std::string> stack;
+  auto r = GetIn(name, &stack);
+  if (!r) return Err(origin_ + ": parameter " + std::string(name) + ": " + r.error());
+  return r;
+}
+
+Result<std::string> Config::Expand(std::string_view text) const {
+  std::vector<std::string> stack;
+  return ExpandIn(text, &stack);
+}
+
+// The expanded value checked against `type`; returns it unchanged when valid.
+Result<std::string> Config::Typed(std::string_view name, ParamType type) const {
+  auto v = Get(name);
+  if (!v) return v;
+  const ParamDef* def = FindParam(name);
+  std::string problem;
+  switch (type) {
+    case ParamType::kTime: {
+      auto t = ParseTime(*v, def ? def->time_unit : 's');
+      if (!t) problem = t.error();
+      break;
+    }
+    case ParamType::kSize: if (auto s = ParseSize(*v); !s) problem = s.error(); break;
+    case ParamType::kBool: if (auto b = ParseBool(*v); !b) problem = b.error(); break;
+    case ParamType::kInt: if (auto n = ParseInt(*v); !n) problem = n.error(); break;
+    case ParamType::kTables: if (auto l = ParseTableList(*v); !l) problem = l.error(); break;
+    case ParamType::kString:
+    case ParamType::kList: break;
+  }
+  if (!problem.empty()) return Err(origin_ + ": parameter " + std::string(name) + ": " + problem);
+  return v;
+}
+
+Result<std::chrono::seconds> Config::GetTime(std::string_view name) const {
+  auto v = Typed(name, ParamType::kTime);
+  if (!v) return Err(v.error());
+  const ParamDef* def = FindParam(name);
+  return ParseTime(*v, def ? def->time_unit : 's');
+}
+
+Result<uint64_t> Config::GetSize(std::string_view name) const {
+  auto v = Typed(name, ParamType::kSize);
+  if (!v) return Err(v.error());
+  return ParseSize(*v);
+}
+
+Result<bool> Config::GetBool(std::string_view name) const {
+  auto v = Typed(name, ParamType::kBool);
+  if (!v) return Err(v.error());
+  return ParseBool(*v);
+}
+
+Result<long long> Config::GetInt(std::string_view name) const {
+  auto v = Typed(name, ParamType::kInt);
+  if (!v) return Err(v.error());
+  return ParseInt(*v);
+}
+
+Result<std::vector<std::string>> Config::GetList(std::string_view name) const {
+  auto v = Get(name);
+  if (!v) return Err(v.error());
+  return SplitList(*v);
+}
+
+Result<std::vector<TableRef>> Config::GetTables(std::string_view name) const {
+  auto v = Typed(name, ParamType::kTables);
+  if (!v) return Err(v.error());
+  return ParseTableList(*v);
+}
+
+// Shorthands: after Validate() these cannot fail; if they do anyway, the
+// registry default is the answer (and Validate() has already said why).
+template <class T, class F>
+static T OrDefault(const Config& cfg, std::string_view name, F get, T fallback) {
+  auto r = get(name);
+  return r ? *r : fallback;
+}
+
+std::string Config::Str(std::string_view name) const {
+  auto r = Get(name);
+  if (r) return *r;
+  const ParamDef* def = FindParam(name);
+  auto d = def ? Expand(DefaultValue(*def)) : Result<std::string>(std::string());
+  return d ? *d : std::string();
+}
+
+std::chrono::seconds Config::Time(std::string_view name) const {
+  const ParamDef* def = FindParam(name);
+  auto fallback = def ? ParseTime(def->default_value, def->time_unit) : Err("");
+  return OrDefault(*this, name, [&](auto n) { return GetTime(n); },
+                   fallback ? *fallback : std::chrono::seconds(0));
+}
+
+uint64_t Config::Size(std::string_view name) const {
+  const ParamDef* def = FindParam(name);
+  auto fallback = def ? ParseSize(def->default_value) : Err("");
+  return OrDefault(*this, name, [&](auto n) { return GetSize(n); }, fallback ? *fallback : 0);
+}
+
+bool Config::Bool(std::string_view name) const {
+  const ParamDef* def = FindParam(name);
+  auto fallback = def ? ParseBool(def->default_value) : Err("");
+  return OrDefault(*this, name, [&](auto n) { return GetBool(n); }, fallback ? *fallback : false);
+}
+
+long long Config::Int(std::string_view name) const {
+  const ParamDef* def = FindParam(name);
+  auto fallback = def ? ParseInt(def->default_value) : Err("");
+  return OrDefault(*this, name, [&](auto n) { return GetInt(n); }, fallback ? *fallback : 0LL);
+}
+
+std::vector<std::string> Config::List(std::string_view name) const { return SplitList(Str(name)); }
+
+std::vector<Config::Problem> Config::Validate() const {
+  std::vector<Problem> out;
+  std::set<std::string, std::less<>> referenced;
+  auto note_refs = [&](std::string_view v) {
+    for (size_t i = v.find('$'); i != v.npos; i = v.find('$', i + 1)) {
+      std::string_view rest = v.substr(i + 1);
+      if (!rest.empty() && (rest[0] == '{' || rest[0] == '(')) rest.remove_prefix(1);
+      if (size_t n = NameLength(rest)) referenced.emplace(rest.substr(0, n));
+    }
+  };
+  for (const auto& a : assignments_) note_refs(a.value);
+  for (const auto& [name, value] : overrides_) note_refs(value);
+  for (const auto& def : Registry()) {
+    // Defaults are valid by construction but may still loop through set values.
+    auto v = IsSet(def.name) ? Typed(def.name, def.type) : Get(def.name);
+    if (!v) out.push_back({false, v.error()});
+  }
+  for (const auto& a : assignments_) {
+    if (FindParam(a.name) || referenced.count(a.name)) continue;
+    if (index_.at(a.name) != size_t(&a - assignments_.data())) continue;  // report once
+    out.push_back({true, origin_ + ", line " + std::to_string(a.line) +
+                             ": unused parameter: " + a.name + "=" + a.value});
+  }
+  return out;
+}
+
+}  // namespace postern::config

@@ -1,0 +1,181 @@
+// config/maincf_test.cc — main.cf syntax and Postfix's expansion rules,
+// table-driven, with the examples of Postfix's postconf(5).
+#include "config/maincf.h"
+
+#include <gtest/gtest.h>
+
+namespace postern::config {
+namespace {
+
+Config MustParse(std::string_view text) {
+  auto c = Config::Parse(text);
+  EXPECT_TRUE(c.ok()) << c.error();
+  return c.ok() ? *c : Config();
+}
+
+TEST(MainCf, SyntaxCommentsAndContinuation) {
+  Config c = MustParse(
+      "# a comment\n"
+      "\n"
+      "myhostname = mx.example.test\n"
+      "mydestination = a,\n"
+      "    b\n"
+      "  # a comment inside a continuation is dropped\n"
+      "\tc\n"
+      "empty =\n"
+      "spaces=   x y   \n");
+  EXPECT_EQ(*c.Raw("myhostname"), "mx.example.test");
+  EXPECT_EQ(*c.Raw("mydestination"), "a, b c");
+  EXPECT_EQ(*c.Raw("empty"), "");
+  EXPECT_EQ(*c.Raw("spaces"), "x y");
+  EXPECT_EQ(c.assignments().size(), 4u);
+  EXPECT_EQ(c.assignments()[1].line, 4);
+}
+
+TEST(MainCf, LastAssignmentWins) {
+  Config c = MustParse("a = 1\na = 2\n");
+  EXPECT_EQ(*c.Get("a"), "2");
+}
+
+TEST(MainCf, SyntaxErrorsNameFileAndLine) {
+  struct { const char* text; const char* error; } cases[] = {
+      {"a = 1\nfoo\n", "main.cf, line 2: missing '=' after parameter name: \"foo\""},
+      {"  x = 1\n", "main.cf, line 1: continuation line follows nothing"},
+      {"bad-name = 1\n", "main.cf, line 1: bad parameter name: \"bad-name\""},
+      {"= 1\n", "main.cf, line 1: bad parameter name: \"\""},
+  };
+  for (auto& t : cases) {
+    auto c = Config::Parse(t.text);
+    ASSERT_FALSE(c.ok()) << t.text;
+    EXPECT_NE(c.error().find(t.error), std::string::npos) << c.error();
+  }
+}
+
+TEST(MainCf, Expansion) {
+  Config c = MustParse(
+      "myhostname = mx.example.test\n"
+      "mydomain = example.test\n"
+      "set = yes\n"
+      "unset =\n"
+      "nested = $myhostname/$mydomain\n"
+      "deep = <$nested>\n");
+  struct { const char* expr; const char* want; } cases[] = {
+      {"$myhostname", "mx.example.test"},
+      {"${myhostname}", "mx.example.test"},
+      {"$(myhostname)", "mx.example.test"},
+      {"x$myhostname.y", "xmx.example.test.y"},
+      {"$deep", "<mx.example.test/example.test>"},
+      {"${set?value}", "value"},
+      {"${unset?value}", ""},
+      {"${set:value}", ""},
+      {"${unset:value}", "value"},
+      {"$(unset:value)", "value"},
+      {"${set?{a b}:{c d}}", "a b"},
+      {"${unset?{a b}:{c d}}", "c d"},
+      {"${set?{$mydomain}}", "example.test"},
+      {"${unset:{x, y}}", "x, y"},
+      {"${set?$myhostname}", "mx.example.test"},
+      {"$$", "$"},
+      {"$$myhostname", "$myhostname"},
+      {"cost: 5$", "cost: 5$"},
+      {"$undefined_parameter", ""},
+      {"${undefined?x}", ""},
+      {"${undefined:x}", "x"},
+  };
+  for (auto& t : cases) {
+    auto r = c.Expand(t.expr);
+    ASSERT_TRUE(r.ok()) << t.expr << ": " << r.error();
+    EXPECT_EQ(*r, t.want) << t.expr;
+  }
+}
+
+TEST(MainCf, DefaultsComeFromTheRegistryAndExpand) {
+  Config c = MustParse("myhostname = mx.example.test\n");
+  EXPECT_EQ(*c.Raw("myorigin"), "$myhostname");
+  EXPECT_EQ(*c.Get("myorigin"), "mx.example.test");
+  EXPECT_EQ(*c.Get("smtpd_banner"), "mx.example.test ESMTP postern");
+  EXPECT_EQ(*c.Get("syslog_name"), "postern");
+  Config d = MustParse("multi_instance_name = postern-out\n");
+  EXPECT_EQ(*d.Get("syslog_name"), "postern-out");
+}
+
+TEST(MainCf, ExpansionErrors) {
+  Config c = MustParse(
+      "a = $b\n"
+      "b = ${c}\n"
+      "c = x $a\n"
+      "self = $self\n"
+      "myhostname = $myorigin\n");
+  struct { const char* name; const char* error; } cases[] = {
+      {"a", "parameter expansion loop: a -> b -> c -> a"},
+      {"self", "parameter expansion loop: self -> self"},
+      {"myorigin", "parameter expansion loop: myorigin -> myhostname -> myorigin"},
+  };
+  for (auto& t : cases) {
+    auto r = c.Get(t.name);
+    ASSERT_FALSE(r.ok()) << t.name;
+    EXPECT_NE(r.error().find(t.error), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find("main.cf: parameter"), std::string::npos) << r.error();
+  }
+  const char* bad[] = {"${unclosed", "$(unclosed", "${a!x}", "${?x}", "${a?{x}:y}", "${a?{x}:{y}z}"};
+  for (const char* e : bad) EXPECT_FALSE(Config().Expand(e).ok()) << e;
+}
+
+TEST(MainCf, OverridesWin) {
+  Config c = MustParse("smtpd_banner = from file\n");
+  c.Override("smtpd_banner", "from -o");
+  EXPECT_EQ(*c.Get("smtpd_banner"), "from -o");
+  EXPECT_TRUE(c.IsSet("max_idle") == false);
+}
+
+TEST(MainCf, TypedAccessors) {
+  Config c = MustParse(
+      "max_idle = 2s\n"
+      "maximal_queue_lifetime = 3\n"
+      "delay_warning_time = 4h\n"
+      "message_size_limit = 10m\n"
+      "smtpd_helo_required = YES\n"
+      "mydestination = a, b c\n"
+      "transport_maps = lmdb:/etc/t, inline:{ a=b, c=d }\n");
+  EXPECT_EQ(c.GetTime("max_idle")->count(), 2);
+  EXPECT_EQ(c.GetTime("maximal_queue_lifetime")->count(), 3 * 86400);  // bare number: days
+  EXPECT_EQ(c.Time("delay_warning_time").count(), 4 * 3600);
+  EXPECT_EQ(c.Time("max_use").count(), 100);  // via default, same parser
+  EXPECT_EQ(*c.GetSize("message_size_limit"), 10u << 20);
+  EXPECT_TRUE(*c.GetBool("smtpd_helo_required"));
+  EXPECT_EQ(c.List("mydestination"), (std::vector<std::string>{"a", "b", "c"}));
+  auto t = c.GetTables("transport_maps");
+  ASSERT_TRUE(t.ok()) << t.error();
+  ASSERT_EQ(t->size(), 2u);
+  EXPECT_EQ((*t)[1].type, "inline");
+  EXPECT_EQ((*t)[1].name, "{ a=b, c=d }");
+  EXPECT_EQ(c.Int("max_use"), 100);
+}
+
+TEST(MainCf, ValidateReportsBadValuesLoopsAndUnknownNames) {
+  Config c = MustParse(
+      "max_idle = soon\n"
+      "smtpd_helo_required = maybe\n"
+      "myhostname = $myorigin\n"
+      "my_own = x\n"
+      "uses_it = $my_own\n");
+  auto problems = c.Validate();
+  std::string all;
+  for (auto& p : problems) all += (p.warning ? "W " : "E ") + p.text + "\n";
+  EXPECT_NE(all.find("E main.cf: parameter max_idle: bad time value: \"soon\""), std::string::npos) << all;
+  EXPECT_NE(all.find("E main.cf: parameter smtpd_helo_required: bad boolean value"), std::string::npos) << all;
+  EXPECT_NE(all.find("expansion loop: myhostname -> myorigin -> myhostname"), std::string::npos) << all;
+  EXPECT_NE(all.find("W main.cf, line 5: unused parameter: uses_it=$my_own"), std::string::npos) << all;
+  EXPECT_EQ(all.find("unused parameter: my_own"), std::string::npos) << all;  // referenced
+  // Shorthands fall back to the default when the value is wrong.
+  EXPECT_EQ(c.Time("max_idle").count(), 100);
+}
+
+TEST(MainCf, LoadReadsTheDirectory) {
+  auto c = Config::Load("/nonexistent-postern-dir");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("open /nonexistent-postern-dir/main.cf"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace postern::config

@@ -1,0 +1,155 @@
+// config/params.cc — THE parameter registry. Keep it sorted by name (a unit
+// test checks); Postfix's names and defaults wherever the meaning is the same.
+// postconf -d, main.cf validation and postern.conf(5) all come from here.
+#include "config/params.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "config/layout.h"
+
+namespace postern::config {
+
+namespace {
+
+std::string HostName() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost.localdomain";
+  std::string h = buf;
+  // Postfix wants a fully-qualified name; a bare one gets .localdomain.
+  return h.find('.') == std::string::npos ? h + ".localdomain" : h;
+}
+
+std::string DomainName() {
+  std::string h = HostName();
+  size_t dot = h.find('.');
+  return dot == std::string::npos || dot + 1 == h.size() ? "localdomain" : h.substr(dot + 1);
+}
+
+std::string CommandDir() { return InstallLayout().command_dir; }
+std::string DaemonDir() { return InstallLayout().daemon_dir; }
+std::string ConfDir() { return InstallLayout().config_dir; }
+
+using T = ParamType;
+
+// name, type, default, description[, time unit[, computed default]]
+constexpr ParamDef kParams[] = {
+    {"2bounce_notice_recipient", T::kString, "postmaster", "recipient of undeliverable mail that cannot be returned to the sender"},
+    {"alias_database", T::kTables, "lmdb:/etc/aliases", "alias databases that newaliases rebuilds"},
+    {"alias_maps", T::kTables, "lmdb:/etc/aliases", "alias tables that the local delivery agent uses"},
+    {"bounce_notice_recipient", T::kString, "postmaster", "recipient of postmaster notices about mail that bounced"},
+    {"bounce_queue_lifetime", T::kTime, "5d", "how long a bounce message is retried before it is given up", 'd'},
+    {"command_directory", T::kString, "", "where the postern, postconf and other commands live", 's', CommandDir},
+    {"config_directory", T::kString, "", "where main.cf and master.cf live (the -c directory)", 's', ConfDir},
+    {"daemon_directory", T::kString, "", "where master and the worker programs live", 's', DaemonDir},
+    {"daemon_timeout", T::kTime, "18000s", "how long a worker may handle one request before it is killed"},
+    {"data_directory", T::kString, "/var/lib/postern", "where postern keeps caches and other writable data"},
+    {"default_destination_concurrency_limit", T::kInt, "20", "default number of parallel deliveries to one destination"},
+    {"default_destination_recipient_limit", T::kInt, "50", "default number of recipients in one delivery request"},
+    {"default_process_limit", T::kInt, "100", "default maximal number of processes of a master.cf service (maxproc -)"},
+    {"default_transport", T::kString, "smtp", "transport for destinations that are neither local nor relayed"},
+    {"delay_notice_recipient", T::kString, "postmaster", "recipient of postmaster notices about delayed mail"},
+    {"delay_warning_time", T::kTime, "0h", "time after which the sender is told that mail is delayed (0: never)", 'h'},
+    {"disable_vrfy_command", T::kBool, "yes", "refuse the SMTP VRFY command (502)"},
+    {"dns_servers", T::kList, "", "DNS servers (ip or ip:port) for the resolver; empty: those of /etc/resolv.conf"},
+    {"error_notice_recipient", T::kString, "postmaster", "recipient of postmaster notices about software and resource errors"},
+    {"forward_path", T::kList, "$home/.forward${recipient_delimiter}${extension}, $home/.forward", ".forward files that the local delivery agent looks for"},
+    {"home_mailbox", T::kString, "", "mailbox file or Maildir/ (ending in /) under the home directory; empty: mail_spool_directory"},
+    {"import_environment", T::kList, "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTERN_CONFIG_DIR", "environment variables that master passes on to workers (NAME or NAME=value)"},
+    {"inet_interfaces", T::kList, "all", "addresses that inet services listen on (all, loopback-only or a list)"},
+    {"inet_protocols", T::kList, "all", "address families to use: ipv4, ipv6 or all"},
+    {"initial_destination_concurrency", T::kInt, "5", "number of parallel deliveries to a destination when it is new"},
+    {"ipc_timeout", T::kTime, "3600s", "time limit for one exchange between postern processes"},
+    {"line_length_limit", T::kInt, "2048", "longest line smtpd and the transports keep whole; longer lines are split"},
+    {"lmtp_tcp_port", T::kString, "24", "port the lmtp client dials when a next hop names none"},
+    {"local_recipient_maps", T::kTables, "unix:passwd.byname $alias_maps", "tables of known local recipients; unknown ones are refused at RCPT"},
+    {"local_transport", T::kString, "local:$myhostname", "transport for recipients in mydestination"},
+    {"mail_name", T::kString, "postern", "the mail system's name in the SMTP greeting and in notices"},
+    {"mail_owner", T::kString, "postern", "unprivileged user that owns the queue and runs the workers"},
+    {"mail_spool_directory", T::kString, "/var/mail", "directory of mbox files for local delivery"},
+    {"mail_version", T::kString, "0.1.0", "the version of postern"},
+    {"mailbox_command", T::kString, "", "command that local delivery pipes mail to, instead of a mailbox"},
+    {"maillog_file", T::kString, "", "log file (a path, or /dev/stdout); empty: syslog"},
+    {"max_idle", T::kTime, "100s", "time a worker waits for a new client before it exits"},
+    {"max_use", T::kInt, "100", "number of clients a worker serves before it exits"},
+    {"maximal_backoff_time", T::kTime, "4000s", "longest time between delivery attempts of a deferred message"},
+    {"maximal_queue_lifetime", T::kTime, "5d", "time a message stays queued before it is returned as undeliverable", 'd'},
+    {"message_size_limit", T::kSize, "10240000", "largest message (envelope and content) accepted, in bytes"},
+    {"minimal_backoff_time", T::kTime, "300s", "shortest time between delivery attempts of a deferred message"},
+    {"multi_instance_name", T::kString, "", "name of this instance, used in syslog_name"},
+    {"mydestination", T::kList, "$myhostname, localhost.$mydomain, localhost", "domains delivered locally"},
+    {"mydomain", T::kString, "", "the internet domain of this host", 's', DomainName},
+    {"myhostname", T::kString, "", "the fully-qualified name of this host", 's', HostName},
+    {"mynetworks", T::kList, "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128", "trusted client networks, which may relay"},
+    {"myorigin", T::kString, "$myhostname", "domain that locally posted mail appears to come from"},
+    {"notify_classes", T::kList, "resource, software", "problem classes reported to the postmaster"},
+    {"process_id_directory", T::kString, "pid", "lock and pid files, relative to queue_directory"},
+    {"qmgr_message_active_limit", T::kInt, "20000", "messages the queue manager holds in memory at once"},
+    {"qmgr_message_recipient_limit", T::kInt, "20000", "recipients the queue manager holds in memory at once"},
+    {"queue_directory", T::kString, "/var/spool/postern", "the queue: LMDB environment, message bodies, sockets"},
+    {"queue_minfree", T::kSize, "0", "free space the queue file system must keep; mail is refused (452) below it"},
+    {"queue_run_delay", T::kTime, "300s", "time between scans of the deferred queue"},
+    {"recipient_delimiter", T::kString, "", "separators between user name and address extension (user+ext)"},
+    {"relay_domains", T::kList, "", "remote domains this host relays mail to from anywhere"},
+    {"relay_transport", T::kString, "relay", "transport for recipients in relay_domains"},
+    {"relayhost", T::kString, "", "next hop for remote mail ([host]:port skips the MX lookup); empty: direct"},
+    {"service_throttle_time", T::kTime, "60s", "time a service is paused after its worker failed at start"},
+    {"smtp_connect_timeout", T::kTime, "30s", "time limit for the smtp client to connect"},
+    {"smtp_tcp_port", T::kString, "25", "port the smtp client dials when a next hop names none"},
+    {"smtp_tls_security_level", T::kString, "", "client TLS: none, may, encrypt, dane, verify or secure"},
+    {"smtpd_banner", T::kString, "$myhostname ESMTP $mail_name", "text after 220 in the SMTP greeting"},
+    {"smtpd_client_restrictions", T::kList, "", "restrictions applied when a client connects"},
+    {"smtpd_error_sleep_time", T::kTime, "1s", "delay before each error reply after smtpd_soft_error_limit errors"},
+    {"smtpd_forbid_bare_newline", T::kString, "normalize", "bare LF in SMTP: normalize, yes (reject) or no"},
+    {"smtpd_forbid_bare_newline_exclusions", T::kList, "$mynetworks", "clients exempt from smtpd_forbid_bare_newline"},
+    {"smtpd_hard_error_limit", T::kInt, "20", "errors after which smtpd disconnects (421)"},
+    {"smtpd_helo_required", T::kBool, "no", "require HELO or EHLO before MAIL"},
+    {"smtpd_helo_restrictions", T::kList, "", "restrictions applied to the HELO/EHLO name"},
+    {"smtpd_recipient_limit", T::kInt, "1000", "recipients accepted in one message (452 beyond)"},
+    {"smtpd_recipient_restrictions", T::kList, "", "restrictions applied to RCPT TO after smtpd_relay_restrictions"},
+    {"smtpd_relay_restrictions", T::kList, "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination", "relay control applied to RCPT TO"},
+    {"smtpd_sasl_auth_enable", T::kBool, "no", "offer SMTP AUTH"},
+    {"smtpd_sender_restrictions", T::kList, "", "restrictions applied to MAIL FROM"},
+    {"smtpd_soft_error_limit", T::kInt, "10", "errors after which smtpd delays each error reply"},
+    {"smtpd_timeout", T::kTime, "300s", "time limit for a client to send a command or data (421 after it)"},
+    {"smtpd_tls_cert_file", T::kString, "", "PEM certificate of the server"},
+    {"smtpd_tls_key_file", T::kString, "$smtpd_tls_cert_file", "PEM private key of the server"},
+    {"smtpd_tls_security_level", T::kString, "", "server TLS: none, may or encrypt"},
+    {"smtputf8_enable", T::kBool, "yes", "accept and deliver SMTPUTF8 mail"},
+    {"syslog_facility", T::kString, "mail", "syslog facility of log lines"},
+    {"syslog_name", T::kString, "${multi_instance_name?{$multi_instance_name}:{postern}}", "prefix of log lines (syslog_name/program[pid])"},
+    {"transport_maps", T::kTables, "", "tables of recipient or domain to transport:nexthop"},
+    {"transport_retry_time", T::kTime, "60s", "time a transport that failed is left alone"},
+    {"virtual_alias_maps", T::kTables, "", "tables that rewrite recipient addresses before delivery"},
+};
+
+}  // namespace
+
+std::string_view ParamTypeName(ParamType t) {
+  switch (t) {
+    case T::kString: return "string";
+    case T::kBool: return "boolean";
+    case T::kInt: return "integer";
+    case T::kTime: return "time";
+    case T::kSize: return "size";
+    case T::kList: return "list";
+    case T::kTables: return "tables";
+  }
+  return "string";
+}
+
+std::span<const ParamDef> Registry() { return kParams; }
+
+const ParamDef* FindParam(std::string_view name) {
+  auto it = std::lower_bound(std::begin(kParams), std::end(kParams), name,
+                             [](const ParamDef& d, std::string_view n) { return d.name < n; });
+  return it != std::end(kParams) && it->name == name ? &*it : nullptr;
+}
+
+std::string DefaultValue(const ParamDef& def) {
+  return def.compute ? def.compute() : std::string(def.default_value);
+}
+
+}  // namespace postern::config

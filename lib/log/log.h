@@ -1,0 +1,55 @@
+// log/log.h — postern's one logging front end (only this module talks to
+// spdlog). Lines have Postfix's shape: "postern/smtpd[123]: text" in syslog,
+// "Mon dd hh:mm:ss host postern/smtpd[123]: text" in maillog_file;
+// warning:/error:/fatal: prefixes as Postfix's msg(3).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+
+namespace postern::config {
+class Config;
+}
+
+namespace postern::log {
+
+enum class Level { kBrief, kVerbose };
+
+// Daemons: syslog (syslog_name/program, syslog_facility), or maillog_file when
+// set. Commands (postconf, postern): stderr as "program: text", as Postfix's
+// commands do when run by a person.
+void InitDaemon(std::string_view program, const config::Config& cfg);
+void InitCommand(std::string_view program);
+// Re-reads syslog_name/syslog_facility/maillog_file (after a reload).
+void Reconfigure(const config::Config& cfg);
+
+void SetLevel(Level level);  // runtime: `postern log verbose|brief`
+Level GetLevel();
+const std::string& Program();
+
+void Write(int severity, std::string_view text);  // severity: a syslog LOG_* value
+
+template <class... A>
+void Info(fmt::format_string<A...> f, A&&... a) { Write(6, fmt::format(f, std::forward<A>(a)...)); }
+template <class... A>
+void Verbose(fmt::format_string<A...> f, A&&... a) {
+  if (GetLevel() == Level::kVerbose) Write(7, fmt::format(f, std::forward<A>(a)...));
+}
+template <class... A>
+void Warning(fmt::format_string<A...> f, A&&... a) {
+  Write(4, "warning: " + fmt::format(f, std::forward<A>(a)...));
+}
+template <class... A>
+void Error(fmt::format_string<A...> f, A&&... a) {
+  Write(3, "error: " + fmt::format(f, std::forward<A>(a)...));
+}
+// Logs "fatal: ..." and exits with status 1.
+[[noreturn]] void FatalText(std::string_view text);
+template <class... A>
+[[noreturn]] void Fatal(fmt::format_string<A...> f, A&&... a) {
+  FatalText(fmt::format(f, std::forward<A>(a)...));
+}
+
+}  // namespace postern::log

@@ -1,0 +1,43 @@
+// log/log_test.cc — maillog_file lines have Postfix's shape.
+#include "log/log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "config/maincf.h"
+
+namespace postern::log {
+namespace {
+
+TEST(Log, MaillogFileLinesHavePostfixShape) {
+  char path[] = "/tmp/postern-log-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  auto cfg = config::Config::Parse(std::string("maillog_file = ") + path + "\n");
+  ASSERT_TRUE(cfg.ok());
+  InitDaemon("smtpd", *cfg);
+  Info("connect from {}[{}]", "client.example", "192.0.2.1");
+  Warning("something odd");
+  Verbose("hidden");
+  SetLevel(Level::kVerbose);
+  Verbose("shown");
+  SetLevel(Level::kBrief);
+  std::ifstream in(path);
+  std::stringstream all;
+  all << in.rdbuf();
+  unlink(path);
+  std::string text = all.str();
+  std::regex shape(R"(^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \S+ postern/smtpd\[\d+\]: connect from client\.example\[192\.0\.2\.1\]\n)");
+  EXPECT_TRUE(std::regex_search(text, shape)) << text;
+  EXPECT_NE(text.find("postern/smtpd[" + std::to_string(getpid()) + "]: warning: something odd\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("hidden"), std::string::npos);
+  EXPECT_NE(text.find("]: shown\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace postern::log
