@@ -1,0 +1,226 @@
+// ctl/lifecycle.cc — start, start-fg, stop, abort, reload, status, check:
+// the postfix-script part of `postern`, with Postfix's messages and exits.
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "config/mastercf.h"
+#include "ctl/commands.h"
+#include "ctl/lifecycle.h"
+
+namespace postern::ctl {
+
+namespace {
+
+void Say(const std::string& text) { std::fprintf(stderr, "postern/postern-script: %s\n", text.c_str()); }
+
+std::string PidFile(const config::Config& cfg) {
+  std::string dir = cfg.Str("process_id_directory");
+  if (dir.empty() || dir[0] != '/') dir = cfg.Str("queue_directory") + "/" + dir;
+  return dir + "/master.pid";
+}
+
+// master holds an exclusive lock on its pid file for as long as it lives.
+std::optional<pid_t> MasterPid(const config::Config& cfg) {
+  int fd = open(PidFile(cfg).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<pid_t> pid;
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    char buf[32] = {};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    long v = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    if (v > 0) pid = pid_t(v);
+  }
+  close(fd);
+  return pid;
+}
+
+bool WaitGone(const config::Config& cfg, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (MasterPid(cfg)) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::string MasterPath(const config::Config& cfg) { return cfg.Str("daemon_directory") + "/master"; }
+
+// Signals a running master; 1 with Postfix's line when there is none.
+int SignalMaster(Context& ctx, int signo, const char* doing, std::optional<pid_t>* out = nullptr) {
+  auto pid = MasterPid(ctx.cfg);
+  if (!pid) {
+    Say("fatal: the postern mail system is not running");
+    return 1;
+  }
+  Say(doing);
+  if (kill(*pid, signo) != 0) {
+    Say(std::string("fatal: signal master pid ") + std::to_string(*pid) + ": " + std::strerror(errno));
+    return 1;
+  }
+  if (out) *out = pid;
+  return 0;
+}
+
+int Start(Context& ctx) {
+  if (MasterPid(ctx.cfg)) {
+    Say("fatal: the postern mail system is already running");
+    return 1;
+  }
+  if (PrintProblems(CheckInstance(ctx), true) > 0) return 1;
+  Say("starting the postern mail system");
+  std::string master = MasterPath(ctx.cfg);
+  pid_t pid = fork();
+  if (pid < 0) {
+    Say(std::string("fatal: fork: ") + std::strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    execl(master.c_str(), master.c_str(), "-c", ctx.config_dir.c_str(), "-w", static_cast<char*>(nullptr));
+    Say("fatal: execute " + master + ": " + std::strerror(errno));
+    _exit(1);
+  }
+  // master -w returns once the daemon listens, or says why it could not.
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+int StartForeground(Context& ctx) {
+  if (MasterPid(ctx.cfg)) {
+    Say("fatal: the postern mail system is already running");
+    return 1;
+  }
+  if (PrintProblems(CheckInstance(ctx), true) > 0) return 1;
+  std::string master = MasterPath(ctx.cfg);
+  execl(master.c_str(), master.c_str(), "-c", ctx.config_dir.c_str(), "-d", static_cast<char*>(nullptr));
+  Say("fatal: execute " + master + ": " + std::strerror(errno));
+  return 1;
+}
+
+int Stop(Context& ctx) {
+  if (int rc = SignalMaster(ctx, SIGTERM, "stopping the postern mail system"); rc != 0) return rc;
+  // master waits up to stop_grace_time for busy workers, then kills them.
+  auto limit = std::chrono::milliseconds(ctx.cfg.Time("stop_grace_time")) + std::chrono::seconds(10);
+  if (WaitGone(ctx.cfg, limit)) return 0;
+  Say("warning: master did not stop in time; see the mail log");
+  return 1;
+}
+
+int Abort(Context& ctx) {
+  if (int rc = SignalMaster(ctx, SIGINT, "aborting the postern mail system"); rc != 0) return rc;
+  return WaitGone(ctx.cfg, std::chrono::seconds(10)) ? 0 : 1;
+}
+
+int Reload(Context& ctx) { return SignalMaster(ctx, SIGHUP, "refreshing the postern mail system"); }
+
+int Status(Context& ctx) {
+  if (auto pid = MasterPid(ctx.cfg)) {
+    Say("the postern mail system is running: PID: " + std::to_string(*pid));
+    return 0;
+  }
+  Say("the postern mail system is not running");
+  return 1;
+}
+
+int Check(Context& ctx) { return PrintProblems(CheckInstance(ctx), false) > 0 ? 1 : 0; }
+
+void CheckDir(const std::string& what, const std::string& path, std::optional<uid_t> owner, std::vector<Problem>* out) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) out->push_back({false, what + " " + path + ": " + std::strerror(errno)});
+    return;  // master creates what is missing
+  }
+  if (!S_ISDIR(st.st_mode)) out->push_back({false, what + " " + path + " is not a directory"});
+  else if (owner && st.st_uid != *owner)
+    out->push_back({true, what + " " + path + " is not owned by mail_owner (master fixes this at start)"});
+}
+
+}  // namespace
+
+std::vector<Problem> CheckInstance(Context& ctx) {
+  std::vector<Problem> out;
+  for (const auto& p : ctx.cfg.Validate()) out.push_back({p.warning, p.text});
+  struct stat st;
+  if (stat(ctx.config_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    out.push_back({false, "configuration directory " + ctx.config_dir + " does not exist"});
+  std::string daemon_dir = ctx.cfg.Str("daemon_directory");
+  if (stat(daemon_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    out.push_back({false, "daemon_directory " + daemon_dir + " does not exist"});
+  else if (access((daemon_dir + "/master").c_str(), X_OK) != 0)
+    out.push_back({false, "daemon_directory " + daemon_dir + " has no master program"});
+
+  std::optional<uid_t> owner;
+  if (geteuid() == 0) {
+    std::string name = ctx.cfg.Str("mail_owner");
+    if (passwd* pw = getpwnam(name.c_str()))
+      owner = pw->pw_uid;
+    else
+      out.push_back({false, "mail_owner " + name + ": no such user (scripts/install-deps creates it)"});
+  }
+  std::string q = ctx.cfg.Str("queue_directory");
+  if (q.empty() || q[0] != '/') {
+    out.push_back({false, "queue_directory must be an absolute path: \"" + q + "\""});
+  } else {
+    CheckDir("queue_directory", q, std::nullopt, &out);
+    CheckDir("directory", q + "/private", owner, &out);
+    CheckDir("directory", q + "/public", owner, &out);
+  }
+
+  auto defs = config::LoadMasterCf(ctx.config_dir);
+  if (!defs) {
+    out.push_back({false, defs.error()});
+    return out;
+  }
+  for (const auto& s : *defs) {
+    std::string where = ctx.config_dir + "/master.cf, line " + std::to_string(s.line) + ": service " + s.Key() + ": ";
+    if (s.type != "inet" && s.type != "unix")
+      out.push_back({false, where + "type " + s.type + " is not supported (use inet or unix)"});
+    std::string cmd = daemon_dir + "/" + s.command;
+    if (access(cmd.c_str(), X_OK) != 0)
+      out.push_back({false, where + "command " + cmd + ": " + std::strerror(errno)});
+    for (const auto& [name, value] : s.overrides) {
+      config::Config probe = ctx.cfg;
+      probe.Override(name, value);
+      for (const auto& p : probe.Validate())
+        if (!p.warning && p.text.find(name) != std::string::npos) out.push_back({false, where + "-o " + p.text});
+    }
+  }
+  return out;
+}
+
+int PrintProblems(const std::vector<Problem>& problems, bool errors_only) {
+  int errors = 0;
+  for (const auto& p : problems) {
+    if (!p.warning) ++errors;
+    if (p.warning && errors_only) continue;
+    Say((p.warning ? "warning: " : "error: ") + p.text);
+  }
+  return errors;
+}
+
+const std::vector<Command>& LifecycleCommands() {
+  static const std::vector<Command> kCommands = {
+      {{"start"}, "", "start the mail system in the background", Start},
+      {{"start-fg"}, "", "run master in the foreground (Ctrl-C stops everything)", StartForeground},
+      {{"stop"}, "", "stop: workers finish their clients (stop_grace_time), then exit", Stop},
+      {{"abort"}, "", "stop at once: workers are terminated", Abort},
+      {{"reload"}, "", "re-read main.cf and master.cf (master keeps running)", Reload},
+      {{"status"}, "", "exit 0 when the mail system is running, 1 when not", Status},
+      {{"check"}, "", "validate main.cf, master.cf and the directory tree", Check},
+  };
+  return kCommands;
+}
+
+}  // namespace postern::ctl

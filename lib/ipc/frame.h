@@ -1,0 +1,35 @@
+// ipc/frame.h — the one framing of postern's internal protocols: a 4-byte
+// big-endian length, then that many payload bytes. Readers enforce a limit so
+// a broken peer cannot make a process buffer without bound.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace postern::ipc {
+
+// Appends one frame holding `payload` to *out.
+void AppendFrame(std::string_view payload, std::string* out);
+std::string Frame(std::string_view payload);
+
+// Reassembles frames from a byte stream delivered in arbitrary pieces.
+class FrameReader {
+ public:
+  explicit FrameReader(size_t max_payload) : max_(max_payload) {}
+  void Feed(std::string_view data) { buf_.append(data); }
+  enum class Status { kNeedMore, kFrame, kTooLong };
+  // kFrame: *payload holds the next frame. kTooLong: the stream is unusable.
+  Status Next(std::string* payload);
+
+ private:
+  size_t max_;
+  std::string buf_;
+  size_t pos_ = 0;
+};
+
+// Big-endian integers inside payloads.
+void PutU32(uint32_t v, std::string* out);
+bool GetU32(std::string_view* in, uint32_t* v);
+
+}  // namespace postern::ipc

@@ -1,0 +1,298 @@
+// server/server.cc — the worker skeleton (see server.h): accept on inherited
+// listeners, report accepting/not accepting to master, recycle after
+// max_idle/max_use, drain when the status socket reaches end of file.
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "config/layout.h"
+#include "ipc/status.h"
+#include "log/log.h"
+#include "util/strings.h"
+
+namespace postern::server {
+
+constexpr int kFirstListenFd = 3;
+
+struct Options {
+  std::string config_dir;
+  int listen_count = -1;
+  bool verbose = false;
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+
+class Worker {
+ public:
+  Worker(Service svc, Context ctx, std::vector<int> listen_fds, int status_fd)
+      : svc_(std::move(svc)), ctx_(std::move(ctx)), idle_timer_(loop_.get()), status_fd_(status_fd) {
+    ctx_.loop = loop_.get();
+    for (int fd : listen_fds) {
+      event::SetNonBlocking(fd, true);
+      listeners_.push_back(std::make_unique<event::Poll>(loop_.get(), fd));
+      listen_fds_.push_back(fd);
+    }
+  }
+
+  int Main() {
+    max_use_ = ctx_.config.Int("max_use");
+    max_idle_ms_ = uint64_t(ctx_.config.Time("max_idle").count()) * 1000;
+    if (svc_.init) {
+      if (auto r = svc_.init(ctx_); !r) log::Fatal("{}", r.error());
+    }
+    status_poll_ = std::make_unique<event::Poll>(loop_.get(), status_fd_);
+    status_poll_->Start(UV_READABLE | UV_DISCONNECT, [this](int, int) { OnStatusReadable(); });
+    UpdateAccepting();
+    ArmIdleTimer();
+    loop_.Run();
+    return 0;
+  }
+
+  void ClientDone() {
+    --clients_;
+    if (svc_.kind != Kind::kTrigger || clients_ == 0) UpdateAccepting();
+    if (clients_ == 0) {
+      if (ctx_.draining || UsedUp()) Exit();
+      ArmIdleTimer();
+    }
+  }
+
+ private:
+  bool UsedUp() const { return !svc_.long_running && max_use_ > 0 && uses_ >= max_use_; }
+
+  bool WantClients() const {
+    if (ctx_.draining || UsedUp()) return false;
+    if (svc_.kind == Kind::kMulti) return svc_.client_limit == 0 || clients_ < svc_.client_limit;
+    return clients_ == 0;
+  }
+
+  // Polls the listeners exactly while this worker would take a client, and
+  // tells master whenever that changes, so master starts another worker only
+  // when nobody is accepting.
+  void UpdateAccepting() {
+    bool want = WantClients();
+    for (auto& l : listeners_) {
+      if (want && !l->active())
+        l->Start(UV_READABLE, [this, fd = listen_fds_[&l - &listeners_[0]]](int status, int) {
+          if (status == 0) Accept(fd);
+        });
+      else if (!want && l->active())
+        l->Stop();
+    }
+    if (want != accepting_ || (served_once_ && !told_served_)) {
+      accepting_ = want;
+      told_served_ = served_once_;
+      Notify(want ? ipc::WorkerState::kIdle : ipc::WorkerState::kBusy);
+    }
+  }
+
+  void Notify(ipc::WorkerState state) {
+    if (ctx_.draining) return;  // master no longer listens to this worker
+    std::string msg = ipc::EncodeStatus({state, uint32_t(getpid()), generation_});
+    // The status socket stays blocking: a frame is small and written whole.
+    if (write(status_fd_, msg.data(), msg.size()) < 0 && errno != EPIPE)
+      log::Warning("write status to master: {}", std::strerror(errno));
+  }
+
+  void ArmIdleTimer() {
+    if (svc_.long_running || max_idle_ms_ == 0 || clients_ > 0) return;
+    idle_timer_.Start(max_idle_ms_, 0, [this] {
+      if (clients_ == 0) Exit();
+    });
+  }
+
+  void Accept(int listen_fd) {
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // Another worker of this service was quicker, or the client gave up.
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+        log::Warning("accept: {}", std::strerror(errno));
+      return;
+    }
+    ++clients_;
+    ++uses_;
+    served_once_ = true;
+    idle_timer_.Stop();
+    UpdateAccepting();
+    auto stream = event::Stream::Adopt(loop_.get(), fd);
+    if (!stream) {
+      log::Warning("{}", stream.error());
+      ClientDone();
+      return;
+    }
+    Client c{std::move(*stream), Lease(this), ""};
+    c.peer = c.stream->PeerName();
+    if (svc_.kind == Kind::kTrigger)
+      ReadTrigger(std::move(c));
+    else
+      svc_.on_client(ctx_, std::move(c));
+  }
+
+  // A wakeup request: read until the peer closes (master writes and closes),
+  // the limit, or ipc_timeout.
+  void ReadTrigger(Client c) {
+    struct Pending {
+      Client client;
+      std::string data;
+      std::unique_ptr<event::Timer> timer;
+    };
+    auto p = std::make_shared<Pending>();
+    p->client = std::move(c);
+    p->timer = std::make_unique<event::Timer>(loop_.get());
+    auto finish = [this, p] {
+      if (!p->client.stream) return;
+      p->client.stream.reset();
+      p->timer.reset();
+      svc_.on_trigger(ctx_, p->data);
+      p->client.lease.Release();
+    };
+    p->timer->Start(uint64_t(ctx_.config.Time("ipc_timeout").count()) * 1000, 0, [p, finish] {
+      log::Warning("timeout reading a wakeup request");
+      finish();
+    });
+    p->client.stream->ReadStart(
+        [this, p, finish](std::string_view d) {
+          p->data.append(d.substr(0, svc_.trigger_limit - p->data.size()));
+          if (p->data.size() >= svc_.trigger_limit) finish();
+        },
+        [finish](int) { finish(); });
+  }
+
+  void OnStatusReadable() {
+    char buf[64];
+    ssize_t n = read(status_fd_, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n > 0) return;  // master never writes; ignore noise
+    Drain();
+  }
+
+  // Master is gone or retired us: stop accepting, finish clients, exit.
+  void Drain() {
+    if (ctx_.draining) return;
+    ctx_.draining = true;
+    status_poll_.reset();
+    listeners_.clear();
+    for (int fd : listen_fds_) close(fd);
+    listen_fds_.clear();
+    if (svc_.on_drain) svc_.on_drain(ctx_);
+    if (clients_ == 0) Exit();
+  }
+
+  [[noreturn]] void Exit() {
+    log::Verbose("exiting after {} clients", uses_);
+    std::exit(0);
+  }
+
+  Service svc_;
+  Context ctx_;
+  event::Loop loop_;
+  event::Timer idle_timer_;
+  std::vector<std::unique_ptr<event::Poll>> listeners_;
+  std::vector<int> listen_fds_;
+  std::unique_ptr<event::Poll> status_poll_;
+  int status_fd_;
+  uint32_t generation_ = 0;
+  long long max_use_ = 100;
+  uint64_t max_idle_ms_ = 100000;
+  size_t clients_ = 0;
+  long long uses_ = 0;
+  bool accepting_ = true;   // master counts a new worker as accepting
+  bool served_once_ = false;
+  bool told_served_ = false;
+
+ public:
+  void set_generation(uint32_t g) { generation_ = g; }
+};
+
+void Lease::Release() {
+  if (!w_) return;
+  Worker* w = w_;
+  w_ = nullptr;
+  w->ClientDone();
+}
+
+namespace {
+
+[[noreturn]] void Usage(std::string_view program, std::string_view why) {
+  log::InitCommand(program);
+  log::Fatal("{}; this program is started by master (see master(8))", why);
+}
+
+// Skeleton options; the rest is the service's, in order.
+Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx, uint32_t* gen) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) Usage(program, std::string(a) + " needs a value");
+      return argv[++i];
+    };
+    unsigned long long n = 0;
+    if (a == "-c") {
+      o.config_dir = value();
+    } else if (a == "-n") {
+      ctx->service = value();
+    } else if (a == "-t") {
+      ctx->type = value();
+    } else if (a == "-s") {
+      if (!ParseUnsigned(value(), &n) || n > 1000) Usage(program, "bad -s value");
+      o.listen_count = int(n);
+    } else if (a == "-g") {
+      if (!ParseUnsigned(value(), &n) || n > 0xffffffffull) Usage(program, "bad -g value");
+      *gen = uint32_t(n);
+    } else if (a == "-v") {
+      o.verbose = true;
+    } else if (a == "-o") {
+      std::string_view kv = value();
+      size_t eq = kv.find('=');
+      if (eq == kv.npos) Usage(program, "bad -o value: " + std::string(kv));
+      o.overrides.emplace_back(std::string(Trim(kv.substr(0, eq))), std::string(Trim(kv.substr(eq + 1))));
+    } else {
+      ctx->args.emplace_back(a);
+    }
+  }
+  if (o.listen_count < 0) Usage(program, "missing -s listen_count");
+  return o;
+}
+
+}  // namespace
+
+int Run(std::string_view program, int argc, char** argv, Service svc) {
+  signal(SIGPIPE, SIG_IGN);
+  Context ctx;
+  uint32_t generation = 0;
+  Options o = ParseArgs(program, argc, argv, &ctx, &generation);
+  auto cfg = config::Config::Load(config::ConfigDir(o.config_dir));
+  if (!cfg) {
+    log::InitCommand(program);
+    log::Fatal("{}", cfg.error());
+  }
+  ctx.config = std::move(*cfg);
+  for (auto& [k, v] : o.overrides) ctx.config.Override(k, v);
+  log::InitDaemon(program, ctx.config);
+  if (o.verbose) log::SetLevel(log::Level::kVerbose);
+  for (const auto& p : ctx.config.Validate())
+    if (!p.warning) log::Fatal("{}", p.text);
+
+  std::vector<int> fds;
+  for (int i = 0; i <= o.listen_count; ++i) {
+    if (fcntl(kFirstListenFd + i, F_GETFD) < 0)
+      log::Fatal("descriptor {} not inherited; this program is started by master", kFirstListenFd + i);
+    event::SetCloseOnExec(kFirstListenFd + i, true);
+    if (i < o.listen_count) fds.push_back(kFirstListenFd + i);
+  }
+  if ((svc.kind == Kind::kTrigger && !svc.on_trigger) || (svc.kind != Kind::kTrigger && !svc.on_client))
+    log::Fatal("service has no handler for its kind");
+  // The worker lives until exit(); a heap object keeps it off the stack of
+  // callbacks that call exit() from inside the loop.
+  auto* w = new Worker(std::move(svc), std::move(ctx), std::move(fds), kFirstListenFd + o.listen_count);
+  w->set_generation(generation);
+  return w->Main();
+}
+
+}  // namespace postern::server

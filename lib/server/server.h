@@ -1,0 +1,116 @@
+// server/server.h — the one skeleton every worker runs under. master starts a
+// worker with its listening sockets and a status socket inherited; the
+// skeleton accepts clients, hands each to the service, tells master whether
+// it is still accepting, and exits after max_idle without clients, after
+// max_use clients, or once master is gone. A service's main() is wiring only:
+//
+//   int main(int argc, char** argv) {
+//     server::Service svc;
+//     svc.kind = server::Kind::kMulti;              // or kSingle, kTrigger
+//     svc.init = [&](server::Context& ctx) -> Result<void> { ...open tables...; return {}; };
+//     svc.on_client = [&](server::Context& ctx, server::Client c) {
+//       auto s = std::make_shared<Session>(ctx, std::move(c));  // keeps c.lease
+//       s->Start();                                  // drop the lease when done
+//     };
+//     return server::Run("smtpd", argc, argv, std::move(svc));
+//   }
+//
+// Command line (master builds it; see master(8)):
+//   program -c config_dir -n service -t type -s listen_count [-v] [-o name=value ...] [args ...]
+// Listening sockets are inherited at fds 3 .. 3+listen_count-1, the status
+// socket right after them. Everything that is not one of these options (in
+// order) is left in Context::args for the service.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/maincf.h"
+#include "event/event.h"
+#include "util/result.h"
+
+namespace postern::server {
+
+enum class Kind {
+  kMulti,    // event-driven: many clients at once on the loop (smtpd)
+  kSingle,   // one client at a time (transports: one delivery request = one client)
+  kTrigger,  // wakeup requests: reads a few bytes per connection, then on_trigger (qmgr, pickup)
+};
+
+class Worker;
+
+// Held by the service for as long as it serves one client. Dropping it (the
+// destructor) tells the skeleton that this client is done: that is what
+// max_use counts and what turns a busy worker idle again.
+class Lease {
+ public:
+  Lease() = default;
+  ~Lease() { Release(); }
+  Lease(Lease&& o) noexcept : w_(o.w_) { o.w_ = nullptr; }
+  Lease& operator=(Lease&& o) noexcept {
+    if (this != &o) {
+      Release();
+      w_ = o.w_;
+      o.w_ = nullptr;
+    }
+    return *this;
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  void Release();
+
+ private:
+  friend class Worker;
+  explicit Lease(Worker* w) : w_(w) {}
+  Worker* w_ = nullptr;
+};
+
+// One accepted connection. The service owns both parts; the stream closes the
+// connection when destroyed, the lease ends the client's turn.
+struct Client {
+  std::unique_ptr<event::Stream> stream;
+  Lease lease;
+  std::string peer;  // "127.0.0.1:40312", a unix socket path, or ""
+};
+
+// What a service sees of its process.
+struct Context {
+  config::Config config;       // main.cf with the master.cf -o overrides applied
+  uv_loop_t* loop = nullptr;   // the process's one loop
+  std::string service;         // master.cf service name ("smtp", "127.0.0.1:2525")
+  std::string type;            // inet | unix | ...
+  std::vector<std::string> args;  // master.cf arguments that are not skeleton options
+  bool draining = false;       // master retired this worker: finish current clients
+};
+
+struct Service {
+  Kind kind = Kind::kSingle;
+  // Long-running services (qmgr) ignore max_idle and max_use, as in Postfix.
+  bool long_running = false;
+  // kMulti: clients served at once; at this many the worker stops accepting
+  // and master may start another worker. 0 = no limit.
+  size_t client_limit = 0;
+  // kTrigger: most bytes read from one wakeup connection.
+  size_t trigger_limit = 1024;
+
+  // After configuration and logging are set up, before the first client.
+  // An error is logged as fatal and the worker exits 1 (master throttles it).
+  std::function<Result<void>(Context&)> init;
+  // kMulti, kSingle: a new client.
+  std::function<void(Context&, Client)> on_client;
+  // kTrigger: the bytes of one wakeup request (e.g. "W"), connection closed.
+  std::function<void(Context&, std::string_view request)> on_trigger;
+  // Optional: master retired this worker (reload, stop, master gone). The
+  // skeleton has stopped accepting; the service should wind down clients.
+  std::function<void(Context&)> on_drain;
+};
+
+// Runs the worker until it has no reason to live; returns the exit status.
+int Run(std::string_view program, int argc, char** argv, Service service);
+
+}  // namespace postern::server

@@ -1,0 +1,345 @@
+// master/master.cc — services, spawning, status, throttling, wakeup, reload
+// and stop; see master.h. Workers are started with uv_spawn, which also reaps
+// them, and inherit fds 0-2, the service's listeners at 3.. and the status
+// socket after them (server.h describes the worker side).
+#include "master/master.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log/log.h"
+
+extern char** environ;
+
+namespace postern::master {
+
+namespace {
+
+// import_environment: NAME copies master's value, NAME=value sets one.
+std::vector<std::string> WorkerEnv(const config::Config& cfg) {
+  std::vector<std::string> env;
+  for (const auto& item : cfg.List("import_environment")) {
+    if (item.find('=') != std::string::npos) {
+      env.push_back(item);
+    } else if (const char* v = getenv(item.c_str())) {
+      env.push_back(item + "=" + v);
+    }
+  }
+  return env;
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+Master::Master(uv_loop_t* loop, std::string config_dir) : loop_(loop), config_dir_(std::move(config_dir)) {}
+
+Result<std::unique_ptr<Service>> Master::BuildService(const config::MasterService& def,
+                                                      std::map<std::string, std::shared_ptr<Listener>>* pool) {
+  auto s = std::make_unique<Service>();
+  s->def = def;
+  s->path = cfg_.Str("daemon_directory") + "/" + def.command;
+  s->maxproc = def.maxproc ? *def.maxproc : int(cfg_.Int("default_process_limit"));
+  auto addrs = ResolveListen(def, cfg_);
+  if (!addrs) return Err(addrs.error());
+  for (const auto& a : *addrs) {
+    if (auto it = pool->find(a.key); it != pool->end()) {
+      s->listeners.push_back(it->second);  // unchanged: stays open across the reload
+      continue;
+    }
+    auto fd = OpenListener(a);
+    if (!fd) return Err("service " + def.Key() + ": " + fd.error());
+    if (!fd->valid()) {
+      log::Warning("service {}: no IPv6 on this host; skipping {}", def.Key(), a.key);
+      continue;
+    }
+    auto l = std::make_shared<Listener>();
+    l->addr = a;
+    l->fd = std::move(*fd);
+    l->poll = std::make_unique<event::Poll>(loop_, l->fd.get());
+    (*pool)[a.key] = l;
+    s->listeners.push_back(l);
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return Err(std::string("status socket: ") + std::strerror(errno));
+  s->status_fd.Reset(sv[0]);
+  s->worker_status_fd.Reset(sv[1]);
+  event::SetNonBlocking(sv[0], true);
+  return s;
+}
+
+Result<void> Master::Configure(config::Config cfg, const std::vector<config::MasterService>& defs) {
+  for (const auto& p : cfg.Validate())
+    if (!p.warning) return Err(p.text);
+  auto owner = ResolveOwner(cfg);
+  if (!owner) return Err(owner.error());
+  if (auto r = MakeQueueTree(cfg, *owner); !r) return r;
+  config::Config old_cfg = std::move(cfg_);
+  cfg_ = std::move(cfg);
+  // Listeners of the current services, by address, for reuse.
+  std::map<std::string, std::shared_ptr<Listener>> pool;
+  for (auto& s : services_)
+    for (auto& l : s->listeners) pool[l->addr.key] = l;
+  std::vector<std::unique_ptr<Service>> fresh;
+  for (const auto& def : defs) {
+    auto s = BuildService(def, &pool);
+    if (!s) {
+      cfg_ = std::move(old_cfg);
+      return Err(s.error());
+    }
+    fresh.push_back(std::move(*s));
+  }
+  owner_ = *owner;
+  env_ = WorkerEnv(cfg_);
+  PrepareLogFile(cfg_, owner_);
+  RetireAll();
+  ++generation_;
+  services_ = std::move(fresh);
+  for (auto& s : services_) {
+    Service* sp = s.get();
+    s->status_poll = std::make_unique<event::Poll>(loop_, s->status_fd.get());
+    s->status_poll->Start(UV_READABLE, [this, sp](int, int) { OnStatus(*sp); });
+    if (s->def.wakeup > 0) {
+      if (s->def.type != "unix") {
+        log::Warning("service {}: wakeup is supported for unix services only; ignored", s->def.Key());
+      } else {
+        s->wakeup_timer = std::make_unique<event::Timer>(loop_);
+        uint64_t ms = uint64_t(s->def.wakeup) * 1000;
+        s->wakeup_timer->Start(ms, ms, [this, sp] { Wakeup(*sp); });
+      }
+    }
+    UpdatePolls(*s);
+  }
+  return {};
+}
+
+// Old workers keep serving what they hold; closing the service's status
+// socket (when the Service goes) tells them to stop accepting and exit.
+void Master::RetireAll() {
+  for (auto& s : services_)
+    for (auto& l : s->listeners) l->poll->Stop();
+  for (auto& [pid, p] : procs_) p->svc = nullptr;
+  services_.clear();
+}
+
+void Master::Start() {
+  signal(SIGPIPE, SIG_IGN);
+  auto add = [this](int signo, std::function<void()> fn) {
+    signals_.push_back(std::make_unique<event::Signal>(loop_, signo, std::move(fn)));
+  };
+  add(SIGHUP, [this] { Reload(); });
+  add(SIGTERM, [this] { Stop(SIGTERM); });
+  add(SIGINT, [this] { Abort(SIGINT); });
+  add(SIGQUIT, [this] { Abort(SIGQUIT); });
+}
+
+void Master::UpdatePolls(Service& s) {
+  bool want = !stopping_ && !s.throttled && s.avail == 0 && (s.maxproc == 0 || s.total < s.maxproc);
+  for (auto& l : s.listeners) {
+    if (want && !l->poll->active()) {
+      Service* sp = &s;
+      l->poll->Start(UV_READABLE, [this, sp](int status, int) {
+        if (status == 0 && sp->avail == 0) Spawn(*sp);
+      });
+    } else if (!want && l->poll->active()) {
+      l->poll->Stop();
+    }
+  }
+}
+
+void Master::Spawn(Service& s) {
+  if (stopping_ || s.throttled || (s.maxproc > 0 && s.total >= s.maxproc)) return;
+  std::vector<std::string> args = {s.path, "-c", config_dir_, "-n", s.def.service, "-t", s.def.type,
+                                   "-s", std::to_string(s.listeners.size()), "-g", std::to_string(generation_)};
+  args.insert(args.end(), s.def.args.begin(), s.def.args.end());
+  auto argv = CStrings(args);
+  auto envp = CStrings(env_);
+  std::vector<uv_stdio_container_t> stdio(3 + s.listeners.size() + 1);
+  for (size_t i = 0; i < stdio.size(); ++i) {
+    stdio[i].flags = UV_INHERIT_FD;
+    stdio[i].data.fd = int(i);  // 0-2: master's own
+  }
+  for (size_t i = 0; i < s.listeners.size(); ++i) stdio[3 + i].data.fd = s.listeners[i]->fd.get();
+  stdio.back().data.fd = s.worker_status_fd.get();
+
+  std::string cwd = cfg_.Str("queue_directory");
+  uv_process_options_t o{};
+  o.exit_cb = OnExit;
+  o.file = args[0].c_str();
+  o.args = argv.data();
+  o.env = envp.data();
+  o.cwd = cwd.c_str();
+  o.stdio_count = int(stdio.size());
+  o.stdio = stdio.data();
+  if (owner_.root && s.def.IsUnprivileged()) {
+    o.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+    o.uid = owner_.uid;
+    o.gid = owner_.gid;
+  }
+  auto p = std::make_unique<Proc>();
+  p->handle.get()->data = this;
+  int rc = uv_spawn(loop_, p->handle.get(), &o);
+  if (rc != 0) {
+    log::Warning("{}: cannot start: {} -- throttling", s.path, uv_strerror(rc));
+    Throttle(s);
+    return;
+  }
+  p->pid = p->handle.get()->pid;
+  p->svc = &s;
+  p->path = s.path;
+  s.used = true;
+  ++s.total;
+  ++s.avail;
+  log::Verbose("spawned {} pid {}", s.path, p->pid);
+  procs_[p->pid] = std::move(p);
+  UpdatePolls(s);
+}
+
+void Master::OnExit(uv_process_t* p, int64_t status, int signo) {
+  if (auto* self = static_cast<Master*>(p->data)) self->Reap(p->pid, status, signo);
+}
+
+void Master::Reap(pid_t pid, int64_t status, int signo) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  std::unique_ptr<Proc> p = std::move(it->second);
+  procs_.erase(it);
+  if (signo != 0)
+    log::Warning("process {} pid {} killed by signal {}", p->path, pid, signo);
+  else if (status != 0)
+    log::Warning("process {} pid {} exit status {}", p->path, pid, status);
+  if (Service* s = p->svc) {
+    --s->total;
+    if (p->avail) --s->avail;
+    // Died before it served anyone: likely to fail again at once.
+    if ((signo != 0 || status != 0) && !p->served && !s->throttled && !stopping_) {
+      log::Warning("{}: bad command startup -- throttling", s->path);
+      Throttle(*s);
+    }
+    UpdatePolls(*s);
+  }
+  MaybeFinish();
+}
+
+void Master::Throttle(Service& s) {
+  s.throttled = true;
+  if (!s.throttle_timer) s.throttle_timer = std::make_unique<event::Timer>(loop_);
+  Service* sp = &s;
+  s.throttle_timer->Start(uint64_t(cfg_.Time("service_throttle_time").count()) * 1000, 0, [this, sp] {
+    sp->throttled = false;
+    UpdatePolls(*sp);
+  });
+  UpdatePolls(s);
+}
+
+void Master::OnStatus(Service& s) {
+  char buf[4096];
+  while (true) {
+    ssize_t n = read(s.status_fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    s.reader.Feed(std::string_view(buf, size_t(n)));
+  }
+  std::string payload;
+  ipc::FrameReader::Status st;
+  while ((st = s.reader.Next(&payload)) == ipc::FrameReader::Status::kFrame) {
+    auto m = ipc::DecodeStatus(payload);
+    if (!m) {
+      log::Warning("service {}: malformed status message", s.def.Key());
+      continue;
+    }
+    auto it = procs_.find(pid_t(m->pid));
+    // Messages of workers of an earlier generation are no longer counted.
+    if (it == procs_.end() || it->second->svc != &s || m->generation != generation_) continue;
+    Proc& p = *it->second;
+    p.served = true;
+    bool avail = m->state == ipc::WorkerState::kIdle;
+    if (avail != p.avail) {
+      p.avail = avail;
+      s.avail += avail ? 1 : -1;
+    }
+  }
+  if (st == ipc::FrameReader::Status::kTooLong) {
+    log::Warning("service {}: garbled status stream; resetting", s.def.Key());
+    s.reader = ipc::FrameReader(ipc::kStatusPayloadMax);
+  }
+  UpdatePolls(s);
+}
+
+// Postfix's wakeup: connect to the service's socket and write "W". A worker
+// is started for it like for any client.
+void Master::Wakeup(Service& s) {
+  if (s.def.wakeup_if_used && !s.used) return;
+  if (s.listeners.empty()) return;
+  event::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return;
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  const std::string& path = s.listeners[0]->addr.path;
+  std::memcpy(sun.sun_path, path.c_str(), std::min(path.size(), sizeof sun.sun_path - 1));
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+    // A full backlog means the service has plenty to do already.
+    if (errno != EAGAIN) log::Warning("wakeup {}: {}", path, std::strerror(errno));
+    return;
+  }
+  if (write(fd.get(), "W", 1) != 1) log::Verbose("wakeup {}: {}", path, std::strerror(errno));
+}
+
+void Master::Reload() {
+  if (stopping_) return;
+  auto cfg = config::Config::Load(config_dir_);
+  if (!cfg) {
+    log::Warning("reload: {}; keeping the running configuration", cfg.error());
+    return;
+  }
+  auto defs = config::LoadMasterCf(config_dir_);
+  if (!defs) {
+    log::Warning("reload: {}; keeping the running configuration", defs.error());
+    return;
+  }
+  log::Reconfigure(*cfg);
+  if (auto r = Configure(std::move(*cfg), *defs); !r) {
+    log::Warning("reload: {}; keeping the running configuration", r.error());
+    log::Reconfigure(cfg_);
+    return;
+  }
+  log::Info("reload -- version {}, configuration {}", cfg_.Str("mail_version"), config_dir_);
+}
+
+void Master::Stop(int signo) {
+  if (stopping_) return;
+  log::Info("terminating on signal {}", signo);
+  stopping_ = true;
+  RetireAll();
+  if (procs_.empty()) return MaybeFinish();
+  auto grace = cfg_.Time("stop_grace_time");
+  grace_timer_ = std::make_unique<event::Timer>(loop_);
+  grace_timer_->Start(uint64_t(grace.count()) * 1000, 0, [this, grace] {
+    log::Warning("{} workers still busy after stop_grace_time ({}s); killing them", procs_.size(), grace.count());
+    for (auto& [pid, p] : procs_) kill(pid, SIGKILL);
+  });
+}
+
+void Master::Abort(int signo) {
+  log::Info("terminating on signal {}", signo);
+  for (auto& [pid, p] : procs_) kill(pid, SIGTERM);
+  std::exit(0);
+}
+
+void Master::MaybeFinish() {
+  if (!stopping_ || !procs_.empty()) return;
+  std::exit(0);
+}
+
+}  // namespace postern::master

@@ -1,0 +1,220 @@
+# tests/system/test_master.py — master's process management, end to end:
+# on-demand workers, max_use/max_idle recycling, maxproc, reload, throttling,
+# wakeup, stop/abort and the pid lock, with the test service `testd`.
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import BIN, LineClient, free_port, pid_of, wait_for
+
+
+def session(port):
+    """One complete test-service session; returns the worker's pid."""
+    with LineClient(port) as c:
+        assert c.command("hello") == "250 hello"
+        assert c.command("QUIT") == "221 bye"
+        return pid_of(c.greeting)
+
+
+def test_no_worker_before_first_connection_one_after(instance):
+    port = instance.add_testd()
+    instance.start()
+    time.sleep(0.3)
+    assert instance.workers() == []
+    assert len(instance.processes("master")) == 1
+    with LineClient(port) as c:
+        assert instance.workers() == [pid_of(c.greeting)]
+
+
+def test_max_use_recycles_the_worker(instance):
+    port = instance.add_testd(args="-o max_use=3")
+    instance.start()
+    pids = [session(port) for _ in range(4)]
+    assert pids[0] == pids[1] == pids[2]
+    assert pids[3] != pids[0]
+
+
+def test_max_idle_ends_the_worker_about_then(instance):
+    instance.set(max_idle="2s")
+    port = instance.add_testd()
+    instance.start()
+    pid = session(port)
+    ended = time.monotonic()
+    wait_for(lambda: pid not in instance.workers(), timeout=6, what="idle worker to exit")
+    waited = time.monotonic() - ended
+    assert 1.5 <= waited <= 3.5, waited
+
+
+def test_maxproc_bounds_concurrent_workers(instance):
+    port = instance.add_testd(maxproc=2)
+    instance.start()
+    a, b = LineClient(port), LineClient(port)
+    # The third client is queued in the listen backlog, not served.
+    c = LineClient(port, read_greeting=False)
+    assert c.waiting(1.0)
+    assert len(instance.workers()) == 2
+    assert {pid_of(a.greeting), pid_of(b.greeting)} == set(instance.workers())
+    a.close()
+    assert pid_of(c.readline()) in {pid_of(a.greeting), pid_of(b.greeting)}
+    assert len(instance.workers()) <= 2
+    b.close()
+    c.close()
+
+
+def test_reload_keeps_open_session_and_applies_new_value(instance):
+    instance.set(smtpd_banner="before reload")
+    port = instance.add_testd()
+    instance.start()
+    master = instance.master_pid()
+    old = LineClient(port)
+    assert old.greeting.endswith("before reload")
+    instance.set(smtpd_banner="after reload")
+    instance.reload()
+    with LineClient(port) as new:
+        assert new.greeting.endswith("after reload")
+        assert pid_of(new.greeting) != pid_of(old.greeting)
+    # The session opened before the reload goes on with its old worker.
+    assert old.command("still here") == "250 still here"
+    assert old.command("QUIT") == "221 bye"
+    old.close()
+    assert instance.master_pid() == master
+    assert instance.processes("master").keys() == {master}
+    wait_for(lambda: pid_of(old.greeting) not in instance.workers(), what="retired worker to exit")
+
+
+def test_reload_closes_removed_service_and_opens_new_one(instance):
+    gone = instance.add_testd()
+    instance.start()
+    session(gone)
+    instance.services.clear()
+    fresh = instance.add_testd()
+    instance.reload()
+    with pytest.raises(ConnectionRefusedError):
+        LineClient(gone)
+    session(fresh)
+
+
+def test_failing_service_is_throttled_others_keep_working(instance):
+    instance.set(service_throttle_time="60s")
+    bad = instance.add_testd(args="fail")
+    good = instance.add_testd()
+    instance.start()
+    c = LineClient(bad, read_greeting=False, timeout=3)
+    instance.wait_log(r"warning: process \S+/testd pid \d+ exit status 1")
+    instance.wait_log(r"warning: \S+/testd: bad command startup -- throttling")
+    time.sleep(0.3)
+    # Throttled: no new attempts while the client still waits.
+    assert instance.log().count("bad command startup") == 1
+    session(good)
+    c.close()
+
+
+def test_stop_leaves_no_process_and_status_says_so(instance):
+    port = instance.add_testd()
+    instance.start()
+    r = instance.postern("status")
+    assert r.returncode == 0
+    assert f"the postern mail system is running: PID: {instance.master_pid()}" in r.stderr
+    keep = LineClient(port)  # an idle-in-session client must not block the stop for long
+    session(port)
+    instance.stop()
+    assert instance.processes() == {}
+    r = instance.postern("status")
+    assert r.returncode == 1
+    assert "the postern mail system is not running" in r.stderr
+    instance.wait_log(r"terminating on signal 15")
+    keep.close()
+
+
+def test_stop_kills_workers_still_busy_after_grace(instance):
+    instance.set(stop_grace_time="1s")
+    port = instance.add_testd()
+    instance.start()
+    busy = LineClient(port)
+    began = time.monotonic()
+    instance.stop()
+    assert time.monotonic() - began < 4
+    assert instance.processes() == {}
+    instance.wait_log(r"still busy after stop_grace_time")
+    busy.close()
+
+
+def test_abort_stops_at_once(instance):
+    port = instance.add_testd()
+    instance.start()
+    busy = LineClient(port)
+    r = instance.postern("abort")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: instance.processes() == {}, timeout=3, what="all processes gone")
+    busy.close()
+
+
+def test_wakeup_pokes_unix_service(instance):
+    path = instance.add_testd(service_type="unix", name="tick", wakeup=1, maxproc=1, args="trigger")
+    instance.start()
+    instance.wait_log(r'testd\[\d+\]: wakeup request "W"', count=2, timeout=4)
+    assert path.exists()
+    assert len(instance.workers()) == 1
+
+
+def test_second_start_fails_clearly(instance):
+    instance.add_testd()
+    instance.start()
+    r = instance.postern("start")
+    assert r.returncode == 1
+    assert "the postern mail system is already running" in r.stderr
+    # master itself refuses too, naming the running one.
+    r = subprocess.run([str(BIN / "master"), "-c", str(instance.config_dir), "-d"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert f"already running (master pid {instance.master_pid()})" in r.stderr
+
+
+def test_status_before_start_exits_1(instance):
+    r = instance.postern("status")
+    assert r.returncode == 1
+    assert "postern/postern-script: the postern mail system is not running" in r.stderr
+    r = instance.postern("stop")
+    assert r.returncode == 1
+
+
+def test_check_reports_every_problem(instance):
+    instance.add_testd()
+    assert instance.postern("check").returncode == 0
+    instance.set(max_idle="soon")
+    instance.add_service("other unix - - n - - nosuchprogram")
+    r = instance.postern("check")
+    assert r.returncode == 1
+    assert "max_idle" in r.stderr
+    assert "nosuchprogram" in r.stderr
+    # start runs the same check and refuses.
+    r = instance.postern("start")
+    assert r.returncode == 1 and "nosuchprogram" in r.stderr
+    assert instance.processes() == {}
+
+
+def test_commands_take_unambiguous_prefixes(instance):
+    instance.add_testd()
+    assert instance.postern("che").returncode == 0
+    r = instance.postern("st")
+    assert r.returncode == 1 and "ambiguous" in r.stderr
+
+
+def test_start_fg_runs_in_foreground_until_interrupted(instance):
+    port = instance.add_testd()
+    p = subprocess.Popen([str(BIN / "postern"), "-c", str(instance.config_dir), "start-fg"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        instance.wait_log(r"daemon started -- version \S+, configuration " + str(instance.config_dir))
+        assert instance.master_pid() == p.pid  # start-fg execs master
+        session(port)
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=5) == 0
+        wait_for(lambda: instance.processes() == {}, timeout=3, what="no processes after Ctrl-C")
+    finally:
+        if p.poll() is None:
+            p.kill()
