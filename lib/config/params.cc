@@ -118,6 +118,7 @@ constexpr ParamDef kParams[] = {
     {"smtpd_tls_key_file", T::kString, "$smtpd_tls_cert_file", "PEM private key of the server"},
     {"smtpd_tls_security_level", T::kString, "", "server TLS: none, may or encrypt"},
     {"smtputf8_enable", T::kBool, "yes", "accept and deliver SMTPUTF8 mail"},
+    {"stop_grace_time", T::kTime, "10s", "time that master, when stopped, lets workers finish their clients before it kills them"},
     {"syslog_facility", T::kString, "mail", "syslog facility of log lines"},
     {"syslog_name", T::kString, "${multi_instance_name?{$multi_instance_name}:{postern}}", "prefix of log lines (syslog_name/program[pid])"},
     {"transport_maps", T::kTables, "", "tables of recipient or domain to transport:nexthop"},
