@@ -116,20 +116,41 @@ std::optional<std::string> Config::Raw(std::string_view name) const {
   return std::nullopt;
 }
 
-Result<std::string> Config::GetIn(std::string_view name, std::vector<std::string>* stack) const {
-  if (std::find(stack->begin(), stack->end(), name) != stack->end())
-    return Err("parameter expansion loop: " + Chain(*stack, name));
+// Characters an expansion may scan and copy in all: far beyond any real
+// value, yet small enough that "a1 = $a0$a0, a2 = $a1$a1, ..." fails fast.
+constexpr size_t kExpansionBudget = 16 << 20;
+
+struct Config::Expansion {
+  std::vector<std::string> names;
+  size_t budget = kExpansionBudget;
+  // Charges `n` characters of work; false once the budget is spent.
+  bool Spend(size_t n) {
+    if (n > budget) return false;
+    budget -= n;
+    return true;
+  }
+};
+
+static Error TooLarge() {
+  return Err("parameter expansion too large (more than " + std::to_string(kExpansionBudget) +
+             " characters of work)");
+}
+
+Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const {
+  auto& names = stack->names;
+  if (std::find(names.begin(), names.end(), name) != names.end())
+    return Err("parameter expansion loop: " + Chain(names, name));
   std::optional<std::string> raw = Raw(name);
   if (!raw) return std::string();  // undefined parameters expand to nothing, as in Postfix
-  stack->emplace_back(name);
+  names.emplace_back(name);
   auto r = ExpandIn(*raw, stack);
-  stack->pop_back();
+  names.pop_back();
   return r;
 }
 
 // body is what stands between ${ and }: name, name?value, name:value,
 // name?{a}, name:{b} or name?{a}:{b}.
-Result<std::string> Config::Macro(std::string_view body, std::vector<std::string>* stack) const {
+Result<std::string> Config::Macro(std::string_view body, Expansion* stack) const {
   size_t n = NameLength(body);
   std::string_view name = body.substr(0, n), rest = body.substr(n);
   if (n == 0) return Err("bad parameter name in \"${" + std::string(body) + "}\"");
@@ -167,7 +188,8 @@ Result<std::string> Config::Macro(std::string_view body, std::vector<std::string
   return nonempty ? Result<std::string>(std::string()) : ExpandIn(then_part, stack);
 }
 
-Result<std::string> Config::ExpandIn(std::string_view text, std::vector<std::string>* stack) const {
+Result<std::string> Config::ExpandIn(std::string_view text, Expansion* stack) const {
+  if (!stack->Spend(text.size() + 1)) return TooLarge();
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
@@ -190,12 +212,14 @@ Result<std::string> Config::ExpandIn(std::string_view text, std::vector<std::str
         return Err("missing '" + std::string(1, close) + "' in \"" + std::string(text) + "\"");
       auto r = Macro(from.substr(1, end - 1), stack);
       if (!r) return r;
+      if (!stack->Spend(r->size())) return TooLarge();
       out += *r;
       i = dollar + 1 + end + 1;
     } else if (IsNameChar(next)) {
       size_t n = NameLength(text.substr(dollar + 1));
       auto r = GetIn(text.substr(dollar + 1, n), stack);
       if (!r) return r;
+      if (!stack->Spend(r->size())) return TooLarge();
       out += *r;
       i = dollar + 1 + n;
     } else {
@@ -207,14 +231,14 @@ Result<std::string> Config::ExpandIn(std::string_view text, std::vector<std::str
 }
 
 Result<std::string> Config::Get(std::string_view name) const {
-  std::vector<std::string> stack;
+  Expansion stack;
   auto r = GetIn(name, &stack);
   if (!r) return Err(origin_ + ": parameter " + std::string(name) + ": " + r.error());
   return r;
 }
 
 Result<std::string> Config::Expand(std::string_view text) const {
-  std::vector<std::string> stack;
+  Expansion stack;
   return ExpandIn(text, &stack);
 }
 

@@ -82,9 +82,12 @@ class Config {
   std::vector<Problem> Validate() const;
 
  private:
-  Result<std::string> ExpandIn(std::string_view text, std::vector<std::string>* stack) const;
-  Result<std::string> GetIn(std::string_view name, std::vector<std::string>* stack) const;
-  Result<std::string> Macro(std::string_view body, std::vector<std::string>* stack) const;
+  // One expansion in progress: the names being expanded (loop detection) and
+  // the work left, which bounds values that double at each level.
+  struct Expansion;
+  Result<std::string> ExpandIn(std::string_view text, Expansion* stack) const;
+  Result<std::string> GetIn(std::string_view name, Expansion* stack) const;
+  Result<std::string> Macro(std::string_view body, Expansion* stack) const;
   Result<std::string> Typed(std::string_view name, ParamType type) const;
 
   std::string config_dir_;

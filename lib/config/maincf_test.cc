@@ -177,5 +177,20 @@ TEST(MainCf, LoadReadsTheDirectory) {
   EXPECT_NE(c.error().find("open /nonexistent-postern-dir/main.cf"), std::string::npos);
 }
 
+TEST(MainCf, ExpansionThatDoublesAtEachLevelFailsFast) {
+  // "billion laughs": each level refers to the one below twice.
+  std::string text = "a0 = xxxxxxxxxx\n";
+  for (int i = 1; i < 40; ++i)
+    text += "a" + std::to_string(i) + " = $a" + std::to_string(i - 1) + "$a" + std::to_string(i - 1) + "\n";
+  text += "b = ${a39:x}\n";
+  Config c = MustParse(text);
+  for (const char* name : {"a39", "b"}) {
+    auto r = c.Get(name);
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_NE(r.error().find("parameter expansion too large"), std::string::npos) << r.error();
+  }
+  EXPECT_EQ(c.Get("a10")->size(), 10u << 10);  // large but sane values still expand
+}
+
 }  // namespace
 }  // namespace postern::config
