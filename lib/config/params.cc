@@ -47,6 +47,7 @@ constexpr ParamDef kParams[] = {
     {"daemon_timeout", T::kTime, "18000s", "how long a worker may handle one request before it is killed"},
     {"data_directory", T::kString, "/var/lib/postern", "where postern keeps caches and other writable data"},
     {"default_destination_concurrency_limit", T::kInt, "20", "default number of parallel deliveries to one destination"},
+    {"default_database_type", T::kString, "lmdb", "table type that postmap and postalias use for a file name without type:"},
     {"default_destination_recipient_limit", T::kInt, "50", "default number of recipients in one delivery request"},
     {"default_process_limit", T::kInt, "100", "default maximal number of processes of a master.cf service (maxproc -)"},
     {"default_transport", T::kString, "smtp", "transport for destinations that are neither local nor relayed"},
