@@ -201,6 +201,7 @@ Result<int> LmdbBuilder::Apply(const Op& op) {
 // thousand operations so that the replay journal stays small.
 Result<int> LmdbBuilder::Run(Op op) {
   if (op.key.empty() || op.key.size() > 511) return Err("key must be 1 to 511 bytes long");
+  if (!txn_) return Err("update of " + db_path_ + " failed earlier");
   for (;;) {
     auto rc = Apply(op);
     if (!rc) return rc;
@@ -236,6 +237,7 @@ Result<bool> LmdbBuilder::Remove(std::string_view key) {
 }
 
 Result<void> LmdbBuilder::Commit(const Finish& finish) {
+  if (!txn_) return Err("update of " + db_path_ + " failed earlier");
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
   if (rc != 0) return Err(LmdbError("write", tmp_path_, rc));
@@ -252,9 +254,9 @@ Result<void> LmdbBuilder::Commit(const Finish& finish) {
     return Err("rename " + tmp_path_ + " to " + db_path_ + ": " + std::strerror(errno));
   done_ = true;
   // The rename itself must survive a crash too.
-  std::string dir = db_path_.substr(0, db_path_.rfind('/') == std::string::npos
-                                           ? 0 : db_path_.rfind('/'));
-  UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  size_t slash = db_path_.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : db_path_.substr(0, slash);
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) fsync(dfd.get());
   return {};
 }
