@@ -225,7 +225,7 @@ void Resolver::OnSockState(void* data, int fd, int readable, int writable) {
   }
   auto it = self->polls_.find(fd);
   if (it == self->polls_.end()) {
-    detail::UvHandle<uv_poll_t> h;
+    event::Handle<uv_poll_t> h;
     if (uv_poll_init_socket(self->loop_, h.get(), fd) != 0) {
       h.Abandon();  // the timer still ends the query with a timeout
       return;

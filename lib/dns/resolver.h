@@ -19,7 +19,7 @@
 
 #include "dns/address.h"
 #include "dns/answer.h"
-#include "dns/uv_handle.h"
+#include "event/event.h"
 #include "util/result.h"
 
 struct ares_channeldata;
@@ -218,9 +218,9 @@ class Resolver {
   ares_channeldata* channel_ = nullptr;
   bool destroying_ = false;
   size_t in_flight_ = 0;
-  detail::UvHandle<uv_timer_t> timer_;
-  detail::UvHandle<uv_idle_t> idle_;
-  std::map<int, detail::UvHandle<uv_poll_t>> polls_;
+  event::Handle<uv_timer_t> timer_;
+  event::Handle<uv_idle_t> idle_;
+  std::map<int, event::Handle<uv_poll_t>> polls_;
   std::vector<std::function<void()>> ready_;
   std::deque<Waiting> waiting_;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with *this

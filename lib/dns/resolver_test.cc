@@ -171,7 +171,7 @@ class ServfailServer {
   int queries() const { return queries_; }
 
  private:
-  detail::UvHandle<uv_udp_t> udp_;
+  event::Handle<uv_udp_t> udp_;
   char in_[512];
   uint16_t port_ = 0;
   int queries_ = 0;
@@ -240,7 +240,7 @@ class ResolverTest : public ::testing::Test {
   // Runs the loop until `done` or 10 s (a hung lookup fails, not hangs).
   void RunUntil(const std::function<bool()>& done) {
     auto deadline = Clock::now() + std::chrono::seconds(10);
-    detail::UvHandle<uv_timer_t> tick;
+    event::Handle<uv_timer_t> tick;
     uv_timer_init(&loop_, tick.get());
     uv_timer_start(tick.get(), [](uv_timer_t*) {}, 50, 50);
     while (!done() && Clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
