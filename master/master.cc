@@ -20,6 +20,10 @@ namespace postern::master {
 
 namespace {
 
+// A worker that exits cleanly sooner than this without serving anyone is
+// treated as a failed start (max_idle is counted in whole seconds).
+constexpr uint64_t kMinUnservedLifeMs = 1000;
+
 // import_environment: NAME copies master's value, NAME=value sets one.
 std::vector<std::string> WorkerEnv(const config::Config& cfg) {
   std::vector<std::string> env;
@@ -196,6 +200,7 @@ void Master::Spawn(Service& s) {
     return;
   }
   p->pid = p->handle.get()->pid;
+  p->started_ms = uv_now(loop_);
   p->svc = &s;
   p->path = s.path;
   s.used = true;
@@ -222,8 +227,13 @@ void Master::Reap(pid_t pid, int64_t status, int signo) {
   if (Service* s = p->svc) {
     --s->total;
     if (p->avail) --s->avail;
-    // Died before it served anyone: likely to fail again at once.
-    if ((signo != 0 || status != 0) && !p->served && !s->throttled && !stopping_) {
+    // Died before it served anyone: likely to fail again at once. A clean
+    // exit that quick means a command that is no postern worker; starting
+    // it again for the waiting client would loop as fast as fork allows.
+    bool abnormal = signo != 0 || status != 0;
+    bool instant = uv_now(loop_) - p->started_ms < kMinUnservedLifeMs;
+    if (!p->served && !s->throttled && !stopping_ && (abnormal || instant)) {
+      if (!abnormal) log::Warning("process {} pid {} exited before serving a client", p->path, pid);
       log::Warning("{}: bad command startup -- throttling", s->path);
       Throttle(*s);
     }

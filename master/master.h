@@ -50,6 +50,7 @@ struct Proc {
   std::string path;
   bool avail = true;    // a new worker counts as accepting until it says otherwise
   bool served = false;  // it reported a status change, which it does only after a client
+  uint64_t started_ms = 0;  // loop time at spawn
   event::Handle<uv_process_t> handle;
 };
 

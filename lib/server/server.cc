@@ -55,7 +55,7 @@ class Worker {
 
   void ClientDone() {
     --clients_;
-    if (svc_.kind != Kind::kTrigger || clients_ == 0) UpdateAccepting();
+    UpdateAccepting();
     if (clients_ == 0) {
       if (ctx_.draining || UsedUp()) Exit();
       ArmIdleTimer();
@@ -247,8 +247,8 @@ Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx,
       *gen = uint32_t(n);
     } else if (a == "-v") {
       o.verbose = true;
-    } else if (a == "-o") {
-      std::string_view kv = value();
+    } else if (a == "-o" || (a.size() > 2 && a.substr(0, 2) == "-o" && a.find('=') != a.npos)) {
+      std::string_view kv = a == "-o" ? value() : a.substr(2);
       size_t eq = kv.find('=');
       if (eq == kv.npos) Usage(program, "bad -o value: " + std::string(kv));
       o.overrides.emplace_back(std::string(Trim(kv.substr(0, eq))), std::string(Trim(kv.substr(eq + 1))));

@@ -16,7 +16,8 @@
 //   }
 //
 // Command line (master builds it; see master(8)):
-//   program -c config_dir -n service -t type -s listen_count [-v] [-o name=value ...] [args ...]
+//   program -c config_dir -n service -t type -s listen_count -g generation [-v]
+//           [-o name=value ...] [args ...]
 // Listening sockets are inherited at fds 3 .. 3+listen_count-1, the status
 // socket right after them. Everything that is not one of these options (in
 // order) is left in Context::args for the service.
@@ -105,8 +106,11 @@ struct Service {
   std::function<void(Context&, Client)> on_client;
   // kTrigger: the bytes of one wakeup request (e.g. "W"), connection closed.
   std::function<void(Context&, std::string_view request)> on_trigger;
-  // Optional: master retired this worker (reload, stop, master gone). The
-  // skeleton has stopped accepting; the service should wind down clients.
+  // Optional: master retired this worker (reload, stop, or master gone; the
+  // worker cannot tell which). The skeleton has stopped accepting and exits
+  // once every lease is dropped. Let sessions finish (a reload must not cut
+  // them; on stop master kills what is left after stop_grace_time); drop
+  // what only waits for new work, such as cached idle connections.
   std::function<void(Context&)> on_drain;
 };
 

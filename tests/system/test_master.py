@@ -3,8 +3,8 @@
 # wakeup, stop/abort and the pid lock, with the test service `testd`.
 import os
 import signal
+import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -113,21 +113,31 @@ def test_failing_service_is_throttled_others_keep_working(instance):
     c.close()
 
 
+def test_command_that_exits_at_once_is_not_restarted_in_a_loop(instance):
+    port = instance.add_testd(args="quit")
+    instance.start()
+    c = LineClient(port, read_greeting=False)
+    instance.wait_log(r"exited before serving a client")
+    instance.wait_log(r"bad command startup -- throttling")
+    time.sleep(0.5)
+    assert instance.log().count("exited before serving a client") == 1
+    c.close()
+
+
 def test_stop_leaves_no_process_and_status_says_so(instance):
     port = instance.add_testd()
     instance.start()
     r = instance.postern("status")
     assert r.returncode == 0
     assert f"the postern mail system is running: PID: {instance.master_pid()}" in r.stderr
-    keep = LineClient(port)  # an idle-in-session client must not block the stop for long
     session(port)
+    assert len(instance.workers()) == 1  # idle, waiting for max_idle
     instance.stop()
     assert instance.processes() == {}
     r = instance.postern("status")
     assert r.returncode == 1
     assert "the postern mail system is not running" in r.stderr
     instance.wait_log(r"terminating on signal 15")
-    keep.close()
 
 
 def test_stop_kills_workers_still_busy_after_grace(instance):
@@ -141,6 +151,38 @@ def test_stop_kills_workers_still_busy_after_grace(instance):
     assert instance.processes() == {}
     instance.wait_log(r"still busy after stop_grace_time")
     busy.close()
+
+
+def test_start_failure_is_reported_and_leaves_nothing(instance):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        instance.add_testd(port=taken.getsockname()[1])
+        r = instance.postern("start")
+    assert r.returncode == 1
+    assert "Address already in use" in r.stderr
+    assert instance.processes() == {}
+
+
+def test_reload_with_broken_master_cf_keeps_running_config(instance):
+    port = instance.add_testd()
+    instance.start()
+    mark = instance.log_mark()
+    instance.add_service("broken inet")
+    assert instance.postern("reload").returncode == 0
+    instance.wait_log(r"warning: reload: .*keeping the running configuration", since=mark)
+    session(port)
+
+
+def test_multi_client_worker_serves_concurrent_sessions(instance):
+    port = instance.add_testd(maxproc=1, args="multi")
+    instance.start()
+    clients = [LineClient(port) for _ in range(3)]
+    assert len({pid_of(c.greeting) for c in clients}) == 1
+    for i, c in enumerate(clients):
+        assert c.command(f"n{i}") == f"250 n{i}"
+        c.close()
+    assert len(instance.workers()) == 1
 
 
 def test_abort_stops_at_once(instance):

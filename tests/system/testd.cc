@@ -1,9 +1,10 @@
 // tests/system/testd.cc — a test-only worker built on the server skeleton:
 // greets with its pid and the expanded smtpd_banner, echoes lines, and in
 // other modes (first argument) runs as a trigger service or fails at start.
-//   testd [single|multi|trigger|fail]
+//   testd [single|multi|trigger|fail|quit]
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   svc.kind = mode == "multi" ? server::Kind::kMulti : mode == "trigger" ? server::Kind::kTrigger : server::Kind::kSingle;
   svc.init = [mode](server::Context& ctx) -> Result<void> {
     if (mode == "fail") return Err("startup failure requested by the test configuration");
+    if (mode == "quit") std::exit(0);  // like a command that is no postern worker
     log::Info("started as {} service {}/{}", mode, ctx.service, ctx.type);
     return {};
   };

@@ -1,0 +1,98 @@
+"""Queue storage limits (issue 4): a full file system, a full LMDB map and
+queue_minfree each give "insufficient storage" (exit 3 from queue_tool), lose
+nothing already committed, leave no partial message, and enqueueing works
+again once space is freed."""
+import os
+import subprocess
+import uuid
+
+import pytest
+
+BIN = os.environ.get("POSTERN_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/bin"))
+TOOL = os.path.join(BIN, "queue_tool")
+INSUFFICIENT = 3
+
+pytestmark = pytest.mark.skipif(not os.path.exists(TOOL), reason="queue_tool not built")
+
+
+def run(*args, timeout=120):
+    return subprocess.run([TOOL, *args], capture_output=True, timeout=timeout)
+
+
+def ids_of(r):
+    return [l for l in r.stdout.decode().split("\n") if len(l) == 8]
+
+
+def verify(qdir, ids, *extra):
+    idfile = os.path.join(os.path.dirname(qdir), "printed-%s.txt" % uuid.uuid4().hex)
+    with open(idfile, "w") as f:
+        f.write("\n".join(ids) + "\n")
+    r = run("--recover", *extra, "verify", qdir, idfile)
+    os.unlink(idfile)
+    assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+
+
+def fill_until_refused(qdir, *opts):
+    r = run(*opts, "enqueue", qdir, "100000")
+    assert r.returncode == INSUFFICIENT, r.stderr.decode()
+    assert "insufficient" not in r.stdout.decode()
+    return ids_of(r)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 6 MiB tmpfs, when we may mount one (root); else the test is skipped
+    and test_queue_minfree_* covers the same path through queue_minfree."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount tmpfs: " + r.stderr.decode())
+    yield str(mnt)
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_is_insufficient_storage_and_loses_nothing(small_fs):
+    qdir = os.path.join(small_fs, "queue")
+    size = ["--size", "65536"]
+    ids = fill_until_refused(qdir, *size)
+    assert len(ids) > 10
+    verify(qdir, ids, *size)              # every acknowledged message whole, no orphan body
+    assert run("remove", qdir, "20").returncode == 0
+    r = run(*size, "enqueue", qdir, "5")  # space freed: accepted again
+    assert r.returncode == 0, r.stderr.decode()
+    survivors = ids[20:] + ids_of(r)
+    verify(qdir, survivors, *size)
+
+
+def test_full_disk_with_group_commit_refuses_the_batch_cleanly(small_fs):
+    qdir = os.path.join(small_fs, "queue")
+    size = ["--size", "65536"]
+    ids = fill_until_refused(qdir, "--async", "8", *size)
+    verify(qdir, ids, *size)
+
+
+def test_full_map_is_insufficient_storage_and_loses_nothing(tmp_path):
+    qdir = str(tmp_path / "queue")
+    limit = ["--initial-map", "262144", "--map-limit", "1048576", "--size", "100"]
+    ids = fill_until_refused(qdir, *limit)
+    assert len(ids) > 100
+    verify(qdir, ids, *limit)
+    assert run(*limit, "remove", qdir, str(len(ids) // 2)).returncode == 0
+    r = run(*limit, "enqueue", qdir, "20")
+    assert r.returncode == 0, r.stderr.decode()
+    verify(qdir, ids[len(ids) // 2:] + ids_of(r), *limit)
+
+
+def test_queue_minfree_refuses_and_accepts_again_when_lowered(tmp_path):
+    qdir = str(tmp_path / "queue")
+    ok = run("enqueue", qdir, "3")
+    assert ok.returncode == 0
+    refused = run("--min-free", str(1 << 62), "enqueue", qdir, "3")
+    assert refused.returncode == INSUFFICIENT
+    assert ids_of(refused) == []
+    again = run("--min-free", "1048576", "enqueue", qdir, "3")
+    assert again.returncode == 0, again.stderr.decode()
+    verify(qdir, ids_of(ok) + ids_of(again))
