@@ -118,7 +118,7 @@ std::optional<std::string> Config::Raw(std::string_view name) const {
 
 // Characters an expansion may scan and copy in all: far beyond any real
 // value, yet small enough that "a1 = $a0$a0, a2 = $a1$a1, ..." fails fast.
-constexpr size_t kExpansionBudget = 16 << 20;
+constexpr size_t kExpansionBudget = 1 << 20;
 
 struct Config::Expansion {
   std::vector<std::string> names;
@@ -137,6 +137,8 @@ static Error TooLarge() {
 }
 
 Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const {
+  // A lookup costs far more than a character; charge it so.
+  if (!stack->Spend(64)) return TooLarge();
   auto& names = stack->names;
   if (std::find(names.begin(), names.end(), name) != names.end())
     return Err("parameter expansion loop: " + Chain(names, name));
