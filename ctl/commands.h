@@ -1,6 +1,8 @@
 // ctl/commands.h — the `postern` command table: each command is a sequence of
 // words (abbreviable to the shortest unambiguous prefix, as smtpctl does) and
-// a small function. Later command sets add their entries to kCommands.
+// a small function. A command set lives in its own file with a function
+// returning its entries (lifecycle.h: LifecycleCommands); main.cc's
+// Commands() joins the sets, so adding one is a one-line edit there.
 #pragma once
 
 #include <span>

@@ -109,6 +109,10 @@ class Instance:
             "myhostname": "mx.postern.test",
             "stop_grace_time": "5s",
         }
+        if os.environ.get("ASAN_OPTIONS") or os.environ.get("UBSAN_OPTIONS"):
+            # Sanitizer runs: master passes only import_environment on.
+            self.params["import_environment"] = ("MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C "
+                                                 "POSTERN_CONFIG_DIR ASAN_OPTIONS UBSAN_OPTIONS")
         self.services = []
         self.config_dir.mkdir(parents=True)
         self.write_config()
