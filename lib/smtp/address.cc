@@ -220,6 +220,7 @@ Result<Address> ParseMailbox(std::string_view s, const PathOptions& opt) {
     if (auto r = ParseLocal(s, &a); !r) return Err(r.error());
     if (!opt.allow_bare_local && !EqualsIgnoreCase(a.local, "postmaster"))
       return Err("address lacks a domain");
+    if (a.Canonical().size() > kMaxLocalPart) return Err("local part too long");
     return a;
   }
   if (auto r = ParseLocal(s.substr(0, at), &a); !r) return Err(r.error());
@@ -227,6 +228,11 @@ Result<Address> ParseMailbox(std::string_view s, const PathOptions& opt) {
   if (domain.empty()) return Err("empty domain");
   if (!IsDomainOrLiteral(domain, a.utf8)) return Err("bad domain syntax");
   a.domain.assign(domain);
+  // The canonical form may need quotes the client left out (user@site@relay);
+  // it too must fit, or it could not be used in a later SMTP session.
+  std::string canon = a.Canonical();
+  if (canon.size() > kMaxMailbox || canon.size() - a.domain.size() - 1 > kMaxLocalPart)
+    return Err("address too long");
   return a;
 }
 

@@ -113,6 +113,10 @@ TEST(Address, LengthLimits) {
   EXPECT_TRUE(ParsePath("<abc@" + d250 + ">", {}).ok());   // 254 octets
   EXPECT_FALSE(ParsePath("<abcd@" + d250 + ">", {}).ok());  // 255 octets
   EXPECT_FALSE(ParsePath("<" + std::string(300, 'a') + ">", {}).ok());
+  // Unquoted user@site@relay is quoted canonically; the quoted form must fit too.
+  std::string at62 = std::string(30, 'a') + "@" + std::string(31, 'b');
+  EXPECT_TRUE(ParsePath("<" + at62 + "@x.test>", {}).ok());
+  EXPECT_FALSE(ParsePath("<" + at62 + "b@x.test>", {}).ok());
 }
 
 TEST(Address, Smtputf8) {

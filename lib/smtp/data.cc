@@ -21,6 +21,49 @@ void DataDecoder::EndLine(size_t len) {
   if (len > opt_.line_limit) long_line_ = true;
 }
 
+// The hot loop: consumes whole lines while they need no change (CRLF ends,
+// no leading dot), so a typical chunk is one memchr per line and one append.
+const char* DataDecoder::ScanLines(const char* p, const char* end, const char** run, std::string* out) {
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    if (nl == nullptr) {
+      line_len_ += end - p;
+      prev_cr_ = end[-1] == '\r';
+      if (line_len_ > opt_.line_limit + 1) long_line_ = true;  // +1: a CR may be the terminator's
+      return end;
+    }
+    bool crlf = nl > p ? nl[-1] == '\r' : prev_cr_;
+    line_len_ += nl - p;
+    p = nl + 1;
+    if (crlf) {
+      EndLine(line_len_ - 1);
+      eligible_ = true;
+      if (p < end && *p != '.') {  // the next line starts plainly: stay here
+        line_len_ = 0;
+        prev_cr_ = false;
+        continue;
+      }
+      state_ = State::kLineStart;
+      return p;
+    }
+    saw_bare_lf_ = true;
+    if (opt_.bare_lf == BareLf::kNo) {
+      ++line_len_;  // ordinary content; the line goes on
+      prev_cr_ = false;
+      if (line_len_ > opt_.line_limit + 1) long_line_ = true;
+      continue;
+    }
+    Emit(*run, nl - *run, out);
+    Emit("\r\n", 2, out);
+    *run = p;
+    EndLine(line_len_);
+    state_ = State::kLineStart;
+    eligible_ = false;  // "\n.\r\n" must never end the data
+    return p;
+  }
+  return p;
+}
+
 size_t DataDecoder::Feed(std::string_view in, std::string* out) {
   const char* p = in.data();
   const char* const end = p + in.size();
@@ -57,38 +100,9 @@ size_t DataDecoder::Feed(std::string_view in, std::string* out) {
           state_ = State::kMid;
         }
         break;
-      case State::kMid: {
-        const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
-        if (nl == nullptr) {
-          line_len_ += end - p;
-          prev_cr_ = end[-1] == '\r';
-          if (line_len_ > opt_.line_limit + 1) long_line_ = true;  // +1: a CR may be the terminator's
-          p = end;
-          break;
-        }
-        bool crlf = nl > p ? nl[-1] == '\r' : prev_cr_;
-        line_len_ += nl - p;
-        p = nl + 1;
-        if (crlf) {
-          EndLine(line_len_ - 1);
-          state_ = State::kLineStart;
-          eligible_ = true;
-          break;
-        }
-        saw_bare_lf_ = true;
-        if (opt_.bare_lf == BareLf::kNo) {
-          ++line_len_;  // ordinary content; the line goes on
-          prev_cr_ = false;
-          break;
-        }
-        Emit(run, nl - run, out);
-        Emit("\r\n", 2, out);
-        run = p;
-        EndLine(line_len_);
-        state_ = State::kLineStart;
-        eligible_ = false;  // "\n.\r\n" must never end the data
+      case State::kMid:
+        p = ScanLines(p, end, &run, out);
         break;
-      }
       case State::kDone:
         break;
     }

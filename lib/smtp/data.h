@@ -55,6 +55,7 @@ class DataDecoder {
   enum class State { kLineStart, kDot, kDotCr, kMid, kDone };
   void Emit(const char* p, size_t n, std::string* out);
   void EndLine(size_t len);
+  const char* ScanLines(const char* p, const char* end, const char** run, std::string* out);
 
   Options opt_;
   State state_ = State::kLineStart;

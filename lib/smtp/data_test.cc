@@ -157,6 +157,19 @@ TEST(DataDecoder, LongLines) {
   }
 }
 
+TEST(DataDecoder, LongLineWithBareLfPassedThrough) {
+  // With BareLf::kNo a bare LF does not end the line, so the line keeps growing.
+  DataDecoder::Options o;
+  o.line_limit = 10;
+  o.bare_lf = BareLf::kNo;
+  for (size_t split : {size_t(1), size_t(4), size_t(100)}) {
+    DataDecoder d(o);
+    std::string out, wire = "01234\n56789\n";
+    for (size_t i = 0; i < wire.size(); i += split) d.Feed(std::string_view(wire).substr(i, split), &out);
+    EXPECT_TRUE(d.long_line()) << split;
+  }
+}
+
 TEST(DataDecoder, ResetForTheNextMessage) {
   DataDecoder d;
   std::string out;

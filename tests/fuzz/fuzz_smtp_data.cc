@@ -1,0 +1,94 @@
+// tests/fuzz/fuzz_smtp_data.cc — libFuzzer target for DATA content: dot-stuff
+// then decode must give the input back (in canonical CRLF form), and decoding
+// raw input in fuzzer-chosen chunks must match decoding it whole.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "smtp/data.h"
+#include "smtp/headers.h"
+
+using namespace postern::smtp;
+
+namespace {
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+// What decode(stuff(x)) must yield: bare LF as CRLF and the last line ended.
+std::string Canonical(std::string_view x) {
+  std::string out;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r')) out += "\r\n";
+    else out.push_back(x[i]);
+  }
+  if (!out.empty() && (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)) out += "\r\n";
+  return out;
+}
+
+struct Run {
+  std::string out;
+  size_t used = 0;
+  bool done = false, bare_lf = false, long_line = false;
+  uint64_t size = 0;
+};
+
+Run Decode(std::string_view wire, BareLf mode, size_t step) {
+  DataDecoder::Options o;
+  o.bare_lf = mode;
+  o.line_limit = 64;
+  DataDecoder d(o);
+  Run r;
+  for (size_t i = 0; i < wire.size() && !d.done(); i += step) r.used += d.Feed(wire.substr(i, step), &r.out);
+  r.done = d.done();
+  r.bare_lf = d.saw_bare_lf();
+  r.long_line = d.long_line();
+  r.size = d.size();
+  return r;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  size_t step = 1 + data[0] % 13;
+  BareLf mode = static_cast<BareLf>((data[0] >> 4) % 3);
+  std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
+
+  // Round trip: stuff in chunks, decode in other chunks.
+  DotStuffer s;
+  std::string wire;
+  for (size_t i = 0; i < in.size(); i += step) s.Feed(in.substr(i, step), &wire);
+  s.Finish(&wire);
+  Run rt = Decode(wire, mode, 1 + (step * 7) % 11);
+  Check(rt.done && rt.used == wire.size() && !rt.bare_lf);
+  Check(rt.out == Canonical(in));
+
+  // Raw input: chunking never changes the outcome.
+  Run whole = Decode(in, mode, in.size() + 1);
+  Run pieces = Decode(in, mode, step);
+  Check(whole.out == pieces.out && whole.used == pieces.used && whole.done == pieces.done &&
+        whole.bare_lf == pieces.bare_lf && whole.long_line == pieces.long_line);
+  Check(whole.size == whole.out.size());
+  // End of data is only ever a real CRLF.CRLF (or .CRLF at the very start).
+  if (whole.done) {
+    std::string_view used = in.substr(0, whole.used);
+    Check(used == ".\r\n" || (used.size() >= 5 && used.substr(used.size() - 5) == "\r\n.\r\n"));
+  }
+
+  // The header filter gives the same result in chunks as whole.
+  HeaderFilter f1, f2;
+  std::string a = whole.out, b;
+  f1.Apply(&a, 0);
+  f1.Finish(&a);
+  for (size_t i = 0; i < whole.out.size(); i += step) {
+    size_t from = b.size();
+    b.append(whole.out, i, step);
+    f2.Apply(&b, from);
+  }
+  f2.Finish(&b);
+  Check(a == b && f1.removed() == f2.removed() && a.size() <= whole.out.size());
+  return 0;
+}
