@@ -1,0 +1,86 @@
+// queue/body.h — message bodies as files, $queue_directory/data/xx/MSGID.
+// A body being written is flock()ed so that recovery never removes it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "queue/ids.h"
+#include "queue/status.h"
+
+namespace postern::queue {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept { std::swap(fd_, o.fd_); return *this; }
+  UniqueFd(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+struct Owner {
+  uid_t uid;
+  gid_t gid;
+};
+
+// The errno of a failed write/fsync as a queue status.
+Status ErrnoStatus(int err, std::string_view what);
+
+std::string BodyDir(const std::string& data_dir, MsgId id);   // data/xx
+std::string BodyPath(const std::string& data_dir, MsgId id);  // data/xx/%08x
+
+// Writes one body: buffered appends, then Sync() before the envelope commit.
+class BodyWriter {
+ public:
+  // nullopt-valued Outcome with kNotFound means "that id is taken, pick another".
+  static Outcome<BodyWriter> Create(const std::string& data_dir, MsgId id,
+                                    const std::optional<Owner>& owner);
+  BodyWriter(BodyWriter&&) = default;
+  BodyWriter& operator=(BodyWriter&&) = default;
+  ~BodyWriter();
+
+  Status Append(std::string_view data);
+  Status Flush();
+  Status Sync();       // fdatasync: the caller may instead sync the whole file system
+  void Remove();       // abort: unlink and close
+  void Close();        // committed: close, which drops the lock
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  const Status& error() const { return error_; }
+
+ private:
+  BodyWriter() = default;
+  UniqueFd fd_;
+  std::string path_;
+  std::string buf_;
+  uint64_t size_ = 0;
+  Status error_;
+};
+
+// Reads one body, sequentially.
+class BodyReader {
+ public:
+  static Outcome<BodyReader> Open(const std::string& path);
+  // 0 at the end of the body.
+  Outcome<size_t> Read(char* buf, size_t n);
+  uint64_t size() const { return size_; }
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace postern::queue

@@ -1,0 +1,197 @@
+// queue/queue.h — the durable queue (DESIGN.md §4). A message's life:
+// Begin() → MessageWriter (Append body, AddRecipient) → Commit (body fsynced,
+// then one LMDB transaction makes message + envelopes visible) → envelopes are
+// updated, held, corrupted, and removed; the last removal takes the message and body.
+#pragma once
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "queue/body.h"
+#include "queue/ids.h"
+#include "queue/lmdb.h"
+#include "queue/schema.h"
+#include "queue/status.h"
+
+namespace postern::config {
+class Config;
+}
+
+namespace postern::queue {
+
+struct Options {
+  uint64_t min_free = 0;                        // queue_minfree: refuse mail below this
+  // queue_map_size: enqueueing stops here; removals and updates may use 1/8
+  // more, so that a full queue can always be drained.
+  uint64_t map_size_limit = 4ULL << 30;
+  uint64_t initial_map_size = 64ULL << 20;      // first map; doubled on MDB_MAP_FULL
+  std::optional<Owner> owner;                   // chown what we create (root only)
+  int64_t lifetime = 5 * 86400;                 // maximal_queue_lifetime
+  int64_t bounce_lifetime = 5 * 86400;          // bounce_queue_lifetime (null sender)
+  bool recover = false;                         // run Recover() after opening
+};
+
+// Builds Options from main.cf (queue_minfree, queue_map_size, mail_owner when
+// root, lifetimes); the directory is queue_directory.
+Outcome<Options> OptionsFromConfig(const config::Config& cfg);
+
+struct Recipient {
+  std::string address;
+  std::string orig_recipient;  // DSN ORCPT, as received
+  uint8_t notify = 0;          // Notify bits; 0 = not given
+};
+
+struct Counters {
+  uint64_t incoming = 0, active = 0, deferred = 0, hold = 0, corrupt = 0;  // envelopes now
+  uint64_t messages = 0, bytes = 0;        // messages and body bytes now
+  uint64_t enqueued = 0, removed = 0;      // since the queue was created: messages in, envelopes out
+  uint64_t ByState(State s) const;
+};
+
+// What Recover() found and did.
+struct RecoveryReport {
+  int stale_readers = 0;
+  int orphan_bodies = 0;    // removed
+  int corrupted = 0;        // messages moved to corrupt
+  int inflight_reset = 0;   // envelopes of dead processes made due again
+};
+
+// Sync system calls made by this process (for the benchmark and tests).
+struct SyncStats {
+  uint64_t body_syncs = 0;    // fdatasync of single bodies
+  uint64_t dir_syncs = 0;     // fsync of body directories
+  uint64_t fs_syncs = 0;      // syncfs covering a whole batch of bodies
+  uint64_t commit_syncs = 0;  // LMDB write transactions committed (each syncs once)
+  uint64_t commits = 0;       // messages committed
+};
+
+// Fields of an envelope to change in one transaction; unset ones stay.
+struct EnvelopeUpdate {
+  std::optional<State> state;
+  std::optional<int64_t> next_attempt;
+  std::optional<uint32_t> attempts;
+  std::optional<std::string> last_error;
+  std::optional<int64_t> last_attempt;
+  std::optional<std::string> transport, nexthop;
+};
+
+// A resume point for paged iteration; default = from the beginning.
+struct ScheduleCursor {
+  int64_t time = 0;
+  EnvId after = 0;
+};
+
+class Queue;
+
+// One message being received. Destroying it without committing removes its body.
+class MessageWriter {
+ public:
+  MsgId id() const { return rec_.id; }
+  MessageRecord& record() { return rec_; }  // sender, client, DSN... (size is computed)
+  Status Append(std::string_view data) { return body_.Append(data); }
+  Status AddRecipient(Recipient r);
+  size_t recipients() const { return rcpts_.size(); }
+  void Abort() { body_.Remove(); }
+
+ private:
+  friend class Queue;
+  MessageWriter(MessageRecord rec, BodyWriter body) : rec_(std::move(rec)), body_(std::move(body)) {}
+  MessageRecord rec_;
+  std::vector<Recipient> rcpts_;
+  BodyWriter body_;
+};
+
+class Queue {
+ public:
+  // Opens (creating if needed) the queue in `dir`: dir/queue.lmdb and dir/data/.
+  static Outcome<std::unique_ptr<Queue>> Open(const std::string& dir, const Options& opts);
+  ~Queue();
+  Queue(const Queue&) = delete;
+
+  const std::string& dir() const { return dir_; }
+
+  // Enqueueing. Begin fails with kInsufficientStorage below queue_minfree.
+  Outcome<std::unique_ptr<MessageWriter>> Begin(MessageRecord rec);
+  Outcome<MsgId> Commit(std::unique_ptr<MessageWriter> w);
+  // Commits several messages with one body sync and one LMDB transaction; one
+  // Status per message, all kOk or all failed (nothing of a failed one remains).
+  std::vector<Status> CommitBatch(std::span<MessageWriter* const> batch);
+
+  // Reading.
+  Outcome<MessageRecord> GetMessage(MsgId id);
+  Outcome<Envelope> GetEnvelope(EnvId id);
+  Outcome<std::vector<Envelope>> Envelopes(MsgId id);
+  Outcome<BodyReader> OpenBody(MsgId id);
+  Counters GetCounters();
+
+  // Paged iteration: each page is one short read transaction, so a caller can
+  // stream any number of envelopes. Pass the last id/cursor back to continue.
+  Outcome<std::vector<Envelope>> ListByState(State s, EnvId after, size_t limit);
+  // Envelopes in schedule order (incoming and deferred), due at or before `until`.
+  Outcome<std::vector<Envelope>> ListScheduled(ScheduleCursor* cursor, int64_t until, size_t limit);
+  Outcome<std::vector<MessageRecord>> ListMessages(MsgId after, size_t limit);
+
+  // Changing.
+  Status Update(EnvId id, const EnvelopeUpdate& u);
+  Status Remove(EnvId id);          // the message and body go with its last envelope
+  Status RemoveMessage(MsgId id);
+  // `id` names a message (≤ 32 bits: all its envelopes) or one envelope.
+  Status Hold(uint64_t id);
+  Status Release(uint64_t id);      // hold → deferred, due now
+  Status MarkCorrupt(MsgId id, std::string_view why);  // every envelope → corrupt
+  Status Uncorrupt(MsgId id);       // corrupt → deferred, due now, if the body is whole
+
+  // Maintenance.
+  RecoveryReport Recover();
+  int CheckReaders();               // mdb_reader_check; call on a timer
+  int ResetDeadInflight();          // active envelopes of dead owners → deferred, due now
+  int ReaderCount();                // reader slots in use (all processes)
+  SyncStats Syncs() const;
+  uint64_t MapSize();
+
+ private:
+  Queue() = default;
+  Status Init(const std::string& dir, const Options& opts);
+  Status CheckFree();
+  Status SyncBodies(std::span<MessageWriter* const> batch);
+  template <class F>
+  Status Write(F&& body, bool enqueue = false);
+  template <class F>
+  Status Read(F&& body);
+  Status Grow(bool enqueue);
+  Status EnqueueRoom();
+  uint64_t UsedBytes();
+  Status Adopt();
+  Status PutEnvelope(MDB_txn* t, const Envelope* old, const Envelope& now, int64_t* deltas);
+  Status RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size);
+  Status ApplyCounters(MDB_txn* t, const int64_t* deltas);
+  Status ForEachOfMessage(MsgId id, const std::function<Status(Envelope&)>& change);
+  Status Transition(uint64_t id, const std::function<bool(const Envelope&)>& applies,
+                    const std::function<void(Envelope&)>& change);
+  int SweepOrphans();
+  int CheckBodies();
+  void Chown(const std::string& path);
+
+  std::string dir_, data_dir_;
+  Options opts_;
+  mdb::Env env_;
+  MDB_dbi msg_db_ = 0, env_db_ = 0, sched_db_ = 0, state_db_ = 0, count_db_ = 0;
+  UniqueFd data_fd_;
+  // Transactions share it; growing the map (no transaction may be open) takes it alone.
+  std::shared_mutex map_mu_;
+  std::atomic<uint64_t> body_syncs_{0}, dir_syncs_{0}, fs_syncs_{0}, commit_syncs_{0}, commits_{0};
+};
+
+// The start time of a process (from /proc), 0 if it does not exist.
+uint64_t ProcessStartTime(pid_t pid);
+
+}  // namespace postern::queue

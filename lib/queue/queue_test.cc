@@ -1,0 +1,459 @@
+// queue/queue_test.cc — every Queue call against a real LMDB environment in a
+// temporary directory: enqueue, abort, read, update, remove, hold, corrupt,
+// iteration order, recovery, map growth and insufficient storage.
+#include "queue/queue.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "config/maincf.h"
+
+namespace postern::queue {
+namespace {
+
+namespace fs = std::filesystem;
+
+class QueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = fs::temp_directory_path() / "queue_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    Reopen(Options{});
+  }
+  void TearDown() override {
+    q_.reset();
+    fs::remove_all(dir_);
+  }
+  void Reopen(const Options& o) {
+    q_.reset();
+    auto q = Queue::Open(dir_, o);
+    ASSERT_TRUE(q.ok()) << q.status().message;
+    q_ = std::move(*q);
+  }
+  // Enqueues one message with `n` recipients and the given body.
+  MsgId Enqueue(const std::string& body, int n = 1, std::string sender = "a@example.org") {
+    MessageRecord rec;
+    rec.sender = sender;
+    auto w = q_->Begin(rec);
+    EXPECT_TRUE(w.ok()) << w.status().message;
+    EXPECT_TRUE((*w)->Append(body).ok());
+    for (int i = 0; i < n; ++i) {
+      EXPECT_TRUE((*w)->AddRecipient({"r" + std::to_string(i) + "@example.net", "", 0}).ok());
+    }
+    auto id = q_->Commit(std::move(*w));
+    EXPECT_TRUE(id.ok()) << id.status().message;
+    return id.ok() ? *id : 0;
+  }
+  std::string ReadBody(MsgId id) {
+    auto r = q_->OpenBody(id);
+    EXPECT_TRUE(r.ok());
+    std::string out;
+    char buf[8192];
+    for (;;) {
+      auto n = r->Read(buf, sizeof buf);
+      EXPECT_TRUE(n.ok());
+      if (!n.ok() || *n == 0) break;
+      out.append(buf, *n);
+    }
+    return out;
+  }
+  size_t BodyFiles() {
+    size_t n = 0;
+    for (auto& e : fs::recursive_directory_iterator(dir_ + "/data")) n += e.is_regular_file();
+    return n;
+  }
+  EnvId FirstEnvelope(MsgId id) { return (*q_->Envelopes(id))[0].id; }
+
+  std::string dir_;
+  std::unique_ptr<Queue> q_;
+};
+
+TEST_F(QueueTest, EnqueueAndReadBack) {
+  MessageRecord rec;
+  rec.sender = "alice@example.org";
+  rec.client_name = "client.example";
+  rec.client_addr = "192.0.2.1";
+  rec.helo = "client.example";
+  rec.protocol = "ESMTP";
+  rec.auth_user = "alice";
+  rec.dsn_envid = "ENV1";
+  rec.dsn_ret = DsnRet::kFull;
+  rec.flags = kFlag8BitMime;
+  auto w = q_->Begin(rec);
+  ASSERT_TRUE(w.ok());
+  MsgId id = (*w)->id();
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += "line " + std::to_string(i) + " of a body that is longer than one buffer\r\n";
+  for (size_t off = 0; off < body.size(); off += 1000) ASSERT_TRUE((*w)->Append(body.substr(off, 1000)).ok());
+  ASSERT_TRUE((*w)->AddRecipient({"bob@example.net", "rfc822;Bob@example.net", kNotifyFailure}).ok());
+  ASSERT_TRUE((*w)->AddRecipient({"carol@example.net", "", 0}).ok());
+  auto committed = q_->Commit(std::move(*w));
+  ASSERT_TRUE(committed.ok()) << committed.status().message;
+  EXPECT_EQ(*committed, id);
+
+  auto m = q_->GetMessage(id);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->sender, "alice@example.org");
+  EXPECT_EQ(m->size, body.size());
+  EXPECT_EQ(m->nrcpt, 2u);
+  EXPECT_EQ(m->client_addr, "192.0.2.1");
+  EXPECT_EQ(m->dsn_ret, DsnRet::kFull);
+  EXPECT_EQ(m->flags, kFlag8BitMime);
+  EXPECT_GT(m->arrival, 0);
+  EXPECT_EQ(ReadBody(id), body);
+
+  auto envs = q_->Envelopes(id);
+  ASSERT_TRUE(envs.ok());
+  ASSERT_EQ(envs->size(), 2u);
+  for (const Envelope& e : *envs) {
+    EXPECT_EQ(MsgOf(e.id), id);  // upper 32 bits are the message id
+    EXPECT_NE(e.id & 0xffffffffu, 0u);
+    EXPECT_EQ(e.state, State::kIncoming);
+    EXPECT_EQ(e.expiry, e.created + 5 * 86400);
+    EXPECT_EQ((*q_->GetEnvelope(e.id)).recipient, e.recipient);
+  }
+  Counters c = q_->GetCounters();
+  EXPECT_EQ(c.messages, 1u);
+  EXPECT_EQ(c.incoming, 2u);
+  EXPECT_EQ(c.bytes, body.size());
+  EXPECT_EQ(c.enqueued, 1u);
+}
+
+TEST_F(QueueTest, NullSenderGetsBounceLifetime) {
+  Options o;
+  o.bounce_lifetime = 3600;
+  Reopen(o);
+  MsgId id = Enqueue("x", 1, "");
+  Envelope e = (*q_->Envelopes(id))[0];
+  EXPECT_EQ(e.expiry, e.created + 3600);
+}
+
+TEST_F(QueueTest, AbortLeavesNothing) {
+  {
+    auto w = q_->Begin({});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append("partial").ok());
+    EXPECT_EQ(BodyFiles(), 1u);
+    (*w)->Abort();
+    EXPECT_EQ(BodyFiles(), 0u);
+  }
+  {
+    auto w = q_->Begin({});
+    ASSERT_TRUE((*w)->Append("dropped without commit").ok());
+  }  // destroyed uncommitted
+  EXPECT_EQ(BodyFiles(), 0u);
+  auto w = q_->Begin({});
+  ASSERT_TRUE((*w)->Append("no recipients").ok());
+  MsgId id = (*w)->id();
+  auto r = q_->Commit(std::move(*w));
+  EXPECT_EQ(r.code(), Code::kInvalid);
+  EXPECT_EQ(q_->GetMessage(id).code(), Code::kNotFound);
+  EXPECT_EQ(BodyFiles(), 0u);
+  EXPECT_EQ(q_->GetCounters().messages, 0u);
+}
+
+TEST_F(QueueTest, RecipientTooLongIsRefused) {
+  auto w = q_->Begin({});
+  EXPECT_EQ((*w)->AddRecipient({std::string(kMaxAddress + 1, 'a'), "", 0}).code, Code::kInvalid);
+  MessageRecord rec;
+  rec.sender.assign(kMaxAddress + 1, 's');
+  EXPECT_EQ(q_->Begin(rec).code(), Code::kInvalid);
+}
+
+TEST_F(QueueTest, BatchCommitUsesOneTransaction) {
+  std::vector<std::unique_ptr<MessageWriter>> ws;
+  for (int i = 0; i < 6; ++i) {
+    auto w = q_->Begin({});
+    ASSERT_TRUE((*w)->Append("body " + std::to_string(i)).ok());
+    if (i != 3) {
+      ASSERT_TRUE((*w)->AddRecipient({"x@example.net", "", 0}).ok());
+    }
+    ws.push_back(std::move(*w));
+  }
+  std::vector<MessageWriter*> raw;
+  for (auto& w : ws) raw.push_back(w.get());
+  uint64_t before = q_->Syncs().commit_syncs;
+  auto st = q_->CommitBatch(raw);
+  EXPECT_EQ(q_->Syncs().commit_syncs, before + 1);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(st[i].ok(), i != 3) << i;  // one invalid does not sink the rest
+  EXPECT_EQ(q_->GetCounters().messages, 5u);
+  EXPECT_EQ(BodyFiles(), 5u);
+}
+
+TEST_F(QueueTest, UpdateMovesBetweenStateSetsAndSchedule) {
+  MsgId id = Enqueue("body");
+  EnvId e = FirstEnvelope(id);
+  EnvelopeUpdate u;
+  u.state = State::kDeferred;
+  u.next_attempt = 2000000000;
+  u.attempts = 3;
+  u.last_error = "451 4.4.1 connection timed out";
+  u.last_attempt = 1999999000;
+  u.transport = "smtp";
+  u.nexthop = "example.net";
+  ASSERT_TRUE(q_->Update(e, u).ok());
+  Envelope got = *q_->GetEnvelope(e);
+  EXPECT_EQ(got.state, State::kDeferred);
+  EXPECT_EQ(got.attempts, 3u);
+  EXPECT_EQ(got.last_error, *u.last_error);
+  EXPECT_EQ(got.nexthop, "example.net");
+  EXPECT_TRUE(q_->ListByState(State::kIncoming, 0, 10)->empty());
+  EXPECT_EQ(q_->ListByState(State::kDeferred, 0, 10)->size(), 1u);
+  ScheduleCursor cur;
+  EXPECT_TRUE(q_->ListScheduled(&cur, 1999999999, 10)->empty());  // not due yet
+  cur = {};
+  EXPECT_EQ(q_->ListScheduled(&cur, 2000000000, 10)->size(), 1u);
+
+  u = {};
+  u.state = State::kActive;
+  ASSERT_TRUE(q_->Update(e, u).ok());
+  got = *q_->GetEnvelope(e);
+  EXPECT_EQ(got.owner_pid, static_cast<uint32_t>(getpid()));
+  cur = {};
+  EXPECT_TRUE(q_->ListScheduled(&cur, INT64_MAX, 10)->empty());  // in flight: not scheduled
+  EXPECT_EQ(q_->ResetDeadInflight(), 0);  // we are alive
+  Counters c = q_->GetCounters();
+  EXPECT_EQ(c.active, 1u);
+  EXPECT_EQ(c.deferred + c.incoming, 0u);
+  EXPECT_EQ(q_->Update(MakeEnvId(id, 12345), u).code, Code::kNotFound);
+}
+
+TEST_F(QueueTest, RemoveLastEnvelopeTakesMessageAndBody) {
+  MsgId id = Enqueue("body", 2);
+  auto envs = *q_->Envelopes(id);
+  ASSERT_TRUE(q_->Remove(envs[0].id).ok());
+  EXPECT_TRUE(q_->GetMessage(id).ok());
+  EXPECT_EQ(BodyFiles(), 1u);
+  EXPECT_EQ(q_->Remove(envs[0].id).code, Code::kNotFound);
+  ASSERT_TRUE(q_->Remove(envs[1].id).ok());
+  EXPECT_EQ(q_->GetMessage(id).code(), Code::kNotFound);
+  EXPECT_EQ(BodyFiles(), 0u);
+  Counters c = q_->GetCounters();
+  EXPECT_EQ(c.messages, 0u);
+  EXPECT_EQ(c.incoming, 0u);
+  EXPECT_EQ(c.bytes, 0u);
+  EXPECT_EQ(c.removed, 2u);
+  EXPECT_EQ(c.enqueued, 1u);
+
+  MsgId id2 = Enqueue("other", 3);
+  ASSERT_TRUE(q_->RemoveMessage(id2).ok());
+  EXPECT_EQ(BodyFiles(), 0u);
+  EXPECT_EQ(q_->GetCounters().incoming, 0u);
+  EXPECT_EQ(q_->RemoveMessage(id2).code, Code::kNotFound);
+}
+
+TEST_F(QueueTest, HoldAndReleaseByMessageAndEnvelope) {
+  MsgId id = Enqueue("body", 2);
+  auto envs = *q_->Envelopes(id);
+  ASSERT_TRUE(q_->Hold(envs[0].id).ok());
+  EXPECT_EQ(q_->GetCounters().hold, 1u);
+  EXPECT_EQ(q_->Hold(envs[0].id).code, Code::kInvalid);  // already held
+  ASSERT_TRUE(q_->Hold(id).ok());                        // the rest of the message
+  Counters c = q_->GetCounters();
+  EXPECT_EQ(c.hold, 2u);
+  EXPECT_EQ(c.incoming, 0u);
+  ScheduleCursor cur;
+  EXPECT_TRUE(q_->ListScheduled(&cur, INT64_MAX, 10)->empty());
+  ASSERT_TRUE(q_->Release(envs[1].id).ok());
+  EXPECT_EQ(q_->GetEnvelope(envs[1].id)->state, State::kDeferred);
+  ASSERT_TRUE(q_->Release(id).ok());
+  c = q_->GetCounters();
+  EXPECT_EQ(c.hold, 0u);
+  EXPECT_EQ(c.deferred, 2u);
+  EXPECT_EQ(q_->Release(id).code, Code::kInvalid);
+  EXPECT_EQ(q_->Hold(0x0badf00d).code, Code::kNotFound);
+}
+
+TEST_F(QueueTest, CorruptAndUncorrupt) {
+  MsgId id = Enqueue("body", 2);
+  ASSERT_TRUE(q_->MarkCorrupt(id, "test").ok());
+  Counters c = q_->GetCounters();
+  EXPECT_EQ(c.corrupt, 2u);
+  EXPECT_EQ(c.incoming, 0u);
+  EXPECT_EQ(q_->ListByState(State::kCorrupt, 0, 10)->size(), 2u);
+  ASSERT_TRUE(q_->Uncorrupt(id).ok());
+  EXPECT_EQ(q_->GetCounters().deferred, 2u);
+  // A truncated body cannot be uncorrupted.
+  ASSERT_TRUE(q_->MarkCorrupt(id, "test").ok());
+  fs::resize_file(dir_ + "/data/" + FormatMsgId(id).substr(6) + "/" + FormatMsgId(id), 2);
+  EXPECT_EQ(q_->Uncorrupt(id).code, Code::kCorrupt);
+  EXPECT_EQ(q_->GetCounters().corrupt, 2u);
+}
+
+TEST_F(QueueTest, ScheduleIterationIsInTimeOrderAndPages) {
+  std::vector<int64_t> times = {5000, 1000, 3000, 1000, 4000, 2000};
+  for (int64_t t : times) {
+    EnvId e = FirstEnvelope(Enqueue("b"));
+    EnvelopeUpdate u;
+    u.state = State::kDeferred;
+    u.next_attempt = t;
+    ASSERT_TRUE(q_->Update(e, u).ok());
+  }
+  std::vector<int64_t> seen;
+  ScheduleCursor cur;
+  for (;;) {
+    auto page = q_->ListScheduled(&cur, 4000, 2);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    for (const Envelope& e : *page) seen.push_back(e.next_attempt);
+  }
+  EXPECT_EQ(seen, (std::vector<int64_t>{1000, 1000, 2000, 3000, 4000}));
+}
+
+TEST_F(QueueTest, StateIterationStreamsInPages) {
+  for (int i = 0; i < 25; ++i) Enqueue("b", 10);
+  size_t total = 0;
+  EnvId after = 0, prev = 0;
+  for (;;) {
+    auto page = q_->ListByState(State::kIncoming, after, 40);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    for (const Envelope& e : *page) {
+      EXPECT_GT(e.id, prev);
+      prev = after = e.id;
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 250u);
+  EXPECT_EQ(q_->GetCounters().incoming, 250u);
+  EXPECT_EQ(q_->ListMessages(0, 100)->size(), 25u);
+}
+
+TEST_F(QueueTest, RecoveryRemovesOrphansKeepsBodiesInProgressAndFlagsMissingBodies) {
+  MsgId whole = Enqueue("whole body");
+  MsgId missing = Enqueue("soon gone");
+  MsgId shortened = Enqueue("soon shorter");
+  fs::remove(dir_ + "/data/" + FormatMsgId(missing).substr(6) + "/" + FormatMsgId(missing));
+  fs::resize_file(dir_ + "/data/" + FormatMsgId(shortened).substr(6) + "/" + FormatMsgId(shortened), 3);
+  std::ofstream(dir_ + "/data/00/abcdef00") << "orphan";
+  auto in_progress = q_->Begin({});
+  ASSERT_TRUE((*in_progress)->Append("being received").ok());
+
+  RecoveryReport r = q_->Recover();
+  EXPECT_EQ(r.orphan_bodies, 1);
+  EXPECT_EQ(r.corrupted, 2);
+  EXPECT_FALSE(fs::exists(dir_ + "/data/00/abcdef00"));
+  EXPECT_EQ(q_->GetEnvelope(FirstEnvelope(missing))->state, State::kCorrupt);
+  EXPECT_EQ(q_->GetEnvelope(FirstEnvelope(shortened))->state, State::kCorrupt);
+  EXPECT_EQ(q_->GetEnvelope(FirstEnvelope(whole))->state, State::kIncoming);
+  // The locked body of the message being received survived and still commits.
+  ASSERT_TRUE((*in_progress)->AddRecipient({"x@example.net", "", 0}).ok());
+  MsgId late = (*in_progress)->id();
+  ASSERT_TRUE(q_->Commit(std::move(*in_progress)).ok());
+  EXPECT_EQ(ReadBody(late), "being received");
+  EXPECT_EQ(q_->Recover().corrupted, 0);  // already corrupt ones are not counted twice
+  EXPECT_EQ(q_->CheckReaders(), 0);
+  EXPECT_EQ(q_->ReaderCount(), 0);
+}
+
+TEST_F(QueueTest, InflightEnvelopeOfDeadProcessBecomesDue) {
+  MsgId id = Enqueue("body");
+  EnvId e = FirstEnvelope(id);
+  q_.reset();  // the child must open its own environment, never inherit one
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto q = Queue::Open(dir_, Options{});
+    EnvelopeUpdate u;
+    u.state = State::kActive;
+    _exit(q.ok() && (*q)->Update(e, u).ok() ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  Reopen(Options{});
+  ASSERT_EQ(q_->GetEnvelope(e)->state, State::kActive);
+  EXPECT_EQ(q_->GetEnvelope(e)->owner_pid, static_cast<uint32_t>(pid));
+  EXPECT_EQ(q_->Recover().inflight_reset, 1);
+  Envelope got = *q_->GetEnvelope(e);
+  EXPECT_EQ(got.state, State::kDeferred);
+  EXPECT_EQ(got.owner_pid, 0u);
+  ScheduleCursor cur;
+  EXPECT_EQ(q_->ListScheduled(&cur, INT64_MAX, 10)->size(), 1u);
+}
+
+TEST_F(QueueTest, MapFullGrowsTheMap) {
+  Options o;
+  o.initial_map_size = 256u << 10;
+  o.map_size_limit = 64u << 20;
+  Reopen(o);
+  uint64_t first = q_->MapSize();
+  std::string rcpt_pad(1500, 'r');
+  for (int i = 0; i < 30; ++i) {  // batches of 10: the map fills without 300 syncs
+    std::vector<std::unique_ptr<MessageWriter>> ws;
+    std::vector<MessageWriter*> raw;
+    for (int k = 0; k < 10; ++k) {
+      auto w = q_->Begin({});
+      ASSERT_TRUE((*w)->Append("b").ok());
+      for (int j = 0; j < 4; ++j) ASSERT_TRUE((*w)->AddRecipient({rcpt_pad + std::to_string(j), "", 0}).ok());
+      raw.push_back(w->get());
+      ws.push_back(std::move(*w));
+    }
+    for (const Status& s : q_->CommitBatch(raw)) ASSERT_TRUE(s.ok()) << s.message;
+  }
+  EXPECT_GT(q_->MapSize(), first);
+  EXPECT_EQ(q_->GetCounters().messages, 300u);
+}
+
+TEST_F(QueueTest, MapAtItsLimitIsInsufficientStorageAndRecovers) {
+  Options o;
+  o.initial_map_size = 256u << 10;
+  o.map_size_limit = 1u << 20;
+  Reopen(o);
+  std::string pad(1500, 'r');
+  std::vector<MsgId> ids;
+  Code last = Code::kOk;
+  for (int i = 0; i < 2000 && last == Code::kOk; ++i) {
+    auto w = q_->Begin({});
+    ASSERT_TRUE((*w)->Append("body").ok());
+    for (int j = 0; j < 4; ++j) ASSERT_TRUE((*w)->AddRecipient({pad + std::to_string(j), "", 0}).ok());
+    auto id = q_->Commit(std::move(*w));
+    last = id.code();
+    if (id.ok()) ids.push_back(*id);
+  }
+  ASSERT_EQ(last, Code::kInsufficientStorage);
+  ASSERT_GT(ids.size(), 10u);
+  EXPECT_EQ(BodyFiles(), ids.size());  // the refused body is gone
+  EXPECT_EQ(q_->GetCounters().messages, ids.size());
+  for (MsgId id : ids) ASSERT_TRUE(q_->GetMessage(id).ok());
+  for (size_t i = 0; i < ids.size() / 2; ++i) ASSERT_TRUE(q_->RemoveMessage(ids[i]).ok());
+  EXPECT_NE(Enqueue("fits again", 4), 0u);
+}
+
+TEST_F(QueueTest, BelowMinFreeIsInsufficientStorage) {
+  Options o;
+  o.min_free = 1ULL << 62;
+  Reopen(o);
+  EXPECT_EQ(q_->Begin({}).code(), Code::kInsufficientStorage);
+  EXPECT_EQ(BodyFiles(), 0u);
+  Reopen(Options{});
+  EXPECT_NE(Enqueue("ok"), 0u);
+}
+
+TEST(QueueOptions, FromConfig) {
+  auto cfg = config::Config::Parse(
+      "queue_minfree = 1m\nqueue_map_size = 64m\nmail_owner = root\nmaximal_queue_lifetime = 2d\n");
+  ASSERT_TRUE(cfg.ok());
+  auto o = OptionsFromConfig(*cfg);
+  ASSERT_TRUE(o.ok()) << o.status().message;
+  EXPECT_EQ(o->min_free, 1u << 20);
+  EXPECT_EQ(o->map_size_limit, 64u << 20);
+  EXPECT_EQ(o->lifetime, 2 * 86400);
+  EXPECT_EQ(o->owner.has_value(), geteuid() == 0);
+  if (o->owner) {
+    EXPECT_EQ(o->owner->uid, 0u);
+  }
+  auto bad = config::Config::Parse("queue_map_size = lots\n");
+  EXPECT_FALSE(OptionsFromConfig(*bad).ok());
+}
+
+}  // namespace
+}  // namespace postern::queue
