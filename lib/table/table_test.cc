@@ -97,6 +97,20 @@ TEST(Table, TexthashReadsAndReloads) {
   EXPECT_FALSE(Open("texthash:" + dir.File("missing")).ok());
 }
 
+TEST(Table, TexthashSeesEditInPlace) {
+  TempDir dir;
+  std::string f = dir.Write("t", "a 1\n");
+  auto t = Open("texthash:" + f, kNoDelay);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(Get(**t, "a"), "1");
+  dir.Write("t", "a 22\nb 3\n");  // same inode, new size and mtime
+  EXPECT_EQ(Get(**t, "a"), "22");
+  EXPECT_EQ(Get(**t, "b"), "3");
+  // A vanished file keeps the last good content in service.
+  ASSERT_EQ(unlink(f.c_str()), 0);
+  EXPECT_EQ(Get(**t, "b"), "3");
+}
+
 TEST(Table, TexthashWithoutFolding) {
   TempDir dir;
   std::string f = dir.Write("t", "MiXed yes\n");
