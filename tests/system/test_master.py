@@ -195,6 +195,20 @@ def test_abort_stops_at_once(instance):
     busy.close()
 
 
+def test_workers_exit_when_master_dies(instance):
+    port = instance.add_testd(maxproc=2)
+    instance.start()
+    busy = LineClient(port)
+    idle = session(port)
+    os.kill(instance.master_pid(), signal.SIGKILL)
+    # The idle worker goes at once; the busy one finishes its client first.
+    wait_for(lambda: idle not in instance.workers(), timeout=3, what="idle worker to exit")
+    assert busy.command("last words") == "250 last words"
+    busy.command("QUIT")
+    busy.close()
+    wait_for(lambda: instance.processes() == {}, timeout=3, what="busy worker to exit")
+
+
 def test_wakeup_pokes_unix_service(instance):
     path = instance.add_testd(service_type="unix", name="tick", wakeup=1, maxproc=1, args="trigger")
     instance.start()
