@@ -35,8 +35,8 @@ class Config {
  public:
   Config() = default;
 
-  // Reads DIR/main.cf. A missing file is an empty configuration (all defaults),
-  // as in Postfix; an unreadable or malformed one is an error.
+  // Reads DIR/main.cf. A missing, unreadable or malformed file is an error,
+  // as in Postfix ("open DIR/main.cf: No such file or directory").
   static Result<Config> Load(const std::string& config_dir);
   static Result<Config> Parse(std::string_view text, std::string_view origin = "main.cf");
 
