@@ -243,8 +243,8 @@ int Remove(const Args& a) {
   if (!page.ok()) return 1;
   for (auto& m : *page) {
     if (!qu->RemoveMessage(m.id).ok()) return 1;
+    Print("-" + q::FormatMsgId(m.id));
   }
-  std::printf("removed=%zu\n", page->size());
   return 0;
 }
 
