@@ -173,7 +173,7 @@ std::vector<Problem> CheckInstance(Context& ctx) {
   if (q.empty() || q[0] != '/') {
     out.push_back({false, "queue_directory must be an absolute path: \"" + q + "\""});
   } else {
-    CheckDir("queue_directory", q, std::nullopt, &out);
+    CheckDir("queue_directory", q, owner, &out);
     CheckDir("directory", q + "/private", owner, &out);
     CheckDir("directory", q + "/public", owner, &out);
   }

@@ -10,6 +10,7 @@
 #include "config/layout.h"
 #include "config/maincf.h"
 #include "ctl/commands.h"
+#include "ctl/flush.h"
 #include "ctl/lifecycle.h"
 #include "log/log.h"
 
@@ -21,6 +22,7 @@ std::span<const Command> Commands() {
   static const std::vector<Command> all = [] {
     std::vector<Command> v;
     for (const auto& c : LifecycleCommands()) v.push_back(c);
+    for (const auto& c : FlushCommands()) v.push_back(c);
     return v;
   }();
   return all;

@@ -58,12 +58,12 @@ Result<void> EnsureDir(const std::string& path, mode_t mode, uid_t uid, gid_t gi
 Result<void> MakeQueueTree(const config::Config& cfg, const Owner& owner) {
   std::string q = cfg.Str("queue_directory");
   if (q.empty() || q[0] != '/') return Err("queue_directory must be an absolute path: \"" + q + "\"");
-  // The queue root and the pid directory stay master's (root's); what workers
-  // write into belongs to mail_owner.
-  if (auto r = EnsureDir(q, 0755, 0, 0, false); !r) return r;
+  // Workers create the queue's LMDB files in the queue root, so it belongs to
+  // mail_owner; the pid directory stays master's (lstat refuses a symlink).
+  if (auto r = EnsureDir(q, 0755, owner.uid, owner.gid, owner.root); !r) return r;
   std::string pid = PidFilePath(cfg);
   pid.erase(pid.rfind('/'));
-  if (auto r = EnsureDir(pid, 0755, 0, 0, false); !r) return r;
+  if (auto r = EnsureDir(pid, 0755, geteuid(), getegid(), owner.root); !r) return r;
   if (auto r = EnsureDir(q + "/private", 0700, owner.uid, owner.gid, owner.root); !r) return r;
   if (auto r = EnsureDir(q + "/public", 0755, owner.uid, owner.gid, owner.root); !r) return r;
   return {};

@@ -22,9 +22,9 @@ struct Owner {
 };
 Result<Owner> ResolveOwner(const config::Config& cfg);
 
-// $queue_directory (0755), its pid directory (0755, master's), private/
-// (0700) and public/ (0755) owned by mail_owner. Existing directories get
-// their owner and mode fixed.
+// $queue_directory (0755), private/ (0700) and public/ (0755) owned by
+// mail_owner, the pid directory (0755) by master's user. Existing
+// directories get their owner and mode fixed.
 Result<void> MakeQueueTree(const config::Config& cfg, const Owner& owner);
 
 // $queue_directory/$process_id_directory/master.pid

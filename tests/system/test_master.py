@@ -86,13 +86,27 @@ def test_reload_keeps_open_session_and_applies_new_value(instance):
     wait_for(lambda: pid_of(old.greeting) not in instance.workers(), what="retired worker to exit")
 
 
+def test_reload_idle_old_worker_takes_no_new_session(instance):
+    instance.set(smtpd_banner="one")
+    port = instance.add_testd()
+    instance.start()
+    old = session(port)  # its worker now idles, still holding the listener
+    instance.set(smtpd_banner="two")
+    instance.reload()
+    with LineClient(port) as c:
+        assert c.greeting.endswith(" two")
+        assert pid_of(c.greeting) != old
+
+
 def test_reload_closes_removed_service_and_opens_new_one(instance):
     gone = instance.add_testd()
     instance.start()
-    session(gone)
+    retired = session(gone)
     instance.services.clear()
     fresh = instance.add_testd()
     instance.reload()
+    # Its idle worker held the listener too, until it saw the reload.
+    wait_for(lambda: retired not in instance.workers(), what="retired worker to exit")
     with pytest.raises(ConnectionRefusedError):
         LineClient(gone)
     session(fresh)
