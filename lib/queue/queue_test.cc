@@ -438,6 +438,21 @@ TEST_F(QueueTest, BelowMinFreeIsInsufficientStorage) {
   EXPECT_NE(Enqueue("ok"), 0u);
 }
 
+TEST_F(QueueTest, AsRootFilesBelongToTheMailOwner) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root can give files away";
+  fs::remove_all(dir_);
+  Options o;
+  o.owner = Owner{65534, 65534};
+  Reopen(o);
+  MsgId id = Enqueue("owned");
+  struct stat st;
+  for (std::string p : {dir_, dir_ + "/data", dir_ + "/data/00", dir_ + "/queue.lmdb",
+                        dir_ + "/data/" + FormatMsgId(id).substr(6) + "/" + FormatMsgId(id)}) {
+    ASSERT_EQ(stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, 65534u) << p;
+  }
+}
+
 TEST(QueueOptions, FromConfig) {
   auto cfg = config::Config::Parse(
       "queue_minfree = 1m\nqueue_map_size = 64m\nmail_owner = root\nmaximal_queue_lifetime = 2d\n");
