@@ -141,6 +141,7 @@ void Resolver::OnMxAnswer(const std::string& domain, const Raw& raw, const State
   if (s == Status::kNoData) {
     // No MX: the domain is its own exchanger at preference 0 (RFC 5321 5.1).
     result->implicit = true;
+    result->authentic = raw.authentic;  // DANE asks whether the denial was secure
     result->hosts.push_back(MxHost{domain, 0, {}, {}, false});
     ResolveExchangers(result, st, std::move(done));
     return;

@@ -488,6 +488,19 @@ TEST_F(ResolverTest, DestroyingWithQueriesInFlightCallsNothing) {
   EXPECT_FALSE(called);
 }
 
+TEST_F(ResolverTest, CallbackMayDestroyTheResolver) {
+  int calls = 0;
+  Ticket a = Default().LookupAddresses("127.0.0.1", [&](AddressResult) {
+    ++calls;
+    resolver_.reset();
+  });
+  Ticket b = Default().LookupAddresses("127.0.0.2", [&](AddressResult) { ++calls; });
+  RunUntil([&] { return calls > 0; });
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(resolver_);
+}
+
 TEST_F(ResolverTest, ManyConcurrentLookups) {
   constexpr int kLookups = 300;
   int ok = 0, done = 0;
