@@ -211,4 +211,32 @@ std::string FormatNotify(unsigned notify) {
   return out;
 }
 
+std::string FormatMailParams(const MailParams& p) {
+  std::string out;
+  if (p.size) out += " SIZE=" + std::to_string(*p.size);
+  switch (p.body) {
+    case Body::k7Bit: out += " BODY=7BIT"; break;
+    case Body::k8BitMime: out += " BODY=8BITMIME"; break;
+    case Body::kBinaryMime: out += " BODY=BINARYMIME"; break;
+    case Body::kUnspecified: break;
+  }
+  if (p.smtputf8) out += " SMTPUTF8";
+  if (p.ret == Ret::kFull) out += " RET=FULL";
+  if (p.ret == Ret::kHdrs) out += " RET=HDRS";
+  if (p.envid) out += " ENVID=" + XtextEncode(*p.envid);
+  if (p.auth) out += " AUTH=" + XtextEncode(*p.auth);
+  return out;
+}
+
+std::string FormatRcptParams(const RcptParams& p) {
+  std::string out;
+  if (p.notify) out += " NOTIFY=" + FormatNotify(p.notify);
+  if (p.orcpt) {
+    out += " ORCPT=";
+    out += p.orcpt_type.empty() ? std::string("rfc822") : p.orcpt_type;
+    out += ";" + XtextEncode(*p.orcpt);
+  }
+  return out;
+}
+
 }  // namespace postern::smtp

@@ -71,4 +71,10 @@ Result<std::string> XtextDecode(std::string_view xtext);
 // The value text for "NOTIFY=" ("NEVER" or e.g. "SUCCESS,FAILURE").
 std::string FormatNotify(unsigned notify);
 
+// The wire form of the parameters that are set, each after a space
+// (" SIZE=10 BODY=8BITMIME"), for the client's MAIL FROM / RCPT TO. The
+// client clears what the server did not offer before formatting.
+std::string FormatMailParams(const MailParams& p);
+std::string FormatRcptParams(const RcptParams& p);
+
 }  // namespace postern::smtp

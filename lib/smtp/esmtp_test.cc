@@ -103,6 +103,39 @@ TEST(Esmtp, FormatNotify) {
   EXPECT_EQ(FormatNotify(kNotifySuccess | kNotifyFailure | kNotifyDelay), "SUCCESS,FAILURE,DELAY");
 }
 
+TEST(Esmtp, FormatThenParseRoundTrip) {
+  MailParams m;
+  m.size = 4096;
+  m.body = Body::k8BitMime;
+  m.smtputf8 = true;
+  m.ret = Ret::kFull;
+  m.envid = "id with space+plus";
+  m.auth = "<>";
+  std::string wire = FormatMailParams(m);
+  EXPECT_EQ(wire, " SIZE=4096 BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=id+20with+20space+2Bplus AUTH=<>");
+  MailParams back;
+  ASSERT_TRUE(ParseMailParams(wire, &back).ok());
+  EXPECT_EQ(back.size, m.size);
+  EXPECT_EQ(back.body, m.body);
+  EXPECT_EQ(back.smtputf8, m.smtputf8);
+  EXPECT_EQ(back.ret, m.ret);
+  EXPECT_EQ(back.envid, m.envid);
+  EXPECT_EQ(back.auth, m.auth);
+  EXPECT_EQ(FormatMailParams(MailParams{}), "");
+
+  RcptParams r;
+  r.notify = kNotifyFailure | kNotifyDelay;
+  r.orcpt = "u=1@x.test";  // type defaults to rfc822
+  wire = FormatRcptParams(r);
+  EXPECT_EQ(wire, " NOTIFY=FAILURE,DELAY ORCPT=rfc822;u+3D1@x.test");
+  RcptParams rback;
+  ASSERT_TRUE(ParseRcptParams(wire, &rback).ok());
+  EXPECT_EQ(rback.notify, r.notify);
+  EXPECT_EQ(rback.orcpt, r.orcpt);
+  EXPECT_EQ(rback.orcpt_type, "rfc822");
+  EXPECT_EQ(FormatRcptParams(RcptParams{}), "");
+}
+
 TEST(Esmtp, Xtext) {
   struct { std::string raw; const char* x; } cases[] = {
       {"abc", "abc"}, {"a+b", "a+2Bb"}, {"a=b", "a+3Db"}, {"a b", "a+20b"},

@@ -64,12 +64,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto again = ParsePath("<" + addr->Canonical() + ">", opt);
         Check(again.ok() && again->local == addr->local && again->domain == addr->domain);
       }
+      // Parameters that parse also survive formatting and parsing again.
       if (mail) {
-        MailParams p;
-        (void)ParseMailParams(arg->params, &p);
+        MailParams p, q;
+        if (ParseMailParams(arg->params, &p).ok()) {
+          Check(ParseMailParams(FormatMailParams(p), &q).ok());
+          Check(q.size == p.size && q.body == p.body && q.smtputf8 == p.smtputf8 &&
+                q.ret == p.ret && q.envid == p.envid && q.auth == p.auth);
+        }
       } else {
-        RcptParams p;
-        (void)ParseRcptParams(arg->params, &p);
+        RcptParams p, q;
+        if (ParseRcptParams(arg->params, &p).ok()) {
+          Check(ParseRcptParams(FormatRcptParams(p), &q).ok());
+          Check(q.notify == p.notify && q.orcpt == p.orcpt && q.orcpt_type == p.orcpt_type);
+        }
       }
     }
   } else if (cmd.verb == Verb::kBdat) {
