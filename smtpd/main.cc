@@ -1,0 +1,46 @@
+// smtpd/main.cc — the SMTP server worker: wiring only. One process serves
+// many sessions on its loop (server::Kind::kMulti); see smtpd(8).
+#include <sys/resource.h>
+
+#include "log/log.h"
+#include "queue/queue.h"
+#include "server/server.h"
+#include "smtpd/session.h"
+
+using namespace postern;
+
+namespace {
+
+// Sessions one process takes before it stops accepting and lets master start
+// another worker: what the descriptor limit allows, minus a reserve for the
+// queue, the listeners and lookup tables.
+size_t SessionLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur > 64 ? size_t(rl.rlim_cur - 64) : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Lives until the process exits (the skeleton ends it with exit()), so
+  // that no callback still queued on the loop can outlive it.
+  smtpd::Service* service = nullptr;
+  server::Service svc;
+  svc.kind = server::Kind::kMulti;
+  svc.client_limit = SessionLimit();
+  svc.init = [&](server::Context& ctx) -> Result<void> {
+    auto settings = smtpd::Settings::Load(ctx.config);
+    if (!settings) return Err(settings.error());
+    auto policy = smtpd::Policy::Load(ctx.config);
+    if (!policy) return Err(policy.error());
+    auto opts = queue::OptionsFromConfig(ctx.config);
+    if (!opts.ok()) return Err(opts.status().message);
+    auto q = queue::Queue::Open(settings->queue_directory, *opts);
+    if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
+    service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q));
+    return {};
+  };
+  svc.on_client = [&](server::Context&, server::Client c) { service->Accept(std::move(c)); };
+  return server::Run("smtpd", argc, argv, std::move(svc));
+}

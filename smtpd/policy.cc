@@ -1,0 +1,416 @@
+// smtpd/policy.cc — restriction lists, relay control and the local recipient
+// check, with Postfix's reply codes and texts; see policy.h.
+#include "smtpd/policy.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "log/log.h"
+#include "smtp/reply.h"
+#include "util/strings.h"
+
+namespace postern::smtpd {
+
+namespace {
+
+constexpr int kMaxDepth = 10;  // access-table results naming restrictions
+
+// The restrictions that take no argument.
+constexpr std::string_view kSimple[] = {
+    "permit", "reject", "defer", "dunno", "permit_mynetworks", "permit_sasl_authenticated",
+    "reject_unauth_destination", "defer_unauth_destination", "permit_auth_destination",
+    "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "reject_non_fqdn_helo_hostname",
+    "reject_invalid_helo_hostname",
+};
+constexpr std::string_view kAccess[] = {
+    "check_client_access", "check_helo_access", "check_sender_access", "check_recipient_access",
+};
+
+bool IsSimple(std::string_view n) { return std::find(std::begin(kSimple), std::end(kSimple), n) != std::end(kSimple); }
+bool IsAccess(std::string_view n) { return std::find(std::begin(kAccess), std::end(kAccess), n) != std::end(kAccess); }
+
+std::string NormalDomain(std::string_view d) {
+  std::string s = ToLower(d);
+  while (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+// The address inside "[1.2.3.4]" or "[IPv6:2001:db8::1]".
+std::string_view LiteralAddress(std::string_view lit) {
+  if (lit.size() < 2 || lit.front() != '[' || lit.back() != ']') return {};
+  lit = lit.substr(1, lit.size() - 2);
+  if (lit.size() > 5 && EqualsIgnoreCase(lit.substr(0, 5), "ipv6:")) lit.remove_prefix(5);
+  return lit;
+}
+
+bool SameAddress(std::string_view a, std::string_view b) {
+  auto x = table::ParseAddress(a), y = table::ParseAddress(b);
+  return x && y && x->v6 == y->v6 && x->addr == y->addr;
+}
+
+// Zeroes the host bits of n beyond its prefix.
+void MaskHostBits(table::Network* n) {
+  int max = n->v6 ? 128 : 32;
+  for (int i = n->prefix; i < max; ++i) n->addr[i / 8] &= uint8_t(~(0x80 >> (i % 8)));
+}
+
+int PrefixOf(const sockaddr* mask) {
+  const uint8_t* b;
+  size_t len;
+  if (mask->sa_family == AF_INET) {
+    b = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(mask)->sin_addr);
+    len = 4;
+  } else {
+    b = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(mask)->sin6_addr);
+    len = 16;
+  }
+  int bits = 0;
+  for (size_t i = 0; i < len; ++i) bits += __builtin_popcount(b[i]);
+  return bits;
+}
+
+std::string_view StageLabel(Policy::Stage s) {
+  switch (s) {
+    case Policy::Stage::kClient: return "Client host rejected";
+    case Policy::Stage::kHelo: return "Helo command rejected";
+    case Policy::Stage::kSender: return "Sender address rejected";
+    case Policy::Stage::kRecipient: return "Recipient address rejected";
+  }
+  return "";
+}
+
+bool IsFqdn(const smtp::Address& a) {
+  if (a.null) return true;
+  if (a.domain.empty()) return false;
+  if (a.domain.front() == '[') return true;
+  return a.domain.find('.') != std::string::npos;
+}
+
+Verdict Make(int code, std::string_view enh, std::string text, bool temporary = false) {
+  return Verdict{Verdict::Kind::kReject, code, std::string(enh), std::move(text), temporary};
+}
+
+}  // namespace
+
+std::string RejectSubject(Policy::Stage stage, const Facts& f) {
+  switch (stage) {
+    case Policy::Stage::kClient:
+      return "<" + std::string(f.client_name) + "[" + std::string(f.client_addr) + "]>";
+    case Policy::Stage::kHelo: return "<" + std::string(f.helo) + ">";
+    case Policy::Stage::kSender: return "<" + (f.sender ? f.sender->Canonical() : std::string()) + ">";
+    case Policy::Stage::kRecipient: return "<" + (f.recipient ? f.recipient->Canonical() : std::string()) + ">";
+  }
+  return "<>";
+}
+
+// --- NetworkList ---------------------------------------------------------
+
+Result<NetworkList> NetworkList::Parse(const std::vector<std::string>& entries) {
+  NetworkList l;
+  for (const std::string& e : entries) {
+    std::string why;
+    if (auto n = table::ParseNetwork(e, &why)) {
+      l.nets_.push_back(*n);
+      continue;
+    }
+    if (e.find(':') != std::string::npos && e.front() != '[') {
+      auto t = table::Open(e);
+      if (!t) return Err(t.error());
+      l.tables_.push_back(std::shared_ptr<table::Table>(std::move(*t)));
+      continue;
+    }
+    return Err(why + " (host names are not supported in network lists)");
+  }
+  return l;
+}
+
+Result<void> NetworkList::AddInterfaces(std::string_view style) {
+  if (style != "host" && style != "subnet" && style != "class")
+    return Err("mynetworks_style: \"" + std::string(style) + "\" is not host, subnet or class");
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return Err(std::string("getifaddrs: ") + std::strerror(errno));
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) continue;
+    table::Network n;
+    n.v6 = i->ifa_addr->sa_family == AF_INET6;
+    if (n.v6)
+      std::memcpy(n.addr.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+    else
+      std::memcpy(n.addr.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+    n.prefix = n.v6 ? 128 : 32;
+    if (style == "subnet" && i->ifa_netmask) n.prefix = PrefixOf(i->ifa_netmask);
+    if (style == "class") {
+      uint8_t first = n.addr[0];
+      if (n.v6) n.prefix = i->ifa_netmask ? PrefixOf(i->ifa_netmask) : 64;
+      else n.prefix = first < 128 ? 8 : first < 192 ? 16 : first < 224 ? 24 : 32;
+    }
+    MaskHostBits(&n);
+    nets_.push_back(n);
+  }
+  freeifaddrs(list);
+  return {};
+}
+
+std::optional<bool> NetworkList::Contains(std::string_view addr) const {
+  auto host = table::ParseAddress(addr);
+  if (host) {
+    for (const auto& n : nets_)
+      if (table::NetworkContains(n, *host)) return true;
+  }
+  for (const auto& t : tables_) {
+    auto r = t->Lookup(addr);
+    if (!r) return std::nullopt;
+    if (r->has_value()) return true;
+  }
+  return false;
+}
+
+// --- Policy: loading -----------------------------------------------------
+
+Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_view param, Stage stage) {
+  auto words = cfg.GetList(param);
+  if (!words) return Err(words.error());
+  List l{stage, {}};
+  for (size_t i = 0; i < words->size(); ++i) {
+    std::string name = ToLower((*words)[i]);
+    if (IsSimple(name)) {
+      l.steps.push_back({name, nullptr});
+    } else if (IsAccess(name)) {
+      if (i + 1 == words->size()) return Err(std::string(param) + ": " + name + " needs a table");
+      auto t = table::TableList::Open((*words)[++i]);
+      if (!t) return Err(std::string(param) + ": " + t.error());
+      l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t))});
+    } else {
+      return Err(std::string(param) + ": unknown restriction \"" + (*words)[i] + "\"");
+    }
+  }
+  return l;
+}
+
+Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
+  auto p = std::make_unique<Policy>();
+  auto nets = cfg.GetList("mynetworks");
+  if (!nets) return Err(nets.error());
+  auto ml = NetworkList::Parse(*nets);
+  if (!ml) return Err("mynetworks: " + ml.error());
+  p->mynetworks_ = std::move(*ml);
+  if (!cfg.IsSet("mynetworks")) {
+    if (auto r = p->mynetworks_.AddInterfaces(cfg.Str("mynetworks_style")); !r) return Err(r.error());
+  }
+  for (auto [param, out] : {std::pair{"mydestination", &p->mydestination_},
+                            std::pair{"relay_domains", &p->relay_domains_}}) {
+    auto v = cfg.GetList(param);
+    if (!v) return Err(v.error());
+    for (const std::string& d : *v) {
+      if (d.find(':') != std::string::npos)
+        return Err(std::string(param) + ": \"" + d + "\": lookup tables are not supported here; list the domains");
+      out->push_back(NormalDomain(d));
+    }
+  }
+  auto ifs = cfg.GetList("inet_interfaces");
+  if (!ifs) return Err(ifs.error());
+  for (const std::string& a : *ifs)
+    if (table::ParseAddress(a)) p->inet_interfaces_.push_back(a);
+  p->recipient_delimiter_ = cfg.Str("recipient_delimiter");
+  p->allow_untrusted_routing_ = cfg.Bool("allow_untrusted_routing");
+
+  auto refs = cfg.GetTables("local_recipient_maps");
+  if (!refs) return Err(refs.error());
+  if (!refs->empty()) {
+    auto lm = table::TableList::Open(*refs);
+    if (lm) p->local_maps_ = std::make_unique<table::TableList>(std::move(*lm));
+    else p->local_maps_error_ = lm.error();
+  }
+
+  const std::pair<std::string_view, Stage> lists[] = {
+      {"smtpd_client_restrictions", Stage::kClient}, {"smtpd_helo_restrictions", Stage::kHelo},
+      {"smtpd_sender_restrictions", Stage::kSender}, {"smtpd_relay_restrictions", Stage::kRecipient},
+      {"smtpd_recipient_restrictions", Stage::kRecipient}};
+  for (auto [param, stage] : lists) {
+    auto l = p->ParseList(cfg, param, stage);
+    if (!l) return Err(l.error());
+    p->lists_.push_back(std::move(*l));
+  }
+  return p;
+}
+
+// --- destinations --------------------------------------------------------
+
+Destination Policy::Classify(const smtp::Address& a, std::string_view local_addr) const {
+  if (a.domain.empty()) return Destination::kLocal;  // <postmaster>: $myorigin
+  if (a.domain.front() == '[') {
+    std::string_view lit = LiteralAddress(a.domain);
+    if (!local_addr.empty() && SameAddress(lit, local_addr)) return Destination::kLocal;
+    for (const auto& i : inet_interfaces_)
+      if (SameAddress(lit, i)) return Destination::kLocal;
+    return Destination::kRemote;
+  }
+  std::string d = NormalDomain(a.domain);
+  if (std::find(mydestination_.begin(), mydestination_.end(), d) != mydestination_.end())
+    return Destination::kLocal;
+  for (const std::string& r : relay_domains_) {
+    if (r.empty()) continue;
+    // relay_domains matches subdomains (parent_domain_matches_subdomains);
+    // ".example" matches only subdomains.
+    if (r.front() == '.') {
+      if (d.size() > r.size() && d.ends_with(r)) return Destination::kRelay;
+    } else if (d == r || (d.size() > r.size() && d.ends_with(r) && d[d.size() - r.size() - 1] == '.')) {
+      return Destination::kRelay;
+    }
+  }
+  return Destination::kRemote;
+}
+
+bool Policy::AuthorizedDestination(const smtp::Address& a, std::string_view local_addr) const {
+  // user%host@us, host!user@us, "user@host"@us: we would forward it on.
+  if (!allow_untrusted_routing_ && smtp::HasRoutingChars(a.local)) return false;
+  return Classify(a, local_addr) != Destination::kRemote;
+}
+
+// --- evaluation ----------------------------------------------------------
+
+Verdict Policy::Reject(Stage target, const Facts& f, int code, std::string_view enh,
+                       std::string_view text) const {
+  return Make(code, enh, RejectSubject(target, f) + ": " + std::string(StageLabel(target)) + ": " + std::string(text));
+}
+
+Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& f, int depth) {
+  value = Trim(value);
+  size_t sp = value.find_first_of(" \t");
+  std::string word = ToLower(value.substr(0, sp));
+  std::string_view rest = sp == std::string_view::npos ? std::string_view() : Trim(value.substr(sp));
+  auto with_text = [&](int code, std::string_view def_enh, std::string_view def_text) {
+    std::string_view enh = def_enh;
+    size_t e = rest.find_first_of(" \t");
+    if (smtp::IsEnhancedStatus(rest.substr(0, e)) && rest[0] == def_enh[0]) {
+      enh = rest.substr(0, e);
+      rest = e == std::string_view::npos ? std::string_view() : Trim(rest.substr(e));
+    }
+    return Reject(target, f, code, enh, rest.empty() ? def_text : rest);
+  };
+  if (word == "ok" || word == "permit") return Verdict::Permit();
+  if (word == "dunno") return {};
+  if (word == "reject") return with_text(554, "5.7.1", "Access denied");
+  if (word == "defer") return with_text(450, "4.7.1", "Access denied");
+  unsigned long long code = 0;
+  if (word.size() == 3 && ParseUnsigned(word, &code) && code >= 200 && code < 600) {
+    if (code < 400) return Verdict::Permit();
+    return with_text(int(code), code < 500 ? "4.7.1" : "5.7.1", "Access denied");
+  }
+  if (IsSimple(word) && rest.empty() && depth < kMaxDepth) return RunStep({word, nullptr}, target, f, depth + 1);
+  log::Warning("access table result \"{}\" is not supported; answering 451", value);
+  return Make(451, "4.3.5", "Server configuration error", true);
+}
+
+Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
+  const std::string& n = s.name;
+  auto temp = [&](Stage target) { return Make(451, "4.3.0", RejectSubject(target, f) + ": Temporary lookup failure", true); };
+  if (n == "permit") return Verdict::Permit();
+  if (n == "dunno") return {};
+  if (n == "reject") return Reject(stage, f, 554, "5.7.1", "Access denied");
+  if (n == "defer") return Reject(stage, f, 450, "4.7.1", "Access denied");
+  if (n == "permit_mynetworks") {
+    auto in = mynetworks_.Contains(f.client_addr);
+    if (!in) return temp(Stage::kClient);
+    return *in ? Verdict::Permit() : Verdict{};
+  }
+  if (n == "permit_sasl_authenticated") return f.sasl_authenticated ? Verdict::Permit() : Verdict{};
+  if (n == "permit_auth_destination" || n == "reject_unauth_destination" || n == "defer_unauth_destination") {
+    if (!f.recipient) return {};
+    bool ok = AuthorizedDestination(*f.recipient, f.local_addr);
+    if (n == "permit_auth_destination") return ok ? Verdict::Permit() : Verdict{};
+    if (ok) return {};
+    bool defer = n == "defer_unauth_destination";
+    return Make(defer ? 454 : 554, defer ? "4.7.1" : "5.7.1",
+                RejectSubject(Stage::kRecipient, f) + ": Relay access denied");
+  }
+  if (n == "reject_non_fqdn_sender" || n == "reject_non_fqdn_recipient") {
+    bool sender = n == "reject_non_fqdn_sender";
+    const smtp::Address* a = sender ? f.sender : f.recipient;
+    if (!a || IsFqdn(*a)) return {};
+    return Reject(sender ? Stage::kSender : Stage::kRecipient, f, 504, "5.5.2", "need fully-qualified address");
+  }
+  if (n == "reject_non_fqdn_helo_hostname") {
+    if (f.helo.empty() || f.helo.front() == '[' || f.helo.find('.') != std::string_view::npos) return {};
+    return Reject(Stage::kHelo, f, 504, "5.5.2", "need fully-qualified hostname");
+  }
+  if (n == "reject_invalid_helo_hostname") {
+    if (f.helo.empty()) return {};
+    bool ok = f.helo.front() == '[' ? smtp::IsValidAddressLiteral(f.helo) : smtp::IsValidDomain(f.helo, true);
+    return ok ? Verdict{} : Reject(Stage::kHelo, f, 501, "5.5.2", "Invalid name");
+  }
+  // check_*_access
+  table::LookupResult r = std::optional<std::string>();
+  Stage target = stage;
+  if (n == "check_client_access") {
+    target = Stage::kClient;
+    r = table::LookupClient(*s.table, f.client_name, f.client_addr);
+  } else if (n == "check_helo_access") {
+    target = Stage::kHelo;
+    if (f.helo.empty()) return {};
+    r = table::LookupDomain(*s.table, NormalDomain(f.helo));
+  } else if (n == "check_sender_access" || n == "check_recipient_access") {
+    bool sender = n == "check_sender_access";
+    target = sender ? Stage::kSender : Stage::kRecipient;
+    const smtp::Address* a = sender ? f.sender : f.recipient;
+    if (!a) return {};
+    // smtpd_null_access_lookup_key: the null sender is looked up as "<>".
+    r = a->null ? s.table->Lookup("<>") : table::LookupAddress(*s.table, a->Canonical(), {recipient_delimiter_, true});
+  }
+  if (!r) {
+    log::Warning("{}: {}", n, r.error());
+    return temp(target);
+  }
+  if (!r->has_value()) return {};
+  return AccessResult(**r, target, f, depth);
+}
+
+Verdict Policy::RunList(const List& l, const Facts& f) {
+  for (const Step& s : l.steps) {
+    Verdict v = RunStep(s, l.stage, f, 0);
+    if (v.kind != Verdict::Kind::kDunno) return v;
+  }
+  return {};
+}
+
+Verdict Policy::CheckRecipient(const Facts& f) {
+  for (const List& l : lists_) {
+    Verdict v = RunList(l, f);
+    if (v.rejected()) return v;
+  }
+  return Verdict::Permit();
+}
+
+Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt, std::string_view local_addr) {
+  if (Classify(rcpt, local_addr) != Destination::kLocal || smtp::HasRoutingChars(rcpt.local))
+    return Verdict::Permit();
+  std::string subject = "<" + rcpt.Canonical() + ">";
+  if (!local_maps_error_.empty()) {
+    log::Warning("local_recipient_maps: {}", local_maps_error_);
+    return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
+  }
+  if (!local_maps_) return Verdict::Permit();
+  std::string user = ToLower(rcpt.local);
+  std::vector<std::string> keys;
+  if (!rcpt.domain.empty()) keys.push_back(user + "@" + NormalDomain(rcpt.domain));
+  keys.push_back(user);
+  if (!recipient_delimiter_.empty()) {
+    size_t d = user.find_first_of(recipient_delimiter_);
+    if (d != std::string::npos && d > 0) keys.push_back(user.substr(0, d));
+  }
+  for (const std::string& k : keys) {
+    auto r = local_maps_->Lookup(k);
+    if (!r) {
+      log::Warning("local_recipient_maps: {}", r.error());
+      return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
+    }
+    if (r->has_value()) return Verdict::Permit();
+  }
+  return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in local recipient table");
+}
+
+}  // namespace postern::smtpd

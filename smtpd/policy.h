@@ -1,0 +1,110 @@
+// smtpd/policy.h — who may send what to whom: mynetworks, the local and relay
+// destinations, and Postfix's smtpd_*_restrictions lists (evaluated at RCPT
+// time, as Postfix does with smtpd_delay_reject = yes).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/maincf.h"
+#include "smtp/address.h"
+#include "table/cidr.h"
+#include "table/table.h"
+#include "util/result.h"
+
+namespace postern::smtpd {
+
+// A list of client networks (mynetworks, smtpd_*_exclusions): CIDR entries
+// and type:table entries looked up with the client address.
+class NetworkList {
+ public:
+  static Result<NetworkList> Parse(const std::vector<std::string>& entries);
+  // Adds the machine's own addresses per mynetworks_style (host, subnet, class).
+  Result<void> AddInterfaces(std::string_view style);
+  // True when addr (text form) is in the list; nullopt when a table failed.
+  std::optional<bool> Contains(std::string_view addr) const;
+  size_t size() const { return nets_.size() + tables_.size(); }
+
+ private:
+  std::vector<table::Network> nets_;
+  std::vector<std::shared_ptr<table::Table>> tables_;
+};
+
+// The outcome of a restriction list (or of all of them).
+struct Verdict {
+  enum class Kind { kDunno, kPermit, kReject };
+  Kind kind = Kind::kDunno;
+  int code = 0;
+  std::string enhanced;
+  std::string text;  // without code and enhanced status
+  bool temporary = false;  // a table could not be read: 451
+  static Verdict Permit() { return {Kind::kPermit, 0, "", "", false}; }
+  bool rejected() const { return kind == Kind::kReject; }
+};
+
+// What the restrictions see of a session at the time of one RCPT.
+struct Facts {
+  std::string_view client_name;  // "unknown" without a name
+  std::string_view client_addr;
+  std::string_view local_addr;   // the address the client connected to
+  std::string_view helo;         // empty when no HELO/EHLO was given
+  const smtp::Address* sender = nullptr;
+  const smtp::Address* recipient = nullptr;
+  bool sasl_authenticated = false;
+};
+
+enum class Destination { kLocal, kRelay, kRemote };
+
+class Policy {
+ public:
+  static Result<std::unique_ptr<Policy>> Load(const config::Config& cfg);
+
+  // The restriction lists in Postfix's order: client, helo, sender, relay,
+  // recipient; the first reject wins, a permit ends only its own list.
+  Verdict CheckRecipient(const Facts& f);
+  // local_recipient_maps for a recipient in a local domain: 550 5.1.1 when
+  // unknown; permit for non-local domains or when the maps are empty.
+  Verdict CheckLocalRecipient(const smtp::Address& rcpt, std::string_view local_addr);
+
+  Destination Classify(const smtp::Address& a, std::string_view local_addr) const;
+  // permit_auth_destination's test: a local or relay domain, without
+  // sender-specified routing unless allow_untrusted_routing.
+  bool AuthorizedDestination(const smtp::Address& a, std::string_view local_addr) const;
+  std::optional<bool> InMynetworks(std::string_view addr) const { return mynetworks_.Contains(addr); }
+  const NetworkList& mynetworks() const { return mynetworks_; }
+
+  // Public for the unit tests: one parsed restriction.
+  struct Step {
+    std::string name;
+    std::shared_ptr<table::TableList> table;  // check_*_access
+  };
+  enum class Stage { kClient, kHelo, kSender, kRecipient };
+
+ private:
+  struct List {
+    Stage stage;
+    std::vector<Step> steps;
+  };
+  Result<List> ParseList(const config::Config& cfg, std::string_view param, Stage stage);
+  Verdict RunList(const List& l, const Facts& f);
+  Verdict RunStep(const Step& s, Stage stage, const Facts& f, int depth);
+  Verdict AccessResult(std::string_view value, Stage target, const Facts& f, int depth);
+  Verdict Reject(Stage target, const Facts& f, int code, std::string_view enh, std::string_view text) const;
+
+  std::vector<List> lists_;
+  NetworkList mynetworks_;
+  std::vector<std::string> mydestination_, relay_domains_;
+  std::vector<std::string> inet_interfaces_;
+  std::string recipient_delimiter_;
+  bool allow_untrusted_routing_ = false;
+  std::unique_ptr<table::TableList> local_maps_;
+  std::string local_maps_error_;  // why local_recipient_maps could not be opened
+};
+
+// "<name[addr]>" etc.: the thing a rejection names, per stage.
+std::string RejectSubject(Policy::Stage stage, const Facts& f);
+
+}  // namespace postern::smtpd

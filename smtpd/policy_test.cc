@@ -1,0 +1,193 @@
+// smtpd/policy_test.cc — relay control, network lists and restriction lists,
+// table-driven against Postfix's replies.
+#include "smtpd/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace postern::smtpd {
+namespace {
+
+std::unique_ptr<Policy> Make(const std::string& maincf) {
+  auto cfg = config::Config::Parse("myhostname = mx.example.test\nmydomain = example.test\n"
+                                   "mynetworks = 127.0.0.0/8 [::1]/128 10.1.0.0/16\n"
+                                   "inet_interfaces = 127.0.0.1\nlocal_recipient_maps =\n" + maincf);
+  EXPECT_TRUE(cfg.ok()) << cfg.error();
+  auto p = Policy::Load(*cfg);
+  EXPECT_TRUE(p.ok()) << p.error();
+  return p.ok() ? std::move(*p) : nullptr;
+}
+
+smtp::Address Addr(std::string_view path) {
+  smtp::PathOptions o;
+  o.allow_bare_local = true;
+  auto a = smtp::ParsePath(path, o);
+  EXPECT_TRUE(a.ok()) << path;
+  return a.ok() ? *a : smtp::Address{};
+}
+
+TEST(NetworkList, MatchesCidrEntries) {
+  auto l = NetworkList::Parse({"127.0.0.0/8", "[::1]/128", "192.0.2.0/24", "[2001:db8::]/32"});
+  ASSERT_TRUE(l.ok()) << l.error();
+  struct { const char* addr; bool in; } cases[] = {
+      {"127.0.0.1", true}, {"127.255.0.9", true}, {"192.0.2.200", true}, {"192.0.3.1", false},
+      {"::1", true}, {"2001:db8:1::5", true}, {"2001:db9::1", false}, {"10.0.0.1", false},
+      {"not-an-address", false},
+  };
+  for (auto& c : cases) EXPECT_EQ(l->Contains(c.addr), std::optional<bool>(c.in)) << c.addr;
+}
+
+TEST(NetworkList, RefusesHostNamesAndAcceptsTables) {
+  EXPECT_FALSE(NetworkList::Parse({"mail.example.com"}).ok());
+  auto l = NetworkList::Parse({"inline:{ 192.0.2.7=ok }"});
+  ASSERT_TRUE(l.ok()) << l.error();
+  EXPECT_EQ(l->Contains("192.0.2.7"), std::optional<bool>(true));
+  EXPECT_EQ(l->Contains("192.0.2.8"), std::optional<bool>(false));
+}
+
+TEST(NetworkList, InterfaceStylesIncludeLoopback) {
+  for (const char* style : {"host", "subnet", "class"}) {
+    NetworkList l;
+    ASSERT_TRUE(l.AddInterfaces(style).ok()) << style;
+    EXPECT_EQ(l.Contains("127.0.0.1"), std::optional<bool>(true)) << style;
+  }
+  NetworkList l;
+  EXPECT_FALSE(l.AddInterfaces("galaxy").ok());
+}
+
+TEST(Policy, ClassifiesDestinations) {
+  auto p = Make("mydestination = $myhostname, localhost\nrelay_domains = relay.test, .sub.test\n");
+  ASSERT_TRUE(p);
+  struct { const char* path; Destination d; } cases[] = {
+      {"<u@mx.example.test>", Destination::kLocal}, {"<u@LOCALHOST>", Destination::kLocal},
+      {"<postmaster>", Destination::kLocal}, {"<u@[127.0.0.1]>", Destination::kLocal},
+      {"<u@[192.0.2.1]>", Destination::kRemote}, {"<u@relay.test>", Destination::kRelay},
+      {"<u@a.relay.test>", Destination::kRelay}, {"<u@xrelay.test>", Destination::kRemote},
+      {"<u@sub.test>", Destination::kRemote}, {"<u@a.sub.test>", Destination::kRelay},
+      {"<u@other.test>", Destination::kRemote},
+  };
+  for (auto& c : cases) EXPECT_EQ(p->Classify(Addr(c.path), "127.0.0.1"), c.d) << c.path;
+}
+
+// The relay battery of the acceptance list: none is an authorized destination.
+TEST(Policy, SenderSpecifiedRoutingIsNotAuthorized) {
+  auto p = Make("mydestination = localhost\n");
+  ASSERT_TRUE(p);
+  for (const char* path : {"<user@other.test>", "<user%other.test@[127.0.0.1]>", "<\"user@other.test\"@localhost>",
+                           "<@localhost:user@other.test>", "<other.test!user@localhost>", "<user@[192.0.2.1]>",
+                           "<user%other.test@localhost>"})
+    EXPECT_FALSE(p->AuthorizedDestination(Addr(path), "127.0.0.1")) << path;
+  EXPECT_TRUE(p->AuthorizedDestination(Addr("<user@localhost>"), "127.0.0.1"));
+  auto open = Make("mydestination = localhost\nallow_untrusted_routing = yes\n");
+  EXPECT_TRUE(open->AuthorizedDestination(Addr("<user%other.test@localhost>"), "127.0.0.1"));
+}
+
+struct RcptCase {
+  const char* maincf;
+  const char* client;
+  const char* helo;
+  const char* sender;
+  const char* rcpt;
+  int code;  // 0: accepted
+  const char* text;
+};
+
+TEST(Policy, RestrictionLists) {
+  const RcptCase cases[] = {
+      // Default relay restrictions: mynetworks relays, others only to us.
+      {"", "127.0.0.1", "h.test", "<a@b.test>", "<x@other.test>", 0, ""},
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@other.test>", 454, "<x@other.test>: Relay access denied"},
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@localhost>", 0, ""},
+      {"smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination", "192.0.2.9", "h", "<a@b.test>",
+       "<x@other.test>", 554, "<x@other.test>: Relay access denied"},
+      {"smtpd_recipient_restrictions = reject_non_fqdn_sender", "127.0.0.1", "h", "<a@nodot>", "<x@localhost>", 504,
+       "<a@nodot>: Sender address rejected: need fully-qualified address"},
+      {"smtpd_recipient_restrictions = reject_non_fqdn_sender", "127.0.0.1", "h", "<>", "<x@localhost>", 0, ""},
+      {"smtpd_recipient_restrictions = reject_non_fqdn_recipient", "127.0.0.1", "h", "<a@b.test>", "<x@b.test>",
+       0, ""},
+      {"smtpd_recipient_restrictions = reject_non_fqdn_recipient", "127.0.0.1", "h", "<a@b.test>", "<x@nodot>", 504,
+       "<x@nodot>: Recipient address rejected: need fully-qualified address"},
+      {"smtpd_helo_restrictions = reject_non_fqdn_helo_hostname", "127.0.0.1", "nodot", "<a@b.test>",
+       "<x@localhost>", 504, "<nodot>: Helo command rejected: need fully-qualified hostname"},
+      {"smtpd_helo_restrictions = reject_invalid_helo_hostname", "127.0.0.1", "bad_name!", "<a@b.test>",
+       "<x@localhost>", 501, "<bad_name!>: Helo command rejected: Invalid name"},
+      {"smtpd_client_restrictions = check_client_access inline:{ {192.0.2.9=REJECT go away} }", "192.0.2.9", "h",
+       "<a@b.test>", "<x@localhost>", 554, "<unknown[192.0.2.9]>: Client host rejected: go away"},
+      {"smtpd_client_restrictions = check_client_access inline:{ 192.0.2=OK }, reject", "192.0.2.9", "h",
+       "<a@b.test>", "<x@localhost>", 0, ""},
+      {"smtpd_client_restrictions = reject", "192.0.2.9", "h", "<a@b.test>", "<x@localhost>", 554,
+       "<unknown[192.0.2.9]>: Client host rejected: Access denied"},
+      {"smtpd_sender_restrictions = check_sender_access inline:{ {b.test=DEFER 4.7.9 later} }", "127.0.0.1", "h",
+       "<a@b.test>", "<x@localhost>", 450, "<a@b.test>: Sender address rejected: later"},
+      {"smtpd_sender_restrictions = check_sender_access inline:{ {<>=550 no bounces} }", "127.0.0.1", "h", "<>",
+       "<x@localhost>", 550, "<>: Sender address rejected: no bounces"},
+      {"smtpd_recipient_restrictions = check_recipient_access inline:{ x@localhost=reject_unauth_destination }",
+       "127.0.0.1", "h", "<a@b.test>", "<x@localhost>", 0, ""},
+      {"smtpd_recipient_restrictions = check_recipient_access inline:{ localhost=defer }", "127.0.0.1", "h",
+       "<a@b.test>", "<x@localhost>", 450, "<x@localhost>: Recipient address rejected: Access denied"},
+      {"smtpd_helo_restrictions = check_helo_access inline:{ evil.test=REJECT }", "127.0.0.1", "mx.evil.test",
+       "<a@b.test>", "<x@localhost>", 554, "<mx.evil.test>: Helo command rejected: Access denied"},
+      // A permit ends its own list only: the relay list still runs.
+      {"smtpd_client_restrictions = permit", "192.0.2.9", "h", "<a@b.test>", "<x@other.test>", 454,
+       "<x@other.test>: Relay access denied"},
+  };
+  for (const RcptCase& c : cases) {
+    auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
+    ASSERT_TRUE(p) << c.maincf;
+    smtp::Address s = Addr(c.sender), r = Addr(c.rcpt);
+    Facts f;
+    f.client_name = "unknown";
+    f.client_addr = c.client;
+    f.local_addr = "127.0.0.1";
+    f.helo = c.helo;
+    f.sender = &s;
+    f.recipient = &r;
+    Verdict v = p->CheckRecipient(f);
+    if (c.code == 0) {
+      EXPECT_FALSE(v.rejected()) << c.maincf << " " << c.rcpt << ": " << v.text;
+    } else {
+      EXPECT_EQ(v.code, c.code) << c.maincf;
+      EXPECT_EQ(v.text, c.text) << c.maincf;
+    }
+  }
+}
+
+TEST(Policy, UnknownRestrictionIsAnError) {
+  auto cfg = config::Config::Parse("smtpd_recipient_restrictions = permit_everyone\n");
+  ASSERT_TRUE(cfg.ok());
+  auto p = Policy::Load(*cfg);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().find("permit_everyone"), std::string::npos);
+  cfg = config::Config::Parse("smtpd_recipient_restrictions = check_client_access\n");
+  EXPECT_FALSE(Policy::Load(*cfg).ok());
+}
+
+TEST(Policy, LocalRecipientMaps) {
+  auto p = Make("mydestination = localhost\nlocal_recipient_maps = inline:{ alice=x, bob@localhost=y }\n"
+                "recipient_delimiter = +\n");
+  ASSERT_TRUE(p);
+  struct { const char* rcpt; int code; } cases[] = {
+      {"<alice@localhost>", 0}, {"<ALICE@localhost>", 0}, {"<alice+tag@localhost>", 0}, {"<bob@localhost>", 0},
+      {"<carol@localhost>", 550}, {"<carol@other.test>", 0},
+  };
+  for (auto& c : cases) {
+    Verdict v = p->CheckLocalRecipient(Addr(c.rcpt), "127.0.0.1");
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.rcpt;
+  }
+  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"), "127.0.0.1");
+  EXPECT_EQ(v.enhanced, "5.1.1");
+  EXPECT_EQ(v.text, "<carol@localhost>: Recipient address rejected: User unknown in local recipient table");
+  // Empty maps: every local recipient is accepted (Postfix's meaning).
+  auto open = Make("mydestination = localhost\n");
+  EXPECT_FALSE(open->CheckLocalRecipient(Addr("<carol@localhost>"), "127.0.0.1").rejected());
+}
+
+TEST(Policy, BrokenLocalRecipientMapsDefer) {
+  auto p = Make("mydestination = localhost\nlocal_recipient_maps = texthash:/nonexistent/postern/users\n");
+  ASSERT_TRUE(p);
+  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"), "127.0.0.1");
+  EXPECT_EQ(v.code, 451);
+  EXPECT_EQ(v.enhanced, "4.3.0");
+}
+
+}  // namespace
+}  // namespace postern::smtpd

@@ -1,0 +1,365 @@
+// smtpd/session.cc — the connection side of a session: greeting, reading and
+// splitting commands, batching replies into one write, timeouts, error
+// limits, and the disconnect line; plus the process-wide Service.
+#include "smtpd/session.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "log/log.h"
+#include "smtp/reply.h"
+#include "util/strings.h"
+
+namespace postern::smtpd {
+
+namespace {
+
+constexpr size_t kMaxQueuedOutput = 256 * 1024;  // stop reading a client that does not read
+constexpr size_t kMaxQueuedInput = 256 * 1024;   // pipelined input held while a commit runs
+constexpr size_t kKeepCapacity = 1024;           // idle buffers above this are given back
+
+// Postfix's order of the per-command counters in the disconnect line.
+constexpr smtp::Verb kCountOrder[] = {
+    smtp::Verb::kHelo, smtp::Verb::kEhlo, smtp::Verb::kStarttls, smtp::Verb::kAuth,
+    smtp::Verb::kMail, smtp::Verb::kRcpt, smtp::Verb::kData, smtp::Verb::kBdat,
+    smtp::Verb::kRset, smtp::Verb::kNoop, smtp::Verb::kVrfy, smtp::Verb::kEtrn,
+    smtp::Verb::kQuit, smtp::Verb::kHelp, smtp::Verb::kExpn, smtp::Verb::kLhlo,
+    smtp::Verb::kUnknown,
+};
+
+std::string SockAddrText(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    // An IPv4 client on a dual-stack socket is shown (and matched) as IPv4.
+    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+      inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], buf, sizeof buf);
+    else
+      inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+void ShrinkIdle(std::string* s) {
+  if (s->empty() && s->capacity() > kKeepCapacity) std::string().swap(*s);
+}
+
+}  // namespace
+
+// --- Service -------------------------------------------------------------
+
+Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy> policy,
+                 std::unique_ptr<queue::Queue> queue)
+    : loop_(ctx.loop),
+      service_name_(ctx.service),
+      settings_(std::move(settings)),
+      policy_(std::move(policy)),
+      queue_(std::move(queue)),
+      committer_(queue_.get(), ctx.loop),
+      reader_check_(queue_.get(), ctx.loop),
+      reaper_(ctx.loop) {}
+
+void Service::Accept(server::Client c) {
+  auto s = std::make_shared<Session>(this, std::move(c));
+  sessions_.emplace(s.get(), s);
+  s->Start();
+}
+
+void Service::Retire(Session* s) {
+  auto it = sessions_.find(s);
+  if (it == sessions_.end()) return;
+  retired_.push_back(std::move(it->second));
+  sessions_.erase(it);
+  if (!reaper_.active()) reaper_.Start(0, 0, [this] { retired_.clear(); });
+}
+
+void Service::RemoveClient(const std::string& addr) {
+  auto it = per_addr_.find(addr);
+  if (it != per_addr_.end() && --it->second <= 0) per_addr_.erase(it);
+}
+
+// --- Session: connection -------------------------------------------------
+
+Session::Session(Service* svc, server::Client c)
+    : svc_(svc), stream_(std::move(c.stream)), lease_(std::move(c.lease)), timer_(svc->loop()) {}
+
+Session::~Session() {
+  if (counted_) svc_->RemoveClient(client_addr_);
+}
+
+void Session::Start() {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family != AF_UNIX) {
+    client_addr_ = SockAddrText(ss);
+    len = sizeof ss;
+    if (getsockname(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) local_addr_ = SockAddrText(ss);
+  } else {
+    // Local submission over a unix socket: Postfix's name for it.
+    client_name_ = "localhost";
+    client_addr_ = "127.0.0.1";
+  }
+  log::Info("connect from {}", Who());
+  const Settings& st = svc_->settings();
+  counted_ = true;
+  int n = svc_->AddClient(client_addr_);
+  if (st.connection_count_limit > 0 && n > st.connection_count_limit &&
+      st.event_limit_exceptions.Contains(client_addr_) != std::optional<bool>(true)) {
+    log::Warning("Connection concurrency limit exceeded: {} from {} for service {}", n, Who(),
+                 svc_->service_name());
+    smtp::AppendReply(&out_, 421, "4.7.0", st.myhostname + " Error: too many connections from " + client_addr_);
+    CloseAfterFlush();
+    return;
+  }
+  smtp::AppendReply(&out_, 220, "", st.banner);
+  ResumeReading();
+  ArmTimeout();
+  Flush();
+}
+
+void Session::ResumeReading() {
+  if (reading_ || closing_ || !stream_) return;
+  reading_ = true;
+  stream_->ReadStart([this](std::string_view d) { OnRead(d); }, [this](int st) { OnEnd(st); });
+}
+
+void Session::PauseReading() {
+  if (!reading_ || !stream_) return;
+  reading_ = false;
+  stream_->ReadStop();
+}
+
+void Session::OnRead(std::string_view data) {
+  if (closing_) return;
+  in_.append(data);
+  // Partial bytes do not restart the command timer (slowloris); content does.
+  if (phase_ == Phase::kData || phase_ == Phase::kBdat) ArmTimeout();
+  Process();
+  Flush();
+  size_t pending = in_.size() - in_pos_;
+  if (pending > kMaxQueuedInput || (stream_ && stream_->write_queue_size() > kMaxQueuedOutput)) PauseReading();
+}
+
+void Session::OnEnd(int) {
+  if (finished_) return;
+  Finish(!closing_);
+}
+
+// Runs commands and content from in_ until more input is needed or the
+// session must wait (a commit, an error delay, closing).
+void Session::Process() {
+  auto self = shared_from_this();  // a command may finish the session
+  while (!closing_ && !paused_) {
+    if (phase_ == Phase::kCommitting) break;
+    size_t avail = in_.size() - in_pos_;
+    if (phase_ == Phase::kData) {
+      if (avail == 0) break;
+      FeedData();
+      continue;
+    }
+    if (phase_ == Phase::kBdat) {
+      if (avail == 0 && bdat_left_ > 0) break;
+      FeedBdat();
+      continue;
+    }
+    if (!NextLine()) break;
+  }
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+    ShrinkIdle(&in_);
+  } else if (in_pos_ > 4096) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+}
+
+// Takes one command line from in_ and runs it; false when none is complete.
+bool Session::NextLine() {
+  const Settings& st = svc_->settings();
+  size_t avail = in_.size() - in_pos_;
+  const char* start = in_.data() + in_pos_;
+  const void* lf = std::memchr(start, '\n', avail);
+  if (!lf) {
+    // Keep at most line_length_limit bytes of one line; drop the rest.
+    if (avail > st.line_length_limit) {
+      discarding_ = true;
+      in_pos_ = in_.size();
+    }
+    return false;
+  }
+  size_t len = size_t(static_cast<const char*>(lf) - start);
+  std::string_view line(start, len);
+  in_pos_ += len + 1;
+  bool bare_lf = line.empty() || line.back() != '\r';
+  if (!bare_lf) line.remove_suffix(1);
+  if (discarding_) {
+    discarding_ = false;
+    ++total_[size_t(smtp::Verb::kUnknown)];
+    last_verb_ = smtp::Verb::kUnknown;
+    Reply(500, "5.5.2", "Error: line too long");
+  } else if (bare_lf && BareLfMode() == smtp::BareLf::kReject) {
+    ++total_[size_t(smtp::Verb::kUnknown)];
+    Reply(550, "5.5.2", "Error: bare <LF> received");
+  } else {
+    Command(line);
+  }
+  if (phase_ == Phase::kCommand && !closing_) ArmTimeout();
+  if (!closing_ && errors_ >= st.hard_error_limit) {
+    log::Info("too many errors after {} from {}", smtp::VerbName(last_verb_), Who());
+    Reply(421, "4.7.0", st.myhostname + " Error: too many errors");
+    CloseAfterFlush();
+  }
+  return true;
+}
+
+void Session::Command(std::string_view line) {
+  if (smtp::ContainsNul(line)) {
+    ++total_[size_t(smtp::Verb::kUnknown)];
+    last_verb_ = smtp::Verb::kUnknown;
+    log::Warning("NUL character in command from {}", Who());
+    Reply(500, "5.5.2", "Error: bad syntax");
+    return;
+  }
+  smtp::Command c = smtp::ParseCommand(line);
+  any_command_ = true;
+  last_verb_ = c.verb;
+  ++total_[size_t(c.verb)];
+  last_code_ = 0;
+  using V = smtp::Verb;
+  switch (c.verb) {
+    case V::kHelo: Helo(c.arg, false); break;
+    case V::kEhlo: Helo(c.arg, true); break;
+    case V::kMail: Mail(c.arg); break;
+    case V::kRcpt: Rcpt(c.arg); break;
+    case V::kData: Data(c.arg); break;
+    case V::kBdat: Bdat(c.arg); break;
+    case V::kRset: Rset(c.arg); break;
+    case V::kNoop: Reply(250, "2.0.0", "Ok"); break;
+    case V::kVrfy: Vrfy(c.arg); break;
+    case V::kHelp:
+      Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT");
+      break;
+    case V::kQuit:
+      Reply(221, "2.0.0", "Bye");
+      CloseAfterFlush();
+      break;
+    case V::kStarttls: Reply(502, "5.5.1", "Error: command not implemented"); break;
+    case V::kAuth: Reply(503, "5.5.1", "Error: authentication not enabled"); break;
+    default: Reply(502, "5.5.2", "Error: command not recognized"); break;
+  }
+  // BDAT counts once its chunk is in (see EndBdatChunk); DATA once committed.
+  if (c.verb != V::kBdat && c.verb != V::kData && last_code_ > 0 && last_code_ < 400) ++ok_[size_t(c.verb)];
+}
+
+void Session::Reply(int code, std::string_view enhanced, std::string_view text) {
+  last_code_ = code;
+  smtp::AppendReply(&out_, code, enhanced, text);
+  if (code < 400) return;
+  const Settings& st = svc_->settings();
+  // Past the soft limit every error reply waits (tarpit), as Postfix sleeps.
+  if (errors_++ >= st.soft_error_limit && st.error_sleep_ms > 0 && !closing_ && code != 421) {
+    paused_ = true;
+    timer_.Start(st.error_sleep_ms, 0, [this] {
+      paused_ = false;
+      auto self = shared_from_this();
+      Flush();
+      ArmTimeout();
+      Process();
+      Flush();
+      ResumeReading();
+    });
+  }
+}
+
+void Session::Flush() {
+  if (out_.empty() || !stream_ || paused_) return;
+  stream_->Write(std::move(out_), [this](int status) {
+    if (status < 0 && !finished_) {
+      Finish(true);
+      return;
+    }
+    if (!closing_ && phase_ != Phase::kCommitting && !paused_ && stream_->write_queue_size() == 0)
+      ResumeReading();
+  });
+  out_.clear();
+  ShrinkIdle(&out_);
+}
+
+void Session::ArmTimeout() {
+  if (paused_) return;  // the error delay owns the timer for now
+  timer_.Start(svc_->settings().timeout_ms, 0, [this] { OnTimeout(); });
+}
+
+void Session::OnTimeout() {
+  if (closing_) {
+    Finish(true);  // the client does not even read our last reply
+    return;
+  }
+  log::Info("timeout after {} from {}", any_command_ ? smtp::VerbName(last_verb_) : "CONNECT", Who());
+  Reply(421, "4.4.2", svc_->settings().myhostname + " Error: timeout exceeded");
+  CloseAfterFlush();
+}
+
+void Session::CloseAfterFlush() {
+  closing_ = true;
+  paused_ = false;
+  PauseReading();
+  if (!stream_) return;
+  stream_->Write(std::move(out_), [this](int) {
+    if (!finished_) Finish(false);
+  });
+  out_.clear();
+  // A client that never reads must not hold the session.
+  timer_.Start(svc_->settings().timeout_ms, 0, [this] { OnTimeout(); });
+}
+
+void Session::Finish(bool lost) {
+  if (finished_) return;
+  finished_ = true;
+  auto self = shared_from_this();
+  if (lost)
+    log::Info("lost connection after {} from {}", any_command_ ? smtp::VerbName(last_verb_) : "CONNECT", Who());
+  log::Info("disconnect from {}{}", Who(), DisconnectCounts());
+  timer_.Stop();
+  stream_.reset();
+  // An unfinished message leaves nothing behind: its writer removes the body.
+  if (phase_ != Phase::kCommitting) txn_.reset();
+  svc_->Retire(this);
+}
+
+std::string Session::DisconnectCounts() const {
+  std::string s;
+  uint32_t ok = 0, total = 0;
+  for (smtp::Verb v : kCountOrder) {
+    size_t i = size_t(v);
+    if (total_[i] == 0) continue;
+    ok += ok_[i];
+    total += total_[i];
+    std::string name = ToLower(smtp::VerbName(v));
+    s += " " + name + "=" + std::to_string(ok_[i]);
+    if (ok_[i] != total_[i]) s += "/" + std::to_string(total_[i]);
+  }
+  s += " commands=" + std::to_string(ok);
+  if (ok != total) s += "/" + std::to_string(total);
+  return s;
+}
+
+void Session::LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,
+                        std::string_view rcpt) {
+  std::string id = "NOQUEUE";
+  if (txn_ && txn_->content && txn_->content->writer) id = queue::FormatMsgId(txn_->content->writer->id());
+  std::string line = fmt::format("{}: reject: {} from {}: {} {} {};", id, stage, Who(), code, enh, text);
+  if (txn_) line += " from=<" + txn_->sender.Canonical() + ">";
+  if (!rcpt.empty()) line += " to=<" + std::string(rcpt) + ">";
+  line += esmtp_ ? " proto=ESMTP" : " proto=SMTP";
+  if (!helo_.empty()) line += " helo=<" + helo_ + ">";
+  log::Info("{}", line);
+}
+
+}  // namespace postern::smtpd

@@ -1,0 +1,180 @@
+// smtpd/session.h — one SMTP session on the shared loop, and the process-wide
+// state the sessions share (settings, policy, queue, group committer).
+// A session keeps nothing big while idle: its buffers grow only while a
+// command or a message is in flight and shrink again afterwards.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "event/event.h"
+#include "queue/committer.h"
+#include "queue/queue.h"
+#include "server/server.h"
+#include "smtp/address.h"
+#include "smtp/command.h"
+#include "smtp/data.h"
+#include "smtp/esmtp.h"
+#include "smtp/headers.h"
+#include "smtpd/policy.h"
+#include "smtpd/settings.h"
+
+namespace postern::smtpd {
+
+class Session;
+
+// What every session of this process shares.
+class Service {
+ public:
+  Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy> policy,
+          std::unique_ptr<queue::Queue> queue);
+  Service(const Service&) = delete;
+
+  void Accept(server::Client c);
+  // A finished session is destroyed on a later loop turn, never inside its own callback.
+  void Retire(Session* s);
+
+  const Settings& settings() const { return settings_; }
+  Policy& policy() { return *policy_; }
+  queue::Queue& queue() { return *queue_; }
+  queue::AsyncCommitter& committer() { return committer_; }
+  const std::string& service_name() const { return service_name_; }
+  uv_loop_t* loop() const { return loop_; }
+  // Sessions from one client address in this process (the connection count limit).
+  int AddClient(const std::string& addr) { return ++per_addr_[addr]; }
+  void RemoveClient(const std::string& addr);
+  size_t sessions() const { return sessions_.size(); }
+
+ private:
+  uv_loop_t* loop_;
+  std::string service_name_;
+  Settings settings_;
+  std::unique_ptr<Policy> policy_;
+  std::unique_ptr<queue::Queue> queue_;
+  queue::AsyncCommitter committer_;
+  queue::ReaderCheckTimer reader_check_;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+  std::vector<std::shared_ptr<Session>> retired_;
+  event::Timer reaper_;
+  std::unordered_map<std::string, int> per_addr_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Service* svc, server::Client c);
+  ~Session();
+  Session(const Session&) = delete;
+  void Start();
+
+ private:
+  enum class Phase { kCommand, kData, kBdat, kCommitting };
+
+  // A reply kept for later (the answer to BDAT chunks still to come).
+  struct Answer {
+    int code = 0;
+    std::string enhanced, text;
+  };
+  // The message being received (DATA or BDAT).
+  struct Content {
+    std::unique_ptr<queue::MessageWriter> writer;
+    smtp::DataDecoder decoder;
+    smtp::HeaderFilter filter;
+    std::string buf;           // decoded content not yet handed to the writer
+    uint64_t bdat_size = 0;    // BDAT content bytes so far
+    bool bdat_prev_cr = false;
+    bool bdat_bare_lf = false;
+    bool bdat_over_size = false;
+    queue::Status write_error;
+  };
+  // One MAIL transaction.
+  struct Txn {
+    smtp::Address sender;
+    smtp::MailParams params;
+    std::vector<queue::Recipient> rcpts;
+    std::string first_rcpt;        // for the Received: header's "for <...>"
+    std::unique_ptr<Content> content;
+    bool bdat = false;              // content is arriving in BDAT chunks
+    std::optional<Answer> bdat_error;  // answer to the rest of the chunks
+  };
+
+  // session.cc: the connection and the command loop.
+  void OnRead(std::string_view data);
+  void OnEnd(int status);
+  void Process();
+  bool NextLine();
+  void Command(std::string_view line);
+  void Reply(int code, std::string_view enhanced, std::string_view text);
+  void Reply(const Answer& a) { Reply(a.code, a.enhanced, a.text); }
+  void Flush();
+  void ArmTimeout();
+  void OnTimeout();
+  void CloseAfterFlush();
+  void Finish(bool lost);
+  void PauseReading();
+  void ResumeReading();
+  std::string Who() const { return client_name_ + "[" + client_addr_ + "]"; }
+  void LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,
+                 std::string_view rcpt);
+  std::string DisconnectCounts() const;
+
+  // session_cmd.cc: the commands.
+  void Helo(std::string_view arg, bool ehlo);
+  void Mail(std::string_view arg);
+  void Rcpt(std::string_view arg);
+  void Vrfy(std::string_view arg);
+  void Rset(std::string_view arg);
+  std::optional<smtp::Address> ParseAddress(std::string_view path, bool sender, bool utf8);
+  Facts MakeFacts(const smtp::Address* rcpt) const;
+
+  // session_content.cc: DATA, BDAT and the hand-off to the queue.
+  void Data(std::string_view arg);
+  void Bdat(std::string_view arg);
+  std::optional<Answer> BeginContent();  // nullopt: the queue file is open
+  void FeedData();
+  void FeedBdat();
+  void AppendBdat(std::string_view chunk);
+  void EndBdatChunk();
+  void FlushBody();
+  void EndOfContent();
+  void Commit();
+  void OnCommitted(queue::Outcome<queue::MsgId> r);
+  void ResetTxn();
+  std::string ReceivedHeader(queue::MsgId id) const;
+  smtp::BareLf BareLfMode() const;
+
+  Service* svc_;
+  std::unique_ptr<event::Stream> stream_;
+  server::Lease lease_;
+  event::Timer timer_;
+  std::string client_addr_, client_name_ = "unknown", local_addr_;
+  std::string helo_;
+  bool esmtp_ = false;
+  bool counted_ = false;    // in Service's per-address count
+  Phase phase_ = Phase::kCommand;
+  bool paused_ = false;     // an error reply is being delayed
+  bool reading_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  bool discarding_ = false;  // the rest of an over-long command line
+  std::string in_;           // received, not yet processed (from in_pos_)
+  size_t in_pos_ = 0;
+  std::string out_;          // replies not yet written: one write per batch
+  uint64_t bdat_left_ = 0;
+  bool bdat_last_ = false;
+  bool bdat_discard_ = false;
+  Answer bdat_discard_reply_;
+  std::optional<Txn> txn_;
+  long long errors_ = 0;
+  int last_code_ = 0;
+  smtp::Verb last_verb_ = smtp::Verb::kUnknown;
+  bool any_command_ = false;
+  std::array<uint32_t, 17> ok_{}, total_{};  // per smtp::Verb
+};
+
+}  // namespace postern::smtpd

@@ -1,0 +1,146 @@
+// smtpd/session_cmd.cc — the envelope commands: HELO/EHLO, MAIL, RCPT (where
+// the restrictions run), VRFY and RSET, with Postfix's replies.
+#include "log/log.h"
+#include "smtp/reply.h"
+#include "smtpd/session.h"
+#include "util/strings.h"
+
+namespace postern::smtpd {
+
+namespace {
+
+bool HasNonAscii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c >= 0x80) return true;
+  return false;
+}
+
+}  // namespace
+
+Facts Session::MakeFacts(const smtp::Address* rcpt) const {
+  Facts f;
+  f.client_name = client_name_;
+  f.client_addr = client_addr_;
+  f.local_addr = local_addr_;
+  f.helo = helo_;
+  f.sender = txn_ ? &txn_->sender : nullptr;
+  f.recipient = rcpt;
+  return f;
+}
+
+void Session::Helo(std::string_view arg, bool ehlo) {
+  if (arg.empty()) {
+    Reply(501, "5.5.4", ehlo ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+    return;
+  }
+  ResetTxn();
+  helo_ = std::string(arg);
+  esmtp_ = ehlo;
+  const Settings& st = svc_->settings();
+  if (!ehlo) {
+    Reply(250, "", st.myhostname);
+    return;
+  }
+  smtp::Reply r;
+  r.code = 250;
+  r.lines = {st.myhostname, "PIPELINING"};
+  r.lines.push_back(st.message_size_limit ? "SIZE " + std::to_string(st.message_size_limit) : "SIZE");
+  if (!st.disable_vrfy) r.lines.push_back("VRFY");
+  for (const char* k : {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}) r.lines.push_back(k);
+  last_code_ = 250;
+  smtp::AppendReply(&out_, r);
+}
+
+std::optional<smtp::Address> Session::ParseAddress(std::string_view path, bool sender, bool utf8) {
+  smtp::PathOptions o;
+  o.smtputf8 = utf8;
+  o.allow_null = sender;
+  o.allow_bare_local = true;
+  auto a = smtp::ParsePath(path, o);
+  if (a) {
+    // Postfix's append_at_myorigin: a bare local part is ours.
+    if (!a->null && a->domain.empty()) a->domain = svc_->settings().myorigin;
+    return std::move(*a);
+  }
+  if (!utf8 && HasNonAscii(path)) {
+    Reply(553, "5.6.7", "Must declare SMTPUTF8 to send unicode address");
+  } else if (sender) {
+    Reply(501, "5.1.7", "Bad sender address syntax");
+  } else {
+    Reply(501, "5.1.3", "Bad recipient address syntax");
+  }
+  return std::nullopt;
+}
+
+void Session::Mail(std::string_view arg) {
+  const Settings& st = svc_->settings();
+  if (st.helo_required && helo_.empty()) return Reply(503, "5.5.1", "Error: send HELO/EHLO first");
+  if (txn_) return Reply(503, "5.5.1", "Error: nested MAIL command");
+  auto pa = smtp::ParsePathArg(arg, "FROM", !st.strict_rfc821);
+  if (!pa) return Reply(501, "5.5.4", "Syntax: MAIL FROM:<address>");
+  smtp::MailParams mp;
+  if (!pa->params.empty() && !esmtp_) return Reply(555, "5.5.4", "Unsupported option: " + std::string(pa->params));
+  auto ps = smtp::ParseMailParams(pa->params, &mp);
+  if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);
+  if (mp.body == smtp::Body::kBinaryMime) return Reply(555, "5.5.4", "Unsupported option: BODY=BINARYMIME");
+  if (mp.size && st.message_size_limit && *mp.size > st.message_size_limit)
+    return Reply(552, "5.3.4", "Message size exceeds fixed limit");
+  auto sender = ParseAddress(pa->path, true, mp.smtputf8);
+  if (!sender) return;
+  txn_.emplace();
+  txn_->sender = std::move(*sender);
+  txn_->params = std::move(mp);
+  Reply(250, "2.1.0", "Ok");
+}
+
+void Session::Rcpt(std::string_view arg) {
+  const Settings& st = svc_->settings();
+  if (!txn_) return Reply(503, "5.5.1", "Error: need MAIL command");
+  if (txn_->content) return Reply(503, "5.5.1", "Error: RCPT after BDAT");
+  if (st.recipient_limit && txn_->rcpts.size() >= st.recipient_limit)
+    return Reply(452, "4.5.3", "Error: too many recipients");
+  auto pa = smtp::ParsePathArg(arg, "TO", !st.strict_rfc821);
+  if (!pa) return Reply(501, "5.5.4", "Syntax: RCPT TO:<address>");
+  if (!pa->params.empty() && !esmtp_) return Reply(555, "5.5.4", "Unsupported option: " + std::string(pa->params));
+  smtp::RcptParams rp;
+  auto ps = smtp::ParseRcptParams(pa->params, &rp);
+  if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);
+  auto rcpt = ParseAddress(pa->path, false, txn_->params.smtputf8);
+  if (!rcpt) return;
+  Policy& pol = svc_->policy();
+  Verdict v = pol.CheckRecipient(MakeFacts(&*rcpt));
+  if (!v.rejected()) v = pol.CheckLocalRecipient(*rcpt, local_addr_);
+  if (v.rejected()) {
+    LogReject("RCPT", v.code, v.enhanced, v.text, rcpt->Canonical());
+    return Reply(v.code, v.enhanced, v.text);
+  }
+  queue::Recipient r;
+  r.address = rcpt->Canonical();
+  if (rp.orcpt) r.orig_recipient = rp.orcpt_type + ";" + *rp.orcpt;
+  r.notify = uint8_t(rp.notify);
+  if (txn_->rcpts.empty()) txn_->first_rcpt = r.address;
+  txn_->rcpts.push_back(std::move(r));
+  Reply(250, "2.1.5", "Ok");
+}
+
+void Session::Vrfy(std::string_view arg) {
+  if (svc_->settings().disable_vrfy) return Reply(502, "5.5.1", "VRFY command is disabled");
+  if (arg.empty()) return Reply(501, "5.5.4", "Syntax: VRFY address");
+  std::string path = arg.front() == '<' ? std::string(arg) : "<" + std::string(arg) + ">";
+  auto a = ParseAddress(path, false, true);
+  if (!a) return;
+  Verdict v = svc_->policy().CheckLocalRecipient(*a, local_addr_);
+  if (v.rejected()) {
+    LogReject("VRFY", v.code, v.enhanced, v.text, a->Canonical());
+    return Reply(v.code, v.enhanced, v.text);
+  }
+  Reply(252, "2.0.0", "<" + a->Canonical() + ">");
+}
+
+void Session::Rset(std::string_view arg) {
+  if (!arg.empty()) return Reply(501, "5.5.4", "Syntax: RSET");
+  ResetTxn();
+  Reply(250, "2.0.0", "Ok");
+}
+
+}  // namespace postern::smtpd

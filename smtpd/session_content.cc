@@ -1,0 +1,256 @@
+// smtpd/session_content.cc — message content: DATA through the smuggling-safe
+// decoder, BDAT chunks, the Received: header, Return-Path removal, and the
+// hand-off to the group committer; 250 only once the queue says durable.
+#include <ctime>
+
+#include "log/log.h"
+#include "smtpd/qmgr_trigger.h"
+#include "smtpd/session.h"
+
+namespace postern::smtpd {
+
+namespace {
+
+constexpr size_t kBodyFlush = 64 * 1024;  // content handed to the writer in pieces of this size
+
+std::string MailDate(time_t t) {
+  tm lt{};
+  localtime_r(&t, &lt);
+  char buf[80];
+  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z (%Z)", &lt);
+  return buf;
+}
+
+}  // namespace
+
+smtp::BareLf Session::BareLfMode() const {
+  const Settings& st = svc_->settings();
+  // Excluded clients are not rejected, but end-of-data stays strict for all.
+  if (st.bare_lf == smtp::BareLf::kReject && st.bare_lf_exclusions.Contains(client_addr_) == std::optional<bool>(true))
+    return smtp::BareLf::kNormalize;
+  return st.bare_lf;
+}
+
+std::string Session::ReceivedHeader(queue::MsgId id) const {
+  const Settings& st = svc_->settings();
+  std::string proto = txn_->params.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  std::string h = "Received: from " + (helo_.empty() ? client_name_ : helo_) + " (" + client_name_ + " [" +
+                  client_addr_ + "])\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
+                  " id " + queue::FormatMsgId(id);
+  if (txn_->rcpts.size() == 1)
+    h += "\r\n\tfor <" + txn_->first_rcpt + ">; ";
+  else
+    h += ";\r\n\t";
+  return h + MailDate(time(nullptr)) + "\r\n";
+}
+
+// Opens the queue file for the transaction, or says why the queue refuses.
+std::optional<Session::Answer> Session::BeginContent() {
+  queue::MessageRecord rec;
+  rec.sender = txn_->sender.null ? "" : txn_->sender.Canonical();
+  rec.arrival = time(nullptr);
+  rec.client_name = client_name_;
+  rec.client_addr = client_addr_;
+  rec.helo = helo_;
+  rec.protocol = esmtp_ ? "ESMTP" : "SMTP";
+  const smtp::MailParams& mp = txn_->params;
+  if (mp.envid) rec.dsn_envid = *mp.envid;
+  rec.dsn_ret = mp.ret == smtp::Ret::kFull ? queue::DsnRet::kFull
+                : mp.ret == smtp::Ret::kHdrs ? queue::DsnRet::kHdrs : queue::DsnRet::kUnset;
+  if (mp.body == smtp::Body::k8BitMime) rec.flags |= queue::kFlag8BitMime;
+  if (mp.smtputf8) rec.flags |= queue::kFlagSmtpUtf8;
+  auto w = svc_->queue().Begin(std::move(rec));
+  if (!w.ok()) {
+    log::Warning("queue: {}", w.status().message);
+    if (w.code() == queue::Code::kInsufficientStorage) return Answer{452, "4.3.1", "Insufficient system storage"};
+    return Answer{451, "4.3.0", "Error: queue file write error"};
+  }
+  auto c = std::make_unique<Content>();
+  c->writer = std::move(*w);
+  for (const queue::Recipient& r : txn_->rcpts) {
+    if (auto s = c->writer->AddRecipient(r); !s.ok() && c->write_error.ok()) c->write_error = s;
+  }
+  smtp::DataDecoder::Options o;
+  o.bare_lf = BareLfMode();
+  o.line_limit = svc_->settings().line_length_limit;
+  o.size_limit = svc_->settings().message_size_limit;
+  c->decoder = smtp::DataDecoder(o);
+  log::Info("{}: client={}", queue::FormatMsgId(c->writer->id()), Who());
+  c->buf = ReceivedHeader(c->writer->id());
+  txn_->content = std::move(c);
+  return std::nullopt;
+}
+
+void Session::Data(std::string_view arg) {
+  if (!arg.empty()) return Reply(501, "5.5.4", "Syntax: DATA");
+  if (!txn_) return Reply(503, "5.5.1", "Error: need RCPT command");
+  if (txn_->bdat) return Reply(503, "5.5.1", "Error: DATA after BDAT");
+  if (txn_->rcpts.empty()) return Reply(554, "5.5.1", "Error: no valid recipients");
+  if (auto refused = BeginContent()) return Reply(*refused);
+  Reply(354, "", "End data with <CR><LF>.<CR><LF>");
+  phase_ = Phase::kData;
+}
+
+void Session::FeedData() {
+  Content& c = *txn_->content;
+  size_t from = c.buf.size();
+  size_t used = c.decoder.Feed(std::string_view(in_).substr(in_pos_), &c.buf);
+  in_pos_ += used;
+  c.filter.Apply(&c.buf, from);
+  if (c.buf.size() >= kBodyFlush) FlushBody();
+  if (c.decoder.done()) EndOfContent();
+}
+
+void Session::FlushBody() {
+  Content& c = *txn_->content;
+  if (!c.buf.empty() && c.write_error.ok()) {
+    if (auto s = c.writer->Append(c.buf); !s.ok()) c.write_error = s;
+  }
+  c.buf.clear();
+}
+
+void Session::Bdat(std::string_view arg) {
+  // Whatever happens, a chunk whose size we know must be read off the wire.
+  auto b = smtp::ParseBdatArg(arg, uint64_t(1) << 50);
+  if (!b) return Reply(501, "5.5.4", "Syntax: BDAT count [LAST]");
+  bdat_left_ = b->size;
+  bdat_last_ = b->last;
+  bdat_discard_ = true;
+  phase_ = Phase::kBdat;
+  if (!txn_) {
+    bdat_discard_reply_ = {503, "5.5.1", "Error: need MAIL command"};
+  } else if (txn_->rcpts.empty()) {
+    bdat_discard_reply_ = {554, "5.5.1", "Error: no valid recipients"};
+  } else if (txn_->bdat_error) {
+    bdat_discard_reply_ = *txn_->bdat_error;
+  } else if (!txn_->content) {
+    txn_->bdat = true;
+    if (auto refused = BeginContent()) {
+      txn_->bdat_error = refused;
+      bdat_discard_reply_ = *refused;
+    } else {
+      bdat_discard_ = false;
+    }
+  } else {
+    bdat_discard_ = false;
+  }
+}
+
+void Session::FeedBdat() {
+  size_t n = size_t(std::min<uint64_t>(bdat_left_, in_.size() - in_pos_));
+  if (!bdat_discard_) AppendBdat(std::string_view(in_).substr(in_pos_, n));
+  in_pos_ += n;
+  bdat_left_ -= n;
+  if (bdat_left_ == 0) EndBdatChunk();
+}
+
+// BDAT content is raw: no dot-unstuffing, but lines are stored CRLF-terminated.
+void Session::AppendBdat(std::string_view chunk) {
+  Content& c = *txn_->content;
+  uint64_t limit = svc_->settings().message_size_limit;
+  c.bdat_size += chunk.size();
+  if (limit && c.bdat_size > limit) c.bdat_over_size = true;
+  if (c.bdat_over_size) return;
+  size_t from = c.buf.size();
+  for (char ch : chunk) {
+    if (ch == '\n' && !c.bdat_prev_cr) {
+      c.bdat_bare_lf = true;
+      c.buf += '\r';
+    }
+    c.buf += ch;
+    c.bdat_prev_cr = ch == '\r';
+  }
+  c.filter.Apply(&c.buf, from);
+  if (c.buf.size() >= kBodyFlush) FlushBody();
+}
+
+void Session::EndBdatChunk() {
+  phase_ = Phase::kCommand;
+  if (bdat_discard_) {
+    Reply(bdat_discard_reply_);
+    if (bdat_last_ && txn_) ResetTxn();
+    return;
+  }
+  Content& c = *txn_->content;
+  if (!bdat_last_) {
+    if (c.bdat_over_size) {
+      txn_->bdat_error = Answer{552, "5.3.4", "Error: message file too big"};
+      Reply(552, "5.3.4", "Error: message file too big");
+      txn_->content.reset();
+      return;
+    }
+    ++ok_[size_t(smtp::Verb::kBdat)];
+    return Reply(250, "2.0.0", "Ok: " + std::to_string(c.bdat_size) + " bytes");
+  }
+  EndOfContent();
+}
+
+// End of DATA or the LAST chunk: refuse, or hand the message to the committer.
+void Session::EndOfContent() {
+  Content& c = *txn_->content;
+  phase_ = Phase::kCommand;
+  c.filter.Finish(&c.buf);
+  FlushBody();
+  bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
+  bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
+  int code = 0;
+  const char* enh = "";
+  std::string text;
+  if (over) {
+    code = 552, enh = "5.3.4", text = "Error: message file too big";
+  } else if (bare && BareLfMode() == smtp::BareLf::kReject) {
+    code = 550, enh = "5.5.2", text = "Error: bare <LF> received";
+  } else if (!c.write_error.ok()) {
+    log::Warning("{}: queue: {}", queue::FormatMsgId(c.writer->id()), c.write_error.message);
+    if (c.write_error.code == queue::Code::kInsufficientStorage)
+      code = 452, enh = "4.3.1", text = "Insufficient system storage";
+    else
+      code = 451, enh = "4.3.0", text = "Error: queue file write error";
+  }
+  if (code) {
+    LogReject("END-OF-MESSAGE", code, enh, text, "");
+    Reply(code, enh, text);
+    ResetTxn();  // the writer goes, and its body with it
+    return;
+  }
+  Commit();
+}
+
+void Session::Commit() {
+  phase_ = Phase::kCommitting;
+  timer_.Stop();  // the queue, not the client, is what we wait for now
+  std::unique_ptr<queue::MessageWriter> w = std::move(txn_->content->writer);
+  auto self = shared_from_this();  // keeps the lease until the queue answers
+  svc_->committer().Submit(std::move(w), [self](queue::Outcome<queue::MsgId> r) { self->OnCommitted(std::move(r)); });
+}
+
+void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
+  ResetTxn();
+  phase_ = Phase::kCommand;
+  smtp::Verb verb = last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData;
+  if (r.ok()) {
+    TriggerQmgr(svc_->settings().queue_directory);
+  } else {
+    log::Warning("queue commit: {}", r.status().message);
+  }
+  if (finished_) return;  // the client left; the message (if committed) stays
+  if (r.ok()) {
+    ++ok_[size_t(verb)];
+    Reply(250, "2.0.0", "Ok: queued as " + queue::FormatMsgId(*r));
+  } else if (r.code() == queue::Code::kInsufficientStorage) {
+    Reply(452, "4.3.1", "Insufficient system storage");
+  } else {
+    Reply(451, "4.3.0", "Error: queue file write error");
+  }
+  ArmTimeout();
+  Process();
+  Flush();
+  ResumeReading();
+}
+
+void Session::ResetTxn() {
+  txn_.reset();
+  bdat_discard_ = false;
+}
+
+}  // namespace postern::smtpd

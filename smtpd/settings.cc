@@ -1,0 +1,83 @@
+// smtpd/settings.cc — reads and checks smtpd's parameters; see settings.h.
+#include "smtpd/settings.h"
+
+namespace postern::smtpd {
+
+namespace {
+
+template <class T>
+Result<void> Take(Result<T> r, T* out) {
+  if (!r) return Err(r.error());
+  *out = std::move(*r);
+  return {};
+}
+
+Result<NetworkList> Networks(const config::Config& cfg, std::string_view param) {
+  auto v = cfg.GetList(param);
+  if (!v) return Err(v.error());
+  auto l = NetworkList::Parse(*v);
+  if (!l) return Err(std::string(param) + ": " + l.error());
+  return l;
+}
+
+}  // namespace
+
+Result<Settings> Settings::Load(const config::Config& cfg) {
+  Settings s;
+  for (auto [name, out] : {std::pair{"myhostname", &s.myhostname}, std::pair{"smtpd_banner", &s.banner},
+                           std::pair{"mail_name", &s.mail_name}, std::pair{"myorigin", &s.myorigin},
+                           std::pair{"queue_directory", &s.queue_directory}}) {
+    if (auto r = Take(cfg.Get(name), out); !r) return Err(r.error());
+  }
+  if (auto r = Take(cfg.GetSize("message_size_limit"), &s.message_size_limit); !r) return Err(r.error());
+  auto get_int = [&](std::string_view name, long long min) -> Result<long long> {
+    auto v = cfg.GetInt(name);
+    if (!v) return Err(v.error());
+    if (*v < min) return Err(std::string(name) + ": must be at least " + std::to_string(min));
+    return *v;
+  };
+  auto rl = get_int("smtpd_recipient_limit", 0);
+  auto ll = get_int("line_length_limit", 80);
+  auto soft = get_int("smtpd_soft_error_limit", 0);
+  auto hard = get_int("smtpd_hard_error_limit", 1);
+  auto ccl = get_int("smtpd_client_connection_count_limit", 0);
+  for (auto* r : {&rl, &ll, &soft, &hard, &ccl})
+    if (!*r) return Err(r->error());
+  s.recipient_limit = uint64_t(*rl);
+  s.line_length_limit = size_t(*ll);
+  s.soft_error_limit = *soft;
+  s.hard_error_limit = *hard;
+  s.connection_count_limit = *ccl;
+
+  auto to = cfg.GetTime("smtpd_timeout");
+  auto sleep = cfg.GetTime("smtpd_error_sleep_time");
+  if (!to) return Err(to.error());
+  if (!sleep) return Err(sleep.error());
+  s.timeout_ms = uint64_t(to->count()) * 1000;
+  if (s.timeout_ms == 0) return Err("smtpd_timeout: must be more than 0");
+  s.error_sleep_ms = uint64_t(sleep->count()) * 1000;
+
+  for (auto [name, out] : {std::pair{"smtpd_helo_required", &s.helo_required},
+                           std::pair{"disable_vrfy_command", &s.disable_vrfy},
+                           std::pair{"strict_rfc821_envelopes", &s.strict_rfc821}}) {
+    if (auto r = Take(cfg.GetBool(name), out); !r) return Err(r.error());
+  }
+
+  auto bare = cfg.Get("smtpd_forbid_bare_newline");
+  if (!bare) return Err(bare.error());
+  // Postfix 3.9 also accepts the boolean spellings.
+  if (*bare == "normalize") s.bare_lf = smtp::BareLf::kNormalize;
+  else if (*bare == "yes" || *bare == "reject") s.bare_lf = smtp::BareLf::kReject;
+  else if (*bare == "no") s.bare_lf = smtp::BareLf::kNo;
+  else return Err("smtpd_forbid_bare_newline: \"" + *bare + "\" is not normalize, yes or no");
+
+  auto ex = Networks(cfg, "smtpd_forbid_bare_newline_exclusions");
+  if (!ex) return Err(ex.error());
+  s.bare_lf_exclusions = std::move(*ex);
+  auto ev = Networks(cfg, "smtpd_client_event_limit_exceptions");
+  if (!ev) return Err(ev.error());
+  s.event_limit_exceptions = std::move(*ev);
+  return s;
+}
+
+}  // namespace postern::smtpd

@@ -1,0 +1,32 @@
+// smtpd/settings.h — the main.cf parameters smtpd reads, checked once at
+// start-up so that a session never parses configuration.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/maincf.h"
+#include "smtp/data.h"
+#include "smtpd/policy.h"
+#include "util/result.h"
+
+namespace postern::smtpd {
+
+struct Settings {
+  std::string myhostname, banner, mail_name, myorigin, queue_directory;
+  uint64_t message_size_limit = 0;  // 0: no limit
+  uint64_t recipient_limit = 0;     // 0: no limit
+  size_t line_length_limit = 2048;
+  uint64_t timeout_ms = 300000;
+  uint64_t error_sleep_ms = 1000;
+  long long soft_error_limit = 10, hard_error_limit = 20;
+  bool helo_required = false, disable_vrfy = true, strict_rfc821 = false;
+  smtp::BareLf bare_lf = smtp::BareLf::kNormalize;
+  NetworkList bare_lf_exclusions;
+  long long connection_count_limit = 50;  // per client address, in this process
+  NetworkList event_limit_exceptions;
+
+  static Result<Settings> Load(const config::Config& cfg);
+};
+
+}  // namespace postern::smtpd
