@@ -1,0 +1,253 @@
+// route/route.cc — resolving a recipient to transport:nexthop as Postfix's
+// trivial-rewrite does, with transport(5) lookups overriding the default.
+#include "route/route.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <utility>
+
+#include "config/maincf.h"
+#include "util/strings.h"
+
+namespace postern::route {
+
+namespace {
+
+constexpr size_t kMaxNexthop = 1024;
+
+bool IsTableRef(std::string_view entry) {
+  size_t colon = entry.find(':');
+  return colon != std::string_view::npos && colon > 0 && entry[0] != '[' &&
+         entry.find('/') != 0;
+}
+
+// The domain of an address in canonical form: lower case, no trailing dot.
+std::string DomainOf(std::string_view address) {
+  size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return "";
+  std::string d = ToLower(address.substr(at + 1));
+  while (!d.empty() && d.back() == '.') d.pop_back();
+  return d;
+}
+
+Result<uint16_t> ParsePort(std::string_view text) {
+  unsigned long long n = 0;
+  if (ParseUnsigned(text, &n)) {
+    if (n == 0 || n > 65535) return Err("bad port " + std::string(text));
+    return static_cast<uint16_t>(n);
+  }
+  if (text.empty() || text.size() > 64) return Err("bad port " + std::string(text));
+  // A service name, as Postfix allows (smtp, lmtp, submission).
+  std::string name(text);
+  struct servent se, *res = nullptr;
+  char buf[1024];
+  if (getservbyname_r(name.c_str(), "tcp", &se, buf, sizeof buf, &res) != 0 || !res)
+    return Err("unknown service " + name);
+  return static_cast<uint16_t>(ntohs(static_cast<uint16_t>(res->s_port)));
+}
+
+// host, host:port, [host], [host]:port (an IPv6 address needs the brackets).
+Result<Nexthop> ParseHostPort(std::string_view text) {
+  Nexthop n;
+  std::string_view rest;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return Err("missing ] in " + std::string(text));
+    n.kind = Nexthop::Kind::kHost;
+    n.host = std::string(text.substr(1, close - 1));
+    rest = text.substr(close + 1);
+  } else {
+    size_t colon = text.find(':');
+    n.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) rest = text.substr(colon);
+  }
+  if (n.host.empty()) return Err("empty host in nexthop " + std::string(text));
+  if (!rest.empty()) {
+    if (rest[0] != ':') return Err("junk after host in nexthop " + std::string(text));
+    auto port = ParsePort(rest.substr(1));
+    if (!port) return Err(port.error());
+    n.port = *port;
+  }
+  return n;
+}
+
+}  // namespace
+
+Route ParseSpec(std::string_view text) {
+  text = Trim(text);
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return Route{std::string(text), ""};
+  return Route{std::string(Trim(text.substr(0, colon))), std::string(Trim(text.substr(colon + 1)))};
+}
+
+Result<Nexthop> ParseNexthop(std::string_view text) {
+  text = Trim(text);
+  if (text.empty()) return Err("empty nexthop");
+  if (text.size() > kMaxNexthop) return Err("nexthop too long");
+  if (StartsWith(text, "unix:")) {
+    Nexthop n;
+    n.kind = Nexthop::Kind::kUnix;
+    n.path = std::string(text.substr(5));
+    if (n.path.empty()) return Err("empty socket path in nexthop");
+    return n;
+  }
+  if (StartsWith(text, "inet:")) text.remove_prefix(5);
+  return ParseHostPort(text);
+}
+
+Result<Router::DomainList> Router::MakeList(const std::vector<std::string>& entries, bool parents) {
+  DomainList l;
+  l.parents = parents;
+  for (const std::string& e : entries) {
+    if (IsTableRef(e)) {
+      auto t = table::Open(e);
+      if (!t) return Err(t.error());
+      l.tables.Add(std::move(*t));
+    } else {
+      std::string d = ToLower(e);
+      while (!d.empty() && d.back() == '.') d.pop_back();
+      if (!d.empty()) l.names.push_back(std::move(d));
+    }
+  }
+  return l;
+}
+
+// Postfix's match_list for domains: an exact name, a ".parent" entry, or —
+// where parent_domain_matches_subdomains applies (relay_domains) — a parent
+// name; tables are asked for the domain and, likewise, its parents.
+Result<bool> Router::Matches(DomainList& list, std::string_view domain) {
+  auto matches_name = [&](std::string_view name) {
+    for (const std::string& n : list.names) {
+      if (n == name) return true;
+    }
+    return false;
+  };
+  if (matches_name(domain)) return true;
+  if (!list.tables.empty()) {
+    auto hit = list.tables.Lookup(domain);
+    if (!hit) return Err(hit.error());
+    if (*hit) return true;
+  }
+  for (size_t dot = domain.find('.'); dot != std::string_view::npos; dot = domain.find('.', dot + 1)) {
+    std::string_view parent = domain.substr(dot + 1);
+    std::string dotted = "." + std::string(parent);
+    if (matches_name(dotted) || (list.parents && matches_name(parent))) return true;
+    if (!list.tables.empty()) {
+      auto hit = list.tables.Lookup(list.parents ? std::string(parent) : dotted);
+      if (!hit) return Err(hit.error());
+      if (*hit) return true;
+    }
+  }
+  return false;
+}
+
+Result<Router> Router::Make(Settings s, table::TableList transport_maps) {
+  Router r;
+  auto mydest = MakeList(s.mydestination, false);
+  if (!mydest) return Err("mydestination: " + mydest.error());
+  auto relay = MakeList(s.relay_domains, true);
+  if (!relay) return Err("relay_domains: " + relay.error());
+  r.mydestination_ = std::move(*mydest);
+  r.relay_domains_ = std::move(*relay);
+  r.maps_ = std::move(transport_maps);
+  r.s_ = std::move(s);
+  return r;
+}
+
+Result<Router> Router::FromConfig(const config::Config& cfg) {
+  Settings s;
+  auto str = [&](std::string_view name, std::string* out) -> Result<void> {
+    auto v = cfg.Get(name);
+    if (!v) return Err(v.error());
+    *out = std::string(Trim(*v));
+    return {};
+  };
+  const std::pair<const char*, std::string*> fields[] = {{"relayhost", &s.relayhost},
+                                                         {"default_transport", &s.default_transport},
+                                                         {"local_transport", &s.local_transport},
+                                                         {"relay_transport", &s.relay_transport},
+                                                         {"myhostname", &s.myhostname},
+                                                         {"recipient_delimiter", &s.recipient_delimiter}};
+  for (auto [name, out] : fields) {
+    if (auto r = str(name, out); !r) return Err(r.error());
+  }
+  auto mydest = cfg.GetList("mydestination");
+  if (!mydest) return Err(mydest.error());
+  auto relay = cfg.GetList("relay_domains");
+  if (!relay) return Err(relay.error());
+  s.mydestination = std::move(*mydest);
+  s.relay_domains = std::move(*relay);
+  auto refs = cfg.GetTables("transport_maps");
+  if (!refs) return Err(refs.error());
+  auto maps = table::TableList::Open(*refs);
+  if (!maps) return Err("transport_maps: " + maps.error());
+  return Make(std::move(s), std::move(*maps));
+}
+
+// transport(5): a result replaces what resolve chose. An empty transport
+// keeps it (":[gw]" changes only the nexthop); a transport with an empty
+// nexthop sends to the recipient domain, as trivial-rewrite does.
+static void Apply(const Route& entry, std::string_view domain, Route* r) {
+  if (entry.transport.empty()) {
+    if (!entry.nexthop.empty()) r->nexthop = entry.nexthop;
+    return;
+  }
+  r->transport = entry.transport;
+  r->nexthop = entry.nexthop.empty() ? std::string(domain) : entry.nexthop;
+}
+
+// Search order of transport(5): user+ext@domain, user@domain, domain, its
+// parents as .parent, then "*".
+Result<bool> Router::Transport(std::string_view address, std::string_view domain, Route* r) {
+  std::vector<std::string> keys;
+  size_t at = address.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string local = ToLower(address.substr(0, at));
+    std::string full = local + "@" + std::string(domain);
+    keys.push_back(full);
+    if (!s_.recipient_delimiter.empty()) {
+      size_t d = local.find_first_of(s_.recipient_delimiter);
+      if (d != std::string::npos && d > 0) keys.push_back(local.substr(0, d) + "@" + std::string(domain));
+    }
+  }
+  if (!domain.empty()) {
+    keys.emplace_back(domain);
+    for (size_t dot = domain.find('.'); dot != std::string_view::npos; dot = domain.find('.', dot + 1))
+      keys.push_back(std::string(domain.substr(dot)));
+  }
+  keys.emplace_back("*");
+  for (const std::string& k : keys) {
+    auto hit = maps_.Lookup(k);
+    if (!hit) return Err("transport_maps: " + hit.error());
+    if (!*hit) continue;
+    Apply(ParseSpec(**hit), domain, r);
+    return true;
+  }
+  return false;
+}
+
+Result<Route> Router::Resolve(std::string_view recipient) {
+  std::string domain = DomainOf(recipient);
+  Route r;
+  auto local = domain.empty() ? Result<bool>(true) : Matches(mydestination_, domain);
+  if (!local) return Err("mydestination: " + local.error());
+  if (*local) {
+    r = ParseSpec(s_.local_transport);
+    if (r.nexthop.empty()) r.nexthop = s_.myhostname;
+  } else {
+    auto relay = Matches(relay_domains_, domain);
+    if (!relay) return Err("relay_domains: " + relay.error());
+    r = ParseSpec(*relay ? s_.relay_transport : s_.default_transport);
+    // Precedence: the transport's own nexthop, relayhost, the domain.
+    if (r.nexthop.empty()) r.nexthop = s_.relayhost.empty() ? domain : s_.relayhost;
+  }
+  if (!maps_.empty()) {
+    auto t = Transport(recipient, domain, &r);
+    if (!t) return Err(t.error());
+  }
+  if (r.transport.empty()) return Err("no transport for " + std::string(recipient));
+  return r;
+}
+
+}  // namespace postern::route

@@ -1,0 +1,135 @@
+// route/route_test.cc — table-driven checks of recipient routing (resolve
+// classes, relayhost, transport(5) search order and results) and of nexthop syntax.
+#include "route/route.h"
+
+#include <gtest/gtest.h>
+
+namespace postern::route {
+namespace {
+
+Settings Base() {
+  Settings s;
+  s.mydestination = {"mx.postern.test", "localhost", "local.test"};
+  s.relay_domains = {"relayed.test"};
+  s.default_transport = "smtp";
+  s.local_transport = "local:mx.postern.test";
+  s.relay_transport = "relay";
+  s.myhostname = "mx.postern.test";
+  s.recipient_delimiter = "+";
+  return s;
+}
+
+struct Case {
+  const char* name;
+  const char* relayhost;
+  const char* maps;  // transport_maps, "" = none
+  const char* recipient;
+  Route want;
+};
+
+TEST(Router, Resolves) {
+  const char* kMaps =
+      "inline:{ user@special.test=lmtp:unix:/run/lmtp, special.test=smtp:[10.0.0.1]:2525, "
+      ".sub.test=relay:, kept.test=:[gw.test], local.test=smtp:, bare.test=smtp }";
+  const Case cases[] = {
+      {"remote default", "", "", "u@example.com", {"smtp", "example.com"}},
+      {"remote case folded", "", "", "U@Example.COM.", {"smtp", "example.com"}},
+      {"local domain", "", "", "u@mx.postern.test", {"local", "mx.postern.test"}},
+      {"no domain is local", "", "", "postmaster", {"local", "mx.postern.test"}},
+      {"relay domain", "", "", "u@relayed.test", {"relay", "relayed.test"}},
+      {"relay subdomain", "", "", "u@a.relayed.test", {"relay", "a.relayed.test"}},
+      {"mydestination has no subdomains", "", "", "u@a.local.test", {"smtp", "a.local.test"}},
+      {"relayhost for remote", "[gw.test]:2525", "", "u@example.com", {"smtp", "[gw.test]:2525"}},
+      {"relayhost for relay domains", "[gw.test]", "", "u@relayed.test", {"relay", "[gw.test]"}},
+      {"relayhost not for local", "[gw.test]", "", "u@localhost", {"local", "mx.postern.test"}},
+      {"map: full address first", "", kMaps, "user@special.test", {"lmtp", "unix:/run/lmtp"}},
+      {"map: extension falls back to user@", "", kMaps, "user+tag@special.test", {"lmtp", "unix:/run/lmtp"}},
+      {"map: domain", "", kMaps, "other@special.test", {"smtp", "[10.0.0.1]:2525"}},
+      {"map: parent as .domain", "", kMaps, "u@a.b.sub.test", {"relay", "a.b.sub.test"}},
+      {"map: .domain is not the domain", "", kMaps, "u@sub.test", {"smtp", "sub.test"}},
+      {"map: empty transport keeps it", "[relay.test]", kMaps, "u@kept.test", {"smtp", "[gw.test]"}},
+      {"map: empty nexthop is the domain", "[relay.test]", kMaps, "u@local.test", {"smtp", "local.test"}},
+      {"map: no colon, nexthop the domain", "", kMaps, "u@bare.test", {"smtp", "bare.test"}},
+      {"map: miss keeps relayhost", "[relay.test]", kMaps, "u@example.com", {"smtp", "[relay.test]"}},
+      {"map: wildcard", "", "inline:{ *=smtp:[catch.test] }", "u@example.com", {"smtp", "[catch.test]"}},
+      {"map: wildcard for local too", "", "inline:{ *=lmtp:unix:/x }", "u@localhost", {"lmtp", "unix:/x"}},
+  };
+  for (const Case& c : cases) {
+    Settings s = Base();
+    s.relayhost = c.relayhost;
+    table::TableList maps;
+    if (*c.maps) {
+      auto m = table::TableList::Open(c.maps);
+      ASSERT_TRUE(m.ok()) << c.name << ": " << m.error();
+      maps = std::move(*m);
+    }
+    auto r = Router::Make(s, std::move(maps));
+    ASSERT_TRUE(r.ok()) << c.name << ": " << r.error();
+    auto got = r->Resolve(c.recipient);
+    ASSERT_TRUE(got.ok()) << c.name << ": " << got.error();
+    EXPECT_EQ(got->transport, c.want.transport) << c.name;
+    EXPECT_EQ(got->nexthop, c.want.nexthop) << c.name;
+  }
+}
+
+TEST(Router, TransportWithNexthopInDefaults) {
+  Settings s = Base();
+  s.default_transport = "smtp:[smarthost.test]:587";
+  s.relayhost = "[ignored.test]";
+  auto r = Router::Make(s, {});
+  ASSERT_TRUE(r.ok());
+  auto got = r->Resolve("u@example.com");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, (Route{"smtp", "[smarthost.test]:587"}));
+}
+
+TEST(Route, ParseSpec) {
+  const std::pair<const char*, Route> cases[] = {
+      {"smtp", {"smtp", ""}},
+      {"smtp:", {"smtp", ""}},
+      {":[gw]", {"", "[gw]"}},
+      {"lmtp:unix:/path/sock", {"lmtp", "unix:/path/sock"}},
+      {"lmtp:inet:host:24", {"lmtp", "inet:host:24"}},
+      {" relay:[h]:25 ", {"relay", "[h]:25"}},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(ParseSpec(text), want) << text;
+}
+
+TEST(Route, ParseNexthop) {
+  using K = Nexthop::Kind;
+  struct C {
+    const char* text;
+    bool ok;
+    Nexthop want;
+  };
+  const C cases[] = {
+      {"example.com", true, {K::kDomain, "example.com", 0, ""}},
+      {"example.com:2525", true, {K::kDomain, "example.com", 2525, ""}},
+      {"[mx.example]", true, {K::kHost, "mx.example", 0, ""}},
+      {"[127.0.0.1]:10025", true, {K::kHost, "127.0.0.1", 10025, ""}},
+      {"[::1]:24", true, {K::kHost, "::1", 24, ""}},
+      {"inet:127.0.0.1:24", true, {K::kDomain, "127.0.0.1", 24, ""}},
+      {"inet:[127.0.0.1]:24", true, {K::kHost, "127.0.0.1", 24, ""}},
+      {"unix:/run/lmtp.sock", true, {K::kUnix, "", 0, "/run/lmtp.sock"}},
+      {"[h]:smtp", true, {K::kHost, "h", 25, ""}},
+      {"", false, {}},
+      {"[]:25", false, {}},
+      {"[h", false, {}},
+      {"[h]x", false, {}},
+      {"h:0", false, {}},
+      {"h:65536", false, {}},
+      {"h:no-such-service-here", false, {}},
+      {"unix:", false, {}},
+  };
+  for (const C& c : cases) {
+    auto got = ParseNexthop(c.text);
+    EXPECT_EQ(got.ok(), c.ok) << c.text;
+    if (got.ok() && c.ok) {
+      EXPECT_EQ(*got, c.want) << c.text;
+    }
+  }
+  EXPECT_FALSE(ParseNexthop(std::string(2000, 'a')).ok());
+}
+
+}  // namespace
+}  // namespace postern::route

@@ -1,0 +1,202 @@
+// qmgr/dispatch.cc — handing delivery requests to transports within each
+// destination's concurrency window, and the feedback their outcome gives:
+// the window grows when a destination was reached, shrinks when not, a dead
+// destination or an unusable transport has its recipients deferred.
+#include <algorithm>
+#include <ctime>
+#include <iterator>
+
+#include "log/log.h"
+#include "qmgr/manager.h"
+
+namespace postern::qmgr {
+
+namespace {
+
+// Connections to transports at once, whatever the windows say: each is a
+// descriptor here and a worker under master.
+constexpr int kMaxInflight = 1000;
+// How soon to retry when a transport's listen backlog was full.
+constexpr uint64_t kBusyRetryMs = 100;
+
+}  // namespace
+
+void Manager::ScanSoon() {
+  if (!soon_timer_.active()) soon_timer_.Start(0, 0, [this] { Scan(std::time(nullptr)); });
+}
+
+void Manager::SchedulePump(uint64_t ms) {
+  if (!pump_timer_.active()) pump_timer_.Start(ms, 0, [this] { Pump(); });
+}
+
+void Manager::Pump() {
+  if (draining_) return;
+  // Results recorded while pumping may pump again; one pass at a time.
+  if (pumping_) {
+    repump_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    repump_ = false;
+    int64_t now = std::time(nullptr);
+    for (auto it = dests_.begin(); it != dests_.end();) {
+      Dest* d = it->second.get();
+      while (!d->order.empty() && !d->window.dead() && d->transport->throttled_until <= now &&
+             d->busy < d->window.concurrency() && busy_ < kMaxInflight) {
+        if (!StartJob(d)) break;
+      }
+      // An idle, healthy destination is forgotten, as Postfix drops empty queues.
+      if (d->order.empty() && d->busy == 0 && !d->window.dead()) {
+        it = dests_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  } while (repump_);
+  pumping_ = false;
+}
+
+bool Manager::StartJob(Dest* d) {
+  Transport* t = d->transport;
+  queue::MsgId msg = d->order.front();
+  auto& list = d->todo[msg];
+  size_t limit = t->limits.recipient_limit > 0 ? static_cast<size_t>(t->limits.recipient_limit) : list.size();
+  size_t n = std::min(limit, list.size());
+  auto job = std::make_unique<Job>();
+  job->dest = d;
+  job->msg = msg;
+  job->entries.assign(std::make_move_iterator(list.begin()), std::make_move_iterator(list.begin() + long(n)));
+  list.erase(list.begin(), list.begin() + long(n));
+  if (list.empty()) {
+    d->todo.erase(msg);
+    d->order.pop_front();
+  }
+
+  AgentCall::Failure failure;
+  std::string why;
+  auto call = AgentCall::Connect(loop_, s_.queue_directory + "/private/" + t->name, &failure, &why);
+  if (!call) {
+    if (failure == AgentCall::Failure::kBusy) {
+      // Master starts workers as connections wait; put the work back and retry.
+      auto& back = d->todo[msg];
+      if (back.empty()) d->order.push_front(msg);
+      back.insert(back.begin(), std::make_move_iterator(job->entries.begin()),
+                  std::make_move_iterator(job->entries.end()));
+      SchedulePump(kBusyRetryMs);
+      return false;
+    }
+    for (const Entry& e : job->entries) Defer(msg, e, "4.3.0", "mail transport unavailable", true);
+    Unavailable(t, why);
+    return false;
+  }
+  const Message& m = messages_.at(msg);
+  ipc::DeliveryRequest req;
+  req.message_id = msg;
+  req.transport = t->name;
+  req.nexthop = d->nexthop;
+  req.sender = m.rec.sender;
+  req.dsn_envid = m.rec.dsn_envid;
+  req.dsn_ret = static_cast<uint8_t>(m.rec.dsn_ret);
+  req.flags = m.rec.flags;
+  req.arrival = m.rec.arrival;
+  for (const Entry& e : job->entries) req.recipients.push_back({e.id, e.address, e.orig, e.notify});
+  Job* jp = job.get();
+  jp->call = std::move(call);
+  jobs_[jp] = std::move(job);
+  ++d->busy;
+  ++busy_;
+  ++stats_.requests;
+  jp->call->Send(
+      req, [this, jp](const ipc::DeliveryResult& r) { OnResult(jp, r); },
+      [this, jp](AgentCall::End how, const std::string& w) { OnJobEnd(jp, how, w); });
+  return true;
+}
+
+void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
+  const Entry* e = nullptr;
+  for (const Entry& x : job->entries) {
+    if (x.id == r.envelope_id) e = &x;
+  }
+  if (!e || !job->answered.insert(r.envelope_id).second) {
+    log::Warning("transport {}: result for envelope {} that it was not given (or twice); ignored",
+                 job->dest->transport->name, queue::FormatEnvId(r.envelope_id));
+    return;
+  }
+  // Postfix's delivery agents say relay=none when no server was reached.
+  bool reached_server = !r.relay.empty() && r.relay != "none";
+  switch (r.status) {
+    case ipc::DeliveryStatus::kSent:
+      job->reached = true;
+      Sent(job->msg, *e);
+      break;
+    case ipc::DeliveryStatus::kBounced:
+      job->reached = true;
+      Bounce(job->msg, *e, r.dsn, r.reason);
+      break;
+    case ipc::DeliveryStatus::kDeferred:
+      job->reached |= reached_server;
+      job->last_reason = r.reason;
+      Defer(job->msg, *e, r.dsn.empty() ? "4.0.0" : r.dsn, r.reason, false, r.relay.empty() ? "none" : r.relay);
+      break;
+  }
+}
+
+void Manager::OnJobEnd(Job* job, AgentCall::End how, const std::string& why) {
+  Dest* d = job->dest;
+  Transport* t = d->transport;
+  --d->busy;
+  --busy_;
+  std::vector<const Entry*> left;
+  for (const Entry& e : job->entries) {
+    if (!job->answered.count(e.id)) left.push_back(&e);
+  }
+  if (how == AgentCall::End::kCrashed) {
+    ++stats_.crashes;
+    log::Warning("{}: transport {} failed on a delivery request: {}", queue::FormatMsgId(job->msg), t->name, why);
+    // Not a verdict on the destination: the envelopes wait, the transport rests.
+    for (const Entry* e : left) Defer(job->msg, *e, "4.3.0", "unknown mail transport error", true);
+    Unavailable(t, "unknown mail transport error");
+  } else {
+    for (const Entry* e : left) Defer(job->msg, *e, "4.3.0", "mail transport gave no result", true);
+    if (job->reached) {
+      // Counted with this delivery still busy, as Postfix does before it
+      // lets go of the entry.
+      d->window.Success(d->busy + 1);
+    } else if (!job->answered.empty() && d->window.Failure()) {
+      KillDest(d, job->last_reason.empty() ? "destination not reachable" : job->last_reason);
+    }
+  }
+  finished_.push_back(std::move(jobs_[job]));
+  jobs_.erase(job);
+  if (!reaper_.active()) reaper_.Start(0, 0, [this] { finished_.clear(); });
+  Pump();
+}
+
+void Manager::Unavailable(Transport* t, const std::string& why) {
+  int64_t now = std::time(nullptr);
+  if (t->throttled_until <= now) {
+    log::Warning("transport {} unavailable, throttled for {}s: {}", t->name, s_.transport_retry, why);
+  }
+  t->throttled_until = now + std::max<int64_t>(1, s_.transport_retry);
+  t->throttle_reason = why;
+  for (auto& [k, d] : dests_) {
+    if (d->transport == t) DeferAll(d.get(), "4.3.0", "mail transport unavailable");
+  }
+}
+
+void Manager::KillDest(Dest* d, const std::string& why) {
+  d->dead_reason = why;
+  log::Info("{}:{}: destination dead after a failed cohort, retry in {}s: {}", d->transport->name, d->nexthop,
+            s_.min_backoff, why);
+  DeferAll(d, "4.4.1", "delivery temporarily suspended: " + why);
+  if (!d->resume) d->resume = std::make_unique<event::Timer>(loop_);
+  // Pump from a fresh callback: it may forget the revived destination, and
+  // with it this timer.
+  d->resume->Start(static_cast<uint64_t>(std::max<int64_t>(1, s_.min_backoff)) * 1000, 0, [this, d] {
+    d->window.Revive();
+    SchedulePump(0);
+  });
+}
+
+}  // namespace postern::qmgr

@@ -1,0 +1,34 @@
+// qmgr/main.cc — the queue manager daemon: one long-running kTrigger worker
+// (master.cf `qmgr unix n - n 300 1 qmgr`) woken by smtpd, master and itself.
+#include "log/log.h"
+#include "qmgr/manager.h"
+#include "server/server.h"
+
+using namespace postern;
+
+int main(int argc, char** argv) {
+  // Lives until the process exits (the skeleton ends it with exit()), so that
+  // no callback still queued on the loop can outlive it.
+  qmgr::Manager* manager = nullptr;
+  server::Service svc;
+  svc.kind = server::Kind::kTrigger;
+  svc.long_running = true;
+  svc.init = [&](server::Context& ctx) -> Result<void> {
+    auto settings = qmgr::Settings::FromConfig(ctx.config);
+    if (!settings) return Err(settings.error());
+    auto router = route::Router::FromConfig(ctx.config);
+    if (!router) return Err(router.error());
+    auto opts = queue::OptionsFromConfig(ctx.config);
+    if (!opts.ok()) return Err(opts.status().message);
+    // Envelopes a dead qmgr had in flight become due again: at-least-once.
+    opts->recover = true;
+    auto q = queue::Queue::Open(settings->queue_directory, *opts);
+    if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
+    manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), std::move(*q));
+    manager->Start();
+    return {};
+  };
+  svc.on_trigger = [&](server::Context&, std::string_view request) { manager->Trigger(request); };
+  svc.on_drain = [&](server::Context&) { manager->Drain(); };
+  return server::Run("qmgr", argc, argv, std::move(svc));
+}

@@ -1,0 +1,145 @@
+// qmgr/manager.h — the queue manager: scans the queue for due envelopes into
+// a bounded active set, routes them, queues them per (transport, nexthop),
+// hands delivery requests to transports within each destination's concurrency
+// window, and records every recipient's result in the queue.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "config/maincf.h"
+#include "event/event.h"
+#include "qmgr/agent.h"
+#include "qmgr/policy.h"
+#include "qmgr/settings.h"
+#include "queue/queue.h"
+#include "route/route.h"
+
+namespace postern::qmgr {
+
+// Totals since start, for the log and the tests.
+struct Stats {
+  uint64_t sent = 0, deferred = 0, bounced = 0, expired = 0, requests = 0, crashes = 0;
+};
+
+class Manager {
+ public:
+  Manager(uv_loop_t* loop, config::Config cfg, Settings settings, route::Router router,
+          std::unique_ptr<queue::Queue> q);
+  ~Manager();
+  Manager(const Manager&) = delete;
+
+  // Starts the periodic scan and scans once.
+  void Start();
+  // A wakeup request: 'I'/'W'/'D' scan for due mail, 'A' everything now,
+  // 'F' forget dead destinations and throttled transports first.
+  void Trigger(std::string_view request);
+  // Retired by master: hand back what is not in flight and stop scanning.
+  void Drain();
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Entry {
+    queue::EnvId id = 0;
+    std::string address, orig;
+    uint8_t notify = 0;
+    uint32_t attempts = 0;
+  };
+  struct Message {
+    queue::MessageRecord rec;
+    size_t in_core = 0;  // its envelopes in the active set
+    bool expired_logged = false;
+  };
+  struct Transport {
+    std::string name;
+    TransportLimits limits;
+    int64_t throttled_until = 0;  // unix time; 0 = not throttled
+    std::string throttle_reason;
+  };
+  struct Dest {
+    Transport* transport = nullptr;
+    std::string nexthop;
+    Window window;
+    int busy = 0;
+    std::deque<queue::MsgId> order;  // messages with work, oldest first
+    std::map<queue::MsgId, std::vector<Entry>> todo;
+    std::string dead_reason;
+    std::unique_ptr<event::Timer> resume;
+    explicit Dest(const WindowParams& p) : window(p) {}
+  };
+  struct Job {
+    Dest* dest = nullptr;
+    queue::MsgId msg = 0;
+    std::vector<Entry> entries;
+    std::set<queue::EnvId> answered;
+    bool reached = false;      // some result shows the destination was reached
+    std::string last_reason;   // of the last deferred result
+    std::unique_ptr<AgentCall> call;
+  };
+
+  // Scanning (manager.cc).
+  void Scan(int64_t until);
+  void ScanPage();
+  void ArmNextDue();
+  void Admit(const queue::Envelope& e);
+  Message* LoadMessage(queue::MsgId id);
+  Transport* GetTransport(const std::string& name);
+  Dest* GetDest(const std::string& transport, const std::string& nexthop);
+  bool Full() const;
+
+  // Delivery (dispatch.cc).
+  void Pump();
+  void ScanSoon();
+  void SchedulePump(uint64_t ms);
+  bool StartJob(Dest* d);
+  void OnResult(Job* job, const ipc::DeliveryResult& r);
+  void OnJobEnd(Job* job, AgentCall::End how, const std::string& why);
+  void Unavailable(Transport* t, const std::string& why);
+  void KillDest(Dest* d, const std::string& why);
+
+  // Recording results (results.cc).
+  void Sent(queue::MsgId msg, const Entry& e);
+  void Defer(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason, bool log_it,
+             const std::string& relay = "none");
+  void Bounce(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason);
+  void Expire(queue::MsgId msg, const Entry& e, const std::string& reason);
+  void Done(queue::MsgId msg);
+  void DeferAll(Dest* d, const std::string& dsn, const std::string& reason);
+  void LogStatus(queue::MsgId msg, const Entry& e, const std::string& relay, const std::string& dsn,
+                 const std::string& status, const std::string& reason);
+  int64_t ExpiryOf(const Message& m) const;
+
+  uv_loop_t* loop_;
+  config::Config cfg_;
+  Settings s_;
+  route::Router router_;
+  std::unique_ptr<queue::Queue> q_;
+
+  std::map<queue::MsgId, Message> messages_;
+  size_t in_core_ = 0;  // envelopes in the active set
+  std::map<std::string, std::unique_ptr<Transport>> transports_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Dest>> dests_;
+  std::map<Job*, std::unique_ptr<Job>> jobs_;
+  std::vector<std::unique_ptr<Job>> finished_;  // freed on the next loop turn
+  int busy_ = 0;
+
+  bool pumping_ = false, repump_ = false;
+  bool scanning_ = false, rescan_ = false, full_ = false, draining_ = false;
+  int64_t scan_until_ = 0, rescan_until_ = 0;
+  queue::ScheduleCursor cursor_;
+  // Envelopes this scan already took: one deferred again during an "A" scan
+  // (no time limit) moves ahead of the cursor and must not come round again.
+  std::set<queue::EnvId> seen_;
+  event::Timer page_timer_, run_timer_, due_timer_, pump_timer_, reaper_, soon_timer_;
+  Stats stats_;
+};
+
+}  // namespace postern::qmgr

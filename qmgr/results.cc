@@ -1,0 +1,122 @@
+// qmgr/results.cc — recording each recipient's outcome in the queue: sent →
+// removed, deferred → next attempt after backoff (or expired past its
+// lifetime), bounced → removed and counted (bounce notices come with the
+// bounce service; until then nothing is returned to the sender).
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "log/log.h"
+#include "qmgr/manager.h"
+
+namespace postern::qmgr {
+
+namespace {
+
+// Postfix prints delays with less precision as they grow: 0.41, 3.2, 75.
+std::string Seconds(double s) {
+  if (s < 0) s = 0;
+  if (s < 1) return fmt::format("{:.2g}", s);
+  if (s < 10) return fmt::format("{:.1f}", s);
+  return fmt::format("{:.0f}", s);
+}
+
+int64_t CeilSeconds() {
+  using namespace std::chrono;
+  int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  return (ms + 999) / 1000;
+}
+
+double Age(int64_t arrival) {
+  using namespace std::chrono;
+  double now = duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+  return now - static_cast<double>(arrival);
+}
+
+}  // namespace
+
+int64_t Manager::ExpiryOf(const Message& m) const {
+  return m.rec.arrival + (m.rec.sender.empty() ? s_.bounce_lifetime : s_.max_lifetime);
+}
+
+void Manager::LogStatus(queue::MsgId msg, const Entry& e, const std::string& relay, const std::string& dsn,
+                        const std::string& status, const std::string& reason) {
+  const Message& m = messages_.at(msg);
+  std::string delay = Seconds(Age(m.rec.arrival));
+  log::Info("{}: to=<{}>, relay={}, delay={}, delays={}/0/0/0, dsn={}, status={} ({})", queue::FormatMsgId(msg),
+            e.address, relay, delay, delay, dsn, status, reason);
+}
+
+void Manager::Sent(queue::MsgId msg, const Entry& e) {
+  if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
+    log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+  ++stats_.sent;
+  Done(msg);
+}
+
+void Manager::Defer(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason,
+                    bool log_it, const std::string& relay) {
+  Message& m = messages_.at(msg);
+  int64_t now = std::time(nullptr);
+  if (log_it) LogStatus(msg, e, relay, dsn, "deferred", reason);
+  if (now >= ExpiryOf(m)) return Expire(msg, e, reason);
+  uint32_t attempts = e.attempts + 1;
+  queue::EnvelopeUpdate u;
+  u.state = queue::State::kDeferred;
+  u.attempts = attempts;
+  // Queue times are whole seconds: round up so that no retry comes early.
+  u.next_attempt = CeilSeconds() + Backoff(attempts, s_.min_backoff, s_.max_backoff);
+  u.last_attempt = now;
+  u.last_error = reason.substr(0, queue::kMaxError);
+  if (auto st = q_->Update(e.id, u); !st.ok())
+    log::Warning("{}: cannot defer envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+  ++stats_.deferred;
+  Done(msg);
+}
+
+void Manager::Bounce(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason) {
+  const Message& m = messages_.at(msg);
+  if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
+    log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+  ++stats_.bounced;
+  log::Info("{}: sender non-delivery notification not sent (no bounce service yet): from=<{}>, to=<{}>, dsn={} ({})",
+            queue::FormatMsgId(msg), m.rec.sender, e.address, dsn, reason);
+  Done(msg);
+}
+
+void Manager::Expire(queue::MsgId msg, const Entry& e, const std::string& reason) {
+  Message& m = messages_.at(msg);
+  if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
+    log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+  ++stats_.expired;
+  if (!m.expired_logged) {
+    m.expired_logged = true;
+    log::Info("{}: from=<{}>, status=expired, returned to sender", queue::FormatMsgId(msg), m.rec.sender);
+  }
+  log::Verbose("{}: to=<{}> expired: {}", queue::FormatMsgId(msg), e.address, reason);
+  Done(msg);
+}
+
+void Manager::Done(queue::MsgId msg) {
+  auto it = messages_.find(msg);
+  if (it == messages_.end()) return;
+  --in_core_;
+  if (--it->second.in_core > 0) return;
+  auto rec = q_->GetMessage(msg);
+  if (!rec.ok() && rec.code() == queue::Code::kNotFound) log::Info("{}: removed", queue::FormatMsgId(msg));
+  messages_.erase(it);
+  if (full_ && !Full()) ScanSoon();
+}
+
+void Manager::DeferAll(Dest* d, const std::string& dsn, const std::string& reason) {
+  auto todo = std::move(d->todo);
+  d->todo.clear();
+  d->order.clear();
+  for (auto& [msg, entries] : todo) {
+    for (const Entry& e : entries) Defer(msg, e, dsn, reason, true);
+  }
+}
+
+}  // namespace postern::qmgr

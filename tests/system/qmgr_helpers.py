@@ -1,0 +1,119 @@
+"""Helpers of the qmgr system tests: a qsink delivery agent (rules file in,
+record file out) in master.cf, qtool to enqueue and list, and the instance
+settings that make qmgr's timing test-sized."""
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BIN, wait_for
+
+QTOOL = BIN / "qtool"
+
+FAST = dict(
+    minimal_backoff_time="1s",
+    maximal_backoff_time="4s",
+    queue_run_delay="1s",
+    transport_retry_time="1s",
+    service_throttle_time="1s",
+    mydestination="",
+    default_transport="test",
+)
+
+
+class Sink:
+    """One qsink service (master.cf NAME unix ... qsink RULES RECORD)."""
+
+    def __init__(self, instance, name="test", maxproc="-"):
+        self.name = name
+        self.rules_path = instance.root / f"{name}.rules"
+        self.record_path = instance.root / f"{name}.record"
+        self.rules_path.write_text("")
+        # Workers run as mail_owner when the tests run as root: let them record.
+        self.record_path.touch()
+        self.record_path.chmod(0o666)
+        instance.add_service(f"{name} unix - - n - {maxproc} qsink {self.rules_path} {self.record_path}")
+
+    def rules(self, text):
+        tmp = self.rules_path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.rules_path)
+
+    def lines(self):
+        try:
+            return [l.split() for l in self.record_path.read_text().splitlines() if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def sent(self):
+        """[(msgid, rcpt)] in delivery order."""
+        return [(l[1], l[2]) for l in self.lines() if l[0] == "sent"]
+
+    def requests(self):
+        """[{pid, msgid, transport, nexthop, nrcpt, start, end}] per request."""
+        out, open_ = [], {}
+        for l in self.lines():
+            if l[0] == "start":
+                r = dict(pid=l[1], msgid=l[2], transport=l[3], nexthop=l[4], nrcpt=int(l[5]),
+                         start=int(l[6]), end=None)
+                out.append(r)
+                open_[l[1]] = r
+            elif l[0] == "end" and l[1] in open_:
+                open_.pop(l[1])["end"] = int(l[3])
+        return out
+
+    def max_parallel(self):
+        events = []
+        for r in self.requests():
+            if r["end"] is None:
+                continue
+            events += [(r["start"], 1), (r["end"], -1)]
+        # An end at the same millisecond as a start frees its slot first.
+        events.sort(key=lambda e: (e[0], e[1]))
+        cur = peak = 0
+        for _, d in events:
+            cur += d
+            peak = max(peak, cur)
+        return peak
+
+
+def configure(instance, **params):
+    """A started instance with qmgr and one qsink service named `test`."""
+    instance.set(**{**FAST, **params})
+    instance.add_service("qmgr unix n - n 300 1 qmgr")
+    return instance
+
+
+def inject(instance, *rcpts, sender="sender@example.org", count=1, size=0, trigger=True):
+    args = [str(QTOOL), str(instance.config_dir), "inject", "-f", sender, "-n", str(count)]
+    if size:
+        args += ["-s", str(size)]
+    if not trigger:
+        args.append("--no-trigger")
+    r = subprocess.run(args + list(rcpts), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def envelopes(instance):
+    """[{id, state, attempts, next, rcpt, error}] as the queue holds them."""
+    r = subprocess.run([str(QTOOL), str(instance.config_dir), "list"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    out = []
+    for line in r.stdout.splitlines():
+        head, _, error = line.partition(" | ")
+        f = head.split()
+        out.append(dict(id=f[0], state=f[1], attempts=int(f[2]), next=int(f[3]), rcpt=f[4], error=error))
+    return out
+
+
+def trigger(instance, request=b"I"):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(instance.queue_dir / "public" / "qmgr"))
+        s.sendall(request)
+
+
+def wait_empty(instance, timeout=15.0):
+    wait_for(lambda: not envelopes(instance), timeout, interval=0.1, what="an empty queue")

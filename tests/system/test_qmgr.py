@@ -1,0 +1,262 @@
+"""qmgr with real processes (issue 6): master runs qmgr and a test delivery
+agent (qsink) answering from a rules file; qtool enqueues straight into the
+queue and pokes qmgr as smtpd does, and lists what the queue holds."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import wait_for
+from qmgr_helpers import QTOOL, Sink, configure, envelopes, inject, trigger, wait_empty
+
+pytestmark = pytest.mark.skipif(not QTOOL.exists(), reason="qtool not built")
+
+
+def test_due_mail_is_delivered_at_once_after_the_trigger(instance):
+    configure(instance)
+    sink = Sink(instance)
+    instance.start()
+    t0 = time.monotonic()
+    (msgid,) = inject(instance, "u@example.test")
+    wait_for(lambda: sink.sent(), timeout=5, what="delivery")
+    latency = time.monotonic() - t0
+    assert sink.sent() == [(msgid, "u@example.test")]
+    assert latency < 1.0, f"took {latency:.2f}s"
+    instance.wait_log(rf"qmgr\[\d+\]: {msgid}: from=<sender@example.org>, size=\d+, nrcpt=1 \(queue active\)")
+    instance.wait_log(rf"qmgr\[\d+\]: {msgid}: removed")
+    req = sink.requests()[0]
+    assert (req["transport"], req["nexthop"]) == ("test", "example.test")
+    wait_empty(instance)
+
+
+def test_deferred_recipient_waits_with_its_reason_and_is_retried_after_backoff(instance):
+    configure(instance, minimal_backoff_time="2s", maximal_backoff_time="8s", queue_run_delay="1s")
+    sink = Sink(instance)
+    sink.rules("* defer 451 4.3.0 try again later\n")
+    instance.start()
+    (msgid,) = inject(instance, "u@example.test")
+    wait_for(lambda: sink.requests(), what="first attempt")
+    env = wait_for(lambda: [e for e in envelopes(instance) if e["state"] == "deferred"], what="deferred envelope")[0]
+    assert env["attempts"] == 1
+    assert env["error"] == "451 4.3.0 try again later"
+    first = sink.requests()[0]["start"]
+    # Not retried before minimal_backoff_time ...
+    time.sleep(1.0)
+    assert len(sink.requests()) == 1
+    sink.rules("")
+    # ... but soon after it.
+    wait_for(lambda: sink.sent(), timeout=6, what="delivery after the backoff")
+    retry = sink.requests()[-1]["start"]
+    assert retry - first >= 1900
+    assert sink.sent() == [(msgid, "u@example.test")]
+    wait_empty(instance)
+
+
+def test_backoff_doubles_between_attempts(instance):
+    configure(instance, minimal_backoff_time="1s", maximal_backoff_time="2s")
+    sink = Sink(instance)
+    sink.rules("* defer 451 busy\n")
+    instance.start()
+    inject(instance, "u@example.test")
+    wait_for(lambda: len(sink.requests()) >= 4, timeout=12, what="four attempts")
+    starts = [r["start"] for r in sink.requests()[:4]]
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    # Times are whole seconds, rounded up: an attempt waits [backoff, backoff + 1 s).
+    assert 950 <= gaps[0] < 2500, gaps   # 1 s
+    assert gaps[1] >= 1950, gaps         # 2 s: doubled
+    assert 1950 <= gaps[2] < 3500, gaps  # still 2 s: the maximum
+    assert envelopes(instance)[0]["attempts"] >= 4
+
+
+def test_bounced_recipient_is_removed_and_logged(instance):
+    configure(instance)
+    sink = Sink(instance)
+    sink.rules("bad@* bounce 550 5.1.1 no such user\n")
+    instance.start()
+    (msgid,) = inject(instance, "good@example.test", "bad@example.test")
+    instance.wait_log(rf"{msgid}: removed")
+    assert sink.sent() == [(msgid, "good@example.test")]
+    instance.wait_log(rf"qmgr\[\d+\]: {msgid}: sender non-delivery notification not sent .*to=<bad@example.test>, "
+                      r"dsn=5.1.1 \(550 5.1.1 no such user\)")
+    assert envelopes(instance) == []
+
+
+def test_recipients_of_one_message_share_a_request_up_to_the_recipient_limit(instance):
+    configure(instance, test_destination_recipient_limit="2")
+    sink = Sink(instance)
+    instance.start()
+    inject(instance, "a@example.test", "b@example.test", "c@example.test", "d@other.test")
+    wait_for(lambda: len(sink.sent()) == 4, what="four deliveries")
+    by_nexthop = sorted((r["nexthop"], r["nrcpt"]) for r in sink.requests())
+    assert by_nexthop == [("example.test", 1), ("example.test", 2), ("other.test", 1)]
+
+
+def test_concurrency_never_exceeds_the_destination_limit(instance):
+    configure(instance, test_destination_concurrency_limit="3", initial_destination_concurrency="5")
+    sink = Sink(instance)
+    sink.rules("sleep 300\n")
+    instance.start()
+    ids = inject(instance, "u@example.test", count=15)
+    wait_for(lambda: len(sink.sent()) == 15, timeout=20, what="15 deliveries")
+    assert sorted(m for m, _ in sink.sent()) == sorted(ids)
+    assert sink.max_parallel() == 3
+
+
+def test_slow_start_grows_the_window_from_the_initial_concurrency(instance):
+    configure(instance, test_destination_concurrency_limit="4", initial_destination_concurrency="1")
+    sink = Sink(instance)
+    sink.rules("sleep 250\n")
+    instance.start()
+    inject(instance, "u@example.test", count=16)
+    wait_for(lambda: len(sink.sent()) == 16, timeout=20, what="16 deliveries")
+    reqs = sorted(sink.requests(), key=lambda r: r["start"])
+    # The first delivery runs alone; later ones use the whole window of 4.
+    assert reqs[1]["start"] >= reqs[0]["end"]
+    assert sink.max_parallel() == 4
+
+
+def test_a_destination_is_dead_after_a_failed_cohort_and_retried_after_backoff(instance):
+    configure(instance, initial_destination_concurrency="2", test_destination_concurrency_limit="2",
+          minimal_backoff_time="2s")
+    sink = Sink(instance)
+    sink.rules("sleep 100\n* sitefail connect to sink[127.0.0.1]:25: Connection refused\n")
+    instance.start()
+    ids = inject(instance, "u@example.test", count=8)
+    instance.wait_log(r"qmgr\[\d+\]: test:example.test: destination dead after a failed cohort")
+    # Two failures (a whole window of 2) killed it: the rest were not tried.
+    assert len(sink.requests()) == 2
+    instance.wait_log(r"status=deferred \(delivery temporarily suspended: connect to sink", count=6)
+    states = {e["state"] for e in envelopes(instance)}
+    assert states == {"deferred"}
+    sink.rules("")
+    wait_for(lambda: len(sink.sent()) == 8, timeout=15, what="delivery once the destination is back")
+    assert sorted(m for m, _ in sink.sent()) == sorted(ids)
+    wait_empty(instance)
+
+
+def test_messages_past_their_lifetime_expire(instance):
+    configure(instance, maximal_queue_lifetime="2s", minimal_backoff_time="1s")
+    sink = Sink(instance)
+    sink.rules("* defer 451 4.3.0 still busy\n")
+    instance.start()
+    (msgid,) = inject(instance, "u@example.test", "v@example.test")
+    instance.wait_log(rf"qmgr\[\d+\]: {msgid}: from=<sender@example.org>, status=expired, returned to sender",
+                      timeout=10)
+    instance.wait_log(rf"qmgr\[\d+\]: {msgid}: removed")
+    assert len(sink.requests()) >= 2  # tried, deferred, tried again once due
+    assert envelopes(instance) == []
+    assert sink.sent() == []
+
+
+def test_held_mail_is_never_scheduled(instance):
+    configure(instance)
+    sink = Sink(instance)
+    instance.start()
+    (held,) = inject(instance, "held@example.test", trigger=False)
+    r = subprocess.run([str(QTOOL), str(instance.config_dir), "hold", held], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (free,) = inject(instance, "free@example.test")
+    wait_for(lambda: sink.sent(), what="the free message")
+    trigger(instance, b"A")  # even "everything now" leaves held mail alone
+    time.sleep(1.5)
+    assert sink.sent() == [(free, "free@example.test")]
+    assert [(e["state"], e["rcpt"]) for e in envelopes(instance)] == [("hold", "held@example.test")]
+
+
+def test_a_transport_that_crashes_mid_request_loses_nothing(instance):
+    configure(instance)
+    sink = Sink(instance)
+    sink.rules("crash@* crash\n")
+    instance.start()
+    (msgid,) = inject(instance, "a@example.test", "crash@example.test", "z@example.test")
+    instance.wait_log(r"qmgr\[\d+\]: .*transport test failed on a delivery request")
+    instance.wait_log(r"transport test unavailable, throttled")
+    env = wait_for(lambda: [e for e in envelopes(instance) if e["state"] == "deferred"], what="deferred")
+    assert {e["rcpt"] for e in env} == {"crash@example.test", "z@example.test"}
+    assert all(e["error"] == "unknown mail transport error" for e in env)
+    assert sink.sent() == [(msgid, "a@example.test")]
+    sink.rules("")
+    wait_for(lambda: len(sink.sent()) == 3, timeout=15, what="the rest after the transport's rest")
+    wait_empty(instance)
+    instance.wait_log(rf"{msgid}: removed")
+
+
+def test_an_unreachable_transport_defers_its_recipients(instance):
+    configure(instance, transport_maps="inline:{ nowhere.test=nosuch: }")
+    sink = Sink(instance)
+    instance.start()
+    inject(instance, "u@nowhere.test")
+    instance.wait_log(r"transport nosuch unavailable, throttled for 1s")
+    env = wait_for(lambda: [e for e in envelopes(instance) if e["state"] == "deferred"], what="deferred")
+    assert env[0]["error"] == "mail transport unavailable"
+    assert sink.requests() == []
+
+
+def test_qmgr_killed_mid_delivery_restarts_and_delivers_everything(instance):
+    configure(instance, test_destination_concurrency_limit="4")
+    sink = Sink(instance)
+    sink.rules("sleep 400\n")
+    instance.start()
+    ids = inject(instance, "u@example.test", count=30)
+    wait_for(lambda: len(sink.requests()) >= 4, what="deliveries in flight")
+    (qmgr_pid,) = instance.workers("qmgr")
+    os.kill(qmgr_pid, signal.SIGKILL)
+    wait_for(lambda: not instance.workers("qmgr"), what="qmgr gone")
+    assert any(e["state"] == "active" for e in envelopes(instance))
+    trigger(instance)  # as smtpd's next message would; master starts a new qmgr
+    wait_for(lambda: instance.workers("qmgr"), what="a new qmgr")
+    wait_empty(instance, timeout=30)
+    delivered = {m for m, _ in sink.sent()}
+    assert delivered == set(ids)  # at least once each, nothing lost
+
+
+def test_routing_by_transport_maps_and_relayhost(instance):
+    configure(instance, relayhost="[gw.test]:2525",
+          transport_maps="inline:{ special.test=second:[10.0.0.7]:24, user@mixed.test=second:, .sub.test=test: }")
+    first = Sink(instance, "test")
+    second = Sink(instance, "second")
+    instance.start()
+    inject(instance, "a@plain.test", "b@special.test", "user@mixed.test", "other@mixed.test", "c@x.sub.test")
+    wait_for(lambda: len(first.sent()) + len(second.sent()) == 5, what="five deliveries")
+    routes = sorted((r["transport"], r["nexthop"], r["nrcpt"]) for s in (first, second) for r in s.requests())
+    # One message: recipients with the same route share one request.
+    assert routes == [("second", "[10.0.0.7]:24", 1), ("second", "mixed.test", 1),
+                      ("test", "[gw.test]:2525", 2), ("test", "x.sub.test", 1)]
+
+
+def test_postern_flush_retries_deferred_mail_now(instance):
+    configure(instance, minimal_backoff_time="300s", maximal_backoff_time="300s", queue_run_delay="300s")
+    sink = Sink(instance)
+    sink.rules("* defer 451 later\n")
+    instance.start()
+    (msgid,) = inject(instance, "u@example.test")
+    wait_for(lambda: [e for e in envelopes(instance) if e["state"] == "deferred"], what="deferred")
+    sink.rules("")
+    r = instance.postern("flush")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: sink.sent(), timeout=3, what="delivery after flush")
+    wait_empty(instance)
+
+
+def test_postern_flush_without_a_running_instance_says_so(instance):
+    r = instance.postern("flush")
+    assert r.returncode == 1
+    assert "is postern running" in r.stderr
+
+
+def test_the_active_set_is_bounded_by_qmgr_message_active_limit(instance):
+    configure(instance, qmgr_message_active_limit="3", test_destination_concurrency_limit="20")
+    sink = Sink(instance)
+    sink.rules("sleep 200\n")
+    instance.start()
+    ids = inject(instance, "u@example.test", count=12)
+    peak = 0
+    end = time.monotonic() + 20
+    while len(sink.sent()) < 12 and time.monotonic() < end:
+        peak = max(peak, sum(e["state"] == "active" for e in envelopes(instance)))
+        time.sleep(0.05)
+    assert sorted(m for m, _ in sink.sent()) == sorted(ids)
+    assert 1 <= peak <= 3
+    assert sink.max_parallel() <= 3
