@@ -1,0 +1,92 @@
+// smtp/conn.cc — replies are matched to awaited commands in order; a failure
+// fails every waiter, since nothing more can be trusted on that connection.
+#include "smtp/conn.h"
+
+namespace postern::smtp_client {
+
+Conn::Conn(uv_loop_t* loop, std::unique_ptr<event::Stream> stream, std::string host,
+           std::string addr, uint16_t port, size_t line_limit)
+    : stream_(std::move(stream)),
+      timer_(loop),
+      parser_(line_limit),
+      host_(std::move(host)),
+      addr_(std::move(addr)),
+      port_(port) {
+  stream_->ReadStart([this](std::string_view d) { OnData(d); },
+                     [this](int) { Fail(false); });
+}
+
+Conn::~Conn() { *alive_ = false; }
+
+void Conn::Write(std::string data, std::function<void(int)> done) {
+  stream_->Write(std::move(data), std::move(done));
+}
+
+void Conn::Expect(std::string phase, uint64_t timeout_ms, ReplyFn fn) {
+  if (broken_) {
+    auto p = phase;
+    return fn(Err("lost connection with " + peer() + " while " + p));
+  }
+  waiters_.push_back({std::move(phase), timeout_ms, std::move(fn)});
+  if (waiters_.size() == 1) Arm();
+}
+
+void Conn::Arm() {
+  timer_.Stop();
+  if (waiters_.empty() || waiters_.front().timeout_ms == 0) return;
+  timer_.Start(waiters_.front().timeout_ms, 0, [this] { Fail(true); });
+}
+
+void Conn::OnData(std::string_view data) {
+  if (broken_) return;
+  if (waiters_.empty()) {
+    // A server that talks out of turn (or a cached connection's 421) is not to be trusted.
+    broken_ = true;
+    if (auto fn = std::move(on_idle_break_)) fn();
+    return;
+  }
+  parser_.Feed(data);
+  auto alive = alive_;
+  while (!waiters_.empty()) {
+    smtp::Reply r;
+    auto st = parser_.Next(&r);
+    if (st == smtp::ReplyParser::Status::kNeedMore) break;
+    if (st == smtp::ReplyParser::Status::kError) {
+      Waiter w = std::move(waiters_.front());
+      waiters_.pop_front();
+      broken_ = true;
+      timer_.Stop();
+      std::string why = "malformed reply from " + peer() + " while " + w.phase + ": " + parser_.error();
+      w.fn(Err(why));
+      if (!*alive) return;
+      return Fail(false);
+    }
+    Waiter w = std::move(waiters_.front());
+    waiters_.pop_front();
+    Arm();
+    w.fn(std::move(r));
+    if (!*alive) return;
+  }
+  if (waiters_.empty() && parser_.buffered() > 0) broken_ = true;  // more replies than commands
+}
+
+void Conn::Fail(bool timeout) {
+  if (broken_ && waiters_.empty()) return;
+  bool was_idle = waiters_.empty();
+  broken_ = true;
+  timer_.Stop();
+  auto alive = alive_;
+  if (was_idle) {
+    if (auto fn = std::move(on_idle_break_)) fn();
+    return;
+  }
+  while (*alive && !waiters_.empty()) {
+    Waiter w = std::move(waiters_.front());
+    waiters_.pop_front();
+    std::string why = timeout ? "conversation with " + peer() + " timed out while " + w.phase
+                              : "lost connection with " + peer() + " while " + w.phase;
+    w.fn(Err(why));
+  }
+}
+
+}  // namespace postern::smtp_client

@@ -1,0 +1,79 @@
+// smtp/conn.h — one open SMTP/LMTP connection: queued commands out, replies
+// in through lib/smtp's parser, each awaited reply bounded by its phase's
+// timer. It outlives a delivery request when the connection cache keeps it.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "event/event.h"
+#include "smtp/format.h"
+#include "smtp/reply.h"
+#include "util/result.h"
+
+namespace postern::smtp_client {
+
+class Conn {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // A reply, or the failure in Postfix's words ("lost connection with h[a]
+  // while sending RCPT TO").
+  using ReplyFn = std::function<void(Result<smtp::Reply>)>;
+
+  Conn(uv_loop_t* loop, std::unique_ptr<event::Stream> stream, std::string host, std::string addr,
+       uint16_t port, size_t line_limit);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Queues bytes for the peer; done(status) once written (status < 0: failed).
+  void Write(std::string data, std::function<void(int)> done = {});
+  // Awaits the next reply. `phase` completes "while ..." in failure texts.
+  void Expect(std::string phase, uint64_t timeout_ms, ReplyFn fn);
+  // Called once when the peer closes or breaks the connection while no reply
+  // is awaited (a cached connection that went away).
+  void OnIdleBreak(std::function<void()> fn) { on_idle_break_ = std::move(fn); }
+  // A failure was seen: the connection must not be used again.
+  bool broken() const { return broken_; }
+  size_t write_queue_size() const { return stream_->write_queue_size(); }
+
+  const std::string& host() const { return host_; }
+  // "host[addr]" and "host[addr]:port" (unix sockets: no port).
+  std::string peer() const { return host_ + "[" + addr_ + "]"; }
+  std::string relay() const { return port_ ? peer() + ":" + std::to_string(port_) : peer(); }
+  Clock::time_point created() const { return created_; }
+
+  // Protocol state the delivery keeps across requests on this connection.
+  smtp::EhloInfo ehlo;
+  bool esmtp = false;
+  uint64_t deliveries = 0;
+
+ private:
+  struct Waiter {
+    std::string phase;
+    uint64_t timeout_ms;
+    ReplyFn fn;
+  };
+  void OnData(std::string_view data);
+  void Fail(bool timeout);  // fails every waiter; the connection is done
+  void Arm();
+
+  std::unique_ptr<event::Stream> stream_;
+  event::Timer timer_;
+  smtp::ReplyParser parser_;
+  std::deque<Waiter> waiters_;
+  std::string host_, addr_;
+  uint16_t port_;
+  Clock::time_point created_ = Clock::now();
+  bool broken_ = false;
+  std::function<void()> on_idle_break_;
+  // Cleared by the destructor: a reply callback may destroy this connection.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace postern::smtp_client

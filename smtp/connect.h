@@ -1,0 +1,44 @@
+// smtp/connect.h — one non-blocking connect (TCP from an optional source
+// address, or a unix socket) bounded by a timer, ending in an event::Stream.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dns/address.h"
+#include "event/event.h"
+#include "util/result.h"
+
+namespace postern::smtp_client {
+
+class Connector {
+ public:
+  // The stream, or the reason in strerror's words ("Connection refused").
+  using Done = std::function<void(Result<std::unique_ptr<event::Stream>>)>;
+  explicit Connector(uv_loop_t* loop) : loop_(loop), timer_(loop) {}
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+
+  // timeout_ms 0 = no limit. `bind` (may be null) is smtp_bind_address.
+  void Tcp(const dns::IpAddress& addr, uint16_t port, const dns::IpAddress* bind,
+           uint64_t timeout_ms, Done done);
+  void Unix(const std::string& path, uint64_t timeout_ms, Done done);
+  // Drops a connect in progress; its callback is never called.
+  void Cancel();
+
+ private:
+  void Begin(event::Fd fd, const sockaddr* sa, socklen_t len, uint64_t timeout_ms, Done done);
+  void Finish(int err);
+
+  uv_loop_t* loop_;
+  event::Timer timer_;
+  std::unique_ptr<event::Poll> poll_;
+  event::Fd fd_;
+  Done done_;
+};
+
+}  // namespace postern::smtp_client

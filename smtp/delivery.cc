@@ -1,0 +1,298 @@
+// smtp/delivery.cc — one delivery request: routing, session setup and the
+// result frames. The mail transaction itself is in transaction.cc.
+#include "smtp/delivery.h"
+
+#include <cmath>
+#include <ctime>
+
+#include "log/log.h"
+#include "queue/ids.h"
+
+namespace postern::smtp_client {
+
+Delivery::Delivery(Worker& w, server::Client c)
+    : w_(w), s_(w.settings), client_(std::move(c)), connector_(w.ctx->loop), xfer_timer_(w.ctx->loop) {}
+
+void Delivery::Start() {
+  auto self = shared_from_this();
+  client_.stream->ReadStart([self](std::string_view d) { self->OnClientData(d); },
+                            [self](int) {
+                              // qmgr went away: nobody is left to hear the results.
+                              if (!self->finished_ && self->req_.recipients.empty()) {
+                                self->finished_ = true;
+                                self->client_.stream.reset();
+                                self->client_.lease.Release();
+                              }
+                            });
+}
+
+void Delivery::OnClientData(std::string_view data) {
+  if (!req_.recipients.empty() || finished_) return;  // one request per connection
+  frames_.Feed(data);
+  std::string payload;
+  auto st = frames_.Next(&payload);
+  if (st == ipc::FrameReader::Status::kNeedMore) return;
+  std::optional<ipc::DeliveryRequest> r;
+  if (st == ipc::FrameReader::Status::kFrame) r = ipc::DecodeRequest(payload);
+  if (!r || r->recipients.empty()) {
+    log::Warning("malformed delivery request from {}", client_.peer.empty() ? "qmgr" : client_.peer);
+    finished_ = true;
+    client_.stream.reset();
+    client_.lease.Release();
+    return;
+  }
+  req_ = std::move(*r);
+  client_.stream->ReadStop();
+  OnRequest();
+}
+
+void Delivery::OnRequest() {
+  msgid_ = queue::FormatMsgId(req_.message_id);
+  results_.resize(req_.recipients.size());
+  t_start_ = Clock::now();
+  queued_seconds_ = std::max<double>(0, double(std::time(nullptr) - req_.arrival));
+  const std::string& first = req_.recipients.front().address;
+  size_t at = first.rfind('@');
+  std::string domain = at == std::string::npos ? "" : first.substr(at + 1);
+  auto hop = ParseNexthop(req_.nexthop, domain, s_.lmtp, s_.tcp_port);
+  if (!hop) {
+    SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.5", "mail transport unavailable: " + hop.error(), "none");
+    return Finish(false);
+  }
+  hop_ = std::move(*hop);
+  auto body = w_.queue->OpenBody(req_.message_id);
+  if (!body.ok()) {
+    SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "cannot read message: " + body.status().message, "none");
+    return Finish(false);
+  }
+  body_.emplace(std::move(*body));
+  body_size_ = body_->size();
+  cache_key_ = req_.transport + "|" + hop_.host + "|" + std::to_string(hop_.port) +
+               (hop_.mx_lookup ? "|mx" : "");
+  if (s_.cache_on_demand) {
+    if (auto c = w_.cache->Take(cache_key_)) {
+      conn_ = std::move(c);
+      t_ready_ = Clock::now();
+      return Transaction();
+    }
+  }
+  Resolve();
+}
+
+void Delivery::Resolve() {
+  auto self = shared_from_this();
+  if (hop_.kind == Nexthop::Kind::kUnix) {
+    targets_.push_back(Target{s_.myhostname, {}, 0, hop_.host});
+    return TryNext();
+  }
+  if (hop_.mx_lookup) {
+    ticket_ = w_.resolver->LookupMx(hop_.host, [self](dns::MxResult r) { self->OnMx(std::move(r)); });
+  } else {
+    ticket_ = w_.resolver->LookupAddresses(hop_.host,
+                                           [self](dns::AddressResult r) { self->OnAddresses(std::move(r)); });
+  }
+}
+
+namespace {
+// DNS outcomes as Postfix reports them: null MX 5.1.10, other permanent 5.4.4, temporary 4.4.3.
+std::string DnsDsn(const dns::Outcome& o, bool null_mx) {
+  if (null_mx) return "5.1.10";
+  return o.temporary() ? "4.4.3" : "5.4.4";
+}
+}  // namespace
+
+void Delivery::OnMx(dns::MxResult r) {
+  if (!r.outcome.ok() || r.null_mx) {
+    bool perm = r.null_mx || r.outcome.permanent();
+    SetAllOpen(perm ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
+               DnsDsn(r.outcome, r.null_mx), r.outcome.reason, "none");
+    return Finish(false);
+  }
+  for (const auto& h : r.hosts) {
+    for (const auto& a : h.addresses) targets_.push_back(Target{h.name, a, hop_.port, ""});
+  }
+  TryNext();
+}
+
+void Delivery::OnAddresses(dns::AddressResult r) {
+  if (!r.outcome.ok()) {
+    SetAllOpen(r.outcome.permanent() ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
+               DnsDsn(r.outcome, false), r.outcome.reason, "none");
+    return Finish(false);
+  }
+  for (const auto& a : r.addresses) targets_.push_back(Target{hop_.host, a, hop_.port, ""});
+  TryNext();
+}
+
+void Delivery::TryNext() {
+  bool out_of_addresses = next_target_ >= targets_.size() ||
+                          (s_.mx_address_limit && next_target_ >= size_t(s_.mx_address_limit));
+  bool out_of_sessions = s_.mx_session_limit && sessions_ >= s_.mx_session_limit;
+  if (out_of_addresses || out_of_sessions) {
+    SetAllOpen(last_permanent_ ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
+               last_dsn_, last_reason_, last_relay_);
+    return Finish(false);
+  }
+  Target t = targets_[next_target_++];
+  auto self = shared_from_this();
+  auto done = [self, t](Result<std::unique_ptr<event::Stream>> s) { self->OnConnected(t, std::move(s)); };
+  if (!t.path.empty()) {
+    connector_.Unix(t.path, s_.connect_ms, done);
+  } else {
+    connector_.Tcp(t.addr, t.port, w_.bind ? &*w_.bind : nullptr, s_.connect_ms, done);
+  }
+}
+
+void Delivery::OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s) {
+  std::string addr = t.path.empty() ? t.addr.ToString() : t.path;
+  if (!s) {
+    std::string where = t.host + "[" + addr + "]" + (t.port ? ":" + std::to_string(t.port) : "");
+    last_reason_ = "connect to " + where + ": " + s.error();
+    last_dsn_ = "4.4.1";
+    last_relay_ = "none";
+    last_permanent_ = false;
+    log::Info("{}", last_reason_);
+    return TryNext();
+  }
+  conn_ = std::make_unique<Conn>(w_.ctx->loop, std::move(*s), t.host, addr, t.port, s_.line_length_limit);
+  ++sessions_;
+  Greeting();
+}
+
+// A server that cannot take the mail now: the next one may (Postfix's site failure).
+void Delivery::SiteFailed(std::string reason, std::string dsn, bool permanent) {
+  log::Info("{}", reason);
+  last_relay_ = conn_ ? conn_->relay() : "none";
+  if (conn_ && !conn_->broken()) w_.cache->Quit(std::move(conn_));
+  conn_.reset();
+  last_reason_ = std::move(reason);
+  last_dsn_ = std::move(dsn);
+  last_permanent_ = permanent;
+  if (permanent) {
+    SetAllOpen(ipc::DeliveryStatus::kBounced, last_dsn_, last_reason_, last_relay_);
+    return Finish(false);
+  }
+  TryNext();
+}
+
+void Delivery::Greeting() {
+  auto self = shared_from_this();
+  conn_->Expect("receiving the initial server greeting", s_.helo_ms, [self](Result<smtp::Reply> r) {
+    if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
+    if (r->code / 100 == 2) return self->Helo(false);
+    std::string dsn = ReplyDsn(*r);
+    bool perm = r->code / 100 == 5 && !self->s_.skip_5xx_greeting;
+    if (!perm) dsn[0] = '4';
+    self->SiteFailed("host " + self->conn_->peer() + " refused to talk to me: " + ReplyText(*r), dsn, perm);
+  });
+}
+
+void Delivery::Helo(bool helo_fallback) {
+  auto self = shared_from_this();
+  const char* verb = s_.lmtp ? "LHLO" : helo_fallback ? "HELO" : "EHLO";
+  conn_->Write(std::string(verb) + " " + s_.helo_name + "\r\n");
+  std::string phase = std::string("performing the ") + verb + " handshake";
+  conn_->Expect(phase, s_.helo_ms, [self, helo_fallback, verb](Result<smtp::Reply> r) {
+    if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
+    if (r->code / 100 == 2) {
+      self->conn_->esmtp = !helo_fallback;
+      if (!helo_fallback) self->conn_->ehlo = smtp::ParseEhlo(*r);
+      self->t_ready_ = Clock::now();
+      return self->Transaction();
+    }
+    // RFC 5321 §3.2: a server that does not know EHLO may still take HELO.
+    if (r->code / 100 == 5 && !self->s_.lmtp && !helo_fallback) return self->Helo(true);
+    std::string why = "host " + self->conn_->peer() + " refused to talk to me: " + ReplyText(*r) +
+                      " (in reply to " + verb + " command)";
+    std::string dsn = ReplyDsn(*r);
+    self->SiteFailed(why, dsn, r->code / 100 == 5);
+  });
+}
+
+void Delivery::Set(size_t i, ipc::DeliveryStatus st, std::string dsn, std::string reason,
+                   std::string relay) {
+  if (results_[i]) return;
+  ipc::DeliveryResult r;
+  r.envelope_id = req_.recipients[i].envelope_id;
+  r.status = st;
+  r.dsn = std::move(dsn);
+  r.reason = std::move(reason);
+  r.relay = std::move(relay);
+  // RFC 3461 "relayed": the next SMTP hop cannot carry the DSN request on.
+  r.relayed_without_dsn = st == ipc::DeliveryStatus::kSent && !s_.lmtp && conn_ && !conn_->ehlo.dsn;
+  results_[i] = std::move(r);
+}
+
+void Delivery::SetReply(size_t i, const smtp::Reply& r, std::string_view in_reply_to) {
+  int cls = r.code / 100;
+  auto st = cls == 2 ? ipc::DeliveryStatus::kSent
+                     : cls == 5 ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred;
+  std::string reason = cls == 2 ? ReplyText(r)
+                                : "host " + conn_->peer() + " said: " + ReplyText(r) + " (in reply to " +
+                                      std::string(in_reply_to) + " command)";
+  Set(i, st, ReplyDsn(r), std::move(reason), conn_->relay());
+}
+
+void Delivery::SetAllOpen(ipc::DeliveryStatus st, const std::string& dsn, const std::string& reason,
+                          const std::string& relay) {
+  for (size_t i = 0; i < results_.size(); ++i) Set(i, st, dsn, reason, relay);
+}
+
+std::string Delivery::LogLine(size_t i, const ipc::DeliveryResult& r) const {
+  auto now = Clock::now();
+  double setup = std::chrono::duration<double>(t_ready_ - t_start_).count();
+  double xfer = std::chrono::duration<double>(now - t_ready_).count();
+  if (now < t_ready_ || setup < 0) setup = std::chrono::duration<double>(now - t_start_).count(), xfer = 0;
+  double total = queued_seconds_ + setup + xfer;
+  const char* status = r.status == ipc::DeliveryStatus::kSent      ? "sent"
+                       : r.status == ipc::DeliveryStatus::kBounced ? "bounced"
+                                                                   : "deferred";
+  return fmt::format("{}: to=<{}>, relay={}, delay={}, delays={}/0/{}/{}, dsn={}, status={} ({})", msgid_,
+                     req_.recipients[i].address, r.relay, FormatDelay(total), FormatDelay(queued_seconds_),
+                     FormatDelay(setup), FormatDelay(xfer), r.dsn, status, r.reason);
+}
+
+void Delivery::Finish(bool need_rset) {
+  if (finished_) return;
+  finished_ = true;
+  xfer_timer_.Stop();
+  SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "delivery ended without a result", "none");
+  std::string out;
+  for (size_t i = 0; i < results_.size(); ++i) {
+    log::Info("{}", LogLine(i, *results_[i]));
+    ipc::AppendFrame(ipc::EncodeResult(*results_[i]), &out);
+  }
+  ipc::AppendFrame(ipc::EncodeEnd(), &out);
+  auto self = shared_from_this();
+  client_.stream->Write(std::move(out), [self](int) {
+    self->client_.stream.reset();
+    self->client_.lease.Release();
+  });
+  Release(need_rset);
+}
+
+// The connection outlives the request in the cache when it is healthy.
+void Delivery::Release(bool need_rset) {
+  if (!conn_) return;
+  std::unique_ptr<Conn> c = std::move(conn_);
+  if (c->broken()) return;
+  if (!s_.cache_on_demand || w_.ctx->draining) return w_.cache->Quit(std::move(c));
+  c->deliveries++;
+  if (!need_rset) return w_.cache->Put(cache_key_, std::move(c));
+  Conn* raw = c.get();
+  raw->Write("RSET\r\n");
+  // The callback owns the connection until RSET is answered; then the cache does.
+  auto holder = std::make_shared<std::unique_ptr<Conn>>(std::move(c));
+  Worker* w = &w_;
+  std::string key = cache_key_;
+  raw->Expect("sending RSET", s_.rset_ms, [holder, w, key](Result<smtp::Reply> r) {
+    std::unique_ptr<Conn> conn = std::move(*holder);
+    if (!conn) return;
+    if (r && r->code / 100 == 2 && !w->ctx->draining) return w->cache->Put(key, std::move(conn));
+    // Otherwise the connection broke (dropping it here closes it; Conn
+    // allows that inside its own callback) or refused RSET (say QUIT).
+    if (r) w->cache->Quit(std::move(conn));
+  });
+}
+
+}  // namespace postern::smtp_client

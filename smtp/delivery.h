@@ -1,0 +1,120 @@
+// smtp/delivery.h — one delivery request from qmgr, start to end: read the
+// request, find the next hop's servers, connect (or take a cached
+// connection), run one SMTP/LMTP transaction, answer one result per recipient
+// with a Postfix-shaped log line, then cache or close the connection.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dns/resolver.h"
+#include "ipc/delivery.h"
+#include "ipc/frame.h"
+#include "queue/queue.h"
+#include "server/server.h"
+#include "smtp/cache.h"
+#include "smtp/conn.h"
+#include "smtp/connect.h"
+#include "smtp/data.h"
+#include "smtp/nexthop.h"
+#include "smtp/settings.h"
+
+namespace postern::smtp_client {
+
+// What lives as long as the worker process.
+struct Worker {
+  server::Context* ctx = nullptr;
+  Settings settings;
+  std::unique_ptr<queue::Queue> queue;
+  std::unique_ptr<dns::Resolver> resolver;
+  std::optional<dns::IpAddress> bind;
+  std::unique_ptr<Cache> cache;
+};
+
+class Delivery : public std::enable_shared_from_this<Delivery> {
+ public:
+  Delivery(Worker& w, server::Client c);
+  void Start();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Target {
+    std::string host;
+    dns::IpAddress addr;
+    uint16_t port = 0;
+    std::string path;  // unix socket (lmtp)
+  };
+
+  // Request and routing.
+  void OnClientData(std::string_view data);
+  void OnRequest();
+  void Resolve();
+  void OnMx(dns::MxResult r);
+  void OnAddresses(dns::AddressResult r);
+  void TryNext();
+  void OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s);
+  void SiteFailed(std::string reason, std::string dsn, bool permanent);
+  // Session setup.
+  void Greeting();
+  void Helo(bool helo_fallback);
+  // The mail transaction.
+  void Transaction();
+  std::string MailCommand() const;
+  std::string RcptCommand(size_t i) const;
+  void SendRcpt(size_t i);
+  void OnMail(const smtp::Reply& r);
+  void OnRcpt(size_t i, const smtp::Reply& r);
+  void OnDataReply(const smtp::Reply& r);
+  void SendBody();
+  void OnBodyWritten(int status, bool last);
+  void OnFinalReply(size_t index, const smtp::Reply& r);
+  void ConnFailed(const std::string& why);
+  // Results.
+  void Set(size_t i, ipc::DeliveryStatus st, std::string dsn, std::string reason,
+           std::string relay);
+  void SetReply(size_t i, const smtp::Reply& r, std::string_view in_reply_to);
+  void SetAllOpen(ipc::DeliveryStatus st, const std::string& dsn, const std::string& reason,
+                  const std::string& relay);
+  void Finish(bool need_rset);
+  void Release(bool need_rset);
+  std::string LogLine(size_t i, const ipc::DeliveryResult& r) const;
+
+  Worker& w_;
+  const Settings& s_;
+  server::Client client_;
+  ipc::FrameReader frames_{ipc::kDeliveryFrameMax};
+  ipc::DeliveryRequest req_;
+  std::string msgid_;
+  std::vector<std::optional<ipc::DeliveryResult>> results_;
+  bool finished_ = false;
+
+  Nexthop hop_;
+  std::string cache_key_;
+  dns::Ticket ticket_;
+  std::vector<Target> targets_;
+  size_t next_target_ = 0;
+  long long sessions_ = 0;
+  std::string last_reason_ = "no server to deliver to";
+  std::string last_dsn_ = "4.4.1";
+  std::string last_relay_ = "none";
+  bool last_permanent_ = false;
+  Connector connector_;
+  std::unique_ptr<Conn> conn_;
+
+  std::optional<queue::BodyReader> body_;
+  uint64_t body_size_ = 0;
+  smtp::DotStuffer stuffer_;
+  event::Timer xfer_timer_;
+  bool mail_failed_ = false;
+  smtp::Reply mail_reply_;
+  std::vector<size_t> accepted_;
+  size_t final_replies_ = 0;
+
+  Clock::time_point t_start_ = Clock::now(), t_ready_ = t_start_;
+  double queued_seconds_ = 0;  // arrival to the request (Postfix's delays=a)
+};
+
+}  // namespace postern::smtp_client

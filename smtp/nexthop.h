@@ -1,0 +1,30 @@
+// smtp/nexthop.h — what a delivery request's next hop means to the client:
+// "[host]:port" (no MX lookup), "host[:port]" or "domain" (MX lookup for
+// smtp), and for lmtp "unix:/path", "inet:host:port", "host:port".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace postern::smtp_client {
+
+struct Nexthop {
+  enum class Kind { kTcp, kUnix };
+  Kind kind = Kind::kTcp;
+  std::string host;      // name or IP literal without brackets; the path for kUnix
+  uint16_t port = 0;
+  bool mx_lookup = false;  // smtp to a bare name: look up its MX records
+};
+
+// Parses `text` (empty: `fallback_domain`, the recipient's domain). lmtp never
+// looks up MX records; `default_port` is smtp_tcp_port / lmtp_tcp_port.
+Result<Nexthop> ParseNexthop(std::string_view text, std::string_view fallback_domain, bool lmtp,
+                             std::string_view default_port);
+
+// A port number or a service name from /etc/services.
+Result<uint16_t> ParsePort(std::string_view text, bool lmtp);
+
+}  // namespace postern::smtp_client

@@ -1,0 +1,76 @@
+// smtp/settings.cc — reads the client's parameters with Postfix's smtp_/lmtp_
+// names; see settings.h.
+#include "smtp/settings.h"
+
+#include <string_view>
+#include <utility>
+
+namespace postern::smtp_client {
+
+namespace {
+
+// Postfix calls LMTP's greeting phase "lhlo" where SMTP says "helo".
+std::string Name(bool lmtp, std::string_view smtp_name) {
+  if (!lmtp) return std::string(smtp_name);
+  std::string n = "lmtp_" + std::string(smtp_name.substr(5));
+  if (n == "lmtp_helo_name") return "lmtp_lhlo_name";
+  if (n == "lmtp_helo_timeout") return "lmtp_lhlo_timeout";
+  return n;
+}
+
+}  // namespace
+
+Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
+  Settings s;
+  s.lmtp = lmtp;
+  for (auto [name, out] : {std::pair{"smtp_helo_name", &s.helo_name},
+                           std::pair{"smtp_bind_address", &s.bind_address},
+                           std::pair{"smtp_tcp_port", &s.tcp_port}}) {
+    auto v = cfg.Get(Name(lmtp, name));
+    if (!v) return Err(v.error());
+    *out = std::move(*v);
+  }
+  for (auto [name, out] : {std::pair{"queue_directory", &s.queue_directory},
+                           std::pair{"myhostname", &s.myhostname}}) {
+    auto v = cfg.Get(name);
+    if (!v) return Err(v.error());
+    *out = std::move(*v);
+  }
+  for (auto [name, out] : {std::pair{"smtp_connect_timeout", &s.connect_ms},
+                           std::pair{"smtp_helo_timeout", &s.helo_ms},
+                           std::pair{"smtp_mail_timeout", &s.mail_ms},
+                           std::pair{"smtp_rcpt_timeout", &s.rcpt_ms},
+                           std::pair{"smtp_data_init_timeout", &s.data_init_ms},
+                           std::pair{"smtp_data_xfer_timeout", &s.data_xfer_ms},
+                           std::pair{"smtp_data_done_timeout", &s.data_done_ms},
+                           std::pair{"smtp_rset_timeout", &s.rset_ms},
+                           std::pair{"smtp_quit_timeout", &s.quit_ms},
+                           std::pair{"smtp_connection_cache_time_limit", &s.cache_time_ms},
+                           std::pair{"smtp_connection_reuse_time_limit", &s.reuse_time_ms}}) {
+    auto v = cfg.GetTime(Name(lmtp, name));
+    if (!v) return Err(v.error());
+    *out = uint64_t(v->count()) * 1000;
+  }
+  for (auto [name, out] : {std::pair{"smtp_connection_cache_on_demand", &s.cache_on_demand},
+                           std::pair{"smtp_skip_5xx_greeting", &s.skip_5xx_greeting}}) {
+    auto v = cfg.GetBool(Name(lmtp, name));
+    if (!v) return Err(v.error());
+    *out = *v;
+  }
+  if (!lmtp) {
+    for (auto [name, out] : {std::pair{"smtp_mx_address_limit", &s.mx_address_limit},
+                             std::pair{"smtp_mx_session_limit", &s.mx_session_limit}}) {
+      auto v = cfg.GetInt(name);
+      if (!v) return Err(v.error());
+      if (*v < 0) return Err(std::string(name) + ": must not be negative");
+      *out = *v;
+    }
+  }
+  auto ll = cfg.GetInt("line_length_limit");
+  if (!ll) return Err(ll.error());
+  s.line_length_limit = *ll < 512 ? 512 : size_t(*ll);
+  if (s.helo_name.empty()) s.helo_name = s.myhostname;
+  return s;
+}
+
+}  // namespace postern::smtp_client

@@ -1,0 +1,35 @@
+// smtp/settings.h — the smtp/lmtp client's parameters. One program serves both
+// protocols; in LMTP mode every smtp_NAME is read as Postfix's lmtp_NAME.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/maincf.h"
+#include "util/result.h"
+
+namespace postern::smtp_client {
+
+struct Settings {
+  bool lmtp = false;
+  std::string queue_directory;
+  std::string helo_name;      // smtp_helo_name / lmtp_lhlo_name
+  std::string bind_address;   // smtp_bind_address: source IPv4/IPv6 address, "" = any
+  std::string tcp_port;       // smtp_tcp_port / lmtp_tcp_port
+  // Per-phase limits in milliseconds; 0 = no limit (lmtp_connect_timeout's default).
+  uint64_t connect_ms = 0, helo_ms = 0, mail_ms = 0, rcpt_ms = 0, data_init_ms = 0,
+           data_xfer_ms = 0, data_done_ms = 0, rset_ms = 0, quit_ms = 0;
+  bool cache_on_demand = true;
+  uint64_t cache_time_ms = 0;  // how long an idle connection waits for the next request
+  uint64_t reuse_time_ms = 0;  // connections older than this are not used again
+  bool skip_5xx_greeting = true;
+  long long mx_address_limit = 5;  // smtp only; 0 = no limit
+  long long mx_session_limit = 2;
+  size_t line_length_limit = 2048;
+  std::string myhostname;
+
+  // `program` is "smtp" or "lmtp" (the name the binary was run as).
+  static Result<Settings> Load(const config::Config& cfg, bool lmtp);
+};
+
+}  // namespace postern::smtp_client

@@ -1,0 +1,214 @@
+// smtp/transaction.cc — the mail transaction on an open connection: MAIL,
+// RCPT and DATA (pipelined when offered), the body streamed from the queue
+// with dot-stuffing in large writes, and the replies mapped to recipients
+// (one final reply for SMTP, one per accepted recipient for LMTP).
+#include "log/log.h"
+#include "queue/schema.h"
+#include "smtp/delivery.h"
+#include "smtp/esmtp.h"
+
+namespace postern::smtp_client {
+
+namespace {
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kWriteChunk = 256 * 1024;  // stuffed bytes per write(2)
+
+bool Pipelined(const Conn& c) { return c.esmtp && c.ehlo.pipelining; }
+}  // namespace
+
+std::string Delivery::MailCommand() const {
+  const auto& e = conn_->ehlo;
+  std::string cmd = "MAIL FROM:<" + req_.sender + ">";
+  if (!conn_->esmtp) return cmd + "\r\n";
+  if (e.size_offered) cmd += " SIZE=" + std::to_string(body_size_);
+  if ((req_.flags & queue::kFlag8BitMime) && e.eightbitmime) cmd += " BODY=8BITMIME";
+  if ((req_.flags & queue::kFlagSmtpUtf8) && e.smtputf8) cmd += " SMTPUTF8";
+  if (e.dsn) {
+    if (req_.dsn_ret == uint8_t(queue::DsnRet::kFull)) cmd += " RET=FULL";
+    if (req_.dsn_ret == uint8_t(queue::DsnRet::kHdrs)) cmd += " RET=HDRS";
+    if (!req_.dsn_envid.empty()) cmd += " ENVID=" + smtp::XtextEncode(req_.dsn_envid);
+  }
+  return cmd + "\r\n";
+}
+
+std::string Delivery::RcptCommand(size_t i) const {
+  const auto& r = req_.recipients[i];
+  std::string cmd = "RCPT TO:<" + r.address + ">";
+  if (conn_->esmtp && conn_->ehlo.dsn) {
+    if (r.notify) cmd += " NOTIFY=" + smtp::FormatNotify(r.notify);
+    if (!r.orig_recipient.empty()) {
+      // Stored as "type;address" with the address decoded; the wire wants xtext.
+      size_t semi = r.orig_recipient.find(';');
+      std::string type = semi == std::string::npos ? "rfc822" : r.orig_recipient.substr(0, semi);
+      std::string addr = semi == std::string::npos ? r.orig_recipient : r.orig_recipient.substr(semi + 1);
+      cmd += " ORCPT=" + type + ";" + smtp::XtextEncode(addr);
+    }
+  }
+  return cmd + "\r\n";
+}
+
+void Delivery::Transaction() {
+  const auto& e = conn_->ehlo;
+  if ((req_.flags & queue::kFlagSmtpUtf8) && !e.smtputf8) {
+    SetAllOpen(ipc::DeliveryStatus::kBounced, "5.6.7",
+               "SMTPUTF8 is required, but was not offered by host " + conn_->peer(), conn_->relay());
+    return Finish(false);
+  }
+  if (conn_->esmtp && e.size_limit && body_size_ > e.size_limit) {
+    SetAllOpen(ipc::DeliveryStatus::kBounced, "5.3.4",
+               "message size " + std::to_string(body_size_) + " exceeds size limit " +
+                   std::to_string(e.size_limit) + " of server " + conn_->peer(),
+               conn_->relay());
+    return Finish(false);
+  }
+  auto self = shared_from_this();
+  auto expect = [self](std::string phase, uint64_t ms, std::function<void(const smtp::Reply&)> fn) {
+    self->conn_->Expect(std::move(phase), ms, [self, fn](Result<smtp::Reply> r) {
+      if (self->finished_) return;
+      if (!r) return self->ConnFailed(r.error());
+      fn(*r);
+    });
+  };
+  if (!conn_->esmtp || !e.pipelining) {
+    conn_->Write(MailCommand());
+    return expect("sending MAIL FROM", s_.mail_ms, [self](const smtp::Reply& r) { self->OnMail(r); });
+  }
+  // RFC 2920: the whole envelope and DATA in one write; replies come in order.
+  std::string out = MailCommand();
+  for (size_t i = 0; i < req_.recipients.size(); ++i) out += RcptCommand(i);
+  out += "DATA\r\n";
+  conn_->Write(std::move(out));
+  expect("sending MAIL FROM", s_.mail_ms, [self](const smtp::Reply& r) { self->OnMail(r); });
+  for (size_t i = 0; i < req_.recipients.size(); ++i)
+    expect("sending RCPT TO", s_.rcpt_ms, [self, i](const smtp::Reply& r) { self->OnRcpt(i, r); });
+  expect("sending DATA command", s_.data_init_ms, [self](const smtp::Reply& r) { self->OnDataReply(r); });
+}
+
+void Delivery::OnMail(const smtp::Reply& r) {
+  if (r.code / 100 != 2) {
+    mail_failed_ = true;
+    for (size_t i = 0; i < results_.size(); ++i) SetReply(i, r, "MAIL FROM");
+    // Pipelined: the RCPT and DATA replies are still coming; OnDataReply ends it.
+    if (!Pipelined(*conn_)) Finish(true);
+    return;
+  }
+  if (!Pipelined(*conn_)) SendRcpt(0);
+}
+
+void Delivery::SendRcpt(size_t i) {
+  auto self = shared_from_this();
+  if (i == req_.recipients.size()) {
+    if (accepted_.empty()) return Finish(true);
+    conn_->Write("DATA\r\n");
+    conn_->Expect("sending DATA command", s_.data_init_ms, [self](Result<smtp::Reply> r) {
+      if (self->finished_) return;
+      if (!r) return self->ConnFailed(r.error());
+      self->OnDataReply(*r);
+    });
+    return;
+  }
+  conn_->Write(RcptCommand(i));
+  conn_->Expect("sending RCPT TO", s_.rcpt_ms, [self, i](Result<smtp::Reply> r) {
+    if (self->finished_) return;
+    if (!r) return self->ConnFailed(r.error());
+    self->OnRcpt(i, *r);
+    self->SendRcpt(i + 1);
+  });
+}
+
+void Delivery::OnRcpt(size_t i, const smtp::Reply& r) {
+  if (mail_failed_) return;
+  if (r.code / 100 == 2) {
+    accepted_.push_back(i);
+    return;
+  }
+  SetReply(i, r, "RCPT TO");
+}
+
+void Delivery::OnDataReply(const smtp::Reply& r) {
+  if (r.code == 354 && (mail_failed_ || accepted_.empty())) {
+    // Pipelined DATA went through with nobody to deliver to: end it empty.
+    auto self = shared_from_this();
+    conn_->Write(".\r\n");
+    conn_->Expect("sending end of data", s_.data_done_ms, [self](Result<smtp::Reply> rr) {
+      if (self->finished_) return;
+      if (!rr) return self->ConnFailed(rr.error());
+      self->Finish(true);
+    });
+    return;
+  }
+  if (mail_failed_ || accepted_.empty()) return Finish(true);
+  if (r.code != 354) {
+    for (size_t i : accepted_) SetReply(i, r, "DATA");
+    return Finish(true);
+  }
+  SendBody();
+}
+
+void Delivery::SendBody() {
+  std::string out;
+  out.reserve(kWriteChunk + kReadChunk / 2);
+  char buf[kReadChunk];
+  bool last = false;
+  while (out.size() < kWriteChunk) {
+    auto n = body_->Read(buf, sizeof buf);
+    if (!n.ok()) {
+      // Mid-DATA there is no way to abort cleanly: the connection is given up.
+      SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "error reading message body: " + n.status().message,
+                 "none");
+      conn_.reset();
+      return Finish(false);
+    }
+    if (*n == 0) {
+      stuffer_.Finish(&out);
+      last = true;
+      break;
+    }
+    stuffer_.Feed(std::string_view(buf, *n), &out);
+  }
+  auto self = shared_from_this();
+  if (s_.data_xfer_ms) {
+    xfer_timer_.Start(s_.data_xfer_ms, 0, [self] {
+      self->ConnFailed("conversation with " + self->conn_->peer() + " timed out while sending message body");
+    });
+  }
+  conn_->Write(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });
+}
+
+void Delivery::OnBodyWritten(int status, bool last) {
+  xfer_timer_.Stop();
+  if (finished_) return;
+  if (status < 0) return ConnFailed("lost connection with " + conn_->peer() + " while sending message body");
+  if (!last) return SendBody();
+  auto self = shared_from_this();
+  size_t expected = s_.lmtp ? accepted_.size() : 1;
+  for (size_t k = 0; k < expected; ++k) {
+    conn_->Expect("sending end of data -- message may be sent more than once", s_.data_done_ms,
+                  [self, k](Result<smtp::Reply> r) {
+                    if (self->finished_) return;
+                    if (!r) return self->ConnFailed(r.error());
+                    self->OnFinalReply(k, *r);
+                  });
+  }
+}
+
+void Delivery::OnFinalReply(size_t k, const smtp::Reply& r) {
+  if (s_.lmtp) {
+    SetReply(accepted_[k], r, "end of DATA");
+    if (++final_replies_ < accepted_.size()) return;
+  } else {
+    for (size_t i : accepted_) SetReply(i, r, "end of DATA");
+  }
+  Finish(false);
+}
+
+void Delivery::ConnFailed(const std::string& why) {
+  if (finished_) return;
+  log::Info("{}", why);
+  std::string relay = conn_ ? conn_->relay() : "none";
+  SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.4.2", why, relay);
+  conn_.reset();  // a connection that failed once is never used again
+  Finish(false);
+}
+
+}  // namespace postern::smtp_client
