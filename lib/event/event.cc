@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 
 namespace postern::event {
@@ -127,16 +128,18 @@ std::string Stream::PeerName() const {
 }
 
 void Stream::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Stream*>(h->data);
-  if (!self) {
+  if (!h->data) {
     *buf = uv_buf_init(nullptr, 0);
     return;
   }
-  self->rbuf_.resize(16384);
-  *buf = uv_buf_init(self->rbuf_.data(), unsigned(self->rbuf_.size()));
+  // One buffer per thread (that is, per loop) serves every stream: libuv
+  // fills it and passes it to OnRead at once, where it is consumed, so an
+  // idle connection holds no read buffer (smtpd keeps thousands of them).
+  static thread_local std::array<char, 65536> shared;
+  *buf = uv_buf_init(shared.data(), unsigned(shared.size()));
 }
 
-void Stream::OnRead(uv_stream_t* st, ssize_t n, const uv_buf_t*) {
+void Stream::OnRead(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
   auto* self = static_cast<Stream*>(st->data);
   if (!self || n == 0) return;
   if (n < 0) {
@@ -151,7 +154,7 @@ void Stream::OnRead(uv_stream_t* st, ssize_t n, const uv_buf_t*) {
   auto alive = self->alive_;
   auto fn = std::move(self->on_data_);
   self->on_data_ = nullptr;
-  fn(std::string_view(self->rbuf_.data(), size_t(n)));
+  fn(std::string_view(buf->base, size_t(n)));
   if (*alive && !self->on_data_) self->on_data_ = std::move(fn);
 }
 

@@ -144,7 +144,8 @@ class Stream {
 
   using ReadFn = std::function<void(std::string_view data)>;
   using EndFn = std::function<void(int status)>;  // UV_EOF or an error
-  // Delivers bytes as they arrive; on_end once, at EOF or on a read error.
+  // Delivers bytes as they arrive (the view lives only during the call: the
+  // read buffer is shared by all streams); on_end once, at EOF or on a read error.
   void ReadStart(ReadFn on_data, EndFn on_end);
   void ReadStop();
   // Queues data (copied); done(status) after it is written, unless the
@@ -169,7 +170,6 @@ class Stream {
   Handle<AnyStream> h_;
   ReadFn on_data_;
   EndFn on_end_;
-  std::string rbuf_;
   // Cleared by the destructor: a read callback may destroy its own stream.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
