@@ -198,7 +198,7 @@ bool Session::NextLine() {
   in_pos_ += len + 1;
   bool bare_lf = line.empty() || line.back() != '\r';
   if (!bare_lf) line.remove_suffix(1);
-  if (discarding_) {
+  if (discarding_ || len > st.line_length_limit) {
     discarding_ = false;
     ++total_[size_t(smtp::Verb::kUnknown)];
     last_verb_ = smtp::Verb::kUnknown;
