@@ -150,7 +150,11 @@ void Reconfigure(const config::Config& cfg) {
   s.host = HostName();
   std::string file = cfg.Str("maillog_file");
   if (!file.empty()) {
-    int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    // /dev/stdout and /dev/stderr mean the inherited descriptors: a worker
+    // that dropped privileges could not reopen master's pipe or terminal.
+    int fd = file == "/dev/stdout"   ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+             : file == "/dev/stderr" ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)
+                                     : open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd >= 0) {
       Install(std::make_shared<LineSink>(fd, true, true));
       return;
