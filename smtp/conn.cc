@@ -64,6 +64,7 @@ void Conn::OnData(std::string_view data) {
     Waiter w = std::move(waiters_.front());
     waiters_.pop_front();
     Arm();
+    if (r.code == 421) closing_ = true;  // RFC 5321 §3.8: the server closes after this
     w.fn(std::move(r));
     if (!*alive) return;
   }

@@ -38,8 +38,9 @@ class Conn {
   // Called once when the peer closes or breaks the connection while no reply
   // is awaited (a cached connection that went away).
   void OnIdleBreak(std::function<void()> fn) { on_idle_break_ = std::move(fn); }
-  // A failure was seen: the connection must not be used again.
-  bool broken() const { return broken_; }
+  // A failure was seen, or the server said 421 (it is closing): the
+  // connection must not be used for another transaction.
+  bool broken() const { return broken_ || closing_; }
   size_t write_queue_size() const { return stream_->write_queue_size(); }
 
   const std::string& host() const { return host_; }
@@ -71,6 +72,7 @@ class Conn {
   uint16_t port_;
   Clock::time_point created_ = Clock::now();
   bool broken_ = false;
+  bool closing_ = false;
   std::function<void()> on_idle_break_;
   // Cleared by the destructor: a reply callback may destroy this connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

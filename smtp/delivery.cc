@@ -72,6 +72,7 @@ void Delivery::OnRequest() {
   if (s_.cache_on_demand) {
     if (auto c = w_.cache->Take(cache_key_)) {
       conn_ = std::move(c);
+      reused_ = true;
       t_ready_ = Clock::now();
       return Transaction();
     }

@@ -108,6 +108,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   uint64_t body_size_ = 0;
   smtp::DotStuffer stuffer_;
   event::Timer xfer_timer_;
+  bool reused_ = false;         // conn_ came from the cache
+  bool mail_answered_ = false;  // the server answered MAIL on conn_
   bool mail_failed_ = false;
   smtp::Reply mail_reply_;
   std::vector<size_t> accepted_;

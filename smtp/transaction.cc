@@ -85,6 +85,7 @@ void Delivery::Transaction() {
 }
 
 void Delivery::OnMail(const smtp::Reply& r) {
+  mail_answered_ = true;
   if (r.code / 100 != 2) {
     mail_failed_ = true;
     for (size_t i = 0; i < results_.size(); ++i) SetReply(i, r, "MAIL FROM");
@@ -205,6 +206,16 @@ void Delivery::OnFinalReply(size_t k, const smtp::Reply& r) {
 void Delivery::ConnFailed(const std::string& why) {
   if (finished_) return;
   log::Info("{}", why);
+  if (reused_ && !mail_answered_) {
+    // The server closed the cached connection just as it was taken: nothing
+    // was said on it yet, so start again on a fresh one. Dropping it inside
+    // its own callback is allowed, and silences its other waiters.
+    reused_ = false;
+    conn_.reset();
+    accepted_.clear();
+    mail_failed_ = false;
+    return Resolve();
+  }
   std::string relay = conn_ ? conn_->relay() : "none";
   SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.4.2", why, relay);
   conn_.reset();  // a connection that failed once is never used again

@@ -144,8 +144,9 @@ class Scripted:
     command line and, for MAIL, whether RCPT and DATA were already waiting."""
 
     def __init__(self, host="127.0.0.2", port=None, path=None, greeting="220 scripted ESMTP", ehlo_ok=True,
-                 extensions=("PIPELINING", "8BITMIME"), rules=None, lmtp=False, stall=None):
+                 extensions=("PIPELINING", "8BITMIME"), rules=None, lmtp=False, stall=None, mails_per_connection=0):
         self.greeting, self.ehlo_ok, self.extensions = greeting, ehlo_ok, list(extensions)
+        self.mails_per_connection = mails_per_connection  # then the next MAIL finds the connection closed
         self.rules, self.lmtp, self.stall = rules or {}, lmtp, stall
         self.lines, self.pipelined, self.bodies, self.connections = [], [], [], 0
         peer = self
@@ -177,6 +178,7 @@ class Scripted:
             rfile.readline()
             return
         accepted = []
+        mails = 0
         while True:
             raw = rfile.readline()
             if not raw:
@@ -198,6 +200,9 @@ class Scripted:
             elif verb == "HELO":
                 send("250 scripted")
             elif verb == "MAIL":
+                mails += 1
+                if self.mails_per_connection and mails > self.mails_per_connection:
+                    return
                 time.sleep(0.2)
                 try:
                     waiting = sock.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
@@ -582,3 +587,31 @@ def test_large_body_streams_intact(agent):
         assert sink.messages[0]["content"] == body
     finally:
         sink.stop()
+
+
+def test_421_reply_keeps_the_connection_out_of_the_cache(agent):
+    peer = Scripted(rules={"shut": "421 4.7.0 closing down"})
+    try:
+        msg = Message(agent, BODY, ["shut@x.test"])
+        r = deliver(agent, msg, f"[127.0.0.2]:{peer.port}")["shut@x.test"]
+        assert (r["status"], r["dsn"]) == ("D", "4.7.0")
+        msg = Message(agent, BODY, ["ok@x.test"])
+        assert deliver(agent, msg, f"[127.0.0.2]:{peer.port}")["ok@x.test"]["status"] == "S"
+        assert peer.connections == 2
+    finally:
+        peer.stop()
+
+
+def test_cached_connection_closed_under_the_client_is_replaced(agent):
+    # The peer drops the connection when the second MAIL arrives on it: the
+    # client must start over on a fresh connection, not defer the mail.
+    peer = Scripted(mails_per_connection=1)
+    try:
+        for i in range(3):
+            msg = Message(agent, BODY, [f"u{i}@x.test"])
+            r = deliver(agent, msg, f"[127.0.0.2]:{peer.port}")[f"u{i}@x.test"]
+            assert r["status"] == "S", r
+        assert peer.connections == 3
+        assert len(peer.bodies) == 3
+    finally:
+        peer.stop()
