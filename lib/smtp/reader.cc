@@ -15,6 +15,16 @@ void CommandReader::Feed(std::string_view bytes) {
   buf_.append(bytes);
 }
 
+void CommandReader::Trim() {
+  constexpr size_t kKeep = 1024;
+  if (pos_ == buf_.size() && buf_.capacity() > kKeep) {
+    std::string().swap(buf_);
+  } else if (pos_ > 0) {
+    buf_.erase(0, pos_);
+  }
+  pos_ = 0;
+}
+
 bool CommandReader::Next(Line* out) {
   while (pos_ < buf_.size()) {
     const char* base = buf_.data() + pos_;

@@ -31,6 +31,10 @@ class CommandReader {
   std::string_view Rest() const { return std::string_view(buf_).substr(pos_); }
   void Consume(size_t n) { pos_ += n < buf_.size() - pos_ ? n : buf_.size() - pos_; }
   size_t pending() const { return buf_.size() - pos_; }
+  // Drops what was consumed; with nothing pending, a buffer grown by a large
+  // pipelined batch or by content is given back, so an idle session stays small.
+  void Trim();
+  size_t capacity() const { return buf_.capacity(); }
 
  private:
   size_t limit_;

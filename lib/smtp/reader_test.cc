@@ -64,5 +64,27 @@ TEST(CommandReader, HandsContentToTheDecoderAndTakesCommandsBack) {
   EXPECT_EQ(r.pending(), 0u);
 }
 
+TEST(CommandReader, TrimGivesBackABigBufferOnlyWhenIdle) {
+  CommandReader r;
+  std::string batch;
+  for (int i = 0; i < 1000; ++i) batch += "RCPT TO:<u" + std::to_string(i) + "@example.net>\r\n";
+  r.Feed(batch + "NOOP");
+  CommandReader::Line l;
+  while (r.Next(&l)) {
+  }
+  r.Trim();  // "NOOP" still pending: kept, consumed bytes dropped
+  EXPECT_EQ(r.Rest(), "NOOP");
+  r.Feed("\r\n");
+  ASSERT_TRUE(r.Next(&l));
+  EXPECT_EQ(l.text, "NOOP");
+  EXPECT_GT(r.capacity(), 1024u);
+  r.Trim();
+  EXPECT_EQ(r.pending(), 0u);
+  EXPECT_LE(r.capacity(), 1024u);
+  r.Feed("QUIT\r\n");
+  ASSERT_TRUE(r.Next(&l));
+  EXPECT_EQ(l.text, "QUIT");
+}
+
 }  // namespace
 }  // namespace postern::smtp
