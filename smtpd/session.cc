@@ -86,7 +86,11 @@ void Service::RemoveClient(const std::string& addr) {
 // --- Session: connection -------------------------------------------------
 
 Session::Session(Service* svc, server::Client c)
-    : svc_(svc), stream_(std::move(c.stream)), lease_(std::move(c.lease)), timer_(svc->loop()) {}
+    : svc_(svc),
+      stream_(std::move(c.stream)),
+      lease_(std::move(c.lease)),
+      timer_(svc->loop()),
+      reader_(svc->settings().line_length_limit) {}
 
 Session::~Session() {
   if (counted_) svc_->RemoveClient(client_addr_);
@@ -136,12 +140,12 @@ void Session::PauseReading() {
 
 void Session::OnRead(std::string_view data) {
   if (closing_) return;
-  in_.append(data);
+  reader_.Feed(data);
   // Partial bytes do not restart the command timer (slowloris); content does.
   if (phase_ == Phase::kData || phase_ == Phase::kBdat) ArmTimeout();
   Process();
   Flush();
-  size_t pending = in_.size() - in_pos_;
+  size_t pending = reader_.pending();
   if (pending > kMaxQueuedInput || (stream_ && stream_->write_queue_size() > kMaxQueuedOutput)) PauseReading();
 }
 
@@ -150,13 +154,13 @@ void Session::OnEnd(int) {
   Finish(!closing_);
 }
 
-// Runs commands and content from in_ until more input is needed or the
-// session must wait (a commit, an error delay, closing).
+// Runs commands and content from the reader until more input is needed or
+// the session must wait (a commit, an error delay, closing).
 void Session::Process() {
   auto self = shared_from_this();  // a command may finish the session
   while (!closing_ && !paused_) {
     if (phase_ == Phase::kCommitting) break;
-    size_t avail = in_.size() - in_pos_;
+    size_t avail = reader_.pending();
     if (phase_ == Phase::kData) {
       if (avail == 0) break;
       FeedData();
@@ -169,45 +173,22 @@ void Session::Process() {
     }
     if (!NextLine()) break;
   }
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-    ShrinkIdle(&in_);
-  } else if (in_pos_ > 4096) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
-  }
+  reader_.Trim();
 }
 
-// Takes one command line from in_ and runs it; false when none is complete.
 bool Session::NextLine() {
   const Settings& st = svc_->settings();
-  size_t avail = in_.size() - in_pos_;
-  const char* start = in_.data() + in_pos_;
-  const void* lf = std::memchr(start, '\n', avail);
-  if (!lf) {
-    // Keep at most line_length_limit bytes of one line; drop the rest.
-    if (avail > st.line_length_limit) {
-      discarding_ = true;
-      in_pos_ = in_.size();
-    }
-    return false;
-  }
-  size_t len = size_t(static_cast<const char*>(lf) - start);
-  std::string_view line(start, len);
-  in_pos_ += len + 1;
-  bool bare_lf = line.empty() || line.back() != '\r';
-  if (!bare_lf) line.remove_suffix(1);
-  if (discarding_ || len > st.line_length_limit) {
-    discarding_ = false;
+  smtp::CommandReader::Line line;
+  if (!reader_.Next(&line)) return false;
+  if (line.too_long) {
     ++total_[size_t(smtp::Verb::kUnknown)];
     last_verb_ = smtp::Verb::kUnknown;
     Reply(500, "5.5.2", "Error: line too long");
-  } else if (bare_lf && BareLfMode() == smtp::BareLf::kReject) {
+  } else if (line.bare_lf && BareLfMode() == smtp::BareLf::kReject) {
     ++total_[size_t(smtp::Verb::kUnknown)];
     Reply(550, "5.5.2", "Error: bare <LF> received");
   } else {
-    Command(line);
+    Command(line.text);
   }
   if (phase_ == Phase::kCommand && !closing_) ArmTimeout();
   if (!closing_ && errors_ >= st.hard_error_limit) {

@@ -22,6 +22,7 @@
 #include "smtp/data.h"
 #include "smtp/esmtp.h"
 #include "smtp/headers.h"
+#include "smtp/reader.h"
 #include "smtpd/policy.h"
 #include "smtpd/settings.h"
 
@@ -107,7 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(std::string_view data);
   void OnEnd(int status);
   void Process();
-  bool NextLine();
+  bool NextLine();  // runs one command; false when none is complete
   void Command(std::string_view line);
   void Reply(int code, std::string_view enhanced, std::string_view text);
   void Reply(const Answer& a) { Reply(a.code, a.enhanced, a.text); }
@@ -161,9 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;
   bool closing_ = false;
   bool finished_ = false;
-  bool discarding_ = false;  // the rest of an over-long command line
-  std::string in_;           // received, not yet processed (from in_pos_)
-  size_t in_pos_ = 0;
+  smtp::CommandReader reader_;  // received, not yet processed: commands and content
   std::string out_;          // replies not yet written: one write per batch
   uint64_t bdat_left_ = 0;
   bool bdat_last_ = false;

@@ -94,8 +94,7 @@ void Session::Data(std::string_view arg) {
 void Session::FeedData() {
   Content& c = *txn_->content;
   size_t from = c.buf.size();
-  size_t used = c.decoder.Feed(std::string_view(in_).substr(in_pos_), &c.buf);
-  in_pos_ += used;
+  reader_.Consume(c.decoder.Feed(reader_.Rest(), &c.buf));
   c.filter.Apply(&c.buf, from);
   if (c.buf.size() >= kBodyFlush) FlushBody();
   if (c.decoder.done()) EndOfContent();
@@ -137,9 +136,9 @@ void Session::Bdat(std::string_view arg) {
 }
 
 void Session::FeedBdat() {
-  size_t n = size_t(std::min<uint64_t>(bdat_left_, in_.size() - in_pos_));
-  if (!bdat_discard_) AppendBdat(std::string_view(in_).substr(in_pos_, n));
-  in_pos_ += n;
+  size_t n = size_t(std::min<uint64_t>(bdat_left_, reader_.pending()));
+  if (!bdat_discard_) AppendBdat(reader_.Rest().substr(0, n));
+  reader_.Consume(n);
   bdat_left_ -= n;
   if (bdat_left_ == 0) EndBdatChunk();
 }
