@@ -2,6 +2,8 @@
 // destination's concurrency window, and the feedback their outcome gives:
 // the window grows when a destination was reached, shrinks when not, a dead
 // destination or an unusable transport has its recipients deferred.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <ctime>
 #include <iterator>
@@ -14,8 +16,15 @@ namespace postern::qmgr {
 namespace {
 
 // Connections to transports at once, whatever the windows say: each is a
-// descriptor here and a worker under master.
-constexpr int kMaxInflight = 1000;
+// descriptor here and a worker under master. Leaves room below the fd limit.
+int MaxInflight() {
+  static const int limit = [] {
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1000;
+    return static_cast<int>(std::clamp<rlim_t>(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1, 1, 1000));
+  }();
+  return limit;
+}
 // How soon to retry when a transport's listen backlog was full.
 constexpr uint64_t kBusyRetryMs = 100;
 
@@ -43,7 +52,7 @@ void Manager::Pump() {
     for (auto it = dests_.begin(); it != dests_.end();) {
       Dest* d = it->second.get();
       while (!d->order.empty() && !d->window.dead() && d->transport->throttled_until <= now &&
-             d->busy < d->window.concurrency() && busy_ < kMaxInflight) {
+             d->busy < d->window.concurrency() && busy_ < MaxInflight()) {
         if (!StartJob(d)) break;
       }
       // An idle, healthy destination is forgotten, as Postfix drops empty queues.

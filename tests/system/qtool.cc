@@ -50,7 +50,9 @@ int Inject(queue::Queue& q, const std::string& qdir, std::vector<std::string> ar
     rec.protocol = "ESMTP";
     auto w = q.Begin(rec);
     if (!w.ok()) return std::fprintf(stderr, "qtool: %s\n", w.status().message.c_str()), 1;
-    std::string body = "Subject: test " + std::to_string(n) + "\r\n\r\nmessage " + std::to_string(n) + "\r\n";
+    // The id in a header lets a sink tell which queued message it received.
+    std::string body = "Subject: test " + std::to_string(n) + "\r\nX-Qtool-Id: " + queue::FormatMsgId((*w)->id()) +
+                       "\r\n\r\nmessage " + std::to_string(n) + "\r\n";
     while (static_cast<long>(body.size()) < size) body += "padding padding padding padding padding padding\r\n";
     if (auto s = (*w)->Append(body); !s.ok()) return std::fprintf(stderr, "qtool: %s\n", s.message.c_str()), 1;
     for (const auto& r : rcpts) (void)(*w)->AddRecipient({r, "", 0});
