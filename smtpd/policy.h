@@ -26,7 +26,6 @@ class NetworkList {
   Result<void> AddInterfaces(std::string_view style);
   // True when addr (text form) is in the list; nullopt when a table failed.
   std::optional<bool> Contains(std::string_view addr) const;
-  size_t size() const { return nets_.size() + tables_.size(); }
 
  private:
   std::vector<table::Network> nets_;
@@ -73,8 +72,6 @@ class Policy {
   // permit_auth_destination's test: a local or relay domain, without
   // sender-specified routing unless allow_untrusted_routing.
   bool AuthorizedDestination(const smtp::Address& a, std::string_view local_addr) const;
-  std::optional<bool> InMynetworks(std::string_view addr) const { return mynetworks_.Contains(addr); }
-  const NetworkList& mynetworks() const { return mynetworks_; }
 
   // Public for the unit tests: one parsed restriction.
   struct Step {

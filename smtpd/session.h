@@ -50,7 +50,6 @@ class Service {
   // Sessions from one client address in this process (the connection count limit).
   int AddClient(const std::string& addr) { return ++per_addr_[addr]; }
   void RemoveClient(const std::string& addr);
-  size_t sessions() const { return sessions_.size(); }
 
  private:
   uv_loop_t* loop_;

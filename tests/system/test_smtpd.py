@@ -426,3 +426,24 @@ def test_storage_trouble_answers_452_and_queues_nothing(instance):
     c.cmd("RCPT TO:<alice@localhost>")
     assert c.cmd("DATA") == (452, "4.3.1 Insufficient system storage")
     assert s.queue() == []
+
+
+def test_local_submission_over_a_unix_socket(instance):
+    s = start_smtpd(instance)
+    instance.add_service("submit unix n - n - - smtpd -o max_use=0")
+    instance.reload()
+    path = instance.queue_dir / "public" / "submit"
+    wait_for(path.exists, what=str(path))
+    with smtplib.SMTP(timeout=10) as c:
+        c.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.sock.settimeout(10)
+        c.sock.connect(str(path))
+        c.file = None
+        assert c.getreply()[0] == 220
+        c.ehlo("local.test")
+        # A local client counts as localhost[127.0.0.1], inside mynetworks: it may relay.
+        assert c.sendmail("me@localhost", ["x@other.test"], b"Subject: local\r\n\r\nhi\r\n") == {}
+    [m] = s.queue()
+    assert m["client_addr"] == "127.0.0.1" and m["client_name"] == "localhost"
+    assert m["rcpts"] == ["x@other.test"]
+    instance.wait_log(r"connect from localhost\[127\.0\.0\.1\]")
