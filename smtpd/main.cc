@@ -13,10 +13,16 @@ namespace {
 
 // Sessions one process takes before it stops accepting and lets master start
 // another worker: what the descriptor limit allows, minus a reserve for the
-// queue, the listeners and lookup tables.
+// queue, the listeners and lookup tables. The soft limit is raised to the
+// hard one first: one process is meant to hold thousands of sessions.
 size_t SessionLimit() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return 0;
   return rl.rlim_cur > 64 ? size_t(rl.rlim_cur - 64) : 1;
 }
 
