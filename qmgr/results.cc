@@ -103,10 +103,12 @@ void Manager::Done(queue::MsgId msg) {
   auto it = messages_.find(msg);
   if (it == messages_.end()) return;
   --in_core_;
-  if (--it->second.in_core > 0) return;
-  auto rec = q_->GetMessage(msg);
-  if (!rec.ok() && rec.code() == queue::Code::kNotFound) log::Info("{}: removed", queue::FormatMsgId(msg));
-  messages_.erase(it);
+  if (--it->second.in_core == 0) {
+    auto rec = q_->GetMessage(msg);
+    if (!rec.ok() && rec.code() == queue::Code::kNotFound) log::Info("{}: removed", queue::FormatMsgId(msg));
+    messages_.erase(it);
+  }
+  // A scan stopped by the active-set bounds goes on once there is room.
   if (full_ && !Full()) ScanSoon();
 }
 

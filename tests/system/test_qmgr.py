@@ -265,3 +265,21 @@ def test_the_active_set_is_bounded_by_qmgr_message_active_limit(instance):
     assert sorted(m for m, _ in sink.sent()) == sorted(ids)
     assert 1 <= peak <= 3
     assert sink.max_parallel() <= 3
+
+
+def test_the_active_set_is_bounded_by_qmgr_message_recipient_limit(instance):
+    configure(instance, qmgr_message_recipient_limit="2", test_destination_recipient_limit="1")
+    sink = Sink(instance)
+    sink.rules("sleep 150\n")
+    instance.start()
+    rcpts = [f"r{i}@example.test" for i in range(8)]
+    (msgid,) = inject(instance, *rcpts)
+    peak = 0
+    end = time.monotonic() + 20
+    while len(sink.sent()) < 8 and time.monotonic() < end:
+        peak = max(peak, sum(e["state"] == "active" for e in envelopes(instance)))
+        time.sleep(0.03)
+    assert sorted(r for _, r in sink.sent()) == sorted(rcpts)
+    assert 1 <= peak <= 2
+    assert sink.max_parallel() <= 2
+    instance.wait_log(rf"{msgid}: removed")
