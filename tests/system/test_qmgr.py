@@ -150,6 +150,20 @@ def test_messages_past_their_lifetime_expire(instance):
     assert sink.sent() == []
 
 
+def test_bounces_with_the_null_sender_expire_after_bounce_queue_lifetime(instance):
+    configure(instance, maximal_queue_lifetime="1h", bounce_queue_lifetime="0s")
+    sink = Sink(instance)
+    sink.rules("* defer 451 4.3.0 still busy\n")
+    instance.start()
+    (bounce,) = inject(instance, "u@example.test", sender="<>")
+    (normal,) = inject(instance, "u@example.test")
+    # One attempt only for the null sender (lifetime 0), as in Postfix.
+    instance.wait_log(rf"qmgr\[\d+\]: {bounce}: from=<>, status=expired, returned to sender")
+    instance.wait_log(rf"qmgr\[\d+\]: {bounce}: removed")
+    env = wait_for(lambda: [e for e in envelopes(instance) if e["state"] == "deferred"], what="deferred")
+    assert [e["id"][:8] for e in env] == [normal]
+
+
 def test_held_mail_is_never_scheduled(instance):
     configure(instance)
     sink = Sink(instance)
