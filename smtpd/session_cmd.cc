@@ -79,7 +79,6 @@ void Session::Mail(std::string_view arg) {
   auto pa = smtp::ParsePathArg(arg, "FROM", !st.strict_rfc821);
   if (!pa) return Reply(501, "5.5.4", "Syntax: MAIL FROM:<address>");
   smtp::MailParams mp;
-  if (!pa->params.empty() && !esmtp_) return Reply(555, "5.5.4", "Unsupported option: " + std::string(pa->params));
   auto ps = smtp::ParseMailParams(pa->params, &mp);
   if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);
   if (mp.body == smtp::Body::kBinaryMime) return Reply(555, "5.5.4", "Unsupported option: BODY=BINARYMIME");
@@ -101,7 +100,6 @@ void Session::Rcpt(std::string_view arg) {
     return Reply(452, "4.5.3", "Error: too many recipients");
   auto pa = smtp::ParsePathArg(arg, "TO", !st.strict_rfc821);
   if (!pa) return Reply(501, "5.5.4", "Syntax: RCPT TO:<address>");
-  if (!pa->params.empty() && !esmtp_) return Reply(555, "5.5.4", "Unsupported option: " + std::string(pa->params));
   smtp::RcptParams rp;
   auto ps = smtp::ParseRcptParams(pa->params, &rp);
   if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);

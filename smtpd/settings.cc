@@ -65,9 +65,8 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
 
   auto bare = cfg.Get("smtpd_forbid_bare_newline");
   if (!bare) return Err(bare.error());
-  // Postfix 3.9 also accepts the boolean spellings.
   if (*bare == "normalize") s.bare_lf = smtp::BareLf::kNormalize;
-  else if (*bare == "yes" || *bare == "reject") s.bare_lf = smtp::BareLf::kReject;
+  else if (*bare == "yes") s.bare_lf = smtp::BareLf::kReject;
   else if (*bare == "no") s.bare_lf = smtp::BareLf::kNo;
   else return Err("smtpd_forbid_bare_newline: \"" + *bare + "\" is not normalize, yes or no");
 
