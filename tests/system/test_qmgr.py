@@ -297,3 +297,19 @@ def test_the_active_set_is_bounded_by_qmgr_message_recipient_limit(instance):
     assert 1 <= peak <= 2
     assert sink.max_parallel() <= 2
     instance.wait_log(rf"{msgid}: removed")
+
+
+def test_a_reload_hands_waiting_and_in_flight_mail_to_the_next_qmgr(instance):
+    configure(instance, test_destination_concurrency_limit="1")
+    sink = Sink(instance)
+    sink.rules("sleep 300\n")
+    instance.start()
+    ids = inject(instance, "u@example.test", count=6)
+    wait_for(lambda: sink.requests(), what="the first delivery")
+    (old,) = instance.workers("qmgr")
+    instance.reload()
+    wait_for(lambda: old not in instance.workers("qmgr"), what="the old qmgr to leave")
+    instance.wait_log(rf"qmgr\[{old}\]: stopping: sent=\d+")
+    trigger(instance)  # the next message or master's wakeup starts the new one
+    wait_empty(instance, timeout=20)
+    assert {m for m, _ in sink.sent()} == set(ids)
