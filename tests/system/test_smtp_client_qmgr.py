@@ -127,3 +127,39 @@ def test_a_burst_to_one_destination_reuses_connections(mta):
         wait_empty(mta)
     finally:
         sink.stop()
+
+
+def test_killing_qmgr_and_smtp_workers_during_a_run_loses_nothing(mta):
+    import os
+    import random
+    import signal
+    import subprocess
+    sink = Sink("127.0.0.3")
+    try:
+        mta.set(relayhost=f"[127.0.0.3]:{sink.port}")
+        mta.start()
+        n = 2000
+        r = subprocess.run([str(QTOOL), str(mta.config_dir), "inject", "-n", str(n), "u@x.test"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        seen = lambda: {m["content"] for m in sink.messages}  # noqa: E731 (each body names its number)
+        rng = random.Random(6)
+        end = time.monotonic() + 120
+        kills = 0
+        while len(seen()) < n and time.monotonic() < end:
+            time.sleep(0.3)
+            victims = mta.workers("smtp") + (mta.workers("qmgr") if kills % 5 == 4 else [])
+            if victims and kills < 20:
+                try:
+                    os.kill(rng.choice(victims), signal.SIGKILL)
+                    kills += 1
+                except ProcessLookupError:
+                    pass
+                # master restarts qmgr when its socket is poked (as smtpd does for new mail).
+                trigger(mta)
+        assert kills >= 10
+        wait_for(lambda: len(seen()) == n, 120, interval=0.2,
+                 what=f"{n} distinct messages at the sink (have {len(seen())})")
+        wait_empty(mta, timeout=60)
+    finally:
+        sink.stop()
