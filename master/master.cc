@@ -119,8 +119,10 @@ Result<void> Master::Configure(config::Config cfg, const std::vector<config::Mas
         log::Warning("service {}: wakeup is supported for unix services only; ignored", s->def.Key());
       } else {
         s->wakeup_timer = std::make_unique<event::Timer>(loop_);
+        // As Postfix's master_wakeup_init: the first wakeup comes at once
+        // (qmgr starts with the system), except for "N?" services.
         uint64_t ms = uint64_t(s->def.wakeup) * 1000;
-        s->wakeup_timer->Start(ms, ms, [this, sp] { Wakeup(*sp); });
+        s->wakeup_timer->Start(s->def.wakeup_if_used ? ms : 0, ms, [this, sp] { Wakeup(*sp); });
       }
     }
     UpdatePolls(*s);

@@ -2,6 +2,7 @@
 # on-demand workers, max_use/max_idle recycling, maxproc, reload, throttling,
 # wakeup, stop/abort and the pid lock, with the test service `testd`.
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -229,6 +230,17 @@ def test_wakeup_pokes_unix_service(instance):
     instance.wait_log(r'testd\[\d+\]: wakeup request "W"', count=2, timeout=4)
     assert path.exists()
     assert len(instance.workers()) == 1
+
+
+def test_first_wakeup_comes_at_start_except_for_conditional_ones(instance):
+    # As Postfix: a wakeup service (qmgr) starts with the system; "N?" waits until used.
+    instance.add_testd(service_type="unix", name="eager", wakeup=60, maxproc=1, args="trigger")
+    instance.add_testd(service_type="unix", name="lazy", wakeup="60?", maxproc=1, args="trigger")
+    instance.start()
+    instance.wait_log(r'testd\[\d+\]: wakeup request "W"', count=1, timeout=3)
+    time.sleep(0.5)
+    assert len(instance.workers()) == 1
+    assert len(re.findall(r'wakeup request "W"', instance.log())) == 1
 
 
 def test_second_start_fails_clearly(instance):
