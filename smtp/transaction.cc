@@ -169,8 +169,12 @@ void Delivery::SendBody() {
   }
   auto self = shared_from_this();
   if (s_.data_xfer_ms) {
-    xfer_timer_.Start(s_.data_xfer_ms, 0, [self] {
-      self->ConnFailed("conversation with " + self->conn_->peer() + " timed out while sending message body");
+    // The timer keeps its callback after firing: a weak reference avoids a cycle.
+    std::weak_ptr<Delivery> weak = self;
+    xfer_timer_.Start(s_.data_xfer_ms, 0, [weak] {
+      auto d = weak.lock();
+      if (!d || !d->conn_) return;
+      d->ConnFailed("conversation with " + d->conn_->peer() + " timed out while sending message body");
     });
   }
   conn_->Write(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });

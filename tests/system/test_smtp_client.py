@@ -221,6 +221,9 @@ class Scripted:
                     send("554 5.5.1 Error: no valid recipients")
                     continue
                 send("354 End data with <CR><LF>.<CR><LF>")
+                if self.stall == "BODY":
+                    time.sleep(30)  # reads nothing more: the client's writes stall
+                    return
                 body = b""
                 while True:
                     l = rfile.readline()
@@ -613,5 +616,19 @@ def test_cached_connection_closed_under_the_client_is_replaced(agent):
             assert r["status"] == "S", r
         assert peer.connections == 3
         assert len(peer.bodies) == 3
+    finally:
+        peer.stop()
+
+
+def test_server_that_stops_reading_the_body_times_out(agent):
+    agent.set(smtp_data_xfer_timeout="1s")
+    peer = Scripted(stall="BODY")
+    try:
+        msg = Message(agent, b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 40000, ["u@x.test"])
+        t0 = time.monotonic()
+        r = deliver(agent, msg, f"[127.0.0.2]:{peer.port}")["u@x.test"]
+        assert time.monotonic() - t0 < 10
+        assert (r["status"], r["dsn"]) == ("D", "4.4.2")
+        assert r["reason"] == "conversation with 127.0.0.2[127.0.0.2] timed out while sending message body"
     finally:
         peer.stop()
