@@ -632,3 +632,26 @@ def test_server_that_stops_reading_the_body_times_out(agent):
         assert r["reason"] == "conversation with 127.0.0.2[127.0.0.2] timed out while sending message body"
     finally:
         peer.stop()
+
+
+def test_idle_connections_expire_and_old_ones_are_not_reused(agent):
+    agent.set(smtp_connection_cache_time_limit="1s", smtp_connection_reuse_time_limit="2s")
+    peer = Scripted()
+    try:
+        def send(i):
+            msg = Message(agent, BODY, [f"u{i}@x.test"])
+            assert deliver(agent, msg, f"[127.0.0.2]:{peer.port}")[f"u{i}@x.test"]["status"] == "S"
+
+        send(0)
+        wait_for(lambda: "QUIT" in peer.lines, 5, what="QUIT after the idle time limit")
+        assert peer.connections == 1
+        send(1)                      # a new connection: the idle one was closed
+        time.sleep(0.6)
+        send(2)                      # reused: idle 0.6s, age 0.6s
+        time.sleep(0.6)
+        send(3)                      # reused: age 1.2s
+        time.sleep(0.9)
+        send(4)                      # age 2.1s > smtp_connection_reuse_time_limit: a fresh one
+        assert peer.connections == 3
+    finally:
+        peer.stop()
