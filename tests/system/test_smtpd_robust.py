@@ -5,6 +5,7 @@
 import os
 import select
 import signal
+import threading
 import time
 
 import pytest
@@ -197,6 +198,25 @@ def test_client_vanishing_mid_data_leaves_nothing(smtpd):
     smtpd.instance.wait_log(r"disconnect from unknown\[127\.0\.0\.1\]", since=mark)
     assert smtpd.queue() == []
     assert body_files(smtpd.instance) == []
+
+
+def test_client_that_does_not_read_its_replies_is_throttled(smtpd):
+    c = smtpd.raw()
+    [pid] = smtpd.pids()
+    before = rss_kib(pid)
+    n = 100000
+    sender = threading.Thread(target=c.send, args=(b"NOOP\r\n" * n,))
+    sender.start()
+    time.sleep(1.5)  # we read nothing: smtpd must stop reading rather than buffer replies
+    held = rss_kib(pid) - before
+    got = 0
+    c.sock.settimeout(20)
+    while got < n:
+        assert c.reply() == (250, "2.0.0 Ok")
+        got += 1
+    sender.join()
+    assert c.cmd("QUIT")[0] == 221
+    assert held < 8 * 1024, f"smtpd grew by {held} KiB while the client did not read"
 
 
 # --- crashes -----------------------------------------------------------------
