@@ -635,23 +635,28 @@ def test_server_that_stops_reading_the_body_times_out(agent):
 
 
 def test_idle_connections_expire_and_old_ones_are_not_reused(agent):
-    agent.set(smtp_connection_cache_time_limit="1s", smtp_connection_reuse_time_limit="2s")
+    agent.set(smtp_connection_cache_time_limit="2s", smtp_connection_reuse_time_limit="3s")
     peer = Scripted()
     try:
-        def send(i):
-            msg = Message(agent, BODY, [f"u{i}@x.test"])
-            assert deliver(agent, msg, f"[127.0.0.2]:{peer.port}")[f"u{i}@x.test"]["status"] == "S"
+        msgs = [Message(agent, BODY, [f"u{i}@x.test"]) for i in range(12)]
 
-        send(0)
+        def send(msg):
+            assert deliver(agent, msg, f"[127.0.0.2]:{peer.port}")[msg.envelopes[0][1]]["status"] == "S"
+
+        send(msgs.pop())
         wait_for(lambda: "QUIT" in peer.lines, 5, what="QUIT after the idle time limit")
         assert peer.connections == 1
-        send(1)                      # a new connection: the idle one was closed
-        time.sleep(0.6)
-        send(2)                      # reused: idle 0.6s, age 0.6s
-        time.sleep(0.6)
-        send(3)                      # reused: age 1.2s
-        time.sleep(0.9)
-        send(4)                      # age 2.1s > smtp_connection_reuse_time_limit: a fresh one
+        # A new connection (the idle one was closed), then reused while it is
+        # younger than 3s although it is never idle for 2s, then replaced.
+        first = time.monotonic()
+        send(msgs.pop())
+        assert peer.connections == 2
+        while time.monotonic() - first < 1.8:
+            time.sleep(0.4)
+            send(msgs.pop())
+        assert peer.connections == 2
+        time.sleep(max(0.0, 3.3 - (time.monotonic() - first)))
+        send(msgs.pop())
         assert peer.connections == 3
     finally:
         peer.stop()
