@@ -103,6 +103,10 @@ std::string DnsDsn(const dns::Outcome& o, bool null_mx) {
 }  // namespace
 
 void Delivery::OnMx(dns::MxResult r) {
+  if (in_fallback_ && (!r.outcome.ok() || r.null_mx)) {
+    log::Info("fallback relay {}: {}", hop_.host, r.outcome.reason);
+    return TryNext();
+  }
   if (!r.outcome.ok() || r.null_mx) {
     bool perm = r.null_mx || r.outcome.permanent();
     SetAllOpen(perm ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
@@ -116,6 +120,10 @@ void Delivery::OnMx(dns::MxResult r) {
 }
 
 void Delivery::OnAddresses(dns::AddressResult r) {
+  if (in_fallback_ && !r.outcome.ok()) {
+    log::Info("fallback relay {}: {}", hop_.host, r.outcome.reason);
+    return TryNext();
+  }
   if (!r.outcome.ok()) {
     SetAllOpen(r.outcome.permanent() ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
                DnsDsn(r.outcome, false), r.outcome.reason, "none");
@@ -126,10 +134,12 @@ void Delivery::OnAddresses(dns::AddressResult r) {
 }
 
 void Delivery::TryNext() {
-  bool out_of_addresses = next_target_ >= targets_.size() ||
-                          (s_.mx_address_limit && next_target_ >= size_t(s_.mx_address_limit));
-  bool out_of_sessions = s_.mx_session_limit && sessions_ >= s_.mx_session_limit;
+  bool out_of_addresses =
+      next_target_ >= targets_.size() ||
+      (s_.mx_address_limit && next_target_ - dest_first_target_ >= size_t(s_.mx_address_limit));
+  bool out_of_sessions = s_.mx_session_limit && sessions_ - dest_sessions_base_ >= s_.mx_session_limit;
   if (out_of_addresses || out_of_sessions) {
+    if (!last_permanent_ && next_fallback_ < s_.fallback_relay.size()) return TryFallback();
     SetAllOpen(last_permanent_ ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
                last_dsn_, last_reason_, last_relay_);
     return Finish(false);
@@ -142,6 +152,22 @@ void Delivery::TryNext() {
   } else {
     connector_.Tcp(t.addr, t.port, w_.bind ? &*w_.bind : nullptr, s_.connect_ms, done);
   }
+}
+
+// Postfix's smtp_fallback_relay: when the destination's own servers all
+// failed temporarily, the next relay in the list gets the mail.
+void Delivery::TryFallback() {
+  const std::string& text = s_.fallback_relay[next_fallback_++];
+  auto hop = ParseNexthop(text, "", false, s_.tcp_port);
+  if (!hop) {
+    log::Warning("smtp_fallback_relay {}: {}", text, hop.error());
+    return TryNext();
+  }
+  hop_ = std::move(*hop);
+  in_fallback_ = true;
+  next_target_ = dest_first_target_ = targets_.size();
+  dest_sessions_base_ = sessions_;
+  Resolve();
 }
 
 void Delivery::OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s) {

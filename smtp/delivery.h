@@ -55,6 +55,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OnMx(dns::MxResult r);
   void OnAddresses(dns::AddressResult r);
   void TryNext();
+  void TryFallback();
   void OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s);
   void SiteFailed(std::string reason, std::string dsn, bool permanent);
   // Session setup.
@@ -97,6 +98,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::vector<Target> targets_;
   size_t next_target_ = 0;
   long long sessions_ = 0;
+  // The destination being tried: its first target and the sessions before it
+  // (smtp_mx_*_limit count per destination); fallback relays come after it.
+  size_t dest_first_target_ = 0;
+  long long dest_sessions_base_ = 0;
+  size_t next_fallback_ = 0;
+  bool in_fallback_ = false;
   std::string last_reason_ = "no server to deliver to";
   std::string last_dsn_ = "4.4.1";
   std::string last_relay_ = "none";

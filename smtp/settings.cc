@@ -58,6 +58,9 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
     *out = *v;
   }
   if (!lmtp) {
+    auto fb = cfg.GetList("smtp_fallback_relay");
+    if (!fb) return Err(fb.error());
+    s.fallback_relay = std::move(*fb);
     for (auto [name, out] : {std::pair{"smtp_mx_address_limit", &s.mx_address_limit},
                              std::pair{"smtp_mx_session_limit", &s.mx_session_limit}}) {
       auto v = cfg.GetInt(name);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/maincf.h"
 #include "util/result.h"
@@ -23,6 +24,7 @@ struct Settings {
   uint64_t cache_time_ms = 0;  // how long an idle connection waits for the next request
   uint64_t reuse_time_ms = 0;  // connections older than this are not used again
   bool skip_5xx_greeting = true;
+  std::vector<std::string> fallback_relay;  // smtp_fallback_relay: next hops after the destination's own
   long long mx_address_limit = 5;  // smtp only; 0 = no limit
   long long mx_session_limit = 2;
   size_t line_length_limit = 2048;

@@ -660,3 +660,32 @@ def test_idle_connections_expire_and_old_ones_are_not_reused(agent):
         assert peer.connections == 3
     finally:
         peer.stop()
+
+
+def test_fallback_relay_takes_mail_the_destination_cannot(agent):
+    sink = Sink("127.0.0.3")
+    dead = free_port("127.0.0.2")
+    agent.set(smtp_fallback_relay=f"[127.0.0.4]:{free_port('127.0.0.4')}, [127.0.0.3]:{sink.port}")
+    try:
+        msg = Message(agent, BODY, ["u@x.test"])
+        r = deliver(agent, msg, f"[127.0.0.2]:{dead}")["u@x.test"]
+        assert (r["status"], r["relay"]) == ("S", f"127.0.0.3[127.0.0.3]:{sink.port}"), r
+        assert sink.messages[0]["rcpts"] == ["u@x.test"]
+        agent.wait_log(rf"connect to 127\.0\.0\.2\[127\.0\.0\.2\]:{dead}: Connection refused")
+        agent.wait_log(r"connect to 127\.0\.0\.4\[127\.0\.0\.4\]:\d+: Connection refused")
+    finally:
+        sink.stop()
+
+
+def test_bounce_from_the_destination_does_not_go_to_the_fallback_relay(agent):
+    sink = Sink("127.0.0.3")
+    agent.set(smtp_fallback_relay=f"[127.0.0.3]:{sink.port}", smtp_skip_5xx_greeting="no")
+    bad = Scripted("127.0.0.2", greeting="554 5.7.1 go away")
+    try:
+        msg = Message(agent, BODY, ["u@x.test"])
+        r = deliver(agent, msg, f"[127.0.0.2]:{bad.port}")["u@x.test"]
+        assert (r["status"], r["dsn"]) == ("B", "5.7.1")
+        assert sink.messages == []
+    finally:
+        bad.stop()
+        sink.stop()
