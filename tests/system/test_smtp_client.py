@@ -689,3 +689,18 @@ def test_bounce_from_the_destination_does_not_go_to_the_fallback_relay(agent):
     finally:
         bad.stop()
         sink.stop()
+
+
+def test_reload_retires_the_worker_and_its_cached_connection_says_quit(agent):
+    agent.set(smtp_connection_cache_time_limit="60s")
+    peer = Scripted()
+    try:
+        msg = Message(agent, BODY, ["u@x.test"])
+        assert deliver(agent, msg, f"[127.0.0.2]:{peer.port}")["u@x.test"]["status"] == "S"
+        (pid,) = agent.workers("smtp")
+        assert "QUIT" not in peer.lines
+        agent.reload()
+        wait_for(lambda: "QUIT" in peer.lines, 5, what="QUIT on drain")
+        wait_for(lambda: pid not in agent.workers("smtp"), 5, what="the retired worker to exit")
+    finally:
+        peer.stop()
