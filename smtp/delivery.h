@@ -114,6 +114,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::optional<queue::BodyReader> body_;
   uint64_t body_size_ = 0;
   smtp::DotStuffer stuffer_;
+  std::vector<char> read_buf_;
   event::Timer xfer_timer_;
   bool reused_ = false;         // conn_ came from the cache
   bool mail_answered_ = false;  // the server answered MAIL on conn_

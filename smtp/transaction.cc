@@ -10,7 +10,7 @@
 namespace postern::smtp_client {
 
 namespace {
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = 256 * 1024;  // body bytes per read(2)
 constexpr size_t kWriteChunk = 256 * 1024;  // stuffed bytes per write(2)
 
 bool Pipelined(const Conn& c) { return c.esmtp && c.ehlo.pipelining; }
@@ -148,11 +148,12 @@ void Delivery::OnDataReply(const smtp::Reply& r) {
 
 void Delivery::SendBody() {
   std::string out;
-  out.reserve(kWriteChunk + kReadChunk / 2);
-  char buf[kReadChunk];
+  out.reserve(kWriteChunk + kReadChunk + kReadChunk / 8);  // dots may grow a chunk a little
+  read_buf_.resize(kReadChunk);
+  char* buf = read_buf_.data();
   bool last = false;
   while (out.size() < kWriteChunk) {
-    auto n = body_->Read(buf, sizeof buf);
+    auto n = body_->Read(buf, kReadChunk);
     if (!n.ok()) {
       // Mid-DATA there is no way to abort cleanly: the connection is given up.
       SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "error reading message body: " + n.status().message,
