@@ -72,7 +72,7 @@ void Delivery::OnRequest() {
   if (s_.cache_on_demand) {
     if (auto c = w_.cache->Take(cache_key_)) {
       conn_ = std::move(c);
-      reused_ = true;
+      reused_ = ready_ = true;
       t_ready_ = Clock::now();
       return Transaction();
     }
@@ -225,6 +225,7 @@ void Delivery::Helo(bool helo_fallback) {
       self->conn_->esmtp = !helo_fallback;
       if (!helo_fallback) self->conn_->ehlo = smtp::ParseEhlo(*r);
       self->t_ready_ = Clock::now();
+      self->ready_ = true;
       return self->Transaction();
     }
     // RFC 5321 §3.2: a server that does not know EHLO may still take HELO.
@@ -267,9 +268,10 @@ void Delivery::SetAllOpen(ipc::DeliveryStatus st, const std::string& dsn, const 
 
 std::string Delivery::LogLine(size_t i, const ipc::DeliveryResult& r) const {
   auto now = Clock::now();
-  double setup = std::chrono::duration<double>(t_ready_ - t_start_).count();
-  double xfer = std::chrono::duration<double>(now - t_ready_).count();
-  if (now < t_ready_ || setup < 0) setup = std::chrono::duration<double>(now - t_start_).count(), xfer = 0;
+  // Without a usable session all the time went into trying to set one up.
+  auto ready = ready_ ? t_ready_ : now;
+  double setup = std::chrono::duration<double>(ready - t_start_).count();
+  double xfer = std::chrono::duration<double>(now - ready).count();
   double total = queued_seconds_ + setup + xfer;
   const char* status = r.status == ipc::DeliveryStatus::kSent      ? "sent"
                        : r.status == ipc::DeliveryStatus::kBounced ? "bounced"

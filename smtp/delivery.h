@@ -124,6 +124,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   size_t final_replies_ = 0;
 
   Clock::time_point t_start_ = Clock::now(), t_ready_ = t_start_;
+  bool ready_ = false;  // a session reached MAIL (t_ready_ is set)
   double queued_seconds_ = 0;  // arrival to the request (Postfix's delays=a)
 };
 

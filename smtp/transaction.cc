@@ -215,7 +215,7 @@ void Delivery::ConnFailed(const std::string& why) {
     // The server closed the cached connection just as it was taken: nothing
     // was said on it yet, so start again on a fresh one. Dropping it inside
     // its own callback is allowed, and silences its other waiters.
-    reused_ = false;
+    reused_ = ready_ = false;
     conn_.reset();
     accepted_.clear();
     mail_failed_ = false;
