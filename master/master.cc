@@ -220,6 +220,11 @@ void Master::OnExit(uv_process_t* p, int64_t status, int signo) {
 void Master::Reap(pid_t pid, int64_t status, int signo) {
   auto it = procs_.find(pid);
   if (it == procs_.end()) return;
+  // A worker may have said "busy" just before it died: read that first, or
+  // a worker killed during its first client would look like a bad start-up.
+  if (Service* s = it->second->svc) OnStatus(*s);
+  it = procs_.find(pid);
+  if (it == procs_.end()) return;
   std::unique_ptr<Proc> p = std::move(it->second);
   procs_.erase(it);
   if (signo != 0)
