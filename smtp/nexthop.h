@@ -24,7 +24,4 @@ struct Nexthop {
 Result<Nexthop> ParseNexthop(std::string_view text, std::string_view fallback_domain, bool lmtp,
                              std::string_view default_port);
 
-// A port number or a service name from /etc/services.
-Result<uint16_t> ParsePort(std::string_view text, bool lmtp);
-
 }  // namespace postern::smtp_client

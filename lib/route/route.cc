@@ -31,22 +31,6 @@ std::string DomainOf(std::string_view address) {
   return d;
 }
 
-Result<uint16_t> ParsePort(std::string_view text) {
-  unsigned long long n = 0;
-  if (ParseUnsigned(text, &n)) {
-    if (n == 0 || n > 65535) return Err("bad port " + std::string(text));
-    return static_cast<uint16_t>(n);
-  }
-  if (text.empty() || text.size() > 64) return Err("bad port " + std::string(text));
-  // A service name, as Postfix allows (smtp, lmtp, submission).
-  std::string name(text);
-  struct servent se, *res = nullptr;
-  char buf[1024];
-  if (getservbyname_r(name.c_str(), "tcp", &se, buf, sizeof buf, &res) != 0 || !res)
-    return Err("unknown service " + name);
-  return static_cast<uint16_t>(ntohs(static_cast<uint16_t>(res->s_port)));
-}
-
 // host, host:port, [host], [host]:port (an IPv6 address needs the brackets).
 Result<Nexthop> ParseHostPort(std::string_view text) {
   Nexthop n;
@@ -58,9 +42,11 @@ Result<Nexthop> ParseHostPort(std::string_view text) {
     n.host = std::string(text.substr(1, close - 1));
     rest = text.substr(close + 1);
   } else {
+    // host:port; text with several colons is a bare IPv6 address (no port).
     size_t colon = text.find(':');
-    n.host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) rest = text.substr(colon);
+    bool one_colon = colon != std::string_view::npos && text.rfind(':') == colon;
+    n.host = std::string(one_colon ? text.substr(0, colon) : text);
+    if (one_colon) rest = text.substr(colon);
   }
   if (n.host.empty()) return Err("empty host in nexthop " + std::string(text));
   if (!rest.empty()) {
@@ -73,6 +59,25 @@ Result<Nexthop> ParseHostPort(std::string_view text) {
 }
 
 }  // namespace
+
+Result<uint16_t> ParsePort(std::string_view text) {
+  unsigned long long n = 0;
+  if (ParseUnsigned(text, &n)) {
+    if (n == 0 || n > 65535) return Err("bad port " + std::string(text));
+    return static_cast<uint16_t>(n);
+  }
+  if (text.empty() || text.size() > 64) return Err("bad port " + std::string(text));
+  // A service name, as Postfix allows (smtp, lmtp, submission).
+  std::string name(text);
+  struct servent se, *res = nullptr;
+  char buf[1024];
+  if (getservbyname_r(name.c_str(), "tcp", &se, buf, sizeof buf, &res) == 0 && res)
+    return static_cast<uint16_t>(ntohs(static_cast<uint16_t>(res->s_port)));
+  // Fixed numbers, for an /etc/services that lacks them (Debian's has no lmtp).
+  if (name == "smtp") return uint16_t(25);
+  if (name == "lmtp") return uint16_t(24);
+  return Err("unknown service " + name);
+}
 
 Route ParseSpec(std::string_view text) {
   text = Trim(text);

@@ -46,6 +46,8 @@ struct Nexthop {
 // inet:[host][:port], unix:/path. Ports may be numbers or service names
 // known to /etc/services. Rejects empty hosts, bad ports and long input.
 Result<Nexthop> ParseNexthop(std::string_view text);
+// A port number, or a service name from /etc/services (smtp and lmtp always).
+Result<uint16_t> ParsePort(std::string_view text);
 
 struct Settings {
   std::vector<std::string> mydestination;  // domains (exact) or type:table

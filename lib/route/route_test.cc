@@ -112,6 +112,8 @@ TEST(Route, ParseNexthop) {
       {"inet:[127.0.0.1]:24", true, {K::kHost, "127.0.0.1", 24, ""}},
       {"unix:/run/lmtp.sock", true, {K::kUnix, "", 0, "/run/lmtp.sock"}},
       {"[h]:smtp", true, {K::kHost, "h", 25, ""}},
+      {"[h]:lmtp", true, {K::kHost, "h", 24, ""}},
+      {"::1", true, {K::kDomain, "::1", 0, ""}},
       {"", false, {}},
       {"[]:25", false, {}},
       {"[h", false, {}},
