@@ -12,6 +12,7 @@
 #include "ctl/commands.h"
 #include "ctl/flush.h"
 #include "ctl/lifecycle.h"
+#include "ctl/tools.h"
 #include "log/log.h"
 
 using namespace postern;
@@ -23,6 +24,7 @@ std::span<const Command> Commands() {
     std::vector<Command> v;
     for (const auto& c : LifecycleCommands()) v.push_back(c);
     for (const auto& c : FlushCommands()) v.push_back(c);
+    for (const auto& c : ToolCommands()) v.push_back(c);
     return v;
   }();
   return all;

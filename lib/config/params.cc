@@ -121,6 +121,7 @@ constexpr ParamDef kParams[] = {
     {"recipient_delimiter", T::kString, "", "separators between user name and address extension (user+ext)"},
     {"relay_destination_concurrency_limit", T::kInt, "$default_destination_concurrency_limit", "parallel deliveries to one destination by the relay transport"},
     {"relay_destination_recipient_limit", T::kInt, "$default_destination_recipient_limit", "recipients in one delivery request of the relay transport"},
+    {"policy_cache_database", T::kString, "$queue_directory/policy_cache.lmdb", "the policy cache: keys with values and expiry times for anti-abuse checks and postern cache"},
     {"relay_domains", T::kList, "", "remote domains this host relays mail to from anywhere"},
     {"relay_transport", T::kString, "relay", "transport for recipients in relay_domains"},
     {"relayhost", T::kString, "", "next hop for remote mail ([host]:port skips the MX lookup); empty: direct"},
@@ -201,6 +202,8 @@ const ParamDef* FindParam(std::string_view name) {
 }
 
 std::string DefaultValue(const ParamDef& def) {
+    {"stats_database", T::kString, "$queue_directory/stats.lmdb", "counters kept per hour and per destination route for 31 days (postern show stats)"},
+    {"stats_flush_interval", T::kTime, "1s", "how often a process writes its pending counters to stats_database"},
   return def.compute ? def.compute() : std::string(def.default_value);
 }
 

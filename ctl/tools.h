@@ -1,0 +1,18 @@
+// ctl/tools.h — the `postern` commands that work without a running system:
+// encrypt (password hashes), spf walk (SPF ranges via DNS) and cache (the
+// policy cache database). main.cc joins ToolCommands() into its table.
+#pragma once
+
+#include <vector>
+
+#include "ctl/commands.h"
+
+namespace postern::ctl {
+
+const std::vector<Command>& EncryptCommands();
+const std::vector<Command>& SpfCommands();
+const std::vector<Command>& CacheCommands();
+// All of the above.
+const std::vector<Command>& ToolCommands();
+
+}  // namespace postern::ctl
