@@ -3,7 +3,8 @@
 #   make test       everything CI runs: unit tests, system tests, fuzz smoke runs
 #   make run        a private instance from the build tree, in the foreground
 #   make install PREFIX=DIR   a relocatable tree under DIR
-#   make bench      benchmarks against Postfix (prints figures, not a test)
+#   make bench      benchmarks against Postfix (prints figures, not a test;
+#                   BENCH_ARGS="--quick" or "--scenarios relay,latency")
 PRESET  ?= release
 BUILD   := build/$(PRESET)
 PREFIX  ?= /usr/local
@@ -43,11 +44,11 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 run: build
-	scripts/run-instance $(CURDIR)/$(BUILD)/bin $(CURDIR)/build/run
+	scripts/run-instance $(CURDIR)/$(BUILD)/bin $(CURDIR)/run
 
 bench:
 	$(MAKE) PRESET=release build
-	bench/run $(CURDIR)/build/release/bin
+	bench/run $(CURDIR)/build/release/bin $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -1,0 +1,296 @@
+# bench/mta/instances.py — one private postern and one private Postfix, each
+# in its own temporary directory on 127.0.0.1 high ports, relaying to a sink,
+# with the same durability (both fsync before 250). Neither touches /etc or
+# port 25; each runs in its own CPU cgroup so all its processes are counted.
+import os
+import pwd
+import grp
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import tools
+from .procs import CpuGroup
+
+MAIL_OWNER = "postern"
+
+
+def _mail_owner():
+    """The unprivileged user both MTAs drop to when the bench runs as root."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    try:
+        pwd.getpwnam(MAIL_OWNER)
+        return MAIL_OWNER
+    except KeyError:
+        raise tools.ToolError(f"user {MAIL_OWNER} missing: run scripts/install-deps")
+
+
+def _setgid_group():
+    """Postfix wants a group unlike mail_owner's own (it only matters to
+    postdrop/postqueue, which the bench does not install set-gid)."""
+    own = pwd.getpwnam(_mail_owner()).pw_gid
+    for name in ("postdrop", "mail", "nogroup"):
+        try:
+            if grp.getgrnam(name).gr_gid != own:
+                return name
+        except KeyError:
+            pass
+    raise tools.ToolError("no group for Postfix's setgid_group (tried postdrop, mail, nogroup)")
+
+
+class MTA:
+    """What the scenarios need of an MTA: configure, start, stop, its port,
+    its processes and CPU, a queue listing command."""
+
+    name = "?"
+
+    def __init__(self, relay_port, process_limit=100, qmgr=True):
+        self.root = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-"))
+        self.root.chmod(0o755)  # workers run as mail_owner and must reach it
+        self.port = tools.free_port()
+        self.relay_port = relay_port
+        self.process_limit = process_limit
+        self.qmgr = qmgr
+        self.cpu = CpuGroup(f"postern-bench-{self.name}")
+        self.started = False
+
+    def pids(self):
+        pids = self.cpu.pids()
+        return pids if pids or self.cpu.path else self._pids_by_scan()
+
+    def _pids_by_scan(self):
+        needle = str(self.root).encode()
+        out = []
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    if needle in (d / "cmdline").read_bytes() or needle in (d / "environ").read_bytes():
+                        out.append(int(d.name))
+                except OSError:
+                    pass
+        return out
+
+    def _run(self, argv, env=None, timeout=60, check=True):
+        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
+                           preexec_fn=self.cpu.join)
+        if check and r.returncode != 0:
+            raise tools.ToolError(f"{self.name}: {' '.join(map(str, argv))} failed: "
+                                  f"{(r.stderr or r.stdout).strip()[-600:]}\n{self.log_tail()}")
+        return r
+
+    def log_tail(self, n=20):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.started:
+            try:
+                self.stop()
+            except Exception:
+                pass
+        for pid in self.pids():
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        self.cpu.remove()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Postern(MTA):
+    name = "postern"
+
+    def __init__(self, bin_dir, relay_port, process_limit=100, qmgr=True, extra=None):
+        super().__init__(relay_port, process_limit, qmgr)
+        self.bin = Path(bin_dir)
+        self.config_dir = self.root / "etc"
+        self.queue_dir = self.root / "queue"
+        self.log_path = self.root / "maillog"
+        self.params = {
+            "queue_directory": str(self.queue_dir),
+            "maillog_file": str(self.log_path),
+            "daemon_directory": str(self.bin),
+            "mail_owner": _mail_owner(),
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "myhostname": "postern.bench.example",
+            "mydestination": "",
+            "mynetworks": "127.0.0.0/8",
+            "relayhost": f"[127.0.0.1]:{relay_port}",
+            "default_process_limit": str(process_limit),
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "5s",
+            "queue_run_delay": "1s",
+        }
+        self.params.update(extra or {})
+        self.config_dir.mkdir()
+        self.write_config()
+
+    def write_config(self):
+        (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in self.params.items()))
+        lines = [f"127.0.0.1:{self.port} inet n - n - - smtpd",
+                 "smtp unix - - n - - smtp"]
+        if self.qmgr:
+            lines.insert(0, "qmgr unix n - n 300 1 qmgr")
+        (self.config_dir / "master.cf").write_text("\n".join(lines) + "\n")
+
+    def ctl(self, *args, timeout=60, check=True):
+        return self._run([str(self.bin / "postern"), "-c", str(self.config_dir), *args],
+                         timeout=timeout, check=check)
+
+    def start(self):
+        self.ctl("start")
+        self.started = True
+        tools.wait_port(self.port)
+
+    def stop(self):
+        self.ctl("stop", check=False)
+        self.started = False
+
+    def enable_qmgr(self):
+        """Adds qmgr to master.cf and reloads: the 'qmgr restart' of the
+        queue-scale scenario. Returns the monotonic time of the reload."""
+        self.qmgr = True
+        self.write_config()
+        t = time.monotonic()
+        self.ctl("reload")
+        return t
+
+    def queue_list_argv(self):
+        """(argv, label): `postern show queue` when it exists, else qtool's list."""
+        r = subprocess.run([str(self.bin / "postern"), "-c", str(self.config_dir), "show", "queue"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode == 0:
+            return [str(self.bin / "postern"), "-c", str(self.config_dir), "show", "queue"], "postern show queue"
+        qtool = self.bin / "qtool"
+        if qtool.exists():
+            return [str(qtool), str(self.config_dir), "list"], "qtool list (show queue not built yet)"
+        return None, None
+
+
+POSTFIX_MASTER_CF = """\
+{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix(MTA):
+    name = "postfix"
+
+    def __init__(self, relay_port, process_limit=100, qmgr=True, extra=None):
+        super().__init__(relay_port, process_limit, qmgr)
+        root = tools.POSTFIX_ROOT
+        self.config_dir = self.root / "etc"
+        self.queue_dir = self.root / "queue"
+        self.log_path = self.root / "maillog"
+        self.params = {
+            "compatibility_level": "3.6",
+            "queue_directory": str(self.queue_dir),
+            "data_directory": str(self.root / "data"),
+            "daemon_directory": str(root / "usr/lib/postfix/sbin"),
+            "command_directory": str(root / "usr/sbin"),
+            "shlib_directory": str(root / "usr/lib/postfix"),
+            "meta_directory": str(root / "etc/postfix"),
+            "sendmail_path": str(root / "usr/sbin/sendmail"),
+            "newaliases_path": str(root / "usr/bin/newaliases"),
+            "mailq_path": str(root / "usr/bin/mailq"),
+            "manpage_directory": str(root / "usr/share/man"),
+            "sample_directory": "no",
+            "readme_directory": "no",
+            "html_directory": "no",
+            "mail_owner": _mail_owner(),
+            "setgid_group": _setgid_group(),
+            "import_environment": f"MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH={tools.POSTFIX_LIB}",
+            "maillog_file": str(self.log_path),
+            "maillog_file_prefixes": str(self.root),
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "myhostname": "postfix.bench.example",
+            "mydestination": "",
+            "mynetworks": "127.0.0.0/8",
+            "relayhost": f"[127.0.0.1]:{relay_port}",
+            "alias_maps": "",
+            "alias_database": "",
+            "biff": "no",
+            "smtputf8_enable": "no",
+            "default_process_limit": str(process_limit),
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "5s",
+            "queue_run_delay": "1s",
+        }
+        if not qmgr:
+            # Delivery paused, Postfix's way: qmgr defers the smtp transport.
+            # (Without qmgr in master.cf, cleanup's failing qmgr trigger slows
+            # every message to a crawl: ~5 msg/s.)
+            self.params["defer_transports"] = "smtp relay"
+        self.params.update(extra or {})
+        self.config_dir.mkdir()
+        self.queue_dir.mkdir()  # postfix wants it; post-install fills it
+        (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in self.params.items()))
+        self.write_master_cf()
+
+    def write_master_cf(self):
+        (self.config_dir / "master.cf").write_text(POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
+
+    def postfix(self, *args, timeout=120, check=True):
+        return self._run([str(tools.POSTFIX_ROOT / "usr/sbin/postfix"), "-c", str(self.config_dir), *args],
+                         env=tools.tool_env(), timeout=timeout, check=check)
+
+    def start(self):
+        self.postfix("start")
+        self.started = True
+        tools.wait_port(self.port)
+
+    def stop(self):
+        self.postfix("stop", check=False)
+        self.started = False
+
+    def enable_qmgr(self):
+        """Lifts defer_transports, reloads (master restarts qmgr) and flushes
+        the deferred queue; returns the time of the reload."""
+        main = self.config_dir / "main.cf"
+        main.write_text("".join(l + "\n" for l in main.read_text().splitlines()
+                                if not l.startswith("defer_transports")))
+        self.qmgr = True
+        t = time.monotonic()
+        self.postfix("reload")
+        self.postfix("flush")
+        return t
+
+    def queue_list_argv(self):
+        return [str(tools.POSTFIX_ROOT / "usr/sbin/postqueue"), "-c", str(self.config_dir), "-p"], "postqueue -p"

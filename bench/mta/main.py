@@ -1,0 +1,177 @@
+# bench/mta/main.py — `bench/run`'s side-by-side part: runs each scenario for
+# postern and Postfix in alternation (A B A B ...), prints one table of
+# medians, min–max and postern/Postfix ratios, and writes it as JSON.
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import scenarios, tools
+from .instances import Postern, Postfix
+from .procs import CpuGroup
+from .report import FIGURES, TARGETS, summarize, table, check_targets
+
+MODES = {
+    "full": dict(pairs=3, relay_messages=10000, relay_sessions=20, latency_messages=1000,
+                 idle_postern=[100, 1000, 10000], idle_postfix=[100, 1000], queue_messages=100000,
+                 timeout=1800),
+    "quick": dict(pairs=3, relay_messages=2000, relay_sessions=20, latency_messages=200,
+                  idle_postern=[100, 1000], idle_postfix=[100], queue_messages=5000, timeout=600),
+    "smoke": dict(pairs=1, relay_messages=100, relay_sessions=5, latency_messages=20,
+                  idle_postern=[20], idle_postfix=[20], queue_messages=100, timeout=60),
+}
+ALL = ["relay", "latency", "ceiling", "idle", "queue"]
+
+
+def machine():
+    info = {"kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()
+        info["memory_gb"] = round(int(mem[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    try:
+        info["disk"] = subprocess.run(["df", "-h", "--output=source,fstype", "/tmp"], capture_output=True,
+                                      text=True).stdout.splitlines()[-1].split()
+    except (OSError, IndexError):
+        pass
+    return info
+
+
+def git_rev():
+    r = subprocess.run(["git", "-C", str(tools.REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def cpu_accounting():
+    g = CpuGroup("postern-bench-probe")
+    how = "cgroup v2" if g.v2 else "cgroup v1 cpuacct" if g.path else "unavailable (not root?)"
+    g.remove()
+    return how
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def run(args):
+    sizes = dict(MODES[args.mode])
+    if args.pairs:
+        sizes["pairs"] = args.pairs
+    nofile = raise_nofile()
+    tools.fetch_postfix(log=lambda m: print(m, flush=True))
+    bin_dir = Path(args.bin).resolve()
+    wanted = args.scenarios.split(",") if args.scenarios else ALL
+    runs = {}  # figure -> {"postern": [..], "postfix": [..]}
+    errors = []
+    started = time.time()
+    load_before = os.getloadavg()
+
+    def record(who, figures):
+        for k, v in figures.items():
+            runs.setdefault(k, {"postern": [], "postfix": []})[who].append(v)
+
+    def attempt(label, who, fn):
+        t0 = time.monotonic()
+        try:
+            figures = fn()
+        except Exception as e:  # one failed run is reported, the rest still run
+            errors.append(f"{label} {who}: {e}")
+            print(f"  {label:8} {who:8} FAILED: {str(e).splitlines()[0]}", flush=True)
+            return
+        record(who, figures)
+        brief = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+        print(f"  {label:8} {who:8} {time.monotonic() - t0:6.1f}s  {brief}", flush=True)
+
+    postern = lambda port, **kw: Postern(bin_dir, port, **kw)
+    postfix = lambda port, **kw: Postfix(port, **kw)
+    pairs = sizes["pairs"]
+    for scen in wanted:
+        for i in range(pairs):
+            if scen == "relay":
+                attempt("relay", "postern", lambda: scenarios.relay(postern, sizes))
+                attempt("relay", "postfix", lambda: scenarios.relay(postfix, sizes))
+            elif scen == "latency":
+                attempt("latency", "postern", lambda: scenarios.latency(postern, sizes))
+                attempt("latency", "postfix", lambda: scenarios.latency(postfix, sizes))
+            elif scen == "ceiling":
+                # No MTA: both columns hold the same kind of run, so ratio ~1.
+                attempt("ceiling", "postern", lambda: scenarios.ceiling(sizes))
+                attempt("ceiling", "postfix", lambda: scenarios.ceiling(sizes))
+            elif scen == "idle":
+                for n in sorted(set(sizes["idle_postern"]) | set(sizes["idle_postfix"])):
+                    if n in sizes["idle_postern"]:
+                        attempt(f"idle{n}", "postern", lambda: scenarios.idle(postern, sizes, n))
+                    if n in sizes["idle_postfix"]:
+                        # Postfix: one smtpd process per session, so its limit must cover n.
+                        pf = lambda port, **kw: Postfix(port, process_limit=max(100, n + 10), **kw)
+                        attempt(f"idle{n}", "postfix", lambda: scenarios.idle(pf, sizes, n))
+            elif scen == "queue":
+                attempt("queue", "postern", lambda: scenarios.queue_scale(postern, sizes))
+                attempt("queue", "postfix", lambda: scenarios.queue_scale(postfix, sizes))
+            else:
+                sys.exit(f"bench: unknown scenario {scen!r} (known: {', '.join(ALL)})")
+
+    summary = summarize(runs)
+    result = {
+        "run": {
+            "mode": args.mode, "pairs": pairs, "sizes": sizes, "started": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "seconds": round(time.time() - started, 1),
+            "git": git_rev(), "postfix": tools.postfix_version(), "nofile": nofile,
+            "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+            "cpu_accounting": cpu_accounting(),
+        },
+        "machine": machine(),
+        "figures": summary,
+        "targets": check_targets(summary),
+        "errors": errors,
+    }
+    print()
+    print(table(summary))
+    print()
+    for t in result["targets"]:
+        print(f"target {t['target']}: {t['verdict']} ({t['detail']})")
+    for e in errors:
+        print(f"error: {e}")
+    out = Path(args.out) if args.out else None
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nbench: wrote {out}")
+    return 1 if errors else 0
+
+
+def main():
+    p = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    p.add_argument("bin", help="postern's bin directory (build/release/bin)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="mode", action="store_const", const="quick", help="smaller counts")
+    g.add_argument("--smoke", dest="mode", action="store_const", const="smoke", help="a few seconds: the harness works")
+    p.set_defaults(mode="full")
+    p.add_argument("--scenarios", help="comma list of " + ",".join(ALL))
+    p.add_argument("--pairs", type=int, help="postern/Postfix pairs per scenario")
+    p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")
+    args = p.parse_args()
+    if args.out is None and args.mode != "smoke":
+        args.out = str(tools.REPO / "bench" / "results" / "latest.json")
+    try:
+        sys.exit(run(args))
+    except tools.ToolError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        sys.exit(2 if "apt-get download" in str(e) else 1)
+
+
+if __name__ == "__main__":
+    main()

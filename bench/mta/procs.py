@@ -1,0 +1,108 @@
+# bench/mta/procs.py — what an MTA instance costs: CPU time of all its
+# processes (exited children included) through a cpuacct cgroup, and the
+# memory (RSS, PSS) of the processes alive right now.
+import os
+import threading
+import time
+from pathlib import Path
+
+_V1 = Path("/sys/fs/cgroup/cpuacct")
+_V2 = Path("/sys/fs/cgroup")
+
+
+class CpuGroup:
+    """A cgroup that the MTA's launcher joins before exec, so that master and
+    every worker it ever forks is counted, alive or exited. cpu_ms() is None
+    when the machine gives us no cgroup (not root, or no cpuacct)."""
+
+    def __init__(self, name):
+        self.path = None
+        self.v2 = False
+        for base, v2 in ((_V1, False), (_V2, True)):
+            probe = base / ("cpu.stat" if v2 else "cpuacct.usage")
+            if not probe.exists() or not os.access(base, os.W_OK):
+                continue
+            p = base / f"{name}-{os.getpid()}"
+            try:
+                p.mkdir(exist_ok=True)
+            except OSError:
+                continue
+            self.path, self.v2 = p, v2
+            break
+
+    def join(self):
+        """Call in the child between fork and exec (subprocess preexec_fn)."""
+        if self.path:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def cpu_ms(self):
+        if not self.path:
+            return None
+        if self.v2:
+            for line in (self.path / "cpu.stat").read_text().splitlines():
+                k, v = line.split()
+                if k == "usage_usec":
+                    return int(v) / 1000.0
+            return None
+        return int((self.path / "cpuacct.usage").read_text()) / 1e6
+
+    def pids(self):
+        if not self.path:
+            return []
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    def remove(self):
+        if not self.path:
+            return
+        for _ in range(100):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+def memory_kb(pids):
+    """(sum of VmRSS, sum of Pss) in KiB over `pids`. RSS counts shared
+    library pages once per process (what `ps` shows); PSS splits them, which
+    is the fair figure for a many-process MTA."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return rss, pss
+
+
+class PeakMemory:
+    """Samples memory_kb(group.pids()) every `interval` s in a thread; .peak
+    holds the largest RSS seen (and the PSS of that moment)."""
+
+    def __init__(self, pids_fn, interval=0.25):
+        self.pids_fn, self.interval = pids_fn, interval
+        self.peak_rss = self.peak_pss = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            rss, pss = memory_kb(self.pids_fn())
+            if rss > self.peak_rss:
+                self.peak_rss, self.peak_pss = rss, pss
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()

@@ -1,0 +1,128 @@
+# bench/mta/report.py — turns the runs into medians, min–max and
+# postern/Postfix ratios, prints them as one table, and checks the issue's
+# targets against the postern medians.
+import statistics
+
+# figure -> (unit, better: "higher"/"lower"/None, one-line meaning)
+FIGURES = {
+    "accepted_msgs_per_s": ("msg/s", "higher", "relay: smtp-source's rate into the MTA (250 after fsync)"),
+    "delivered_msgs_per_s": ("msg/s", "higher", "relay: messages at smtp-sink per second, first connect to last arrival"),
+    "cpu_ms_per_msg": ("ms", "lower", "relay: CPU of all MTA processes (cgroup, exited ones too) per message"),
+    "peak_rss_mb": ("MB", "lower", "relay: largest sum of RSS over the MTA's processes"),
+    "peak_pss_mb": ("MB", "lower", "relay: PSS at that moment (shared pages split)"),
+    "eod_to_250_p50_ms": ("ms", "lower", "latency: end of DATA to the 250 reply, median"),
+    "eod_to_250_p99_ms": ("ms", "lower", "latency: end of DATA to the 250 reply, 99th percentile"),
+    "250_to_sink_p50_ms": ("ms", "lower", "latency: 250 to the sink holding the message, median"),
+    "250_to_sink_p99_ms": ("ms", "lower", "latency: 250 to the sink holding the message, 99th percentile"),
+    "latency_delivered": ("msgs", None, "latency: messages the sink received"),
+    "ceiling_msgs_per_s": ("msg/s", None, "ceiling: smtp-source to smtp-sink, no MTA (both columns alike)"),
+    "queue_enqueue_msgs_per_s": ("msg/s", "higher", "queue: enqueue rate with delivery paused"),
+    "queue_list_s": ("s", "lower", "queue: listing the whole queue | wc -l"),
+    "queue_list_lines": ("lines", None, "queue: lines the listing printed"),
+    "queue_list_peak_rss_mb": ("MB", "lower", "queue: peak RSS of the listing command (streams or not)"),
+    "queue_list_tool": ("", None, "queue: the command that listed the queue"),
+    "qmgr_ready_s": ("s", "lower", "queue: qmgr started (reload) to the first delivery"),
+    "queue_drain_s": ("s", "lower", "queue: qmgr started to the queue empty at the sink"),
+    "queue_drain_msgs_per_s": ("msg/s", "higher", "queue: drain rate after the first delivery"),
+}
+_IDLE = {
+    "sessions_open": ("", None, "idle: sessions that reached the EHLO reply"),
+    "processes": ("", None, "idle: MTA processes holding them"),
+    "total_rss_mb": ("MB", "lower", "idle: sum of RSS of all MTA processes"),
+    "total_pss_mb": ("MB", "lower", "idle: sum of PSS of all MTA processes"),
+    "rss_kb_per_session": ("KB", "lower", "idle: RSS growth per session over the idle MTA"),
+    "pss_kb_per_session": ("KB", "lower", "idle: PSS growth per session over the idle MTA"),
+}
+
+
+def describe(name):
+    if name in FIGURES:
+        return FIGURES[name]
+    if name.startswith("idle"):
+        n, _, rest = name[4:].partition("_")
+        unit, better, text = _IDLE.get(rest, ("", None, "idle"))
+        return unit, better, text.replace("idle:", f"idle N={n}:")
+    return "", None, ""
+
+
+def _stats(values):
+    nums = [v for v in values if isinstance(v, (int, float)) and v is not None]
+    if not nums:
+        return {"runs": values, "median": values[0] if values else None, "min": None, "max": None}
+    return {"runs": nums, "median": statistics.median(nums), "min": min(nums), "max": max(nums)}
+
+
+def summarize(runs):
+    out = {}
+    for name, by in runs.items():
+        unit, better, text = describe(name)
+        entry = {"unit": unit, "better": better, "meaning": text,
+                 "postern": _stats(by["postern"]), "postfix": _stats(by["postfix"])}
+        a, b = entry["postern"]["median"], entry["postfix"]["median"]
+        entry["ratio"] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+        out[name] = entry
+    return out
+
+
+def _fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def _cell(s):
+    if s["median"] is None:
+        return "-"
+    if s["min"] is None or s["min"] == s["max"]:
+        return _fmt(s["median"])
+    return f"{_fmt(s['median'])} ({_fmt(s['min'])}–{_fmt(s['max'])})"
+
+
+def table(summary):
+    rows = [("figure", "unit", "postern median (min–max)", "Postfix median (min–max)", "postern/Postfix")]
+    for name, e in summary.items():
+        rows.append((name, e["unit"], _cell(e["postern"]), _cell(e["postfix"]),
+                     "-" if e["ratio"] is None else f"{e['ratio']:.2f}×"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+             for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _median(summary, name, who="postern"):
+    e = summary.get(name)
+    return None if e is None else e[who]["median"]
+
+
+# (label, figure, test on (postern median, ratio), what it asks)
+TARGETS = [
+    ("relay delivered ≥ 3× Postfix", "delivered_msgs_per_s", lambda v, r: r is not None and r >= 3.0, "ratio ≥ 3"),
+    ("relay CPU ≤ 1.2 ms/msg", "cpu_ms_per_msg", lambda v, r: v is not None and v <= 1.2, "≤ 1.2 ms"),
+    ("10,000 idle sessions ≤ 200 MB RSS", "idle10000_total_rss_mb", lambda v, r: v is not None and v <= 200, "≤ 200 MB"),
+    ("p99 end-of-DATA→250 ≤ 10 ms", "eod_to_250_p99_ms", lambda v, r: v is not None and v <= 10, "≤ 10 ms"),
+    ("qmgr restart ready ≤ 10 s", "qmgr_ready_s", lambda v, r: v is not None and v <= 10, "≤ 10 s"),
+    # Streaming: the lister's peak RSS stays small however long the queue is
+    # (100,000 envelopes held in memory would be tens of MB).
+    ("queue listing streams (peak RSS ≤ 32 MB)", "queue_list_peak_rss_mb",
+     lambda v, r: v is not None and v <= 32, "≤ 32 MB"),
+]
+
+
+def check_targets(summary):
+    out = []
+    for label, name, ok, ask in TARGETS:
+        if name not in summary:
+            out.append({"target": label, "figure": name, "verdict": "not measured", "detail": "scenario not run"})
+            continue
+        v, r = _median(summary, name), summary[name]["ratio"]
+        detail = f"postern {_fmt(v)} {summary[name]['unit']}" + (f", ratio {r:.2f}×" if r else "")
+        out.append({"target": label, "figure": name, "verdict": "met" if ok(v, r) else "MISSED",
+                    "detail": f"{detail}; wants {ask}", "postern": v, "ratio": r})
+    return out

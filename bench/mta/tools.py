@@ -1,0 +1,149 @@
+# bench/mta/tools.py — Postfix's own load tools (smtp-source, smtp-sink) and
+# the Postfix tree they come from: `apt-get download postfix` + `dpkg-deb -x`
+# into build/postfix once, never `apt-get install` (nothing touches /etc).
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+POSTFIX_ROOT = REPO / "build" / "postfix"
+POSTFIX_LIB = POSTFIX_ROOT / "usr" / "lib" / "postfix"
+SMTP_SOURCE = POSTFIX_ROOT / "usr" / "sbin" / "smtp-source"
+SMTP_SINK = POSTFIX_ROOT / "usr" / "sbin" / "smtp-sink"
+# smtp-sink refuses to run as root without a user to drop to; install-deps
+# creates this one.
+UNPRIV_USER = "postern"
+
+
+class ToolError(RuntimeError):
+    pass
+
+
+def fetch_postfix(log=print):
+    """Extracts Debian's postfix package into build/postfix (cached: a tree
+    with smtp-source and master already there is reused). Raises ToolError
+    when the package cannot be downloaded."""
+    marker = POSTFIX_ROOT / ".extracted"
+    if marker.exists() and SMTP_SOURCE.exists():
+        return POSTFIX_ROOT
+    with tempfile.TemporaryDirectory(prefix="postern-bench-deb-") as d:
+        os.chmod(d, 0o755)  # apt's _apt user writes the download here
+        r = subprocess.run(["apt-get", "download", "postfix"], cwd=d, capture_output=True, text=True)
+        debs = list(Path(d).glob("postfix_*.deb"))
+        if r.returncode != 0 or not debs:
+            raise ToolError(f"apt-get download postfix failed: {r.stderr.strip()[-300:]}")
+        tmp = POSTFIX_ROOT.with_name("postfix.tmp")
+        subprocess.run(["rm", "-rf", str(tmp)], check=True)
+        tmp.mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp)], check=True)
+        (tmp / ".extracted").write_text(debs[0].name + "\n")
+        subprocess.run(["rm", "-rf", str(POSTFIX_ROOT)], check=True)
+        tmp.rename(POSTFIX_ROOT)
+        log(f"bench: extracted {debs[0].name} into {POSTFIX_ROOT}")
+    return POSTFIX_ROOT
+
+
+def postfix_version():
+    try:
+        return (POSTFIX_ROOT / ".extracted").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def tool_env():
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = str(POSTFIX_LIB)
+    return env
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    raise ToolError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class SmtpSink:
+    """smtp-sink on a free port with running counters (-c); .messages() is
+    the number of messages it has received so far."""
+
+    def __init__(self, backlog=1024):
+        self.port = free_port()
+        argv = [str(SMTP_SINK), "-c"]
+        if os.geteuid() == 0:
+            argv += ["-u", UNPRIV_USER]
+        argv += [f"127.0.0.1:{self.port}", str(backlog)]
+        self.proc = subprocess.Popen(argv, env=tool_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self._count = 0
+        self._cv = threading.Condition()
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+        wait_port(self.port)
+
+    def _read(self):
+        # Counters are rewritten in place: "sess=N quit=N mesg=N\r".
+        buf = b""
+        rx = re.compile(rb"mesg=(\d+)")
+        while True:
+            chunk = self.proc.stdout.read1(65536)
+            if not chunk:
+                return
+            buf = (buf + chunk)[-256:]
+            hits = rx.findall(buf)
+            if hits:
+                with self._cv:
+                    self._count = int(hits[-1])
+                    self._cv.notify_all()
+
+    def messages(self):
+        with self._cv:
+            return self._count
+
+    def wait_messages(self, n, timeout):
+        """Waits until n messages arrived; returns the monotonic time they
+        had (or None on timeout)."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            while self._count < n:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cv.wait(min(left, 0.5))
+            return time.monotonic()
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def smtp_source(port, messages, sessions=20, size=4096, timeout=600, rcpt="bench@relay.example"):
+    """Runs smtp-source (-d: many messages per session) against 127.0.0.1:port;
+    returns (seconds, stderr)."""
+    argv = [str(SMTP_SOURCE), "-s", str(sessions), "-d", "-l", str(size), "-m", str(messages),
+            "-f", "source@bench.example", "-t", rcpt, "-M", "bench.example", f"127.0.0.1:{port}"]
+    t0 = time.monotonic()
+    r = subprocess.run(argv, env=tool_env(), capture_output=True, text=True, timeout=timeout)
+    dt = time.monotonic() - t0
+    if r.returncode != 0:
+        raise ToolError(f"smtp-source failed ({r.returncode}): {r.stderr.strip()[-400:]}")
+    return dt, r.stderr
