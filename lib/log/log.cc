@@ -27,6 +27,7 @@ struct State {
   std::string host;
   bool daemon = false;
   Level level = Level::kBrief;
+  std::set<std::string> traces, profiles;
   std::shared_ptr<spdlog::logger> logger;
 };
 
@@ -177,6 +178,16 @@ void InitDaemon(std::string_view program, const config::Config& cfg) {
 }
 
 void SetLevel(Level level) { S().level = level; }
+void SetTraces(const std::set<std::string>& subsystems) { S().traces = subsystems; }
+void SetProfiles(const std::set<std::string>& subsystems) { S().profiles = subsystems; }
+bool Tracing(std::string_view subsystem) {
+  const auto& t = S().traces;
+  return !t.empty() && (t.count("all") || t.count(std::string(subsystem)));
+}
+bool Profiling(std::string_view subsystem) {
+  const auto& p = S().profiles;
+  return !p.empty() && (p.count("all") || p.count(std::string(subsystem)));
+}
 Level GetLevel() { return S().level; }
 const std::string& Program() { return S().program; }
 

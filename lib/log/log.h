@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,15 @@ void Reconfigure(const config::Config& cfg);
 
 void SetLevel(Level level);  // runtime: `postern log verbose|brief`
 Level GetLevel();
+
+// `postern trace|untrace SUBSYSTEM` and `profile|unprofile SUBSYSTEM`: the
+// subsystems (smtp, transfer, bounce, scheduler, expand, lookup, io, ipc;
+// profile: queue, ipc) whose extra lines this process writes. "all" in the
+// set turns on every subsystem.
+void SetTraces(const std::set<std::string>& subsystems);
+void SetProfiles(const std::set<std::string>& subsystems);
+bool Tracing(std::string_view subsystem);
+bool Profiling(std::string_view subsystem);
 const std::string& Program();
 
 void Write(int severity, std::string_view text);  // severity: a syslog LOG_* value
@@ -36,6 +46,11 @@ void Info(fmt::format_string<A...> f, A&&... a) { Write(6, fmt::format(f, std::f
 template <class... A>
 void Verbose(fmt::format_string<A...> f, A&&... a) {
   if (GetLevel() == Level::kVerbose) Write(7, fmt::format(f, std::forward<A>(a)...));
+}
+// "trace: smtp: text" when the subsystem is traced.
+template <class... A>
+void Trace(std::string_view subsystem, fmt::format_string<A...> f, A&&... a) {
+  if (Tracing(subsystem)) Write(6, fmt::format("trace: {}: ", subsystem) + fmt::format(f, std::forward<A>(a)...));
 }
 template <class... A>
 void Warning(fmt::format_string<A...> f, A&&... a) {
