@@ -226,6 +226,12 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
     else p->local_maps_error_ = lm.error();
   }
 
+  if (auto va = rewrite::VirtualAliases::FromConfig(cfg)) {
+    p->virtual_ = std::move(*va);
+  } else {
+    p->virtual_error_ = va.error();
+  }
+
   const std::pair<std::string_view, Stage> lists[] = {
       {"smtpd_client_restrictions", Stage::kClient}, {"smtpd_helo_restrictions", Stage::kHelo},
       {"smtpd_sender_restrictions", Stage::kSender}, {"smtpd_relay_restrictions", Stage::kRecipient},
@@ -410,7 +416,21 @@ Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt, std::string_view 
     }
     if (r->has_value()) return Verdict::Permit();
   }
+  // As Postfix: a virtual alias makes a local address known.
+  if (!virtual_.empty()) {
+    auto e = virtual_.Expand(rcpt.Canonical());
+    if (!e) {
+      log::Warning("virtual_alias_maps: {}", e.error());
+      return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
+    }
+    if (e->size() != 1 || !EqualsIgnoreCase(e->front(), rcpt.Canonical())) return Verdict::Permit();
+  }
   return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in local recipient table");
+}
+
+Result<std::vector<std::string>> Policy::ExpandVirtual(std::string_view address) {
+  if (!virtual_error_.empty()) return Err(virtual_error_);
+  return virtual_.Expand(address);
 }
 
 }  // namespace postern::smtpd

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/maincf.h"
+#include "rewrite/virtual.h"
 #include "smtp/address.h"
 #include "table/cidr.h"
 #include "table/table.h"
@@ -68,6 +69,10 @@ class Policy {
   // unknown; permit for non-local domains or when the maps are empty.
   Verdict CheckLocalRecipient(const smtp::Address& rcpt, std::string_view local_addr);
 
+  // virtual_alias_maps: the final recipients of one RCPT address (itself
+  // when no alias applies); an error means "try again later" (451).
+  Result<std::vector<std::string>> ExpandVirtual(std::string_view address);
+
   Destination Classify(const smtp::Address& a, std::string_view local_addr) const;
   // permit_auth_destination's test: a local or relay domain, without
   // sender-specified routing unless allow_untrusted_routing.
@@ -99,6 +104,8 @@ class Policy {
   bool allow_untrusted_routing_ = false;
   std::unique_ptr<table::TableList> local_maps_;
   std::string local_maps_error_;  // why local_recipient_maps could not be opened
+  rewrite::VirtualAliases virtual_;
+  std::string virtual_error_;  // why virtual_alias_maps could not be opened
 };
 
 // "<name[addr]>" etc.: the thing a rejection names, per stage.

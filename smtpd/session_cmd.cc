@@ -112,12 +112,22 @@ void Session::Rcpt(std::string_view arg) {
     LogReject("RCPT", v.code, v.enhanced, v.text, rcpt->Canonical());
     return Reply(v.code, v.enhanced, v.text);
   }
-  queue::Recipient r;
-  r.address = rcpt->Canonical();
-  if (rp.orcpt) r.orig_recipient = rp.orcpt_type + ";" + *rp.orcpt;
-  r.notify = uint8_t(rp.notify);
-  if (txn_->rcpts.empty()) txn_->first_rcpt = r.address;
-  txn_->rcpts.push_back(std::move(r));
+  auto expanded = pol.ExpandVirtual(rcpt->Canonical());
+  if (!expanded) {
+    log::Warning("virtual_alias_maps: {}", expanded.error());
+    return Reply(451, "4.3.0", "<" + rcpt->Canonical() + ">: Temporary lookup failure");
+  }
+  if (txn_->rcpts.empty()) txn_->first_rcpt = rcpt->Canonical();
+  for (std::string& address : *expanded) {
+    queue::Recipient r;
+    // ORCPT stays what the client sent; without one, a rewritten address
+    // keeps what it was as the original recipient (Postfix's orig_to).
+    if (rp.orcpt) r.orig_recipient = rp.orcpt_type + ";" + *rp.orcpt;
+    else if (address != rcpt->Canonical()) r.orig_recipient = rewrite::OrcptFor(rcpt->Canonical());
+    r.address = std::move(address);
+    r.notify = uint8_t(rp.notify);
+    txn_->rcpts.push_back(std::move(r));
+  }
   Reply(250, "2.1.5", "Ok");
 }
 

@@ -1,0 +1,105 @@
+// local/deliver.h — delivery of one recipient, Postfix's local(8) order:
+// Delivered-To loop check, alias_maps (with owner- aliases), the user's
+// .forward files, then mailbox_command, home_mailbox (mbox or Maildir/) or
+// the spool mbox. Expansions recurse; addresses that are not delivered here
+// are collected and re-submitted as new messages (Forwarder).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ipc/delivery.h"
+#include "local/expand.h"
+#include "local/privs.h"
+#include "local/settings.h"
+#include "local/verdict.h"
+#include "queue/queue.h"
+#include "route/route.h"
+#include "table/table.h"
+
+namespace postern::local {
+
+// What lives as long as the worker.
+struct Agent {
+  Settings settings;
+  std::vector<std::unique_ptr<table::Table>> aliases;  // alias_maps, in order
+  std::vector<std::optional<uid_t>> alias_owners;  // per alias_maps entry: its file's owner
+  std::unique_ptr<route::Router> router;
+  std::unique_ptr<queue::Queue> queue;
+  std::optional<Creds> default_privs;  // when privileged
+};
+
+// The message as every destination sees it.
+struct Message {
+  ipc::DeliveryRequest req;
+  std::string msgid;  // 8 hex digits, for log lines
+  std::string raw;    // the queue body (CRLF)
+  std::string lf;     // the same with LF line ends
+  std::vector<std::string> delivered_to;  // Delivered-To: values, lower case
+};
+
+// Loads the body and the Delivered-To: headers; an error text means "defer".
+std::string LoadMessage(queue::Queue& q, Message* m);
+
+// One recipient of the request, start to end: logs one line per final
+// delivery and returns the recipient's overall result.
+class RecipientDelivery {
+ public:
+  RecipientDelivery(Agent& agent, Message& msg, const ipc::DeliveryRecipient& rcpt,
+                    std::chrono::steady_clock::time_point started);
+  ipc::DeliveryResult Run();
+
+ private:
+  enum class Exp { kNone, kAlias, kForward, kInclude };
+  // One level of the expansion (Postfix's msg_attr and usr_attr).
+  struct Attr {
+    std::string recipient;   // the address at this level
+    std::string delivered;   // for Delivered-To:
+    std::string owner;       // sender of forwarded mail; "" = the message's sender
+    std::string exp_from;    // the alias being expanded
+    Exp exp = Exp::kNone;
+    std::optional<Creds> rights;  // for |command and /file at this level
+    std::string unmatched;   // extension to pass on to expansions
+    int level = 0;
+  };
+  struct Pending {  // an address waiting to be re-submitted
+    Attr attr;
+    std::string address;
+  };
+
+  Verdict Recipient(Attr a);
+  Verdict Switch(Attr& a, const std::string& local, const std::string& user, const std::string& ext,
+                 const std::string& domain);
+  bool Alias(Attr& a, const std::string& name, Verdict* v);
+  bool DotForward(Attr& a, const Creds& pw, const std::string& local, const std::string& ext,
+                  const std::string& domain, Verdict* v);
+  Verdict Mailbox(Attr& a, const std::string& user);
+  Verdict Tokens(Attr& a, std::string_view text, const char* origin);
+  Verdict Token(Attr& a, const Destination& d);
+  Verdict Address(Attr& a, std::string address);
+  Verdict Command(Attr& a, const std::string& command, std::optional<Creds> as, const std::string& cwd);
+  Verdict File(Attr& a, const std::string& path);
+  Verdict Include(Attr& a, const std::string& path);
+  Verdict Indirect(Attr& a);
+  Verdict Final(const Attr& a, Verdict v);  // logs and merges one final delivery
+  void Flush();                             // re-submits the pending addresses
+  std::vector<std::string> Environment(const Attr& a, const Creds* pw) const;
+  std::optional<Creds> Rights(std::optional<Creds> c) const;
+
+  Agent& agent_;
+  const Settings& s_;
+  Message& msg_;
+  const ipc::DeliveryRecipient& rcpt_;
+  std::string orig_;  // the recipient as first received (for orig_to=)
+  std::chrono::steady_clock::time_point started_;
+  std::set<std::string> seen_;  // duplicate filter: "kind what"
+  std::vector<Pending> pending_;
+  std::optional<Verdict> worst_;
+  size_t finals_ = 0;
+};
+
+}  // namespace postern::local

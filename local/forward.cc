@@ -1,0 +1,92 @@
+// local/forward.cc — re-submission of forwarded mail (Postfix's
+// deliver_indirect): the addresses an expansion sends elsewhere become one
+// new queue message per (sender, Delivered-To) pair, with the original body
+// behind a Delivered-To: header so that a forwarding loop is seen next time.
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+
+#include "event/event.h"
+#include "local/deliver.h"
+#include "log/log.h"
+
+namespace postern::local {
+
+namespace {
+
+// Postfix's QMGR_REQ_SCAN_INCOMING on $queue_directory/public/qmgr. Never
+// blocks: a unix-socket connect completes at once or fails; a lost trigger
+// only costs latency, qmgr scans on its own timer too.
+void TriggerQmgr(const std::string& queue_directory) {
+  std::string path = queue_directory + "/public/qmgr";
+  sockaddr_un sa{};
+  if (path.size() >= sizeof sa.sun_path) return;
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  event::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const char request = 'I';
+  if (!fd.valid() || connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      send(fd.get(), &request, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+    log::Verbose("qmgr trigger {}: {}", path, std::strerror(errno));
+}
+
+}  // namespace
+
+void RecipientDelivery::Flush() {
+  if (pending_.empty()) return;
+  std::map<std::pair<std::string, std::string>, std::vector<const Pending*>> groups;
+  for (const Pending& p : pending_) {
+    std::string sender = p.attr.owner.empty() ? msg_.req.sender : p.attr.owner;
+    groups[{sender, p.attr.delivered}].push_back(&p);
+  }
+  bool queued = false;
+  for (const auto& [key, list] : groups) {
+    queue::MessageRecord rec;
+    rec.sender = key.first;
+    rec.arrival = std::time(nullptr);
+    rec.protocol = "local";
+    rec.dsn_envid = msg_.req.dsn_envid;
+    rec.dsn_ret = static_cast<queue::DsnRet>(msg_.req.dsn_ret);
+    rec.flags = msg_.req.flags;
+    std::string failure;
+    auto w = agent_.queue->Begin(std::move(rec));
+    if (!w.ok()) {
+      failure = w.status().message;
+    } else {
+      std::string head = s_.delivered_forward ? "Delivered-To: " + key.second + "\r\n" : "";
+      queue::Status st = (*w)->Append(head);
+      if (st.ok()) st = (*w)->Append(msg_.raw);
+      for (const Pending* p : list) {
+        if (!st.ok()) break;
+        queue::Recipient r;
+        r.address = p->address;
+        r.orig_recipient = rcpt_.orig_recipient.empty() ? "rfc822;" + orig_ : rcpt_.orig_recipient;
+        r.notify = rcpt_.notify;
+        st = (*w)->AddRecipient(std::move(r));
+      }
+      if (!st.ok()) {
+        failure = st.message;
+      } else {
+        auto id = agent_.queue->Commit(std::move(*w));
+        if (!id.ok()) {
+          failure = id.status().message;
+        } else {
+          std::string newid = queue::FormatMsgId(*id);
+          queued = true;
+          for (const Pending* p : list) Final(p->attr, Verdict::Sent("forwarded as " + newid));
+          continue;
+        }
+      }
+    }
+    log::Warning("{}: cannot forward to {} address(es): {}", msg_.msgid, list.size(), failure);
+    for (const Pending* p : list) Final(p->attr, Verdict::Defer("4.3.0", "cannot forward message: " + failure));
+  }
+  pending_.clear();
+  if (queued) TriggerQmgr(s_.queue_directory);
+}
+
+}  // namespace postern::local

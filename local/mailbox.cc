@@ -1,0 +1,239 @@
+// local/mailbox.cc — mbox entries, Maildir files and locked appends; see
+// mailbox.h. Locks are retried for a few seconds, then the delivery defers.
+#include "local/mailbox.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "event/event.h"
+
+namespace postern::local {
+
+namespace {
+
+constexpr int kLockAttempts = 20;  // Postfix's deliver_lock_attempts
+constexpr auto kLockDelay = std::chrono::milliseconds(250);
+constexpr time_t kStaleLock = 500;  // Postfix's stale_lock_time
+
+std::string Errno(int err) { return std::strerror(err); }
+
+Verdict WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Verdict::FromErrno(errno, "write: " + Errno(errno));
+    }
+    data.remove_prefix(size_t(n));
+  }
+  if (fsync(fd) != 0 && errno != EINVAL) return Verdict::FromErrno(errno, "fsync: " + Errno(errno));
+  return Verdict::Sent("");
+}
+
+// path.lock, created exclusively; removed by the destructor.
+class DotLock {
+ public:
+  // Empty text: locked (or the directory does not let us, which Postfix tolerates).
+  std::string Take(const std::string& path) {
+    std::string lock = path + ".lock";
+    for (int i = 0; i < kLockAttempts; ++i) {
+      int fd = open(lock.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd >= 0) {
+        close(fd);
+        path_ = lock;
+        return "";
+      }
+      if (errno == EACCES || errno == EROFS || errno == EPERM) return "";
+      if (errno != EEXIST) return "cannot create lock file " + lock + ": " + Errno(errno);
+      struct stat st {};
+      if (lstat(lock.c_str(), &st) == 0 && st.st_mtime + kStaleLock < time(nullptr)) {
+        unlink(lock.c_str());
+        continue;
+      }
+      std::this_thread::sleep_for(kLockDelay);
+    }
+    return "unable to lock " + path + ": lock file " + lock + " exists";
+  }
+  ~DotLock() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+
+ private:
+  std::string path_;
+};
+
+std::string KernelLock(int fd, const MboxLocks& l, const std::string& path) {
+  for (int i = 0; i < kLockAttempts; ++i) {
+    bool ok = true;
+    if (l.fcntl) {
+      struct flock fl {};
+      fl.l_type = F_WRLCK;
+      fl.l_whence = SEEK_SET;
+      ok = fcntl(fd, F_SETLK, &fl) == 0;
+    }
+    if (ok && l.flock) ok = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (ok) return "";
+    if (errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK)
+      return "cannot lock " + path + ": " + Errno(errno);
+    std::this_thread::sleep_for(kLockDelay);
+  }
+  return "unable to lock " + path + ": it is locked by another process";
+}
+
+}  // namespace
+
+Verdict Verdict::FromErrno(int err, std::string text, const char* dsn) {
+  if (err == EDQUOT || err == EFBIG) return Bounce("5.2.2", std::move(text));
+  if (err == ENOSPC || err == EAGAIN || err == ESTALE || err == EINTR || err == ENOMEM || err == EMFILE ||
+      err == ENFILE)
+    return Defer("4.3.0", std::move(text));
+  return Bounce(dsn, std::move(text));
+}
+
+std::string FromLine(std::string_view sender, time_t now) {
+  struct tm tm {};
+  localtime_r(&now, &tm);
+  char date[32];
+  // asctime's layout without its trailing newline.
+  strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
+  return "From " + (sender.empty() ? std::string("MAILER-DAEMON") : std::string(sender)) + "  " + date + "\n";
+}
+
+std::string CrlfToLf(std::string_view body) {
+  std::string out;
+  out.reserve(body.size());
+  size_t i = 0;
+  while (i < body.size()) {
+    size_t cr = body.find("\r\n", i);
+    if (cr == std::string_view::npos) {
+      out.append(body.substr(i));
+      break;
+    }
+    out.append(body.substr(i, cr - i));
+    out += '\n';
+    i = cr + 2;
+  }
+  return out;
+}
+
+std::string FormatCopy(const CopyOptions& o, std::string_view message) {
+  std::string out;
+  out.reserve(message.size() + 256 + message.size() / 512);
+  if (o.from_line) out += FromLine(o.sender, o.now);
+  if (o.return_path) out += "Return-Path: <" + o.sender + ">\n";
+  if (!o.delivered_to.empty()) out += "Delivered-To: " + o.delivered_to + "\n";
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t nl = message.find('\n', i);
+    size_t end = nl == std::string_view::npos ? message.size() : nl + 1;
+    std::string_view line = message.substr(i, end - i);
+    if (o.quote_from && line.starts_with("From ")) out += '>';
+    out.append(line);
+    i = end;
+  }
+  if (o.blank_line) {
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    out += '\n';
+  }
+  return out;
+}
+
+Verdict AppendMbox(const std::string& path, std::string_view data, const MboxLocks& locks, uint64_t size_limit,
+                   std::optional<std::pair<uid_t, gid_t>> owner) {
+  DotLock dot;
+  if (locks.dotlock) {
+    if (std::string why = dot.Take(path); !why.empty()) return Verdict::Defer("4.2.0", why);
+  }
+  event::Fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return Verdict::FromErrno(errno, "cannot open mailbox " + path + ": " + Errno(errno));
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno));
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+    return Verdict::Bounce("5.2.0", "cannot deliver to " + path + ": not a regular file");
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+    return Verdict::Bounce("5.2.0", "cannot deliver to " + path + ": file has " + std::to_string(st.st_nlink) + " hard links");
+  if (owner && st.st_size == 0 && st.st_uid != owner->first) {
+    if (fchown(fd.get(), owner->first, owner->second) != 0)
+      return Verdict::FromErrno(errno, "cannot chown mailbox " + path + ": " + Errno(errno));
+  }
+  if (std::string why = KernelLock(fd.get(), locks, path); !why.empty()) return Verdict::Defer("4.2.0", why);
+  if (S_ISCHR(st.st_mode)) return WriteAll(fd.get(), data);
+  if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno));
+  if (size_limit && uint64_t(st.st_size) + data.size() > size_limit)
+    return Verdict::Bounce("5.2.2", "cannot update mailbox " + path + ": mailbox full (mailbox_size_limit)");
+  Verdict v = WriteAll(fd.get(), data);
+  if (v.kind != Verdict::Kind::kSent) {
+    // Leave the mailbox as it was: a half-written entry would corrupt the next one.
+    if (ftruncate(fd.get(), st.st_size) != 0) v.text += "; truncating it back failed: " + Errno(errno);
+    v.text = "cannot update mailbox " + path + ": " + v.text;
+  }
+  return v;
+}
+
+namespace {
+
+Verdict MakeDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Verdict::Sent("");
+  return Verdict::FromErrno(errno, "create maildir directory " + dir + ": " + Errno(errno));
+}
+
+// Maildir names may not hold '/' or ':'.
+std::string SafeHost(std::string_view host) {
+  std::string out;
+  for (char c : host) {
+    if (c == '/') out += "\\057";
+    else if (c == ':') out += "\\072";
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_view hostname) {
+  std::string base = dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  // Parents first: a Maildir may be new, and so may its parent (a demo user's).
+  for (size_t p = base.find('/', 1); p != std::string::npos; p = base.find('/', p + 1)) {
+    if (mkdir(base.substr(0, p).c_str(), 0700) != 0 && errno != EEXIST && errno != EACCES)
+      return Verdict::FromErrno(errno, "create maildir directory " + base.substr(0, p) + ": " + Errno(errno));
+  }
+  for (const std::string& d : {base, base + "/tmp", base + "/new", base + "/cur"}) {
+    if (Verdict v = MakeDir(d); v.kind != Verdict::Kind::kSent) return v;
+  }
+  static std::atomic<unsigned long> counter{0};
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  long sec = long(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  long usec = long(std::chrono::duration_cast<std::chrono::microseconds>(now).count() % 1000000);
+  std::string name = std::to_string(sec) + ".P" + std::to_string(getpid()) + "Q" + std::to_string(++counter) + "M" +
+                     std::to_string(usec) + "." + SafeHost(hostname);
+  std::string tmp = base + "/tmp/" + name, fresh = base + "/new/" + name;
+  event::Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return Verdict::FromErrno(errno, "create maildir file " + tmp + ": " + Errno(errno));
+  Verdict v = WriteAll(fd.get(), data);
+  fd.Reset();
+  if (v.kind != Verdict::Kind::kSent) {
+    unlink(tmp.c_str());
+    v.text = "create maildir file " + tmp + ": " + v.text;
+    return v;
+  }
+  if (rename(tmp.c_str(), fresh.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return Verdict::FromErrno(err, "rename maildir file " + tmp + " to " + fresh + ": " + Errno(err));
+  }
+  // The new name must survive a crash too.
+  event::Fd d(open((base + "/new").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.valid()) fsync(d.get());
+  return Verdict::Sent("");
+}
+
+}  // namespace postern::local

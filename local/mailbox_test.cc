@@ -1,0 +1,123 @@
+// local/mailbox_test.cc — mbox entry bytes (From line, >From quoting, blank
+// line), CRLF conversion, locked appends and Maildir files.
+#include "local/mailbox.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace postern::local {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "local_test.XXXXXX").string();
+    path_ = mkdtemp(t.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Mailbox, FromLine) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  EXPECT_EQ(FromLine("a@b.test", 0), "From a@b.test  Thu Jan  1 00:00:00 1970\n");
+  EXPECT_EQ(FromLine("", 86400 * 40), "From MAILER-DAEMON  Tue Feb 10 00:00:00 1970\n");
+}
+
+TEST(Mailbox, CopyFormats) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  const std::string msg = "Subject: x\n\nFrom here\n>From there\nFrom\nnot From \nlast";
+  struct Case {
+    CopyOptions o;
+    std::string want;
+  } cases[] = {
+      {{true, true, true, true, "s@x", "r@y", 0},
+       "From s@x  Thu Jan  1 00:00:00 1970\nReturn-Path: <s@x>\nDelivered-To: r@y\nSubject: x\n\n>From here\n"
+       ">From there\nFrom\nnot From \nlast\n\n"},
+      {{false, false, false, true, "", "r@y", 0},
+       "Return-Path: <>\nDelivered-To: r@y\nSubject: x\n\nFrom here\n>From there\nFrom\nnot From \nlast"},
+      {{true, false, false, true, "s@x", "", 0},
+       "From s@x  Thu Jan  1 00:00:00 1970\nReturn-Path: <s@x>\nSubject: x\n\nFrom here\n>From there\nFrom\nnot "
+       "From \nlast"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(FormatCopy(c.o, msg), c.want);
+  CopyOptions o;
+  o.blank_line = true;
+  o.return_path = false;
+  EXPECT_EQ(FormatCopy(o, "a\n"), "a\n\n");
+}
+
+TEST(Mailbox, CrlfToLf) {
+  EXPECT_EQ(CrlfToLf("a\r\nb\r\n\r\nc\rd\r\n"), "a\nb\n\nc\rd\n");
+  EXPECT_EQ(CrlfToLf(""), "");
+  EXPECT_EQ(CrlfToLf("no newline"), "no newline");
+}
+
+TEST(Mailbox, AppendMbox) {
+  TempDir d;
+  std::string path = d.path() + "/user";
+  MboxLocks locks;
+  EXPECT_EQ(AppendMbox(path, "one\n\n", locks, 0, std::nullopt).kind, Verdict::Kind::kSent);
+  EXPECT_EQ(AppendMbox(path, "two\n\n", locks, 0, std::nullopt).kind, Verdict::Kind::kSent);
+  EXPECT_EQ(Slurp(path), "one\n\ntwo\n\n");
+  EXPECT_FALSE(fs::exists(path + ".lock"));
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Verdict full = AppendMbox(path, "three\n\n", locks, 12, std::nullopt);
+  EXPECT_EQ(full.kind, Verdict::Kind::kBounce);
+  EXPECT_EQ(full.dsn, "5.2.2");
+  EXPECT_EQ(Slurp(path), "one\n\ntwo\n\n");
+}
+
+TEST(Mailbox, AppendRefusesSymlinkAndWaitsForLock) {
+  TempDir d;
+  std::string target = d.path() + "/target", link = d.path() + "/link";
+  std::ofstream(target) << "";
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  EXPECT_EQ(AppendMbox(link, "x\n", {}, 0, std::nullopt).kind, Verdict::Kind::kBounce);
+  // A fresh dot lock held by someone else makes the delivery wait, then defer.
+  std::string box = d.path() + "/locked";
+  std::ofstream(box + ".lock") << "";
+  MboxLocks only_dot{false, false, true};
+  Verdict v = AppendMbox(box, "x\n", only_dot, 0, std::nullopt);
+  EXPECT_EQ(v.kind, Verdict::Kind::kDefer);
+  EXPECT_EQ(v.dsn, "4.2.0");
+  EXPECT_FALSE(fs::exists(box));
+}
+
+TEST(Mailbox, Maildir) {
+  TempDir d;
+  std::string dir = d.path() + "/a/b/Maildir/";
+  ASSERT_EQ(WriteMaildir(dir, "hello\n", "host.test").kind, Verdict::Kind::kSent);
+  ASSERT_EQ(WriteMaildir(dir, "again\n", "host.test").kind, Verdict::Kind::kSent);
+  std::vector<std::string> got;
+  for (const auto& e : fs::directory_iterator(dir + "new")) got.push_back(Slurp(e.path()));
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"again\n", "hello\n"}));
+  EXPECT_TRUE(fs::is_empty(dir + "tmp"));
+  EXPECT_TRUE(fs::is_directory(dir + "cur"));
+}
+
+}  // namespace
+}  // namespace postern::local

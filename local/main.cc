@@ -1,0 +1,136 @@
+// local/main.cc — the local delivery agent: reads one delivery request from
+// qmgr, delivers each recipient in turn (synchronously: one client per
+// worker, as Postfix's local), answers one result per recipient. See local(8).
+#include <sys/stat.h>
+
+#include <chrono>
+#include <memory>
+
+#include "ipc/delivery.h"
+#include "ipc/frame.h"
+#include "local/deliver.h"
+#include "log/log.h"
+#include "queue/ids.h"
+#include "server/server.h"
+
+using namespace postern;
+
+namespace {
+
+// The owner of an alias table's file: its commands and files run as that
+// user (root-owned tables: default_privs). nullopt for tables without a file.
+std::optional<uid_t> TableOwner(const config::TableRef& ref) {
+  std::string path;
+  if (ref.type == "lmdb") path = ref.name + ".lmdb";
+  else if (ref.type == "texthash" || ref.type == "cidr") path = ref.name;
+  if (path.empty()) return std::nullopt;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_uid;
+}
+
+Result<void> Init(server::Context& ctx, local::Agent* agent) {
+  auto s = local::Settings::Load(ctx.config);
+  if (!s) return Err(s.error());
+  agent->settings = std::move(*s);
+  const local::Settings& st = agent->settings;
+  for (const config::TableRef& ref : st.alias_maps) {
+    auto t = table::Open(ref);
+    if (!t) return Err("alias_maps: " + t.error());
+    agent->aliases.push_back(std::move(*t));
+    agent->alias_owners.push_back(TableOwner(ref));
+  }
+  auto router = route::Router::FromConfig(ctx.config);
+  if (!router) return Err(router.error());
+  agent->router = std::make_unique<route::Router>(std::move(*router));
+  if (local::Privileged()) {
+    agent->default_privs = local::UserByName(st.default_privs);
+    if (!agent->default_privs) return Err("default_privs: unknown user " + st.default_privs);
+    if (agent->default_privs->uid == 0) return Err("default_privs: must not be a privileged user");
+  }
+  auto opts = queue::OptionsFromConfig(ctx.config);
+  if (!opts.ok()) return Err(opts.status().message);
+  auto q = queue::Queue::Open(st.queue_directory, *opts);
+  if (!q.ok()) return Err("queue " + st.queue_directory + ": " + q.status().message);
+  agent->queue = std::move(*q);
+  return {};
+}
+
+// One qmgr connection: one request, its results, then the end frame.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(local::Agent& agent, server::Client c) : agent_(agent), client_(std::move(c)) {}
+
+  void Start() {
+    auto self = shared_from_this();
+    client_.stream->ReadStart([self](std::string_view d) { self->OnData(d); },
+                              [self](int) { self->Done(); });
+  }
+
+ private:
+  void OnData(std::string_view data) {
+    if (handled_) return;
+    frames_.Feed(data);
+    std::string payload;
+    auto st = frames_.Next(&payload);
+    if (st == ipc::FrameReader::Status::kNeedMore) return;
+    handled_ = true;
+    client_.stream->ReadStop();
+    std::optional<ipc::DeliveryRequest> r;
+    if (st == ipc::FrameReader::Status::kFrame) r = ipc::DecodeRequest(payload);
+    if (!r || r->recipients.empty()) {
+      log::Warning("malformed delivery request from {}", client_.peer.empty() ? "qmgr" : client_.peer);
+      return Done();
+    }
+    Deliver(std::move(*r));
+  }
+
+  void Deliver(ipc::DeliveryRequest req) {
+    auto started = std::chrono::steady_clock::now();
+    local::Message m;
+    m.req = std::move(req);
+    m.msgid = queue::FormatMsgId(m.req.message_id);
+    std::string why = local::LoadMessage(*agent_.queue, &m);
+    std::string out;
+    for (const ipc::DeliveryRecipient& rcpt : m.req.recipients) {
+      ipc::DeliveryResult r;
+      if (!why.empty()) {
+        r = {rcpt.envelope_id, ipc::DeliveryStatus::kDeferred, "4.3.0", why, "none"};
+        log::Info("{}: to=<{}>, relay=none, delay=0, delays=0/0/0/0, dsn=4.3.0, status=deferred ({})", m.msgid,
+                  rcpt.address, why);
+      } else {
+        r = local::RecipientDelivery(agent_, m, rcpt, started).Run();
+      }
+      ipc::AppendFrame(ipc::EncodeResult(r), &out);
+    }
+    ipc::AppendFrame(ipc::EncodeEnd(), &out);
+    auto self = shared_from_this();
+    client_.stream->Write(std::move(out), [self](int) { self->Done(); });
+  }
+
+  void Done() {
+    if (done_) return;
+    done_ = true;
+    client_.stream.reset();
+    client_.lease.Release();
+  }
+
+  local::Agent& agent_;
+  server::Client client_;
+  ipc::FrameReader frames_{ipc::kDeliveryFrameMax};
+  bool handled_ = false, done_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Lives until the process exits, so no callback still queued on the loop outlives it.
+  auto* agent = new local::Agent;
+  server::Service svc;
+  svc.kind = server::Kind::kSingle;
+  svc.init = [agent](server::Context& ctx) { return Init(ctx, agent); };
+  svc.on_client = [agent](server::Context&, server::Client c) {
+    std::make_shared<Session>(*agent, std::move(c))->Start();
+  };
+  return server::Run("local", argc, argv, std::move(svc));
+}

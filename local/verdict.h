@@ -1,0 +1,23 @@
+// local/verdict.h — the outcome of one local delivery attempt, with the
+// enhanced status code and the text that the log line and the DSN show.
+#pragma once
+
+#include <string>
+
+namespace postern::local {
+
+struct Verdict {
+  enum class Kind { kSent, kDefer, kBounce };
+  Kind kind = Kind::kSent;
+  std::string dsn;   // "2.0.0", "4.2.0", "5.1.1"
+  std::string text;  // "delivered to maildir", "mail forwarding loop for x@y"
+
+  static Verdict Sent(std::string text) { return {Kind::kSent, "2.0.0", std::move(text)}; }
+  static Verdict Defer(std::string dsn, std::string text) { return {Kind::kDefer, std::move(dsn), std::move(text)}; }
+  static Verdict Bounce(std::string dsn, std::string text) { return {Kind::kBounce, std::move(dsn), std::move(text)}; }
+  // Postfix's mbox_dsn(): a full mailbox bounces (5.2.2), a full disk or a
+  // transient error defers, anything else bounces with `dsn`.
+  static Verdict FromErrno(int err, std::string text, const char* dsn = "5.2.0");
+};
+
+}  // namespace postern::local
