@@ -137,11 +137,11 @@ void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
   switch (r.status) {
     case ipc::DeliveryStatus::kSent:
       job->reached = true;
-      Sent(job->msg, *e);
+      Sent(job->msg, *e, &r, job->dest->transport->name);
       break;
     case ipc::DeliveryStatus::kBounced:
       job->reached = true;
-      Bounce(job->msg, *e, r.dsn, r.reason);
+      Bounce(job->msg, *e, r.dsn, r.reason, r.relay.empty() ? "none" : r.relay);
       break;
     case ipc::DeliveryStatus::kDeferred:
       job->reached |= reached_server;

@@ -17,7 +17,9 @@
 
 #include "config/maincf.h"
 #include "event/event.h"
+#include "ipc/bounce.h"
 #include "qmgr/agent.h"
+#include "qmgr/notify.h"
 #include "qmgr/policy.h"
 #include "qmgr/settings.h"
 #include "queue/queue.h"
@@ -53,10 +55,17 @@ class Manager {
     uint8_t notify = 0;
     uint32_t attempts = 0;
   };
+  // A recipient to report in a notice (notify.cc); its envelope stays until then.
+  struct Report {
+    queue::EnvId id = 0;
+    ipc::BounceRecipient rcpt;
+  };
   struct Message {
     queue::MessageRecord rec;
     size_t in_core = 0;  // its envelopes in the active set
     bool expired_logged = false;
+    std::vector<Report> failed, succeeded, delayed;  // reported once in_core is 0
+    bool notifying = false;                          // a bounce request is out
   };
   struct Transport {
     std::string name;
@@ -106,16 +115,30 @@ class Manager {
   void KillDest(Dest* d, const std::string& why);
 
   // Recording results (results.cc).
-  void Sent(queue::MsgId msg, const Entry& e);
+  void Sent(queue::MsgId msg, const Entry& e, const ipc::DeliveryResult* r = nullptr,
+            const std::string& transport = "");
   void Defer(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason, bool log_it,
              const std::string& relay = "none");
-  void Bounce(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason);
-  void Expire(queue::MsgId msg, const Entry& e, const std::string& reason);
+  void Bounce(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason,
+              const std::string& relay = "none");
+  void Expire(queue::MsgId msg, const Entry& e, const std::string& reason, const std::string& dsn = "4.4.7",
+              const std::string& relay = "none");
   void Done(queue::MsgId msg);
   void DeferAll(Dest* d, const std::string& dsn, const std::string& reason);
   void LogStatus(queue::MsgId msg, const Entry& e, const std::string& relay, const std::string& dsn,
                  const std::string& status, const std::string& reason);
   int64_t ExpiryOf(const Message& m) const;
+
+  // Notices through the bounce service (notify.cc).
+  void NoteDelay(Message& m, const Entry& e, const std::string& dsn, const std::string& reason,
+                 const std::string& relay);
+  bool NoteSuccess(Message& m, const Entry& e, const ipc::DeliveryResult& r, const std::string& transport);
+  bool Notify(queue::MsgId msg);  // false: nothing to report
+  void OnNotified(queue::MsgId msg, ipc::NoticeKind kind, const std::vector<Report>& reports,
+                  const ipc::BounceAnswer& a);
+  void Forget(queue::MsgId msg);  // the message leaves core
+  int64_t DelayWarning();
+  bool PassesDsnOn(const std::string& transport);
 
   uv_loop_t* loop_;
   config::Config cfg_;
@@ -140,6 +163,13 @@ class Manager {
   std::set<queue::EnvId> seen_;
   event::Timer page_timer_, run_timer_, due_timer_, pump_timer_, reaper_, soon_timer_;
   Stats stats_;
+  // notify.cc
+  std::map<queue::MsgId, std::unique_ptr<BounceCall>> notices_;
+  std::vector<std::unique_ptr<BounceCall>> finished_notices_;
+  std::unique_ptr<event::Timer> notice_reaper_;
+  int64_t delay_warning_ = -1;  // delay_warning_time, read on first use
+  std::map<std::string, std::string> commands_;  // master.cf unix service -> command
+  bool commands_loaded_ = false;
 };
 
 }  // namespace postern::qmgr

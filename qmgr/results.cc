@@ -1,7 +1,7 @@
 // qmgr/results.cc — recording each recipient's outcome in the queue: sent →
 // removed, deferred → next attempt after backoff (or expired past its
-// lifetime), bounced → removed and counted (bounce notices come with the
-// bounce service; until then nothing is returned to the sender).
+// lifetime), bounced and expired → kept until the bounce service has queued
+// the notice to the sender (notify.cc), then removed.
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -49,9 +49,14 @@ void Manager::LogStatus(queue::MsgId msg, const Entry& e, const std::string& rel
             e.address, relay, delay, delay, dsn, status, reason);
 }
 
-void Manager::Sent(queue::MsgId msg, const Entry& e) {
-  if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
-    log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+void Manager::Sent(queue::MsgId msg, const Entry& e, const ipc::DeliveryResult* r, const std::string& transport) {
+  // NOTIFY=SUCCESS: the body must outlive the envelope until bounce has read it.
+  bool keep = r && NoteSuccess(messages_.at(msg), e, *r, transport);
+  if (!keep) {
+    if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
+      log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
+                   st.message);
+  }
   ++stats_.sent;
   Done(msg);
 }
@@ -61,7 +66,8 @@ void Manager::Defer(queue::MsgId msg, const Entry& e, const std::string& dsn, co
   Message& m = messages_.at(msg);
   int64_t now = std::time(nullptr);
   if (log_it) LogStatus(msg, e, relay, dsn, "deferred", reason);
-  if (now >= ExpiryOf(m)) return Expire(msg, e, reason);
+  if (now >= ExpiryOf(m)) return Expire(msg, e, reason, dsn, relay);
+  NoteDelay(m, e, dsn, reason, relay);
   uint32_t attempts = e.attempts + 1;
   queue::EnvelopeUpdate u;
   u.state = queue::State::kDeferred;
@@ -76,20 +82,17 @@ void Manager::Defer(queue::MsgId msg, const Entry& e, const std::string& dsn, co
   Done(msg);
 }
 
-void Manager::Bounce(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason) {
-  const Message& m = messages_.at(msg);
-  if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
-    log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+void Manager::Bounce(queue::MsgId msg, const Entry& e, const std::string& dsn, const std::string& reason,
+                     const std::string& relay) {
+  messages_.at(msg).failed.push_back({e.id, {e.address, e.orig, e.notify, "failed", dsn, reason, relay}});
   ++stats_.bounced;
-  log::Info("{}: sender non-delivery notification not sent (no bounce service yet): from=<{}>, to=<{}>, dsn={} ({})",
-            queue::FormatMsgId(msg), m.rec.sender, e.address, dsn, reason);
   Done(msg);
 }
 
-void Manager::Expire(queue::MsgId msg, const Entry& e, const std::string& reason) {
+void Manager::Expire(queue::MsgId msg, const Entry& e, const std::string& reason, const std::string& dsn,
+                     const std::string& relay) {
   Message& m = messages_.at(msg);
-  if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
-    log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+  m.failed.push_back({e.id, {e.address, e.orig, e.notify, "failed", dsn, reason, relay}});
   ++stats_.expired;
   if (!m.expired_logged) {
     m.expired_logged = true;
@@ -103,11 +106,8 @@ void Manager::Done(queue::MsgId msg) {
   auto it = messages_.find(msg);
   if (it == messages_.end()) return;
   --in_core_;
-  if (--it->second.in_core == 0) {
-    auto rec = q_->GetMessage(msg);
-    if (!rec.ok() && rec.code() == queue::Code::kNotFound) log::Info("{}: removed", queue::FormatMsgId(msg));
-    messages_.erase(it);
-  }
+  // The message leaves core once its notices are queued (notify.cc).
+  if (--it->second.in_core == 0 && !Notify(msg)) return Forget(msg);
   // A scan stopped by the active-set bounds goes on once there is room.
   if (full_ && !Full()) ScanSoon();
 }

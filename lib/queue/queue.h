@@ -149,6 +149,7 @@ class Queue {
   Status Release(uint64_t id);      // hold → deferred, due now
   Status MarkCorrupt(MsgId id, std::string_view why);  // every envelope → corrupt
   Status Uncorrupt(MsgId id);       // corrupt → deferred, due now, if the body is whole
+  Status SetMessageFlags(MsgId id, uint32_t add);  // ORs `add` into the record's flags
 
   // Maintenance.
   RecoveryReport Recover();

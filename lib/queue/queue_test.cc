@@ -470,5 +470,22 @@ TEST(QueueOptions, FromConfig) {
   EXPECT_FALSE(OptionsFromConfig(*bad).ok());
 }
 
+TEST_F(QueueTest, SetMessageFlagsAddsBitsAndKeepsTheRest) {
+  MsgId id = Enqueue("Subject: x\r\n\r\nbody\r\n", 2);
+  auto before = q_->GetMessage(id);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(q_->SetMessageFlags(id, kFlagDelayWarned).ok());
+  ASSERT_TRUE(q_->SetMessageFlags(id, kFlagDelayWarned).ok());  // idempotent
+  auto after = q_->GetMessage(id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->flags, before->flags | kFlagDelayWarned);
+  after->flags = before->flags;
+  EXPECT_EQ(*after, *before);
+  EXPECT_EQ(q_->SetMessageFlags(id + 1, kFlagDelayWarned).code, Code::kNotFound);
+  // Survives reopening: the flag is in the record, not in memory.
+  Reopen(Options{});
+  EXPECT_TRUE(q_->GetMessage(id)->flags & kFlagDelayWarned);
+}
+
 }  // namespace
 }  // namespace postern::queue

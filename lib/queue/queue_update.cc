@@ -169,6 +169,21 @@ Status Queue::MarkCorrupt(MsgId id, std::string_view why) {
   return s;
 }
 
+Status Queue::SetMessageFlags(MsgId id, uint32_t add) {
+  return Write([&](MDB_txn* t) -> Status {
+    MessageRecord m;
+    if (Status s = internal::GetMessageIn(t, msg_db_, id, &m); !s.ok()) return s;
+    if ((m.flags & add) == add) return Status::Ok();
+    m.flags |= add;
+    auto value = EncodeMessage(m);
+    if (!value) return Fail(Code::kInvalid, "message record too long");
+    std::string k = MsgKey(id);
+    MDB_val key = mdb::Val(k), val = mdb::Val(*value);
+    if (int rc = mdb_put(t, msg_db_, &key, &val, 0)) return MdbStatus(rc, "put message");
+    return Status::Ok();
+  });
+}
+
 Status Queue::Uncorrupt(MsgId id) {
   auto m = GetMessage(id);
   if (!m.ok()) return m.status();

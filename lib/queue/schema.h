@@ -37,6 +37,8 @@ enum MessageFlag : uint32_t {
   kFlagSmtpUtf8 = 1u << 1,
   kFlagBinaryMime = 1u << 2,
   kFlagRequireTls = 1u << 3,
+  // Queue bookkeeping, not ESMTP: qmgr sent the delay warning (delay_warning_time).
+  kFlagDelayWarned = 1u << 16,
 };
 
 enum class DsnRet : uint8_t { kUnset = 0, kFull = 1, kHdrs = 2 };

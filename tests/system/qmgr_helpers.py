@@ -82,6 +82,7 @@ def configure(instance, **params):
     """A started instance with qmgr and one qsink service named `test`."""
     instance.set(**{**FAST, **params})
     instance.add_service("qmgr unix n - n 300 1 qmgr")
+    instance.add_service("bounce unix - - n - 0 bounce")
     return instance
 
 
