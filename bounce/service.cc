@@ -2,6 +2,7 @@
 // bounce daemon does ("ID: sender non-delivery notification: NEWID").
 #include "bounce/service.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "log/log.h"

@@ -191,6 +191,8 @@ constexpr ParamDef kParams[] = {
     {"smtpd_tls_key_file", T::kString, "$smtpd_tls_cert_file", "PEM private key of the server"},
     {"smtpd_tls_security_level", T::kString, "", "server TLS: none, may or encrypt"},
     {"smtputf8_enable", T::kBool, "yes", "accept and deliver SMTPUTF8 mail"},
+    {"stats_database", T::kString, "$queue_directory/stats.lmdb", "counters kept per hour and per destination route for 31 days (postern show stats)"},
+    {"stats_flush_interval", T::kTime, "1s", "how often a process writes its pending counters to stats_database"},
     {"stop_grace_time", T::kTime, "10s", "time that master, when stopped, lets workers finish their clients before it kills them"},
     {"strict_rfc821_envelopes", T::kBool, "no", "require <brackets> around MAIL FROM and RCPT TO addresses"},
     {"syslog_facility", T::kString, "mail", "syslog facility of log lines"},
@@ -226,8 +228,6 @@ const ParamDef* FindParam(std::string_view name) {
 }
 
 std::string DefaultValue(const ParamDef& def) {
-    {"stats_database", T::kString, "$queue_directory/stats.lmdb", "counters kept per hour and per destination route for 31 days (postern show stats)"},
-    {"stats_flush_interval", T::kTime, "1s", "how often a process writes its pending counters to stats_database"},
   return def.compute ? def.compute() : std::string(def.default_value);
 }
 
