@@ -44,7 +44,7 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 run: build
-	scripts/run-instance $(CURDIR)/$(BUILD)/bin $(CURDIR)/build/run
+	scripts/run-instance $(CURDIR)/$(BUILD)/bin $(CURDIR)/run
 
 bench:
 	$(MAKE) PRESET=release build

@@ -107,6 +107,10 @@ void Session::Start() {
     // Local submission over a unix socket: Postfix's name for it.
     client_name_ = "localhost";
     client_addr_ = "127.0.0.1";
+    // The kernel says who is submitting (sendmail's user); logged per message.
+    ucred cred{};
+    socklen_t clen = sizeof cred;
+    if (getsockopt(stream_->fd(), SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) local_uid_ = unsigned(cred.uid);
   }
   log::Info("connect from {}", Who());
   const Settings& st = svc_->settings();

@@ -155,6 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string client_addr_, client_name_ = "unknown", local_addr_;
   std::string helo_;
   bool esmtp_ = false;
+  std::optional<unsigned> local_uid_;  // local submission: the peer's uid (SO_PEERCRED)
   bool counted_ = false;    // in Service's per-address count
   Phase phase_ = Phase::kCommand;
   bool paused_ = false;     // an error reply is being delayed

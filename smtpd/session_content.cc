@@ -75,7 +75,10 @@ std::optional<Session::Answer> Session::BeginContent() {
   o.line_limit = svc_->settings().line_length_limit;
   o.size_limit = svc_->settings().message_size_limit;
   c->decoder = smtp::DataDecoder(o);
-  log::Info("{}: client={}", queue::FormatMsgId(c->writer->id()), Who());
+  if (local_uid_)  // local submission: Postfix's pickup line names the user
+    log::Info("{}: uid={} from=<{}>", queue::FormatMsgId(c->writer->id()), *local_uid_, c->writer->record().sender);
+  else
+    log::Info("{}: client={}", queue::FormatMsgId(c->writer->id()), Who());
   c->buf = ReceivedHeader(c->writer->id());
   txn_->content = std::move(c);
   return std::nullopt;

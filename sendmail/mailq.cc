@@ -1,0 +1,135 @@
+// sendmail/mailq.cc — Postfix's mailq format (showq_compat): a heading, per
+// message "ID[*!] size arrival sender", "(reason)" right-aligned to column 78
+// whenever it changes, recipients at column 42, a blank line between
+// messages and a "-- N Kbytes in M Requests." footer. Messages come in queue
+// id order, one page at a time; a message counts as active (*) when any
+// envelope is in flight, else held (!) when any envelope is held. Recipients
+// are sorted by their last delivery error, then address (envelope ids are
+// random, so queue order would say nothing), so each reason prints once.
+#include "sendmail/mailq.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "log/log.h"
+#include "sendmail/sendmail.h"
+
+namespace postern::sendmail {
+namespace {
+
+constexpr size_t kPage = 256;
+
+std::string Arrival(int64_t when) {
+  time_t t = static_cast<time_t>(when);
+  tm lt{};
+  localtime_r(&t, &lt);
+  char buf[32];
+  // asctime's first 20 characters: "Mon Nov 23 09:12:01 ".
+  strftime(buf, sizeof buf, "%a %b %e %H:%M:%S ", &lt);
+  return buf;
+}
+
+// Control characters would let a queued address draw on the terminal.
+std::string Printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+  return out;
+}
+
+// One message; returns false when it has no envelope left to show.
+bool ShowMessage(const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs, std::string* out) {
+  bool active = false, held = false, any = false;
+  for (const auto& e : envs) {
+    if (e.state == queue::State::kCorrupt) continue;
+    any = true;
+    active |= e.state == queue::State::kActive;
+    held |= e.state == queue::State::kHold;
+  }
+  if (!any) return false;
+  std::string id = queue::FormatMsgId(m.id) + (active ? "*" : held ? "!" : "");
+  std::string sender = m.sender.empty() ? "MAILER-DAEMON" : Printable(m.sender);
+  *out += fmt::format("{:<11} {:>7} {:>20.20} {}\n", id, m.size, Arrival(m.arrival), sender);
+  std::vector<std::pair<std::string, std::string>> rows;  // (reason, recipient)
+  for (const auto& e : envs) {
+    if (e.state == queue::State::kCorrupt) continue;
+    rows.emplace_back(Printable(e.last_error), Printable(e.recipient));
+  }
+  std::sort(rows.begin(), rows.end());
+  std::string reason;
+  for (const auto& [why, rcpt] : rows) {
+    if (why != reason) {
+      reason = why;
+      size_t pad = reason.size() < 76 ? 76 - reason.size() : 0;
+      *out += fmt::format("{:{}}({})\n", "", pad, reason);
+    }
+    *out += fmt::format("{:41}{}\n", "", rcpt);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ListQueue(queue::Queue& q, FILE* out) {
+  uint64_t count = 0, bytes = 0;
+  queue::MsgId after = 0;
+  std::string buf;
+  for (;;) {
+    auto page = q.ListMessages(after, kPage);
+    if (!page.ok()) {
+      log::Error("cannot read the queue: {}", page.status().message);
+      return false;
+    }
+    if (page->empty()) break;
+    for (const auto& m : *page) {
+      after = m.id;
+      auto envs = q.Envelopes(m.id);
+      if (!envs.ok()) continue;  // removed while we looked
+      std::string one;
+      if (!ShowMessage(m, *envs, &one)) continue;
+      buf += count == 0 ? fmt::format("{:<11} {:>7} {:<20} {}\n", "-Queue ID-", "--Size--", "----Arrival Time----",
+                                      "-Sender/Recipient-------")
+                        : "\n";
+      buf += one;
+      ++count;
+      bytes += m.size;
+    }
+    fwrite(buf.data(), 1, buf.size(), out);
+    buf.clear();
+  }
+  if (count == 0)
+    fputs("Mail queue is empty\n", out);
+  else
+    fprintf(out, "\n-- %llu Kbytes in %llu Request%s.\n", static_cast<unsigned long long>(bytes / 1024),
+            static_cast<unsigned long long>(count), count == 1 ? "" : "s");
+  return fflush(out) == 0;
+}
+
+int Mailq(const config::Config& cfg) {
+  std::string qdir = cfg.Str("queue_directory");
+  // A queue that was never created is empty; opening it would create it.
+  if (access((qdir + "/queue.lmdb").c_str(), F_OK) != 0 && errno == ENOENT) {
+    fputs("Mail queue is empty\n", stdout);
+    return 0;
+  }
+  auto opts = queue::OptionsFromConfig(cfg);
+  if (!opts.ok()) {
+    log::Error("{}", opts.status().message);
+    return kExTempFail;
+  }
+  auto q = queue::Queue::Open(qdir, *opts);
+  if (!q.ok()) {
+    log::Error("cannot open the queue in {}: {}", qdir, q.status().message);
+    return kExTempFail;
+  }
+  return ListQueue(**q, stdout) ? kExOk : kExTempFail;
+}
+
+}  // namespace postern::sendmail

@@ -1,0 +1,110 @@
+// sendmail/mailq_test.cc — golden test of the mailq listing (Postfix's
+// showq_compat format) over a real queue with deferred, active and held mail.
+#include "sendmail/mailq.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+namespace postern::sendmail {
+namespace {
+
+namespace fs = std::filesystem;
+
+class MailqTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    std::string tmpl = fs::temp_directory_path() / "mailq_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto q = queue::Queue::Open(dir_, queue::Options{});
+    ASSERT_TRUE(q.ok()) << q.status().message;
+    q_ = std::move(*q);
+  }
+  void TearDown() override {
+    q_.reset();
+    fs::remove_all(dir_);
+  }
+  queue::MsgId Enqueue(std::string sender, int64_t arrival, size_t size, std::vector<std::string> rcpts) {
+    queue::MessageRecord rec;
+    rec.sender = std::move(sender);
+    rec.arrival = arrival;
+    auto w = q_->Begin(rec);
+    EXPECT_TRUE(w.ok());
+    EXPECT_TRUE((*w)->Append(std::string(size, 'x')).ok());
+    for (auto& r : rcpts) EXPECT_TRUE((*w)->AddRecipient({r, "", 0}).ok());
+    auto id = q_->Commit(std::move(*w));
+    EXPECT_TRUE(id.ok());
+    return *id;
+  }
+  std::vector<queue::Envelope> Envs(queue::MsgId id) { return *q_->Envelopes(id); }
+  std::string List() {
+    char* buf = nullptr;
+    size_t len = 0;
+    FILE* f = open_memstream(&buf, &len);
+    EXPECT_TRUE(ListQueue(*q_, f));
+    fclose(f);
+    std::string s(buf, len);
+    free(buf);
+    return s;
+  }
+  std::string dir_;
+  std::unique_ptr<queue::Queue> q_;
+};
+
+TEST_F(MailqTest, EmptyQueue) { EXPECT_EQ(List(), "Mail queue is empty\n"); }
+
+TEST_F(MailqTest, DeferredActiveAndHeldMessagesInPostfixFormat) {
+  // Mon Nov 23 09:12:01 2026 UTC and a single-digit day for asctime's padding.
+  const int64_t t1 = 1795425121, t2 = 1793696400;
+  queue::MsgId deferred = Enqueue("alice@example.org", t1, 2048, {"b@x.test", "c@x.test", "d@y.test"});
+  queue::MsgId active = Enqueue("", t2, 600, {"postmaster@example.org"});
+  queue::MsgId held = Enqueue("carol@example.org", t1, 100, {"e@z.test"});
+  auto de = Envs(deferred);
+  ASSERT_EQ(de.size(), 3u);
+  const std::string why = "connect to mx.x.test[192.0.2.1]:25: Connection refused";
+  for (const auto& e : de) {
+    queue::EnvelopeUpdate u;
+    u.state = queue::State::kDeferred;
+    u.last_error = e.recipient == "d@y.test" ? "host mx.y.test said: 451 try later" : why;
+    ASSERT_TRUE(q_->Update(e.id, u).ok());
+  }
+  queue::EnvelopeUpdate ua;
+  ua.state = queue::State::kActive;
+  ASSERT_TRUE(q_->Update(Envs(active)[0].id, ua).ok());
+  ASSERT_TRUE(q_->Hold(held).ok());
+
+  std::map<queue::MsgId, std::string> block;
+  auto pad = [](const std::string& r) { return std::string(76 - r.size(), ' ') + "(" + r + ")\n"; };
+  const std::string rc(41, ' ');
+  block[deferred] = queue::FormatMsgId(deferred) + "       2048 Mon Nov 23 09:12:01  alice@example.org\n" + pad(why) +
+                    rc + "b@x.test\n" + rc + "c@x.test\n" + pad("host mx.y.test said: 451 try later") + rc +
+                    "d@y.test\n";
+  block[active] = queue::FormatMsgId(active) + "*       600 Tue Nov  3 09:00:00  MAILER-DAEMON\n" + rc +
+                  "postmaster@example.org\n";
+  block[held] = queue::FormatMsgId(held) + "!       100 Mon Nov 23 09:12:01  carol@example.org\n" + rc + "e@z.test\n";
+  std::string want = "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
+  bool first = true;
+  for (auto& [id, text] : block) {  // queue id order
+    if (!first) want += "\n";
+    first = false;
+    want += text;
+  }
+  want += "\n-- 2 Kbytes in 3 Requests.\n";
+  EXPECT_EQ(List(), want);
+}
+
+TEST_F(MailqTest, OneRequestIsSingular) {
+  Enqueue("a@example.org", 1795425121, 10, {"b@x.test"});
+  std::string s = List();
+  EXPECT_TRUE(s.ends_with("\n-- 0 Kbytes in 1 Request.\n")) << s;
+}
+
+}  // namespace
+}  // namespace postern::sendmail
