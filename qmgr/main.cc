@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
     if (!opts.ok()) return Err(opts.status().message);
     // Envelopes a dead qmgr had in flight become due again: at-least-once.
     opts->recover = true;
+    // Its transitions (active, sent, deferred) redo safely after an OS crash,
+    // as Postfix's qmgr renames without fsync: one flush per commit, not two.
+    opts->meta_sync = false;
     auto q = queue::Queue::Open(settings->queue_directory, *opts);
     if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
     manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), std::move(*q));

@@ -34,7 +34,8 @@ Manager::Manager(uv_loop_t* loop, config::Config cfg, Settings settings, route::
       due_timer_(loop),
       pump_timer_(loop),
       reaper_(loop),
-      soon_timer_(loop) {}
+      soon_timer_(loop),
+      remove_timer_(loop) {}
 
 Manager::~Manager() = default;
 
@@ -72,7 +73,27 @@ void Manager::Trigger(std::string_view request) {
   Pump();
 }
 
+void Manager::RemoveSoon(queue::EnvId id) {
+  if (removals_.empty()) remove_timer_.Start(0, 0, [this] { FlushRemovals(); });
+  removals_.push_back(id);
+}
+
+void Manager::FlushRemovals() {
+  if (removals_.empty()) return;
+  std::vector<queue::EnvId> ids;
+  ids.swap(removals_);
+  remove_timer_.Stop();
+  std::vector<queue::Status> st = q_->RemoveMany(ids);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!st[i].ok() && st[i].code != queue::Code::kNotFound)
+      log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(queue::MsgOf(ids[i])),
+                   queue::FormatEnvId(ids[i]), st[i].message);
+    Done(queue::MsgOf(ids[i]));
+  }
+}
+
 void Manager::Drain() {
+  FlushRemovals();  // delivered mail must not be delivered again by the next qmgr
   draining_ = true;
   page_timer_.Stop();
   run_timer_.Stop();
@@ -121,6 +142,9 @@ void Manager::ScanPage() {
   auto page = q_->ListScheduled(&cursor_, scan_until_, kScanPage);
   if (!page.ok()) log::Warning("queue scan: {}", page.status().message);
   size_t n = page.ok() ? page->size() : 0;
+  std::vector<const queue::Envelope*> admitted;
+  std::vector<Result<route::Route>> routes;
+  std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> activations;
   for (size_t i = 0; i < n && !full_; ++i) {
     const queue::Envelope& e = (*page)[i];
     if (Full() && !messages_.count(queue::MsgOf(e.id))) {
@@ -132,8 +156,18 @@ void Manager::ScanPage() {
       break;
     }
     if (!seen_.insert(e.id).second) continue;
-    Admit(e);
+    if (Message* m = LoadMessage(queue::MsgOf(e.id))) {
+      // Counted now, so that the bounds above see it; undone if activation fails.
+      ++m->in_core;
+      ++in_core_;
+      routes.push_back(router_.Resolve(e.recipient));
+      activations.emplace_back(e.id, Activation(routes.back()));
+      admitted.push_back(&e);
+    }
   }
+  // The whole page becomes active in one queue commit: one flush, not one per envelope.
+  std::vector<queue::Status> activated = q_->UpdateMany(activations);
+  for (size_t i = 0; i < admitted.size(); ++i) Admit(*admitted[i], routes[i], activated[i]);
   Pump();
   if (n == kScanPage && !full_) {
     page_timer_.Start(0, 0, [this] { ScanPage(); });
@@ -179,25 +213,29 @@ Manager::Message* Manager::LoadMessage(queue::MsgId id) {
   return &m;
 }
 
-void Manager::Admit(const queue::Envelope& e) {
-  queue::MsgId msg = queue::MsgOf(e.id);
-  Message* m = LoadMessage(msg);
-  if (!m) return;
-  Entry entry{e.id, e.recipient, e.orig_recipient, e.notify, e.attempts};
-  auto route = router_.Resolve(e.recipient);
+queue::EnvelopeUpdate Manager::Activation(const Result<route::Route>& route) {
   queue::EnvelopeUpdate u;
   u.state = queue::State::kActive;
   if (route) {
     u.transport = route->transport;
     u.nexthop = route->nexthop;
   }
-  if (auto st = q_->Update(e.id, u); !st.ok()) {
-    log::Warning("{}: cannot activate envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
-    if (m->in_core == 0) messages_.erase(msg);
+  return u;
+}
+
+// `e` was counted in core by ScanPage and `activated` says whether the queue
+// now has it active.
+void Manager::Admit(const queue::Envelope& e, const Result<route::Route>& route, const queue::Status& activated) {
+  queue::MsgId msg = queue::MsgOf(e.id);
+  Message* m = &messages_.at(msg);
+  if (!activated.ok()) {
+    log::Warning("{}: cannot activate envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
+                 activated.message);
+    --in_core_;
+    if (--m->in_core == 0) messages_.erase(msg);
     return;
   }
-  ++m->in_core;
-  ++in_core_;
+  Entry entry{e.id, e.recipient, e.orig_recipient, e.notify, e.attempts};
   if (!route) {
     // A table that cannot be read now: try later rather than guess a route.
     Defer(msg, entry, "4.3.0", "address resolver failure: " + route.error(), true);

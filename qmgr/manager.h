@@ -98,7 +98,8 @@ class Manager {
   void Scan(int64_t until);
   void ScanPage();
   void ArmNextDue();
-  void Admit(const queue::Envelope& e);
+  static queue::EnvelopeUpdate Activation(const Result<route::Route>& route);
+  void Admit(const queue::Envelope& e, const Result<route::Route>& route, const queue::Status& activated);
   Message* LoadMessage(queue::MsgId id);
   Transport* GetTransport(const std::string& name);
   Dest* GetDest(const std::string& transport, const std::string& nexthop);
@@ -162,6 +163,13 @@ class Manager {
   // (no time limit) moves ahead of the cursor and must not come round again.
   std::set<queue::EnvId> seen_;
   event::Timer page_timer_, run_timer_, due_timer_, pump_timer_, reaper_, soon_timer_;
+  // Delivered envelopes are removed at the end of the loop turn, all in one
+  // queue commit (one flush for every result that arrived together); each
+  // one's Done() follows its removal, so "removed" is logged when it is true.
+  void RemoveSoon(queue::EnvId id);
+  void FlushRemovals();
+  std::vector<queue::EnvId> removals_;
+  event::Timer remove_timer_;
   Stats stats_;
   // notify.cc
   std::map<queue::MsgId, std::unique_ptr<BounceCall>> notices_;

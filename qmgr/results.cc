@@ -52,12 +52,8 @@ void Manager::LogStatus(queue::MsgId msg, const Entry& e, const std::string& rel
 void Manager::Sent(queue::MsgId msg, const Entry& e, const ipc::DeliveryResult* r, const std::string& transport) {
   // NOTIFY=SUCCESS: the body must outlive the envelope until bounce has read it.
   bool keep = r && NoteSuccess(messages_.at(msg), e, *r, transport);
-  if (!keep) {
-    if (auto st = q_->Remove(e.id); !st.ok() && st.code != queue::Code::kNotFound)
-      log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
-                   st.message);
-  }
   ++stats_.sent;
+  if (!keep) return RemoveSoon(e.id);  // Done(msg) once the removal is committed
   Done(msg);
 }
 

@@ -195,7 +195,8 @@ Status Queue::Init(const std::string& dir, const Options& opts) {
   mdb_env_set_maxreaders(raw, 510);
   mdb_env_set_mapsize(raw, std::min(opts_.initial_map_size, opts_.map_size_limit));
   std::string path = dir_ + "/queue.lmdb";
-  if (int rc = mdb_env_open(raw, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0600)) {
+  unsigned env_flags = MDB_NOSUBDIR | MDB_NOTLS | (opts_.meta_sync ? 0u : unsigned(MDB_NOMETASYNC));
+  if (int rc = mdb_env_open(raw, path.c_str(), env_flags, 0600)) {
     return MdbStatus(rc, "open " + path);
   }
   Chown(path);

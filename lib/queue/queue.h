@@ -38,6 +38,11 @@ struct Options {
   int64_t lifetime = 5 * 86400;                 // maximal_queue_lifetime
   int64_t bounce_lifetime = 5 * 86400;          // bounce_queue_lifetime (null sender)
   bool recover = false;                         // run Recover() after opening
+  // false: this process's commits skip the meta-page flush (MDB_NOMETASYNC),
+  // so an OS crash may undo its last transaction, never corrupt the map (the
+  // next commit's data flush carries the meta page). For qmgr, whose state
+  // transitions redo safely (at-least-once); never where a 250 depends on it.
+  bool meta_sync = true;
 };
 
 // Builds Options from main.cf (queue_minfree, queue_map_size, mail_owner when
@@ -144,6 +149,11 @@ class Queue {
   Status Update(EnvId id, const EnvelopeUpdate& u);
   Status Remove(EnvId id);          // the message and body go with its last envelope
   Status RemoveMessage(MsgId id);
+  // Many updates or removals in one transaction, so one flush instead of one
+  // each (qmgr's activations of a scan page, the removals of one loop turn).
+  // out[i] is entry i's status: a missing envelope fails alone (kNotFound).
+  std::vector<Status> UpdateMany(std::span<const std::pair<EnvId, EnvelopeUpdate>> changes);
+  std::vector<Status> RemoveMany(std::span<const EnvId> ids);
   // `id` names a message (≤ 32 bits: all its envelopes) or one envelope.
   Status Hold(uint64_t id);
   Status Release(uint64_t id);      // hold → deferred, due now

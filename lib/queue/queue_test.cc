@@ -249,6 +249,43 @@ TEST_F(QueueTest, RemoveLastEnvelopeTakesMessageAndBody) {
   EXPECT_EQ(q_->RemoveMessage(id2).code, Code::kNotFound);
 }
 
+TEST_F(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesAlone) {
+  MsgId a = Enqueue("first", 2), b = Enqueue("second", 1);
+  auto ea = *q_->Envelopes(a);
+  EnvId eb = FirstEnvelope(b);
+  EnvId missing = MakeEnvId(a, 1);  // a's envelopes have random low halves
+  while (missing == ea[0].id || missing == ea[1].id) ++missing;
+  EnvelopeUpdate active;
+  active.state = State::kActive;
+  uint64_t commits = q_->Syncs().commit_syncs;
+  std::vector<std::pair<EnvId, EnvelopeUpdate>> ups = {{ea[0].id, active}, {missing, active}, {eb, active}};
+  auto st = q_->UpdateMany(ups);
+  ASSERT_EQ(st.size(), 3u);
+  EXPECT_TRUE(st[0].ok());
+  EXPECT_EQ(st[1].code, Code::kNotFound);
+  EXPECT_TRUE(st[2].ok());
+  EXPECT_EQ(q_->Syncs().commit_syncs, commits + 1);
+  EXPECT_EQ(q_->GetCounters().active, 2u);
+  EXPECT_EQ(q_->GetCounters().incoming, 1u);
+
+  std::vector<EnvId> ids = {ea[0].id, eb, eb, missing};
+  auto rm = q_->RemoveMany(ids);
+  ASSERT_EQ(rm.size(), 4u);
+  EXPECT_TRUE(rm[0].ok());
+  EXPECT_TRUE(rm[1].ok());
+  EXPECT_EQ(rm[2].code, Code::kNotFound);  // already gone earlier in the same batch
+  EXPECT_EQ(rm[3].code, Code::kNotFound);
+  EXPECT_EQ(q_->Syncs().commit_syncs, commits + 2);
+  EXPECT_TRUE(q_->GetMessage(a).ok());  // one envelope of a is left
+  EXPECT_EQ(q_->GetMessage(b).code(), Code::kNotFound);
+  EXPECT_EQ(BodyFiles(), 1u);  // b's body went with its last envelope
+  Counters c = q_->GetCounters();
+  EXPECT_EQ(c.messages, 1u);
+  EXPECT_EQ(c.active, 0u);
+  EXPECT_EQ(c.incoming, 1u);
+  EXPECT_EQ(c.removed, 2u);
+}
+
 TEST_F(QueueTest, HoldAndReleaseByMessageAndEnvelope) {
   MsgId id = Enqueue("body", 2);
   auto envs = *q_->Envelopes(id);

@@ -101,6 +101,67 @@ Status Queue::Remove(EnvId id) {
   return s;
 }
 
+std::vector<Status> Queue::UpdateMany(std::span<const std::pair<EnvId, EnvelopeUpdate>> changes) {
+  std::vector<Status> out;
+  Status s = Write([&](MDB_txn* t) -> Status {
+    out.assign(changes.size(), Status::Ok());  // Write may run this body again
+    int64_t deltas[internal::kNumCounters] = {};
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const auto& [id, u] = changes[i];
+      if (u.last_error && u.last_error->size() > kMaxError) {
+        out[i] = Fail(Code::kInvalid, "error text too long");
+        continue;
+      }
+      Envelope old;
+      if (Status g = internal::GetEnvelopeIn(t, env_db_, id, &old); !g.ok()) {
+        if (g.code != Code::kNotFound && g.code != Code::kCorrupt) return g;
+        out[i] = g;
+        continue;
+      }
+      Envelope now = old;
+      ApplyUpdate(&now, u);
+      SetOwner(&now);
+      // kInvalid (a field too long) is found before anything is written.
+      if (Status p = PutEnvelope(t, &old, now, deltas); !p.ok()) {
+        if (p.code != Code::kInvalid) return p;
+        out[i] = p;
+      }
+    }
+    return ApplyCounters(t, deltas);
+  });
+  if (!s.ok()) out.assign(changes.size(), s);
+  return out;
+}
+
+std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids) {
+  std::vector<Status> out;
+  std::vector<MsgId> emptied;
+  Status s = Write([&](MDB_txn* t) -> Status {
+    out.assign(ids.size(), Status::Ok());
+    emptied.clear();
+    int64_t deltas[internal::kNumCounters] = {};
+    for (size_t i = 0; i < ids.size(); ++i) {
+      bool last = false;
+      uint64_t size = 0;
+      // A missing envelope fails in its first read, before anything is changed.
+      if (Status r = RemoveInTxn(t, ids[i], deltas, &last, &size); !r.ok()) {
+        if (r.code != Code::kNotFound) return r;
+        out[i] = r;
+      } else if (last) {
+        emptied.push_back(MsgOf(ids[i]));
+      }
+    }
+    return ApplyCounters(t, deltas);
+  });
+  if (!s.ok()) {
+    out.assign(ids.size(), s);
+    return out;
+  }
+  // Bodies go after the records, as in Remove().
+  for (MsgId m : emptied) ::unlink(BodyPath(data_dir_, m).c_str());
+  return out;
+}
+
 Status Queue::RemoveMessage(MsgId id) {
   Status s = Write([&](MDB_txn* t) -> Status {
     std::vector<Envelope> all;
