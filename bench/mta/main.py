@@ -21,7 +21,7 @@ MODES = {
                  idle_postern=[100, 1000, 10000], idle_postfix=[100, 1000], queue_messages=100000,
                  timeout=1800),
     "quick": dict(pairs=3, relay_messages=2000, relay_sessions=20, latency_messages=200,
-                  idle_postern=[100, 1000], idle_postfix=[100], queue_messages=5000, timeout=600),
+                  idle_postern=[100, 1000], idle_postfix=[100], queue_messages=2000, timeout=600),
     "smoke": dict(pairs=1, relay_messages=100, relay_sessions=5, latency_messages=20,
                   idle_postern=[20], idle_postfix=[20], queue_messages=100, timeout=60),
 }
@@ -70,6 +70,11 @@ def run(args):
     sizes = dict(MODES[args.mode])
     if args.pairs:
         sizes["pairs"] = args.pairs
+    if args.idle:
+        sizes["idle_postern"] = [int(n) for n in args.idle.split(",")]
+        # Postfix runs one smtpd per session: beyond 1,000 it meets its process limit.
+        sizes["idle_postfix"] = [n for n in sizes["idle_postern"] if n <= 1000]
+    sizes["idle_pairs"] = args.idle_pairs or sizes["pairs"]
     nofile = raise_nofile()
     tools.fetch_postfix(log=lambda m: print(m, flush=True))
     bin_dir = Path(args.bin).resolve()
@@ -99,7 +104,7 @@ def run(args):
     postfix = lambda port, **kw: Postfix(port, **kw)
     pairs = sizes["pairs"]
     for scen in wanted:
-        for i in range(pairs):
+        for i in range(sizes["idle_pairs"] if scen == "idle" else pairs):
             if scen == "relay":
                 attempt("relay", "postern", lambda: scenarios.relay(postern, sizes))
                 attempt("relay", "postfix", lambda: scenarios.relay(postfix, sizes))
@@ -162,6 +167,8 @@ def main():
     p.set_defaults(mode="full")
     p.add_argument("--scenarios", help="comma list of " + ",".join(ALL))
     p.add_argument("--pairs", type=int, help="postern/Postfix pairs per scenario")
+    p.add_argument("--idle", help="idle session counts for postern, e.g. 100,1000,10000")
+    p.add_argument("--idle-pairs", type=int, help="pairs for the idle scenario (it is slow at 10,000)")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")
     args = p.parse_args()
     if args.out is None and args.mode != "smoke":

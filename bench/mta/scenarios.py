@@ -144,9 +144,9 @@ def queue_scale(factory, sizes):
     try:
         with factory(sink.port, qmgr=False) as mta:
             mta.start()
+            argv, label = mta.queue_list_argv()  # probed while the queue is empty
             dt, _ = tools.smtp_source(mta.port, n, sessions=sizes["relay_sessions"])
             out = {"queue_enqueue_msgs_per_s": n / dt}
-            argv, label = mta.queue_list_argv()
             if argv:
                 lines, secs, maxrss = _timed_listing(argv)
                 out.update(queue_list_s=secs, queue_list_lines=lines, queue_list_peak_rss_mb=maxrss / 1024.0,
