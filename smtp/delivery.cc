@@ -226,7 +226,7 @@ void Delivery::Helo(bool helo_fallback) {
       if (!helo_fallback) self->conn_->ehlo = smtp::ParseEhlo(*r);
       self->t_ready_ = Clock::now();
       self->ready_ = true;
-      return self->Transaction();
+      return self->Authenticate();
     }
     // RFC 5321 §3.2: a server that does not know EHLO may still take HELO.
     if (r->code / 100 == 5 && !self->s_.lmtp && !helo_fallback) return self->Helo(true);

@@ -20,6 +20,7 @@
 #include "smtp/connect.h"
 #include "smtp/data.h"
 #include "smtp/nexthop.h"
+#include "smtp/sasl_client.h"
 #include "smtp/settings.h"
 
 namespace postern::smtp_client {
@@ -32,6 +33,7 @@ struct Worker {
   std::unique_ptr<dns::Resolver> resolver;
   std::optional<dns::IpAddress> bind;
   std::unique_ptr<Cache> cache;
+  std::unique_ptr<SaslClient> sasl;  // null: smtp_sasl_auth_enable = no
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {
@@ -61,6 +63,9 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // Session setup.
   void Greeting();
   void Helo(bool helo_fallback);
+  // sasl_client.cc: AUTH after EHLO when a login is configured for the server.
+  void Authenticate();
+  void AuthStep(std::string mech, std::string user, std::shared_ptr<std::vector<std::string>> steps, size_t next);
   // The mail transaction.
   void Transaction();
   std::string MailCommand() const;

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
     if (!res) return Err(res.error());
     worker->resolver = std::move(*res);
     worker->cache = std::make_unique<smtp_client::Cache>(ctx.loop, s.cache_time_ms, s.reuse_time_ms, s.quit_ms);
+    auto sasl = smtp_client::SaslClient::Load(ctx.config, lmtp);
+    if (!sasl) return Err(sasl.error());
+    worker->sasl = std::move(*sasl);
     return {};
   };
   svc.on_client = [&](server::Context&, server::Client c) {

@@ -44,7 +44,10 @@ int main(int argc, char** argv) {
     if (!opts.ok()) return Err(opts.status().message);
     auto q = queue::Queue::Open(settings->queue_directory, *opts);
     if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
+    auto auth = smtpd::Authenticator::Load(ctx.config, ctx.loop);
+    if (!auth) return Err(auth.error());
     service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q));
+    service->SetAuth(std::move(*auth));
     return {};
   };
   svc.on_client = [&](server::Context&, server::Client c) { service->Accept(std::move(c)); };

@@ -30,7 +30,9 @@ constexpr std::string_view kAccess[] = {
     "check_client_access", "check_helo_access", "check_sender_access", "check_recipient_access",
 };
 
-bool IsSimple(std::string_view n) { return std::find(std::begin(kSimple), std::end(kSimple), n) != std::end(kSimple); }
+bool IsSimple(std::string_view n) {
+  return std::find(std::begin(kSimple), std::end(kSimple), n) != std::end(kSimple) || SenderLogin::IsRestriction(n);
+}
 bool IsAccess(std::string_view n) { return std::find(std::begin(kAccess), std::end(kAccess), n) != std::end(kAccess); }
 
 std::string NormalDomain(std::string_view d) {
@@ -178,6 +180,8 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
   for (size_t i = 0; i < words->size(); ++i) {
     std::string name = ToLower((*words)[i]);
     if (IsSimple(name)) {
+      if (SenderLogin::IsRestriction(name) && !sender_login_.configured())
+        return Err(std::string(param) + ": " + name + " needs smtpd_sender_login_maps");
       l.steps.push_back({name, nullptr});
     } else if (IsAccess(name)) {
       if (i + 1 == words->size()) return Err(std::string(param) + ": " + name + " needs a table");
@@ -217,6 +221,9 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
     if (table::ParseAddress(a)) p->inet_interfaces_.push_back(a);
   p->recipient_delimiter_ = cfg.Str("recipient_delimiter");
   p->allow_untrusted_routing_ = cfg.Bool("allow_untrusted_routing");
+  auto slm = SenderLogin::Load(cfg);
+  if (!slm) return Err(slm.error());
+  p->sender_login_ = std::move(*slm);
 
   auto refs = cfg.GetTables("local_recipient_maps");
   if (!refs) return Err(refs.error());
@@ -325,6 +332,7 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
     return *in ? Verdict::Permit() : Verdict{};
   }
   if (n == "permit_sasl_authenticated") return f.sasl_authenticated ? Verdict::Permit() : Verdict{};
+  if (SenderLogin::IsRestriction(n)) return CheckSenderLogin(sender_login_, n, f);
   if (n == "permit_auth_destination" || n == "reject_unauth_destination" || n == "defer_unauth_destination") {
     if (!f.recipient) return {};
     bool ok = AuthorizedDestination(*f.recipient, f.local_addr);

@@ -12,6 +12,7 @@
 #include "config/maincf.h"
 #include "rewrite/virtual.h"
 #include "smtp/address.h"
+#include "smtpd/auth.h"
 #include "table/cidr.h"
 #include "table/table.h"
 #include "util/result.h"
@@ -54,6 +55,7 @@ struct Facts {
   const smtp::Address* sender = nullptr;
   const smtp::Address* recipient = nullptr;
   bool sasl_authenticated = false;
+  std::string_view sasl_username;  // empty unless authenticated
 };
 
 enum class Destination { kLocal, kRelay, kRemote };
@@ -104,6 +106,7 @@ class Policy {
   bool allow_untrusted_routing_ = false;
   std::unique_ptr<table::TableList> local_maps_;
   std::string local_maps_error_;  // why local_recipient_maps could not be opened
+  SenderLogin sender_login_;      // smtpd_sender_login_maps
   rewrite::VirtualAliases virtual_;
   std::string virtual_error_;  // why virtual_alias_maps could not be opened
 };

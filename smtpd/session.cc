@@ -204,6 +204,7 @@ bool Session::NextLine() {
 }
 
 void Session::Command(std::string_view line) {
+  if (auth_.in_exchange()) return AuthResponse(line);  // a SASL response, not a command
   if (smtp::ContainsNul(line)) {
     ++total_[size_t(smtp::Verb::kUnknown)];
     last_verb_ = smtp::Verb::kUnknown;
@@ -235,7 +236,7 @@ void Session::Command(std::string_view line) {
       CloseAfterFlush();
       break;
     case V::kStarttls: Reply(502, "5.5.1", "Error: command not implemented"); break;
-    case V::kAuth: Reply(503, "5.5.1", "Error: authentication not enabled"); break;
+    case V::kAuth: Auth(c.arg); break;
     default: Reply(502, "5.5.2", "Error: command not recognized"); break;
   }
   // BDAT counts once its chunk is in (see EndBdatChunk); DATA once committed.

@@ -23,6 +23,7 @@
 #include "smtp/esmtp.h"
 #include "smtp/headers.h"
 #include "smtp/reader.h"
+#include "smtpd/auth.h"
 #include "smtpd/policy.h"
 #include "smtpd/settings.h"
 
@@ -44,6 +45,8 @@ class Service {
   const Settings& settings() const { return settings_; }
   Policy& policy() { return *policy_; }
   queue::Queue& queue() { return *queue_; }
+  Authenticator& auth() { return *auth_; }
+  void SetAuth(std::unique_ptr<Authenticator> a) { auth_ = std::move(a); }
   queue::AsyncCommitter& committer() { return committer_; }
   const std::string& service_name() const { return service_name_; }
   uv_loop_t* loop() const { return loop_; }
@@ -56,6 +59,7 @@ class Service {
   std::string service_name_;
   Settings settings_;
   std::unique_ptr<Policy> policy_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<queue::Queue> queue_;
   queue::AsyncCommitter committer_;
   queue::ReaderCheckTimer reader_check_;
@@ -123,6 +127,19 @@ class Session : public std::enable_shared_from_this<Session> {
                  std::string_view rcpt);
   std::string DisconnectCounts() const;
 
+  // auth_session.cc: AUTH (RFC 4954).
+  bool AuthOffered() const;
+  std::string AuthEhloLine() const;
+  void Auth(std::string_view arg);
+  void AuthChallenge(std::string_view text);
+  void AuthAbort(int code, std::string_view enh, std::string_view text);
+  void AuthResponse(std::string_view line);
+  void AuthVerify(std::string user, std::string password);
+  void AuthDone(AuthOutcome o, const std::string& user);
+  void AuthResume(int code, std::string_view enh, std::string_view text);
+  std::string AuthLogSuffix() const;
+  std::string AuthReceivedInfo() const;  // "(Authenticated sender: user)" when enabled
+
   // session_cmd.cc: the commands.
   void Helo(std::string_view arg, bool ehlo);
   void Mail(std::string_view arg);
@@ -173,6 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int last_code_ = 0;
   smtp::Verb last_verb_ = smtp::Verb::kUnknown;
   bool any_command_ = false;
+  AuthState auth_;
   std::array<uint32_t, 17> ok_{}, total_{};  // per smtp::Verb
 };
 

@@ -25,6 +25,8 @@ Facts Session::MakeFacts(const smtp::Address* rcpt) const {
   f.helo = helo_;
   f.sender = txn_ ? &txn_->sender : nullptr;
   f.recipient = rcpt;
+  f.sasl_authenticated = auth_.authenticated();
+  f.sasl_username = auth_.username;
   return f;
 }
 
@@ -46,6 +48,7 @@ void Session::Helo(std::string_view arg, bool ehlo) {
   r.lines = {st.myhostname, "PIPELINING"};
   r.lines.push_back(st.message_size_limit ? "SIZE " + std::to_string(st.message_size_limit) : "SIZE");
   if (!st.disable_vrfy) r.lines.push_back("VRFY");
+  if (AuthOffered()) r.lines.push_back(AuthEhloLine());
   for (const char* k : {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}) r.lines.push_back(k);
   last_code_ = 250;
   smtp::AppendReply(&out_, r);

@@ -34,8 +34,9 @@ smtp::BareLf Session::BareLfMode() const {
 std::string Session::ReceivedHeader(queue::MsgId id) const {
   const Settings& st = svc_->settings();
   std::string proto = txn_->params.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  if (auth_.authenticated() && proto != "SMTP") proto += "A";  // RFC 3848: ESMTPA, ESMTPSA
   std::string h = "Received: from " + (helo_.empty() ? client_name_ : helo_) + " (" + client_name_ + " [" +
-                  client_addr_ + "])\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
+                  client_addr_ + "])" + AuthReceivedInfo() + "\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
                   " id " + queue::FormatMsgId(id);
   if (txn_->rcpts.size() == 1)
     h += "\r\n\tfor <" + txn_->first_rcpt + ">; ";
@@ -78,7 +79,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   if (local_uid_)  // local submission: Postfix's pickup line names the user
     log::Info("{}: uid={} from=<{}>", queue::FormatMsgId(c->writer->id()), *local_uid_, c->writer->record().sender);
   else
-    log::Info("{}: client={}", queue::FormatMsgId(c->writer->id()), Who());
+    log::Info("{}: client={}{}", queue::FormatMsgId(c->writer->id()), Who(), AuthLogSuffix());
   c->buf = ReceivedHeader(c->writer->id());
   txn_->content = std::move(c);
   return std::nullopt;

@@ -1,0 +1,163 @@
+// smtp/sasl_client.cc — the smtp client's AUTH: the login for a next hop and the
+// PLAIN/LOGIN exchange after EHLO. Passwords and the base64 blobs that carry
+// them are never logged; a refusal defers with the server's own reply.
+#include "smtp/sasl_client.h"
+
+#include <cstring>
+
+#include "log/log.h"
+#include "smtp/delivery.h"
+#include "smtp/sasl.h"
+#include "util/strings.h"
+
+namespace postern::smtp_client {
+
+namespace {
+
+void Wipe(std::string* s) {
+  if (!s->empty()) explicit_bzero(s->data(), s->size());
+  s->clear();
+}
+
+}  // namespace
+
+SaslCredentials::~SaslCredentials() {
+  Wipe(&user);
+  Wipe(&password);
+}
+
+Result<std::unique_ptr<SaslClient>> SaslClient::Load(const config::Config& cfg, bool lmtp) {
+  if (lmtp) return std::unique_ptr<SaslClient>();
+  auto on = cfg.GetBool("smtp_sasl_auth_enable");
+  if (!on) return Err(on.error());
+  if (!*on) return std::unique_ptr<SaslClient>();
+  auto c = std::make_unique<SaslClient>();
+  auto refs = cfg.GetTables("smtp_sasl_password_maps");
+  if (!refs) return Err(refs.error());
+  if (refs->empty()) return Err("smtp_sasl_auth_enable = yes needs smtp_sasl_password_maps (next hop -> user:password)");
+  auto maps = table::TableList::Open(*refs);
+  if (!maps) return Err("smtp_sasl_password_maps: " + maps.error());
+  c->maps_ = std::move(*maps);
+  auto filter = cfg.GetList("smtp_sasl_mechanism_filter");
+  if (!filter) return Err(filter.error());
+  for (const char* m : {"PLAIN", "LOGIN"}) {
+    bool allowed = filter->empty();
+    for (const std::string& f : *filter) allowed = allowed || EqualsIgnoreCase(f, m);
+    if (allowed) c->allowed_.push_back(m);
+  }
+  for (const std::string& f : *filter) {
+    if (!EqualsIgnoreCase(f, "PLAIN") && !EqualsIgnoreCase(f, "LOGIN"))
+      return Err("smtp_sasl_mechanism_filter: \"" + f + "\": postern's client speaks PLAIN and LOGIN only");
+  }
+  return c;
+}
+
+Result<std::optional<SaslCredentials>> SaslClient::Lookup(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) {
+    auto r = maps_.Lookup(k);
+    if (!r) return Err(r.error());
+    if (!r->has_value()) continue;
+    std::string v = std::move(**r);
+    size_t colon = v.find(':');
+    SaslCredentials c;
+    c.user = v.substr(0, colon);
+    if (colon != std::string::npos) c.password = v.substr(colon + 1);
+    Wipe(&v);
+    if (c.user.empty() || c.password.empty()) {
+      log::Warning("smtp_sasl_password_maps: the entry for {} is not user:password", k);
+      return std::optional<SaslCredentials>();
+    }
+    return std::optional<SaslCredentials>(std::move(c));
+  }
+  return std::optional<SaslCredentials>();
+}
+
+std::string SaslClient::Choose(const std::vector<std::string>& offered) const {
+  for (const std::string& m : allowed_)
+    for (const std::string& o : offered)
+      if (o == m) return m;
+  return "";
+}
+
+std::vector<std::string> SaslLookupKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
+                                        bool mx_lookup, std::string_view server_host) {
+  std::vector<std::string> keys;
+  auto add = [&](std::string k) {
+    if (k.empty()) return;
+    for (const std::string& have : keys)
+      if (EqualsIgnoreCase(have, k)) return;
+    keys.push_back(std::move(k));
+  };
+  add(std::string(nexthop_text));
+  std::string host(hop_host);
+  if (!mx_lookup) {
+    add("[" + host + "]:" + std::to_string(hop_port));
+    add("[" + host + "]");
+  }
+  add(host + ":" + std::to_string(hop_port));
+  add(host);
+  add(std::string(server_host));
+  return keys;
+}
+
+// --- the exchange --------------------------------------------------------
+
+void Delivery::Authenticate() {
+  if (!w_.sasl || conn_->ehlo.auth.empty()) return Transaction();
+  auto keys = SaslLookupKeys(req_.nexthop, hop_.host, hop_.port, hop_.mx_lookup, conn_->host());
+  auto creds = w_.sasl->Lookup(keys);
+  if (!creds) {
+    log::Warning("smtp_sasl_password_maps: {}", creds.error());
+    return SiteFailed("SASL authentication failed: smtp_sasl_password_maps lookup error", "4.3.0", false);
+  }
+  if (!*creds) return Transaction();  // no login for this server: send without one
+  std::string mech = w_.sasl->Choose(conn_->ehlo.auth);
+  if (mech.empty())
+    return SiteFailed("SASL authentication failed; cannot authenticate to server " + conn_->peer() +
+                          ": no mechanism available",
+                      "4.7.0", false);
+  // The steps still to send, each the answer to a 334; the last reply must be 235.
+  auto steps = std::make_shared<std::vector<std::string>>();
+  std::string first = "AUTH " + mech;
+  if (mech == "PLAIN") {
+    first += " " + smtp::EncodePlain("", (*creds)->user, (*creds)->password);
+  } else {
+    steps->push_back(smtp::Base64Encode((*creds)->user));
+    steps->push_back(smtp::Base64Encode((*creds)->password));
+  }
+  conn_->Write(first + "\r\n");
+  Wipe(&first);
+  AuthStep(mech, (*creds)->user, std::move(steps), 0);
+}
+
+void Delivery::AuthStep(std::string mech, std::string user, std::shared_ptr<std::vector<std::string>> steps,
+                        size_t next) {
+  auto self = shared_from_this();
+  conn_->Expect("performing the AUTH handshake", s_.helo_ms,
+                [self, mech, user, steps, next](Result<smtp::Reply> r) {
+                  if (self->finished_) return;
+                  if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
+                  if (r->code == 334 && next < steps->size()) {
+                    self->conn_->Write((*steps)[next] + "\r\n");
+                    Wipe(&(*steps)[next]);
+                    return self->AuthStep(mech, user, steps, next + 1);
+                  }
+                  for (std::string& s : *steps) Wipe(&s);
+                  if (r->code / 100 == 2) {
+                    log::Verbose("{}: authenticated to {} as {} with {}", self->msgid_, self->conn_->peer(), user,
+                                 mech);
+                    return self->Transaction();
+                  }
+                  std::string dsn = ReplyDsn(*r);
+                  dsn[0] = '4';  // a refused login is the sender's configuration: retry, never bounce
+                  if (r->code == 334) {
+                    // A challenge we have no answer to: end the exchange as RFC 4954 says.
+                    self->conn_->Write("*\r\n");
+                  }
+                  self->SiteFailed("SASL authentication failed; server " + self->conn_->peer() +
+                                       " said: " + ReplyText(*r),
+                                   dsn, false);
+                });
+}
+
+}  // namespace postern::smtp_client

@@ -1,0 +1,91 @@
+// smtpd/auth.h — SMTP AUTH on the server side: the settings, the password
+// check (a table lookup on the loop, crypt_r on libuv's thread pool so that
+// a slow hash never stalls other sessions), and one session's AUTH state.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/maincf.h"
+#include "smtp/address.h"
+#include "table/table.h"
+#include "util/result.h"
+
+namespace postern::smtpd {
+
+struct AuthSettings {
+  bool enable = false;               // smtpd_sasl_auth_enable
+  bool tls_auth_only = true;         // smtpd_tls_auth_only: no AUTH before TLS
+  bool authenticated_header = false; // smtpd_sasl_authenticated_header
+  std::vector<std::string> mechanisms;  // offered, upper-cased (PLAIN, LOGIN)
+  long long max_failures = 3;        // smtpd_sasl_max_failures: 421 after this many
+  uint64_t failure_delay_ms = 1000;  // smtpd_sasl_failure_delay: before each 535
+};
+
+// How a password check ended.
+enum class AuthOutcome { kOk, kFailed, kTempFail };
+
+class Authenticator {
+ public:
+  static Result<std::unique_ptr<Authenticator>> Load(const config::Config& cfg, uv_loop_t* loop);
+  Authenticator(const Authenticator&) = delete;
+  ~Authenticator();
+
+  const AuthSettings& settings() const { return s_; }
+  // Checks user's password against smtpd_sasl_password_maps. The lookup runs
+  // now, the hash on the thread pool; done runs later on the loop, always.
+  void Verify(const std::string& user, std::string password, std::function<void(AuthOutcome)> done);
+
+ private:
+  Authenticator(uv_loop_t* loop, AuthSettings s) : loop_(loop), s_(std::move(s)) {}
+  uv_loop_t* loop_;
+  AuthSettings s_;
+  table::TableList passwords_;
+  // Unknown users are checked against this hash too, so that the answer
+  // takes as long as for a known user with a wrong password.
+  std::string dummy_hash_;
+};
+
+// One session's AUTH exchange and its result.
+struct AuthState {
+  enum class Step { kNone, kPlainResponse, kLoginUser, kLoginPass, kVerifying };
+  Step step = Step::kNone;
+  std::string mechanism;   // of the exchange in progress, then of the success
+  std::string login_user;  // LOGIN: the name given before the password
+  std::string username;    // set once authenticated
+  long long failures = 0;
+  bool authenticated() const { return !username.empty(); }
+  bool in_exchange() const { return step != Step::kNone; }
+};
+
+// smtpd_sender_login_maps and the reject_*sender_login_mismatch restrictions.
+class SenderLogin {
+ public:
+  static Result<SenderLogin> Load(const config::Config& cfg);
+  static bool IsRestriction(std::string_view name);
+  // Who owns a sender address: any login at all, and the given one (the
+  // SASL user name; empty when not authenticated). An error: the table failed.
+  struct Owners {
+    bool owned = false;
+    bool owned_by_login = false;
+  };
+  Result<Owners> Lookup(const smtp::Address& sender, std::string_view login);
+  bool configured() const { return !maps_->empty(); }
+
+ private:
+  std::shared_ptr<table::TableList> maps_ = std::make_shared<table::TableList>();
+};
+
+struct Verdict;
+struct Facts;
+// reject_sender_login_mismatch and its authenticated_/unauthenticated_ forms,
+// with Postfix's 553 5.7.1 texts; a table failure answers 451 4.3.0.
+Verdict CheckSenderLogin(SenderLogin& maps, std::string_view restriction, const Facts& f);
+
+}  // namespace postern::smtpd
