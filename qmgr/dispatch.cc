@@ -10,6 +10,7 @@
 
 #include "log/log.h"
 #include "qmgr/manager.h"
+#include "stats/recorder.h"
 
 namespace postern::qmgr {
 
@@ -132,6 +133,10 @@ void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
                  job->dest->transport->name, queue::FormatEnvId(r.envelope_id));
     return;
   }
+  stats::CountDelivery(job->dest->transport->name + ":" + job->dest->nexthop,
+                       r.status == ipc::DeliveryStatus::kSent       ? "ok"
+                       : r.status == ipc::DeliveryStatus::kBounced ? "permfail"
+                                                                    : "tempfail");
   // Postfix's delivery agents say relay=none when no server was reached.
   bool reached_server = !r.relay.empty() && r.relay != "none";
   switch (r.status) {

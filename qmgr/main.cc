@@ -3,6 +3,7 @@
 #include "log/log.h"
 #include "qmgr/manager.h"
 #include "server/server.h"
+#include "stats/recorder.h"
 
 using namespace postern;
 
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     opts->meta_sync = false;
     auto q = queue::Queue::Open(settings->queue_directory, *opts);
     if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
+    stats::StartRecorder(ctx.loop, ctx.config);
     manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), std::move(*q));
     manager->Start();
     return {};

@@ -10,6 +10,7 @@
 
 #include "log/log.h"
 #include "qmgr/manager.h"
+#include "stats/recorder.h"
 
 namespace postern::qmgr {
 
@@ -90,6 +91,7 @@ void Manager::Expire(queue::MsgId msg, const Entry& e, const std::string& reason
   Message& m = messages_.at(msg);
   m.failed.push_back({e.id, {e.address, e.orig, e.notify, "failed", dsn, reason, relay}});
   ++stats_.expired;
+  stats::Count("scheduler.envelope.expired");
   if (!m.expired_logged) {
     m.expired_logged = true;
     log::Info("{}: from=<{}>, status=expired, returned to sender", queue::FormatMsgId(msg), m.rec.sender);

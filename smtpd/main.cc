@@ -6,6 +6,7 @@
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtpd/session.h"
+#include "stats/recorder.h"
 
 using namespace postern;
 
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
     auto auth = smtpd::Authenticator::Load(ctx.config, ctx.loop);
     if (!auth) return Err(auth.error());
+    stats::StartRecorder(ctx.loop, ctx.config);
     service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q));
     service->SetAuth(std::move(*auth));
     return {};

@@ -113,6 +113,12 @@ void Session::Start() {
     if (getsockopt(stream_->fd(), SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) local_uid_ = unsigned(cred.uid);
   }
   log::Info("connect from {}", Who());
+  entry_.Started(local_addr_.empty(), [this] {  // kill session ID
+    auto self = shared_from_this();
+    if (closing_ || finished_) return;
+    Reply(421, "4.7.0", svc_->settings().myhostname + " Error: session killed by administrator");
+    CloseAfterFlush();
+  });
   const Settings& st = svc_->settings();
   counted_ = true;
   int n = svc_->AddClient(client_addr_);
@@ -144,6 +150,7 @@ void Session::PauseReading() {
 
 void Session::OnRead(std::string_view data) {
   if (closing_) return;
+  entry_.Read(data.size());
   reader_.Feed(data);
   // Partial bytes do not restart the command timer (slowloris); content does.
   if (phase_ == Phase::kData || phase_ == Phase::kBdat) ArmTimeout();
@@ -213,6 +220,7 @@ void Session::Command(std::string_view line) {
     return;
   }
   smtp::Command c = smtp::ParseCommand(line);
+  entry_.Command(smtp::VerbName(c.verb), line);
   any_command_ = true;
   last_verb_ = c.verb;
   ++total_[size_t(c.verb)];
@@ -245,6 +253,7 @@ void Session::Command(std::string_view line) {
 
 void Session::Reply(int code, std::string_view enhanced, std::string_view text) {
   last_code_ = code;
+  entry_.Reply(code, enhanced, text);
   smtp::AppendReply(&out_, code, enhanced, text);
   if (code < 400) return;
   const Settings& st = svc_->settings();
@@ -265,6 +274,7 @@ void Session::Reply(int code, std::string_view enhanced, std::string_view text) 
 
 void Session::Flush() {
   if (out_.empty() || !stream_ || paused_) return;
+  entry_.Wrote(out_.size());
   stream_->Write(std::move(out_), [this](int status) {
     if (status < 0 && !finished_) {
       Finish(true);

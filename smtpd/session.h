@@ -25,6 +25,7 @@
 #include "smtp/reader.h"
 #include "smtpd/auth.h"
 #include "smtpd/policy.h"
+#include "smtpd/sessions.h"
 #include "smtpd/settings.h"
 
 namespace postern::smtpd {
@@ -170,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   server::Lease lease_;
   event::Timer timer_;
   std::string client_addr_, client_name_ = "unknown", local_addr_;
+  sessions::Entry entry_{&client_name_, &client_addr_};  // show sessions, kill session
   std::string helo_;
   bool esmtp_ = false;
   std::optional<unsigned> local_uid_;  // local submission: the peer's uid (SO_PEERCRED)

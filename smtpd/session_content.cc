@@ -221,6 +221,7 @@ void Session::EndOfContent() {
 
 void Session::Commit() {
   phase_ = Phase::kCommitting;
+  entry_.State("COMMIT");  // also starts profile queue's clock
   timer_.Stop();  // the queue, not the client, is what we wait for now
   std::unique_ptr<queue::MessageWriter> w = std::move(txn_->content->writer);
   auto self = shared_from_this();  // keeps the lease until the queue answers
@@ -228,6 +229,7 @@ void Session::Commit() {
 }
 
 void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
+  entry_.Committed(r.ok(), txn_ ? txn_->rcpts.size() : 0);
   ResetTxn();
   phase_ = Phase::kCommand;
   smtp::Verb verb = last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData;

@@ -83,6 +83,12 @@ void CountRoute(std::string_view route, std::string_view name, uint64_t n) {
   g_recorder->pending.routes[{std::string(route), std::string(name)}] += n;
 }
 
+void CountDelivery(std::string_view route, std::string_view outcome) {
+  std::string name = "scheduler.delivery." + std::string(outcome);
+  Count(name);
+  CountRoute(route, name);
+}
+
 void FlushRecorder() {
   if (g_recorder) g_recorder->Flush();
 }

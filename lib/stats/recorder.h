@@ -20,6 +20,9 @@ namespace postern::stats {
 void StartRecorder(uv_loop_t* loop, const config::Config& cfg);
 void Count(std::string_view name, uint64_t n = 1);
 void CountRoute(std::string_view route, std::string_view name, uint64_t n = 1);
+// One delivery result: "ok", "tempfail" or "permfail", counted as
+// scheduler.delivery.<outcome> and per route (transport:nexthop).
+void CountDelivery(std::string_view route, std::string_view outcome);
 // Writes what is pending now (the timer and exit do this on their own).
 void FlushRecorder();
 // What this process counted since it started (flushed or not).
