@@ -1,7 +1,6 @@
 # bench/mta/scenarios.py — the five scenarios. Each takes an MTA factory
 # (relay_port, **kw → a fresh, unstarted instance) and the sizes to use, runs
 # once against a fresh instance and returns {figure: value}.
-import os
 import subprocess
 import tempfile
 import time
@@ -122,17 +121,31 @@ def idle(factory, sizes, n):
         }
 
 
+def _hwm_kb(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _timed_listing(argv):
     """Runs `argv | wc -l`; returns (lines, seconds, peak RSS in KiB of the
-    listing process — whether it streams or holds the queue in memory)."""
+    listing process — whether it streams or holds the queue in memory).
+    The peak is VmHWM polled while it runs (wait4's ru_maxrss would count
+    this Python process, which the child was forked from)."""
     t0 = time.monotonic()
     lister = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tools.tool_env())
     wc = subprocess.Popen(["wc", "-l"], stdin=lister.stdout, stdout=subprocess.PIPE)
     lister.stdout.close()
-    _, _, usage = os.wait4(lister.pid, 0)
-    lister.returncode = 0
+    peak = 0
+    while lister.poll() is None:
+        peak = max(peak, _hwm_kb(lister.pid))
+        time.sleep(0.005)
     out = wc.communicate()[0]
-    return int(out.strip() or 0), time.monotonic() - t0, usage.ru_maxrss
+    return int(out.strip() or 0), time.monotonic() - t0, peak
 
 
 def queue_scale(factory, sizes):
