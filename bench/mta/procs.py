@@ -57,7 +57,8 @@ class CpuGroup:
     def remove(self):
         if not self.path:
             return
-        for _ in range(100):
+        # Killed workers leave the group only once reaped: allow them 15 s.
+        for _ in range(300):
             try:
                 self.path.rmdir()
                 return
