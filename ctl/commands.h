@@ -18,6 +18,7 @@ struct Context {
   std::string config_dir;
   config::Config cfg;
   std::vector<std::string> args;  // words after the command
+  const struct Command* command = nullptr;  // the matched entry
 };
 
 struct Command {

@@ -10,6 +10,7 @@
 #include "config/layout.h"
 #include "config/maincf.h"
 #include "ctl/commands.h"
+#include "ctl/control.h"
 #include "ctl/flush.h"
 #include "ctl/lifecycle.h"
 #include "ctl/tools.h"
@@ -24,6 +25,7 @@ std::span<const Command> Commands() {
     std::vector<Command> v;
     for (const auto& c : LifecycleCommands()) v.push_back(c);
     for (const auto& c : FlushCommands()) v.push_back(c);
+    for (const auto& c : ControlCommands()) v.push_back(c);
     for (const auto& c : ToolCommands()) v.push_back(c);
     return v;
   }();
@@ -65,8 +67,8 @@ int main(int argc, char** argv) {
   std::string error;
   const ctl::Command* cmd = ctl::Match(ctl::Commands(), words, &consumed, &error);
   if (!cmd) {
-    log::Error("{}; run 'postern -h' for the list", error);
-    return 1;
+    log::Info("{}", error);  // "postern: ambiguous command: sh st: show stats, show status"
+    return error.starts_with("ambiguous") ? 1 : Usage();
   }
   ctl::Context ctx;
   ctx.config_dir = config::ConfigDir(dash_c);
@@ -78,5 +80,6 @@ int main(int argc, char** argv) {
   }
   ctx.cfg = std::move(*cfg);
   ctx.args.assign(words.begin() + long(consumed), words.end());
+  ctx.command = cmd;
   return cmd->run(ctx);
 }

@@ -46,9 +46,13 @@ const Command* Match(std::span<const Command> table, const std::vector<std::stri
     return nullptr;
   }
   if (tied.size() > 1) {
-    std::string names;
-    for (auto* c : tied) names += (names.empty() ? "" : ", ") + Name(*c);
-    *error = "ambiguous command: " + words[0] + " (" + names + ")";
+    std::vector<std::string> sorted;
+    for (auto* c : tied) sorted.push_back(Name(*c));
+    std::sort(sorted.begin(), sorted.end());
+    std::string names, typed;
+    for (const auto& n : sorted) names += (names.empty() ? "" : ", ") + n;
+    for (size_t i = 0; i < best_score.first; ++i) typed += (typed.empty() ? "" : " ") + words[i];
+    *error = "ambiguous command: " + typed + ": " + names;
     return nullptr;
   }
   *consumed = best->words.size();

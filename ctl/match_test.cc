@@ -41,5 +41,19 @@ TEST(Match, Prefixes) {
   }
 }
 
+TEST(Match, AmbiguityNamesTheCandidatesSorted) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"sh", "st"}, "ambiguous command: sh st: show stats, show status"},
+      {{"st"}, "ambiguous command: st: start, start-fg, status, stop"},
+      {{"bogus"}, "unknown command: bogus"},
+  };
+  for (const auto& [words, want] : cases) {
+    size_t consumed = 0;
+    std::string err;
+    EXPECT_EQ(Match(kTable, words, &consumed, &err), nullptr);
+    EXPECT_EQ(err, want);
+  }
+}
+
 }  // namespace
 }  // namespace postern::ctl

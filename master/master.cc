@@ -1,7 +1,8 @@
 // master/master.cc — services, spawning, status, throttling, wakeup, reload
 // and stop; see master.h. Workers are started with uv_spawn, which also reaps
-// them, and inherit fds 0-2, the service's listeners at 3.. and the status
-// socket after them (server.h describes the worker side).
+// them, and inherit fds 0-2, the service's listeners at 3.., the status
+// socket and their control link after them (server.h describes the worker
+// side; control.h the control channel).
 #include "master/master.h"
 
 #include <signal.h>
@@ -46,7 +47,26 @@ std::vector<char*> CStrings(std::vector<std::string>& v) {
 
 }  // namespace
 
-Master::Master(uv_loop_t* loop, std::string config_dir) : loop_(loop), config_dir_(std::move(config_dir)) {}
+Master::Master(uv_loop_t* loop, std::string config_dir) : loop_(loop), config_dir_(std::move(config_dir)) {
+  control_ = std::make_unique<Control>(loop_, Control::Hooks{[this] { return ControlWorkers(); }, [this] {
+                                         for (auto& s : services_) UpdatePolls(*s);
+                                       }});
+  SetControl(control_.get());
+}
+
+// Live workers of the current generation, for the control relays.
+std::vector<WorkerRef> Master::ControlWorkers() const {
+  std::vector<WorkerRef> out;
+  for (const auto& [pid, p] : procs_)
+    if (p->svc && p->ctl) out.push_back({pid, p->svc->def.command, p->svc->def.Key(), p->ctl});
+  return out;
+}
+
+// `postern pause smtp`: smtpd services take no new sessions, and master
+// must not start another worker for the clients that wait.
+bool Master::Paused(const Service& s) const {
+  return control_->state().pause_smtp && s.def.command == "smtpd";
+}
 
 Result<std::unique_ptr<Service>> Master::BuildService(const config::MasterService& def,
                                                       std::map<std::string, std::shared_ptr<Listener>>* pool) {
@@ -110,6 +130,11 @@ Result<void> Master::Configure(config::Config cfg, const std::vector<config::Mas
   RetireAll();
   ++generation_;
   services_ = std::move(fresh);
+  if (generation_ == 1) {
+    if (auto r = control_->Open(cfg_, owner_); !r) return r;
+  } else {
+    control_->Reloaded(cfg_, owner_);
+  }
   for (auto& s : services_) {
     Service* sp = s.get();
     s->status_poll = std::make_unique<event::Poll>(loop_, s->status_fd.get());
@@ -151,7 +176,7 @@ void Master::Start() {
 }
 
 void Master::UpdatePolls(Service& s) {
-  bool want = !stopping_ && !s.throttled && s.avail == 0 && (s.maxproc == 0 || s.total < s.maxproc);
+  bool want = !stopping_ && !s.throttled && !Paused(s) && s.avail == 0 && (s.maxproc == 0 || s.total < s.maxproc);
   for (auto& l : s.listeners) {
     if (want && !l->poll->active()) {
       Service* sp = &s;
@@ -165,19 +190,28 @@ void Master::UpdatePolls(Service& s) {
 }
 
 void Master::Spawn(Service& s) {
-  if (stopping_ || s.throttled || (s.maxproc > 0 && s.total >= s.maxproc)) return;
+  if (stopping_ || s.throttled || Paused(s) || (s.maxproc > 0 && s.total >= s.maxproc)) return;
+  // The worker's control link (control.h) is inherited right after the status socket.
+  int cv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cv) != 0) {
+    log::Warning("{}: control socket: {} -- throttling", s.path, std::strerror(errno));
+    return Throttle(s);
+  }
+  event::Fd ctl_master(cv[0]), ctl_worker(cv[1]);
   std::vector<std::string> args = {s.path, "-c", config_dir_, "-n", s.def.service, "-t", s.def.type,
-                                   "-s", std::to_string(s.listeners.size()), "-g", std::to_string(generation_)};
+                                   "-s", std::to_string(s.listeners.size()), "-g", std::to_string(generation_),
+                                   "-k"};
   args.insert(args.end(), s.def.args.begin(), s.def.args.end());
   auto argv = CStrings(args);
   auto envp = CStrings(env_);
-  std::vector<uv_stdio_container_t> stdio(3 + s.listeners.size() + 1);
+  std::vector<uv_stdio_container_t> stdio(3 + s.listeners.size() + 2);
   for (size_t i = 0; i < stdio.size(); ++i) {
     stdio[i].flags = UV_INHERIT_FD;
     stdio[i].data.fd = int(i);  // 0-2: master's own
   }
   for (size_t i = 0; i < s.listeners.size(); ++i) stdio[3 + i].data.fd = s.listeners[i]->fd.get();
-  stdio.back().data.fd = s.worker_status_fd.get();
+  stdio[stdio.size() - 2].data.fd = s.worker_status_fd.get();
+  stdio.back().data.fd = ctl_worker.get();
 
   std::string cwd = cfg_.Str("queue_directory");
   uv_process_options_t o{};
@@ -205,6 +239,7 @@ void Master::Spawn(Service& s) {
   p->started_ms = uv_now(loop_);
   p->svc = &s;
   p->path = s.path;
+  p->ctl = WorkerLink::Open(loop_, std::move(ctl_master));
   s.used = true;
   ++s.total;
   ++s.avail;
@@ -227,6 +262,7 @@ void Master::Reap(pid_t pid, int64_t status, int signo) {
   if (it == procs_.end()) return;
   std::unique_ptr<Proc> p = std::move(it->second);
   procs_.erase(it);
+  if (p->ctl) p->ctl->Close();  // its pending control requests fail now
   if (signo != 0)
     log::Warning("process {} pid {} killed by signal {}", p->path, pid, signo);
   else if (status != 0)

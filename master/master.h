@@ -15,6 +15,7 @@
 #include "event/event.h"
 #include "ipc/frame.h"
 #include "ipc/status.h"
+#include "master/control.h"
 #include "master/listen.h"
 #include "master/setup.h"
 #include "util/result.h"
@@ -52,6 +53,7 @@ struct Proc {
   bool served = false;  // it reported a status change, which it does only after a client
   uint64_t started_ms = 0;  // loop time at spawn
   event::Handle<uv_process_t> handle;
+  std::shared_ptr<WorkerLink> ctl;  // its control link (control.h)
 };
 
 class Master {
@@ -79,6 +81,8 @@ class Master {
   void Stop(int signo);
   void Abort(int signo);
   void MaybeFinish();
+  std::vector<WorkerRef> ControlWorkers() const;
+  bool Paused(const Service& s) const;
 
   uv_loop_t* loop_;
   std::string config_dir_;
@@ -91,6 +95,7 @@ class Master {
   std::vector<std::unique_ptr<event::Signal>> signals_;
   std::unique_ptr<event::Timer> grace_timer_;
   bool stopping_ = false;
+  std::unique_ptr<Control> control_;
 };
 
 }  // namespace postern::master

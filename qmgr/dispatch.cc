@@ -52,7 +52,7 @@ void Manager::Pump() {
     int64_t now = std::time(nullptr);
     for (auto it = dests_.begin(); it != dests_.end();) {
       Dest* d = it->second.get();
-      while (!d->order.empty() && !d->window.dead() && d->transport->throttled_until <= now &&
+      while (!d->order.empty() && !d->window.dead() && d->transport->throttled_until <= now && !Paused(d->transport) &&
              d->busy < d->window.concurrency() && busy_ < MaxInflight()) {
         if (!StartJob(d)) break;
       }
@@ -113,6 +113,7 @@ bool Manager::StartJob(Dest* d) {
   for (const Entry& e : job->entries) req.recipients.push_back({e.id, e.address, e.orig, e.notify});
   Job* jp = job.get();
   jp->call = std::move(call);
+  jp->started = std::time(nullptr);
   jobs_[jp] = std::move(job);
   ++d->busy;
   ++busy_;
@@ -137,6 +138,7 @@ void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
                        r.status == ipc::DeliveryStatus::kSent       ? "ok"
                        : r.status == ipc::DeliveryStatus::kBounced ? "permfail"
                                                                     : "tempfail");
+  NoteHostStat(e->address, r);
   // Postfix's delivery agents say relay=none when no server was reached.
   bool reached_server = !r.relay.empty() && r.relay != "none";
   switch (r.status) {

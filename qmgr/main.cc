@@ -30,10 +30,13 @@ int main(int argc, char** argv) {
     if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
     stats::StartRecorder(ctx.loop, ctx.config);
     manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), std::move(*q));
+    manager->SetRuntime(ctx.runtime);
+    manager->RegisterControl();
     manager->Start();
     return {};
   };
   svc.on_trigger = [&](server::Context&, std::string_view request) { manager->Trigger(request); };
   svc.on_drain = [&](server::Context&) { manager->Drain(); };
+  svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState&) { manager->SetRuntime(ctx.runtime); };
   return server::Run("qmgr", argc, argv, std::move(svc));
 }

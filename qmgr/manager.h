@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -17,6 +18,8 @@
 
 #include "config/maincf.h"
 #include "event/event.h"
+#include "ipc/control.h"
+#include "ipc/control_queue.h"
 #include "ipc/bounce.h"
 #include "qmgr/agent.h"
 #include "qmgr/notify.h"
@@ -47,6 +50,10 @@ class Manager {
   // Retired by master: hand back what is not in flight and stop scanning.
   void Drain();
   const Stats& stats() const { return stats_; }
+  // The control commands qmgr answers (control.cc, control_routes.cc).
+  void RegisterControl();
+  // pause/resume mta|mda from master's runtime state.
+  void SetRuntime(const ipc::control::RuntimeState& s);
 
  private:
   struct Entry {
@@ -92,6 +99,7 @@ class Manager {
     bool reached = false;      // some result shows the destination was reached
     std::string last_reason;   // of the last deferred result
     std::unique_ptr<AgentCall> call;
+    int64_t started = 0;  // unix time it was handed to the transport
   };
 
   // Scanning (manager.cc).
@@ -140,6 +148,35 @@ class Manager {
   void Forget(queue::MsgId msg);  // the message leaves core
   int64_t DelayWarning();
   bool PassesDsnOn(const std::string& transport);
+
+  // Control commands (control.cc, control_routes.cc).
+  bool IsLocalTransport(const std::string& name) const;
+  bool Paused(const Transport* t) const;
+  std::map<queue::EnvId, ipc::control::RunState> InCore(int64_t now) const;
+  ipc::control::RunState RunStateOf(const queue::Envelope& e,
+                                    const std::map<queue::EnvId, ipc::control::RunState>& core, int64_t now) const;
+  bool Unqueue(queue::EnvId id);
+  bool InFlight(queue::EnvId id) const;
+  bool Waiting(queue::EnvId id) const;  // in core, waiting for its destination
+  void ForEachEnvelope(const ipc::control::IdArg& a, const std::function<void(const queue::Envelope&)>& each);
+  void ShowQueue(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
+  void ShowEnvelope(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
+  void ShowMessage(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
+  void Change(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply, const char* done,
+              const std::function<bool(const queue::Envelope&)>& action);
+  bool HoldOne(const queue::Envelope& e);
+  bool ScheduleOne(const queue::Envelope& e);
+  bool RemoveOne(const queue::Envelope& e);
+  bool DiscoverOne(const queue::Envelope& e);
+  void UncorruptCmd(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
+  void RegisterRouteControl();
+  void NoteHostStat(const std::string& address, const ipc::DeliveryResult& r);
+  struct HostStat {
+    int64_t when = 0;
+    std::string status;
+  };
+  std::map<std::string, HostStat> hoststats_;  // by recipient domain, last 4 hours
+  bool pause_mta_ = false, pause_mda_ = false;
 
   uv_loop_t* loop_;
   config::Config cfg_;

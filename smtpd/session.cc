@@ -87,7 +87,7 @@ void Service::RemoveClient(const std::string& addr) {
 
 Session::Session(Service* svc, server::Client c)
     : svc_(svc),
-      stream_(std::move(c.stream)),
+      stream_(std::make_unique<tls::Stream>(svc->loop(), std::move(c.stream))),
       lease_(std::move(c.lease)),
       timer_(svc->loop()),
       reader_(svc->settings().line_length_limit) {}
@@ -130,6 +130,7 @@ void Session::Start() {
     CloseAfterFlush();
     return;
   }
+  if (StartWrapperTls()) return;  // the banner comes after the handshake
   smtp::AppendReply(&out_, 220, "", st.banner);
   ResumeReading();
   ArmTimeout();
@@ -243,7 +244,7 @@ void Session::Command(std::string_view line) {
       Reply(221, "2.0.0", "Bye");
       CloseAfterFlush();
       break;
-    case V::kStarttls: Reply(502, "5.5.1", "Error: command not implemented"); break;
+    case V::kStarttls: Starttls(c.arg); break;
     case V::kAuth: Auth(c.arg); break;
     default: Reply(502, "5.5.2", "Error: command not recognized"); break;
   }
@@ -307,9 +308,12 @@ void Session::CloseAfterFlush() {
   paused_ = false;
   PauseReading();
   if (!stream_) return;
-  stream_->Write(std::move(out_), [this](int) {
-    if (!finished_) Finish(false);
-  });
+  stream_->Write(
+      std::move(out_),
+      [this](int) {
+        if (!finished_) Finish(false);
+      },
+      true);
   out_.clear();
   // A client that never reads must not hold the session.
   timer_.Start(svc_->settings().timeout_ms, 0, [this] { OnTimeout(); });

@@ -27,6 +27,7 @@
 #include "smtpd/policy.h"
 #include "smtpd/sessions.h"
 #include "smtpd/settings.h"
+#include "tls/stream.h"
 
 namespace postern::smtpd {
 
@@ -76,6 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session();
   Session(const Session&) = delete;
   void Start();
+  // The connection is encrypted (after STARTTLS, or on a wrapper-mode port).
+  bool tls_active() const { return stream_ && stream_->tls(); }
 
  private:
   enum class Phase { kCommand, kData, kBdat, kCommitting };
@@ -141,6 +144,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string AuthLogSuffix() const;
   std::string AuthReceivedInfo() const;  // "(Authenticated sender: user)" when enabled
 
+  // tls.cc: STARTTLS and wrapper mode.
+  void Starttls(std::string_view arg);
+  bool StartWrapperTls();  // false: not a wrapper-mode service
+  void OnTlsReady(Result<void> r, bool wrapper);
+  std::string TlsReceivedInfo() const;  // the Received header's "(using ...)" lines
+
   // session_cmd.cc: the commands.
   void Helo(std::string_view arg, bool ehlo);
   void Mail(std::string_view arg);
@@ -167,7 +176,7 @@ class Session : public std::enable_shared_from_this<Session> {
   smtp::BareLf BareLfMode() const;
 
   Service* svc_;
-  std::unique_ptr<event::Stream> stream_;
+  std::unique_ptr<tls::Stream> stream_;
   server::Lease lease_;
   event::Timer timer_;
   std::string client_addr_, client_name_ = "unknown", local_addr_;
@@ -175,6 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string helo_;
   bool esmtp_ = false;
   std::optional<unsigned> local_uid_;  // local submission: the peer's uid (SO_PEERCRED)
+  bool helo_after_tls_ = false;  // STARTTLS done, no EHLO yet: MAIL must wait
   bool counted_ = false;    // in Service's per-address count
   Phase phase_ = Phase::kCommand;
   bool paused_ = false;     // an error reply is being delayed

@@ -38,6 +38,7 @@ void Session::Helo(std::string_view arg, bool ehlo) {
   ResetTxn();
   helo_ = std::string(arg);
   esmtp_ = ehlo;
+  helo_after_tls_ = false;
   const Settings& st = svc_->settings();
   if (!ehlo) {
     Reply(250, "", st.myhostname);
@@ -48,6 +49,7 @@ void Session::Helo(std::string_view arg, bool ehlo) {
   r.lines = {st.myhostname, "PIPELINING"};
   r.lines.push_back(st.message_size_limit ? "SIZE " + std::to_string(st.message_size_limit) : "SIZE");
   if (!st.disable_vrfy) r.lines.push_back("VRFY");
+  if (st.tls.level != TlsSettings::Level::kNone && !st.tls.wrapper && !tls_active()) r.lines.push_back("STARTTLS");
   if (AuthOffered()) r.lines.push_back(AuthEhloLine());
   for (const char* k : {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}) r.lines.push_back(k);
   last_code_ = 250;
@@ -77,7 +79,10 @@ std::optional<smtp::Address> Session::ParseAddress(std::string_view path, bool s
 
 void Session::Mail(std::string_view arg) {
   const Settings& st = svc_->settings();
-  if (st.helo_required && helo_.empty()) return Reply(503, "5.5.1", "Error: send HELO/EHLO first");
+  if ((st.helo_required || helo_after_tls_) && helo_.empty())
+    return Reply(503, "5.5.1", "Error: send HELO/EHLO first");
+  if (st.tls.level == TlsSettings::Level::kEncrypt && !tls_active())
+    return Reply(530, "5.7.0", "Must issue a STARTTLS command first");
   if (txn_) return Reply(503, "5.5.1", "Error: nested MAIL command");
   auto pa = smtp::ParsePathArg(arg, "FROM", !st.strict_rfc821);
   if (!pa) return Reply(501, "5.5.4", "Syntax: MAIL FROM:<address>");

@@ -34,9 +34,10 @@ smtp::BareLf Session::BareLfMode() const {
 std::string Session::ReceivedHeader(queue::MsgId id) const {
   const Settings& st = svc_->settings();
   std::string proto = txn_->params.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  if (tls_active() && proto != "SMTP") proto += "S";  // RFC 3848: ESMTPS, UTF8SMTPS
   if (auth_.authenticated() && proto != "SMTP") proto += "A";  // RFC 3848: ESMTPA, ESMTPSA
   std::string h = "Received: from " + (helo_.empty() ? client_name_ : helo_) + " (" + client_name_ + " [" +
-                  client_addr_ + "])" + AuthReceivedInfo() + "\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
+                  client_addr_ + "])" + TlsReceivedInfo() + AuthReceivedInfo() + "\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
                   " id " + queue::FormatMsgId(id);
   if (txn_->rcpts.size() == 1)
     h += "\r\n\tfor <" + txn_->first_rcpt + ">; ";
@@ -53,7 +54,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   rec.client_name = client_name_;
   rec.client_addr = client_addr_;
   rec.helo = helo_;
-  rec.protocol = esmtp_ ? "ESMTP" : "SMTP";
+  rec.protocol = esmtp_ ? (tls_active() ? "ESMTPS" : "ESMTP") : "SMTP";
   const smtp::MailParams& mp = txn_->params;
   if (mp.envid) rec.dsn_envid = *mp.envid;
   rec.dsn_ret = mp.ret == smtp::Ret::kFull ? queue::DsnRet::kFull

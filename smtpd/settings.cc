@@ -76,6 +76,9 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
   auto ev = Networks(cfg, "smtpd_client_event_limit_exceptions");
   if (!ev) return Err(ev.error());
   s.event_limit_exceptions = std::move(*ev);
+  auto tls = TlsSettings::Load(cfg, s.queue_directory);
+  if (!tls) return Err(tls.error());
+  s.tls = std::move(*tls);
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include "config/maincf.h"
 #include "smtp/data.h"
 #include "smtpd/policy.h"
+#include "smtpd/tls.h"
 #include "util/result.h"
 
 namespace postern::smtpd {
@@ -25,6 +26,7 @@ struct Settings {
   NetworkList bare_lf_exclusions;
   long long connection_count_limit = 50;  // per client address, in this process
   NetworkList event_limit_exceptions;
+  TlsSettings tls;
 
   static Result<Settings> Load(const config::Config& cfg);
 };

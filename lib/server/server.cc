@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "config/layout.h"
+#include "ipc/control_link.h"
 #include "ipc/status.h"
 #include "log/log.h"
 #include "util/strings.h"
@@ -24,6 +25,7 @@ struct Options {
   std::string config_dir;
   int listen_count = -1;
   bool verbose = false;
+  bool control = false;  // -k: a control link follows the status socket
   std::vector<std::pair<std::string, std::string>> overrides;
 };
 
@@ -31,6 +33,8 @@ class Worker {
  public:
   Worker(Service svc, Context ctx, std::vector<int> listen_fds, int status_fd)
       : svc_(std::move(svc)), ctx_(std::move(ctx)), idle_timer_(loop_.get()), status_fd_(status_fd) {
+    // The one pause that the skeleton enforces: smtpd's new sessions.
+    pausable_ = ctx_.program == "smtpd";
     ctx_.loop = loop_.get();
     for (int fd : listen_fds) {
       event::SetNonBlocking(fd, true);
@@ -45,6 +49,7 @@ class Worker {
     if (svc_.init) {
       if (auto r = svc_.init(ctx_); !r) log::Fatal("{}", r.error());
     }
+    if (control_fd_ >= 0) OpenControl();
     status_poll_ = std::make_unique<event::Poll>(loop_.get(), status_fd_);
     status_poll_->Start(UV_READABLE | UV_DISCONNECT, [this](int, int) { OnStatusReadable(); });
     UpdateAccepting();
@@ -67,6 +72,7 @@ class Worker {
 
   bool WantClients() const {
     if (ctx_.draining || UsedUp()) return false;
+    if (pausable_ && ctx_.runtime.pause_smtp) return false;
     if (svc_.kind == Kind::kMulti) return svc_.client_limit == 0 || clients_ < svc_.client_limit;
     return clients_ == 0;
   }
@@ -176,6 +182,35 @@ class Worker {
     Drain();
   }
 
+  // Requests from master are answered through this process's handler table.
+  void OpenControl() {
+    event::SetNonBlocking(control_fd_, true);
+    auto stream = event::Stream::Adopt(loop_.get(), control_fd_);
+    if (!stream) return log::Warning("control link: {}", stream.error());
+    // Master's barrier: answered after every frame sent before it (state).
+    ipc::control::ProcessTable().Add({"sync"}, [](const ipc::control::Request&,
+                                                  std::shared_ptr<ipc::control::Reply> r) { r->Finish(); });
+    control_ = ipc::control::Link::Start(
+        std::move(*stream), &ipc::control::ProcessTable(),
+        {[this](const ipc::control::RuntimeState& s) { SetRuntime(s); }, [this] { control_.reset(); }});
+  }
+
+ public:
+  void SetRuntime(const ipc::control::RuntimeState& s) {
+    ipc::control::RuntimeState old = std::move(ctx_.runtime);
+    ctx_.runtime = s;
+    if (!verbose_) log::SetLevel(s.verbose ? log::Level::kVerbose : log::Level::kBrief);
+    log::SetTraces(s.traces);
+    log::SetProfiles(s.profiles);
+    if (svc_.on_runtime) svc_.on_runtime(ctx_, old);
+    UpdateAccepting();
+  }
+  void set_control(int fd, bool verbose) {
+    control_fd_ = fd;
+    verbose_ = verbose;
+  }
+
+ private:
   // Master is gone or retired us: stop accepting, finish clients, exit.
   void Drain() {
     if (ctx_.draining) return;
@@ -201,6 +236,9 @@ class Worker {
   std::vector<int> listen_fds_;
   std::unique_ptr<event::Poll> status_poll_;
   int status_fd_;
+  int control_fd_ = -1;
+  std::shared_ptr<ipc::control::Link> control_;
+  bool pausable_ = false, verbose_ = false;
   uint32_t generation_ = 0;
   long long max_use_ = 100;
   uint64_t max_idle_ms_ = 100000;
@@ -252,6 +290,8 @@ Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx,
       *gen = uint32_t(n);
     } else if (a == "-v") {
       o.verbose = true;
+    } else if (a == "-k") {
+      o.control = true;
     } else if (a == "-o" || (a.size() > 2 && a.substr(0, 2) == "-o" && a.find('=') != a.npos)) {
       std::string_view kv = a == "-o" ? value() : a.substr(2);
       size_t eq = kv.find('=');
@@ -278,14 +318,25 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
     log::Fatal("{}", cfg.error());
   }
   ctx.config = std::move(*cfg);
+  ctx.program = std::string(program);
   for (auto& [k, v] : o.overrides) ctx.config.Override(k, v);
+  // The runtime state as master last wrote it (master's link keeps it
+  // current); `set option` overrides come last, over main.cf and -o.
+  auto runtime = ipc::control::LoadState(ipc::control::StatePath(ctx.config));
+  if (runtime) {
+    ctx.runtime = std::move(*runtime);
+    for (auto& [k, v] : ctx.runtime.options) ctx.config.Override(k, v);
+  }
   log::InitDaemon(program, ctx.config);
-  if (o.verbose) log::SetLevel(log::Level::kVerbose);
+  if (!runtime) log::Warning("{}", runtime.error());
+  if (o.verbose || ctx.runtime.verbose) log::SetLevel(log::Level::kVerbose);
+  log::SetTraces(ctx.runtime.traces);
+  log::SetProfiles(ctx.runtime.profiles);
   for (const auto& p : ctx.config.Validate())
     if (!p.warning) log::Fatal("{}", p.text);
 
   std::vector<int> fds;
-  for (int i = 0; i <= o.listen_count; ++i) {
+  for (int i = 0; i <= o.listen_count + (o.control ? 1 : 0); ++i) {
     if (fcntl(kFirstListenFd + i, F_GETFD) < 0)
       log::Fatal("descriptor {} not inherited; this program is started by master", kFirstListenFd + i);
     event::SetCloseOnExec(kFirstListenFd + i, true);
@@ -297,6 +348,7 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
   // callbacks that call exit() from inside the loop.
   auto* w = new Worker(std::move(svc), std::move(ctx), std::move(fds), kFirstListenFd + o.listen_count);
   w->set_generation(generation);
+  if (o.control) w->set_control(kFirstListenFd + o.listen_count + 1, o.verbose);
   return w->Main();
 }
 

@@ -19,7 +19,8 @@
 //   program -c config_dir -n service -t type -s listen_count -g generation [-v]
 //           [-o name=value ...] [args ...]
 // Listening sockets are inherited at fds 3 .. 3+listen_count-1, the status
-// socket right after them. Everything that is not one of these options (in
+// socket right after them; with -k, the worker's control link (ipc/control.h)
+// right after the status socket. Everything that is not one of these options (in
 // order) is left in Context::args for the service.
 #pragma once
 
@@ -33,6 +34,7 @@
 
 #include "config/maincf.h"
 #include "event/event.h"
+#include "ipc/control.h"
 #include "util/result.h"
 
 namespace postern::server {
@@ -83,10 +85,14 @@ struct Client {
 struct Context {
   config::Config config;       // main.cf with the master.cf -o overrides applied
   uv_loop_t* loop = nullptr;   // the process's one loop
+  std::string program;         // "smtpd", "qmgr": the name given to Run
   std::string service;         // master.cf service name ("smtp", "127.0.0.1:2525")
   std::string type;            // inet | unix | ...
   std::vector<std::string> args;  // master.cf arguments that are not skeleton options
   bool draining = false;       // master retired this worker: finish current clients
+  // The operator's runtime decisions (postern pause/log/trace/set option),
+  // read at start and kept current by master; see ipc/control.h.
+  ipc::control::RuntimeState runtime;
 };
 
 struct Service {
@@ -112,6 +118,10 @@ struct Service {
   // them; on stop master kills what is left after stop_grace_time); drop
   // what only waits for new work, such as cached idle connections.
   std::function<void(Context&)> on_drain;
+  // Optional: ctx.runtime has just changed (ctx.runtime is already the new
+  // state; `old` the previous one). The skeleton itself applies the log
+  // level and, for smtpd, pause smtp.
+  std::function<void(Context&, const ipc::control::RuntimeState& old)> on_runtime;
 };
 
 // Runs the worker until it has no reason to live; returns the exit status.

@@ -50,7 +50,7 @@ void Stream::ReadStart(ReadFn on_data, EndFn on_end) {
   on_data_ = std::move(on_data);
   on_end_ = std::move(on_end);
   RawReadUpdate();
-  if (!handshaking_ && Pending()) ScheduleDrain();
+  if (established_) ScheduleDrain();  // records read before a pause, possibly still encrypted
 }
 
 void Stream::ReadStop() {
@@ -66,10 +66,6 @@ void Stream::RawReadUpdate() {
   } else {
     raw_->ReadStop();
   }
-}
-
-bool Stream::Pending() const {
-  return in_pos_ < in_.size() || (established_ && gnutls_record_check_pending(session_.get()) > 0);
 }
 
 void Stream::Write(std::string data, std::function<void(int)> done, bool last) {
@@ -125,10 +121,16 @@ ssize_t Stream::Pull(gnutls_transport_ptr_t p, void* data, size_t len) {
   return ssize_t(n);
 }
 
+int Stream::PullTimeout(gnutls_transport_ptr_t p, unsigned int) {
+  auto* self = static_cast<Stream*>(p);
+  return self->in_pos_ < self->in_.size() || self->ended_ ? 1 : 0;
+}
+
 void Stream::StartTls(const Config& cfg, HandshakeFn done) {
   cfg_ = &cfg;
   on_handshake_ = std::move(done);
-  unsigned flags = (cfg.role == Role::kServer ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK;
+  // The client does not resume sessions: it asks for no tickets.
+  unsigned flags = (cfg.role == Role::kServer ? GNUTLS_SERVER : GNUTLS_CLIENT | GNUTLS_NO_TICKETS) | GNUTLS_NONBLOCK;
   auto fail = [this](std::string why) {
     auto fn = std::move(on_handshake_);
     fn(Err(std::move(why)));
@@ -150,6 +152,8 @@ void Stream::StartTls(const Config& cfg, HandshakeFn done) {
   gnutls_transport_set_ptr(s, this);
   gnutls_transport_set_push_function(s, Push);
   gnutls_transport_set_pull_function(s, Pull);
+  // Without this GnuTLS polls the transport pointer as if it were a socket.
+  gnutls_transport_set_pull_timeout_function(s, PullTimeout);
   handshaking_ = true;
   // Whatever the peer sent before this moment was plain text, and has been
   // consumed by the caller; from here on every byte is TLS.
@@ -192,8 +196,9 @@ void Stream::HandshakeDone(Result<void> r) {
   auto alive = alive_;
   auto fn = std::move(on_handshake_);
   if (fn) fn(std::move(r));
-  // The client may have sent its next command in the same packet as Finished.
-  if (*alive && established_ && user_reading_ && Pending()) ScheduleDrain();
+  // The peer may have sent data in the same packet as its Finished, and
+  // GnuTLS may hold it still encrypted: look anyway.
+  if (*alive && established_ && user_reading_) ScheduleDrain();
 }
 
 void Stream::ScheduleDrain() {

@@ -69,6 +69,7 @@ class Stream {
  private:
   static ssize_t Push(gnutls_transport_ptr_t p, const void* data, size_t len);
   static ssize_t Pull(gnutls_transport_ptr_t p, void* data, size_t len);
+  static int PullTimeout(gnutls_transport_ptr_t p, unsigned int ms);
   void OnCipher(std::string_view data);
   void OnRawEnd(int status);
   void Handshake();
@@ -77,7 +78,6 @@ class Stream {
   void ScheduleDrain();
   void FlushOut(std::function<void(int)> done = {});
   void RawReadUpdate();
-  bool Pending() const;
 
   uv_loop_t* loop_;
   std::unique_ptr<event::Stream> raw_;

@@ -1,0 +1,51 @@
+// ctl/offline.cc — the queue listing without qmgr: messages in id order, a
+// page at a time, so memory stays bounded whatever the queue holds.
+#include "ctl/offline.h"
+
+#include <cstdio>
+#include <ctime>
+
+#include "ipc/control_queue.h"
+#include "log/log.h"
+#include "queue/queue.h"
+
+namespace postern::ctl {
+
+int ShowQueueOffline(const config::Config& cfg, bool json) {
+  auto opts = queue::OptionsFromConfig(cfg);
+  if (!opts.ok()) {
+    log::Info("{}", opts.status().message);
+    return 1;
+  }
+  auto q = queue::Queue::Open(cfg.Str("queue_directory"), *opts);
+  if (!q.ok()) {
+    log::Info("queue {}: {}", cfg.Str("queue_directory"), q.status().message);
+    return 1;
+  }
+  int64_t now = std::time(nullptr);
+  queue::MsgId after = 0;
+  while (true) {
+    auto page = (*q)->ListMessages(after, 200);
+    if (!page.ok()) {
+      log::Info("queue: {}", page.status().message);
+      return 1;
+    }
+    std::string out;
+    for (const auto& m : *page) {
+      after = m.id;
+      auto envs = (*q)->Envelopes(m.id);
+      if (!envs.ok()) continue;  // removed meanwhile
+      for (const auto& e : *envs) {
+        auto rs = ipc::control::StoredRunState(e, now, true);
+        out += json ? ipc::control::FormatQueueJson(m, e, rs) : ipc::control::FormatQueueLine(m, e, rs);
+        out += '\n';
+      }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    if (page->size() < 200) break;
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace postern::ctl

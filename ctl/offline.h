@@ -1,0 +1,11 @@
+// ctl/offline.h — `postern show queue` when postern is not running: reads the
+// queue directly and prints every envelope with runstate "offline".
+#pragma once
+
+#include "config/maincf.h"
+
+namespace postern::ctl {
+
+int ShowQueueOffline(const config::Config& cfg, bool json);
+
+}  // namespace postern::ctl

@@ -1,0 +1,108 @@
+// master/control.h — master's end of the control channel (ipc/control.h has
+// the design): the public/control socket, the runtime state, the links to
+// every worker, and the relay handlers that master/control_*.cc files use.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/maincf.h"
+#include "event/event.h"
+#include "ipc/control.h"
+#include "ipc/frame.h"
+#include "master/setup.h"
+#include "util/result.h"
+
+namespace postern::master {
+
+// Master's side of one worker's control link: requests go out in order, and
+// their responses come back in the same order.
+class WorkerLink : public std::enable_shared_from_this<WorkerLink> {
+ public:
+  struct Call {
+    std::function<void(std::string_view text)> on_text;
+    std::function<void(const ipc::control::End&)> on_end;
+    bool cancelled = false;
+  };
+  static std::shared_ptr<WorkerLink> Open(uv_loop_t* loop, event::Fd fd);
+  std::shared_ptr<Call> Send(const std::vector<std::string>& words, std::function<void(std::string_view)> on_text,
+                             std::function<void(const ipc::control::End&)> on_end);
+  // The response is no longer wanted: the worker is told to stop, output dropped.
+  void Cancel(const std::shared_ptr<Call>& call);
+  void SendState(const ipc::control::RuntimeState& s);
+  // Backpressure from the client side.
+  void PauseReading();
+  void ResumeReading();
+  void Close();
+
+ private:
+  void OnData(std::string_view d);
+  void Fail(const std::string& why);
+  void Write(std::string frame);
+  std::unique_ptr<event::Stream> stream_;
+  ipc::FrameReader reader_{ipc::control::kFrameMax};
+  std::deque<std::shared_ptr<Call>> calls_;
+  bool reading_ = false, closed_ = false;
+};
+
+// A live worker, as the relays see it.
+struct WorkerRef {
+  pid_t pid = 0;
+  std::string command;  // master.cf command: "qmgr", "smtpd", "smtp"
+  std::string service;  // master.cf service key
+  std::shared_ptr<WorkerLink> link;
+};
+
+class Control {
+ public:
+  struct Hooks {
+    std::function<std::vector<WorkerRef>()> workers;  // current generation only
+    std::function<void()> state_changed;              // e.g. re-evaluate paused listeners
+  };
+  Control(uv_loop_t* loop, Hooks hooks) : loop_(loop), hooks_(std::move(hooks)) {}
+  // (Re)opens $queue_directory/public/control and writes the state file.
+  Result<void> Open(const config::Config& cfg, const Owner& owner);
+  // After a reload: option overrides end, the rest stays.
+  void Reloaded(const config::Config& cfg, const Owner& owner);
+
+  const ipc::control::RuntimeState& state() const { return state_; }
+  // Changes the state, saves it and tells every live worker.
+  void Update(const std::function<void(ipc::control::RuntimeState&)>& change);
+  std::vector<WorkerRef> Workers() const { return hooks_.workers(); }
+  uv_loop_t* loop() const { return loop_; }
+  const config::Config& config() const { return *cfg_; }
+
+ private:
+  void Accept();
+  void Save();
+  uv_loop_t* loop_;
+  Hooks hooks_;
+  const config::Config* cfg_ = nullptr;
+  Owner owner_;
+  std::string path_;
+  event::Fd listen_fd_;
+  std::unique_ptr<event::Poll> poll_;
+  ipc::control::RuntimeState state_;
+};
+
+// The one Control of this master, for handlers (set by Master).
+Control& TheControl();
+void SetControl(Control* c);
+
+// Relay handlers for registrations in master/control_*.cc:
+//   static ipc::control::Registration r({"show", "queue"}, RelayToQmgr());
+ipc::control::Handler RelayToQmgr();
+// Sends the request to every live worker whose master.cf command is
+// `command` ("" = all workers) and streams their output one after another.
+// kAll: the answer fails when one fails; kAny: it succeeds when one succeeds
+// (kill session: only the worker holding it can).
+enum class Aggregate { kAll, kAny };
+ipc::control::Handler Broadcast(std::string command, Aggregate how);
+
+}  // namespace postern::master

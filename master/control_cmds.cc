@@ -1,0 +1,68 @@
+// master/control_cmds.cc — the control commands master answers itself
+// (show status, pause/resume smtp|mta|mda) and the relays of the queue
+// commands to qmgr (qmgr/control*.cc answers those).
+#include "ipc/control.h"
+#include "log/log.h"
+#include "master/control.h"
+
+namespace postern::master {
+
+namespace {
+
+namespace ctl = ipc::control;
+
+void ShowStatus(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  if (!req.Args().empty()) return reply->Fail("show status takes no arguments");
+  const auto& s = TheControl().state();
+  reply->Line(std::string("MDA ") + (s.pause_mda ? "paused" : "running"));
+  reply->Line(std::string("MTA ") + (s.pause_mta ? "paused" : "running"));
+  reply->Line(std::string("SMTP ") + (s.pause_smtp ? "paused" : "running"));
+  reply->Finish();
+}
+
+bool* Flag(ctl::RuntimeState& s, std::string_view what) {
+  if (what == "smtp") return &s.pause_smtp;
+  if (what == "mta") return &s.pause_mta;
+  return &s.pause_mda;
+}
+
+// As smtpd's control process: pausing what is paused fails.
+ctl::Handler SetPause(std::string what, bool pause) {
+  return [what, pause](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+    if (!req.Args().empty()) return reply->Fail((pause ? "pause " : "resume ") + what + " takes no arguments");
+    ctl::RuntimeState copy = TheControl().state();
+    std::string upper = what == "smtp" ? "SMTP" : what == "mta" ? "MTA" : "MDA";
+    if (*Flag(copy, what) == pause)
+      return reply->Fail("command failed: " + upper + (pause ? " is already paused" : " is not paused"));
+    TheControl().Update([&](ctl::RuntimeState& s) { *Flag(s, what) = pause; });
+    log::Info("{} {}", what, pause ? "paused" : "resumed");
+    reply->Line("command succeeded");
+    // Links deliver in order: once the workers concerned answer "sync", they
+    // have applied the new state, so the operator's next step sees it.
+    ctl::Request sync{{"sync"}, 1};
+    Broadcast(what == "smtp" ? "smtpd" : "qmgr", Aggregate::kAll)(sync, std::move(reply));
+  };
+}
+
+const ctl::Registration kShowStatus({"show", "status"}, ShowStatus);
+const ctl::Registration kPauseSmtp({"pause", "smtp"}, SetPause("smtp", true));
+const ctl::Registration kPauseMta({"pause", "mta"}, SetPause("mta", true));
+const ctl::Registration kPauseMda({"pause", "mda"}, SetPause("mda", true));
+const ctl::Registration kResumeSmtp({"resume", "smtp"}, SetPause("smtp", false));
+const ctl::Registration kResumeMta({"resume", "mta"}, SetPause("mta", false));
+const ctl::Registration kResumeMda({"resume", "mda"}, SetPause("mda", false));
+
+// Answered by qmgr, which owns the scheduler and the envelopes in core.
+const ctl::Registration kQmgr[] = {
+    {{"show", "queue"}, RelayToQmgr()},      {{"show", "envelope"}, RelayToQmgr()},
+    {{"show", "message"}, RelayToQmgr()},    {{"show", "hosts"}, RelayToQmgr()},
+    {{"show", "hoststats"}, RelayToQmgr()},  {{"show", "routes"}, RelayToQmgr()},
+    {{"show", "relays"}, RelayToQmgr()},     {{"pause", "envelope"}, RelayToQmgr()},
+    {{"resume", "envelope"}, RelayToQmgr()}, {{"resume", "route"}, RelayToQmgr()},
+    {{"schedule"}, RelayToQmgr()},           {{"remove"}, RelayToQmgr()},
+    {{"discover"}, RelayToQmgr()},           {{"uncorrupt"}, RelayToQmgr()},
+};
+
+}  // namespace
+
+}  // namespace postern::master

@@ -1,0 +1,310 @@
+// qmgr/control.cc — the queue commands of `postern` that qmgr answers (master
+// relays them; ipc/control.h): show queue/envelope/message, pause/resume
+// envelope, schedule, remove, discover, uncorrupt, and pause mta/mda. Changes
+// go through the queue and through qmgr's memory together, so that nothing
+// qmgr holds in core is delivered after it was held or removed.
+#include <ctime>
+
+#include "ipc/control.h"
+#include "ipc/control_queue.h"
+#include "log/log.h"
+#include "qmgr/manager.h"
+
+namespace postern::qmgr {
+
+namespace ctl = ipc::control;
+
+namespace {
+
+constexpr size_t kListPage = 100;  // messages per step of a listing
+
+std::string Count(size_t n, const char* what) {
+  return std::to_string(n) + (n > 1 ? " envelopes " : " envelope ") + what;
+}
+
+}  // namespace
+
+bool Manager::IsLocalTransport(const std::string& name) const {
+  if (name == "local" || name == "virtual") return true;
+  std::string lt = cfg_.Str("local_transport");
+  return name == lt.substr(0, lt.find(':'));
+}
+
+bool Manager::Paused(const Transport* t) const {
+  return IsLocalTransport(t->name) ? pause_mda_ : pause_mta_;
+}
+
+void Manager::SetRuntime(const ctl::RuntimeState& s) {
+  bool resumed = (pause_mta_ && !s.pause_mta) || (pause_mda_ && !s.pause_mda);
+  if (s.pause_mta != pause_mta_) log::Info("remote delivery (mta) {}", s.pause_mta ? "paused" : "resumed");
+  if (s.pause_mda != pause_mda_) log::Info("local delivery (mda) {}", s.pause_mda ? "paused" : "resumed");
+  pause_mta_ = s.pause_mta;
+  pause_mda_ = s.pause_mda;
+  if (resumed) SchedulePump(0);
+}
+
+// Envelopes in core by id: what the queue alone cannot say (waiting for a
+// window here, or in flight and since when).
+std::map<queue::EnvId, ctl::RunState> Manager::InCore(int64_t now) const {
+  std::map<queue::EnvId, ctl::RunState> m;
+  for (const auto& [k, d] : dests_)
+    for (const auto& [msg, entries] : d->todo)
+      for (const Entry& e : entries) m[e.id] = {ctl::RunState::kPending, 0};
+  for (const auto& [p, job] : jobs_)
+    for (const Entry& e : job->entries) m[e.id] = {ctl::RunState::kInflight, now - job->started};
+  return m;
+}
+
+ctl::RunState Manager::RunStateOf(const queue::Envelope& e, const std::map<queue::EnvId, ctl::RunState>& core,
+                                  int64_t now) const {
+  if (auto it = core.find(e.id); it != core.end()) return it->second;
+  return ctl::StoredRunState(e, now, false);
+}
+
+// Takes an envelope that waits in core out of it; false when it is not
+// waiting here (in flight envelopes cannot be taken back from a transport).
+bool Manager::Unqueue(queue::EnvId id) {
+  queue::MsgId msg = queue::MsgOf(id);
+  for (auto& [k, d] : dests_) {
+    auto it = d->todo.find(msg);
+    if (it == d->todo.end()) continue;
+    auto& list = it->second;
+    for (auto e = list.begin(); e != list.end(); ++e) {
+      if (e->id != id) continue;
+      list.erase(e);
+      if (list.empty()) {
+        d->todo.erase(it);
+        std::erase(d->order, msg);
+      }
+      --in_core_;
+      // As Done(): the message leaves core once its notices are queued.
+      if (auto m = messages_.find(msg); m != messages_.end() && --m->second.in_core == 0 && !Notify(msg))
+        Forget(msg);
+      if (full_ && !Full()) ScanSoon();
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Manager::Waiting(queue::EnvId id) const {
+  for (const auto& [k, d] : dests_)
+    if (auto it = d->todo.find(queue::MsgOf(id)); it != d->todo.end())
+      for (const Entry& x : it->second)
+        if (x.id == id) return true;
+  return false;
+}
+
+bool Manager::InFlight(queue::EnvId id) const {
+  for (const auto& [p, job] : jobs_)
+    for (const Entry& e : job->entries)
+      if (e.id == id) return true;
+  return false;
+}
+
+// The envelopes an id argument names: one, a message's, or (all) a page of
+// the queue at a time through `each`.
+void Manager::ForEachEnvelope(const ctl::IdArg& a, const std::function<void(const queue::Envelope&)>& each) {
+  if (a.all) {
+    queue::MsgId after = 0;
+    while (true) {
+      auto page = q_->ListMessages(after, kListPage);
+      if (!page.ok() || page->empty()) return;
+      for (const auto& m : *page) {
+        after = m.id;
+        if (auto envs = q_->Envelopes(m.id); envs.ok())
+          for (const auto& e : *envs) each(e);
+      }
+      if (page->size() < kListPage) return;
+    }
+  }
+  if (a.is_envelope) {
+    if (auto e = q_->GetEnvelope(a.id); e.ok()) each(*e);
+    return;
+  }
+  if (auto envs = q_->Envelopes(queue::MsgId(a.id)); envs.ok())
+    for (const auto& e : *envs) each(e);
+}
+
+void Manager::RegisterControl() {
+  auto& t = ctl::ProcessTable();
+  using R = std::shared_ptr<ctl::Reply>;
+  t.Add({"show", "queue"}, [this](const ctl::Request& req, R reply) { ShowQueue(req, std::move(reply)); });
+  t.Add({"show", "envelope"}, [this](const ctl::Request& req, R reply) { ShowEnvelope(req, std::move(reply)); });
+  t.Add({"show", "message"}, [this](const ctl::Request& req, R reply) { ShowMessage(req, std::move(reply)); });
+  t.Add({"pause", "envelope"}, [this](const ctl::Request& req, R reply) {
+    Change(req, std::move(reply), "paused", [this](const queue::Envelope& e) { return HoldOne(e); });
+  });
+  t.Add({"resume", "envelope"}, [this](const ctl::Request& req, R reply) {
+    Change(req, std::move(reply), "resumed", [this](const queue::Envelope& e) {
+      return e.state == queue::State::kHold && q_->Release(e.id).ok();
+    });
+  });
+  t.Add({"schedule"}, [this](const ctl::Request& req, R reply) {
+    Change(req, std::move(reply), "scheduled", [this](const queue::Envelope& e) { return ScheduleOne(e); });
+  });
+  t.Add({"remove"}, [this](const ctl::Request& req, R reply) {
+    Change(req, std::move(reply), "removed", [this](const queue::Envelope& e) { return RemoveOne(e); });
+  });
+  t.Add({"discover"}, [this](const ctl::Request& req, R reply) {
+    Change(req, std::move(reply), "discovered", [this](const queue::Envelope& e) { return DiscoverOne(e); });
+  });
+  t.Add({"uncorrupt"}, [this](const ctl::Request& req, R reply) { UncorruptCmd(req, std::move(reply)); });
+  RegisterRouteControl();
+}
+
+void Manager::ShowQueue(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  bool json = false;
+  for (const auto& a : req.Args()) {
+    if (a != "--json") return reply->Fail("usage: show queue [--json]");
+    json = true;
+  }
+  // One page of messages per step; the Reply asks for the next page only
+  // while the client keeps up, so a queue of any size streams in bounded memory.
+  auto after = std::make_shared<queue::MsgId>(0);
+  reply->Stream([this, json, after](ctl::Reply& r) {
+    auto page = q_->ListMessages(*after, kListPage);
+    if (!page.ok()) {
+      r.Fail("queue: " + page.status().message);
+      return false;
+    }
+    int64_t now = std::time(nullptr);
+    auto core = InCore(now);
+    for (const auto& m : *page) {
+      *after = m.id;
+      auto envs = q_->Envelopes(m.id);
+      if (!envs.ok()) continue;  // gone since the page was read
+      for (const auto& e : *envs) {
+        auto rs = RunStateOf(e, core, now);
+        r.Line(json ? ctl::FormatQueueJson(m, e, rs) : ctl::FormatQueueLine(m, e, rs));
+      }
+    }
+    return page->size() == kListPage;
+  });
+}
+
+void Manager::ShowEnvelope(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto args = req.Args();
+  auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: show envelope ID"));
+  if (!id) return reply->Fail(id.error());
+  if (!id->is_envelope) return reply->Fail("show envelope takes an envelope id (16 hex digits)");
+  auto e = q_->GetEnvelope(id->id);
+  if (!e.ok()) return reply->Fail("no such envelope: " + args[0]);
+  auto m = q_->GetMessage(queue::MsgOf(e->id));
+  if (!m.ok()) return reply->Fail(queue::FormatMsgId(queue::MsgOf(e->id)) + ": " + m.status().message);
+  int64_t now = std::time(nullptr);
+  reply->Text(ctl::FormatEnvelopeDetail(*m, *e, RunStateOf(*e, InCore(now), now)));
+  reply->Finish();
+}
+
+void Manager::ShowMessage(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto args = req.Args();
+  auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: show message ID"));
+  if (!id) return reply->Fail(id.error());
+  queue::MsgId msg = id->is_envelope ? queue::MsgOf(id->id) : queue::MsgId(id->id);
+  auto body = q_->OpenBody(msg);
+  if (!body.ok()) return reply->Fail("no such message: " + args[0]);
+  auto reader = std::make_shared<queue::BodyReader>(std::move(*body));
+  reply->Stream([reader](ctl::Reply& r) {
+    std::string buf(ctl::kTextChunk, '\0');
+    auto n = reader->Read(buf.data(), buf.size());
+    if (!n.ok()) {
+      r.Fail("read message: " + n.status().message);
+      return false;
+    }
+    r.Text(std::string_view(buf.data(), *n));
+    return *n > 0;
+  });
+}
+
+// The common shape of schedule/remove/pause/resume/discover: an id or all,
+// one action per envelope, smtpctl's "N envelope(s) <done>".
+void Manager::Change(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply, const char* done,
+                     const std::function<bool(const queue::Envelope&)>& action) {
+  auto args = req.Args();
+  bool allow_all = std::string_view(done) != "discovered";
+  if (args.size() != 1) return reply->Fail("usage: " + req.words[0] + (allow_all ? " ID|all" : " ID"));
+  auto id = ctl::ParseIdArg(args[0], allow_all);
+  if (!id) return reply->Fail(id.error());
+  size_t n = 0;
+  ForEachEnvelope(*id, [&](const queue::Envelope& e) { n += action(e); });
+  if (n > 0) {
+    Scan(std::time(nullptr));
+    Pump();
+  }
+  reply->Line(Count(n, done));
+  reply->Finish();
+}
+
+bool Manager::HoldOne(const queue::Envelope& e) {
+  if (e.state == queue::State::kHold || e.state == queue::State::kCorrupt || InFlight(e.id)) return false;
+  if (Unqueue(e.id)) {
+    // Waiting here, it is active in the queue: make it schedulable to hold it.
+    queue::EnvelopeUpdate u;
+    u.state = queue::State::kDeferred;
+    if (!q_->Update(e.id, u).ok()) return false;
+  } else if (e.state == queue::State::kActive) {
+    return false;
+  }
+  return q_->Hold(e.id).ok();
+}
+
+bool Manager::ScheduleOne(const queue::Envelope& e) {
+  if (Waiting(e.id)) {
+    // Already due, waiting for its destination: only the destination may need a chance.
+  } else if (!queue::Scheduled(e.state)) {
+    return false;
+  } else {
+    queue::EnvelopeUpdate u;
+    u.next_attempt = std::time(nullptr);
+    if (!q_->Update(e.id, u).ok()) return false;
+  }
+  // The operator wants it tried now: a destination resting after failures
+  // gets its chance too, as with `postern flush`.
+  if (auto it = dests_.find({e.transport, e.nexthop}); it != dests_.end() && it->second->window.dead()) {
+    it->second->window.Revive();
+    it->second->resume.reset();
+  }
+  return true;
+}
+
+bool Manager::RemoveOne(const queue::Envelope& e) {
+  if (InFlight(e.id)) return false;
+  queue::MsgId msg = queue::MsgOf(e.id);
+  if (!q_->Remove(e.id).ok()) return false;
+  log::Info("{}: to=<{}>, status=removed (removed by administrator)", queue::FormatMsgId(msg), e.recipient);
+  // Out of core, the last envelope takes the message with it (Forget logs
+  // that for a message in core).
+  if (!Unqueue(e.id) && !messages_.count(msg) && q_->GetMessage(msg).code() == queue::Code::kNotFound)
+    log::Info("{}: removed", queue::FormatMsgId(msg));
+  return true;
+}
+
+// Due envelopes the scheduler does not hold come back in with the next scan;
+// an active one that no live process owns is made due (a lost delivery).
+bool Manager::DiscoverOne(const queue::Envelope& e) {
+  if (e.state == queue::State::kHold || e.state == queue::State::kCorrupt) return false;
+  if (e.state == queue::State::kActive) {
+    if (InFlight(e.id) || Waiting(e.id)) return false;
+    queue::EnvelopeUpdate u;
+    u.state = queue::State::kDeferred;
+    u.next_attempt = std::time(nullptr);
+    return q_->Update(e.id, u).ok();
+  }
+  return true;
+}
+
+void Manager::UncorruptCmd(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto args = req.Args();
+  auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: uncorrupt MSGID"));
+  if (!id) return reply->Fail(id.error());
+  if (id->is_envelope) return reply->Fail("uncorrupt takes a message id (8 hex digits)");
+  auto st = q_->Uncorrupt(queue::MsgId(id->id));
+  if (!st.ok()) return reply->Fail("command failed: " + args[0] + ": " + st.message);
+  log::Info("{}: uncorrupted by administrator", args[0]);
+  Scan(std::time(nullptr));
+  reply->Line("command succeeded");
+  reply->Finish();
+}
+
+}  // namespace postern::qmgr
