@@ -13,6 +13,7 @@
 #include "ctl/control.h"
 #include "ctl/flush.h"
 #include "ctl/lifecycle.h"
+#include "ctl/ops.h"
 #include "ctl/tools.h"
 #include "log/log.h"
 
@@ -27,6 +28,7 @@ std::span<const Command> Commands() {
     for (const auto& c : FlushCommands()) v.push_back(c);
     for (const auto& c : ControlCommands()) v.push_back(c);
     for (const auto& c : ToolCommands()) v.push_back(c);
+    for (const auto& c : OpsCommands()) v.push_back(c);
     return v;
   }();
   return all;

@@ -52,6 +52,13 @@ int main(int argc, char** argv) {
     service->SetAuth(std::move(*auth));
     return {};
   };
+  svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {
+    if (!service || ctx.runtime.options == old.options) return;
+    for (const auto& [k, v] : ctx.runtime.options) ctx.config.Override(k, v);
+    auto settings = smtpd::Settings::Load(ctx.config);
+    if (!settings) return log::Warning("set option: {}; keeping the previous settings", settings.error());
+    service->Reconfigure(std::move(*settings));
+  };
   svc.on_client = [&](server::Context&, server::Client c) { service->Accept(std::move(c)); };
   return server::Run("smtpd", argc, argv, std::move(svc));
 }

@@ -45,6 +45,8 @@ class Service {
   void Retire(Session* s);
 
   const Settings& settings() const { return settings_; }
+  // `postern set option`: sessions read the settings afresh at each use.
+  void Reconfigure(Settings s) { settings_ = std::move(s); }
   Policy& policy() { return *policy_; }
   queue::Queue& queue() { return *queue_; }
   Authenticator& auth() { return *auth_; }

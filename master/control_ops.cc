@@ -1,0 +1,170 @@
+// master/control_ops.cc — the operator's runtime controls master answers or
+// relays (ipc/control.h has the design): log brief|verbose, trace|untrace,
+// profile|unprofile, set option / show options (runtime main.cf overrides,
+// cleared by reload), update table, show sessions, kill session, show stats.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "config/params.h"
+#include "config/values.h"
+#include "ipc/control.h"
+#include "log/log.h"
+#include "master/control.h"
+#include "util/strings.h"
+
+namespace postern::master {
+
+namespace {
+
+namespace ctl = ipc::control;
+
+// Master's start, for show stats' uptime (initialised as master starts).
+const auto kStarted = std::chrono::system_clock::now();
+
+constexpr std::string_view kTraceable[] = {"smtp", "transfer", "bounce", "scheduler", "expand",
+                                           "lookup", "io",       "ipc",    "all"};
+constexpr std::string_view kProfilable[] = {"queue", "ipc", "all"};
+
+// Parameters a running system cannot adopt: paths, identities and what
+// master itself set up at start (listeners, logging, the process layout).
+constexpr std::string_view kNeedRestart[] = {
+    "command_directory", "config_directory", "daemon_directory", "data_directory",
+    "import_environment", "inet_interfaces", "inet_protocols",  "mail_owner",
+    "maillog_file",      "policy_cache_database", "process_id_directory", "queue_directory",
+    "stats_database",    "syslog_facility",  "syslog_name",
+};
+
+template <size_t N>
+bool OneOf(const std::string_view (&set)[N], std::string_view s) {
+  for (auto v : set)
+    if (v == s) return true;
+  return false;
+}
+
+std::string Joined(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& v : s) out += (out.empty() ? "" : " ") + v;
+  return out.empty() ? "none" : out;
+}
+
+void SetLog(bool verbose, const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  if (!req.Args().empty()) return reply->Fail("usage: log brief|verbose");
+  TheControl().Update([&](ctl::RuntimeState& s) { s.verbose = verbose; });
+  log::SetLevel(verbose ? log::Level::kVerbose : log::Level::kBrief);
+  log::Info("log level set to {} by administrator", verbose ? "verbose" : "brief");
+  reply->Line(std::string("logging ") + (verbose ? "verbose" : "brief"));
+  reply->Finish();
+}
+
+// trace/untrace and profile/unprofile: one subsystem set each.
+ctl::Handler Toggle(bool trace, bool on) {
+  return [trace, on](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+    auto args = req.Args();
+    std::string what = trace ? "trace" : "profile";
+    std::string verb = on ? what : "un" + what;
+    std::string_view valid = trace ? "smtp, transfer (mta), bounce, scheduler, expand, lookup, io, ipc or all"
+                                   : "queue, ipc or all";
+    if (args.size() != 1) return reply->Fail(fmt::format("usage: {} SUBSYSTEM ({})", verb, valid));
+    std::string sub = args[0] == "mta" ? "transfer" : args[0];
+    if (!(trace ? OneOf(kTraceable, sub) : OneOf(kProfilable, sub)))
+      return reply->Fail(fmt::format("{}: unknown subsystem \"{}\" ({})", verb, args[0], valid));
+    TheControl().Update([&](ctl::RuntimeState& s) {
+      auto& set = trace ? s.traces : s.profiles;
+      if (!on && sub == "all") set.clear();
+      else if (on) set.insert(sub);
+      else set.erase(sub);
+    });
+    const auto& st = TheControl().state();
+    log::SetTraces(st.traces);
+    log::SetProfiles(st.profiles);
+    log::Info("{} {} by administrator", verb, sub);
+    reply->Line(fmt::format("{}: {}", trace ? "tracing" : "profiling", Joined(trace ? st.traces : st.profiles)));
+    reply->Finish();
+  };
+}
+
+Result<void> CheckValue(const config::ParamDef& def, std::string_view value) {
+  using T = config::ParamType;
+  switch (def.type) {
+    case T::kBool: {
+      auto r = config::ParseBool(value);
+      return r ? Result<void>() : Err(r.error());
+    }
+    case T::kInt: {
+      auto r = config::ParseInt(value);
+      return r ? Result<void>() : Err(r.error());
+    }
+    case T::kTime: {
+      auto r = config::ParseTime(value, def.time_unit);
+      return r ? Result<void>() : Err(r.error());
+    }
+    case T::kSize: {
+      auto r = config::ParseSize(value);
+      return r ? Result<void>() : Err(r.error());
+    }
+    default: return {};
+  }
+}
+
+void SetOption(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto args = req.Args();
+  std::string joined;
+  for (const auto& a : args) joined += (joined.empty() ? "" : " ") + a;
+  auto eq = joined.find('=');
+  if (eq == std::string::npos) return reply->Fail("usage: set option name=value");
+  std::string name(Trim(std::string_view(joined).substr(0, eq)));
+  std::string value(Trim(std::string_view(joined).substr(eq + 1)));
+  const config::ParamDef* def = config::FindParam(name);
+  if (!def) return reply->Fail("set option: unknown parameter " + name + " (see postconf -d)");
+  if (OneOf(kNeedRestart, name))
+    return reply->Fail("set option: " + name + " cannot change while postern runs; set it in main.cf and "
+                       "restart (postern stop; postern start)");
+  if (auto ok = CheckValue(*def, value); !ok) return reply->Fail("set option: " + name + ": " + ok.error());
+  TheControl().Update([&](ctl::RuntimeState& s) { s.options[name] = value; });
+  log::Info("option {} = {} set by administrator (until the next reload)", name, value);
+  reply->Line(name + " = " + value);
+  reply->Finish();
+}
+
+void ShowOptions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  if (!req.Args().empty()) return reply->Fail("show options takes no arguments");
+  for (const auto& [k, v] : TheControl().state().options) reply->Line(k + " = " + v);
+  reply->Finish();
+}
+
+std::string Human(long long s) {
+  return fmt::format("{}d{}h{}m{}s", s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+}
+
+// uptime from master; every smtpd adds its open sessions (ctl sums them).
+void ShowStats(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - kStarted).count();
+  reply->Line(fmt::format("uptime={}", up));
+  reply->Line("uptime.human=" + Human(up));
+  reply->Line("smtp.session.active=0");  // the sum's start when no smtpd runs
+  static const ctl::Handler smtpd = Broadcast("smtpd", Aggregate::kAll);
+  smtpd(req, std::move(reply));
+}
+
+const ctl::Registration kLogBrief({"log", "brief"}, [](const ctl::Request& r, std::shared_ptr<ctl::Reply> p) {
+  SetLog(false, r, std::move(p));
+});
+const ctl::Registration kLogVerbose({"log", "verbose"}, [](const ctl::Request& r, std::shared_ptr<ctl::Reply> p) {
+  SetLog(true, r, std::move(p));
+});
+const ctl::Registration kTrace({"trace"}, Toggle(true, true));
+const ctl::Registration kUntrace({"untrace"}, Toggle(true, false));
+const ctl::Registration kProfile({"profile"}, Toggle(false, true));
+const ctl::Registration kUnprofile({"unprofile"}, Toggle(false, false));
+const ctl::Registration kSetOption({"set", "option"}, SetOption);
+const ctl::Registration kShowOptions({"show", "options"}, ShowOptions);
+const ctl::Registration kShowStats({"show", "stats"}, ShowStats);
+// Answered by the workers that hold sessions or tables.
+const ctl::Registration kShowSessions({"show", "sessions"}, Broadcast("smtpd", Aggregate::kAll));
+const ctl::Registration kKillSession({"kill", "session"}, Broadcast("smtpd", Aggregate::kAny));
+const ctl::Registration kUpdateTable({"update", "table"}, Broadcast("", Aggregate::kAny));
+
+}  // namespace
+
+}  // namespace postern::master

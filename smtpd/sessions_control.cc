@@ -1,0 +1,88 @@
+// smtpd/sessions_control.cc — the control requests every smtpd worker
+// answers (ipc/control.h): show sessions, kill session ID, update table NAME,
+// and its share of show stats (the sessions open now).
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "ipc/control.h"
+#include "log/log.h"
+#include "smtpd/sessions.h"
+#include "table/file_watch.h"
+
+namespace postern::smtpd::sessions {
+
+namespace {
+
+namespace ctl = ipc::control;
+
+double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+// Reads an entry's private fields for the listing.
+struct Lister {
+  static std::string Line(const Entry& e, std::chrono::steady_clock::time_point now) {
+    return fmt::format("{:016x}|{}|{}[{}]|{:.0f}|{:.0f}|{}|{}", e.id_, e.state_, *e.name_, *e.addr_,
+                       Seconds(now - e.start_), Seconds(now - e.last_), e.in_, e.out_);
+  }
+  static std::string Who(const Entry& e) { return *e.name_ + "[" + *e.addr_ + "]"; }
+  static void Kill(Entry& e) {
+    if (e.kill_) e.kill_();
+  }
+};
+
+namespace {
+
+// id|state|client|age|idle|octets in|octets out, one line per session.
+void ShowSessions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  if (!req.Args().empty()) return reply->Fail("show sessions takes no arguments");
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, e] : Registry()) reply->Line(Lister::Line(*e, now));
+  reply->Finish();
+  if (log::Profiling("ipc"))
+    log::Info("profile: ipc: show sessions: {} sessions listed in {} us", Registry().size(),
+              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - now).count());
+}
+
+void KillSession(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto args = req.Args();
+  uint64_t id = 0;
+  if (args.size() != 1 || args[0].size() != 16 ||
+      std::from_chars(args[0].data(), args[0].data() + 16, id, 16).ptr != args[0].data() + 16)
+    return reply->Fail("usage: kill session ID (16 hex digits, as show sessions prints it)");
+  auto it = Registry().find(id);
+  if (it == Registry().end()) return reply->Fail("no such session: " + args[0]);
+  log::Info("session {} from {} killed by administrator", args[0], Lister::Who(*it->second));
+  Lister::Kill(*it->second);
+  reply->Line("command succeeded");
+  reply->Finish();
+}
+
+void ShowStats(const ctl::Request&, std::shared_ptr<ctl::Reply> reply) {
+  reply->Line(fmt::format("smtp.session.active={}", Active()));
+  reply->Finish();
+}
+
+// update table NAME (type:path or path): the table's next lookup rereads it.
+void UpdateTable(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  auto args = req.Args();
+  if (args.size() != 1) return reply->Fail("usage: update table NAME (type:name as in main.cf)");
+  std::string path = args[0];
+  if (auto colon = path.find(':'); colon != std::string::npos && path[0] != '/') path.erase(0, colon + 1);
+  bool any = table::ForceReload(path);
+  any = table::ForceReload(path + ".lmdb") || any;
+  if (!any) return reply->Fail("table " + args[0] + " is not open in this process");
+  log::Info("table {} reloaded by administrator", args[0]);
+  reply->Finish();
+}
+
+const ctl::Registration kShowSessions({"show", "sessions"}, ShowSessions);
+const ctl::Registration kKillSession({"kill", "session"}, KillSession);
+const ctl::Registration kShowStats({"show", "stats"}, ShowStats);
+const ctl::Registration kUpdateTable({"update", "table"}, UpdateTable);
+
+}  // namespace
+
+}  // namespace postern::smtpd::sessions
