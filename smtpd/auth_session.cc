@@ -21,8 +21,7 @@ void Wipe(std::string* s) {
 
 bool Session::AuthOffered() const {
   const AuthSettings& a = svc_->auth().settings();
-  // No TLS yet: smtpd_tls_auth_only = yes (the default) offers AUTH nowhere.
-  return a.enable && !a.tls_auth_only;
+  return a.enable && (!a.tls_auth_only || tls_active());
 }
 
 std::string Session::AuthEhloLine() const {

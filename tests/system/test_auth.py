@@ -6,7 +6,10 @@ import base64
 import ctypes
 import ctypes.util
 import shutil
+import smtplib
 import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -310,6 +313,40 @@ def test_auth_is_not_offered_before_tls_by_default(instance):
         503, "5.5.1 Error: authentication not enabled")
 
 
+def make_certificate(root):
+    certtool = shutil.which("certtool")
+    if not certtool:
+        pytest.skip("certtool (gnutls-bin) is not installed")
+    key, cert, tmpl = root / "key.pem", root / "cert.pem", root / "cert.tmpl"
+    subprocess.run([certtool, "--generate-privkey", "--key-type=ecdsa", "--outfile", str(key)],
+                   check=True, capture_output=True)
+    tmpl.write_text('cn = "mx.postern.test"\ndns_name = "mx.postern.test"\nexpiration_days = 2\n'
+                    "tls_www_server\nsigning_key\nencryption_key\n")
+    subprocess.run([certtool, "--generate-self-signed", "--load-privkey", str(key), "--template", str(tmpl),
+                    "--outfile", str(cert)], check=True, capture_output=True)
+    key.chmod(0o644)  # run as root, smtpd reads it as mail_owner; a test key protects nothing
+    return cert, key
+
+
+def test_auth_is_offered_and_works_after_starttls(instance):
+    cert, key = make_certificate(instance.root)
+    s = start_smtpd(instance, smtpd_sasl_auth_enable="yes", smtpd_sasl_password_maps=write_passwords(instance),
+                    smtpd_tls_security_level="may", smtpd_tls_cert_file=str(cert), smtpd_tls_key_file=str(key))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", s.port, local_hostname="client.test", timeout=10) as c:
+        c.ehlo()
+        assert c.has_extn("starttls") and not c.has_extn("auth")
+        c.starttls(context=ctx)
+        c.ehlo()
+        assert c.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+        assert c.login("alice", PASSWORDS["alice"])[0] == 235
+        c.sendmail("alice@example.org", ["bob@mx.postern.test"], b"Subject: tls\r\n\r\nhi\r\n")
+    [m] = s.queue()
+    assert b"with ESMTPSA id" in m["body"].split(b"\r\n\r\n")[0]
+
+
 # --- the smtp client logging in to a smarthost ------------------------------
 @pytest.fixture
 def smarthost():
@@ -317,13 +354,13 @@ def smarthost():
     clients and knows one user, relayuser, with the given password."""
     started = []
 
-    def start(password):
+    def start(password, **params):
         root = _traversable_tempdir()
         inst = Instance(root)
         started.append(inst)
         path = root / "sasl_passwd"
         path.write_text(f"relayuser {crypt_hash(password)}\n")
-        return auth_smtpd(inst, smtpd_sasl_password_maps=f"texthash:{path}")
+        return auth_smtpd(inst, smtpd_sasl_password_maps=f"texthash:{path}", **params)
 
     yield start
     for inst in started:
@@ -331,12 +368,12 @@ def smarthost():
         shutil.rmtree(inst.root, ignore_errors=True)
 
 
-def client_agent(instance, host_port, secret):
+def client_agent(instance, host_port, secret, **params):
     assert ENQUEUE.exists(), f"no smtp_enqueue in {BIN}"
     path = instance.root / "smtp_passwd"
     path.write_text(f"[127.0.0.1]:{host_port} relayuser:{secret}\n")
     instance.set(smtp_sasl_auth_enable="yes", smtp_sasl_password_maps=f"texthash:{path}",
-                 smtp_connection_cache_on_demand="no")
+                 smtp_connection_cache_on_demand="no", **params)
     instance.add_service("smtp unix - - n - - smtp")
     instance.start()
     wait_for(lambda: (instance.queue_dir / "private" / "smtp").exists(), what="private/smtp")
@@ -374,3 +411,4 @@ def test_client_without_a_login_for_the_smarthost_is_refused_relay(instance, sma
     msg = Message(agent, b"Subject: x\r\n\r\nx\r\n", ["far@other.test"])
     r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")["far@other.test"]
     assert r["status"] == "D" and "Relay access denied" in r["reason"], r
+
