@@ -47,19 +47,6 @@ std::string DecodeOrcpt(std::string_view orcpt) {
   return out;
 }
 
-std::string FormatDelay(double s) {
-  if (!(s >= 0.005)) return "0";
-  char buf[32];
-  int decimals = s >= 10 ? 0 : s >= 1 ? 1 : 2;
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, s);
-  std::string out = buf;
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
-  }
-  return out;
-}
-
 // Reads a small file already opened with the right privileges.
 std::string ReadSmall(int fd, bool* truncated) {
   std::string text;
@@ -149,7 +136,7 @@ Verdict RecipientDelivery::Final(const Attr& a, Verdict v) {
                                                           : "deferred";
   std::string orig = EqualsIgnoreCase(orig_, a.recipient) ? "" : ", orig_to=<" + orig_ + ">";
   log::Info("{}: to=<{}>{}, relay=local, delay={}, delays={}/0/0/{}, dsn={}, status={} ({})", msg_.msgid,
-            a.recipient, orig, FormatDelay(queued + took), FormatDelay(queued), FormatDelay(took), v.dsn, status,
+            a.recipient, orig, log::FormatDelay(queued + took), log::FormatDelay(queued), log::FormatDelay(took), v.dsn, status,
             v.text);
   return v;
 }

@@ -277,8 +277,8 @@ std::string Delivery::LogLine(size_t i, const ipc::DeliveryResult& r) const {
                        : r.status == ipc::DeliveryStatus::kBounced ? "bounced"
                                                                    : "deferred";
   return fmt::format("{}: to=<{}>, relay={}, delay={}, delays={}/0/{}/{}, dsn={}, status={} ({})", msgid_,
-                     req_.recipients[i].address, r.relay, FormatDelay(total), FormatDelay(queued_seconds_),
-                     FormatDelay(setup), FormatDelay(xfer), r.dsn, status, r.reason);
+                     req_.recipients[i].address, r.relay, log::FormatDelay(total), log::FormatDelay(queued_seconds_),
+                     log::FormatDelay(setup), log::FormatDelay(xfer), r.dsn, status, r.reason);
 }
 
 void Delivery::Finish(bool need_rset) {

@@ -19,17 +19,4 @@ std::string ReplyDsn(const smtp::Reply& r) {
   return std::to_string(r.code / 100) + ".0.0";
 }
 
-std::string FormatDelay(double s) {
-  if (!(s >= 0.005)) return "0";
-  char buf[32];
-  int decimals = s >= 10 ? 0 : s >= 1 ? 1 : 2;
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, s);
-  std::string out = buf;
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
-  }
-  return out;
-}
-
 }  // namespace postern::smtp_client

@@ -1,5 +1,5 @@
 // smtp/format.h — how the client words what it saw, as Postfix does: reply
-// quotes, DSN codes made from bare reply codes, and the delay= figures.
+// quotes and DSN codes made from bare reply codes.
 #pragma once
 
 #include <string>
@@ -14,7 +14,5 @@ std::string ReplyText(const smtp::Reply& r);
 // The reply's enhanced status when it agrees with the code's class, else one
 // made from the code ("4.0.0").
 std::string ReplyDsn(const smtp::Reply& r);
-// Postfix's delay figures: two significant digits, at most two decimals, "0" for tiny.
-std::string FormatDelay(double seconds);
 
 }  // namespace postern::smtp_client

@@ -10,26 +10,6 @@ namespace {
 
 constexpr char kRequest = 'N', kAnswer = 'A';
 
-void PutStr(std::string_view s, std::string* out) {
-  PutU32(uint32_t(s.size()), out);
-  out->append(s);
-}
-
-bool GetStr(std::string_view* in, std::string* s) {
-  uint32_t n = 0;
-  if (!GetU32(in, &n) || n > in->size()) return false;
-  s->assign(in->substr(0, n));
-  in->remove_prefix(n);
-  return true;
-}
-
-bool GetU8(std::string_view* in, uint8_t* v) {
-  if (in->empty()) return false;
-  *v = uint8_t((*in)[0]);
-  in->remove_prefix(1);
-  return true;
-}
-
 bool ValidKind(uint8_t k) {
   return k == uint8_t(NoticeKind::kFailed) || k == uint8_t(NoticeKind::kDelayed) ||
          k == uint8_t(NoticeKind::kSuccess);

@@ -10,47 +10,6 @@ namespace {
 
 constexpr char kRequest = 'Q', kResult = 'R', kEnd = 'E';
 
-void PutU64(uint64_t v, std::string* out) {
-  PutU32(uint32_t(v >> 32), out);
-  PutU32(uint32_t(v), out);
-}
-
-void PutStr(std::string_view s, std::string* out) {
-  PutU32(uint32_t(s.size()), out);
-  out->append(s);
-}
-
-void PutU8(uint8_t v, std::string* out) { out->push_back(char(v)); }
-
-bool GetU64(std::string_view* in, uint64_t* v) {
-  uint32_t hi = 0, lo = 0;
-  if (!GetU32(in, &hi) || !GetU32(in, &lo)) return false;
-  *v = uint64_t(hi) << 32 | lo;
-  return true;
-}
-
-bool GetI64(std::string_view* in, int64_t* v) {
-  uint64_t u = 0;
-  if (!GetU64(in, &u)) return false;
-  *v = int64_t(u);
-  return true;
-}
-
-bool GetStr(std::string_view* in, std::string* s) {
-  uint32_t n = 0;
-  if (!GetU32(in, &n) || n > in->size()) return false;
-  s->assign(in->substr(0, n));
-  in->remove_prefix(n);
-  return true;
-}
-
-bool GetU8(std::string_view* in, uint8_t* v) {
-  if (in->empty()) return false;
-  *v = uint8_t((*in)[0]);
-  in->remove_prefix(1);
-  return true;
-}
-
 }  // namespace
 
 std::string EncodeRequest(const DeliveryRequest& r) {

@@ -28,8 +28,16 @@ class FrameReader {
   size_t pos_ = 0;
 };
 
-// Big-endian integers inside payloads.
+// Payload fields: big-endian integers and u32-length-prefixed strings. Each
+// Get consumes its field and returns false on a short payload.
+void PutU8(uint8_t v, std::string* out);
 void PutU32(uint32_t v, std::string* out);
+void PutU64(uint64_t v, std::string* out);
+void PutStr(std::string_view s, std::string* out);
+bool GetU8(std::string_view* in, uint8_t* v);
 bool GetU32(std::string_view* in, uint32_t* v);
+bool GetU64(std::string_view* in, uint64_t* v);
+bool GetI64(std::string_view* in, int64_t* v);
+bool GetStr(std::string_view* in, std::string* s);
 
 }  // namespace postern::ipc

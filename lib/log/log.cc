@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -199,6 +200,19 @@ void Write(int severity, std::string_view text) {
 void FatalText(std::string_view text) {
   Write(LOG_CRIT, "fatal: " + std::string(text));
   _exit(1);
+}
+
+std::string FormatDelay(double s) {
+  if (!(s >= 0.005)) return "0";
+  char buf[32];
+  int decimals = s >= 10 ? 0 : s >= 1 ? 1 : 2;
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, s);
+  std::string out = buf;
+  if (out.find('.') != std::string::npos) {
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+  }
+  return out;
 }
 
 }  // namespace postern::log

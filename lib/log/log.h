@@ -28,6 +28,9 @@ void Reconfigure(const config::Config& cfg);
 
 void SetLevel(Level level);  // runtime: `postern log verbose|brief`
 Level GetLevel();
+// The delay= figures of a delivery line, as Postfix prints them: at most two
+// decimals below 1 s, one below 10 s, none above; "0" for tiny or negative.
+std::string FormatDelay(double seconds);
 
 // `postern trace|untrace SUBSYSTEM` and `profile|unprofile SUBSYSTEM`: the
 // subsystems (smtp, transfer, bounce, scheduler, expand, lookup, io, ipc;

@@ -39,5 +39,14 @@ TEST(Log, MaillogFileLinesHavePostfixShape) {
   EXPECT_NE(text.find("]: shown\n"), std::string::npos);
 }
 
+TEST(Log, FormatDelay) {
+  const std::pair<double, const char*> cases[] = {
+      {0, "0"},      {0.004, "0"},   {0.01, "0.01"}, {0.2, "0.2"},  {0.19, "0.19"},
+      {0.4049, "0.4"}, {1.25, "1.2"}, {1.96, "2"},    {9.94, "9.9"}, {12.4, "12"},
+      {3600.2, "3600"}, {-1, "0"},
+  };
+  for (auto [v, want] : cases) EXPECT_EQ(FormatDelay(v), want) << v;
+}
+
 }  // namespace
 }  // namespace postern::log
