@@ -108,7 +108,7 @@ constexpr ParamDef kParams[] = {
     {"mailbox_size_limit", T::kSize, "51200000", "largest mbox file or file destination that local delivery appends to (0: no limit)"},
     {"maillog_file", T::kString, "", "log file (a path, or /dev/stdout); empty: syslog"},
     {"max_idle", T::kTime, "100s", "time a worker waits for a new client before it exits"},
-    {"max_use", T::kInt, "100", "number of clients a worker serves before it exits"},
+    {"max_use", T::kInt, "100", "clients a worker sees to their end before it exits (see master(8))"},
     {"maximal_backoff_time", T::kTime, "4000s", "longest time between delivery attempts of a deferred message"},
     {"maximal_queue_lifetime", T::kTime, "5d", "time a message stays queued before it is returned as undeliverable", 'd'},
     {"message_size_limit", T::kSize, "10240000", "largest message (envelope and content) accepted, in bytes"},

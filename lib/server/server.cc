@@ -58,8 +58,12 @@ class Worker {
     return 0;
   }
 
+  // max_use counts clients when they are done, as Postfix's multi-threaded
+  // servers count disconnections: an event-driven worker holding thousands of
+  // long sessions is not recycled by their number, only by finished ones.
   void ClientDone() {
     --clients_;
+    ++uses_;
     UpdateAccepting();
     if (clients_ == 0) {
       if (ctx_.draining || UsedUp()) Exit();
@@ -68,6 +72,8 @@ class Worker {
   }
 
  private:
+  // Once max_use clients are done the worker takes no more; it exits when the
+  // sessions it still holds have ended.
   bool UsedUp() const { return !svc_.long_running && max_use_ > 0 && uses_ >= max_use_; }
 
   bool WantClients() const {
@@ -126,7 +132,6 @@ class Worker {
       return;
     }
     ++clients_;
-    ++uses_;
     served_once_ = true;
     idle_timer_.Stop();
     UpdateAccepting();
@@ -243,7 +248,7 @@ class Worker {
   long long max_use_ = 100;
   uint64_t max_idle_ms_ = 100000;
   size_t clients_ = 0;
-  long long uses_ = 0;
+  long long uses_ = 0;      // clients done (their lease dropped)
   bool accepting_ = true;   // master counts a new worker as accepting
   bool served_once_ = false;
   bool told_served_ = false;

@@ -2,7 +2,8 @@
 // worker with its listening sockets and a status socket inherited; the
 // skeleton accepts clients, hands each to the service, tells master whether
 // it is still accepting, and exits after max_idle without clients, after
-// max_use clients, or once master is gone. A service's main() is wiring only:
+// max_use clients are done (a kMulti worker keeps accepting until then, and
+// exits when its last session ends), or once master is gone. A service's main() is wiring only:
 //
 //   int main(int argc, char** argv) {
 //     server::Service svc;

@@ -39,6 +39,36 @@ def test_max_use_recycles_the_worker(instance):
     assert pids[3] != pids[0]
 
 
+def quit_and_wait_close(c):
+    """Ends a session and waits until the worker has closed it (it has then
+    counted the client as done)."""
+    assert c.command("QUIT") == "221 bye"
+    assert c.file.read() == b""
+    c.close()
+
+
+def test_max_use_counts_finished_sessions_of_a_multi_client_worker(instance):
+    # An event-driven worker holds more sessions at once than max_use: the
+    # limit counts sessions that have ended, not connections accepted.
+    port = instance.add_testd(args="multi -o max_use=3")
+    instance.start()
+    clients = [LineClient(port) for _ in range(5)]
+    first = pid_of(clients[0].greeting)
+    assert {pid_of(c.greeting) for c in clients} == {first}
+    for c in clients[:3]:
+        quit_and_wait_close(c)
+    # Three are done: the worker takes no new session but keeps serving the
+    # two it holds; the next client meets a fresh worker.
+    with LineClient(port) as fresh:
+        assert pid_of(fresh.greeting) != first
+    for i, c in enumerate(clients[3:]):
+        assert c.command(f"still{i}") == f"250 still{i}"
+    assert first in instance.workers()
+    for c in clients[3:]:
+        quit_and_wait_close(c)
+    wait_for(lambda: first not in instance.workers(), timeout=10, what="the used-up worker to exit")
+
+
 def test_max_idle_ends_the_worker_about_then(instance):
     instance.set(max_idle="2s")
     port = instance.add_testd()
