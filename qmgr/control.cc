@@ -43,21 +43,18 @@ void Manager::SetRuntime(const ctl::RuntimeState& s) {
   if (resumed) SchedulePump(0);
 }
 
-// Envelopes in core by id: what the queue alone cannot say (waiting for a
-// window here, or in flight and since when).
-std::map<queue::EnvId, ctl::RunState> Manager::InCore(int64_t now) const {
-  std::map<queue::EnvId, ctl::RunState> m;
-  for (const auto& [k, d] : dests_)
-    for (const auto& [msg, entries] : d->todo)
-      for (const Entry& e : entries) m[e.id] = {ctl::RunState::kPending, 0};
-  for (const auto& [p, job] : jobs_)
-    for (const Entry& e : job->entries) m[e.id] = {ctl::RunState::kInflight, now - job->started};
-  return m;
-}
-
-ctl::RunState Manager::RunStateOf(const queue::Envelope& e, const std::map<queue::EnvId, ctl::RunState>& core,
-                                  int64_t now) const {
-  if (auto it = core.find(e.id); it != core.end()) return it->second;
+// What the queue alone cannot say of an envelope: waiting here for a window,
+// or in flight and since when. Found through its message, so that listing a
+// queue much larger than the active set costs nothing for the rest of it.
+ctl::RunState Manager::RunStateOf(const queue::Envelope& e, int64_t now) const {
+  queue::MsgId msg = queue::MsgOf(e.id);
+  if (messages_.count(msg)) {
+    for (const auto& [p, job] : jobs_)
+      if (job->msg == msg)
+        for (const Entry& x : job->entries)
+          if (x.id == e.id) return {ctl::RunState::kInflight, now - job->started};
+    if (Waiting(e.id)) return {ctl::RunState::kPending, 0};
+  }
   return ctl::StoredRunState(e, now, false);
 }
 
@@ -169,13 +166,12 @@ void Manager::ShowQueue(const ctl::Request& req, std::shared_ptr<ctl::Reply> rep
       return false;
     }
     int64_t now = std::time(nullptr);
-    auto core = InCore(now);
     for (const auto& m : *page) {
       *after = m.id;
       auto envs = q_->Envelopes(m.id);
       if (!envs.ok()) continue;  // gone since the page was read
       for (const auto& e : *envs) {
-        auto rs = RunStateOf(e, core, now);
+        auto rs = RunStateOf(e, now);
         r.Line(json ? ctl::FormatQueueJson(m, e, rs) : ctl::FormatQueueLine(m, e, rs));
       }
     }
@@ -193,7 +189,7 @@ void Manager::ShowEnvelope(const ctl::Request& req, std::shared_ptr<ctl::Reply> 
   auto m = q_->GetMessage(queue::MsgOf(e->id));
   if (!m.ok()) return reply->Fail(queue::FormatMsgId(queue::MsgOf(e->id)) + ": " + m.status().message);
   int64_t now = std::time(nullptr);
-  reply->Text(ctl::FormatEnvelopeDetail(*m, *e, RunStateOf(*e, InCore(now), now)));
+  reply->Text(ctl::FormatEnvelopeDetail(*m, *e, RunStateOf(*e, now)));
   reply->Finish();
 }
 

@@ -98,20 +98,21 @@ void Manager::Drain() {
   page_timer_.Stop();
   run_timer_.Stop();
   due_timer_.Stop();
-  // What waits in memory goes back to the queue, due now, for the next qmgr;
-  // what is in flight stays active and is recovered as a dead qmgr's.
+  // What waits in memory goes back to the queue, due now, for the next qmgr,
+  // in one commit (the active set may hold thousands: a reload while
+  // delivery is paused); what is in flight stays active and is recovered as
+  // a dead qmgr's.
+  queue::EnvelopeUpdate due;
+  due.state = queue::State::kDeferred;
+  due.next_attempt = std::time(nullptr);
+  std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> back;
   for (auto& [k, d] : dests_) {
-    for (auto& [msg, entries] : d->todo) {
-      for (const Entry& e : entries) {
-        queue::EnvelopeUpdate u;
-        u.state = queue::State::kDeferred;
-        u.next_attempt = std::time(nullptr);
-        (void)q_->Update(e.id, u);
-      }
-    }
+    for (auto& [msg, entries] : d->todo)
+      for (const Entry& e : entries) back.emplace_back(e.id, due);
     d->todo.clear();
     d->order.clear();
   }
+  (void)q_->UpdateMany(back);
   log::Info("stopping: sent={} deferred={} bounced={} expired={} requests={} crashes={}", stats_.sent,
             stats_.deferred, stats_.bounced, stats_.expired, stats_.requests, stats_.crashes);
 }

@@ -152,9 +152,7 @@ class Manager {
   // Control commands (control.cc, control_routes.cc).
   bool IsLocalTransport(const std::string& name) const;
   bool Paused(const Transport* t) const;
-  std::map<queue::EnvId, ipc::control::RunState> InCore(int64_t now) const;
-  ipc::control::RunState RunStateOf(const queue::Envelope& e,
-                                    const std::map<queue::EnvId, ipc::control::RunState>& core, int64_t now) const;
+  ipc::control::RunState RunStateOf(const queue::Envelope& e, int64_t now) const;
   bool Unqueue(queue::EnvId id);
   bool InFlight(queue::EnvId id) const;
   bool Waiting(queue::EnvId id) const;  // in core, waiting for its destination
