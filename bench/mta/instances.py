@@ -47,19 +47,31 @@ class MTA:
 
     name = "?"
 
-    def __init__(self, relay_port, process_limit=100, qmgr=True):
+    def __init__(self, relay_port, process_limit=100, paused=False):
         self.root = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-"))
         self.root.chmod(0o755)  # workers run as mail_owner and must reach it
         self.port = tools.free_port()
         self.relay_port = relay_port
         self.process_limit = process_limit
-        self.qmgr = qmgr
+        self.paused = paused  # remote delivery paused from the start
         self.cpu = CpuGroup(f"postern-bench-{self.name}")
         self.started = False
 
     def pids(self):
         pids = self.cpu.pids()
         return pids if pids or self.cpu.path else self._pids_by_scan()
+
+    def pids_of(self, program):
+        """Pids of this MTA's processes running `program` (by argv[0]'s name)."""
+        out = []
+        for pid in self.pids():
+            try:
+                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if Path(argv0).name == program:
+                out.append(pid)
+        return out
 
     def _pids_by_scan(self):
         needle = str(self.root).encode()
@@ -117,8 +129,8 @@ class MTA:
 class Postern(MTA):
     name = "postern"
 
-    def __init__(self, bin_dir, relay_port, process_limit=100, qmgr=True, extra=None):
-        super().__init__(relay_port, process_limit, qmgr)
+    def __init__(self, bin_dir, relay_port, process_limit=100, paused=False, extra=None):
+        super().__init__(relay_port, process_limit, paused)
         self.bin = Path(bin_dir)
         self.config_dir = self.root / "etc"
         self.queue_dir = self.root / "queue"
@@ -145,10 +157,9 @@ class Postern(MTA):
 
     def write_config(self):
         (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in self.params.items()))
-        lines = [f"127.0.0.1:{self.port} inet n - n - - smtpd",
+        lines = ["qmgr unix n - n 300 1 qmgr",
+                 f"127.0.0.1:{self.port} inet n - n - - smtpd",
                  "smtp unix - - n - - smtp"]
-        if self.qmgr:
-            lines.insert(0, "qmgr unix n - n 300 1 qmgr")
         (self.config_dir / "master.cf").write_text("\n".join(lines) + "\n")
 
     def ctl(self, *args, timeout=60, check=True):
@@ -158,31 +169,44 @@ class Postern(MTA):
     def start(self):
         self.ctl("start")
         self.started = True
+        if self.paused:
+            # `postern pause mta`: qmgr keeps scanning, routing and answering,
+            # but hands nothing to the smtp transport until resumed.
+            self.ctl("pause", "mta")
         tools.wait_port(self.port)
 
     def stop(self):
         self.ctl("stop", check=False)
         self.started = False
 
-    def enable_qmgr(self):
-        """Adds qmgr to master.cf and reloads: the 'qmgr restart' of the
-        queue-scale scenario. Returns the monotonic time of the reload."""
-        self.qmgr = True
-        self.write_config()
+    def restart_qmgr(self, timeout=120):
+        """`postern reload` (master retires qmgr and starts a new one, which
+        recovers the queue before it answers); waits until the new qmgr
+        answers a queue command. Returns (monotonic time of the reload,
+        seconds until the new qmgr answered)."""
+        old = set(self.pids_of("qmgr"))
         t = time.monotonic()
         self.ctl("reload")
-        return t
+        end = t + timeout
+        while time.monotonic() < end:
+            now = set(self.pids_of("qmgr"))
+            if now and not now & old:
+                r = self.ctl("show", "routes", check=False, timeout=timeout)
+                if r.returncode == 0:
+                    return t, time.monotonic() - t
+            time.sleep(0.02)
+        raise tools.ToolError(f"{self.name}: no new qmgr answering {timeout}s after reload\n{self.log_tail()}")
+
+    def resume_delivery(self):
+        self.ctl("resume", "mta")
 
     def queue_list_argv(self):
-        """(argv, label): `postern show queue` when it exists, else qtool's list."""
-        r = subprocess.run([str(self.bin / "postern"), "-c", str(self.config_dir), "show", "queue"],
-                           capture_output=True, text=True, timeout=30)
-        if r.returncode == 0:
-            return [str(self.bin / "postern"), "-c", str(self.config_dir), "show", "queue"], "postern show queue"
-        qtool = self.bin / "qtool"
-        if qtool.exists():
-            return [str(qtool), str(self.config_dir), "list"], "qtool list (show queue not built yet)"
-        return None, None
+        """(argv, label): `postern show queue` (qmgr streams it through master)."""
+        return [str(self.bin / "postern"), "-c", str(self.config_dir), "show", "queue"], "postern show queue"
+
+    def queue_server(self):
+        """The process that does the listing's work on the MTA's side."""
+        return "qmgr"
 
 
 POSTFIX_MASTER_CF = """\
@@ -212,8 +236,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix(MTA):
     name = "postfix"
 
-    def __init__(self, relay_port, process_limit=100, qmgr=True, extra=None):
-        super().__init__(relay_port, process_limit, qmgr)
+    def __init__(self, relay_port, process_limit=100, paused=False, extra=None):
+        super().__init__(relay_port, process_limit, paused)
         root = tools.POSTFIX_ROOT
         self.config_dir = self.root / "etc"
         self.queue_dir = self.root / "queue"
@@ -253,7 +277,7 @@ class Postfix(MTA):
             "maximal_backoff_time": "5s",
             "queue_run_delay": "1s",
         }
-        if not qmgr:
+        if paused:
             # Delivery paused, Postfix's way: qmgr defers the smtp transport.
             # (Without qmgr in master.cf, cleanup's failing qmgr trigger slows
             # every message to a crawl: ~5 msg/s.)
@@ -280,17 +304,24 @@ class Postfix(MTA):
         self.postfix("stop", check=False)
         self.started = False
 
-    def enable_qmgr(self):
-        """Lifts defer_transports, reloads (master restarts qmgr) and flushes
-        the deferred queue; returns the time of the reload."""
+    def restart_qmgr(self, timeout=120):
+        """Lifts defer_transports and reloads (master restarts qmgr, which
+        reads the new main.cf). Returns (time of the reload, None: Postfix's
+        qmgr answers no command that would say it is ready)."""
         main = self.config_dir / "main.cf"
         main.write_text("".join(l + "\n" for l in main.read_text().splitlines()
                                 if not l.startswith("defer_transports")))
-        self.qmgr = True
         t = time.monotonic()
         self.postfix("reload")
+        return t, None
+
+    def resume_delivery(self):
+        """The deferred queue is due again now (qmgr moved it there while
+        smtp was a deferred transport)."""
         self.postfix("flush")
-        return t
 
     def queue_list_argv(self):
         return [str(tools.POSTFIX_ROOT / "usr/sbin/postqueue"), "-c", str(self.config_dir), "-p"], "postqueue -p"
+
+    def queue_server(self):
+        return "showq"

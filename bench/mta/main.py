@@ -19,11 +19,13 @@ from .report import FIGURES, TARGETS, summarize, table, check_targets
 MODES = {
     "full": dict(pairs=3, relay_messages=10000, relay_sessions=20, latency_messages=1000,
                  idle_postern=[100, 1000, 10000], idle_postfix=[100, 1000], queue_messages=100000,
-                 timeout=1800),
+                 queue_sources=2, queue_sessions=50, timeout=1800),
     "quick": dict(pairs=3, relay_messages=2000, relay_sessions=20, latency_messages=200,
-                  idle_postern=[100, 1000], idle_postfix=[100], queue_messages=2000, timeout=600),
+                  idle_postern=[100, 1000], idle_postfix=[100], queue_messages=2000,
+                  queue_sources=2, queue_sessions=50, timeout=600),
     "smoke": dict(pairs=1, relay_messages=100, relay_sessions=5, latency_messages=20,
-                  idle_postern=[20], idle_postfix=[20], queue_messages=100, timeout=60),
+                  idle_postern=[20], idle_postfix=[20], queue_messages=100,
+                  queue_sources=1, queue_sessions=5, timeout=60),
 }
 ALL = ["relay", "latency", "ceiling", "idle", "queue"]
 
@@ -75,6 +77,9 @@ def run(args):
         # Postfix runs one smtpd per session: beyond 1,000 it meets its process limit.
         sizes["idle_postfix"] = [n for n in sizes["idle_postern"] if n <= 1000]
     sizes["idle_pairs"] = args.idle_pairs or sizes["pairs"]
+    if args.queue:
+        sizes["queue_messages"] = args.queue
+    sizes["queue_pairs"] = args.queue_pairs or sizes["pairs"]
     nofile = raise_nofile()
     tools.fetch_postfix(log=lambda m: print(m, flush=True))
     bin_dir = Path(args.bin).resolve()
@@ -104,7 +109,7 @@ def run(args):
     postfix = lambda port, **kw: Postfix(port, **kw)
     pairs = sizes["pairs"]
     for scen in wanted:
-        for i in range(sizes["idle_pairs"] if scen == "idle" else pairs):
+        for i in range(sizes.get(f"{scen}_pairs", pairs)):
             if scen == "relay":
                 attempt("relay", "postern", lambda: scenarios.relay(postern, sizes))
                 attempt("relay", "postfix", lambda: scenarios.relay(postfix, sizes))
@@ -169,6 +174,8 @@ def main():
     p.add_argument("--pairs", type=int, help="postern/Postfix pairs per scenario")
     p.add_argument("--idle", help="idle session counts for postern, e.g. 100,1000,10000")
     p.add_argument("--idle-pairs", type=int, help="pairs for the idle scenario (it is slow at 10,000)")
+    p.add_argument("--queue", type=int, help="messages of the queue scenario (full: 100,000)")
+    p.add_argument("--queue-pairs", type=int, help="pairs for the queue scenario (~30 min a pair at 100,000)")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")
     args = p.parse_args()
     if args.out is None and args.mode != "smoke":

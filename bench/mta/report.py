@@ -20,10 +20,17 @@ FIGURES = {
     "queue_list_s": ("s", "lower", "queue: listing the whole queue | wc -l"),
     "queue_list_lines": ("lines", None, "queue: lines the listing printed"),
     "queue_list_peak_rss_mb": ("MB", "lower", "queue: peak RSS of the listing command (streams or not)"),
+    "queue_list_server_peak_rss_mb": ("MB", "lower", "queue: peak RSS during the listing of the MTA process "
+                                      "serving it (postern qmgr, Postfix showq)"),
+    "queue_list_server_growth_mb": ("MB", "lower", "queue: that process's peak minus its RSS before the listing"),
+    "queue_list_mta_growth_mb": ("MB", "lower", "queue: growth of the sum of RSS of all MTA processes while listing"),
+    "queue_list_load1": ("", None, "queue: 1-minute load average when the listing started (shared machine)"),
     "queue_list_tool": ("", None, "queue: the command that listed the queue"),
-    "qmgr_ready_s": ("s", "lower", "queue: qmgr started (reload) to the first delivery"),
-    "queue_drain_s": ("s", "lower", "queue: qmgr started to the queue empty at the sink"),
+    "qmgr_restart_s": ("s", "lower", "queue: reload to the new qmgr answering a queue command (postern only)"),
+    "qmgr_ready_s": ("s", "lower", "queue: qmgr restarted (reload) and delivery resumed, to the first delivery"),
+    "queue_drain_s": ("s", "lower", "queue: qmgr restarted to the queue empty at the sink"),
     "queue_drain_msgs_per_s": ("msg/s", "higher", "queue: drain rate after the first delivery"),
+    "queue_drain_load1": ("", None, "queue: 1-minute load average when the drain ended"),
 }
 _IDLE = {
     "sessions_open": ("", None, "idle: sessions that reached the EHLO reply"),

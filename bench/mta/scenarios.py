@@ -1,6 +1,7 @@
 # bench/mta/scenarios.py — the five scenarios. Each takes an MTA factory
 # (relay_port, **kw → a fresh, unstarted instance) and the sizes to use, runs
 # once against a fresh instance and returns {figure: value}.
+import os
 import subprocess
 import tempfile
 import time
@@ -121,58 +122,80 @@ def idle(factory, sizes, n):
         }
 
 
-def _hwm_kb(pid):
+def _status_kb(pid, field):
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
 
 
-def _timed_listing(argv):
-    """Runs `argv | wc -l`; returns (lines, seconds, peak RSS in KiB of the
-    listing process — whether it streams or holds the queue in memory).
-    The peak is VmHWM polled while it runs (wait4's ru_maxrss would count
-    this Python process, which the child was forked from)."""
+def _timed_listing(argv, mta):
+    """Runs `argv | wc -l`; returns (lines, seconds, the listing command's
+    peak RSS in KiB, the peak RSS of the MTA's process that serves the
+    listing (qmgr, showq) and its RSS just before, the peak of the sum over
+    all the MTA's processes and that sum before). Streaming shows as small
+    peaks that do not grow with the queue. The command's peak is its VmHWM
+    (wait4's ru_maxrss would count this Python process, which it was forked
+    from); the MTA's are VmRSS sampled every few ms."""
+    server = mta.queue_server()
+    server_before = max((_status_kb(p, "VmRSS") for p in mta.pids_of(server)), default=0)
+    total_before = memory_kb(mta.pids())[0]
     t0 = time.monotonic()
     lister = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tools.tool_env())
     wc = subprocess.Popen(["wc", "-l"], stdin=lister.stdout, stdout=subprocess.PIPE)
     lister.stdout.close()
-    peak = 0
+    peak = server_peak = total_peak = 0
+    i = 0
     while lister.poll() is None:
-        peak = max(peak, _hwm_kb(lister.pid))
+        peak = max(peak, _status_kb(lister.pid, "VmHWM"))
+        server_peak = max([server_peak] + [_status_kb(p, "VmRSS") for p in mta.pids_of(server)])
+        if i % 10 == 0:
+            total_peak = max(total_peak, memory_kb(mta.pids())[0])
+        i += 1
         time.sleep(0.005)
     out = wc.communicate()[0]
-    return int(out.strip() or 0), time.monotonic() - t0, peak
+    secs = time.monotonic() - t0
+    return int(out.strip() or 0), secs, peak, server_peak, server_before, total_peak, total_before
 
 
 def queue_scale(factory, sizes):
-    """N messages enqueued with no qmgr running (delivery paused); then the
-    queue listing, qmgr started by a reload until the first delivery, and the
-    drain to the sink."""
+    """N messages enqueued with remote delivery paused (postern: `postern
+    pause mta`; Postfix: defer_transports); then the whole queue listed, qmgr
+    restarted (reload) until ready, delivery resumed, and the drain to the
+    sink timed."""
     n = sizes["queue_messages"]
     sink = tools.SmtpSink()
     try:
-        with factory(sink.port, qmgr=False) as mta:
+        with factory(sink.port, paused=True) as mta:
             mta.start()
-            argv, label = mta.queue_list_argv()  # probed while the queue is empty
-            dt, _ = tools.smtp_source(mta.port, n, sessions=sizes["relay_sessions"])
+            dt = tools.smtp_source_parallel(mta.port, n, processes=sizes["queue_sources"],
+                                            sessions=sizes["queue_sessions"], timeout=sizes["timeout"])
             out = {"queue_enqueue_msgs_per_s": n / dt}
-            if argv:
-                lines, secs, maxrss = _timed_listing(argv)
-                out.update(queue_list_s=secs, queue_list_lines=lines, queue_list_peak_rss_mb=maxrss / 1024.0,
-                           queue_list_tool=label)
+            argv, label = mta.queue_list_argv()
+            load = os.getloadavg()[0]
+            lines, secs, peak, srv, srv0, tot, tot0 = _timed_listing(argv, mta)
+            out.update(queue_list_s=secs, queue_list_lines=lines, queue_list_peak_rss_mb=peak / 1024.0,
+                       queue_list_server_peak_rss_mb=srv / 1024.0,
+                       queue_list_server_growth_mb=(srv - srv0) / 1024.0,
+                       queue_list_mta_growth_mb=max(0, tot - tot0) / 1024.0,
+                       queue_list_load1=load, queue_list_tool=label)
+            if lines < n:
+                raise tools.ToolError(f"{mta.name}: the listing printed {lines} lines for {n} messages")
             if sink.messages():
                 raise tools.ToolError(f"{mta.name}: delivered while paused")
-            t_reload = mta.enable_qmgr()
+            t_restart, answered = mta.restart_qmgr(timeout=sizes["timeout"])
+            if answered is not None:
+                out["qmgr_restart_s"] = answered
+            mta.resume_delivery()
             t_first = sink.wait_messages(1, timeout=sizes["timeout"])
             t_done = sink.wait_messages(n, timeout=sizes["timeout"])
             if t_first is None or t_done is None:
                 raise tools.ToolError(f"{mta.name}: drained {sink.messages()}/{n}\n{mta.log_tail()}")
-            out.update(qmgr_ready_s=t_first - t_reload, queue_drain_s=t_done - t_reload,
-                       queue_drain_msgs_per_s=n / (t_done - t_first))
+            out.update(qmgr_ready_s=t_first - t_restart, queue_drain_s=t_done - t_restart,
+                       queue_drain_msgs_per_s=n / (t_done - t_first), queue_drain_load1=os.getloadavg()[0])
             return out
     finally:
         sink.close()
