@@ -68,5 +68,12 @@ int main(int argc, char** argv) {
   svc.on_client = [&](server::Context&, server::Client c) {
     std::make_shared<Session>(*service, std::move(c))->Start();
   };
+  svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {
+    if (!service || ctx.runtime.options == old.options) return;
+    auto s = bounce::Settings::FromConfig(ctx.config);
+    if (!s) return log::Warning("set option: {}; keeping the previous settings", s.error());
+    service->Adopt(std::move(*s));
+    server::LogOptionsAdopted(ctx, old);
+  };
   return server::Run("bounce", argc, argv, std::move(svc));
 }

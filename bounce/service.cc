@@ -129,6 +129,12 @@ ipc::BounceAnswer Service::Handle(const ipc::BounceRequest& req) {
     return {false, 0, "message not readable: " + orig.status().message};
   }
   PlanResult plan = Plan(req.kind, orig->sender, uint8_t(orig->dsn_ret), req.recipients, s_.addresses);
+  if (log::Tracing("bounce")) {
+    std::string who;
+    for (const auto& r : req.recipients) who += (who.empty() ? "<" : ", <") + r.address + "> " + r.action;
+    log::Trace("bounce", "{}: request from qmgr about {} recipient(s) ({}) of a message from <{}>: {} notice(s) planned",
+               id, req.recipients.size(), who, orig->sender, plan.notices.size());
+  }
   if (plan.notices.empty()) {
     if (plan.discarded.rfind("undeliverable postmaster", 0) == 0) log::Warning("{}: {}", id, plan.discarded);
     else log::Info("{}: {}", id, plan.discarded);
@@ -149,6 +155,8 @@ ipc::BounceAnswer Service::Handle(const ipc::BounceRequest& req) {
       continue;
     }
     log::Info("{}: {}: {}", id, n.label, queue::FormatMsgId(*nid));
+    log::Trace("bounce", "{}: {} to <{}> queued as {} ({} recipient(s) reported{})", id, n.label, n.to,
+               queue::FormatMsgId(*nid), n.recipients.size(), n.headers_only ? ", headers only" : "");
     if (i == 0) answer.notice_id = *nid;
   }
   return answer;

@@ -31,6 +31,11 @@ class Service {
  public:
   Service(Settings s, std::unique_ptr<queue::Queue> q) : s_(std::move(s)), q_(std::move(q)) {}
   ipc::BounceAnswer Handle(const ipc::BounceRequest& req);
+  // `postern set option`: the next notice uses these (the queue stays).
+  void Adopt(Settings s) {
+    s.queue_directory = s_.queue_directory;
+    s_ = std::move(s);
+  }
 
  private:
   // The original as attached: the whole message, or its header block when

@@ -25,8 +25,12 @@ namespace {
 
 // Counters shown even before anything was counted, so scripts see every key.
 constexpr const char* kAlways[] = {
-    "scheduler.delivery.ok", "scheduler.delivery.permfail", "scheduler.delivery.tempfail",
-    "scheduler.envelope.expired", "smtp.message", "smtp.recipient", "smtp.session", "smtp.session.closed",
+    "bounce.envelope",          "bounce.message",
+    "scheduler.delivery.loop",  "scheduler.delivery.ok",
+    "scheduler.delivery.permfail", "scheduler.delivery.tempfail",
+    "scheduler.envelope.expired",  "scheduler.envelope.removed",
+    "smtp.message",             "smtp.recipient",
+    "smtp.session",             "smtp.session.closed",
 };
 
 struct Snapshot {
@@ -159,15 +163,16 @@ int Monitor(Context& ctx) {
     auto d = [&](const char* k) { return v[k] - (row ? std::min(last[k], v[k]) : 0); };
     if (row % 25 == 0) {
       std::printf("--- client ---  -- envelope --   ---- relay/delivery --- ------- misc -------\n"
-                  "curr conn disc  curr  enq  deq   ok tmpfail prmfail expire\n");
+                  "curr conn disc  curr  enq  deq   ok tmpfail prmfail loop expire remove bounce\n");
     }
-    std::printf("%4llu %4llu %4llu  %4llu %4llu %4llu %4llu %7llu %7llu %6llu\n",
+    std::printf("%4llu %4llu %4llu  %4llu %4llu %4llu %4llu %7llu %7llu %4llu %6llu %6llu %6llu\n",
                 (unsigned long long)v["smtp.session.active"], (unsigned long long)d("smtp.session"),
                 (unsigned long long)d("smtp.session.closed"), (unsigned long long)v["scheduler.envelope"],
                 (unsigned long long)d("smtp.recipient"), (unsigned long long)d("queue.envelope.removed"),
                 (unsigned long long)d("scheduler.delivery.ok"), (unsigned long long)d("scheduler.delivery.tempfail"),
-                (unsigned long long)d("scheduler.delivery.permfail"),
-                (unsigned long long)d("scheduler.envelope.expired"));
+                (unsigned long long)d("scheduler.delivery.permfail"), (unsigned long long)d("scheduler.delivery.loop"),
+                (unsigned long long)d("scheduler.envelope.expired"), (unsigned long long)d("scheduler.envelope.removed"),
+                (unsigned long long)d("bounce.envelope"));
     std::fflush(stdout);
     last = v;
   }

@@ -310,6 +310,15 @@ bool RecipientDelivery::DotForward(Attr& a, const Creds& pw, const std::string& 
 Verdict RecipientDelivery::Tokens(Attr& a, std::string_view text, const char* origin) {
   bool truncated = false;
   std::vector<Destination> list = ParseDestinations(text, kMaxDestinations, &truncated);
+  if (log::Tracing("expand")) {
+    std::string what;
+    for (const Destination& d : list) {
+      static constexpr const char* kPrefix[] = {"", "\\", "|", "", ":include:"};
+      what += (what.empty() ? "" : ", ") + std::string(kPrefix[int(d.kind)]) + d.text;
+    }
+    log::Trace("expand", "{}: {} expansion of <{}>: {} destination(s): {}", msg_.msgid, origin, a.recipient,
+               list.size(), what.empty() ? "none" : what);
+  }
   if (truncated)
     log::Warning("{}: {} expansion of {} has more than {} entries: the rest is ignored", msg_.msgid, origin,
                  a.recipient, kMaxDestinations);

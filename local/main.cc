@@ -29,8 +29,10 @@ std::optional<uid_t> TableOwner(const config::TableRef& ref) {
   return st.st_uid;
 }
 
-Result<void> Init(server::Context& ctx, local::Agent* agent) {
-  auto s = local::Settings::Load(ctx.config);
+// Everything of the agent that main.cf decides, except the queue: at start,
+// and again when `postern set option` changes the overrides.
+Result<void> Configure(const config::Config& cfg, local::Agent* agent) {
+  auto s = local::Settings::Load(cfg);
   if (!s) return Err(s.error());
   agent->settings = std::move(*s);
   const local::Settings& st = agent->settings;
@@ -40,7 +42,7 @@ Result<void> Init(server::Context& ctx, local::Agent* agent) {
     agent->aliases.push_back(std::move(*t));
     agent->alias_owners.push_back(TableOwner(ref));
   }
-  auto router = route::Router::FromConfig(ctx.config);
+  auto router = route::Router::FromConfig(cfg);
   if (!router) return Err(router.error());
   agent->router = std::make_unique<route::Router>(std::move(*router));
   if (local::Privileged()) {
@@ -48,6 +50,24 @@ Result<void> Init(server::Context& ctx, local::Agent* agent) {
     if (!agent->default_privs) return Err("default_privs: unknown user " + st.default_privs);
     if (agent->default_privs->uid == 0) return Err("default_privs: must not be a privileged user");
   }
+  return {};
+}
+
+// `set option`: the next delivery uses the new settings; a value that does
+// not work keeps the previous ones.
+void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, local::Agent* agent) {
+  if (ctx.runtime.options == old.options) return;
+  local::Agent fresh;
+  if (auto r = Configure(ctx.config, &fresh); !r)
+    return log::Warning("set option: {}; keeping the previous settings", r.error());
+  fresh.queue = std::move(agent->queue);
+  *agent = std::move(fresh);
+  server::LogOptionsAdopted(ctx, old);
+}
+
+Result<void> Init(server::Context& ctx, local::Agent* agent) {
+  if (auto r = Configure(ctx.config, agent); !r) return r;
+  const local::Settings& st = agent->settings;
   auto opts = queue::OptionsFromConfig(ctx.config);
   if (!opts.ok()) return Err(opts.status().message);
   auto q = queue::Queue::Open(st.queue_directory, *opts);
@@ -132,5 +152,6 @@ int main(int argc, char** argv) {
   svc.on_client = [agent](server::Context&, server::Client c) {
     std::make_shared<Session>(*agent, std::move(c))->Start();
   };
+  svc.on_runtime = [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); };
   return server::Run("local", argc, argv, std::move(svc));
 }

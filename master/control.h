@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,22 +22,27 @@
 
 namespace postern::master {
 
-// Master's side of one worker's control link: requests go out in order, and
-// their responses come back in the same order.
+// Master's side of one worker's control link: each request gets an id, and
+// the worker's frames, interleaved, say which call they answer. A worker
+// that leaves calls without a single frame for control_timeout fails them.
 class WorkerLink : public std::enable_shared_from_this<WorkerLink> {
  public:
   struct Call {
     std::function<void(std::string_view text)> on_text;
     std::function<void(const ipc::control::End&)> on_end;
-    bool cancelled = false;
+    bool cancelled = false;  // no longer wanted: its frames are dropped
+    bool paused = false;     // its client lags: the worker was told to wait
   };
-  static std::shared_ptr<WorkerLink> Open(uv_loop_t* loop, event::Fd fd);
+  // label names the worker in errors ("qmgr (pid 123)").
+  static std::shared_ptr<WorkerLink> Open(uv_loop_t* loop, event::Fd fd, std::string label = "the worker");
   std::shared_ptr<Call> Send(const std::vector<std::string>& words, std::function<void(std::string_view)> on_text,
                              std::function<void(const ipc::control::End&)> on_end);
   // The response is no longer wanted: the worker is told to stop, output dropped.
   void Cancel(const std::shared_ptr<Call>& call);
   void SendState(const ipc::control::RuntimeState& s);
-  // Backpressure from the client side.
+  // Backpressure from one call's client: the worker holds that answer back
+  // (its other calls go on).
+  void Pause(const std::shared_ptr<Call>& call, bool pause);
   void PauseReading();
   void ResumeReading();
   void Close();
@@ -45,9 +51,14 @@ class WorkerLink : public std::enable_shared_from_this<WorkerLink> {
   void OnData(std::string_view d);
   void Fail(const std::string& why);
   void Write(std::string frame);
+  void ArmTimer();
+  void TimedOut();
   std::unique_ptr<event::Stream> stream_;
+  std::unique_ptr<event::Timer> timer_;  // runs while calls wait and we read
+  std::string label_;
   ipc::FrameReader reader_{ipc::control::kFrameMax};
-  std::deque<std::shared_ptr<Call>> calls_;
+  std::map<uint32_t, std::shared_ptr<Call>> calls_;  // by request id, until their end frame
+  uint32_t next_id_ = 1;
   bool reading_ = false, closed_ = false;
 };
 
@@ -102,7 +113,11 @@ ipc::control::Handler RelayToQmgr();
 // `command` ("" = all workers) and streams their output one after another.
 // kAll: the answer fails when one fails; kAny: it succeeds when one succeeds
 // (kill session: only the worker holding it can).
+// kAny with `none_needed`: when no worker succeeds and none_needed(words)
+// says that is fine (update table: no running worker holds the table, the
+// next one to open it reads it fresh), the answer is still a success.
 enum class Aggregate { kAll, kAny };
-ipc::control::Handler Broadcast(std::string command, Aggregate how);
+ipc::control::Handler Broadcast(std::string command, Aggregate how,
+                                std::function<bool(const std::vector<std::string>&)> none_needed = nullptr);
 
 }  // namespace postern::master

@@ -124,7 +124,10 @@ void SetOption(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   TheControl().Update([&](ctl::RuntimeState& s) { s.options[name] = value; });
   log::Info("option {} = {} set by administrator (until the next reload)", name, value);
   reply->Line(name + " = " + value);
-  reply->Finish();
+  // Answered once every worker has the new state (links deliver in order),
+  // so that the operator's next step meets the new value.
+  ctl::Request sync{{"sync"}, 1};
+  Broadcast("", Aggregate::kAll)(sync, std::move(reply));
 }
 
 void ShowOptions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
@@ -147,6 +150,30 @@ void ShowStats(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   smtpd(req, std::move(reply));
 }
 
+// update table NAME with no running worker holding it: fine when some
+// parameter names that file, since whoever opens it next reads it fresh.
+bool NamedInConfig(const std::vector<std::string>& words) {
+  if (words.size() != 3) return false;
+  std::string path = words[2];
+  if (auto colon = path.find(':'); colon != std::string::npos && path[0] != '/') path.erase(0, colon + 1);
+  if (path.empty()) return false;
+  const config::Config& cfg = TheControl().config();
+  for (const auto& def : config::Registry()) {
+    auto v = cfg.Get(def.name);
+    if (!v) continue;
+    for (size_t at = v->find(path); at != std::string::npos; at = v->find(path, at + 1)) {
+      size_t end = at + path.size();
+      bool whole = (at == 0 || std::string_view(" \t,:{").find((*v)[at - 1]) != std::string_view::npos) &&
+                   (end == v->size() || std::string_view(" \t,}").find((*v)[end]) != std::string_view::npos);
+      if (whole) {
+        log::Info("table {} reloaded by administrator (no running process holds it)", words[2]);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 const ctl::Registration kLogBrief({"log", "brief"}, [](const ctl::Request& r, std::shared_ptr<ctl::Reply> p) {
   SetLog(false, r, std::move(p));
 });
@@ -163,7 +190,9 @@ const ctl::Registration kShowStats({"show", "stats"}, ShowStats);
 // Answered by the workers that hold sessions or tables.
 const ctl::Registration kShowSessions({"show", "sessions"}, Broadcast("smtpd", Aggregate::kAll));
 const ctl::Registration kKillSession({"kill", "session"}, Broadcast("smtpd", Aggregate::kAny));
-const ctl::Registration kUpdateTable({"update", "table"}, Broadcast("", Aggregate::kAny));
+// Every worker holding the table rereads it (the skeleton answers for all
+// of them); when none holds it now, it is enough that main.cf names it.
+const ctl::Registration kUpdateTable({"update", "table"}, Broadcast("", Aggregate::kAny, NamedInConfig));
 
 }  // namespace
 

@@ -1,7 +1,10 @@
 // master/control_relay.cc — master's links to its workers and the relay
 // handlers that forward a ctl request to qmgr or to every worker of a kind,
 // streaming the answers back with backpressure. See ipc/control.h.
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "log/log.h"
 #include "master/control.h"
@@ -10,7 +13,22 @@ namespace postern::master {
 
 namespace ctl = ipc::control;
 
-std::shared_ptr<WorkerLink> WorkerLink::Open(uv_loop_t* loop, event::Fd fd) {
+namespace {
+
+// control_timeout from main.cf, or as `set option` made it (master's own parameter).
+std::chrono::seconds ControlTimeout() {
+  const auto& opts = TheControl().state().options;
+  if (auto it = opts.find("control_timeout"); it != opts.end()) {
+    config::Config c = TheControl().config();
+    c.Override("control_timeout", it->second);
+    if (auto t = c.GetTime("control_timeout")) return *t;
+  }
+  return TheControl().config().Time("control_timeout");
+}
+
+}  // namespace
+
+std::shared_ptr<WorkerLink> WorkerLink::Open(uv_loop_t* loop, event::Fd fd, std::string label) {
   auto stream = event::Stream::Adopt(loop, fd.Release());
   if (!stream) {
     log::Warning("worker control link: {}", stream.error());
@@ -18,6 +36,8 @@ std::shared_ptr<WorkerLink> WorkerLink::Open(uv_loop_t* loop, event::Fd fd) {
   }
   std::shared_ptr<WorkerLink> l(new WorkerLink);
   l->stream_ = std::move(*stream);
+  l->timer_ = std::make_unique<event::Timer>(loop);
+  l->label_ = std::move(label);
   l->ResumeReading();
   return l;
 }
@@ -38,24 +58,76 @@ std::shared_ptr<WorkerLink::Call> WorkerLink::Send(const std::vector<std::string
     call->on_end({false, "the worker has exited"});
     return call;
   }
-  calls_.push_back(call);
+  uint32_t id = next_id_++;
+  if (next_id_ == 0) next_id_ = 1;
+  calls_[id] = call;
   std::string frame;
-  ipc::AppendFrame(ctl::EncodeRequest(words), &frame);
+  ipc::AppendFrame(ctl::EncodeRequest(words, id), &frame);
   Write(std::move(frame));
+  if (!timer_->active()) ArmTimer();
   return call;
+}
+
+// Silence is measured from the last frame the worker sent (or the first
+// call since it was quiet): any frame, of any call, shows it is alive.
+void WorkerLink::ArmTimer() {
+  timer_->Stop();
+  bool waiting = false;
+  for (const auto& [id, c] : calls_) waiting |= !c->cancelled && !c->paused;
+  if (!waiting || !reading_ || closed_) return;
+  auto limit = ControlTimeout();
+  if (limit.count() <= 0) return;
+  std::weak_ptr<WorkerLink> weak = weak_from_this();
+  timer_->Start(uint64_t(limit.count()) * 1000, 0, [weak] {
+    if (auto self = weak.lock()) self->TimedOut();
+  });
+}
+
+// The worker is stopped or stuck: its callers hear so now; what it sends
+// later for them is dropped (the calls stay until their end frame comes).
+void WorkerLink::TimedOut() {
+  auto keep = shared_from_this();
+  long long secs = ControlTimeout().count();
+  std::string why = fmt::format("{} did not answer within {}s (control_timeout); it may be stopped or "
+                                "overloaded, try again later",
+                                label_, secs);
+  log::Warning("control: {}", why);
+  std::vector<std::shared_ptr<Call>> waiting;
+  for (auto& [id, c] : calls_) {
+    if (c->cancelled || c->paused) continue;
+    c->cancelled = true;
+    waiting.push_back(c);
+    std::string frame;
+    ipc::AppendFrame(ctl::EncodeCancel(id), &frame);
+    Write(std::move(frame));
+  }
+  for (auto& c : waiting)
+    if (c->on_end) c->on_end({false, why});
 }
 
 void WorkerLink::Cancel(const std::shared_ptr<Call>& call) {
   if (call->cancelled) return;
   call->cancelled = true;
-  // The worker answers in order, so only the oldest call can be the one it
-  // is working on; a later one is told when it gets to the front.
-  if (!calls_.empty() && calls_.front() == call) {
+  for (const auto& [id, c] : calls_) {
+    if (c != call) continue;
     std::string frame;
-    ipc::AppendFrame(ctl::EncodeCancel(), &frame);
+    ipc::AppendFrame(ctl::EncodeCancel(id), &frame);
     Write(std::move(frame));
   }
   ResumeReading();  // drain what is still coming
+}
+
+void WorkerLink::Pause(const std::shared_ptr<Call>& call, bool pause) {
+  if (closed_ || call->cancelled || call->paused == pause) return;
+  for (const auto& [id, c] : calls_) {
+    if (c != call) continue;
+    call->paused = pause;
+    std::string frame;
+    ipc::AppendFrame(ctl::EncodePause(id, pause), &frame);
+    Write(std::move(frame));
+    ArmTimer();  // a paused call waits for its client, not for the worker
+    return;
+  }
 }
 
 void WorkerLink::SendState(const ctl::RuntimeState& s) {
@@ -68,6 +140,7 @@ void WorkerLink::PauseReading() {
   if (!reading_ || closed_) return;
   reading_ = false;
   stream_->ReadStop();
+  timer_->Stop();  // the worker waits for us now, not we for it
 }
 
 void WorkerLink::ResumeReading() {
@@ -81,6 +154,7 @@ void WorkerLink::ResumeReading() {
       [weak](int) {
         if (auto self = weak.lock()) self->Fail("the worker has exited");
       });
+  if (!calls_.empty()) ArmTimer();
 }
 
 void WorkerLink::Close() { Fail("the worker has exited"); }
@@ -93,8 +167,9 @@ void WorkerLink::Fail(const std::string& why) {
   auto calls = std::move(calls_);
   calls_.clear();
   stream_.reset();
-  for (auto& c : calls)
-    if (c->on_end) c->on_end({false, why});
+  timer_->Stop();
+  for (auto& [id, c] : calls)
+    if (!c->cancelled && c->on_end) c->on_end({false, why});
 }
 
 void WorkerLink::OnData(std::string_view d) {
@@ -102,24 +177,24 @@ void WorkerLink::OnData(std::string_view d) {
   reader_.Feed(d);
   std::string p;
   ipc::FrameReader::Status st;
+  bool any = false;
   while (!closed_ && (st = reader_.Next(&p)) == ipc::FrameReader::Status::kFrame) {
-    if (calls_.empty()) return Fail("worker control link: unexpected frame");
-    auto call = calls_.front();
+    any = true;
+    auto id = ctl::IdOf(p);
+    auto it = id ? calls_.find(*id) : calls_.end();
+    if (it == calls_.end()) return Fail("worker control link: unexpected frame");
+    auto call = it->second;
     if (ctl::KindOf(p) == ctl::Kind::kText) {
       if (!call->cancelled && call->on_text) call->on_text(ctl::DecodeText(p));
       continue;
     }
     auto end = ctl::DecodeEnd(p);
     if (!end) return Fail("worker control link: malformed frame");
-    calls_.pop_front();
+    calls_.erase(it);
     if (!call->cancelled && call->on_end) call->on_end(*end);
-    if (!calls_.empty() && calls_.front()->cancelled) {
-      std::string frame;
-      ipc::AppendFrame(ctl::EncodeCancel(), &frame);
-      Write(std::move(frame));
-    }
   }
-  if (!closed_ && st == ipc::FrameReader::Status::kTooLong) Fail("worker control link: frame too long");
+  if (!closed_ && st == ipc::FrameReader::Status::kTooLong) return Fail("worker control link: frame too long");
+  if (any && !closed_) ArmTimer();
 }
 
 namespace {
@@ -133,6 +208,7 @@ struct Relay : std::enable_shared_from_this<Relay> {
   size_t next = 0, ok = 0;
   std::string last_error;
   Aggregate how = Aggregate::kAll;
+  std::function<bool(const std::vector<std::string>&)> none_needed;
   std::shared_ptr<WorkerLink> link;
   std::shared_ptr<WorkerLink::Call> call;
 
@@ -155,11 +231,13 @@ struct Relay : std::enable_shared_from_this<Relay> {
           auto r = weak.lock();
           if (!r) return;
           r->reply->Text(text);
-          if (r->reply->congested()) {
-            // Read no more from the worker until the client has caught up.
+          if (r->reply->congested() && r->call) {
+            // This answer waits until the client has caught up; what the
+            // worker sent before it heard so is bounded by its own high-water mark.
             auto l = r->link;
-            l->PauseReading();
-            r->reply->OnDrain([l] { l->ResumeReading(); });
+            auto c = r->call;
+            l->Pause(c, true);
+            r->reply->OnDrain([l, c] { l->Pause(c, false); });
           }
         },
         [self](const ctl::End& end) {
@@ -173,14 +251,16 @@ struct Relay : std::enable_shared_from_this<Relay> {
   }
 
   void Finish() {
-    if (how == Aggregate::kAny && ok == 0) return reply->Fail(last_error.empty() ? "no worker answered" : last_error);
+    if (how == Aggregate::kAny && ok == 0 && !(none_needed && none_needed(words)))
+      return reply->Fail(last_error.empty() ? "no worker answered" : last_error);
     reply->Finish();
   }
 };
 
 void RunRelay(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply, std::vector<WorkerRef> targets,
-              Aggregate how) {
+              Aggregate how, std::function<bool(const std::vector<std::string>&)> none_needed = nullptr) {
   auto r = std::make_shared<Relay>();
+  r->none_needed = std::move(none_needed);
   r->words = req.words;
   r->reply = std::move(reply);
   r->targets = std::move(targets);
@@ -201,15 +281,16 @@ ctl::Handler RelayToQmgr() {
   };
 }
 
-ctl::Handler Broadcast(std::string command, Aggregate how) {
-  return [command, how](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+ctl::Handler Broadcast(std::string command, Aggregate how,
+                       std::function<bool(const std::vector<std::string>&)> none_needed) {
+  return [command, how, none_needed](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
     std::vector<WorkerRef> targets;
     for (auto& w : TheControl().Workers())
       if ((command.empty() || w.command == command) && w.link) targets.push_back(w);
     std::sort(targets.begin(), targets.end(), [](const WorkerRef& a, const WorkerRef& b) { return a.pid < b.pid; });
     // No worker of that kind running is not an error for kAll: nothing to do.
     if (targets.empty() && how == Aggregate::kAll) return reply->Finish();
-    RunRelay(req, std::move(reply), std::move(targets), how);
+    RunRelay(req, std::move(reply), std::move(targets), how, none_needed);
   };
 }
 

@@ -239,7 +239,8 @@ void Master::Spawn(Service& s) {
   p->started_ms = uv_now(loop_);
   p->svc = &s;
   p->path = s.path;
-  p->ctl = WorkerLink::Open(loop_, std::move(ctl_master));
+  p->ctl = WorkerLink::Open(loop_, std::move(ctl_master),
+                            s.def.command + " (pid " + std::to_string(p->pid) + ", service " + s.def.Key() + ")");
   s.used = true;
   ++s.total;
   ++s.avail;

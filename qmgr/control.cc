@@ -9,6 +9,7 @@
 #include "ipc/control_queue.h"
 #include "log/log.h"
 #include "qmgr/manager.h"
+#include "stats/recorder.h"
 
 namespace postern::qmgr {
 
@@ -99,22 +100,9 @@ bool Manager::InFlight(queue::EnvId id) const {
   return false;
 }
 
-// The envelopes an id argument names: one, a message's, or (all) a page of
-// the queue at a time through `each`.
+// The envelopes an id argument names: one, or a message's ("all" is a bulk
+// job, control_bulk.cc).
 void Manager::ForEachEnvelope(const ctl::IdArg& a, const std::function<void(const queue::Envelope&)>& each) {
-  if (a.all) {
-    queue::MsgId after = 0;
-    while (true) {
-      auto page = q_->ListMessages(after, kListPage);
-      if (!page.ok() || page->empty()) return;
-      for (const auto& m : *page) {
-        after = m.id;
-        if (auto envs = q_->Envelopes(m.id); envs.ok())
-          for (const auto& e : *envs) each(e);
-      }
-      if (page->size() < kListPage) return;
-    }
-  }
   if (a.is_envelope) {
     if (auto e = q_->GetEnvelope(a.id); e.ok()) each(*e);
     return;
@@ -130,18 +118,23 @@ void Manager::RegisterControl() {
   t.Add({"show", "envelope"}, [this](const ctl::Request& req, R reply) { ShowEnvelope(req, std::move(reply)); });
   t.Add({"show", "message"}, [this](const ctl::Request& req, R reply) { ShowMessage(req, std::move(reply)); });
   t.Add({"pause", "envelope"}, [this](const ctl::Request& req, R reply) {
-    Change(req, std::move(reply), "paused", [this](const queue::Envelope& e) { return HoldOne(e); });
+    Change(
+        req, std::move(reply), "paused", [this](const queue::Envelope& e) { return HoldOne(e); }, BulkOp::kHold);
   });
   t.Add({"resume", "envelope"}, [this](const ctl::Request& req, R reply) {
-    Change(req, std::move(reply), "resumed", [this](const queue::Envelope& e) {
-      return e.state == queue::State::kHold && q_->Release(e.id).ok();
-    });
+    Change(
+        req, std::move(reply), "resumed",
+        [this](const queue::Envelope& e) { return e.state == queue::State::kHold && q_->Release(e.id).ok(); },
+        BulkOp::kRelease);
   });
   t.Add({"schedule"}, [this](const ctl::Request& req, R reply) {
-    Change(req, std::move(reply), "scheduled", [this](const queue::Envelope& e) { return ScheduleOne(e); });
+    Change(
+        req, std::move(reply), "scheduled", [this](const queue::Envelope& e) { return ScheduleOne(e); },
+        BulkOp::kSchedule);
   });
   t.Add({"remove"}, [this](const ctl::Request& req, R reply) {
-    Change(req, std::move(reply), "removed", [this](const queue::Envelope& e) { return RemoveOne(e); });
+    Change(
+        req, std::move(reply), "removed", [this](const queue::Envelope& e) { return RemoveOne(e); }, BulkOp::kRemove);
   });
   t.Add({"discover"}, [this](const ctl::Request& req, R reply) {
     Change(req, std::move(reply), "discovered", [this](const queue::Envelope& e) { return DiscoverOne(e); });
@@ -216,12 +209,14 @@ void Manager::ShowMessage(const ctl::Request& req, std::shared_ptr<ctl::Reply> r
 // The common shape of schedule/remove/pause/resume/discover: an id or all,
 // one action per envelope, smtpctl's "N envelope(s) <done>".
 void Manager::Change(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply, const char* done,
-                     const std::function<bool(const queue::Envelope&)>& action) {
+                     const std::function<bool(const queue::Envelope&)>& action, std::optional<BulkOp> bulk) {
   auto args = req.Args();
-  bool allow_all = std::string_view(done) != "discovered";
+  bool allow_all = bulk.has_value();
   if (args.size() != 1) return reply->Fail("usage: " + req.words[0] + (allow_all ? " ID|all" : " ID"));
   auto id = ctl::ParseIdArg(args[0], allow_all);
   if (!id) return reply->Fail(id.error());
+  // The whole queue: a page per loop turn (control_bulk.cc).
+  if (id->all) return StartBulk(*bulk, done, std::move(reply));
   size_t n = 0;
   ForEachEnvelope(*id, [&](const queue::Envelope& e) { n += action(e); });
   if (n > 0) {
@@ -255,12 +250,7 @@ bool Manager::ScheduleOne(const queue::Envelope& e) {
     u.next_attempt = std::time(nullptr);
     if (!q_->Update(e.id, u).ok()) return false;
   }
-  // The operator wants it tried now: a destination resting after failures
-  // gets its chance too, as with `postern flush`.
-  if (auto it = dests_.find({e.transport, e.nexthop}); it != dests_.end() && it->second->window.dead()) {
-    it->second->window.Revive();
-    it->second->resume.reset();
-  }
+  ReviveDest(e);
   return true;
 }
 
@@ -269,6 +259,7 @@ bool Manager::RemoveOne(const queue::Envelope& e) {
   queue::MsgId msg = queue::MsgOf(e.id);
   if (!q_->Remove(e.id).ok()) return false;
   log::Info("{}: to=<{}>, status=removed (removed by administrator)", queue::FormatMsgId(msg), e.recipient);
+  stats::Count("scheduler.envelope.removed");
   // Out of core, the last envelope takes the message with it (Forget logs
   // that for a message in core).
   if (!Unqueue(e.id) && !messages_.count(msg) && q_->GetMessage(msg).code() == queue::Code::kNotFound)

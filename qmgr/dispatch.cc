@@ -118,6 +118,9 @@ bool Manager::StartJob(Dest* d) {
   ++d->busy;
   ++busy_;
   ++stats_.requests;
+  log::Trace("scheduler", "{}: dispatch to {}:{}: {} recipient(s), {} of {} at this destination, {} in all",
+             queue::FormatMsgId(msg), t->name, d->nexthop, req.recipients.size(), d->busy, d->window.concurrency(),
+             busy_);
   jp->call->Send(
       req, [this, jp](const ipc::DeliveryResult& r) { OnResult(jp, r); },
       [this, jp](AgentCall::End how, const std::string& w) { OnJobEnd(jp, how, w); });
@@ -134,10 +137,18 @@ void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
                  job->dest->transport->name, queue::FormatEnvId(r.envelope_id));
     return;
   }
+  log::Trace("scheduler", "{}: result for <{}> from {}:{}: {} {} ({})", queue::FormatMsgId(job->msg), e->address,
+             job->dest->transport->name, job->dest->nexthop,
+             r.status == ipc::DeliveryStatus::kSent       ? "sent"
+             : r.status == ipc::DeliveryStatus::kBounced ? "bounced"
+                                                          : "deferred",
+             r.dsn, r.reason);
   stats::CountDelivery(job->dest->transport->name + ":" + job->dest->nexthop,
                        r.status == ipc::DeliveryStatus::kSent       ? "ok"
                        : r.status == ipc::DeliveryStatus::kBounced ? "permfail"
                                                                     : "tempfail");
+  // smtpctl's loop counter: a delivery agent saw the message come back (5.4.6).
+  if (r.status == ipc::DeliveryStatus::kBounced && r.dsn == "5.4.6") stats::Count("scheduler.delivery.loop");
   NoteHostStat(e->address, r);
   // Postfix's delivery agents say relay=none when no server was reached.
   bool reached_server = !r.relay.empty() && r.relay != "none";

@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
   };
   svc.on_trigger = [&](server::Context&, std::string_view request) { manager->Trigger(request); };
   svc.on_drain = [&](server::Context&) { manager->Drain(); };
-  svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState&) { manager->SetRuntime(ctx.runtime); };
+  svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {
+    manager->SetRuntime(ctx.runtime);
+    if (ctx.runtime.options == old.options || !manager->Reconfigure(ctx.config)) return;
+    server::LogOptionsAdopted(ctx, old);
+  };
   return server::Run("qmgr", argc, argv, std::move(svc));
 }

@@ -40,15 +40,7 @@ Manager::Manager(uv_loop_t* loop, config::Config cfg, Settings settings, route::
 Manager::~Manager() = default;
 
 void Manager::Start() {
-  uint64_t every = static_cast<uint64_t>(std::max<int64_t>(1, s_.queue_run_delay)) * 1000;
-  run_timer_.Start(every, every, [this] {
-    // Deliveries of a qmgr that died while another one ran are found here.
-    if (int n = q_->ResetDeadInflight(); n > 0) log::Info("{} envelopes of a dead queue manager made due", n);
-    q_->CheckReaders();
-    log::Verbose("stats: sent={} deferred={} bounced={} expired={} requests={} crashes={}", stats_.sent,
-                 stats_.deferred, stats_.bounced, stats_.expired, stats_.requests, stats_.crashes);
-    Scan(std::time(nullptr));
-  });
+  ArmRunTimer();
   Scan(std::time(nullptr));
 }
 
@@ -168,6 +160,8 @@ void Manager::ScanPage() {
   }
   // The whole page becomes active in one queue commit: one flush, not one per envelope.
   std::vector<queue::Status> activated = q_->UpdateMany(activations);
+  log::Trace("scheduler", "scan: {} due envelope(s) read, {} taken into the active set ({} in core){}", n,
+             admitted.size(), in_core_, full_ ? ", active set full" : "");
   for (size_t i = 0; i < admitted.size(); ++i) Admit(*admitted[i], routes[i], activated[i]);
   Pump();
   if (n == kScanPage && !full_) {
@@ -238,6 +232,8 @@ void Manager::Admit(const queue::Envelope& e, const Result<route::Route>& route,
   }
   Entry entry{e.id, e.recipient, e.orig_recipient, e.notify, e.attempts};
   if (!route) {
+    log::Trace("scheduler", "{}: envelope {} to <{}>: no route: {}", queue::FormatMsgId(msg),
+               queue::FormatEnvId(e.id), e.recipient, route.error());
     // A table that cannot be read now: try later rather than guess a route.
     Defer(msg, entry, "4.3.0", "address resolver failure: " + route.error(), true);
     return;
@@ -258,6 +254,9 @@ void Manager::Admit(const queue::Envelope& e, const Result<route::Route>& route,
   auto& list = d->todo[msg];
   if (list.empty()) d->order.push_back(msg);
   list.push_back(std::move(entry));
+  log::Trace("scheduler", "{}: envelope {} to <{}> routed to {}:{}, queued with {} message(s) waiting there",
+             queue::FormatMsgId(msg), queue::FormatEnvId(e.id), e.recipient, route->transport, route->nexthop,
+             d->order.size());
 }
 
 Manager::Transport* Manager::GetTransport(const std::string& name) {

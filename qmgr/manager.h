@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 #include <string>
@@ -54,6 +55,9 @@ class Manager {
   void RegisterControl();
   // pause/resume mta|mda from master's runtime state.
   void SetRuntime(const ipc::control::RuntimeState& s);
+  // `set option`: adopts main.cf with the new overrides (options.cc); false,
+  // with a warning, when something in it does not work (nothing changes then).
+  bool Reconfigure(const config::Config& cfg);
 
  private:
   struct Entry {
@@ -103,6 +107,7 @@ class Manager {
   };
 
   // Scanning (manager.cc).
+  void ArmRunTimer();  // the queue_run_delay scan (options.cc)
   void Scan(int64_t until);
   void ScanPage();
   void ArmNextDue();
@@ -149,7 +154,8 @@ class Manager {
   int64_t DelayWarning();
   bool PassesDsnOn(const std::string& transport);
 
-  // Control commands (control.cc, control_routes.cc).
+  // Control commands (control.cc, control_routes.cc, control_bulk.cc).
+  enum class BulkOp { kSchedule, kRemove, kHold, kRelease };
   bool IsLocalTransport(const std::string& name) const;
   bool Paused(const Transport* t) const;
   ipc::control::RunState RunStateOf(const queue::Envelope& e, int64_t now) const;
@@ -161,12 +167,29 @@ class Manager {
   void ShowEnvelope(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
   void ShowMessage(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
   void Change(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply, const char* done,
-              const std::function<bool(const queue::Envelope&)>& action);
+              const std::function<bool(const queue::Envelope&)>& action, std::optional<BulkOp> bulk = std::nullopt);
   bool HoldOne(const queue::Envelope& e);
   bool ScheduleOne(const queue::Envelope& e);
   bool RemoveOne(const queue::Envelope& e);
   bool DiscoverOne(const queue::Envelope& e);
   void UncorruptCmd(const ipc::control::Request& req, std::shared_ptr<ipc::control::Reply> reply);
+  // "all": a job that works through the queue a page per loop turn (control_bulk.cc).
+  struct BulkJob {
+    BulkOp op = BulkOp::kSchedule;
+    std::string done;  // "removed", ...
+    std::shared_ptr<ipc::control::Reply> reply;
+    queue::MsgId after = 0;  // the last message done
+    size_t count = 0, batches = 0;
+    event::Timer timer;
+    explicit BulkJob(uv_loop_t* loop) : timer(loop) {}
+  };
+  void StartBulk(BulkOp op, const std::string& done, std::shared_ptr<ipc::control::Reply> reply);
+  void BulkStep(BulkJob* j);
+  void EndBulk(BulkJob* j);
+  size_t BulkApply(BulkOp op, const std::vector<queue::Envelope>& envs);
+  static const char* BulkVerb(BulkOp op);
+  void ReviveDest(const queue::Envelope& e);
+  std::vector<std::unique_ptr<BulkJob>> bulk_, finished_bulk_;
   void RegisterRouteControl();
   void NoteHostStat(const std::string& address, const ipc::DeliveryResult& r);
   struct HostStat {

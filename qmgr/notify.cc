@@ -17,6 +17,7 @@
 #include "config/mastercf.h"
 #include "log/log.h"
 #include "qmgr/manager.h"
+#include "stats/recorder.h"
 
 namespace postern::qmgr {
 
@@ -173,6 +174,8 @@ bool Manager::Notify(queue::MsgId msg) {
   req.kind = kind;
   for (const Report& r : reports) req.recipients.push_back(r.rcpt);
   m.notifying = true;
+  log::Trace("bounce", "{}: asking the bounce service for a {} notice about {} recipient(s)",
+             queue::FormatMsgId(msg), KindName(kind), req.recipients.size());
   notices_[msg] = BounceCall::Start(
       loop_, s_.queue_directory + "/private/bounce", req, kBounceTimeoutMs,
       [this, msg, kind, reports = std::move(reports)](const ipc::BounceAnswer& a) { OnNotified(msg, kind, reports, a); });
@@ -193,6 +196,14 @@ void Manager::OnNotified(queue::MsgId msg, ipc::NoticeKind kind, const std::vect
   Message& m = it->second;
   m.notifying = false;
   const std::string id = queue::FormatMsgId(msg);
+  log::Trace("bounce", "{}: bounce service answered for the {} notice: {}{}{}", id, KindName(kind),
+             a.ok ? "ok" : "failed", a.notice_id ? ", queued as " + queue::FormatMsgId(a.notice_id) : "",
+             a.text.empty() ? "" : " (" + a.text + ")");
+  if (a.ok && a.notice_id != 0) {
+    // smtpctl's bounce counters: notices queued, and the recipients they report.
+    stats::Count("bounce.message");
+    stats::Count("bounce.envelope", reports.size());
+  }
   if (!a.ok) {
     log::Warning("{}: {} notification not sent, bounce service: {}", id, KindName(kind), a.text);
   }

@@ -72,6 +72,11 @@ void Window::Revive() {
   *this = Window(p_);
 }
 
+void Window::SetParams(const WindowParams& p) {
+  p_ = p;
+  if (p_.limit > 0 && window_ > p_.limit) window_ = p_.limit;
+}
+
 int64_t Backoff(uint32_t attempts, int64_t min_backoff, int64_t max_backoff) {
   int64_t d = std::max<int64_t>(min_backoff, 1);
   for (uint32_t i = 1; i < attempts && d < max_backoff; ++i) d *= 2;

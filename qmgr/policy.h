@@ -41,6 +41,9 @@ class Window {
   // True when this failure made the destination dead.
   bool Failure();
   void Revive();
+  // New limits and feedback (`set option`): the window keeps its size, cut
+  // down to a lower limit.
+  void SetParams(const WindowParams& p);
 
  private:
   WindowParams p_;

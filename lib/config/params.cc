@@ -48,6 +48,7 @@ constexpr ParamDef kParams[] = {
     {"command_directory", T::kString, "", "where the postern, postconf and other commands live", 's', CommandDir},
     {"command_time_limit", T::kTime, "1000s", "time limit for a local delivery to a command"},
     {"config_directory", T::kString, "", "where main.cf and master.cf live (the -c directory)", 's', ConfDir},
+    {"control_timeout", T::kTime, "30s", "how long master waits for a sign of life from a worker answering a postern control request before it gives up (0: no limit)"},
     {"daemon_directory", T::kString, "", "where master and the worker programs live", 's', DaemonDir},
     {"daemon_timeout", T::kTime, "18000s", "how long a worker may handle one request before it is killed"},
     {"data_directory", T::kString, "/var/lib/postern", "where postern keeps caches and other writable data"},

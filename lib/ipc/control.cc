@@ -38,21 +38,31 @@ bool GetString(std::string_view* in, size_t limit, std::string* s) {
 Kind KindOf(std::string_view p) {
   if (p.empty()) return Kind::kBad;
   switch (p[0]) {
-    case 'R': case 'T': case 'E': case 'C': case 'S': return Kind(p[0]);
+    case 'R': case 'T': case 'E': case 'C': case 'P': case 'U': case 'S': return Kind(p[0]);
     default: return Kind::kBad;
   }
 }
 
-std::string EncodeRequest(const std::vector<std::string>& words) {
+std::string EncodeRequest(const std::vector<std::string>& words, uint32_t id) {
   std::string p(1, char(Kind::kRequest));
+  PutU32(id, &p);
   PutU32(uint32_t(words.size()), &p);
   for (const auto& w : words) PutString(w, &p);
   return p;
 }
 
-std::optional<std::vector<std::string>> DecodeRequest(std::string_view p) {
-  if (KindOf(p) != Kind::kRequest) return std::nullopt;
+std::optional<uint32_t> IdOf(std::string_view p) {
+  Kind k = KindOf(p);
+  if (k == Kind::kBad || k == Kind::kState) return std::nullopt;
   p.remove_prefix(1);
+  uint32_t id = 0;
+  if (!GetU32(&p, &id)) return std::nullopt;
+  return id;
+}
+
+std::optional<std::vector<std::string>> DecodeRequest(std::string_view p) {
+  if (KindOf(p) != Kind::kRequest || p.size() < 5) return std::nullopt;
+  p.remove_prefix(5);
   uint32_t n = 0;
   if (!GetU32(&p, &n) || n == 0 || n > kMaxWords) return std::nullopt;
   std::vector<std::string> words(n);
@@ -62,27 +72,39 @@ std::optional<std::vector<std::string>> DecodeRequest(std::string_view p) {
   return words;
 }
 
-std::string EncodeText(std::string_view lines) {
+std::string EncodeText(std::string_view lines, uint32_t id) {
   std::string p(1, char(Kind::kText));
+  PutU32(id, &p);
   p.append(lines);
   return p;
 }
 
-std::string_view DecodeText(std::string_view p) { return p.substr(1); }
+std::string_view DecodeText(std::string_view p) { return p.size() < 5 ? std::string_view() : p.substr(5); }
 
-std::string EncodeEnd(const End& e) {
+std::string EncodeEnd(const End& e, uint32_t id) {
   std::string p(1, char(Kind::kEnd));
+  PutU32(id, &p);
   p.push_back(e.ok ? 0 : 1);
   p.append(e.error);
   return p;
 }
 
 std::optional<End> DecodeEnd(std::string_view p) {
-  if (KindOf(p) != Kind::kEnd || p.size() < 2 || uint8_t(p[1]) > 1) return std::nullopt;
-  return End{p[1] == 0, std::string(p.substr(2))};
+  if (KindOf(p) != Kind::kEnd || p.size() < 6 || uint8_t(p[5]) > 1) return std::nullopt;
+  return End{p[5] == 0, std::string(p.substr(6))};
 }
 
-std::string EncodeCancel() { return std::string(1, char(Kind::kCancel)); }
+std::string EncodeCancel(uint32_t id) {
+  std::string p(1, char(Kind::kCancel));
+  PutU32(id, &p);
+  return p;
+}
+
+std::string EncodePause(uint32_t id, bool pause) {
+  std::string p(1, char(pause ? Kind::kPause : Kind::kUnpause));
+  PutU32(id, &p);
+  return p;
+}
 
 // Lines of "key value"; sets hold one line per member. Text, so an operator
 // can read the file, and a field added later is skipped by older readers.
@@ -160,8 +182,16 @@ Result<void> SaveState(const std::string& path, const RuntimeState& s) {
   return {};
 }
 
-Reply::Reply(std::function<void(std::string)> write, std::function<size_t()> backlog)
-    : write_(std::move(write)), backlog_(std::move(backlog)) {}
+Reply::Reply(std::function<void(std::string)> write, std::function<size_t()> backlog, uint32_t id)
+    : write_(std::move(write)), backlog_(std::move(backlog)), id_(id) {}
+
+void Reply::KeepAlive() {
+  if (done_ || cancelled_) return;
+  if (!pending_.empty()) return Flush();
+  std::string frame;
+  AppendFrame(EncodeText("", id_), &frame);
+  write_(std::move(frame));
+}
 
 void Reply::Line(std::string_view line) {
   if (done_) return;
@@ -182,7 +212,7 @@ void Reply::Flush() {
     return;
   }
   std::string frame;
-  AppendFrame(EncodeText(pending_), &frame);
+  AppendFrame(EncodeText(pending_, id_), &frame);
   pending_.clear();
   write_(std::move(frame));
 }
@@ -195,7 +225,7 @@ void Reply::Stream(std::function<bool(Reply&)> more) {
 void Reply::Pump() {
   if (pumping_) return;  // a write completing inside more() must not recurse
   pumping_ = true;
-  while (more_ && !done_ && !cancelled_ && backlog_() < kHighWater) {
+  while (more_ && !done_ && !cancelled_ && !paused_ && backlog_() < kHighWater) {
     if (!more_(*this)) {
       more_ = nullptr;
       Finish();
@@ -214,7 +244,12 @@ void Reply::Pump() {
   }
 }
 
-bool Reply::congested() const { return backlog_() >= kHighWater; }
+bool Reply::congested() const { return paused_ || backlog_() >= kHighWater; }
+
+void Reply::SetPaused(bool paused) {
+  paused_ = paused;
+  if (!paused_) Pump();
+}
 
 void Reply::Finish() {
   if (done_) return;
@@ -224,7 +259,7 @@ void Reply::Finish() {
   drain_ = nullptr;
   on_cancel_ = nullptr;  // it may hold the relay that holds this reply
   std::string frame;
-  AppendFrame(EncodeEnd({}), &frame);
+  AppendFrame(EncodeEnd({}, id_), &frame);
   write_(std::move(frame));
 }
 
@@ -236,7 +271,7 @@ void Reply::Fail(std::string_view error) {
   drain_ = nullptr;
   on_cancel_ = nullptr;  // it may hold the relay that holds this reply
   std::string frame;
-  AppendFrame(EncodeEnd({false, std::string(error)}), &frame);
+  AppendFrame(EncodeEnd({false, std::string(error)}, id_), &frame);
   write_(std::move(frame));
 }
 

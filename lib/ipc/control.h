@@ -14,19 +14,29 @@
 //   the instance user (mail_owner when master runs as root). master checks the
 //   caller with SO_PEERCRED: root or that user, anyone else is answered
 //   "permission denied" (ctl prints `postern: permission denied`, exit 1).
-// * Frames are ipc/frame.h frames whose payload starts with one kind byte:
-//     'R' request   u32 word count, then per word u32 length + bytes
-//     'T' text      one or more complete lines, each ending in '\n'
-//     'E' end       u8 status (0 ok, 1 error), then the error text
-//     'C' cancel    master → worker: the client went away, stop producing
+// * Frames are ipc/frame.h frames whose payload starts with one kind byte;
+//   all but 'S' then carry the u32 request id the requester chose:
+//     'R' request   id, u32 word count, then per word u32 length + bytes
+//     'T' text      id, one or more complete lines, each ending in '\n'
+//                   (an empty one is a keep-alive: still working on it)
+//     'E' end       id, u8 status (0 ok, 1 error), then the error text
+//     'C' cancel    id; master → worker: the client went away, stop producing
+//     'P' pause     id; master → worker: the client lags, produce nothing more
+//                   for this request until 'U' (the other requests go on)
+//     'U' unpause   id; master → worker: the client caught up
 //     'S' state     master → worker: the new RuntimeState (its Encode())
 //   A response is any number of 'T' frames and one 'E'. Nothing is ever
 //   buffered whole: a handler that lists much (show queue on 100,000
 //   envelopes) streams through Reply::Stream, which is called only while the
-//   peer keeps up, and master stops reading a worker while the client lags.
+//   peer keeps up, and master pauses that one request while its client lags.
 // * Every worker master starts gets its own control link: a socketpair end
-//   inherited right after the status socket (server.h, option -k). One
-//   request is in flight per link at a time; master queues the others.
+//   inherited right after the status socket (server.h, option -k). Requests
+//   on a link run at once, side by side (a `remove all` working through a
+//   large queue in pages does not keep `show queue` waiting); their frames
+//   interleave and the id says whose each is. A worker that sends nothing
+//   for control_timeout while master waits for it is reported as not
+//   answering (the client gets an error, the late answer is dropped); a
+//   handler with a long silent task sends Reply::KeepAlive() now and then.
 // * The words reaching a handler are whole (ctl expands abbreviations) and
 //   include the command words: {"show", "queue", "--json"}.
 //
@@ -71,21 +81,27 @@ constexpr size_t kMaxWords = 64;          // per request
 constexpr size_t kMaxWordLen = 4096;
 constexpr size_t kTextChunk = 32u << 10;  // a 'T' frame is cut at about this size
 
-enum class Kind : char { kRequest = 'R', kText = 'T', kEnd = 'E', kCancel = 'C', kState = 'S', kBad = 0 };
+enum class Kind : char {
+  kRequest = 'R', kText = 'T', kEnd = 'E', kCancel = 'C', kPause = 'P', kUnpause = 'U', kState = 'S', kBad = 0
+};
 Kind KindOf(std::string_view payload);
 
-// Payloads (wrap with AppendFrame).
-std::string EncodeRequest(const std::vector<std::string>& words);
+// Payloads (wrap with AppendFrame). `id` is the request id of every frame
+// but 'S' (ctl's one request uses 0).
+std::string EncodeRequest(const std::vector<std::string>& words, uint32_t id = 0);
 std::optional<std::vector<std::string>> DecodeRequest(std::string_view payload);
-std::string EncodeText(std::string_view lines);
-std::string_view DecodeText(std::string_view payload);  // payload must be kText
+std::string EncodeText(std::string_view lines, uint32_t id = 0);
+std::string_view DecodeText(std::string_view payload);  // payload must be a whole kText
 struct End {
   bool ok = true;
   std::string error;
 };
-std::string EncodeEnd(const End& e);
+std::string EncodeEnd(const End& e, uint32_t id = 0);
 std::optional<End> DecodeEnd(std::string_view payload);
-std::string EncodeCancel();
+std::string EncodeCancel(uint32_t id = 0);
+std::string EncodePause(uint32_t id, bool pause);  // 'P' or 'U'
+// The request id of any payload but 'S'; nullopt when too short.
+std::optional<uint32_t> IdOf(std::string_view payload);
 
 // What every worker must know of the operator's runtime decisions.
 struct RuntimeState {
@@ -112,8 +128,9 @@ Result<void> SaveState(const std::string& path, const RuntimeState& s);
 // later (after a queue walk or a relay) by keeping the shared_ptr.
 class Reply {
  public:
-  // write: frame bytes to send; backlog: bytes queued but not yet sent.
-  Reply(std::function<void(std::string)> write, std::function<size_t()> backlog);
+  // write: frame bytes to send; backlog: bytes queued but not yet sent;
+  // id: the request's, put in every frame of the response.
+  Reply(std::function<void(std::string)> write, std::function<size_t()> backlog, uint32_t id = 0);
   void Line(std::string_view line);  // adds '\n'
   void Text(std::string_view text);  // complete lines, each with its '\n'
   // Streams: more(*this) is called while the peer keeps up; it adds some
@@ -122,6 +139,9 @@ class Reply {
   void Stream(std::function<bool(Reply&)> more);
   void Finish();
   void Fail(std::string_view error);
+  // Tells the requester that the answer is still being worked on (an empty
+  // text frame), for handlers that are silent for long (a paged `remove all`).
+  void KeepAlive();
   bool done() const { return done_; }
   bool cancelled() const { return cancelled_; }
   // Output backlog at or above the high-water mark: a relay should stop
@@ -131,6 +151,9 @@ class Reply {
   void OnDrain(std::function<void()> fn) { drain_ = std::move(fn); }
   // fn runs if the requester goes away before the end (a relay cancels).
   void OnCancel(std::function<void()> fn) { on_cancel_ = std::move(fn); }
+  // The requester asks for a pause ('P') or for more ('U'): a paused reply
+  // is congested whatever the backlog, so a stream produces nothing.
+  void SetPaused(bool paused);
   // The transport calls these: output drained / the requester went away.
   void Pump();
   void Cancel();
@@ -139,10 +162,11 @@ class Reply {
   void Flush();
   std::function<void(std::string)> write_;
   std::function<size_t()> backlog_;
+  uint32_t id_;
   std::function<bool(Reply&)> more_;
   std::function<void()> drain_, on_cancel_;
   std::string pending_;
-  bool done_ = false, cancelled_ = false, pumping_ = false;
+  bool done_ = false, cancelled_ = false, pumping_ = false, paused_ = false;
 };
 
 struct Request {

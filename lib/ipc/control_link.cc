@@ -1,5 +1,5 @@
-// ipc/control_link.cc — one request at a time, replies streamed; see
-// control_link.h.
+// ipc/control_link.cc — requests run as they arrive, replies streamed and
+// tagged with their request id; see control_link.h.
 #include "ipc/control_link.h"
 
 namespace postern::ipc::control {
@@ -20,9 +20,9 @@ std::shared_ptr<Link> Link::Start(std::unique_ptr<event::Stream> stream, const T
 void Link::Close() {
   if (closed_) return;
   closed_ = true;
-  if (current_) current_->Cancel();
-  current_.reset();
-  queued_.clear();
+  auto active = std::move(active_);
+  active_.clear();
+  for (auto& [id, r] : active) r->Cancel();
   stream_.reset();
   auto keep = shared_from_this();  // on_close may drop the owner's reference
   if (cb_.on_close) cb_.on_close();
@@ -37,13 +37,27 @@ void Link::OnData(std::string_view data) {
     switch (KindOf(p)) {
       case Kind::kRequest: {
         auto words = DecodeRequest(p);
-        if (!words) return Close();
-        queued_.push_back(std::move(*words));
+        auto id = IdOf(p);
+        if (!words || !id || active_.count(*id)) return Close();
+        // A ctl client has one request; anything more is ignored.
+        if (one_shot_ && served_) break;
+        served_ = true;
+        Serve(*id, std::move(*words));
         break;
       }
       case Kind::kCancel:
-        if (current_) current_->Cancel();
+      case Kind::kPause:
+      case Kind::kUnpause: {
+        auto id = IdOf(p);
+        if (!id) return Close();
+        // An answer that has ended already needs nothing more.
+        auto it = active_.find(*id);
+        if (it == active_.end()) break;
+        auto reply = it->second;
+        if (KindOf(p) == Kind::kCancel) reply->Cancel();
+        else reply->SetPaused(KindOf(p) == Kind::kPause);
         break;
+      }
       case Kind::kState: {
         auto s = RuntimeState::Decode(p.substr(1));
         if (!s || !cb_.on_state) return Close();
@@ -55,40 +69,49 @@ void Link::OnData(std::string_view data) {
     }
   }
   if (!closed_ && st == FrameReader::Status::kTooLong) return Close();
-  if (!closed_) Next();
+  if (!closed_) Written();  // forget what ended inside the handlers
 }
 
-// Starts the next queued request once the current response has ended.
-void Link::Next() {
-  while (!closed_ && (!current_ || current_->done()) && !queued_.empty()) {
-    if (current_ && one_shot_) return;
-    std::weak_ptr<Link> weak = shared_from_this();
-    auto write = [weak](std::string frame) {
-      auto self = weak.lock();
-      if (!self || self->closed_) return;
-      self->stream_->Write(std::move(frame), [weak](int status) {
-        auto s = weak.lock();
-        if (!s) return;
-        if (status != 0) return s->Close();
-        s->Written();
-      });
-    };
-    auto backlog = [weak]() -> size_t {
-      auto self = weak.lock();
-      return self && self->stream_ ? self->stream_->write_queue_size() : 0;
-    };
-    current_ = std::make_shared<Reply>(write, backlog);
-    auto words = std::move(queued_.front());
-    queued_.pop_front();
-    table_->Dispatch(std::move(words), current_);
-  }
+void Link::Serve(uint32_t id, std::vector<std::string> words) {
+  std::weak_ptr<Link> weak = shared_from_this();
+  auto write = [weak](std::string frame) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    self->stream_->Write(std::move(frame), [weak](int status) {
+      auto s = weak.lock();
+      if (!s) return;
+      if (status != 0) return s->Close();
+      s->Written();
+    });
+  };
+  auto backlog = [weak]() -> size_t {
+    auto self = weak.lock();
+    return self && self->stream_ ? self->stream_->write_queue_size() : 0;
+  };
+  auto reply = std::make_shared<Reply>(write, backlog, id);
+  active_[id] = reply;
+  table_->Dispatch(std::move(words), reply);
 }
 
+// Output has drained: streams that wait for room go on; ended answers are
+// forgotten; a ctl client's link closes once its answer is out.
 void Link::Written() {
   if (closed_) return;
-  if (current_ && !current_->done()) return current_->Pump();
-  if (one_shot_ && current_ && current_->done() && stream_->write_queue_size() == 0) return Close();
-  Next();
+  auto keep = shared_from_this();
+  std::vector<std::shared_ptr<Reply>> waiting;
+  for (auto it = active_.begin(); it != active_.end();) {
+    if (it->second->done()) {
+      it = active_.erase(it);
+    } else {
+      waiting.push_back(it->second);
+      ++it;
+    }
+  }
+  for (auto& r : waiting) {
+    if (closed_) return;
+    r->Pump();
+  }
+  if (one_shot_ && served_ && active_.empty() && stream_ && stream_->write_queue_size() == 0) Close();
 }
 
 }  // namespace postern::ipc::control

@@ -1,9 +1,14 @@
-// ipc/control_test.cc — control frames, runtime state, ids, the handler table
-// and the streaming Reply (backpressure, cancel).
+// ipc/control_test.cc — control frames, runtime state, ids, the handler table,
+// the streaming Reply (backpressure, cancel, pause) and a Link serving
+// requests side by side.
 #include "ipc/control.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "event/event.h"
+#include "ipc/control_link.h"
 #include "ipc/control_queue.h"
 #include "ipc/frame.h"
 
@@ -210,6 +215,68 @@ TEST(Reply, FailCarriesTheError) {
   ASSERT_TRUE(end);
   EXPECT_FALSE(end->ok);
   EXPECT_EQ(end->error, "the queue manager is not running");
+}
+
+TEST(Reply, PauseHoldsTheStreamUntilUnpaused) {
+  FakePeer peer;
+  int produced = 0;
+  peer.reply->SetPaused(true);
+  EXPECT_TRUE(peer.reply->congested());
+  peer.reply->Stream([&](Reply& r) {
+    r.Line("x");
+    return ++produced < 3;
+  });
+  EXPECT_EQ(produced, 0);
+  peer.reply->SetPaused(false);
+  EXPECT_EQ(produced, 3);
+  EXPECT_TRUE(peer.reply->done());
+}
+
+// Requests on one link run side by side: a slow answer does not hold up a
+// fast one sent after it, and each frame carries its request's id.
+TEST(Link, AnswersASecondRequestWhileTheFirstIsOpen) {
+  event::Loop loop;
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  Table t;
+  std::shared_ptr<Reply> slow;
+  t.Add({"slow"}, [&](const Request&, std::shared_ptr<Reply> r) { slow = r; });
+  t.Add({"fast"}, [](const Request&, std::shared_ptr<Reply> r) {
+    r->Line("fast answer");
+    r->Finish();
+  });
+  auto stream = event::Stream::Adopt(loop.get(), sv[0]);
+  ASSERT_TRUE(stream.ok());
+  auto link = Link::Start(std::move(*stream), &t, {nullptr, nullptr});
+  std::string req;
+  AppendFrame(EncodeRequest({"slow"}, 1), &req);
+  AppendFrame(EncodeRequest({"fast"}, 2), &req);
+  ASSERT_EQ(write(sv[1], req.data(), req.size()), ssize_t(req.size()));
+  // Run until the fast answer has been written back.
+  auto peer = event::Stream::Adopt(loop.get(), sv[1]);
+  ASSERT_TRUE(peer.ok());
+  FrameReader rd(kFrameMax);
+  std::vector<std::pair<uint32_t, std::string>> got;
+  (*peer)->ReadStart(
+      [&](std::string_view d) {
+        rd.Feed(d);
+        std::string p;
+        while (rd.Next(&p) == FrameReader::Status::kFrame) {
+          got.emplace_back(*IdOf(p), std::string(1, p[0]));
+          if (KindOf(p) == Kind::kText) got.back().second += DecodeText(p);
+          if (got.size() == 2 && slow) slow->Finish();  // the fast one is done: end the slow one
+          if (got.size() == 3) loop.Stop();
+        }
+      },
+      [&](int) { loop.Stop(); });
+  loop.Run();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], (std::pair<uint32_t, std::string>{2, "Tfast answer\n"}));
+  EXPECT_EQ(got[1], (std::pair<uint32_t, std::string>{2, "E"}));
+  EXPECT_EQ(got[2], (std::pair<uint32_t, std::string>{1, "E"}));
+  link->Close();
+  peer->reset();
+  uv_run(loop.get(), UV_RUN_NOWAIT);
 }
 
 TEST(QueueFormat, SmtpctlLine) {

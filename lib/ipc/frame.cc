@@ -1,6 +1,8 @@
 // ipc/frame.cc — length-prefixed frames; see frame.h.
 #include "ipc/frame.h"
 
+#include "log/log.h"
+
 namespace postern::ipc {
 
 void PutU32(uint32_t v, std::string* out) {
@@ -57,7 +59,20 @@ bool GetU8(std::string_view* in, uint8_t* v) {
   return true;
 }
 
+namespace {
+
+// `trace ipc`: a frame's type is its first payload byte in every protocol.
+void TraceFrame(const char* dir, std::string_view payload) {
+  if (!log::Tracing("ipc")) return;
+  unsigned char t = payload.empty() ? 0 : static_cast<unsigned char>(payload[0]);
+  std::string type = t > 0x20 && t < 0x7f ? std::string(1, char(t)) : fmt::format("0x{:02x}", t);
+  log::Trace("ipc", "{} frame type {}, {} bytes", dir, type, payload.size());
+}
+
+}  // namespace
+
 void AppendFrame(std::string_view payload, std::string* out) {
+  TraceFrame("sent", payload);
   PutU32(uint32_t(payload.size()), out);
   out->append(payload);
 }
@@ -81,6 +96,7 @@ FrameReader::Status FrameReader::Next(std::string* payload) {
     return Status::kNeedMore;
   }
   payload->assign(rest.substr(0, len));
+  TraceFrame("received", *payload);
   pos_ += 4 + len;
   if (pos_ == buf_.size()) {
     buf_.clear();

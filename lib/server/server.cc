@@ -15,6 +15,7 @@
 #include "ipc/control_link.h"
 #include "ipc/status.h"
 #include "log/log.h"
+#include "table/file_watch.h"
 #include "util/strings.h"
 
 namespace postern::server {
@@ -195,6 +196,16 @@ class Worker {
     // Master's barrier: answered after every frame sent before it (state).
     ipc::control::ProcessTable().Add({"sync"}, [](const ipc::control::Request&,
                                                   std::shared_ptr<ipc::control::Reply> r) { r->Finish(); });
+    // update table NAME: whatever this worker is, the tables it holds (lib/table
+    // keeps the list) reread that file at their next lookup.
+    ipc::control::ProcessTable().Add({"update", "table"}, [](const ipc::control::Request& req,
+                                                             std::shared_ptr<ipc::control::Reply> r) {
+      auto args = req.Args();
+      if (args.size() != 1) return r->Fail("usage: update table NAME (type:name as in main.cf)");
+      if (!table::ForceReloadNamed(args[0])) return r->Fail("table " + args[0] + " is not open in this process");
+      log::Info("table {} reloaded by administrator", args[0]);
+      r->Finish();
+    });
     control_ = ipc::control::Link::Start(
         std::move(*stream), &ipc::control::ProcessTable(),
         {[this](const ipc::control::RuntimeState& s) { SetRuntime(s); }, [this] { control_.reset(); }});
@@ -204,12 +215,18 @@ class Worker {
   void SetRuntime(const ipc::control::RuntimeState& s) {
     ipc::control::RuntimeState old = std::move(ctx_.runtime);
     ctx_.runtime = s;
+    if (s.options != old.options) {
+      // `set option`: main.cf and -o as at start, the operator's overrides last.
+      ctx_.config = base_config_;
+      for (const auto& [k, v] : s.options) ctx_.config.Override(k, v);
+    }
     if (!verbose_) log::SetLevel(s.verbose ? log::Level::kVerbose : log::Level::kBrief);
     log::SetTraces(s.traces);
     log::SetProfiles(s.profiles);
     if (svc_.on_runtime) svc_.on_runtime(ctx_, old);
     UpdateAccepting();
   }
+  void set_base_config(config::Config c) { base_config_ = std::move(c); }
   void set_control(int fd, bool verbose) {
     control_fd_ = fd;
     verbose_ = verbose;
@@ -235,6 +252,7 @@ class Worker {
 
   Service svc_;
   Context ctx_;
+  config::Config base_config_;  // main.cf with -o, without runtime overrides
   event::Loop loop_;
   event::Timer idle_timer_;
   std::vector<std::unique_ptr<event::Poll>> listeners_;
@@ -312,6 +330,12 @@ Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx,
 
 }  // namespace
 
+void LogOptionsAdopted(const Context& ctx, const ipc::control::RuntimeState& old) {
+  for (const auto& [k, v] : ctx.runtime.options)
+    if (auto it = old.options.find(k); it == old.options.end() || it->second != v)
+      log::Info("runtime option {} = {} adopted", k, v);
+}
+
 int Run(std::string_view program, int argc, char** argv, Service svc) {
   signal(SIGPIPE, SIG_IGN);
   Context ctx;
@@ -325,6 +349,7 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
   ctx.config = std::move(*cfg);
   ctx.program = std::string(program);
   for (auto& [k, v] : o.overrides) ctx.config.Override(k, v);
+  config::Config base_config = ctx.config;
   // The runtime state as master last wrote it (master's link keeps it
   // current); `set option` overrides come last, over main.cf and -o.
   auto runtime = ipc::control::LoadState(ipc::control::StatePath(ctx.config));
@@ -353,6 +378,7 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
   // callbacks that call exit() from inside the loop.
   auto* w = new Worker(std::move(svc), std::move(ctx), std::move(fds), kFirstListenFd + o.listen_count);
   w->set_generation(generation);
+  w->set_base_config(std::move(base_config));
   if (o.control) w->set_control(kFirstListenFd + o.listen_count + 1, o.verbose);
   return w->Main();
 }

@@ -121,9 +121,16 @@ struct Service {
   std::function<void(Context&)> on_drain;
   // Optional: ctx.runtime has just changed (ctx.runtime is already the new
   // state; `old` the previous one). The skeleton itself applies the log
-  // level and, for smtpd, pause smtp.
+  // level and, for smtpd, pause smtp; when the `set option` overrides
+  // changed, ctx.config is already main.cf + -o + the new overrides, and a
+  // service adopts what it can of its own parameters here. (Every worker
+  // also answers `update table NAME` through lib/table's list of open files.)
   std::function<void(Context&, const ipc::control::RuntimeState& old)> on_runtime;
 };
+
+// For on_runtime handlers that adopted new `set option` overrides: logs
+// "runtime option NAME = VALUE adopted" for each one that changed.
+void LogOptionsAdopted(const Context& ctx, const ipc::control::RuntimeState& old);
 
 // Runs the worker until it has no reason to live; returns the exit status.
 int Run(std::string_view program, int argc, char** argv, Service service);

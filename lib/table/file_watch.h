@@ -79,6 +79,14 @@ inline bool ForceReload(const std::string& path) {
   r.at[path] = ++r.generation;
   return true;
 }
+// `update table NAME` as an operator writes it (type:path as in main.cf, or
+// the bare path): every table of this process reading that file (for lmdb:,
+// its .lmdb) rereads it at its next lookup. False when none reads it.
+inline bool ForceReloadNamed(std::string path) {
+  if (auto colon = path.find(':'); colon != std::string::npos && path[0] != '/') path.erase(0, colon + 1);
+  bool any = ForceReload(path);
+  return ForceReload(path + ".lmdb") || any;
+}
 
 // Remembers the stamp of the file a table was loaded from and tells, at most
 // once per interval (or at once after ForceReload), whether it has changed since.

@@ -87,7 +87,7 @@ TEST(Search, ClientOrder) {
 class Broken : public Table {
  public:
   Broken() : Table("broken:x") {}
-  LookupResult Lookup(std::string_view) override { return Err("read error"); }
+  LookupResult Find(std::string_view) override { return Err("read error"); }
 };
 
 TEST(Search, ErrorStopsTheSearch) {

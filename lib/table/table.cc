@@ -38,10 +38,10 @@ std::string_view Unbrace(std::string_view s) {
 class LmdbTable : public Table {
  public:
   LmdbTable(std::string name, const std::string& file, const Options& o, LmdbFile db)
-      : Table(std::move(name)), options_(o), watch_(file, o.recheck), db_(std::move(db)) {
+      : Table(std::move(name), o.secret), options_(o), watch_(file, o.recheck), db_(std::move(db)) {
     watch_.Loaded(db_.stamp());
   }
-  LookupResult Lookup(std::string_view key) override {
+  LookupResult Find(std::string_view key) override {
     if (watch_.Changed()) Reopen();
     return db_.Get(FoldKey(key, options_));
   }
@@ -67,7 +67,7 @@ class FileTable : public Table {
  public:
   using Loader = Result<Content> (*)(const std::string& path, const Options& o);
   FileTable(std::string name, std::string path, const Options& o, Loader load)
-      : Table(std::move(name)), options_(o), watch_(std::move(path), o.recheck), load_(load) {}
+      : Table(std::move(name), o.secret), options_(o), watch_(std::move(path), o.recheck), load_(load) {}
   Result<void> Load() {
     auto stamp = StampOf(watch_.path());
     auto c = load_(watch_.path(), options_);
@@ -76,7 +76,7 @@ class FileTable : public Table {
     if (stamp) watch_.Loaded(*stamp);
     return {};
   }
-  LookupResult Lookup(std::string_view key) override {
+  LookupResult Find(std::string_view key) override {
     if (watch_.Changed()) {
       auto r = Load();
       if (!r) log::Warning("{}: {}; still using the previous version", name(), r.error());
@@ -129,7 +129,7 @@ struct CidrContent {
 
 class InlineTable : public Table {
  public:
-  InlineTable(std::string name, const Options& o) : Table(std::move(name)), options_(o) {}
+  InlineTable(std::string name, const Options& o) : Table(std::move(name), o.secret), options_(o) {}
   // inline:{ key=value, { key = value with spaces } }
   Result<void> Parse(std::string_view spec) {
     std::string_view s = Trim(spec);
@@ -145,7 +145,7 @@ class InlineTable : public Table {
     }
     return {};
   }
-  LookupResult Lookup(std::string_view key) override {
+  LookupResult Find(std::string_view key) override {
     auto it = map_.find(FoldKey(key, options_));
     if (it == map_.end()) return std::optional<std::string>();
     return std::optional<std::string>(it->second);
@@ -160,7 +160,7 @@ class StaticTable : public Table {
  public:
   StaticTable(std::string name, std::string value)
       : Table(std::move(name)), value_(std::move(value)) {}
-  LookupResult Lookup(std::string_view) override { return std::optional<std::string>(value_); }
+  LookupResult Find(std::string_view) override { return std::optional<std::string>(value_); }
 
  private:
   std::string value_;
@@ -169,8 +169,8 @@ class StaticTable : public Table {
 // unix:passwd.byname answers with the passwd(5) line of a user.
 class PasswdTable : public Table {
  public:
-  PasswdTable(std::string name, const Options& o) : Table(std::move(name)), options_(o) {}
-  LookupResult Lookup(std::string_view key) override {
+  PasswdTable(std::string name, const Options& o) : Table(std::move(name), o.secret), options_(o) {}
+  LookupResult Find(std::string_view key) override {
     std::string user = FoldKey(key, options_);
     if (user.empty() || user.size() > 256 || user.find('\0') != std::string::npos)
       return std::optional<std::string>();
@@ -253,6 +253,17 @@ Result<TableList> TableList::Open(std::string_view list_text, const Options& o) 
   auto refs = config::ParseTableList(list_text);
   if (!refs) return Err(refs.error());
   return Open(*refs, o);
+}
+
+LookupResult Table::Lookup(std::string_view key) {
+  LookupResult r = Find(key);
+  if (log::Tracing("lookup")) {
+    if (!r) log::Trace("lookup", "{}: {}: error: {}", name_, key, r.error());
+    else if (!*r) log::Trace("lookup", "{}: {}: not found", name_, key);
+    else if (secret_) log::Trace("lookup", "{}: {}: found (value not shown)", name_, key);
+    else log::Trace("lookup", "{}: {}: found: {}", name_, key, **r);
+  }
+  return r;
 }
 
 LookupResult TableList::Lookup(std::string_view key) {

@@ -21,6 +21,8 @@ struct Options {
   // File-backed tables (lmdb:, texthash:, cidr:) stat their file at most this
   // often and reopen it when it was replaced or changed.
   std::chrono::milliseconds recheck{1000};
+  // Values are secrets (password maps): `trace lookup` logs "found" without them.
+  bool secret = false;
 };
 
 // A value that may be missing, or an error when the table could not be read.
@@ -28,17 +30,23 @@ using LookupResult = Result<std::optional<std::string>>;
 
 class Table {
  public:
-  explicit Table(std::string name) : name_(std::move(name)) {}
+  explicit Table(std::string name, bool secret = false) : name_(std::move(name)), secret_(secret) {}
   virtual ~Table() = default;
   Table(const Table&) = delete;
   Table& operator=(const Table&) = delete;
 
-  virtual LookupResult Lookup(std::string_view key) = 0;
+  // Under `postern trace lookup`, each lookup is logged with its result.
+  LookupResult Lookup(std::string_view key);
   // "type:name", for log lines.
   const std::string& name() const { return name_; }
 
+ protected:
+  // The table type's own search.
+  virtual LookupResult Find(std::string_view key) = 0;
+
  private:
   std::string name_;
+  bool secret_;
 };
 
 // Opens one table: lmdb:FILE (FILE.lmdb made by postmap), texthash:FILE,
