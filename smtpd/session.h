@@ -199,7 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool bdat_last_ = false;
   bool bdat_discard_ = false;
   Answer bdat_discard_reply_;
-  std::optional<Txn> txn_;
+  std::unique_ptr<Txn> txn_;  // out of line: an idle session does not carry its ~340 bytes
   long long errors_ = 0;
   int last_code_ = 0;
   smtp::Verb last_verb_ = smtp::Verb::kUnknown;

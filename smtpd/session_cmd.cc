@@ -94,7 +94,7 @@ void Session::Mail(std::string_view arg) {
     return Reply(552, "5.3.4", "Message size exceeds fixed limit");
   auto sender = ParseAddress(pa->path, true, mp.smtputf8);
   if (!sender) return;
-  txn_.emplace(Txn{});  // not emplace(): clang judges Txn unconstructible inside Session
+  txn_ = std::make_unique<Txn>();
   txn_->sender = std::move(*sender);
   txn_->params = std::move(mp);
   Reply(250, "2.1.0", "Ok");
