@@ -201,6 +201,10 @@ void Master::Spawn(Service& s) {
   std::vector<std::string> args = {s.path, "-c", config_dir_, "-n", s.def.service, "-t", s.def.type,
                                    "-s", std::to_string(s.listeners.size()), "-g", std::to_string(generation_),
                                    "-k"};
+  // Run as root, an unprivileged worker drops to mail_owner itself once it
+  // has read what only root may read (smtpd's TLS key; see server.h).
+  if (owner_.root && s.def.IsUnprivileged())
+    args.insert(args.end(), {"-u", std::to_string(owner_.uid) + ":" + std::to_string(owner_.gid)});
   args.insert(args.end(), s.def.args.begin(), s.def.args.end());
   auto argv = CStrings(args);
   auto envp = CStrings(env_);
@@ -222,11 +226,6 @@ void Master::Spawn(Service& s) {
   o.cwd = cwd.c_str();
   o.stdio_count = int(stdio.size());
   o.stdio = stdio.data();
-  if (owner_.root && s.def.IsUnprivileged()) {
-    o.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
-    o.uid = owner_.uid;
-    o.gid = owner_.gid;
-  }
   auto p = std::make_unique<Proc>();
   p->handle.get()->data = this;
   int rc = uv_spawn(loop_, p->handle.get(), &o);

@@ -62,6 +62,8 @@ struct AuthState {
   long long failures = 0;
   bool authenticated() const { return !username.empty(); }
   bool in_exchange() const { return step != Step::kNone; }
+  // After STARTTLS (RFC 3207 §4.2): no login, no failures, no exchange.
+  void Reset() { *this = AuthState{}; }
 };
 
 // smtpd_sender_login_maps and the reject_*sender_login_mismatch restrictions.

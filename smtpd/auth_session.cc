@@ -54,7 +54,10 @@ void Session::Auth(std::string_view arg) {
 }
 
 // A 334 is not an answer to the command: it does not count it as done.
-void Session::AuthChallenge(std::string_view text) { smtp::AppendReply(&out_, 334, "", text); }
+void Session::AuthChallenge(std::string_view text) {
+  entry_.Reply(334, "", text);  // the server's prompt; the client's answers are never logged
+  smtp::AppendReply(&out_, 334, "", text);
+}
 
 void Session::AuthAbort(int code, std::string_view enh, std::string_view text) {
   auth_.step = AuthState::Step::kNone;

@@ -36,8 +36,17 @@ int main(int argc, char** argv) {
   server::Service svc;
   svc.kind = server::Kind::kMulti;
   svc.client_limit = SessionLimit();
+  // Read as root (when started by a root master): a private key is often
+  // mode 0600 owned by root. Kept for the life of the process.
+  smtpd::ServerKeys keys;
+  svc.privileged_init = [&](server::Context& ctx) -> Result<void> {
+    auto k = smtpd::ServerKeys::Load(ctx.config);
+    if (!k) return Err(k.error());
+    keys = std::move(*k);
+    return {};
+  };
   svc.init = [&](server::Context& ctx) -> Result<void> {
-    auto settings = smtpd::Settings::Load(ctx.config);
+    auto settings = smtpd::Settings::Load(ctx.config, &keys);
     if (!settings) return Err(settings.error());
     auto policy = smtpd::Policy::Load(ctx.config);
     if (!policy) return Err(policy.error());
@@ -55,7 +64,7 @@ int main(int argc, char** argv) {
   svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {
     if (!service || ctx.runtime.options == old.options) return;
     for (const auto& [k, v] : ctx.runtime.options) ctx.config.Override(k, v);
-    auto settings = smtpd::Settings::Load(ctx.config);
+    auto settings = smtpd::Settings::Load(ctx.config, &keys);
     if (!settings) return log::Warning("set option: {}; keeping the previous settings", settings.error());
     service->Reconfigure(std::move(*settings));
   };

@@ -131,6 +131,7 @@ void Session::Start() {
     return;
   }
   if (StartWrapperTls()) return;  // the banner comes after the handshake
+  entry_.Reply(220, "", st.banner);
   smtp::AppendReply(&out_, 220, "", st.banner);
   ResumeReading();
   ArmTimeout();

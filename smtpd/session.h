@@ -174,6 +174,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Commit();
   void OnCommitted(queue::Outcome<queue::MsgId> r);
   void ResetTxn();
+  std::string Protocol() const;  // "ESMTPSA" and the like
   std::string ReceivedHeader(queue::MsgId id) const;
   smtp::BareLf BareLfMode() const;
 

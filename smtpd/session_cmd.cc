@@ -53,6 +53,7 @@ void Session::Helo(std::string_view arg, bool ehlo) {
   if (AuthOffered()) r.lines.push_back(AuthEhloLine());
   for (const char* k : {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}) r.lines.push_back(k);
   last_code_ = 250;
+  for (size_t i = 0; i < r.lines.size(); ++i) entry_.Reply(r.code, r.enhanced, r.lines[i], i + 1 < r.lines.size());
   smtp::AppendReply(&out_, r);
 }
 

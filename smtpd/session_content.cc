@@ -31,11 +31,19 @@ smtp::BareLf Session::BareLfMode() const {
   return st.bare_lf;
 }
 
+// RFC 3848/6531 names: ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP(S)(A); plain
+// SMTP (HELO) has no TLS or AUTH variant. Kept in the queue record too.
+std::string Session::Protocol() const {
+  std::string proto = txn_ && txn_->params.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  if (proto == "SMTP") return proto;
+  if (tls_active()) proto += "S";
+  if (auth_.authenticated()) proto += "A";
+  return proto;
+}
+
 std::string Session::ReceivedHeader(queue::MsgId id) const {
   const Settings& st = svc_->settings();
-  std::string proto = txn_->params.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
-  if (tls_active() && proto != "SMTP") proto += "S";  // RFC 3848: ESMTPS, UTF8SMTPS
-  if (auth_.authenticated() && proto != "SMTP") proto += "A";  // RFC 3848: ESMTPA, ESMTPSA
+  std::string proto = Protocol();
   std::string h = "Received: from " + (helo_.empty() ? client_name_ : helo_) + " (" + client_name_ + " [" +
                   client_addr_ + "])" + TlsReceivedInfo() + AuthReceivedInfo() + "\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
                   " id " + queue::FormatMsgId(id);
@@ -54,7 +62,8 @@ std::optional<Session::Answer> Session::BeginContent() {
   rec.client_name = client_name_;
   rec.client_addr = client_addr_;
   rec.helo = helo_;
-  rec.protocol = esmtp_ ? (tls_active() ? "ESMTPS" : "ESMTP") : "SMTP";
+  rec.protocol = Protocol();
+  rec.auth_user = auth_.username;
   const smtp::MailParams& mp = txn_->params;
   if (mp.envid) rec.dsn_envid = *mp.envid;
   rec.dsn_ret = mp.ret == smtp::Ret::kFull ? queue::DsnRet::kFull

@@ -70,10 +70,11 @@ void Entry::Command(std::string_view verb, std::string_view line) {
   log::Info("< {}[{}]: {}", *name_, *addr_, line);
 }
 
-void Entry::Reply(int code, std::string_view enhanced, std::string_view text) {
+void Entry::Reply(int code, std::string_view enhanced, std::string_view text, bool more) {
   if (!Dialogue()) return;
-  if (enhanced.empty()) log::Info("> {}[{}]: {} {}", *name_, *addr_, code, text);
-  else log::Info("> {}[{}]: {} {} {}", *name_, *addr_, code, enhanced, text);
+  char sep = more ? '-' : ' ';
+  if (enhanced.empty()) log::Info("> {}[{}]: {}{}{}", *name_, *addr_, code, sep, text);
+  else log::Info("> {}[{}]: {}{}{} {}", *name_, *addr_, code, sep, enhanced, text);
 }
 
 void Entry::State(std::string_view state) {

@@ -29,7 +29,8 @@ class Entry {
   // A command line from the client (the session's state becomes its verb);
   // logged in verbose mode or with trace smtp, AUTH arguments masked.
   void Command(std::string_view verb, std::string_view line);
-  void Reply(int code, std::string_view enhanced, std::string_view text);
+  // One reply line (`more`: a line of a multi-line reply, "250-...").
+  void Reply(int code, std::string_view enhanced, std::string_view text, bool more = false);
   // "COMMIT" starts the clock of the profile queue line that Committed writes.
   void State(std::string_view state);
   void Committed(bool ok, size_t recipients);

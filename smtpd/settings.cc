@@ -22,7 +22,7 @@ Result<NetworkList> Networks(const config::Config& cfg, std::string_view param) 
 
 }  // namespace
 
-Result<Settings> Settings::Load(const config::Config& cfg) {
+Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   Settings s;
   for (auto [name, out] : {std::pair{"myhostname", &s.myhostname}, std::pair{"smtpd_banner", &s.banner},
                            std::pair{"mail_name", &s.mail_name}, std::pair{"myorigin", &s.myorigin},
@@ -76,7 +76,7 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
   auto ev = Networks(cfg, "smtpd_client_event_limit_exceptions");
   if (!ev) return Err(ev.error());
   s.event_limit_exceptions = std::move(*ev);
-  auto tls = TlsSettings::Load(cfg, s.queue_directory);
+  auto tls = TlsSettings::Load(cfg, s.queue_directory, keys);
   if (!tls) return Err(tls.error());
   s.tls = std::move(*tls);
   return s;

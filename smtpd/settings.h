@@ -28,7 +28,8 @@ struct Settings {
   NetworkList event_limit_exceptions;
   TlsSettings tls;
 
-  static Result<Settings> Load(const config::Config& cfg);
+  // keys: the certificate and key read before privileges were dropped.
+  static Result<Settings> Load(const config::Config& cfg, ServerKeys* keys);
 };
 
 }  // namespace postern::smtpd

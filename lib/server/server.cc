@@ -4,12 +4,14 @@
 #include "server/server.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "config/layout.h"
 #include "ipc/control_link.h"
@@ -27,8 +29,22 @@ struct Options {
   int listen_count = -1;
   bool verbose = false;
   bool control = false;  // -k: a control link follows the status socket
+  std::optional<std::pair<uid_t, gid_t>> drop_to;  // -u uid:gid
   std::vector<std::pair<std::string, std::string>> overrides;
 };
+
+namespace {
+
+// For good: supplementary groups, group, then user; a process that could
+// still become root again would be no unprivileged worker.
+void DropPrivileges(uid_t uid, gid_t gid) {
+  if (geteuid() != 0 && geteuid() == uid) return;  // already that user
+  if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+    log::Fatal("cannot drop privileges to uid {} gid {}: {}", uid, gid, std::strerror(errno));
+  if (uid != 0 && setuid(0) == 0) log::Fatal("privileges were not dropped: setuid(0) still works");
+}
+
+}  // namespace
 
 class Worker {
  public:
@@ -44,9 +60,13 @@ class Worker {
     }
   }
 
-  int Main() {
+  int Main(const std::optional<std::pair<uid_t, gid_t>>& drop_to) {
     max_use_ = ctx_.config.Int("max_use");
     max_idle_ms_ = uint64_t(ctx_.config.Time("max_idle").count()) * 1000;
+    if (svc_.privileged_init) {
+      if (auto r = svc_.privileged_init(ctx_); !r) log::Fatal("{}", r.error());
+    }
+    if (drop_to) DropPrivileges(drop_to->first, drop_to->second);
     if (svc_.init) {
       if (auto r = svc_.init(ctx_); !r) log::Fatal("{}", r.error());
     }
@@ -315,6 +335,14 @@ Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx,
       o.verbose = true;
     } else if (a == "-k") {
       o.control = true;
+    } else if (a == "-u") {
+      std::string_view v = value();
+      size_t colon = v.find(':');
+      unsigned long long uid = 0, gid = 0;
+      if (colon == v.npos || !ParseUnsigned(v.substr(0, colon), &uid) || !ParseUnsigned(v.substr(colon + 1), &gid) ||
+          uid > 0xffffffffull || gid > 0xffffffffull)
+        Usage(program, "bad -u value (uid:gid)");
+      o.drop_to = std::pair{uid_t(uid), gid_t(gid)};
     } else if (a == "-o" || (a.size() > 2 && a.substr(0, 2) == "-o" && a.find('=') != a.npos)) {
       std::string_view kv = a == "-o" ? value() : a.substr(2);
       size_t eq = kv.find('=');
@@ -380,7 +408,7 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
   w->set_generation(generation);
   w->set_base_config(std::move(base_config));
   if (o.control) w->set_control(kFirstListenFd + o.listen_count + 1, o.verbose);
-  return w->Main();
+  return w->Main(o.drop_to);
 }
 
 }  // namespace postern::server

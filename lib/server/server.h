@@ -18,7 +18,10 @@
 //
 // Command line (master builds it; see master(8)):
 //   program -c config_dir -n service -t type -s listen_count -g generation [-v]
-//           [-o name=value ...] [args ...]
+//           [-u uid:gid] [-o name=value ...] [args ...]
+// With -u (master runs as root, the service is unprivileged) the skeleton
+// drops to that user and group itself, right after Service::privileged_init,
+// as Postfix's daemons do after their pre-jail initialisation.
 // Listening sockets are inherited at fds 3 .. 3+listen_count-1, the status
 // socket right after them; with -k, the worker's control link (ipc/control.h)
 // right after the status socket. Everything that is not one of these options (in
@@ -106,7 +109,13 @@ struct Service {
   // kTrigger: most bytes read from one wakeup connection.
   size_t trigger_limit = 1024;
 
-  // After configuration and logging are set up, before the first client.
+  // Optional: runs before the skeleton drops root's privileges (-u), with
+  // configuration and logging set up; for what only root may read, such as
+  // a 0600 private key. Keep it to reading files: nothing here may create
+  // anything that mail_owner must later own. An error is fatal, as init's.
+  std::function<Result<void>(Context&)> privileged_init;
+  // After configuration and logging are set up (and privileges dropped),
+  // before the first client.
   // An error is logged as fatal and the worker exits 1 (master throttles it).
   std::function<Result<void>(Context&)> init;
   // kMulti, kSingle: a new client.

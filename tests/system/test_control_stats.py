@@ -259,6 +259,10 @@ def test_log_verbose_makes_the_next_session_log_its_dialogue(live):
         c.noop()
     live.instance.wait_log(r"(?i)smtpd\[\d+\]: < \S+\[127\.0\.0\.1\]: EHLO client\.test", since=mark)
     live.instance.wait_log(r"smtpd\[\d+\]: > \S+\[127\.0\.0\.1\]: 250 2\.0\.0 Ok", since=mark)
+    # Every line of the EHLO reply, and the greeting before it.
+    live.instance.wait_log(r"smtpd\[\d+\]: > \S+\[127\.0\.0\.1\]: 220 mx\.postern\.test ESMTP", since=mark)
+    for line in (r"250-mx\.postern\.test", r"250-PIPELINING", r"250-ENHANCEDSTATUSCODES", r"250 CHUNKING"):
+        live.instance.wait_log(r"smtpd\[\d+\]: > \S+\[127\.0\.0\.1\]: " + line + "$", since=mark)
     live.ctl("log", "brief")
     mark = live.instance.log_mark()
     with live.client() as c:
