@@ -94,6 +94,8 @@ def run(args):
             runs.setdefault(k, {"postern": [], "postfix": []})[who].append(v)
 
     def attempt(label, who, fn):
+        if who not in args.mtas.split(","):
+            return
         t0 = time.monotonic()
         try:
             figures = fn()
@@ -156,6 +158,19 @@ def run(args):
     for e in errors:
         print(f"error: {e}")
     out = Path(args.out) if args.out else None
+    if out and args.merge and out.exists():
+        # Only some scenarios re-run: their figures replace the file's, the
+        # others stay, and each figure's run is named in "figure_runs".
+        old = json.loads(out.read_text())
+        label = f"{result['run']['started']} {result['run']['git']} {args.scenarios or 'all'} {args.mtas}"
+        runs_by_figure = old.get("figure_runs") or {k: "run" for k in old.get("figures", {})}
+        figures = dict(old.get("figures", {}))
+        for k, v in summary.items():
+            figures[k] = v
+            runs_by_figure[k] = label
+        old.setdefault("merged_runs", []).append(dict(result["run"], label=label, errors=errors))
+        old.update(figures=figures, figure_runs=runs_by_figure, targets=check_targets(figures))
+        result = old
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
@@ -176,6 +191,10 @@ def main():
     p.add_argument("--idle-pairs", type=int, help="pairs for the idle scenario (it is slow at 10,000)")
     p.add_argument("--queue", type=int, help="messages of the queue scenario (full: 100,000)")
     p.add_argument("--queue-pairs", type=int, help="pairs for the queue scenario (~30 min a pair at 100,000)")
+    p.add_argument("--mtas", default="postern,postfix",
+                   help="which MTAs to run (default both; one alone gives no ratios)")
+    p.add_argument("--merge", action="store_true",
+                   help="update the figures of the scenarios run in an existing --out file, keep the rest")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")
     args = p.parse_args()
     if args.out is None and args.mode != "smoke":
