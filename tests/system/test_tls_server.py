@@ -56,13 +56,23 @@ def der(cert_path):
 
 # --- clients ---------------------------------------------------------------------
 
+class CrlfInteractive(Interactive):
+    def send(self, line):
+        self.p.stdin.write(line.encode() + b"\r\n")
+        self.p.stdin.flush()
+
+
 def test_gnutls_cli_starttls_delivers(instance, pki):
     smtpd = start_tls_smtpd(instance, pki)
     # stdbuf: gnutls-cli writes the server's lines through stdio, block-buffered into a pipe.
-    c = Interactive(["stdbuf", "-oL", "gnutls-cli", "--starttls-proto=smtp", "--crlf", "--port", str(smtpd.port),
-                     "--x509cafile", str(pki["ca"]), "localhost"])
+    # No --crlf: it turns only the first LF of each read into CRLF and drops
+    # what follows, so lines that arrive together would be lost; we send CRLF.
+    c = CrlfInteractive(["stdbuf", "-oL", "gnutls-cli", "--starttls-proto=smtp", "--port", str(smtpd.port),
+                         "--x509cafile", str(pki["ca"]), "localhost"])
     try:
         c.message()
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nlog:\n{instance.log()}")
     finally:
         c.close()
     instance.wait_log(ESTABLISHED)
