@@ -43,11 +43,10 @@ class WorkerLink : public std::enable_shared_from_this<WorkerLink> {
   // Backpressure from one call's client: the worker holds that answer back
   // (its other calls go on).
   void Pause(const std::shared_ptr<Call>& call, bool pause);
-  void PauseReading();
-  void ResumeReading();
   void Close();
 
  private:
+  void StartReading();
   void OnData(std::string_view d);
   void Fail(const std::string& why);
   void Write(std::string frame);

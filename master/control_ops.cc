@@ -48,13 +48,21 @@ std::string Joined(const std::set<std::string>& s) {
   return out.empty() ? "none" : out;
 }
 
+// Answers once every running worker has the new state (a link delivers in
+// order: a worker answering "sync" has applied every state frame before it),
+// so that the operator's next step meets it.
+void Synced(std::shared_ptr<ctl::Reply> reply) {
+  ctl::Request sync{{"sync"}, 1};
+  Broadcast("", Aggregate::kAll)(sync, std::move(reply));
+}
+
 void SetLog(bool verbose, const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   if (!req.Args().empty()) return reply->Fail("usage: log brief|verbose");
   TheControl().Update([&](ctl::RuntimeState& s) { s.verbose = verbose; });
   log::SetLevel(verbose ? log::Level::kVerbose : log::Level::kBrief);
   log::Info("log level set to {} by administrator", verbose ? "verbose" : "brief");
   reply->Line(std::string("logging ") + (verbose ? "verbose" : "brief"));
-  reply->Finish();
+  Synced(std::move(reply));
 }
 
 // trace/untrace and profile/unprofile: one subsystem set each.
@@ -80,7 +88,7 @@ ctl::Handler Toggle(bool trace, bool on) {
     log::SetProfiles(st.profiles);
     log::Info("{} {} by administrator", verb, sub);
     reply->Line(fmt::format("{}: {}", trace ? "tracing" : "profiling", Joined(trace ? st.traces : st.profiles)));
-    reply->Finish();
+    Synced(std::move(reply));
   };
 }
 
@@ -124,10 +132,7 @@ void SetOption(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   TheControl().Update([&](ctl::RuntimeState& s) { s.options[name] = value; });
   log::Info("option {} = {} set by administrator (until the next reload)", name, value);
   reply->Line(name + " = " + value);
-  // Answered once every worker has the new state (links deliver in order),
-  // so that the operator's next step meets the new value.
-  ctl::Request sync{{"sync"}, 1};
-  Broadcast("", Aggregate::kAll)(sync, std::move(reply));
+  Synced(std::move(reply));
 }
 
 void ShowOptions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {

@@ -38,7 +38,7 @@ std::shared_ptr<WorkerLink> WorkerLink::Open(uv_loop_t* loop, event::Fd fd, std:
   l->stream_ = std::move(*stream);
   l->timer_ = std::make_unique<event::Timer>(loop);
   l->label_ = std::move(label);
-  l->ResumeReading();
+  l->StartReading();
   return l;
 }
 
@@ -114,7 +114,7 @@ void WorkerLink::Cancel(const std::shared_ptr<Call>& call) {
     ipc::AppendFrame(ctl::EncodeCancel(id), &frame);
     Write(std::move(frame));
   }
-  ResumeReading();  // drain what is still coming
+  ArmTimer();  // what it still sends for this call is dropped, not waited for
 }
 
 void WorkerLink::Pause(const std::shared_ptr<Call>& call, bool pause) {
@@ -136,14 +136,7 @@ void WorkerLink::SendState(const ctl::RuntimeState& s) {
   Write(std::move(frame));
 }
 
-void WorkerLink::PauseReading() {
-  if (!reading_ || closed_) return;
-  reading_ = false;
-  stream_->ReadStop();
-  timer_->Stop();  // the worker waits for us now, not we for it
-}
-
-void WorkerLink::ResumeReading() {
+void WorkerLink::StartReading() {
   if (reading_ || closed_) return;
   reading_ = true;
   std::weak_ptr<WorkerLink> weak = weak_from_this();
