@@ -2,6 +2,8 @@
 // RCPT and DATA (pipelined when offered), the body streamed from the queue
 // with dot-stuffing in large writes, and the replies mapped to recipients
 // (one final reply for SMTP, one per accepted recipient for LMTP).
+#include <algorithm>
+
 #include "log/log.h"
 #include "queue/schema.h"
 #include "smtp/delivery.h"
@@ -147,13 +149,16 @@ void Delivery::OnDataReply(const smtp::Reply& r) {
 }
 
 void Delivery::SendBody() {
+  // Buffers sized to the body: a 4 KiB message must not cost a 256 KiB
+  // zero-fill and a half-megabyte allocation per delivery.
+  const size_t chunk = static_cast<size_t>(std::min<uint64_t>(kReadChunk, body_size_ + 1));
   std::string out;
-  out.reserve(kWriteChunk + kReadChunk + kReadChunk / 8);  // dots may grow a chunk a little
-  read_buf_.resize(kReadChunk);
+  out.reserve(std::min(kWriteChunk, chunk) + chunk + chunk / 8 + 8);  // dots may grow a chunk a little
+  if (read_buf_.size() < chunk) read_buf_.resize(chunk);
   char* buf = read_buf_.data();
   bool last = false;
   while (out.size() < kWriteChunk) {
-    auto n = body_->Read(buf, kReadChunk);
+    auto n = body_->Read(buf, chunk);
     if (!n.ok()) {
       // Mid-DATA there is no way to abort cleanly: the connection is given up.
       SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "error reading message body: " + n.status().message,

@@ -11,6 +11,7 @@
 
 #include "log/log.h"
 #include "smtp/reply.h"
+#include "smtpd/qmgr_trigger.h"
 #include "util/strings.h"
 
 namespace postern::smtpd {
@@ -62,7 +63,10 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
       queue_(std::move(queue)),
       committer_(queue_.get(), ctx.loop),
       reader_check_(queue_.get(), ctx.loop),
-      reaper_(ctx.loop) {}
+      reaper_(ctx.loop) {
+  // One wake-up for qmgr per group commit, however many messages it made durable.
+  committer_.SetAfterBatch([this] { TriggerQmgr(settings_.queue_directory); });
+}
 
 void Service::Accept(server::Client c) {
   auto s = std::make_shared<Session>(this, std::move(c));

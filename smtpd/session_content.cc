@@ -4,7 +4,6 @@
 #include <ctime>
 
 #include "log/log.h"
-#include "smtpd/qmgr_trigger.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {
@@ -243,11 +242,8 @@ void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
   ResetTxn();
   phase_ = Phase::kCommand;
   smtp::Verb verb = last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData;
-  if (r.ok()) {
-    TriggerQmgr(svc_->settings().queue_directory);
-  } else {
-    log::Warning("queue commit: {}", r.status().message);
-  }
+  // qmgr was woken once for the whole batch (Service's committer hook).
+  if (!r.ok()) log::Warning("queue commit: {}", r.status().message);
   if (finished_) return;  // the client left; the message (if committed) stays
   if (r.ok()) {
     ++ok_[size_t(verb)];

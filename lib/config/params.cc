@@ -130,7 +130,7 @@ constexpr ParamDef kParams[] = {
     {"qmgr_message_active_limit", T::kInt, "20000", "messages the queue manager holds in memory at once"},
     {"qmgr_message_recipient_limit", T::kInt, "20000", "recipients the queue manager holds in memory at once"},
     {"queue_directory", T::kString, "/var/spool/postern", "the queue: LMDB environment, message bodies, sockets"},
-    {"queue_map_size", T::kSize, "4g", "largest size the queue's LMDB map may grow to; mail is refused (452) at the limit"},
+    {"queue_map_size", T::kSize, "4g", "largest size the queue's LMDB map (envelopes, and bodies up to 32 KiB) may grow to; mail is refused (452) at the limit"},
     {"queue_minfree", T::kSize, "0", "free space the queue file system must keep; mail is refused (452) below it"},
     {"queue_run_delay", T::kTime, "300s", "time between scans of the deferred queue"},
     {"recipient_delimiter", T::kString, "", "separators between user name and address extension (user+ext)"},

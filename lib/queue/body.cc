@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -37,29 +38,38 @@ std::string BodyPath(const std::string& data_dir, MsgId id) {
   return BodyDir(data_dir, id) + "/" + FormatMsgId(id);
 }
 
-Outcome<BodyWriter> BodyWriter::Create(const std::string& data_dir, MsgId id,
-                                       const std::optional<Owner>& owner) {
+BodyWriter BodyWriter::Create(const std::string& data_dir, MsgId id, const std::optional<Owner>& owner,
+                              size_t inline_max) {
   BodyWriter w;
   w.path_ = BodyPath(data_dir, id);
-  int fd = ::open(w.path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  w.owner_ = owner;
+  w.inline_max_ = std::min(inline_max, kBufSize);
+  w.buf_.reserve(std::min<size_t>(kBufSize, 8192));
+  return w;
+}
+
+// The id was checked free in LMDB at Begin; an existing file here is either an
+// orphan recovery has yet to sweep or another process's body in progress with
+// the same id (2^-32): refuse this message rather than touch that file.
+Status BodyWriter::Spill() {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return Fail(Code::kNotFound, "id in use");
-    return ErrnoStatus(errno, "create " + w.path_);
+    if (errno == EEXIST) return Fail(Code::kIo, "create " + path_ + ": queue id collision");
+    return ErrnoStatus(errno, "create " + path_);
   }
-  w.fd_ = UniqueFd(fd);
-  // Recovery may have locked and unlinked the file between open and flock;
-  // a file with no links is lost, so the caller picks another id.
+  fd_ = UniqueFd(fd);
+  // Recovery may have locked and unlinked the file between open and flock.
   struct stat st;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &st) != 0 || st.st_nlink == 0) {
-    return Fail(Code::kNotFound, "id raced with recovery");
+    Remove();
+    return Fail(Code::kIo, "create " + path_ + ": raced with queue recovery");
   }
-  if (owner && ::fchown(fd, owner->uid, owner->gid) != 0) {
-    Status s = ErrnoStatus(errno, "chown " + w.path_);
-    w.Remove();
+  if (owner_ && ::fchown(fd, owner_->uid, owner_->gid) != 0) {
+    Status s = ErrnoStatus(errno, "chown " + path_);
+    Remove();
     return s;
   }
-  w.buf_.reserve(kBufSize);
-  return w;
+  return Status::Ok();
 }
 
 BodyWriter::~BodyWriter() {
@@ -70,9 +80,16 @@ BodyWriter::~BodyWriter() {
 Status BodyWriter::Append(std::string_view data) {
   if (!error_.ok()) return error_;
   size_ += data.size();
-  if (buf_.size() + data.size() < kBufSize) {
+  const size_t room = fd_ ? kBufSize : inline_max_ + 1;  // inline: up to inline_max_ bytes
+  if (buf_.size() + data.size() < room) {
     buf_.append(data);
     return Status::Ok();
+  }
+  if (!fd_) {
+    if (Status s = Spill(); !s.ok()) {
+      error_ = s;
+      return s;
+    }
   }
   if (Status s = Flush(); !s.ok()) return s;
   if (data.size() >= kBufSize) {
@@ -85,6 +102,7 @@ Status BodyWriter::Append(std::string_view data) {
 
 Status BodyWriter::Flush() {
   if (!error_.ok()) return error_;
+  if (!fd_) return Status::Ok();  // inline: the commit transaction carries it
   std::string_view rest = buf_;
   while (!rest.empty()) {
     ssize_t n = ::write(fd_.get(), rest.data(), rest.size());
@@ -101,17 +119,22 @@ Status BodyWriter::Flush() {
 
 Status BodyWriter::Sync() {
   if (Status s = Flush(); !s.ok()) return s;
+  if (!fd_) return Status::Ok();
   if (::fdatasync(fd_.get()) != 0) error_ = ErrnoStatus(errno, "fsync " + path_);
   return error_;
 }
 
 void BodyWriter::Remove() {
+  buf_.clear();
   if (!fd_) return;
   ::unlink(path_.c_str());
   fd_.Reset();
 }
 
-void BodyWriter::Close() { fd_.Reset(); }
+void BodyWriter::Close() {
+  buf_.clear();
+  fd_.Reset();
+}
 
 Outcome<BodyReader> BodyReader::Open(const std::string& path) {
   BodyReader r;
@@ -127,7 +150,20 @@ Outcome<BodyReader> BodyReader::Open(const std::string& path) {
   return r;
 }
 
+BodyReader BodyReader::FromMemory(std::string text) {
+  BodyReader r;
+  r.size_ = text.size();
+  r.mem_ = std::move(text);
+  return r;
+}
+
 Outcome<size_t> BodyReader::Read(char* buf, size_t n) {
+  if (mem_) {
+    size_t k = std::min(n, mem_->size() - pos_);
+    std::memcpy(buf, mem_->data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
   for (;;) {
     ssize_t got = ::read(fd_.get(), buf, n);
     if (got >= 0) return static_cast<size_t>(got);

@@ -2,6 +2,8 @@
 // submissions pile up in pending_ and form the next batch.
 #include "queue/committer.h"
 
+#include <algorithm>
+
 namespace postern::queue {
 
 namespace {
@@ -82,6 +84,9 @@ void AsyncCommitter::Deliver() {
   }
   outstanding_ -= done.size();
   if (outstanding_ == 0 && !done.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  if (after_batch_ && std::any_of(done.begin(), done.end(), [](const Job& j) { return j.status.ok(); })) {
+    after_batch_();
+  }
   for (Job& j : done) {
     MsgId id = j.writer->id();
     j.writer.reset();

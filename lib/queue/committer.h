@@ -31,6 +31,10 @@ class AsyncCommitter {
   // Loop thread only. `done` runs on the loop thread, after the message is durable or failed.
   void Submit(std::unique_ptr<MessageWriter> w, Done done);
 
+  // Runs once per committed batch that made at least one message durable,
+  // before that batch's callbacks (smtpd: one qmgr wake-up per batch, not per message).
+  void SetAfterBatch(std::function<void()> fn) { after_batch_ = std::move(fn); }
+
   uint64_t batches() const { return batches_; }
 
  private:
@@ -53,6 +57,7 @@ class AsyncCommitter {
   bool stop_ = false;
   size_t outstanding_ = 0;  // loop thread only: submitted, callback not yet run
   uint64_t batches_ = 0;
+  std::function<void()> after_batch_;
   std::thread thread_;
 };
 

@@ -74,6 +74,9 @@ TEST_F(CommitterTest, ConcurrentCommitsShareTransactionsAndCompleteOnTheLoop) {
   SyncStats s = q_->Syncs();
   EXPECT_LT(s.commit_syncs, static_cast<uint64_t>(kMessages));
   EXPECT_EQ(s.commits, static_cast<uint64_t>(kMessages - 1));
+  // 4 KiB bodies ride in the commit: no body file, no body or directory sync.
+  EXPECT_EQ(s.inline_bodies, s.commits);
+  EXPECT_EQ(s.body_syncs + s.dir_syncs + s.fs_syncs, 0u);
   EXPECT_EQ(q_->GetCounters().messages, static_cast<uint64_t>(kMessages - 1));
 }
 
@@ -85,6 +88,29 @@ TEST_F(CommitterTest, DestructorCommitsWhatWasSubmitted) {
   }  // no uv_run: the destructor finishes the work and runs the callbacks
   EXPECT_EQ(ok, 5);
   EXPECT_EQ(q_->GetCounters().messages, 5u);
+}
+
+TEST_F(CommitterTest, AfterBatchRunsOncePerBatchBeforeItsCallbacksAndNotForFailures) {
+  int hooks = 0, callbacks = 0, hooks_before_first = -1;
+  {
+    AsyncCommitter c(q_.get(), &loop_);
+    c.SetAfterBatch([&] { ++hooks; });
+    for (int i = 0; i < 16; ++i) {
+      c.Submit(Message(i), [&](Outcome<MsgId> r) {
+        EXPECT_TRUE(r.ok());
+        if (callbacks++ == 0) hooks_before_first = hooks;
+      });
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(callbacks, 16);
+    EXPECT_EQ(hooks_before_first, 1);  // qmgr hears of the batch before its sessions answer
+    EXPECT_GE(hooks, 1);
+    EXPECT_LE(static_cast<uint64_t>(hooks), c.batches());
+    int before = hooks;
+    c.Submit(Message(0, false), [&](Outcome<MsgId> r) { EXPECT_FALSE(r.ok()); });
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(hooks, before);  // nothing became durable: nobody to wake
+  }
 }
 
 TEST_F(CommitterTest, ReaderCheckTimerDoesNotHoldTheLoop) {

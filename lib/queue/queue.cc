@@ -1,5 +1,6 @@
 // queue/queue.cc — opening the environment, transactions (map growth and
-// adoption), enqueueing with batched commits, and reading back.
+// adoption), enqueueing with batched commits (small bodies inside the
+// transaction, large ones as fsynced files), and reading back.
 #include "queue/queue.h"
 
 #include <fcntl.h>
@@ -11,7 +12,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "config/maincf.h"
@@ -172,7 +175,11 @@ Status Queue::Init(const std::string& dir, const Options& opts) {
   if (Status s = MakeDir(data_dir_, &created_data); !s.ok()) return s;
   if (created_data) Chown(data_dir_);
   // All 256 buckets exist from the start, so enqueueing never creates a directory.
-  for (unsigned b = 0; b < 256; ++b) {
+  // They are made in order: the last one there means all are (one stat, not
+  // 256 mkdirs, for each of the many worker starts).
+  struct stat last;
+  bool have_all = !created_data && ::stat(BodyDir(data_dir_, 0xff).c_str(), &last) == 0;
+  for (unsigned b = 0; b < 256 && !have_all; ++b) {
     std::string sub = BodyDir(data_dir_, b);
     bool c;
     if (Status s = MakeDir(sub, &c); !s.ok()) return s;
@@ -213,7 +220,7 @@ Status Queue::Init(const std::string& dir, const Options& opts) {
     mdb::Txn txn(t);
     rc = 0;
     for (auto [name, dbi] : {std::pair{"msg", &msg_db_}, {"env", &env_db_}, {"sched", &sched_db_},
-                             {"state", &state_db_}, {"count", &count_db_}}) {
+                             {"state", &state_db_}, {"count", &count_db_}, {"body", &body_db_}}) {
       if (!rc) rc = mdb_dbi_open(t, name, flags, dbi);
     }
     if (rc == MDB_NOTFOUND && !flags) continue;
@@ -307,13 +314,10 @@ Outcome<std::unique_ptr<MessageWriter>> Queue::Begin(MessageRecord rec) {
       if (in_db.ok() || in_db.code == Code::kCorrupt) continue;  // taken
       return in_db;
     }
-    auto body = BodyWriter::Create(data_dir_, id, opts_.owner);
-    if (!body.ok()) {
-      if (body.code() == Code::kNotFound) continue;  // a body file already claims it
-      return body.status();
-    }
+    // No file yet: a body that outgrows inline_body_max creates it then.
     rec.id = id;
-    return std::unique_ptr<MessageWriter>(new MessageWriter(std::move(rec), std::move(*body)));
+    return std::unique_ptr<MessageWriter>(new MessageWriter(
+        std::move(rec), BodyWriter::Create(data_dir_, id, opts_.owner, opts_.inline_body_max)));
   }
   return Fail(Code::kIo, "no free message id after 32 tries");
 }
@@ -333,12 +337,17 @@ Outcome<MsgId> Queue::Commit(std::unique_ptr<MessageWriter> w) {
   return w->id();
 }
 
-// Bodies must be on disk before the transaction that names them: one syncfs
-// for a real batch (cheaper than N file + N directory syncs), else one by one.
-Status Queue::SyncBodies(std::span<MessageWriter* const> batch) {
-  for (MessageWriter* w : batch) {
+// Body files must be on disk before the transaction that names them: one
+// syncfs for a real batch (cheaper than N file + N directory syncs), else one
+// by one. Inline bodies ride in the transaction and need nothing here.
+Status Queue::SyncBodies(std::span<MessageWriter* const> all) {
+  std::vector<MessageWriter*> batch;
+  for (MessageWriter* w : all) {
+    if (!w->body_.has_file()) continue;
     if (Status s = w->body_.Flush(); !s.ok()) return s;
+    batch.push_back(w);
   }
+  if (batch.empty()) return Status::Ok();
   if (batch.size() >= 4) {
     fs_syncs_++;
     if (::syncfs(data_fd_.get()) != 0) return ErrnoStatus(errno, "syncfs " + data_dir_);
@@ -369,11 +378,16 @@ std::vector<Status> Queue::CommitBatch(std::span<MessageWriter* const> batch) {
   Status s = CheckFree();
   if (s.ok() && !ready.empty()) s = EnqueueRoom();
   if (s.ok() && !ready.empty()) s = SyncBodies(ready);
+  // Another process may have committed the same random id since Begin (2^-32):
+  // that message alone is refused, the rest of the batch goes on.
+  std::vector<char> taken(ready.size(), 0);
   if (s.ok() && !ready.empty()) {
     int64_t now = Now();
     s = Write([&](MDB_txn* t) -> Status {
       int64_t deltas[internal::kNumCounters] = {};
-      for (MessageWriter* w : ready) {
+      std::fill(taken.begin(), taken.end(), 0);  // Write may run this body again
+      for (size_t wi = 0; wi < ready.size(); ++wi) {
+        MessageWriter* w = ready[wi];
         MessageRecord& rec = w->rec_;
         rec.size = w->body_.size();
         rec.nrcpt = static_cast<uint32_t>(w->rcpts_.size());
@@ -381,7 +395,15 @@ std::vector<Status> Queue::CommitBatch(std::span<MessageWriter* const> batch) {
         if (!value) return Fail(Code::kInvalid, "message record field too long");
         std::string k = MsgKey(rec.id);
         MDB_val key = mdb::Val(k), val = mdb::Val(*value);
-        if (int rc = mdb_put(t, msg_db_, &key, &val, MDB_NOOVERWRITE)) return MdbStatus(rc, "put message");
+        if (int rc = mdb_put(t, msg_db_, &key, &val, MDB_NOOVERWRITE)) {
+          if (rc != MDB_KEYEXIST) return MdbStatus(rc, "put message");
+          taken[wi] = 1;
+          continue;
+        }
+        if (w->body_.is_inline()) {
+          MDB_val bval = mdb::Val(w->body_.inline_data());
+          if (int rc = mdb_put(t, body_db_, &key, &bval, 0)) return MdbStatus(rc, "put body");
+        }
         std::set<uint32_t> lows;
         for (const Recipient& r : w->rcpts_) {
           Envelope e;
@@ -408,10 +430,11 @@ std::vector<Status> Queue::CommitBatch(std::span<MessageWriter* const> batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     MessageWriter* w = batch[i];
     if (j < ready.size() && ready[j] == w) {
+      out[i] = s.ok() && taken[j] ? Fail(Code::kIo, "queue id " + FormatMsgId(w->id()) + " collided") : s;
       ++j;
-      out[i] = s;
     }
     if (out[i].ok()) {
+      if (w->body_.is_inline()) inline_++;
       w->body_.Close();
       commits_++;
     } else {
@@ -489,7 +512,41 @@ Outcome<std::vector<Envelope>> Queue::Envelopes(MsgId id) {
   return out;
 }
 
-Outcome<BodyReader> Queue::OpenBody(MsgId id) { return BodyReader::Open(BodyPath(data_dir_, id)); }
+// A copy of an inline body, so that no read transaction outlives this call.
+Outcome<BodyReader> Queue::OpenBody(MsgId id) {
+  std::optional<std::string> text;
+  Status s = Read([&](MDB_txn* t) -> Status {
+    std::string k = MsgKey(id);
+    MDB_val key = mdb::Val(k), val;
+    int rc = mdb_get(t, body_db_, &key, &val);
+    if (rc == 0) text.emplace(mdb::View(val));
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : MdbStatus(rc, "body " + FormatMsgId(id));
+  });
+  if (!s.ok()) return s;
+  if (text) return BodyReader::FromMemory(std::move(*text));
+  return BodyReader::Open(BodyPath(data_dir_, id));
+}
+
+uint64_t Queue::InlineBodyCount() {
+  uint64_t n = 0;
+  (void)Read([&](MDB_txn* t) -> Status {
+    MDB_stat st;
+    if (mdb_stat(t, body_db_, &st) == 0) n = st.ms_entries;
+    return Status::Ok();
+  });
+  return n;
+}
+
+bool Queue::HasInlineBody(MsgId id) {
+  bool found = false;
+  (void)Read([&](MDB_txn* t) -> Status {
+    std::string k = MsgKey(id);
+    MDB_val key = mdb::Val(k), val;
+    found = mdb_get(t, body_db_, &key, &val) == 0;
+    return Status::Ok();
+  });
+  return found;
+}
 
 Counters Queue::GetCounters() {
   uint64_t v[internal::kNumCounters] = {};
@@ -510,7 +567,8 @@ Counters Queue::GetCounters() {
 }
 
 SyncStats Queue::Syncs() const {
-  return SyncStats{body_syncs_.load(), dir_syncs_.load(), fs_syncs_.load(), commit_syncs_.load(), commits_.load()};
+  return SyncStats{body_syncs_.load(), dir_syncs_.load(), fs_syncs_.load(), commit_syncs_.load(), commits_.load(),
+                   inline_.load()};
 }
 
 }  // namespace postern::queue

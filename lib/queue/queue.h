@@ -1,6 +1,7 @@
 // queue/queue.h — the durable queue (DESIGN.md §4). A message's life:
-// Begin() → MessageWriter (Append body, AddRecipient) → Commit (body fsynced,
-// then one LMDB transaction makes message + envelopes visible) → envelopes are
+// Begin() → MessageWriter (Append body, AddRecipient) → Commit (a large body's
+// file fsynced, then one LMDB transaction makes message + envelopes — and a
+// small body — visible) → envelopes are
 // updated, held, corrupted, and removed; the last removal takes the message and body.
 #pragma once
 
@@ -28,6 +29,8 @@ class Config;
 
 namespace postern::queue {
 
+inline constexpr size_t kDefaultInlineBodyMax = 32 * 1024;
+
 struct Options {
   uint64_t min_free = 0;                        // queue_minfree: refuse mail below this
   // queue_map_size: enqueueing stops here; removals and updates may use 1/8
@@ -43,6 +46,9 @@ struct Options {
   // next commit's data flush carries the meta page). For qmgr, whose state
   // transitions redo safely (at-least-once); never where a 250 depends on it.
   bool meta_sync = true;
+  // Bodies up to this size are stored inside the commit transaction (one
+  // flush makes body and envelopes durable) instead of as files; 0: always files.
+  size_t inline_body_max = kDefaultInlineBodyMax;
 };
 
 // Builds Options from main.cf (queue_minfree, queue_map_size, mail_owner when
@@ -77,6 +83,7 @@ struct SyncStats {
   uint64_t fs_syncs = 0;      // syncfs covering a whole batch of bodies
   uint64_t commit_syncs = 0;  // LMDB write transactions committed (each syncs once)
   uint64_t commits = 0;       // messages committed
+  uint64_t inline_bodies = 0; // of those, with the body inside the commit transaction
 };
 
 // Fields of an envelope to change in one transaction; unset ones stay.
@@ -135,7 +142,9 @@ class Queue {
   Outcome<MessageRecord> GetMessage(MsgId id);
   Outcome<Envelope> GetEnvelope(EnvId id);
   Outcome<std::vector<Envelope>> Envelopes(MsgId id);
-  Outcome<BodyReader> OpenBody(MsgId id);
+  Outcome<BodyReader> OpenBody(MsgId id);  // inline or file: the one body reader
+  bool HasInlineBody(MsgId id);            // stored in LMDB rather than as a file
+  uint64_t InlineBodyCount();              // bodies stored in LMDB (checks, tests)
   Counters GetCounters();
 
   // Paged iteration: each page is one short read transaction, so a caller can
@@ -183,7 +192,8 @@ class Queue {
   uint64_t UsedBytes();
   Status Adopt();
   Status PutEnvelope(MDB_txn* t, const Envelope* old, const Envelope& now, int64_t* deltas);
-  Status RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size);
+  // *last: the message went with it; *inline_body: and its body was in LMDB (no file to unlink).
+  Status RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size, bool* inline_body);
   Status ApplyCounters(MDB_txn* t, const int64_t* deltas);
   Status ForEachOfMessage(MsgId id, const std::function<Status(Envelope&)>& change);
   Status Transition(uint64_t id, const std::function<bool(const Envelope&)>& applies,
@@ -195,11 +205,11 @@ class Queue {
   std::string dir_, data_dir_;
   Options opts_;
   mdb::Env env_;
-  MDB_dbi msg_db_ = 0, env_db_ = 0, sched_db_ = 0, state_db_ = 0, count_db_ = 0;
+  MDB_dbi msg_db_ = 0, env_db_ = 0, sched_db_ = 0, state_db_ = 0, count_db_ = 0, body_db_ = 0;
   UniqueFd data_fd_;
   // Transactions share it; growing the map (no transaction may be open) takes it alone.
   std::shared_mutex map_mu_;
-  std::atomic<uint64_t> body_syncs_{0}, dir_syncs_{0}, fs_syncs_{0}, commit_syncs_{0}, commits_{0};
+  std::atomic<uint64_t> body_syncs_{0}, dir_syncs_{0}, fs_syncs_{0}, commit_syncs_{0}, commits_{0}, inline_{0};
 };
 
 // The start time of a process (from /proc), 0 if it does not exist.

@@ -1,6 +1,7 @@
 // queue/queue_recover.cc — start-up recovery: stale LMDB readers, orphaned
-// bodies (locked ones are still being written and stay), records whose body is
-// missing or short (→ corrupt), and envelopes left active by a dead process.
+// body files (locked ones are still being written and stay), records whose body
+// (inline or file) is missing or short (→ corrupt), and envelopes left active
+// by a dead process.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "log/log.h"
@@ -104,7 +106,18 @@ int Queue::CheckBodies() {
       after = m.id;
       struct stat st;
       std::string why;
-      if (::stat(BodyPath(data_dir_, m.id).c_str(), &st) != 0) {
+      uint64_t inline_size = 0;
+      Status in_db = Read([&](MDB_txn* t) -> Status {
+        std::string k = MsgKey(m.id);
+        MDB_val key = mdb::Val(k), val;
+        int rc = mdb_get(t, body_db_, &key, &val);
+        if (rc == 0) inline_size = val.mv_size;
+        return rc == 0 ? Status::Ok() : internal::MdbStatus(rc, "body");
+      });
+      if (in_db.ok()) {
+        if (inline_size == m.size) continue;
+        why = "body is " + std::to_string(inline_size) + " bytes, record says " + std::to_string(m.size);
+      } else if (::stat(BodyPath(data_dir_, m.id).c_str(), &st) != 0) {
         why = std::string("body: ") + std::strerror(errno);
       } else if (static_cast<uint64_t>(st.st_size) != m.size) {
         why = "body is " + std::to_string(st.st_size) + " bytes, record says " + std::to_string(m.size);
@@ -121,6 +134,11 @@ int Queue::CheckBodies() {
 }
 
 int Queue::ResetDeadInflight() {
+  // qmgr runs this every queue_run_delay over every active envelope, most of
+  // them its own: those and each other owner are looked up in /proc once a pass.
+  const uint32_t self = static_cast<uint32_t>(::getpid());
+  const uint64_t self_start = ProcessStartTime(static_cast<pid_t>(self));
+  std::map<std::pair<uint32_t, uint64_t>, bool> alive;
   int reset = 0;
   EnvId after = 0;
   for (;;) {
@@ -128,7 +146,11 @@ int Queue::ResetDeadInflight() {
     if (!page.ok() || page->empty()) return reset;
     for (const Envelope& e : *page) {
       after = e.id;
-      if (OwnerAlive(e.owner_pid, e.owner_start)) continue;
+      if (e.owner_pid == self && (e.owner_start == self_start || e.owner_start == 0)) continue;
+      auto key = std::make_pair(e.owner_pid, e.owner_start);
+      auto it = alive.find(key);
+      if (it == alive.end()) it = alive.emplace(key, OwnerAlive(e.owner_pid, e.owner_start)).first;
+      if (it->second) continue;
       EnvelopeUpdate u;
       u.state = State::kDeferred;
       u.next_attempt = internal::Now();

@@ -19,14 +19,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class QueueTest : public ::testing::Test {
+// Param: small bodies inline in LMDB (true) or every body a file (false).
+class QueueTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     std::string tmpl = fs::temp_directory_path() / "queue_test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
-    Reopen(Options{});
+    Reopen(Opts());
   }
+  bool Inline() const { return GetParam(); }
+  Options Opts() const {
+    Options o;
+    o.inline_body_max = Inline() ? kDefaultInlineBodyMax : 0;
+    return o;
+  }
+  // Bodies stored either way.
+  size_t Bodies() { return BodyFiles() + q_->InlineBodyCount(); }
   void TearDown() override {
     q_.reset();
     fs::remove_all(dir_);
@@ -75,7 +84,7 @@ class QueueTest : public ::testing::Test {
   std::unique_ptr<Queue> q_;
 };
 
-TEST_F(QueueTest, EnqueueAndReadBack) {
+TEST_P(QueueTest, EnqueueAndReadBack) {
   MessageRecord rec;
   rec.sender = "alice@example.org";
   rec.client_name = "client.example";
@@ -126,8 +135,8 @@ TEST_F(QueueTest, EnqueueAndReadBack) {
   EXPECT_EQ(c.enqueued, 1u);
 }
 
-TEST_F(QueueTest, NullSenderGetsBounceLifetime) {
-  Options o;
+TEST_P(QueueTest, NullSenderGetsBounceLifetime) {
+  Options o = Opts();
   o.bounce_lifetime = 3600;
   Reopen(o);
   MsgId id = Enqueue("x", 1, "");
@@ -135,12 +144,12 @@ TEST_F(QueueTest, NullSenderGetsBounceLifetime) {
   EXPECT_EQ(e.expiry, e.created + 3600);
 }
 
-TEST_F(QueueTest, AbortLeavesNothing) {
+TEST_P(QueueTest, AbortLeavesNothing) {
   {
     auto w = q_->Begin({});
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE((*w)->Append("partial").ok());
-    EXPECT_EQ(BodyFiles(), 1u);
+    EXPECT_EQ(BodyFiles(), Inline() ? 0u : 1u);  // an inline body has no file until it outgrows the limit
     (*w)->Abort();
     EXPECT_EQ(BodyFiles(), 0u);
   }
@@ -159,7 +168,7 @@ TEST_F(QueueTest, AbortLeavesNothing) {
   EXPECT_EQ(q_->GetCounters().messages, 0u);
 }
 
-TEST_F(QueueTest, RecipientTooLongIsRefused) {
+TEST_P(QueueTest, RecipientTooLongIsRefused) {
   auto w = q_->Begin({});
   EXPECT_EQ((*w)->AddRecipient({std::string(kMaxAddress + 1, 'a'), "", 0}).code, Code::kInvalid);
   MessageRecord rec;
@@ -167,7 +176,7 @@ TEST_F(QueueTest, RecipientTooLongIsRefused) {
   EXPECT_EQ(q_->Begin(rec).code(), Code::kInvalid);
 }
 
-TEST_F(QueueTest, BatchCommitUsesOneTransaction) {
+TEST_P(QueueTest, BatchCommitUsesOneTransaction) {
   std::vector<std::unique_ptr<MessageWriter>> ws;
   for (int i = 0; i < 6; ++i) {
     auto w = q_->Begin({});
@@ -184,10 +193,12 @@ TEST_F(QueueTest, BatchCommitUsesOneTransaction) {
   EXPECT_EQ(q_->Syncs().commit_syncs, before + 1);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(st[i].ok(), i != 3) << i;  // one invalid does not sink the rest
   EXPECT_EQ(q_->GetCounters().messages, 5u);
-  EXPECT_EQ(BodyFiles(), 5u);
+  EXPECT_EQ(Bodies(), 5u);
+  EXPECT_EQ(q_->InlineBodyCount(), Inline() ? 5u : 0u);
+  EXPECT_EQ(q_->Syncs().body_syncs + q_->Syncs().fs_syncs, Inline() ? 0u : 1u);  // files: one syncfs
 }
 
-TEST_F(QueueTest, UpdateMovesBetweenStateSetsAndSchedule) {
+TEST_P(QueueTest, UpdateMovesBetweenStateSetsAndSchedule) {
   MsgId id = Enqueue("body");
   EnvId e = FirstEnvelope(id);
   EnvelopeUpdate u;
@@ -225,16 +236,16 @@ TEST_F(QueueTest, UpdateMovesBetweenStateSetsAndSchedule) {
   EXPECT_EQ(q_->Update(MakeEnvId(id, 12345), u).code, Code::kNotFound);
 }
 
-TEST_F(QueueTest, RemoveLastEnvelopeTakesMessageAndBody) {
+TEST_P(QueueTest, RemoveLastEnvelopeTakesMessageAndBody) {
   MsgId id = Enqueue("body", 2);
   auto envs = *q_->Envelopes(id);
   ASSERT_TRUE(q_->Remove(envs[0].id).ok());
   EXPECT_TRUE(q_->GetMessage(id).ok());
-  EXPECT_EQ(BodyFiles(), 1u);
+  EXPECT_EQ(Bodies(), 1u);
   EXPECT_EQ(q_->Remove(envs[0].id).code, Code::kNotFound);
   ASSERT_TRUE(q_->Remove(envs[1].id).ok());
   EXPECT_EQ(q_->GetMessage(id).code(), Code::kNotFound);
-  EXPECT_EQ(BodyFiles(), 0u);
+  EXPECT_EQ(Bodies(), 0u);
   Counters c = q_->GetCounters();
   EXPECT_EQ(c.messages, 0u);
   EXPECT_EQ(c.incoming, 0u);
@@ -244,12 +255,12 @@ TEST_F(QueueTest, RemoveLastEnvelopeTakesMessageAndBody) {
 
   MsgId id2 = Enqueue("other", 3);
   ASSERT_TRUE(q_->RemoveMessage(id2).ok());
-  EXPECT_EQ(BodyFiles(), 0u);
+  EXPECT_EQ(Bodies(), 0u);
   EXPECT_EQ(q_->GetCounters().incoming, 0u);
   EXPECT_EQ(q_->RemoveMessage(id2).code, Code::kNotFound);
 }
 
-TEST_F(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesAlone) {
+TEST_P(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesAlone) {
   MsgId a = Enqueue("first", 2), b = Enqueue("second", 1);
   auto ea = *q_->Envelopes(a);
   EnvId eb = FirstEnvelope(b);
@@ -278,7 +289,7 @@ TEST_F(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesA
   EXPECT_EQ(q_->Syncs().commit_syncs, commits + 2);
   EXPECT_TRUE(q_->GetMessage(a).ok());  // one envelope of a is left
   EXPECT_EQ(q_->GetMessage(b).code(), Code::kNotFound);
-  EXPECT_EQ(BodyFiles(), 1u);  // b's body went with its last envelope
+  EXPECT_EQ(Bodies(), 1u);  // b's body went with its last envelope
   Counters c = q_->GetCounters();
   EXPECT_EQ(c.messages, 1u);
   EXPECT_EQ(c.active, 0u);
@@ -286,7 +297,7 @@ TEST_F(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesA
   EXPECT_EQ(c.removed, 2u);
 }
 
-TEST_F(QueueTest, HoldAndReleaseByMessageAndEnvelope) {
+TEST_P(QueueTest, HoldAndReleaseByMessageAndEnvelope) {
   MsgId id = Enqueue("body", 2);
   auto envs = *q_->Envelopes(id);
   ASSERT_TRUE(q_->Hold(envs[0].id).ok());
@@ -308,7 +319,7 @@ TEST_F(QueueTest, HoldAndReleaseByMessageAndEnvelope) {
   EXPECT_EQ(q_->Hold(0x0badf00d).code, Code::kNotFound);
 }
 
-TEST_F(QueueTest, CorruptAndUncorrupt) {
+TEST_P(QueueTest, CorruptAndUncorrupt) {
   MsgId id = Enqueue("body", 2);
   ASSERT_TRUE(q_->MarkCorrupt(id, "test").ok());
   Counters c = q_->GetCounters();
@@ -317,6 +328,7 @@ TEST_F(QueueTest, CorruptAndUncorrupt) {
   EXPECT_EQ(q_->ListByState(State::kCorrupt, 0, 10)->size(), 2u);
   ASSERT_TRUE(q_->Uncorrupt(id).ok());
   EXPECT_EQ(q_->GetCounters().deferred, 2u);
+  if (Inline()) return;  // the rest truncates the body file by hand
   // A truncated body cannot be uncorrupted.
   ASSERT_TRUE(q_->MarkCorrupt(id, "test").ok());
   fs::resize_file(dir_ + "/data/" + FormatMsgId(id).substr(6) + "/" + FormatMsgId(id), 2);
@@ -324,7 +336,7 @@ TEST_F(QueueTest, CorruptAndUncorrupt) {
   EXPECT_EQ(q_->GetCounters().corrupt, 2u);
 }
 
-TEST_F(QueueTest, ScheduleIterationIsInTimeOrderAndPages) {
+TEST_P(QueueTest, ScheduleIterationIsInTimeOrderAndPages) {
   std::vector<int64_t> times = {5000, 1000, 3000, 1000, 4000, 2000};
   for (int64_t t : times) {
     EnvId e = FirstEnvelope(Enqueue("b"));
@@ -345,7 +357,7 @@ TEST_F(QueueTest, ScheduleIterationIsInTimeOrderAndPages) {
   EXPECT_EQ(seen, (std::vector<int64_t>{1000, 1000, 2000, 3000, 4000}));
 }
 
-TEST_F(QueueTest, StateIterationStreamsInPages) {
+TEST_P(QueueTest, StateIterationStreamsInPages) {
   for (int i = 0; i < 25; ++i) Enqueue("b", 10);
   size_t total = 0;
   EnvId after = 0, prev = 0;
@@ -364,7 +376,8 @@ TEST_F(QueueTest, StateIterationStreamsInPages) {
   EXPECT_EQ(q_->ListMessages(0, 100)->size(), 25u);
 }
 
-TEST_F(QueueTest, RecoveryRemovesOrphansKeepsBodiesInProgressAndFlagsMissingBodies) {
+TEST_P(QueueTest, RecoveryRemovesOrphansKeepsBodiesInProgressAndFlagsMissingBodies) {
+  if (Inline()) GTEST_SKIP() << "changes body files by hand: run with every body a file";
   MsgId whole = Enqueue("whole body");
   MsgId missing = Enqueue("soon gone");
   MsgId shortened = Enqueue("soon shorter");
@@ -391,7 +404,7 @@ TEST_F(QueueTest, RecoveryRemovesOrphansKeepsBodiesInProgressAndFlagsMissingBodi
   EXPECT_EQ(q_->ReaderCount(), 0);
 }
 
-TEST_F(QueueTest, InflightEnvelopeOfDeadProcessBecomesDue) {
+TEST_P(QueueTest, InflightEnvelopeOfDeadProcessBecomesDue) {
   MsgId id = Enqueue("body");
   EnvId e = FirstEnvelope(id);
   q_.reset();  // the child must open its own environment, never inherit one
@@ -406,7 +419,7 @@ TEST_F(QueueTest, InflightEnvelopeOfDeadProcessBecomesDue) {
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  Reopen(Options{});
+  Reopen(Opts());
   ASSERT_EQ(q_->GetEnvelope(e)->state, State::kActive);
   EXPECT_EQ(q_->GetEnvelope(e)->owner_pid, static_cast<uint32_t>(pid));
   EXPECT_EQ(q_->Recover().inflight_reset, 1);
@@ -417,8 +430,8 @@ TEST_F(QueueTest, InflightEnvelopeOfDeadProcessBecomesDue) {
   EXPECT_EQ(q_->ListScheduled(&cur, INT64_MAX, 10)->size(), 1u);
 }
 
-TEST_F(QueueTest, MapFullGrowsTheMap) {
-  Options o;
+TEST_P(QueueTest, MapFullGrowsTheMap) {
+  Options o = Opts();
   o.initial_map_size = 256u << 10;
   o.map_size_limit = 64u << 20;
   Reopen(o);
@@ -440,8 +453,8 @@ TEST_F(QueueTest, MapFullGrowsTheMap) {
   EXPECT_EQ(q_->GetCounters().messages, 300u);
 }
 
-TEST_F(QueueTest, MapAtItsLimitIsInsufficientStorageAndRecovers) {
-  Options o;
+TEST_P(QueueTest, MapAtItsLimitIsInsufficientStorageAndRecovers) {
+  Options o = Opts();
   o.initial_map_size = 256u << 10;
   o.map_size_limit = 1u << 20;
   Reopen(o);
@@ -458,27 +471,28 @@ TEST_F(QueueTest, MapAtItsLimitIsInsufficientStorageAndRecovers) {
   }
   ASSERT_EQ(last, Code::kInsufficientStorage);
   ASSERT_GT(ids.size(), 10u);
-  EXPECT_EQ(BodyFiles(), ids.size());  // the refused body is gone
+  EXPECT_EQ(Bodies(), ids.size());  // the refused body is gone
   EXPECT_EQ(q_->GetCounters().messages, ids.size());
   for (MsgId id : ids) ASSERT_TRUE(q_->GetMessage(id).ok());
   for (size_t i = 0; i < ids.size() / 2; ++i) ASSERT_TRUE(q_->RemoveMessage(ids[i]).ok());
   EXPECT_NE(Enqueue("fits again", 4), 0u);
 }
 
-TEST_F(QueueTest, BelowMinFreeIsInsufficientStorage) {
-  Options o;
+TEST_P(QueueTest, BelowMinFreeIsInsufficientStorage) {
+  Options o = Opts();
   o.min_free = 1ULL << 62;
   Reopen(o);
   EXPECT_EQ(q_->Begin({}).code(), Code::kInsufficientStorage);
-  EXPECT_EQ(BodyFiles(), 0u);
-  Reopen(Options{});
+  EXPECT_EQ(Bodies(), 0u);
+  Reopen(Opts());
   EXPECT_NE(Enqueue("ok"), 0u);
 }
 
-TEST_F(QueueTest, AsRootFilesBelongToTheMailOwner) {
+TEST_P(QueueTest, AsRootFilesBelongToTheMailOwner) {
+  if (Inline()) GTEST_SKIP() << "changes body files by hand: run with every body a file";
   if (geteuid() != 0) GTEST_SKIP() << "only root can give files away";
   fs::remove_all(dir_);
-  Options o;
+  Options o = Opts();
   o.owner = Owner{65534, 65534};
   Reopen(o);
   MsgId id = Enqueue("owned");
@@ -507,7 +521,7 @@ TEST(QueueOptions, FromConfig) {
   EXPECT_FALSE(OptionsFromConfig(*bad).ok());
 }
 
-TEST_F(QueueTest, SetMessageFlagsAddsBitsAndKeepsTheRest) {
+TEST_P(QueueTest, SetMessageFlagsAddsBitsAndKeepsTheRest) {
   MsgId id = Enqueue("Subject: x\r\n\r\nbody\r\n", 2);
   auto before = q_->GetMessage(id);
   ASSERT_TRUE(before.ok());
@@ -520,9 +534,71 @@ TEST_F(QueueTest, SetMessageFlagsAddsBitsAndKeepsTheRest) {
   EXPECT_EQ(*after, *before);
   EXPECT_EQ(q_->SetMessageFlags(id + 1, kFlagDelayWarned).code, Code::kNotFound);
   // Survives reopening: the flag is in the record, not in memory.
-  Reopen(Options{});
+  Reopen(Opts());
   EXPECT_TRUE(q_->GetMessage(id)->flags & kFlagDelayWarned);
 }
+
+TEST_P(QueueTest, SmallBodyLivesInTheCommitAndLargeOneInAFile) {
+  if (!Inline()) GTEST_SKIP() << "inline bodies only";
+  SyncStats before = q_->Syncs();
+  MsgId small = Enqueue("Subject: s\r\n\r\nsmall\r\n");
+  SyncStats after = q_->Syncs();
+  EXPECT_EQ(BodyFiles(), 0u);
+  EXPECT_TRUE(q_->HasInlineBody(small));
+  EXPECT_EQ(ReadBody(small), "Subject: s\r\n\r\nsmall\r\n");
+  EXPECT_EQ(after.commit_syncs, before.commit_syncs + 1);  // the only flush
+  EXPECT_EQ(after.body_syncs + after.dir_syncs + after.fs_syncs, 0u);
+  EXPECT_EQ(after.inline_bodies, 1u);
+
+  std::string at_limit(kDefaultInlineBodyMax, 'a'), above(kDefaultInlineBodyMax + 1, 'b');
+  MsgId edge = Enqueue(at_limit);
+  EXPECT_TRUE(q_->HasInlineBody(edge));
+  auto w = q_->Begin({});
+  MsgId big = (*w)->id();
+  for (size_t off = 0; off < above.size(); off += 1000) ASSERT_TRUE((*w)->Append(above.substr(off, 1000)).ok());
+  ASSERT_TRUE((*w)->AddRecipient({"x@example.net", "", 0}).ok());
+  ASSERT_TRUE(q_->Commit(std::move(*w)).ok());
+  EXPECT_FALSE(q_->HasInlineBody(big));
+  EXPECT_EQ(BodyFiles(), 1u);
+  EXPECT_EQ(ReadBody(edge), at_limit);
+  EXPECT_EQ(ReadBody(big), above);
+  EXPECT_EQ(q_->GetMessage(big)->size, above.size());
+
+  // Recovery finds every body whole; removal takes inline bodies with the record.
+  EXPECT_EQ(q_->Recover().corrupted, 0);
+  ASSERT_TRUE(q_->RemoveMessage(small).ok());
+  ASSERT_TRUE(q_->RemoveMessage(big).ok());
+  EXPECT_EQ(q_->InlineBodyCount(), 1u);
+  EXPECT_EQ(BodyFiles(), 0u);
+  std::vector<EnvId> last = {FirstEnvelope(edge)};
+  EXPECT_TRUE(q_->RemoveMany(last)[0].ok());
+  EXPECT_EQ(Bodies(), 0u);
+  EXPECT_EQ(q_->OpenBody(edge).code(), Code::kCorrupt);  // gone: no file either
+  EXPECT_EQ(q_->GetCounters().bytes, 0u);
+}
+
+TEST_P(QueueTest, InlineBodyInProgressSurvivesRecoveryAndReopening) {
+  MsgId whole = Enqueue("whole body");
+  auto in_progress = q_->Begin({});
+  ASSERT_TRUE((*in_progress)->Append("being received").ok());
+  EXPECT_EQ(q_->Recover().corrupted, 0);
+  ASSERT_TRUE((*in_progress)->AddRecipient({"x@example.net", "", 0}).ok());
+  MsgId late = (*in_progress)->id();
+  ASSERT_TRUE(q_->Commit(std::move(*in_progress)).ok());
+  Reopen(Opts());
+  EXPECT_EQ(q_->Recover().corrupted, 0);
+  EXPECT_EQ(ReadBody(whole), "whole body");
+  EXPECT_EQ(ReadBody(late), "being received");
+  EXPECT_EQ(q_->GetEnvelope(FirstEnvelope(whole))->state, State::kIncoming);
+  // A queue written with inline bodies reads the same with the limit at 0 (files only for new mail).
+  Options files = Opts();
+  files.inline_body_max = 0;
+  Reopen(files);
+  EXPECT_EQ(ReadBody(late), "being received");
+}
+
+INSTANTIATE_TEST_SUITE_P(Bodies, QueueTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Inline" : "Files"; });
 
 }  // namespace
 }  // namespace postern::queue

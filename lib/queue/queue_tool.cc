@@ -199,15 +199,19 @@ int Verify(const Args& a) {
   for (auto& e : std::filesystem::recursive_directory_iterator(a.dir + "/data")) files += e.is_regular_file();
   q::Counters c = qu->GetCounters();
   uint64_t by_state = c.incoming + c.active + c.deferred + c.hold + c.corrupt;
-  if (files != messages) problem("body files " + std::to_string(files) + " != messages " + std::to_string(messages));
+  uint64_t in_db = qu->InlineBodyCount();
+  if (files + in_db != messages) {
+    problem("body files " + std::to_string(files) + " + inline bodies " + std::to_string(in_db) + " != messages " +
+            std::to_string(messages));
+  }
   if (c.messages != messages) problem("messages counter " + std::to_string(c.messages) + " != " + std::to_string(messages));
   if (by_state != envelopes) problem("state counters " + std::to_string(by_state) + " != envelopes " + std::to_string(envelopes));
   if (c.bytes != bytes) problem("bytes counter differs");
   if (c.corrupt != 0) problem("corrupt envelopes: " + std::to_string(c.corrupt));
   if (int r = qu->ReaderCount(); r != 0) problem("reader slots in use: " + std::to_string(r));
-  std::printf("printed=%zu messages=%llu envelopes=%llu files=%llu problems=%d\n", printed.size(),
+  std::printf("printed=%zu messages=%llu envelopes=%llu files=%llu inline=%llu problems=%d\n", printed.size(),
               static_cast<unsigned long long>(messages), static_cast<unsigned long long>(envelopes),
-              static_cast<unsigned long long>(files), problems);
+              static_cast<unsigned long long>(files), static_cast<unsigned long long>(in_db), problems);
   return problems ? 1 : 0;
 }
 

@@ -56,7 +56,8 @@ Status Queue::Update(EnvId id, const EnvelopeUpdate& u) {
   });
 }
 
-Status Queue::RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size) {
+Status Queue::RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size,
+                          bool* inline_body) {
   Envelope e;
   if (Status s = internal::GetEnvelopeIn(t, env_db_, id, &e); !s.ok()) return s;
   std::string ek = EnvKey(id), sk = StateKey(e.state, id);
@@ -81,6 +82,9 @@ Status Queue::RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uin
   std::string mk = MsgKey(MsgOf(id));
   key = mdb::Val(mk);
   if (int rc = mdb_del(t, msg_db_, &key, nullptr)) return MdbStatus(rc, "del message");
+  int rc = mdb_del(t, body_db_, &key, nullptr);
+  if (rc && rc != MDB_NOTFOUND) return MdbStatus(rc, "del body");
+  *inline_body = rc == 0;
   deltas[internal::kMessages]--;
   deltas[internal::kBytes] -= static_cast<int64_t>(m.size);
   *size = m.size;
@@ -88,16 +92,16 @@ Status Queue::RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uin
 }
 
 Status Queue::Remove(EnvId id) {
-  bool last = false;
+  bool last = false, in_db = false;
   Status s = Write([&](MDB_txn* t) -> Status {
     int64_t deltas[internal::kNumCounters] = {};
     uint64_t size = 0;
-    if (Status r = RemoveInTxn(t, id, deltas, &last, &size); !r.ok()) return r;
+    if (Status r = RemoveInTxn(t, id, deltas, &last, &size, &in_db); !r.ok()) return r;
     return ApplyCounters(t, deltas);
   });
-  // The body goes after the record: a crash in between leaves an orphan that
+  // A body file goes after the record: a crash in between leaves an orphan that
   // recovery removes, never a record without its body.
-  if (s.ok() && last) ::unlink(BodyPath(data_dir_, MsgOf(id)).c_str());
+  if (s.ok() && last && !in_db) ::unlink(BodyPath(data_dir_, MsgOf(id)).c_str());
   return s;
 }
 
@@ -141,13 +145,13 @@ std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids) {
     emptied.clear();
     int64_t deltas[internal::kNumCounters] = {};
     for (size_t i = 0; i < ids.size(); ++i) {
-      bool last = false;
+      bool last = false, in_db = false;
       uint64_t size = 0;
       // A missing envelope fails in its first read, before anything is changed.
-      if (Status r = RemoveInTxn(t, ids[i], deltas, &last, &size); !r.ok()) {
+      if (Status r = RemoveInTxn(t, ids[i], deltas, &last, &size, &in_db); !r.ok()) {
         if (r.code != Code::kNotFound) return r;
         out[i] = r;
-      } else if (last) {
+      } else if (last && !in_db) {
         emptied.push_back(MsgOf(ids[i]));
       }
     }
@@ -157,12 +161,13 @@ std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids) {
     out.assign(ids.size(), s);
     return out;
   }
-  // Bodies go after the records, as in Remove().
+  // Body files go after the records, as in Remove().
   for (MsgId m : emptied) ::unlink(BodyPath(data_dir_, m).c_str());
   return out;
 }
 
 Status Queue::RemoveMessage(MsgId id) {
+  bool in_db = false;
   Status s = Write([&](MDB_txn* t) -> Status {
     std::vector<Envelope> all;
     if (Status r = internal::LoadEnvelopes(t, env_db_, id, &all); !r.ok()) return r;
@@ -171,11 +176,11 @@ Status Queue::RemoveMessage(MsgId id) {
     for (const Envelope& e : all) {
       bool last = false;
       uint64_t size = 0;
-      if (Status r = RemoveInTxn(t, e.id, deltas, &last, &size); !r.ok()) return r;
+      if (Status r = RemoveInTxn(t, e.id, deltas, &last, &size, &in_db); !r.ok()) return r;
     }
     return ApplyCounters(t, deltas);
   });
-  if (s.ok()) ::unlink(BodyPath(data_dir_, id).c_str());
+  if (s.ok() && !in_db) ::unlink(BodyPath(data_dir_, id).c_str());
   return s;
 }
 
