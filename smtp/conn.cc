@@ -2,12 +2,15 @@
 // fails every waiter, since nothing more can be trusted on that connection.
 #include "smtp/conn.h"
 
+#include "log/log.h"
+
 namespace postern::smtp_client {
 
 Conn::Conn(uv_loop_t* loop, std::unique_ptr<event::Stream> stream, std::string host,
            std::string addr, uint16_t port, size_t line_limit)
-    : stream_(std::move(stream)),
+    : stream_(std::make_unique<tls::Stream>(loop, std::move(stream))),
       timer_(loop),
+      line_limit_(line_limit),
       parser_(line_limit),
       host_(std::move(host)),
       addr_(std::move(addr)),
@@ -19,7 +22,41 @@ Conn::Conn(uv_loop_t* loop, std::unique_ptr<event::Stream> stream, std::string h
 Conn::~Conn() { *alive_ = false; }
 
 void Conn::Write(std::string data, std::function<void(int)> done) {
+  if (log::Tracing("transfer")) TraceOut(data);
   stream_->Write(std::move(data), std::move(done));
+}
+
+void Conn::WriteData(std::string data, std::function<void(int)> done) {
+  stream_->Write(std::move(data), std::move(done));
+}
+
+void Conn::WriteSecret(std::string data, std::string_view shown) {
+  log::Trace("transfer", "> {}: {}", relay(), shown);
+  stream_->Write(std::move(data));
+}
+
+void Conn::TraceOut(std::string_view data) const {
+  while (!data.empty()) {
+    size_t eol = data.find("\r\n");
+    std::string_view line = data.substr(0, eol);
+    log::Trace("transfer", "> {}: {}", relay(), line);
+    if (eol == std::string_view::npos) break;
+    data.remove_prefix(eol + 2);
+  }
+}
+
+void Conn::StartTls(tls::Config cfg, std::function<void(Result<void>)> done) {
+  if (size_t n = parser_.buffered(); n > 0)
+    log::Info("{}: discarding {} bytes of plaintext received after the reply to STARTTLS", relay(), n);
+  parser_ = smtp::ReplyParser(line_limit_);
+  tls_cfg_ = std::move(cfg);
+  timer_.Stop();  // the handshake has its own limit
+  auto alive = alive_;
+  stream_->StartTls(tls_cfg_, [this, alive, done = std::move(done)](Result<void> r) {
+    if (!*alive) return;
+    if (!r) broken_ = true;
+    done(std::move(r));
+  });
 }
 
 void Conn::Expect(std::string phase, uint64_t timeout_ms, ReplyFn fn) {
@@ -60,6 +97,11 @@ void Conn::OnData(std::string_view data) {
       w.fn(Err(why));
       if (!*alive) return;
       return Fail(false);
+    }
+    if (log::Tracing("transfer")) {
+      for (size_t i = 0; i < r.lines.size(); ++i)
+        log::Trace("transfer", "< {}: {}{}{}{}", relay(), r.code, i + 1 < r.lines.size() ? "-" : " ",
+                   r.enhanced.empty() ? "" : r.enhanced + " ", r.lines[i]);
     }
     Waiter w = std::move(waiters_.front());
     waiters_.pop_front();

@@ -1,6 +1,7 @@
 // smtp/conn.h — one open SMTP/LMTP connection: queued commands out, replies
 // in through lib/smtp's parser, each awaited reply bounded by its phase's
-// timer. It outlives a delivery request when the connection cache keeps it.
+// timer; STARTTLS switches it to TLS. It outlives a delivery request when the
+// connection cache keeps it. `postern trace transfer` logs its dialogue.
 #pragma once
 
 #include <uv.h>
@@ -14,6 +15,7 @@
 #include "event/event.h"
 #include "smtp/format.h"
 #include "smtp/reply.h"
+#include "tls/stream.h"
 #include "util/result.h"
 
 namespace postern::smtp_client {
@@ -31,8 +33,19 @@ class Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
-  // Queues bytes for the peer; done(status) once written (status < 0: failed).
+  // Queues commands for the peer; done(status) once written (status < 0: failed).
   void Write(std::string data, std::function<void(int)> done = {});
+  // The same for what must not be logged as it is: the message content
+  // (never traced) and AUTH's secrets (traced as `shown`).
+  void WriteData(std::string data, std::function<void(int)> done = {});
+  void WriteSecret(std::string data, std::string_view shown);
+  // After the server's 220 to STARTTLS: whatever it sent behind that reply
+  // was plain text a man in the middle may have put there, and is dropped;
+  // then the handshake. done(error): the connection is unusable.
+  void StartTls(tls::Config cfg, std::function<void(Result<void>)> done);
+  bool tls() const { return stream_->tls(); }
+  gnutls_session_t tls_session() const { return stream_->session(); }
+  const tls::Info& tls_info() const { return stream_->info(); }
   // Awaits the next reply. `phase` completes "while ..." in failure texts.
   void Expect(std::string phase, uint64_t timeout_ms, ReplyFn fn);
   // Called once when the peer closes or breaks the connection while no reply
@@ -64,8 +77,12 @@ class Conn {
   void Fail(bool timeout);  // fails every waiter; the connection is done
   void Arm();
 
-  std::unique_ptr<event::Stream> stream_;
+  void TraceOut(std::string_view data) const;
+
+  std::unique_ptr<tls::Stream> stream_;
+  tls::Config tls_cfg_;  // must outlive the handshake: the stream keeps a pointer
   event::Timer timer_;
+  size_t line_limit_;
   smtp::ReplyParser parser_;
   std::deque<Waiter> waiters_;
   std::string host_, addr_;

@@ -67,8 +67,14 @@ void Delivery::OnRequest() {
   }
   body_.emplace(std::move(*body));
   body_size_ = body_->size();
+  if (auto t = LoadTlsPolicy(); !t) {
+    log::Warning("{}", t.error());
+    SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.7.5", t.error(), "none");
+    return Finish(false);
+  }
+  // A connection is reused only under the TLS policy it was set up with.
   cache_key_ = req_.transport + "|" + hop_.host + "|" + std::to_string(hop_.port) +
-               (hop_.mx_lookup ? "|mx" : "");
+               (hop_.mx_lookup ? "|mx" : "") + "|tls=" + tls_policy_.Key();
   if (s_.cache_on_demand) {
     if (auto c = w_.cache->Take(cache_key_)) {
       conn_ = std::move(c);
@@ -144,7 +150,12 @@ void Delivery::TryNext() {
                last_dsn_, last_reason_, last_relay_);
     return Finish(false);
   }
-  Target t = targets_[next_target_++];
+  plaintext_retry_ = false;
+  Connect(targets_[next_target_++]);
+}
+
+void Delivery::Connect(const Target& t) {
+  current_ = t;
   auto self = shared_from_this();
   auto done = [self, t](Result<std::unique_ptr<event::Stream>> s) { self->OnConnected(t, std::move(s)); };
   if (!t.path.empty()) {
@@ -226,7 +237,7 @@ void Delivery::Helo(bool helo_fallback) {
       if (!helo_fallback) self->conn_->ehlo = smtp::ParseEhlo(*r);
       self->t_ready_ = Clock::now();
       self->ready_ = true;
-      return self->Authenticate();
+      return self->AfterHelo();
     }
     // RFC 5321 §3.2: a server that does not know EHLO may still take HELO.
     if (r->code / 100 == 5 && !self->s_.lmtp && !helo_fallback) return self->Helo(true);

@@ -22,6 +22,7 @@
 #include "smtp/nexthop.h"
 #include "smtp/sasl_client.h"
 #include "smtp/settings.h"
+#include "smtp/tls_policy.h"
 
 namespace postern::smtp_client {
 
@@ -34,6 +35,7 @@ struct Worker {
   std::optional<dns::IpAddress> bind;
   std::unique_ptr<Cache> cache;
   std::unique_ptr<SaslClient> sasl;  // null: smtp_sasl_auth_enable = no
+  std::unique_ptr<TlsClient> tls;    // null: no TLS level above none anywhere
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {
@@ -58,11 +60,19 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OnAddresses(dns::AddressResult r);
   void TryNext();
   void TryFallback();
+  void Connect(const Target& t);
   void OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s);
   void SiteFailed(std::string reason, std::string dsn, bool permanent);
   // Session setup.
   void Greeting();
   void Helo(bool helo_fallback);
+  // starttls.cc: STARTTLS after EHLO as the destination's TLS policy says,
+  // then EHLO again; or on to AUTH and the transaction.
+  Result<void> LoadTlsPolicy();
+  void AfterHelo();
+  void StartTls();
+  void OnTlsReady(Result<void> r);
+  void RetryPlaintext();
   // sasl_client.cc: AUTH after EHLO when a login is configured for the server.
   void Authenticate();
   void AuthStep(std::string mech, std::string user, std::shared_ptr<std::vector<std::string>> steps, size_t next);
@@ -102,6 +112,10 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   dns::Ticket ticket_;
   std::vector<Target> targets_;
   size_t next_target_ = 0;
+  Target current_;  // the server being tried
+  TlsPolicy tls_policy_;
+  std::optional<tls::Config> tls_cfg_;  // when the policy's level is above none
+  bool plaintext_retry_ = false;  // current_ again without TLS (may: the handshake failed)
   long long sessions_ = 0;
   // The destination being tried: its first target and the sessions before it
   // (smtp_mx_*_limit count per destination); fallback relays come after it.

@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
     auto sasl = smtp_client::SaslClient::Load(ctx.config, lmtp);
     if (!sasl) return Err(sasl.error());
     worker->sasl = std::move(*sasl);
+    auto tls = smtp_client::TlsClient::Load(ctx.config, lmtp);
+    if (!tls) return Err(tls.error());
+    worker->tls = std::move(*tls);
     return {};
   };
   svc.on_client = [&](server::Context&, server::Client c) {

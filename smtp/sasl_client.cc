@@ -125,7 +125,7 @@ void Delivery::Authenticate() {
     steps->push_back(smtp::Base64Encode((*creds)->user));
     steps->push_back(smtp::Base64Encode((*creds)->password));
   }
-  conn_->Write(first + "\r\n");
+  conn_->WriteSecret(first + "\r\n", mech == "PLAIN" ? "AUTH PLAIN (credentials not logged)" : first);
   Wipe(&first);
   AuthStep(mech, (*creds)->user, std::move(steps), 0);
 }
@@ -138,7 +138,7 @@ void Delivery::AuthStep(std::string mech, std::string user, std::shared_ptr<std:
                   if (self->finished_) return;
                   if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
                   if (r->code == 334 && next < steps->size()) {
-                    self->conn_->Write((*steps)[next] + "\r\n");
+                    self->conn_->WriteSecret((*steps)[next] + "\r\n", "(credentials not logged)");
                     Wipe(&(*steps)[next]);
                     return self->AuthStep(mech, user, steps, next + 1);
                   }

@@ -183,7 +183,7 @@ void Delivery::SendBody() {
       d->ConnFailed("conversation with " + d->conn_->peer() + " timed out while sending message body");
     });
   }
-  conn_->Write(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });
+  conn_->WriteData(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });
 }
 
 void Delivery::OnBodyWritten(int status, bool last) {

@@ -229,12 +229,19 @@ void Stream::Drain() {
     size_t got = 0;
     int end = 0;
     while (got + kRecord <= buf.size()) {
+      size_t buffered = in_.size() - in_pos_;
       ssize_t n = gnutls_record_recv(session_.get(), buf.data() + got, buf.size() - got);
       if (n > 0) {
         got += size_t(n);
         continue;
       }
       if (n == GNUTLS_E_AGAIN) {
+        // A post-handshake message (TLS 1.3 NewSessionTicket, KeyUpdate) is
+        // consumed with E_AGAIN even when application records follow it in
+        // the same read: go on while ciphertext is still buffered, else
+        // those records would wait for bytes the peer will never send.
+        size_t left = in_.size() - in_pos_;
+        if (left > 0 && left < buffered) continue;  // GnuTLS took some: it can go on
         if (ended_) end = UV_EOF;  // the connection ended in the middle of a record
         break;
       }

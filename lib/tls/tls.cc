@@ -149,13 +149,26 @@ Result<std::shared_ptr<Credentials>> Credentials::Server(const std::string& cert
   return c;
 }
 
-Result<std::shared_ptr<Credentials>> Credentials::Client(const std::string& ca_file) {
+Result<std::shared_ptr<Credentials>> Credentials::Client(const std::string& ca_file, const std::string& ca_path,
+                                                         const std::string& cert_file, const std::string& key_file) {
   std::shared_ptr<Credentials> c(new Credentials);
   if (int rc = gnutls_certificate_allocate_credentials(&c->c_); rc < 0) return Err(gnutls_strerror(rc));
   if (!ca_file.empty()) {
     int rc = gnutls_certificate_set_x509_trust_file(c->c_, ca_file.c_str(), GNUTLS_X509_FMT_PEM);
     if (rc < 0) return Err("cannot load CA certificates from " + ca_file + ": " + gnutls_strerror(rc));
     if (rc == 0) return Err("no CA certificate in " + ca_file);
+  }
+  if (!ca_path.empty()) {
+    int rc = gnutls_certificate_set_x509_trust_dir(c->c_, ca_path.c_str(), GNUTLS_X509_FMT_PEM);
+    if (rc < 0) return Err("cannot load CA certificates from " + ca_path + ": " + gnutls_strerror(rc));
+    if (rc == 0) return Err("no CA certificate in " + ca_path);
+  }
+  if (!cert_file.empty()) {
+    std::string key = key_file.empty() ? cert_file : key_file;
+    int rc = gnutls_certificate_set_x509_key_file2(c->c_, cert_file.c_str(), key.c_str(), GNUTLS_X509_FMT_PEM,
+                                                   nullptr, 0);
+    if (rc < 0)
+      return Err("cannot load client certificate " + cert_file + " with key " + key + ": " + gnutls_strerror(rc));
   }
   return c;
 }

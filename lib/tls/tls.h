@@ -34,8 +34,12 @@ class Credentials {
   // win over cert_file/key_file, as in Postfix.
   static Result<std::shared_ptr<Credentials>> Server(const std::string& cert_file, const std::string& key_file,
                                                      const std::vector<std::string>& chain_files);
-  // ca_file empty: no trust anchors (every peer is "Untrusted").
-  static Result<std::shared_ptr<Credentials>> Client(const std::string& ca_file);
+  // The client's trust anchors from a PEM file and/or a directory of PEM
+  // files (both empty: none, every peer is "Untrusted"), and optionally its
+  // own certificate and key, sent when a server asks for one.
+  static Result<std::shared_ptr<Credentials>> Client(const std::string& ca_file, const std::string& ca_path = "",
+                                                     const std::string& cert_file = "",
+                                                     const std::string& key_file = "");
   gnutls_certificate_credentials_t get() const { return c_; }
 
  private:

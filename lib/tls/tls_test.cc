@@ -190,6 +190,64 @@ TEST(Stream, StartTlsBothWaysThenData) {
   EXPECT_EQ(CheckPeer(p.client->session(), {".localhost"}, nullptr), PeerStatus::kTrusted);
 }
 
+// The smtp client's trap: after the handshake the server's first reply came
+// in one read together with a post-handshake message (a TLS 1.3 KeyUpdate
+// here; a NewSessionTicket from OpenSSL servers behaves the same). GnuTLS
+// consumes that message with E_AGAIN while the reply's record is still
+// buffered; the reader must go on, or the client waits for ever.
+TEST(Stream, ClientReadsRecordsBehindPostHandshakeMessage) {
+  TempDir d;
+  MakeCert(d.path());
+  event::Loop loop;
+  Config scfg, ccfg;
+  scfg.creds = *Credentials::Server(d.path() + "/cert.pem", d.path() + "/key.pem", {});
+  scfg.priority = *Priority::Parse(*PriorityString(">=TLSv1.3", "medium"));
+  ccfg = scfg;
+  ccfg.role = Role::kClient;
+  ccfg.creds = *Credentials::Client(d.path() + "/cert.pem");
+  Pair p = Connect(loop);
+  std::string server_got, client_got;
+  int replies = 0;
+  p.server->ReadStart(
+      [&](std::string_view data) {
+        server_got += data;
+        if (!p.server->tls() && !p.server->handshaking() && server_got == "STARTTLS\r\n") {
+          server_got.clear();
+          p.server->Write("220 Ready\r\n");
+          p.server->StartTls(scfg, [&](Result<void> r) { ASSERT_TRUE(r) << r.error(); });
+        } else if (p.server->tls() && server_got.ends_with("\r\n")) {
+          server_got.clear();
+          // The KeyUpdate waits in the push buffer; the reply's record joins it
+          // and both leave in one write, so the client reads them together.
+          ASSERT_EQ(gnutls_session_key_update(p.server->session(), 0), 0);
+          p.server->Write("250-first\r\n250 second\r\n");
+        }
+      },
+      [](int) {});
+  p.client->ReadStart(
+      [&](std::string_view data) {
+        client_got += data;
+        if (!p.client->tls() && client_got == "220 Ready\r\n") {
+          client_got.clear();
+          p.client->StartTls(ccfg, [&](Result<void> r) {
+            ASSERT_TRUE(r) << r.error();
+            p.client->Write("EHLO client\r\n");
+          });
+        } else if (client_got.ends_with("250 second\r\n")) {
+          client_got.clear();
+          if (++replies == 2) return loop.Stop();
+          p.client->Write("EHLO again\r\n");  // keys changed once already: once more
+        }
+      },
+      [&](int) { loop.Stop(); });
+  p.client->Write("STARTTLS\r\n");
+  event::Timer guard(loop.get());
+  guard.Start(10000, 0, [&] { loop.Stop(); });
+  loop.Run();
+  EXPECT_EQ(replies, 2) << "the client never saw the reply behind the KeyUpdate";
+  EXPECT_EQ(p.client->info().protocol, "TLSv1.3");
+}
+
 TEST(Stream, HandshakeTimesOut) {
   TempDir d;
   MakeCert(d.path());

@@ -1,0 +1,196 @@
+// smtp/tls_policy.cc — smtp_tls_* parameters, policy table entries and
+// certificate match names; see tls_policy.h.
+#include "smtp/tls_policy.h"
+
+#include "util/strings.h"
+
+namespace postern::smtp_client {
+
+namespace {
+
+constexpr std::string_view kLevels[] = {"none", "may", "encrypt", "verify", "secure"};
+
+std::string Join(const std::vector<std::string>& v, char sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? std::string(1, sep) : "") + v[i];
+  return out;
+}
+
+}  // namespace
+
+std::string_view TlsLevelName(TlsLevel l) { return kLevels[size_t(l)]; }
+
+Result<TlsLevel> ParseTlsLevel(std::string_view word) {
+  if (word.empty()) return TlsLevel::kNone;
+  for (size_t i = 0; i < std::size(kLevels); ++i)
+    if (EqualsIgnoreCase(word, kLevels[i])) return TlsLevel(i);
+  if (EqualsIgnoreCase(word, "dane") || EqualsIgnoreCase(word, "dane-only") ||
+      EqualsIgnoreCase(word, "fingerprint"))
+    return Err("TLS security level \"" + std::string(word) +
+               "\" is not supported by postern yet (use verify or secure with a CA)");
+  return Err("unknown TLS security level \"" + std::string(word) + "\" (none, may, encrypt, verify, secure)");
+}
+
+std::string TlsPolicy::Key() const {
+  if (level == TlsLevel::kNone) return "none";
+  return std::string(TlsLevelName(level)) + ";" + Join(match, ':') + ";" + protocols + ";" + ciphers;
+}
+
+Result<TlsPolicy> ParseTlsPolicy(std::string_view text) {
+  auto words = SplitList(text, " \t\r\n");
+  if (words.empty()) return Err("empty TLS policy");
+  TlsPolicy p;
+  auto level = ParseTlsLevel(words[0]);
+  if (!level) return Err(level.error());
+  p.level = *level;
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    size_t eq = w.find('=');
+    std::string name = ToLower(w.substr(0, eq));
+    std::string value = eq == std::string::npos ? "" : w.substr(eq + 1);
+    if (eq == std::string::npos || value.empty()) return Err("TLS policy attribute \"" + w + "\" has no value");
+    if (name == "match") {
+      if (!p.verifies())
+        return Err("TLS policy attribute match= needs level verify or secure, not " +
+                   std::string(TlsLevelName(p.level)));
+      p.match = SplitList(value, ":");
+    } else if (name == "protocols") {
+      p.protocols = value;
+    } else if (name == "ciphers") {
+      p.ciphers = value;
+    } else {
+      return Err("TLS policy attribute \"" + name + "\" is not match, protocols or ciphers");
+    }
+  }
+  if (!p.protocols.empty() || !p.ciphers.empty()) {
+    // Checked now, so that a bad entry says so instead of failing a handshake.
+    auto prio = tls::PriorityString(p.protocols.empty() ? ">=TLSv1" : p.protocols,
+                                    p.ciphers.empty() ? "medium" : p.ciphers);
+    if (!prio) return Err("TLS policy: " + prio.error());
+  }
+  return p;
+}
+
+std::vector<std::string> TlsPolicyKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
+                                       bool mx_lookup) {
+  std::vector<std::string> keys;
+  auto add = [&](std::string k) {
+    if (k.empty()) return;
+    for (const std::string& have : keys)
+      if (EqualsIgnoreCase(have, k)) return;
+    keys.push_back(std::move(k));
+  };
+  add(std::string(nexthop_text));
+  std::string host(hop_host);
+  if (!mx_lookup) {
+    add("[" + host + "]:" + std::to_string(hop_port));
+    add("[" + host + "]");
+    return keys;
+  }
+  add(host);
+  for (size_t dot = host.find('.'); dot != std::string::npos; dot = host.find('.', dot + 1))
+    add(host.substr(dot));
+  return keys;
+}
+
+std::vector<std::string> MatchNames(const std::vector<std::string>& strategies, std::string_view server_host,
+                                    std::string_view nexthop) {
+  std::vector<std::string> names;
+  for (const std::string& s : strategies) {
+    if (EqualsIgnoreCase(s, "hostname")) names.emplace_back(server_host);
+    else if (EqualsIgnoreCase(s, "nexthop")) names.emplace_back(nexthop);
+    else if (EqualsIgnoreCase(s, "dot-nexthop")) names.push_back("." + std::string(nexthop));
+    else names.push_back(s);
+  }
+  return names;
+}
+
+Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bool lmtp) {
+  auto c = std::make_unique<TlsClient>();
+  c->prefix_ = lmtp ? "lmtp" : "smtp";
+  auto name = [&](std::string_view smtp_name) { return c->prefix_ + std::string(smtp_name.substr(4)); };
+  auto level_text = cfg.Get(name("smtp_tls_security_level"));
+  if (!level_text) return Err(level_text.error());
+  auto level = ParseTlsLevel(*level_text);
+  if (!level) return Err(name("smtp_tls_security_level") + ": " + level.error());
+  c->default_.level = *level;
+  auto refs = cfg.GetTables(name("smtp_tls_policy_maps"));
+  if (!refs) return Err(refs.error());
+  if (c->default_.level == TlsLevel::kNone && refs->empty()) return std::unique_ptr<TlsClient>();
+  auto maps = table::TableList::Open(*refs);
+  if (!maps) return Err(name("smtp_tls_policy_maps") + ": " + maps.error());
+  c->maps_ = std::move(*maps);
+
+  std::string ca_file, ca_path, cert, key;
+  for (auto [n, out] : {std::pair{"smtp_tls_CAfile", &ca_file}, std::pair{"smtp_tls_CApath", &ca_path},
+                        std::pair{"smtp_tls_cert_file", &cert}, std::pair{"smtp_tls_key_file", &key},
+                        std::pair{"smtp_tls_protocols", &c->protocols_}, std::pair{"smtp_tls_ciphers", &c->ciphers_},
+                        std::pair{"smtp_tls_mandatory_protocols", &c->mandatory_protocols_},
+                        std::pair{"smtp_tls_mandatory_ciphers", &c->mandatory_ciphers_}}) {
+    auto v = cfg.Get(name(n));
+    if (!v) return Err(v.error());
+    *out = std::move(*v);
+  }
+  for (auto [n, out] : {std::pair{"smtp_tls_verify_cert_match", &c->verify_match_},
+                        std::pair{"smtp_tls_secure_cert_match", &c->secure_match_}}) {
+    auto v = cfg.GetList(name(n));
+    if (!v) return Err(v.error());
+    if (v->empty()) return Err(name(n) + ": empty (a certificate would match nothing)");
+    *out = std::move(*v);
+  }
+  auto loglevel = cfg.GetInt(name("smtp_tls_loglevel"));
+  if (!loglevel) return Err(loglevel.error());
+  c->loglevel_ = int(*loglevel);
+  auto timeout = cfg.GetTime(name("smtp_starttls_timeout"));
+  if (!timeout) return Err(timeout.error());
+  c->handshake_ms_ = uint64_t(timeout->count()) * 1000;
+  if (c->handshake_ms_ == 0) c->handshake_ms_ = 300000;
+
+  auto creds = tls::Credentials::Client(ca_file, ca_path, cert, key);
+  if (!creds) return Err(c->prefix_ + " TLS: " + creds.error());
+  c->creds_ = std::move(*creds);
+  // Both priorities are checked now: a typo stops the service at start.
+  for (auto [p, ci] : {std::pair{&c->protocols_, &c->ciphers_},
+                       std::pair{&c->mandatory_protocols_, &c->mandatory_ciphers_}}) {
+    auto text = tls::PriorityString(*p, *ci);
+    if (!text) return Err(name("smtp_tls_protocols") + "/ciphers: " + text.error());
+  }
+  tls::GlobalInit(c->loglevel_);
+  return c;
+}
+
+Result<TlsPolicy> TlsClient::PolicyFor(const std::vector<std::string>& keys) {
+  if (!maps_.empty()) {
+    for (const std::string& k : keys) {
+      auto r = maps_.Lookup(k);
+      if (!r) return Err(prefix_ + "_tls_policy_maps lookup of " + k + ": " + r.error());
+      if (!r->has_value()) continue;
+      auto p = ParseTlsPolicy(**r);
+      if (!p) return Err(prefix_ + "_tls_policy_maps entry for " + k + ": " + p.error());
+      return *p;
+    }
+  }
+  return default_;
+}
+
+Result<tls::Config> TlsClient::ConfigFor(const TlsPolicy& p) {
+  std::string protocols = !p.protocols.empty() ? p.protocols : p.required() ? mandatory_protocols_ : protocols_;
+  std::string ciphers = !p.ciphers.empty() ? p.ciphers : p.required() ? mandatory_ciphers_ : ciphers_;
+  auto text = tls::PriorityString(protocols, ciphers);
+  if (!text) return Err(text.error());
+  auto& prio = priorities_[*text];
+  if (!prio) {
+    auto parsed = tls::Priority::Parse(*text);
+    if (!parsed) return Err(parsed.error());
+    prio = std::move(*parsed);
+  }
+  tls::Config cfg;
+  cfg.role = tls::Role::kClient;
+  cfg.creds = creds_;
+  cfg.priority = prio;
+  cfg.handshake_timeout_ms = handshake_ms_;
+  cfg.loglevel = loglevel_;
+  return cfg;
+}
+
+}  // namespace postern::smtp_client

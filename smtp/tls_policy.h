@@ -1,0 +1,85 @@
+// smtp/tls_policy.h — the smtp/lmtp client's TLS policy (smtp_tls_*): the
+// security level of a next hop (main.cf, or smtp_tls_policy_maps by
+// destination), the names its certificate must match, and the GnuTLS
+// configuration of a handshake. The STARTTLS exchange is in starttls.cc.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/maincf.h"
+#include "table/table.h"
+#include "tls/tls.h"
+#include "util/result.h"
+
+namespace postern::smtp_client {
+
+// Postfix's levels, weakest first. dane, dane-only and fingerprint are
+// refused by ParseTlsLevel (never quietly weakened).
+enum class TlsLevel { kNone, kMay, kEncrypt, kVerify, kSecure };
+std::string_view TlsLevelName(TlsLevel l);
+Result<TlsLevel> ParseTlsLevel(std::string_view word);
+
+struct TlsPolicy {
+  TlsLevel level = TlsLevel::kNone;
+  std::vector<std::string> match;  // verify/secure: strategies and names; empty: the level's default
+  std::string protocols, ciphers;  // empty: smtp_tls_(mandatory_)protocols/ciphers
+
+  bool required() const { return level >= TlsLevel::kEncrypt; }
+  bool verifies() const { return level >= TlsLevel::kVerify; }
+  // What distinguishes it in the connection cache key: a connection is
+  // reused only for a request with the same policy.
+  std::string Key() const;
+};
+
+// A policy table value, Postfix's syntax: "level [match=a:b] [protocols=x:y]
+// [ciphers=grade]", attributes separated by white space.
+Result<TlsPolicy> ParseTlsPolicy(std::string_view text);
+
+// The smtp_tls_policy_maps keys for a next hop, most specific first: the
+// next hop as written, "[host]:port" and "[host]" without MX lookup, else the
+// domain and then ".parent" domains (".example.com" matches its subdomains).
+std::vector<std::string> TlsPolicyKeys(std::string_view nexthop_text, std::string_view hop_host,
+                                       uint16_t hop_port, bool mx_lookup);
+
+// The names a certificate must match: "hostname" is the server's name (the
+// MX host), "nexthop" the next-hop domain, "dot-nexthop" its subdomains
+// (".domain"); any other word is taken literally (".domain" for subdomains).
+std::vector<std::string> MatchNames(const std::vector<std::string>& strategies, std::string_view server_host,
+                                    std::string_view nexthop);
+
+// What the process loaded once: the default level, the tables, the trust
+// anchors and priorities (built once per protocols/ciphers text).
+class TlsClient {
+ public:
+  // nullptr when the level is none and no policy table is set.
+  static Result<std::unique_ptr<TlsClient>> Load(const config::Config& cfg, bool lmtp);
+
+  // The policy of a next hop: the first table entry found under `keys`,
+  // else the main.cf level. An error: a table failed or an entry is bad.
+  Result<TlsPolicy> PolicyFor(const std::vector<std::string>& keys);
+  // The handshake configuration of a policy (its priority: the policy's
+  // protocols/ciphers, else the mandatory or opportunistic parameters).
+  Result<tls::Config> ConfigFor(const TlsPolicy& p);
+  // The default match strategies of a level (smtp_tls_verify/secure_cert_match).
+  const std::vector<std::string>& DefaultMatch(TlsLevel l) const {
+    return l == TlsLevel::kSecure ? secure_match_ : verify_match_;
+  }
+  int loglevel() const { return loglevel_; }
+
+ private:
+  std::string prefix_;  // "smtp" or "lmtp", for messages
+  TlsPolicy default_;
+  table::TableList maps_;
+  std::shared_ptr<tls::Credentials> creds_;
+  std::string protocols_, ciphers_, mandatory_protocols_, mandatory_ciphers_;
+  std::vector<std::string> verify_match_, secure_match_;
+  std::map<std::string, std::shared_ptr<tls::Priority>> priorities_;
+  uint64_t handshake_ms_ = 300000;
+  int loglevel_ = 0;
+};
+
+}  // namespace postern::smtp_client

@@ -1,0 +1,90 @@
+// smtp/tls_policy_test.cc — TLS levels, policy table entries, their lookup
+// keys and certificate match names, table-driven.
+#include "smtp/tls_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace postern::smtp_client {
+namespace {
+
+TEST(TlsLevel, PostfixNamesAndRefusals) {
+  EXPECT_EQ(*ParseTlsLevel(""), TlsLevel::kNone);
+  EXPECT_EQ(*ParseTlsLevel("may"), TlsLevel::kMay);
+  EXPECT_EQ(*ParseTlsLevel("Encrypt"), TlsLevel::kEncrypt);
+  EXPECT_EQ(*ParseTlsLevel("verify"), TlsLevel::kVerify);
+  EXPECT_EQ(*ParseTlsLevel("secure"), TlsLevel::kSecure);
+  auto dane = ParseTlsLevel("dane");
+  ASSERT_FALSE(dane);
+  EXPECT_NE(dane.error().find("not supported"), std::string::npos) << dane.error();
+  EXPECT_FALSE(ParseTlsLevel("dane-only"));
+  EXPECT_FALSE(ParseTlsLevel("fingerprint"));
+  EXPECT_FALSE(ParseTlsLevel("maybe"));
+}
+
+struct PolicyCase {
+  std::string text;
+  bool ok;
+  TlsLevel level;
+  std::vector<std::string> match;
+  std::string protocols, ciphers;
+};
+
+TEST(TlsPolicy, ParsesTableEntries) {
+  const PolicyCase cases[] = {
+      {"encrypt", true, TlsLevel::kEncrypt, {}, "", ""},
+      {"verify match=hostname:nexthop", true, TlsLevel::kVerify, {"hostname", "nexthop"}, "", ""},
+      {"secure match=.example.com protocols=>=TLSv1.2 ciphers=high", true, TlsLevel::kSecure, {".example.com"},
+       ">=TLSv1.2", "high"},
+      {"encrypt protocols=!SSLv2:!SSLv3:!TLSv1", true, TlsLevel::kEncrypt, {}, "!SSLv2:!SSLv3:!TLSv1", ""},
+      {"none", true, TlsLevel::kNone, {}, "", ""},
+      {"", false, {}, {}, "", ""},
+      {"dane", false, {}, {}, "", ""},
+      {"may match=hostname", false, {}, {}, "", ""},  // nothing to match without verification
+      {"encrypt exclude=MD5", false, {}, {}, "", ""},
+      {"encrypt ciphers=null", false, {}, {}, "", ""},
+      {"encrypt protocols=TLSv9", false, {}, {}, "", ""},
+      {"verify match=", false, {}, {}, "", ""},
+  };
+  for (const auto& c : cases) {
+    auto p = ParseTlsPolicy(c.text);
+    ASSERT_EQ(bool(p), c.ok) << c.text << (p ? "" : ": " + p.error());
+    if (!p) continue;
+    EXPECT_EQ(p->level, c.level) << c.text;
+    EXPECT_EQ(p->match, c.match) << c.text;
+    EXPECT_EQ(p->protocols, c.protocols) << c.text;
+    EXPECT_EQ(p->ciphers, c.ciphers) << c.text;
+  }
+}
+
+TEST(TlsPolicy, KeysSeparatePolicies) {
+  TlsPolicy none, may, verify_a, verify_b;
+  may.level = TlsLevel::kMay;
+  verify_a.level = verify_b.level = TlsLevel::kVerify;
+  verify_a.match = {"hostname"};
+  verify_b.match = {"nexthop"};
+  EXPECT_EQ(none.Key(), "none");
+  EXPECT_NE(may.Key(), none.Key());
+  EXPECT_NE(verify_a.Key(), verify_b.Key());
+  EXPECT_NE(verify_a.Key(), may.Key());
+}
+
+TEST(TlsPolicyKeys, NexthopThenParents) {
+  EXPECT_EQ(TlsPolicyKeys("", "mail.example.com", 25, true),
+            (std::vector<std::string>{"mail.example.com", ".example.com", ".com"}));
+  EXPECT_EQ(TlsPolicyKeys("example.com", "example.com", 25, true),
+            (std::vector<std::string>{"example.com", ".com"}));
+  EXPECT_EQ(TlsPolicyKeys("[mx.x]:2525", "mx.x", 2525, false), (std::vector<std::string>{"[mx.x]:2525", "[mx.x]"}));
+  EXPECT_EQ(TlsPolicyKeys("[mx.x]", "mx.x", 25, false), (std::vector<std::string>{"[mx.x]", "[mx.x]:25"}));
+}
+
+TEST(MatchNames, StrategiesAndLiterals) {
+  EXPECT_EQ(MatchNames({"hostname"}, "mx1.example.net", "example.com"),
+            (std::vector<std::string>{"mx1.example.net"}));
+  EXPECT_EQ(MatchNames({"nexthop", "dot-nexthop"}, "mx1.example.net", "example.com"),
+            (std::vector<std::string>{"example.com", ".example.com"}));
+  EXPECT_EQ(MatchNames({"mail.other.org", ".other.org"}, "h", "n"),
+            (std::vector<std::string>{"mail.other.org", ".other.org"}));
+}
+
+}  // namespace
+}  // namespace postern::smtp_client
