@@ -18,6 +18,13 @@ int main(int argc, char** argv) {
   auto* worker = new smtp_client::Worker;
   server::Service svc;
   svc.kind = server::Kind::kSingle;
+  std::shared_ptr<tls::Credentials> tls_creds;
+  svc.privileged_init = [&](server::Context& ctx) -> Result<void> {
+    auto c = smtp_client::TlsClient::LoadCredentials(ctx.config, lmtp);
+    if (!c) return Err(c.error());
+    tls_creds = std::move(*c);
+    return {};
+  };
   svc.init = [&](server::Context& ctx) -> Result<void> {
     worker->ctx = &ctx;
     auto settings = smtp_client::Settings::Load(ctx.config, lmtp);
@@ -43,7 +50,7 @@ int main(int argc, char** argv) {
     auto sasl = smtp_client::SaslClient::Load(ctx.config, lmtp);
     if (!sasl) return Err(sasl.error());
     worker->sasl = std::move(*sasl);
-    auto tls = smtp_client::TlsClient::Load(ctx.config, lmtp);
+    auto tls = smtp_client::TlsClient::Load(ctx.config, lmtp, std::move(tls_creds));
     if (!tls) return Err(tls.error());
     worker->tls = std::move(*tls);
     return {};

@@ -105,7 +105,30 @@ std::vector<std::string> MatchNames(const std::vector<std::string>& strategies, 
   return names;
 }
 
-Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bool lmtp) {
+Result<std::shared_ptr<tls::Credentials>> TlsClient::LoadCredentials(const config::Config& cfg, bool lmtp) {
+  std::string prefix = lmtp ? "lmtp" : "smtp";
+  auto name = [&](std::string_view smtp_name) { return prefix + std::string(smtp_name.substr(4)); };
+  auto level = cfg.Get(name("smtp_tls_security_level"));
+  auto refs = cfg.GetTables(name("smtp_tls_policy_maps"));
+  if (!level) return Err(level.error());
+  if (!refs) return Err(refs.error());
+  if ((level->empty() || EqualsIgnoreCase(*level, "none")) && refs->empty())
+    return std::shared_ptr<tls::Credentials>();
+  std::string ca_file, ca_path, cert, key;
+  for (auto [n, out] : {std::pair{"smtp_tls_CAfile", &ca_file}, std::pair{"smtp_tls_CApath", &ca_path},
+                        std::pair{"smtp_tls_cert_file", &cert}, std::pair{"smtp_tls_key_file", &key}}) {
+    auto v = cfg.Get(name(n));
+    if (!v) return Err(v.error());
+    *out = std::move(*v);
+  }
+  auto creds = tls::Credentials::Client(ca_file, ca_path, cert, key);
+  if (!creds) return Err(prefix + " TLS: " + creds.error());
+  return std::move(*creds);
+}
+
+Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bool lmtp,
+                                                   std::shared_ptr<tls::Credentials> creds) {
+  if (!creds) return std::unique_ptr<TlsClient>();
   auto c = std::make_unique<TlsClient>();
   c->prefix_ = lmtp ? "lmtp" : "smtp";
   auto name = [&](std::string_view smtp_name) { return c->prefix_ + std::string(smtp_name.substr(4)); };
@@ -116,15 +139,11 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   c->default_.level = *level;
   auto refs = cfg.GetTables(name("smtp_tls_policy_maps"));
   if (!refs) return Err(refs.error());
-  if (c->default_.level == TlsLevel::kNone && refs->empty()) return std::unique_ptr<TlsClient>();
   auto maps = table::TableList::Open(*refs);
   if (!maps) return Err(name("smtp_tls_policy_maps") + ": " + maps.error());
   c->maps_ = std::move(*maps);
 
-  std::string ca_file, ca_path, cert, key;
-  for (auto [n, out] : {std::pair{"smtp_tls_CAfile", &ca_file}, std::pair{"smtp_tls_CApath", &ca_path},
-                        std::pair{"smtp_tls_cert_file", &cert}, std::pair{"smtp_tls_key_file", &key},
-                        std::pair{"smtp_tls_protocols", &c->protocols_}, std::pair{"smtp_tls_ciphers", &c->ciphers_},
+  for (auto [n, out] : {std::pair{"smtp_tls_protocols", &c->protocols_}, std::pair{"smtp_tls_ciphers", &c->ciphers_},
                         std::pair{"smtp_tls_mandatory_protocols", &c->mandatory_protocols_},
                         std::pair{"smtp_tls_mandatory_ciphers", &c->mandatory_ciphers_}}) {
     auto v = cfg.Get(name(n));
@@ -146,9 +165,7 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   c->handshake_ms_ = uint64_t(timeout->count()) * 1000;
   if (c->handshake_ms_ == 0) c->handshake_ms_ = 300000;
 
-  auto creds = tls::Credentials::Client(ca_file, ca_path, cert, key);
-  if (!creds) return Err(c->prefix_ + " TLS: " + creds.error());
-  c->creds_ = std::move(*creds);
+  c->creds_ = std::move(creds);
   // Both priorities are checked now: a typo stops the service at start.
   for (auto [p, ci] : {std::pair{&c->protocols_, &c->ciphers_},
                        std::pair{&c->mandatory_protocols_, &c->mandatory_ciphers_}}) {

@@ -55,8 +55,13 @@ std::vector<std::string> MatchNames(const std::vector<std::string>& strategies, 
 // anchors and priorities (built once per protocols/ciphers text).
 class TlsClient {
  public:
-  // nullptr when the level is none and no policy table is set.
-  static Result<std::unique_ptr<TlsClient>> Load(const config::Config& cfg, bool lmtp);
+  // The trust anchors and client certificate, read before the worker drops
+  // privileges (the key may be root's, mode 0600); nullptr when the level is
+  // none and no policy table is set, as then TLS is never used.
+  static Result<std::shared_ptr<tls::Credentials>> LoadCredentials(const config::Config& cfg, bool lmtp);
+  // Everything else, with the credentials above; nullptr without them.
+  static Result<std::unique_ptr<TlsClient>> Load(const config::Config& cfg, bool lmtp,
+                                                 std::shared_ptr<tls::Credentials> creds);
 
   // The policy of a next hop: the first table entry found under `keys`,
   // else the main.cf level. An error: a table failed or an entry is bad.
