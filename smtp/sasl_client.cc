@@ -35,7 +35,7 @@ Result<std::unique_ptr<SaslClient>> SaslClient::Load(const config::Config& cfg, 
   auto refs = cfg.GetTables("smtp_sasl_password_maps");
   if (!refs) return Err(refs.error());
   if (refs->empty()) return Err("smtp_sasl_auth_enable = yes needs smtp_sasl_password_maps (next hop -> user:password)");
-  auto maps = table::TableList::Open(*refs);
+  auto maps = table::TableList::Open(*refs, {.secret = true});
   if (!maps) return Err("smtp_sasl_password_maps: " + maps.error());
   c->maps_ = std::move(*maps);
   auto filter = cfg.GetList("smtp_sasl_mechanism_filter");

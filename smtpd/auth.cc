@@ -107,7 +107,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Load(const config::Config&
   auto refs = cfg.GetTables("smtpd_sasl_password_maps");
   if (!refs) return Err(refs.error());
   if (refs->empty()) return Err("smtpd_sasl_auth_enable = yes needs smtpd_sasl_password_maps (user -> crypt hash)");
-  auto maps = table::TableList::Open(*refs);
+  auto maps = table::TableList::Open(*refs, {.secret = true});
   if (!maps) return Err("smtpd_sasl_password_maps: " + maps.error());
   a->passwords_ = std::move(*maps);
   auto dummy = MakeDummyHash();

@@ -1,5 +1,5 @@
 // smtpd/sessions_control.cc — the control requests every smtpd worker
-// answers (ipc/control.h): show sessions, kill session ID, update table NAME,
+// answers (ipc/control.h): show sessions, kill session ID,
 // and its share of show stats (the sessions open now).
 #include <fmt/format.h>
 
@@ -9,7 +9,6 @@
 #include "ipc/control.h"
 #include "log/log.h"
 #include "smtpd/sessions.h"
-#include "table/file_watch.h"
 
 namespace postern::smtpd::sessions {
 
@@ -65,23 +64,9 @@ void ShowStats(const ctl::Request&, std::shared_ptr<ctl::Reply> reply) {
   reply->Finish();
 }
 
-// update table NAME (type:path or path): the table's next lookup rereads it.
-void UpdateTable(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
-  auto args = req.Args();
-  if (args.size() != 1) return reply->Fail("usage: update table NAME (type:name as in main.cf)");
-  std::string path = args[0];
-  if (auto colon = path.find(':'); colon != std::string::npos && path[0] != '/') path.erase(0, colon + 1);
-  bool any = table::ForceReload(path);
-  any = table::ForceReload(path + ".lmdb") || any;
-  if (!any) return reply->Fail("table " + args[0] + " is not open in this process");
-  log::Info("table {} reloaded by administrator", args[0]);
-  reply->Finish();
-}
-
 const ctl::Registration kShowSessions({"show", "sessions"}, ShowSessions);
 const ctl::Registration kKillSession({"kill", "session"}, KillSession);
 const ctl::Registration kShowStats({"show", "stats"}, ShowStats);
-const ctl::Registration kUpdateTable({"update", "table"}, UpdateTable);
 
 }  // namespace
 

@@ -80,6 +80,25 @@ def test_trace_lookup_logs_every_table_lookup_with_its_result(instance):
     assert "trace: lookup" not in instance.log()[mark:]
 
 
+def test_trace_lookup_never_logs_a_password_table_value(instance):
+    import base64
+    from test_auth import crypt_hash
+    hashed = crypt_hash("s3cret pass")
+    table = instance.root / "sasl_passwd"
+    table.write_text(f"alice {hashed}\n")
+    live = Live(instance, smtpd_sasl_auth_enable="yes", smtpd_tls_auth_only="no",
+                smtpd_sasl_password_maps=f"texthash:{table}", smtpd_sasl_failure_delay="0s")
+    live.ctl("trace", "lookup")
+    mark = instance.log_mark()
+    with live.client() as c:
+        code, _ = c.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0alice\0s3cret pass").decode())
+        assert code == 235
+    instance.wait_log(rf"smtpd\[\d+\]: trace: lookup: texthash:{re.escape(str(table))}: alice: found \(value not shown\)",
+                      since=mark, timeout=20)
+    log = instance.log()[mark:]
+    assert hashed not in log and hashed.split("$")[-1] not in log and "s3cret" not in log
+
+
 def test_trace_bounce_follows_a_notice_and_show_stats_counts_it(live):
     before = live.stats()
     assert before["bounce.message"] == "0" and before["bounce.envelope"] == "0"
