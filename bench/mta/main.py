@@ -14,7 +14,7 @@ from pathlib import Path
 from . import scenarios, tools
 from .instances import Postern, Postfix
 from .procs import CpuGroup
-from .report import FIGURES, TARGETS, summarize, table, check_targets
+from .report import FIGURES, TARGETS, summarize, table, check_targets, merge_figure
 
 MODES = {
     "full": dict(pairs=3, relay_messages=10000, relay_sessions=20, latency_messages=1000,
@@ -166,7 +166,7 @@ def run(args):
         runs_by_figure = old.get("figure_runs") or {k: "run" for k in old.get("figures", {})}
         figures = dict(old.get("figures", {}))
         for k, v in summary.items():
-            figures[k] = v
+            figures[k] = merge_figure(figures.get(k), v)
             runs_by_figure[k] = label
         old.setdefault("merged_runs", []).append(dict(result["run"], label=label, errors=errors))
         old.update(figures=figures, figure_runs=runs_by_figure, targets=check_targets(figures))

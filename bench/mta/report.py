@@ -71,6 +71,20 @@ def summarize(runs):
     return out
 
 
+def merge_figure(old, new):
+    """A re-run's figure over the file's: an MTA the re-run did not run
+    (--mtas one) keeps its column, and the ratio is recomputed."""
+    if not old:
+        return new
+    entry = dict(new)
+    for mta in ("postern", "postfix"):
+        if not new[mta]["runs"]:
+            entry[mta] = old[mta]
+    a, b = entry["postern"]["median"], entry["postfix"]["median"]
+    entry["ratio"] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+    return entry
+
+
 def _fmt(v):
     if v is None:
         return "-"
