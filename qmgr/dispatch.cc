@@ -83,11 +83,11 @@ bool Manager::StartJob(Dest* d) {
     d->order.pop_front();
   }
 
-  AgentCall::Failure failure;
+  ipc::AgentCall::Failure failure;
   std::string why;
-  auto call = AgentCall::Connect(loop_, s_.queue_directory + "/private/" + t->name, &failure, &why);
+  auto call = ipc::AgentCall::Connect(loop_, s_.queue_directory + "/private/" + t->name, &failure, &why);
   if (!call) {
-    if (failure == AgentCall::Failure::kBusy) {
+    if (failure == ipc::AgentCall::Failure::kBusy) {
       // Master starts workers as connections wait; put the work back and retry.
       auto& back = d->todo[msg];
       if (back.empty()) d->order.push_front(msg);
@@ -123,7 +123,7 @@ bool Manager::StartJob(Dest* d) {
              busy_);
   jp->call->Send(
       req, [this, jp](const ipc::DeliveryResult& r) { OnResult(jp, r); },
-      [this, jp](AgentCall::End how, const std::string& w) { OnJobEnd(jp, how, w); });
+      [this, jp](ipc::AgentCall::End how, const std::string& w) { OnJobEnd(jp, how, w); });
   return true;
 }
 
@@ -169,7 +169,7 @@ void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
   }
 }
 
-void Manager::OnJobEnd(Job* job, AgentCall::End how, const std::string& why) {
+void Manager::OnJobEnd(Job* job, ipc::AgentCall::End how, const std::string& why) {
   Dest* d = job->dest;
   Transport* t = d->transport;
   --d->busy;
@@ -178,7 +178,7 @@ void Manager::OnJobEnd(Job* job, AgentCall::End how, const std::string& why) {
   for (const Entry& e : job->entries) {
     if (!job->answered.count(e.id)) left.push_back(&e);
   }
-  if (how == AgentCall::End::kCrashed) {
+  if (how == ipc::AgentCall::End::kCrashed) {
     ++stats_.crashes;
     log::Warning("{}: transport {} failed on a delivery request: {}", queue::FormatMsgId(job->msg), t->name, why);
     // Not a verdict on the destination: the envelopes wait, the transport rests.

@@ -22,7 +22,7 @@
 #include "ipc/control.h"
 #include "ipc/control_queue.h"
 #include "ipc/bounce.h"
-#include "qmgr/agent.h"
+#include "ipc/agent.h"
 #include "qmgr/notify.h"
 #include "qmgr/policy.h"
 #include "qmgr/settings.h"
@@ -102,7 +102,7 @@ class Manager {
     std::set<queue::EnvId> answered;
     bool reached = false;      // some result shows the destination was reached
     std::string last_reason;   // of the last deferred result
-    std::unique_ptr<AgentCall> call;
+    std::unique_ptr<ipc::AgentCall> call;
     int64_t started = 0;  // unix time it was handed to the transport
   };
 
@@ -124,7 +124,7 @@ class Manager {
   void SchedulePump(uint64_t ms);
   bool StartJob(Dest* d);
   void OnResult(Job* job, const ipc::DeliveryResult& r);
-  void OnJobEnd(Job* job, AgentCall::End how, const std::string& why);
+  void OnJobEnd(Job* job, ipc::AgentCall::End how, const std::string& why);
   void Unavailable(Transport* t, const std::string& why);
   void KillDest(Dest* d, const std::string& why);
 

@@ -119,6 +119,7 @@ void Delivery::OnMx(dns::MxResult r) {
                DnsDsn(r.outcome, r.null_mx), r.outcome.reason, "none");
     return Finish(false);
   }
+  if (CheckSelfMx(&r)) return;
   for (const auto& h : r.hosts) {
     for (const auto& a : h.addresses) targets_.push_back(Target{h.name, a, hop_.port, ""});
   }
@@ -135,6 +136,7 @@ void Delivery::OnAddresses(dns::AddressResult r) {
                DnsDsn(r.outcome, false), r.outcome.reason, "none");
     return Finish(false);
   }
+  if (CheckSelfHost(r)) return;
   for (const auto& a : r.addresses) targets_.push_back(Target{hop_.host, a, hop_.port, ""});
   TryNext();
 }
@@ -145,7 +147,7 @@ void Delivery::TryNext() {
       (s_.mx_address_limit && next_target_ - dest_first_target_ >= size_t(s_.mx_address_limit));
   bool out_of_sessions = s_.mx_session_limit && sessions_ - dest_sessions_base_ >= s_.mx_session_limit;
   if (out_of_addresses || out_of_sessions) {
-    if (!last_permanent_ && next_fallback_ < s_.fallback_relay.size()) return TryFallback();
+    if (!last_permanent_ && !final_nexthop_ && next_fallback_ < s_.fallback_relay.size()) return TryFallback();
     SetAllOpen(last_permanent_ ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
                last_dsn_, last_reason_, last_relay_);
     return Finish(false);
@@ -299,7 +301,7 @@ void Delivery::Finish(bool need_rset) {
   SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "delivery ended without a result", "none");
   std::string out;
   for (size_t i = 0; i < results_.size(); ++i) {
-    log::Info("{}", LogLine(i, *results_[i]));
+    if (i >= passed_.size() || !passed_[i]) log::Info("{}", LogLine(i, *results_[i]));
     ipc::AppendFrame(ipc::EncodeResult(*results_[i]), &out);
   }
   ipc::AppendFrame(ipc::EncodeEnd(), &out);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dns/resolver.h"
+#include "ipc/agent.h"
 #include "ipc/delivery.h"
 #include "ipc/frame.h"
 #include "queue/queue.h"
@@ -63,6 +64,14 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void Connect(const Target& t);
   void OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s);
   void SiteFailed(std::string reason, std::string dsn, bool permanent);
+  // loop.cc: mail that would come back to this host (Postfix's "loops back
+  // to myself"): fewer MX hosts to try, a bounce, or best_mx_transport.
+  bool LoopDetect() const;
+  bool CheckSelfMx(dns::MxResult* r);
+  bool CheckSelfHost(const dns::AddressResult& r);
+  void Looped(const std::string& dsn, const std::string& reason);
+  void PassToBestMx();
+  void OnPassEnd(ipc::AgentCall::End how, const std::string& why);
   // Session setup.
   void Greeting();
   void Helo(bool helo_fallback);
@@ -123,6 +132,9 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   long long dest_sessions_base_ = 0;
   size_t next_fallback_ = 0;
   bool in_fallback_ = false;
+  bool final_nexthop_ = false;  // we are an MX host, or mail loops: no fallback relays
+  std::unique_ptr<ipc::AgentCall> pass_;  // the request handed to best_mx_transport
+  std::vector<bool> passed_;              // results that transport reported (and logged)
   std::string last_reason_ = "no server to deliver to";
   std::string last_dsn_ = "4.4.1";
   std::string last_relay_ = "none";

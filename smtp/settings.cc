@@ -5,6 +5,8 @@
 #include <string_view>
 #include <utility>
 
+#include "util/strings.h"
+
 namespace postern::smtp_client {
 
 namespace {
@@ -68,6 +70,15 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
       if (*v < 0) return Err(std::string(name) + ": must not be negative");
       *out = *v;
     }
+    for (auto [name, out] : {std::pair{"best_mx_transport", &s.best_mx_transport},
+                             std::pair{"relayhost", &s.relayhost}}) {
+      auto v = cfg.Get(name);
+      if (!v) return Err(v.error());
+      *out = std::string(Trim(*v));
+    }
+    auto own = route::OwnAddresses::FromConfig(cfg, false);
+    if (!own) return Err(own.error());
+    s.own = std::move(*own);
   }
   auto ll = cfg.GetInt("line_length_limit");
   if (!ll) return Err(ll.error());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/maincf.h"
+#include "route/own_addr.h"
 #include "util/result.h"
 
 namespace postern::smtp_client {
@@ -29,6 +30,12 @@ struct Settings {
   long long mx_session_limit = 2;
   size_t line_length_limit = 2048;
   std::string myhostname;
+  // Loop detection (smtp only): our addresses (inet_interfaces,
+  // proxy_interfaces), where mail for which we are the best MX goes, and
+  // relayhost (a loop through it is a configuration problem: 4.3.5).
+  route::OwnAddresses own;
+  std::string best_mx_transport;
+  std::string relayhost;
 
   // `program` is "smtp" or "lmtp" (the name the binary was run as).
   static Result<Settings> Load(const config::Config& cfg, bool lmtp);

@@ -41,19 +41,6 @@ std::string NormalDomain(std::string_view d) {
   return s;
 }
 
-// The address inside "[1.2.3.4]" or "[IPv6:2001:db8::1]".
-std::string_view LiteralAddress(std::string_view lit) {
-  if (lit.size() < 2 || lit.front() != '[' || lit.back() != ']') return {};
-  lit = lit.substr(1, lit.size() - 2);
-  if (lit.size() > 5 && EqualsIgnoreCase(lit.substr(0, 5), "ipv6:")) lit.remove_prefix(5);
-  return lit;
-}
-
-bool SameAddress(std::string_view a, std::string_view b) {
-  auto x = table::ParseAddress(a), y = table::ParseAddress(b);
-  return x && y && x->v6 == y->v6 && x->addr == y->addr;
-}
-
 // Zeroes the host bits of n beyond its prefix.
 void MaskHostBits(table::Network* n) {
   int max = n->v6 ? 128 : 32;
@@ -205,20 +192,9 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   if (!cfg.IsSet("mynetworks")) {
     if (auto r = p->mynetworks_.AddInterfaces(cfg.Str("mynetworks_style")); !r) return Err(r.error());
   }
-  for (auto [param, out] : {std::pair{"mydestination", &p->mydestination_},
-                            std::pair{"relay_domains", &p->relay_domains_}}) {
-    auto v = cfg.GetList(param);
-    if (!v) return Err(v.error());
-    for (const std::string& d : *v) {
-      if (d.find(':') != std::string::npos)
-        return Err(std::string(param) + ": \"" + d + "\": lookup tables are not supported here; list the domains");
-      out->push_back(NormalDomain(d));
-    }
-  }
-  auto ifs = cfg.GetList("inet_interfaces");
-  if (!ifs) return Err(ifs.error());
-  for (const std::string& a : *ifs)
-    if (table::ParseAddress(a)) p->inet_interfaces_.push_back(a);
+  auto dest = route::Destinations::FromConfig(cfg);
+  if (!dest) return Err(dest.error());
+  p->dest_ = std::move(*dest);
   p->recipient_delimiter_ = cfg.Str("recipient_delimiter");
   p->allow_untrusted_routing_ = cfg.Bool("allow_untrusted_routing");
   auto slm = SenderLogin::Load(cfg);
@@ -253,35 +229,14 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
 
 // --- destinations --------------------------------------------------------
 
-Destination Policy::Classify(const smtp::Address& a, std::string_view local_addr) const {
-  if (a.domain.empty()) return Destination::kLocal;  // <postmaster>: $myorigin
-  if (a.domain.front() == '[') {
-    std::string_view lit = LiteralAddress(a.domain);
-    if (!local_addr.empty() && SameAddress(lit, local_addr)) return Destination::kLocal;
-    for (const auto& i : inet_interfaces_)
-      if (SameAddress(lit, i)) return Destination::kLocal;
-    return Destination::kRemote;
-  }
-  std::string d = NormalDomain(a.domain);
-  if (std::find(mydestination_.begin(), mydestination_.end(), d) != mydestination_.end())
-    return Destination::kLocal;
-  for (const std::string& r : relay_domains_) {
-    if (r.empty()) continue;
-    // relay_domains matches subdomains (parent_domain_matches_subdomains);
-    // ".example" matches only subdomains.
-    if (r.front() == '.') {
-      if (d.size() > r.size() && d.ends_with(r)) return Destination::kRelay;
-    } else if (d == r || (d.size() > r.size() && d.ends_with(r) && d[d.size() - r.size() - 1] == '.')) {
-      return Destination::kRelay;
-    }
-  }
-  return Destination::kRemote;
-}
+Result<Destination> Policy::Classify(const smtp::Address& a) { return dest_.Classify(a.domain); }
 
-bool Policy::AuthorizedDestination(const smtp::Address& a, std::string_view local_addr) const {
+Result<bool> Policy::AuthorizedDestination(const smtp::Address& a) {
   // user%host@us, host!user@us, "user@host"@us: we would forward it on.
   if (!allow_untrusted_routing_ && smtp::HasRoutingChars(a.local)) return false;
-  return Classify(a, local_addr) != Destination::kRemote;
+  auto d = Classify(a);
+  if (!d) return Err(d.error());
+  return *d != Destination::kRemote;
 }
 
 // --- evaluation ----------------------------------------------------------
@@ -335,9 +290,13 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
   if (SenderLogin::IsRestriction(n)) return CheckSenderLogin(sender_login_, n, f);
   if (n == "permit_auth_destination" || n == "reject_unauth_destination" || n == "defer_unauth_destination") {
     if (!f.recipient) return {};
-    bool ok = AuthorizedDestination(*f.recipient, f.local_addr);
-    if (n == "permit_auth_destination") return ok ? Verdict::Permit() : Verdict{};
-    if (ok) return {};
+    auto ok = AuthorizedDestination(*f.recipient);
+    if (!ok) {
+      log::Warning("{}: {}", n, ok.error());
+      return temp(Stage::kRecipient);
+    }
+    if (n == "permit_auth_destination") return *ok ? Verdict::Permit() : Verdict{};
+    if (*ok) return {};
     bool defer = n == "defer_unauth_destination";
     return Make(defer ? 454 : 554, defer ? "4.7.1" : "5.7.1",
                 RejectSubject(Stage::kRecipient, f) + ": Relay access denied");
@@ -392,6 +351,10 @@ Verdict Policy::RunList(const List& l, const Facts& f) {
 }
 
 Verdict Policy::CheckRecipient(const Facts& f) {
+  // As trivial-rewrite's resolve: user@192.0.2.1 is bad syntax unless
+  // resolve_numeric_domain makes it user@[192.0.2.1].
+  if (f.recipient && dest_.RefusedNumeric(f.recipient->domain))
+    return Make(501, "5.1.3", "Bad recipient address syntax");
   for (const List& l : lists_) {
     Verdict v = RunList(l, f);
     if (v.rejected()) return v;
@@ -399,10 +362,14 @@ Verdict Policy::CheckRecipient(const Facts& f) {
   return Verdict::Permit();
 }
 
-Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt, std::string_view local_addr) {
-  if (Classify(rcpt, local_addr) != Destination::kLocal || smtp::HasRoutingChars(rcpt.local))
-    return Verdict::Permit();
+Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
   std::string subject = "<" + rcpt.Canonical() + ">";
+  auto d = Classify(rcpt);
+  if (!d) {
+    log::Warning("{}", d.error());
+    return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
+  }
+  if (*d != Destination::kLocal || smtp::HasRoutingChars(rcpt.local)) return Verdict::Permit();
   if (!local_maps_error_.empty()) {
     log::Warning("local_recipient_maps: {}", local_maps_error_);
     return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);

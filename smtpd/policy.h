@@ -11,6 +11,7 @@
 
 #include "config/maincf.h"
 #include "rewrite/virtual.h"
+#include "route/destinations.h"
 #include "smtp/address.h"
 #include "smtpd/auth.h"
 #include "table/cidr.h"
@@ -50,7 +51,6 @@ struct Verdict {
 struct Facts {
   std::string_view client_name;  // "unknown" without a name
   std::string_view client_addr;
-  std::string_view local_addr;   // the address the client connected to
   std::string_view helo;         // empty when no HELO/EHLO was given
   const smtp::Address* sender = nullptr;
   const smtp::Address* recipient = nullptr;
@@ -58,7 +58,7 @@ struct Facts {
   std::string_view sasl_username;  // empty unless authenticated
 };
 
-enum class Destination { kLocal, kRelay, kRemote };
+using route::Destination;
 
 class Policy {
  public:
@@ -69,16 +69,18 @@ class Policy {
   Verdict CheckRecipient(const Facts& f);
   // local_recipient_maps for a recipient in a local domain: 550 5.1.1 when
   // unknown; permit for non-local domains or when the maps are empty.
-  Verdict CheckLocalRecipient(const smtp::Address& rcpt, std::string_view local_addr);
+  Verdict CheckLocalRecipient(const smtp::Address& rcpt);
 
   // virtual_alias_maps: the final recipients of one RCPT address (itself
   // when no alias applies); an error means "try again later" (451).
   Result<std::vector<std::string>> ExpandVirtual(std::string_view address);
 
-  Destination Classify(const smtp::Address& a, std::string_view local_addr) const;
+  // route::Destinations decides, as it does for qmgr's routing; an error
+  // means a table could not be read.
+  Result<Destination> Classify(const smtp::Address& a);
   // permit_auth_destination's test: a local or relay domain, without
   // sender-specified routing unless allow_untrusted_routing.
-  bool AuthorizedDestination(const smtp::Address& a, std::string_view local_addr) const;
+  Result<bool> AuthorizedDestination(const smtp::Address& a);
 
   // Public for the unit tests: one parsed restriction.
   struct Step {
@@ -100,8 +102,7 @@ class Policy {
 
   std::vector<List> lists_;
   NetworkList mynetworks_;
-  std::vector<std::string> mydestination_, relay_domains_;
-  std::vector<std::string> inet_interfaces_;
+  route::Destinations dest_;
   std::string recipient_delimiter_;
   bool allow_untrusted_routing_ = false;
   std::unique_ptr<table::TableList> local_maps_;

@@ -65,7 +65,11 @@ TEST(Policy, ClassifiesDestinations) {
       {"<u@sub.test>", Destination::kRemote}, {"<u@a.sub.test>", Destination::kRelay},
       {"<u@other.test>", Destination::kRemote},
   };
-  for (auto& c : cases) EXPECT_EQ(p->Classify(Addr(c.path), "127.0.0.1"), c.d) << c.path;
+  for (auto& c : cases) {
+    auto d = p->Classify(Addr(c.path));
+    ASSERT_TRUE(d.ok()) << d.error();
+    EXPECT_EQ(*d, c.d) << c.path;
+  }
 }
 
 // The relay battery of the acceptance list: none is an authorized destination.
@@ -75,10 +79,10 @@ TEST(Policy, SenderSpecifiedRoutingIsNotAuthorized) {
   for (const char* path : {"<user@other.test>", "<user%other.test@[127.0.0.1]>", "<\"user@other.test\"@localhost>",
                            "<@localhost:user@other.test>", "<other.test!user@localhost>", "<user@[192.0.2.1]>",
                            "<user%other.test@localhost>"})
-    EXPECT_FALSE(p->AuthorizedDestination(Addr(path), "127.0.0.1")) << path;
-  EXPECT_TRUE(p->AuthorizedDestination(Addr("<user@localhost>"), "127.0.0.1"));
+    EXPECT_EQ(p->AuthorizedDestination(Addr(path)).value(), false) << path;
+  EXPECT_EQ(p->AuthorizedDestination(Addr("<user@localhost>")).value(), true);
   auto open = Make("mydestination = localhost\nallow_untrusted_routing = yes\n");
-  EXPECT_TRUE(open->AuthorizedDestination(Addr("<user%other.test@localhost>"), "127.0.0.1"));
+  EXPECT_EQ(open->AuthorizedDestination(Addr("<user%other.test@localhost>")).value(), true);
 }
 
 struct RcptCase {
@@ -97,6 +101,17 @@ TEST(Policy, RestrictionLists) {
       {"", "127.0.0.1", "h.test", "<a@b.test>", "<x@other.test>", 0, ""},
       {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@other.test>", 454, "<x@other.test>: Relay access denied"},
       {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@localhost>", 0, ""},
+      // Literals of our own address (inet_interfaces) are ours; others are not.
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@[127.0.0.1]>", 0, ""},
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@[IPv6:::ffff:127.0.0.1]>", 0, ""},
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@[127.0.0.2]>", 454, "<x@[127.0.0.2]>: Relay access denied"},
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@[IPv6:::1]>", 454, "<x@[IPv6:::1]>: Relay access denied"},
+      {"proxy_interfaces = 192.0.2.80", "192.0.2.9", "h.test", "<a@b.test>", "<x@[192.0.2.80]>", 0, ""},
+      // user@192.0.2.1 is bad syntax unless resolve_numeric_domain = yes.
+      {"", "192.0.2.9", "h.test", "<a@b.test>", "<x@127.0.0.1>", 501, "Bad recipient address syntax"},
+      {"resolve_numeric_domain = yes", "192.0.2.9", "h.test", "<a@b.test>", "<x@127.0.0.1>", 0, ""},
+      {"resolve_numeric_domain = yes", "192.0.2.9", "h.test", "<a@b.test>", "<x@127.0.0.2>", 454,
+       "<x@127.0.0.2>: Relay access denied"},
       {"smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination", "192.0.2.9", "h", "<a@b.test>",
        "<x@other.test>", 554, "<x@other.test>: Relay access denied"},
       {"smtpd_recipient_restrictions = reject_non_fqdn_sender", "127.0.0.1", "h", "<a@nodot>", "<x@localhost>", 504,
@@ -137,7 +152,6 @@ TEST(Policy, RestrictionLists) {
     Facts f;
     f.client_name = "unknown";
     f.client_addr = c.client;
-    f.local_addr = "127.0.0.1";
     f.helo = c.helo;
     f.sender = &s;
     f.recipient = &r;
@@ -170,21 +184,21 @@ TEST(Policy, LocalRecipientMaps) {
       {"<carol@localhost>", 550}, {"<carol@other.test>", 0},
   };
   for (auto& c : cases) {
-    Verdict v = p->CheckLocalRecipient(Addr(c.rcpt), "127.0.0.1");
+    Verdict v = p->CheckLocalRecipient(Addr(c.rcpt));
     EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.rcpt;
   }
-  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"), "127.0.0.1");
+  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"));
   EXPECT_EQ(v.enhanced, "5.1.1");
   EXPECT_EQ(v.text, "<carol@localhost>: Recipient address rejected: User unknown in local recipient table");
   // Empty maps: every local recipient is accepted (Postfix's meaning).
   auto open = Make("mydestination = localhost\n");
-  EXPECT_FALSE(open->CheckLocalRecipient(Addr("<carol@localhost>"), "127.0.0.1").rejected());
+  EXPECT_FALSE(open->CheckLocalRecipient(Addr("<carol@localhost>")).rejected());
 }
 
 TEST(Policy, BrokenLocalRecipientMapsDefer) {
   auto p = Make("mydestination = localhost\nlocal_recipient_maps = texthash:/nonexistent/postern/users\n");
   ASSERT_TRUE(p);
-  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"), "127.0.0.1");
+  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"));
   EXPECT_EQ(v.code, 451);
   EXPECT_EQ(v.enhanced, "4.3.0");
 }

@@ -21,7 +21,6 @@ Facts Session::MakeFacts(const smtp::Address* rcpt) const {
   Facts f;
   f.client_name = client_name_;
   f.client_addr = client_addr_;
-  f.local_addr = local_addr_;
   f.helo = helo_;
   f.sender = txn_ ? &txn_->sender : nullptr;
   f.recipient = rcpt;
@@ -116,7 +115,7 @@ void Session::Rcpt(std::string_view arg) {
   if (!rcpt) return;
   Policy& pol = svc_->policy();
   Verdict v = pol.CheckRecipient(MakeFacts(&*rcpt));
-  if (!v.rejected()) v = pol.CheckLocalRecipient(*rcpt, local_addr_);
+  if (!v.rejected()) v = pol.CheckLocalRecipient(*rcpt);
   if (v.rejected()) {
     LogReject("RCPT", v.code, v.enhanced, v.text, rcpt->Canonical());
     return Reply(v.code, v.enhanced, v.text);
@@ -146,7 +145,7 @@ void Session::Vrfy(std::string_view arg) {
   std::string path = arg.front() == '<' ? std::string(arg) : "<" + std::string(arg) + ">";
   auto a = ParseAddress(path, false, true);
   if (!a) return;
-  Verdict v = svc_->policy().CheckLocalRecipient(*a, local_addr_);
+  Verdict v = svc_->policy().CheckLocalRecipient(*a);
   if (v.rejected()) {
     LogReject("VRFY", v.code, v.enhanced, v.text, a->Canonical());
     return Reply(v.code, v.enhanced, v.text);

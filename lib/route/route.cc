@@ -16,19 +16,9 @@ namespace {
 
 constexpr size_t kMaxNexthop = 1024;
 
-bool IsTableRef(std::string_view entry) {
-  size_t colon = entry.find(':');
-  return colon != std::string_view::npos && colon > 0 && entry[0] != '[' &&
-         entry.find('/') != 0;
-}
-
-// The domain of an address in canonical form: lower case, no trailing dot.
-std::string DomainOf(std::string_view address) {
+std::string_view DomainOf(std::string_view address) {
   size_t at = address.rfind('@');
-  if (at == std::string_view::npos) return "";
-  std::string d = ToLower(address.substr(at + 1));
-  while (!d.empty() && d.back() == '.') d.pop_back();
-  return d;
+  return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
 }
 
 // host, host:port, [host], [host]:port (an IPv6 address needs the brackets).
@@ -40,6 +30,8 @@ Result<Nexthop> ParseHostPort(std::string_view text) {
     if (close == std::string_view::npos) return Err("missing ] in " + std::string(text));
     n.kind = Nexthop::Kind::kHost;
     n.host = std::string(text.substr(1, close - 1));
+    // An address literal's tag: [IPv6:2001:db8::1] is the host 2001:db8::1.
+    if (n.host.size() > 5 && EqualsIgnoreCase(std::string_view(n.host).substr(0, 5), "ipv6:")) n.host.erase(0, 5);
     rest = text.substr(close + 1);
   } else {
     // host:port; text with several colons is a bare IPv6 address (no port).
@@ -101,60 +93,11 @@ Result<Nexthop> ParseNexthop(std::string_view text) {
   return ParseHostPort(text);
 }
 
-Result<Router::DomainList> Router::MakeList(const std::vector<std::string>& entries, bool parents) {
-  DomainList l;
-  l.parents = parents;
-  for (const std::string& e : entries) {
-    if (IsTableRef(e)) {
-      auto t = table::Open(e);
-      if (!t) return Err(t.error());
-      l.tables.Add(std::move(*t));
-    } else {
-      std::string d = ToLower(e);
-      while (!d.empty() && d.back() == '.') d.pop_back();
-      if (!d.empty()) l.names.push_back(std::move(d));
-    }
-  }
-  return l;
-}
-
-// Postfix's match_list for domains: an exact name, a ".parent" entry, or —
-// where parent_domain_matches_subdomains applies (relay_domains) — a parent
-// name; tables are asked for the domain and, likewise, its parents.
-Result<bool> Router::Matches(DomainList& list, std::string_view domain) {
-  auto matches_name = [&](std::string_view name) {
-    for (const std::string& n : list.names) {
-      if (n == name) return true;
-    }
-    return false;
-  };
-  if (matches_name(domain)) return true;
-  if (!list.tables.empty()) {
-    auto hit = list.tables.Lookup(domain);
-    if (!hit) return Err(hit.error());
-    if (*hit) return true;
-  }
-  for (size_t dot = domain.find('.'); dot != std::string_view::npos; dot = domain.find('.', dot + 1)) {
-    std::string_view parent = domain.substr(dot + 1);
-    std::string dotted = "." + std::string(parent);
-    if (matches_name(dotted) || (list.parents && matches_name(parent))) return true;
-    if (!list.tables.empty()) {
-      auto hit = list.tables.Lookup(list.parents ? std::string(parent) : dotted);
-      if (!hit) return Err(hit.error());
-      if (*hit) return true;
-    }
-  }
-  return false;
-}
-
 Result<Router> Router::Make(Settings s, table::TableList transport_maps) {
   Router r;
-  auto mydest = MakeList(s.mydestination, false);
-  if (!mydest) return Err("mydestination: " + mydest.error());
-  auto relay = MakeList(s.relay_domains, true);
-  if (!relay) return Err("relay_domains: " + relay.error());
-  r.mydestination_ = std::move(*mydest);
-  r.relay_domains_ = std::move(*relay);
+  auto dest = Destinations::Make(s.mydestination, s.relay_domains, s.own, s.resolve_numeric_domain);
+  if (!dest) return Err(dest.error());
+  r.dest_ = std::move(*dest);
   r.maps_ = std::move(transport_maps);
   r.s_ = std::move(s);
   return r;
@@ -183,6 +126,12 @@ Result<Router> Router::FromConfig(const config::Config& cfg) {
   if (!relay) return Err(relay.error());
   s.mydestination = std::move(*mydest);
   s.relay_domains = std::move(*relay);
+  auto numeric = cfg.GetBool("resolve_numeric_domain");
+  if (!numeric) return Err(numeric.error());
+  s.resolve_numeric_domain = *numeric;
+  auto own = OwnAddresses::FromConfig(cfg, true);
+  if (!own) return Err(own.error());
+  s.own = std::move(*own);
   auto refs = cfg.GetTables("transport_maps");
   if (!refs) return Err(refs.error());
   auto maps = table::TableList::Open(*refs);
@@ -233,17 +182,16 @@ Result<bool> Router::Transport(std::string_view address, std::string_view domain
 }
 
 Result<Route> Router::Resolve(std::string_view recipient) {
-  std::string domain = DomainOf(recipient);
+  std::string_view raw = DomainOf(recipient);
+  std::string domain = dest_.Canonical(raw);
   Route r;
-  auto local = domain.empty() ? Result<bool>(true) : Matches(mydestination_, domain);
-  if (!local) return Err("mydestination: " + local.error());
-  if (*local) {
+  auto cls = dest_.Classify(raw);
+  if (!cls) return Err(cls.error());
+  if (*cls == Destination::kLocal) {
     r = ParseSpec(s_.local_transport);
     if (r.nexthop.empty()) r.nexthop = s_.myhostname;
   } else {
-    auto relay = Matches(relay_domains_, domain);
-    if (!relay) return Err("relay_domains: " + relay.error());
-    r = ParseSpec(*relay ? s_.relay_transport : s_.default_transport);
+    r = ParseSpec(*cls == Destination::kRelay ? s_.relay_transport : s_.default_transport);
     // Precedence: the transport's own nexthop, relayhost, the domain.
     if (r.nexthop.empty()) r.nexthop = s_.relayhost.empty() ? domain : s_.relayhost;
   }

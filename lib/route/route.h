@@ -1,6 +1,7 @@
 // route/route.h — where a recipient goes: Postfix's trivial-rewrite resolve
-// (mydestination → local_transport, relay_domains → relay_transport, else
-// default_transport; relayhost for remote mail) and then transport(5) maps.
+// (our domains and address literals → local_transport, relay_domains →
+// relay_transport, else default_transport; relayhost for remote mail) and
+// then transport(5) maps. "Ours" is decided by destinations.h.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "route/destinations.h"
 #include "table/table.h"
 #include "util/result.h"
 
@@ -58,12 +60,16 @@ struct Settings {
   std::string relay_transport = "relay";
   std::string myhostname;
   std::string recipient_delimiter;  // characters; empty = no address extensions
+  OwnAddresses own;                 // whose address literals are local
+  bool resolve_numeric_domain = false;
 };
 
 class Router {
  public:
   // transport_maps, relayhost, default/local/relay_transport, mydestination,
-  // relay_domains, myhostname, recipient_delimiter from main.cf.
+  // relay_domains, myhostname, recipient_delimiter, resolve_numeric_domain
+  // from main.cf; the own addresses from inet_interfaces, proxy_interfaces
+  // and master.cf.
   static Result<Router> FromConfig(const config::Config& cfg);
   static Result<Router> Make(Settings s, table::TableList transport_maps);
 
@@ -72,18 +78,10 @@ class Router {
   Result<Route> Resolve(std::string_view recipient);
 
  private:
-  // A domain list entry: a name (with subdomains when `parents`) or a table.
-  struct DomainList {
-    std::vector<std::string> names;
-    table::TableList tables;
-    bool parents = false;
-  };
-  static Result<DomainList> MakeList(const std::vector<std::string>& entries, bool parents);
-  static Result<bool> Matches(DomainList& list, std::string_view domain);
   Result<bool> Transport(std::string_view address, std::string_view domain, Route* r);
 
   Settings s_;
-  DomainList mydestination_, relay_domains_;
+  Destinations dest_;
   table::TableList maps_;
 };
 

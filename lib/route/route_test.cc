@@ -16,6 +16,7 @@ Settings Base() {
   s.relay_transport = "relay";
   s.myhostname = "mx.postern.test";
   s.recipient_delimiter = "+";
+  s.own = OwnAddresses::Of({*dns::IpAddress::Parse("127.0.0.1"), *dns::IpAddress::Parse("::1")});
   return s;
 }
 
@@ -52,6 +53,16 @@ TEST(Router, Resolves) {
       {"map: no colon, nexthop the domain", "", kMaps, "u@bare.test", {"smtp", "bare.test"}},
       {"map: miss keeps relayhost", "[relay.test]", kMaps, "u@example.com", {"smtp", "[relay.test]"}},
       {"map: wildcard", "", "inline:{ *=smtp:[catch.test] }", "u@example.com", {"smtp", "[catch.test]"}},
+      {"own literal is local", "[gw.test]", "", "root@[127.0.0.1]", {"local", "mx.postern.test"}},
+      {"own IPv6 literal is local", "[gw.test]", "", "root@[IPv6:::1]", {"local", "mx.postern.test"}},
+      {"IPv4-mapped own literal is local", "[gw.test]", "", "root@[ipv6:::FFFF:127.0.0.1]", {"local", "mx.postern.test"}},
+      {"own literal, trailing dot", "[gw.test]", "", "root@[127.0.0.1].", {"local", "mx.postern.test"}},
+      {"other literal is remote", "", "", "u@[127.0.0.2]", {"smtp", "[127.0.0.2]"}},
+      {"other IPv6 literal is remote", "", "", "u@[IPv6:2001:db8::1]", {"smtp", "[ipv6:2001:db8::1]"}},
+      {"untagged IPv6 literal is not ours", "[gw.test]", "", "u@[::1]", {"smtp", "[gw.test]"}},
+      {"one trailing dot is ours", "", "", "u@LocalHost.", {"local", "mx.postern.test"}},
+      {"two trailing dots are not", "[gw.test]", "", "u@localhost..", {"smtp", "[gw.test]"}},
+      {"numeric domain is a name", "[gw.test]", "", "u@127.0.0.1", {"smtp", "[gw.test]"}},
       {"map: wildcard for local too", "", "inline:{ *=lmtp:unix:/x }", "u@localhost", {"lmtp", "unix:/x"}},
   };
   for (const Case& c : cases) {
@@ -70,6 +81,15 @@ TEST(Router, Resolves) {
     EXPECT_EQ(got->transport, c.want.transport) << c.name;
     EXPECT_EQ(got->nexthop, c.want.nexthop) << c.name;
   }
+}
+
+TEST(Router, NumericDomainUnderResolveNumericDomain) {
+  Settings s = Base();
+  s.resolve_numeric_domain = true;
+  auto r = Router::Make(s, {});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->Resolve("root@127.0.0.1").value(), (Route{"local", "mx.postern.test"}));
+  EXPECT_EQ(r->Resolve("u@192.0.2.1").value(), (Route{"smtp", "[192.0.2.1]"}));
 }
 
 TEST(Router, TransportWithNexthopInDefaults) {

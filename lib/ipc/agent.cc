@@ -1,5 +1,6 @@
-// qmgr/agent.cc — the client side of the delivery protocol on the qmgr loop.
-#include "qmgr/agent.h"
+// ipc/agent.cc — the client side of the delivery protocol on an event loop (qmgr,
+// and the smtp client passing mail on to best_mx_transport).
+#include "ipc/agent.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -7,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace postern::qmgr {
+namespace postern::ipc {
 
 std::unique_ptr<AgentCall> AgentCall::Connect(uv_loop_t* loop, const std::string& path, Failure* failure,
                                               std::string* why) {
@@ -43,7 +44,7 @@ std::unique_ptr<AgentCall> AgentCall::Connect(uv_loop_t* loop, const std::string
   return call;
 }
 
-void AgentCall::Send(const ipc::DeliveryRequest& request, OnResult on_result, OnEnd on_end) {
+void AgentCall::Send(const DeliveryRequest& request, OnResult on_result, OnEnd on_end) {
   on_result_ = std::move(on_result);
   on_end_ = std::move(on_end);
   stream_->ReadStart([this](std::string_view d) { OnData(d); },
@@ -51,7 +52,7 @@ void AgentCall::Send(const ipc::DeliveryRequest& request, OnResult on_result, On
                        Finish(End::kCrashed, status == UV_EOF ? "connection closed before the end of the results"
                                                               : std::string("read: ") + uv_strerror(status));
                      });
-  stream_->Write(ipc::Frame(ipc::EncodeRequest(request)), [this](int status) {
+  stream_->Write(Frame(EncodeRequest(request)), [this](int status) {
     if (status < 0) Finish(End::kCrashed, std::string("write: ") + uv_strerror(status));
   });
 }
@@ -62,16 +63,16 @@ void AgentCall::OnData(std::string_view data) {
   std::string payload;
   for (;;) {
     auto st = reader_.Next(&payload);
-    if (st == ipc::FrameReader::Status::kNeedMore) return;
-    if (st == ipc::FrameReader::Status::kTooLong) return Finish(End::kCrashed, "result frame too long");
-    switch (ipc::KindOf(payload)) {
-      case ipc::DeliveryFrame::kResult: {
-        auto r = ipc::DecodeResult(payload);
+    if (st == FrameReader::Status::kNeedMore) return;
+    if (st == FrameReader::Status::kTooLong) return Finish(End::kCrashed, "result frame too long");
+    switch (KindOf(payload)) {
+      case DeliveryFrame::kResult: {
+        auto r = DecodeResult(payload);
         if (!r) return Finish(End::kCrashed, "malformed result frame");
         on_result_(*r);
         break;
       }
-      case ipc::DeliveryFrame::kEnd:
+      case DeliveryFrame::kEnd:
         return Finish(End::kDone, "");
       default:
         return Finish(End::kCrashed, "unexpected frame");
@@ -88,4 +89,4 @@ void AgentCall::Finish(End how, const std::string& why) {
   done(how, why);
 }
 
-}  // namespace postern::qmgr
+}  // namespace postern::ipc
