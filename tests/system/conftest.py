@@ -27,6 +27,21 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def common_free_port(*hosts):
+    """A TCP port free on every one of `hosts` (servers on several loopback
+    addresses answering on one port, as MX hosts on smtp_tcp_port do)."""
+    for _ in range(20):
+        p = free_port(hosts[0])
+        try:
+            for h in hosts[1:]:
+                with socket.socket() as s:
+                    s.bind((h, p))
+            return p
+        except OSError:
+            continue
+    raise AssertionError(f"no port free on all of {hosts}")
+
+
 def wait_for(cond, timeout=5.0, interval=0.02, what="condition"):
     """Polls cond() until it returns something true; returns that value."""
     end = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import BIN, free_port, wait_for
+from conftest import BIN, common_free_port, free_port, wait_for
 
 ENQUEUE = BIN / "smtp_enqueue"
 
@@ -304,15 +304,7 @@ class Dnsmasq:
 @pytest.fixture
 def port():
     """The port every MX host listens on (smtp_tcp_port): free on both 127.0.0.2 and .3."""
-    for _ in range(20):
-        p = free_port("127.0.0.2")
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.3", p))
-            return p
-        except OSError:
-            continue
-    raise AssertionError("no common free port")
+    return common_free_port("127.0.0.2", "127.0.0.3")
 
 
 @pytest.fixture

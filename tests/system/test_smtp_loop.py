@@ -3,11 +3,9 @@ MX records from dnsmasq on a loopback port point at this host's own address
 (inet_interfaces = 127.0.0.1, as every test instance has), mail goes through
 qmgr and the real smtp workers; best_mx_transport hands such mail to another
 transport (a qsink here, standing in for local)."""
-import socket
-
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import common_free_port, wait_for
 from qmgr_helpers import FAST, QTOOL, Sink as QSink, trigger, wait_empty
 from test_smtp_client import BODY, ENQUEUE, Dnsmasq, Message, Sink
 
@@ -17,15 +15,7 @@ pytestmark = pytest.mark.skipif(not (QTOOL.exists() and ENQUEUE.exists()), reaso
 @pytest.fixture
 def port():
     """The SMTP port of this test's world (smtp_tcp_port), free on 127.0.0.1 and .3."""
-    for _ in range(20):
-        p = free_port("127.0.0.3")
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            continue
-    raise AssertionError("no common free port")
+    return common_free_port("127.0.0.1", "127.0.0.3")
 
 
 @pytest.fixture
