@@ -16,6 +16,7 @@
 #include "ipc/frame.h"
 #include "queue/queue.h"
 #include "server/server.h"
+#include "smtp/body_out.h"
 #include "smtp/cache.h"
 #include "smtp/conn.h"
 #include "smtp/connect.h"
@@ -87,6 +88,10 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void AuthStep(std::string mech, std::string user, std::shared_ptr<std::vector<std::string>> steps, size_t next);
   // The mail transaction.
   void Transaction();
+  // SMTPUTF8 mail for a server without it: the bounce reason, or "" when the
+  // envelope and headers are ASCII and it may go without SMTPUTF8.
+  Result<std::string> Utf8Refusal();
+  void BodyFailed(mime::Error e);
   std::string MailCommand() const;
   std::string RcptCommand(size_t i) const;
   void SendRcpt(size_t i);
@@ -144,7 +149,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
 
   std::optional<queue::BodyReader> body_;
   uint64_t body_size_ = 0;
-  smtp::DotStuffer stuffer_;
+  std::optional<BodyOut> body_out_;
+  bool downgrade_ = false;  // 8bit parts go out as quoted-printable (no 8BITMIME)
   std::vector<char> read_buf_;
   event::Timer xfer_timer_;
   bool reused_ = false;         // conn_ came from the cache

@@ -3,6 +3,7 @@
 #include "smtp/settings.h"
 
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "util/strings.h"
@@ -18,6 +19,23 @@ std::string Name(bool lmtp, std::string_view smtp_name) {
   if (n == "lmtp_helo_name") return "lmtp_lhlo_name";
   if (n == "lmtp_helo_timeout") return "lmtp_lhlo_timeout";
   return n;
+}
+
+// What shapes the content on the wire: line length and MIME conversion.
+Result<void> LoadContent(const config::Config& cfg, bool lmtp, Settings* s) {
+  for (auto [name, out, min] : {std::tuple{Name(lmtp, "smtp_line_length_limit"), &s->text_line_limit, 0LL},
+                                std::tuple{std::string("mime_nesting_limit"), &s->mime_limits.nesting, 1LL},
+                                std::tuple{std::string("mime_boundary_length_limit"), &s->mime_limits.boundary,
+                                           1LL}}) {
+    auto v = cfg.GetInt(name);
+    if (!v) return Err(v.error());
+    if (*v < min) return Err(name + ": must be at least " + std::to_string(min));
+    *out = size_t(*v);
+  }
+  auto off = cfg.GetBool("disable_mime_output_conversion");
+  if (!off) return Err(off.error());
+  s->mime_output_conversion = !*off;
+  return {};
 }
 
 }  // namespace
@@ -80,6 +98,7 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
     if (!own) return Err(own.error());
     s.own = std::move(*own);
   }
+  if (auto r = LoadContent(cfg, lmtp, &s); !r) return Err(r.error());
   auto ll = cfg.GetInt("line_length_limit");
   if (!ll) return Err(ll.error());
   s.line_length_limit = *ll < 512 ? 512 : size_t(*ll);

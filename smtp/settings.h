@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/maincf.h"
+#include "mime/walker.h"
 #include "route/own_addr.h"
 #include "util/result.h"
 
@@ -29,6 +30,9 @@ struct Settings {
   long long mx_address_limit = 5;  // smtp only; 0 = no limit
   long long mx_session_limit = 2;
   size_t line_length_limit = 2048;
+  size_t text_line_limit = 990;  // smtp_line_length_limit / lmtp_line_length_limit; 0 = none
+  bool mime_output_conversion = true;  // !disable_mime_output_conversion
+  mime::Limits mime_limits;            // mime_nesting_limit, mime_boundary_length_limit
   std::string myhostname;
   // Loop detection (smtp only): our addresses (inet_interfaces,
   // proxy_interfaces), where mail for which we are the best MX goes, and

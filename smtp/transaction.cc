@@ -22,7 +22,8 @@ std::string Delivery::MailCommand() const {
   const auto& e = conn_->ehlo;
   std::string cmd = "MAIL FROM:<" + req_.sender + ">";
   if (!conn_->esmtp) return cmd + "\r\n";
-  if (e.size_offered) cmd += " SIZE=" + std::to_string(body_size_);
+  // Postfix announces no SIZE when converting: the size would change.
+  if (e.size_offered && !downgrade_) cmd += " SIZE=" + std::to_string(body_size_);
   if ((req_.flags & queue::kFlag8BitMime) && e.eightbitmime) cmd += " BODY=8BITMIME";
   if ((req_.flags & queue::kFlagSmtpUtf8) && e.smtputf8) cmd += " SMTPUTF8";
   if (e.dsn) {
@@ -51,11 +52,19 @@ std::string Delivery::RcptCommand(size_t i) const {
 
 void Delivery::Transaction() {
   const auto& e = conn_->ehlo;
-  if ((req_.flags & queue::kFlagSmtpUtf8) && !e.smtputf8) {
-    SetAllOpen(ipc::DeliveryStatus::kBounced, "5.6.7",
-               "SMTPUTF8 is required, but was not offered by host " + conn_->peer(), conn_->relay());
-    return Finish(false);
+  if ((req_.flags & queue::kFlagSmtpUtf8) && !(conn_->esmtp && e.smtputf8)) {
+    auto refusal = Utf8Refusal();
+    if (!refusal) {
+      SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "error reading message body: " + refusal.error(), "none");
+      return Finish(false);
+    }
+    if (!refusal->empty()) {
+      SetAllOpen(ipc::DeliveryStatus::kBounced, "5.6.7", *refusal, conn_->relay());
+      return Finish(false);
+    }
   }
+  downgrade_ = s_.mime_output_conversion && (req_.flags & queue::kFlag8BitMime) &&
+               !(conn_->esmtp && e.eightbitmime);
   if (conn_->esmtp && e.size_limit && body_size_ > e.size_limit) {
     SetAllOpen(ipc::DeliveryStatus::kBounced, "5.3.4",
                "message size " + std::to_string(body_size_) + " exceeds size limit " +
@@ -145,6 +154,7 @@ void Delivery::OnDataReply(const smtp::Reply& r) {
     for (size_t i : accepted_) SetReply(i, r, "DATA");
     return Finish(true);
   }
+  body_out_.emplace(s_.text_line_limit, downgrade_, s_.mime_limits);
   SendBody();
 }
 
@@ -166,12 +176,12 @@ void Delivery::SendBody() {
       conn_.reset();
       return Finish(false);
     }
+    bool ok = *n == 0 ? body_out_->Finish(&out) : body_out_->Feed(std::string_view(buf, *n), &out);
+    if (!ok) return BodyFailed(body_out_->error());
     if (*n == 0) {
-      stuffer_.Finish(&out);
       last = true;
       break;
     }
-    stuffer_.Feed(std::string_view(buf, *n), &out);
   }
   auto self = shared_from_this();
   if (s_.data_xfer_ms) {
@@ -184,6 +194,50 @@ void Delivery::SendBody() {
     });
   }
   conn_->WriteData(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });
+}
+
+// The message cannot be converted for this server. As in Postfix there is
+// no way to cancel DATA: the connection is dropped before end-of-data.
+void Delivery::BodyFailed(mime::Error e) {
+  auto detail = mime::Describe(e);
+  SetAllOpen(ipc::DeliveryStatus::kBounced, detail.dsn, detail.text, conn_->relay());
+  conn_.reset();
+  Finish(false);
+}
+
+namespace {
+bool Ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+}  // namespace
+
+Result<std::string> Delivery::Utf8Refusal() {
+  std::string refusal = "SMTPUTF8 is required, but was not offered by host " + conn_->peer();
+  if (!Ascii(req_.sender)) return refusal;
+  for (const auto& r : req_.recipients) {
+    if (!Ascii(r.address)) return refusal;
+  }
+  // The primary header, read from a reader of its own: body_ stays at the start.
+  auto reader = w_.queue->OpenBody(req_.message_id);
+  if (!reader.ok()) return Err(reader.status().message);
+  char buf[8192];
+  bool empty_line = true;  // the current line has nothing but a CR so far
+  for (;;) {
+    auto n = reader->Read(buf, sizeof buf);
+    if (!n.ok()) return Err(n.status().message);
+    if (*n == 0) return std::string();
+    for (size_t i = 0; i < *n; ++i) {
+      auto c = static_cast<unsigned char>(buf[i]);
+      if (c == '\n') {
+        if (empty_line) return std::string();  // end of the header
+        empty_line = true;
+      } else if (c >= 0x80) {
+        return refusal;
+      } else if (c != '\r') {
+        empty_line = false;
+      }
+    }
+  }
 }
 
 void Delivery::OnBodyWritten(int status, bool last) {
