@@ -4,6 +4,7 @@
 // without 8BITMIME, converts 8bit/binary parts to quoted-printable.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -15,8 +16,9 @@ namespace postern::mime {
 struct Limits {
   size_t nesting = 100;    // mime_nesting_limit: multipart and message/rfc822 levels
   size_t boundary = 2048;  // mime_boundary_length_limit: boundaries compare on this many bytes
-  // LineSplitter's hold: a line's first piece must show a whole boundary.
-  size_t hold() const { return boundary + 64 > 4096 ? boundary + 64 : 4096; }
+  // LineSplitter's hold: a line's first piece must show a whole boundary
+  // (within reason: no line is held beyond 1 MiB, whatever the limit says).
+  size_t hold() const { return std::clamp<size_t>(boundary + 64, 4096, size_t{1} << 20); }
 };
 
 enum class Error { kNone, kNesting };
