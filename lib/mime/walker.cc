@@ -29,8 +29,8 @@ void SkipCfws(std::string_view s, size_t* i) {
       ++depth;
     } else if (c == ')' && depth > 0) {
       --depth;
-    } else if (c == '\\' && depth > 0) {
-      ++*i;
+    } else if (c == '\\' && depth > 0 && *i + 1 < s.size()) {
+      ++*i;  // a quoted character inside the comment
     } else if (depth == 0 && !IsSpace(c)) {
       return;
     }

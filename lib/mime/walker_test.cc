@@ -89,6 +89,8 @@ TEST(Walker, Conversion) {
       {"multipart/digest parts default to message/rfc822", false,
        "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: in\n\nx\n--d--\n", nullptr, "HbbbHbbb"},
       {"a line that is no header field starts the body", false, "Subject: x\nnot a header\n", nullptr, "Hb"},
+      // Found by fuzz_mime_walker: a backslash at the very end of a comment.
+      {"a comment cut short in Content-Type", true, "Content-Type: (a\\\n\nx\n", nullptr, "Hbb"},
       {"a long line gets soft breaks", true,
        "Content-Transfer-Encoding: 8bit\n\n"
        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
