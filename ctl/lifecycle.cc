@@ -15,6 +15,8 @@
 #include <optional>
 #include <thread>
 
+#include "config/audit.h"
+#include "config/compat.h"
 #include "config/mastercf.h"
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
@@ -78,7 +80,7 @@ int Start(Context& ctx) {
     Say("fatal: the postern mail system is already running");
     return 1;
   }
-  if (PrintProblems(CheckInstance(ctx), true) > 0) return 1;
+  if (PrintProblems(CheckInstance(ctx), false) > 0) return 1;
   Say("starting the postern mail system");
   std::string master = MasterPath(ctx.cfg);
   pid_t pid = fork();
@@ -102,7 +104,7 @@ int StartForeground(Context& ctx) {
     Say("fatal: the postern mail system is already running");
     return 1;
   }
-  if (PrintProblems(CheckInstance(ctx), true) > 0) return 1;
+  if (PrintProblems(CheckInstance(ctx), false) > 0) return 1;
   std::string master = MasterPath(ctx.cfg);
   execl(master.c_str(), master.c_str(), "-c", ctx.config_dir.c_str(), "-d", static_cast<char*>(nullptr));
   Say("fatal: execute " + master + ": " + std::strerror(errno));
@@ -152,6 +154,7 @@ void CheckDir(const std::string& what, const std::string& path, std::optional<ui
 std::vector<Problem> CheckInstance(Context& ctx) {
   std::vector<Problem> out;
   for (const auto& p : ctx.cfg.Validate()) out.push_back({p.warning, p.text});
+  for (const auto& f : config::AuditCompat(ctx.cfg)) out.push_back({f.warning, f.text});
   struct stat st;
   if (stat(ctx.config_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     out.push_back({false, "configuration directory " + ctx.config_dir + " does not exist"});
@@ -183,19 +186,36 @@ std::vector<Problem> CheckInstance(Context& ctx) {
     out.push_back({false, defs.error()});
     return out;
   }
-  for (const auto& s : *defs) {
-    std::string where = ctx.config_dir + "/master.cf, line " + std::to_string(s.line) + ": service " + s.Key() + ": ";
+  for (const auto& written : *defs) {
+    std::string where =
+        ctx.config_dir + "/master.cf, line " + std::to_string(written.line) + ": service " + written.Key() + ": ";
+    config::ServicePlan plan = config::PlanService(written);
+    if (!plan.run) {
+      out.push_back({true, where + plan.note + "; not started", true});
+      continue;
+    }
+    const config::MasterService& s = plan.def;
     if (s.type != "inet" && s.type != "unix")
       out.push_back({false, where + "type " + s.type + " is not supported (use inet or unix)"});
     std::string cmd = daemon_dir + "/" + s.command;
     if (access(cmd.c_str(), X_OK) != 0)
       out.push_back({false, where + "command " + cmd + ": " + std::strerror(errno)});
+    config::Config with_overrides = ctx.cfg;
     for (const auto& [name, value] : s.overrides) {
       config::Config probe = ctx.cfg;
       probe.Override(name, value);
+      with_overrides.Override(name, value);
       for (const auto& p : probe.Validate())
         if (!p.warning && p.text.find(name) != std::string::npos) out.push_back({false, where + "-o " + p.text});
     }
+    auto overridden = [&](std::string_view name) {
+      for (const auto& o : s.overrides)
+        if (o.first == name) return true;
+      return false;
+    };
+    if (!s.overrides.empty())
+      for (const auto& f : config::AuditCompat(with_overrides, overridden))
+        out.push_back({f.warning, where + "-o " + f.text});
   }
   return out;
 }
@@ -205,7 +225,7 @@ int PrintProblems(const std::vector<Problem>& problems, bool errors_only) {
   for (const auto& p : problems) {
     if (!p.warning) ++errors;
     if (p.warning && errors_only) continue;
-    Say((p.warning ? "warning: " : "error: ") + p.text);
+    Say((p.notice ? "notice: " : p.warning ? "warning: " : "error: ") + p.text);
   }
   return errors;
 }

@@ -10,8 +10,9 @@
 namespace postern::ctl {
 
 struct Problem {
-  bool warning;
+  bool warning;  // false: an error, which start refuses
   std::string text;
+  bool notice = false;  // a warning that is only information (a service not started)
 };
 
 // Every problem of main.cf, master.cf and the directory tree.

@@ -5,6 +5,7 @@
 // side; control.h the control channel).
 #include "master/master.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config/compat.h"
 #include "log/log.h"
 
 extern char** environ;
@@ -116,8 +118,13 @@ Result<void> Master::Configure(config::Config cfg, const std::vector<config::Mas
   for (auto& s : services_)
     for (auto& l : s->listeners) pool[l->addr.key] = l;
   std::vector<std::unique_ptr<Service>> fresh;
-  for (const auto& def : defs) {
-    auto s = BuildService(def, &pool);
+  for (const auto& written : defs) {
+    config::ServicePlan plan = config::PlanService(written);
+    if (!plan.run) {
+      log::Info("service {}: {}; not started", written.Key(), plan.note);
+      continue;
+    }
+    auto s = BuildService(plan.def, &pool);
     if (!s) {
       cfg_ = std::move(old_cfg);
       return Err(s.error());
@@ -198,9 +205,15 @@ void Master::Spawn(Service& s) {
     return Throttle(s);
   }
   event::Fd ctl_master(cv[0]), ctl_worker(cv[1]);
+  int lw[2];
+  if (pipe2(lw, O_CLOEXEC | O_NONBLOCK) != 0) {
+    log::Warning("{}: pipe: {} -- throttling", s.path, std::strerror(errno));
+    return Throttle(s);
+  }
+  event::Fd words_master(lw[0]), words_worker(lw[1]);
   std::vector<std::string> args = {s.path, "-c", config_dir_, "-n", s.def.service, "-t", s.def.type,
                                    "-s", std::to_string(s.listeners.size()), "-g", std::to_string(generation_),
-                                   "-k"};
+                                   "-k", "-e"};
   // Run as root, an unprivileged worker drops to mail_owner itself once it
   // has read what only root may read (smtpd's TLS key; see server.h).
   if (owner_.root && s.def.IsUnprivileged())
@@ -208,14 +221,15 @@ void Master::Spawn(Service& s) {
   args.insert(args.end(), s.def.args.begin(), s.def.args.end());
   auto argv = CStrings(args);
   auto envp = CStrings(env_);
-  std::vector<uv_stdio_container_t> stdio(3 + s.listeners.size() + 2);
+  std::vector<uv_stdio_container_t> stdio(3 + s.listeners.size() + 3);
   for (size_t i = 0; i < stdio.size(); ++i) {
     stdio[i].flags = UV_INHERIT_FD;
     stdio[i].data.fd = int(i);  // 0-2: master's own
   }
   for (size_t i = 0; i < s.listeners.size(); ++i) stdio[3 + i].data.fd = s.listeners[i]->fd.get();
-  stdio[stdio.size() - 2].data.fd = s.worker_status_fd.get();
-  stdio.back().data.fd = ctl_worker.get();
+  stdio[stdio.size() - 3].data.fd = s.worker_status_fd.get();
+  stdio[stdio.size() - 2].data.fd = ctl_worker.get();
+  stdio.back().data.fd = words_worker.get();
 
   std::string cwd = cfg_.Str("queue_directory");
   uv_process_options_t o{};
@@ -238,6 +252,7 @@ void Master::Spawn(Service& s) {
   p->started_ms = uv_now(loop_);
   p->svc = &s;
   p->path = s.path;
+  p->last_words = std::move(words_master);
   p->ctl = WorkerLink::Open(loop_, std::move(ctl_master),
                             s.def.command + " (pid " + std::to_string(p->pid) + ", service " + s.def.Key() + ")");
   s.used = true;
@@ -277,12 +292,26 @@ void Master::Reap(pid_t pid, int64_t status, int signo) {
     bool instant = uv_now(loop_) - p->started_ms < kMinUnservedLifeMs;
     if (!p->served && !s->throttled && !stopping_ && (abnormal || instant)) {
       if (!abnormal) log::Warning("process {} pid {} exited before serving a client", p->path, pid);
-      log::Warning("{}: bad command startup -- throttling", s->path);
+      log::Warning("{}: bad command startup -- throttling: {}", s->path, ExitReason(*p, status, signo));
       Throttle(*s);
     }
     UpdatePolls(*s);
   }
   MaybeFinish();
+}
+
+// The worker's fatal line when it wrote one, else how it ended.
+std::string Master::ExitReason(Proc& p, int64_t status, int signo) {
+  std::string words;
+  char buf[1024];
+  ssize_t n;
+  while (p.last_words.valid() && (n = read(p.last_words.get(), buf, sizeof buf)) > 0) words.append(buf, size_t(n));
+  while (!words.empty() && words.back() == '\n') words.pop_back();
+  if (size_t nl = words.rfind('\n'); nl != std::string::npos) words.erase(0, nl + 1);
+  if (!words.empty()) return words;
+  if (signo != 0) return "killed by signal " + std::to_string(signo);
+  if (status != 0) return "exit status " + std::to_string(status);
+  return "exited before serving a client";
 }
 
 void Master::Throttle(Service& s) {

@@ -54,6 +54,7 @@ struct Proc {
   uint64_t started_ms = 0;  // loop time at spawn
   event::Handle<uv_process_t> handle;
   std::shared_ptr<WorkerLink> ctl;  // its control link (control.h)
+  event::Fd last_words;  // read end of the pipe its fatal line goes to (log::SetFatalFd)
 };
 
 class Master {
@@ -74,6 +75,7 @@ class Master {
   static void OnExit(uv_process_t* p, int64_t status, int signo);
   void Reap(pid_t pid, int64_t status, int signo);
   void Throttle(Service& s);
+  static std::string ExitReason(Proc& p, int64_t status, int signo);
   void OnStatus(Service& s);
   void Wakeup(Service& s);
   void RetireAll();

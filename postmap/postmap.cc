@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 
+#include "config/compat.h"
 #include "config/layout.h"
 #include "config/maincf.h"
 #include "log/log.h"
@@ -99,7 +100,7 @@ Opts ParseArgs(Flavor flavor, const std::vector<std::string>& args) {
 config::TableRef MapRef(const std::string& arg, const config::Config& cfg) {
   size_t colon = arg.find(':');
   auto parsed = colon == std::string::npos ? Err("") : config::ParseTableRef(arg);
-  config::TableRef ref = parsed ? *parsed : config::TableRef{cfg.Str("default_database_type"), arg};
+  config::TableRef ref = parsed ? *parsed : config::TableRef{std::string(config::CanonicalTableType(cfg.Str("default_database_type"))), arg};
   bool file = ref.type == "lmdb" || ref.type == "texthash" || ref.type == "cidr";
   if (file && ref.name.empty()) log::Fatal("{}: missing file name", arg);
   return ref;

@@ -104,11 +104,18 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Load(const config::Config&
   std::unique_ptr<Authenticator> a(new Authenticator(loop, std::move(s)));
   if (!a->s_.enable) return a;
 
+  // Without a usable password table the worker still serves mail: AUTH is
+  // not offered and, when a client tries it anyway, answers 454 4.7.0.
   auto refs = cfg.GetTables("smtpd_sasl_password_maps");
-  if (!refs) return Err(refs.error());
-  if (refs->empty()) return Err("smtpd_sasl_auth_enable = yes needs smtpd_sasl_password_maps (user -> crypt hash)");
-  auto maps = table::TableList::Open(*refs, {.secret = true});
-  if (!maps) return Err("smtpd_sasl_password_maps: " + maps.error());
+  Result<table::TableList> maps = Err("");
+  if (!refs) maps = Err(refs.error());
+  else if (refs->empty()) maps = Err(std::string("smtpd_sasl_auth_enable = yes needs smtpd_sasl_password_maps (user -> crypt hash)"));
+  else if (maps = table::TableList::Open(*refs, {.secret = true}); !maps) maps = Err("smtpd_sasl_password_maps: " + maps.error());
+  if (!maps) {
+    log::Warning("{}; AUTH is not offered (454 4.7.0)", maps.error());
+    a->broken_ = true;
+    return a;
+  }
   a->passwords_ = std::move(*maps);
   auto dummy = MakeDummyHash();
   if (!dummy) return Err(dummy.error());

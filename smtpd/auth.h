@@ -38,6 +38,8 @@ class Authenticator {
   ~Authenticator();
 
   const AuthSettings& settings() const { return s_; }
+  // AUTH is enabled but smtpd_sasl_password_maps is missing or does not open.
+  bool broken() const { return broken_; }
   // Checks user's password against smtpd_sasl_password_maps. The lookup runs
   // now, the hash on the thread pool; done runs later on the loop, always.
   void Verify(const std::string& user, std::string password, std::function<void(AuthOutcome)> done);
@@ -50,6 +52,7 @@ class Authenticator {
   // Unknown users are checked against this hash too, so that the answer
   // takes as long as for a known user with a wrong password.
   std::string dummy_hash_;
+  bool broken_ = false;
 };
 
 // One session's AUTH exchange and its result.

@@ -21,7 +21,7 @@ void Wipe(std::string* s) {
 
 bool Session::AuthOffered() const {
   const AuthSettings& a = svc_->auth().settings();
-  return a.enable && (!a.tls_auth_only || tls_active());
+  return a.enable && !svc_->auth().broken() && (!a.tls_auth_only || tls_active());
 }
 
 std::string Session::AuthEhloLine() const {
@@ -31,6 +31,8 @@ std::string Session::AuthEhloLine() const {
 }
 
 void Session::Auth(std::string_view arg) {
+  if (svc_->auth().settings().enable && svc_->auth().broken())
+    return Reply(454, "4.7.0", "Temporary authentication failure: Server configuration error");
   if (!AuthOffered()) return Reply(503, "5.5.1", "Error: authentication not enabled");
   if (!esmtp_) return Reply(503, "5.5.1", "Error: send EHLO first");
   if (auth_.authenticated()) return Reply(503, "5.5.1", "Error: already authenticated");

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "config/compat.h"
 #include "log/log.h"
 #include "smtp/reply.h"
 #include "util/strings.h"
@@ -19,21 +20,17 @@ namespace {
 
 constexpr int kMaxDepth = 10;  // access-table results naming restrictions
 
-// The restrictions that take no argument.
-constexpr std::string_view kSimple[] = {
-    "permit", "reject", "defer", "dunno", "permit_mynetworks", "permit_sasl_authenticated",
-    "reject_unauth_destination", "defer_unauth_destination", "permit_auth_destination",
-    "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "reject_non_fqdn_helo_hostname",
-    "reject_invalid_helo_hostname",
-};
-constexpr std::string_view kAccess[] = {
-    "check_client_access", "check_helo_access", "check_sender_access", "check_recipient_access",
-};
-
+// Supported restrictions: those without an argument, and check_*_access.
 bool IsSimple(std::string_view n) {
-  return std::find(std::begin(kSimple), std::end(kSimple), n) != std::end(kSimple) || SenderLogin::IsRestriction(n);
+  auto r = config::LookupRestriction(n);
+  return r.support == config::RestrictionSupport::kSupported && !r.takes_argument;
 }
-bool IsAccess(std::string_view n) { return std::find(std::begin(kAccess), std::end(kAccess), n) != std::end(kAccess); }
+bool IsAccess(std::string_view n) {
+  auto r = config::LookupRestriction(n);
+  return r.support == config::RestrictionSupport::kSupported && r.takes_argument;
+}
+
+constexpr std::string_view kConfigError = "Server configuration error";
 
 std::string NormalDomain(std::string_view d) {
   std::string s = ToLower(d);
@@ -160,23 +157,40 @@ std::optional<bool> NetworkList::Contains(std::string_view addr) const {
 
 // --- Policy: loading -----------------------------------------------------
 
+// Tolerant, as Postfix: an entry that cannot run (unknown or unsupported
+// restriction, table that does not open) becomes a step answering 451 4.3.5
+// where it is reached; the rest of the list, and every other list, still works.
 Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_view param, Stage stage) {
   auto words = cfg.GetList(param);
   if (!words) return Err(words.error());
   List l{stage, {}};
+  auto broken = [&](std::string why) {
+    log::Warning("{}: {}; answering 451 4.3.5 where it applies", param, why);
+    l.steps.push_back({"", nullptr, std::move(why)});
+  };
   for (size_t i = 0; i < words->size(); ++i) {
-    std::string name = ToLower((*words)[i]);
+    const std::string& word = (*words)[i];
+    std::string name = ToLower(word);
+    auto info = config::LookupRestriction(name);
+    bool has_arg = info.takes_argument && i + 1 < words->size();
     if (IsSimple(name)) {
       if (SenderLogin::IsRestriction(name) && !sender_login_.configured())
-        return Err(std::string(param) + ": " + name + " needs smtpd_sender_login_maps");
-      l.steps.push_back({name, nullptr});
+        broken(name + " needs smtpd_sender_login_maps");
+      else
+        l.steps.push_back({name, nullptr, {}});
     } else if (IsAccess(name)) {
-      if (i + 1 == words->size()) return Err(std::string(param) + ": " + name + " needs a table");
+      if (!has_arg) {
+        broken(name + " needs a table");
+        continue;
+      }
       auto t = table::TableList::Open((*words)[++i]);
-      if (!t) return Err(std::string(param) + ": " + t.error());
-      l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t))});
+      if (!t) broken(t.error());
+      else l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t)), {}});
+    } else if (info.support == config::RestrictionSupport::kUnsupported) {
+      if (has_arg) ++i;
+      broken("restriction \"" + word + "\" is not supported by postern");
     } else {
-      return Err(std::string(param) + ": unknown restriction \"" + (*words)[i] + "\"");
+      broken("unknown restriction \"" + word + "\"");
     }
   }
   return l;
@@ -269,13 +283,14 @@ Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& 
     if (code < 400) return Verdict::Permit();
     return with_text(int(code), code < 500 ? "4.7.1" : "5.7.1", "Access denied");
   }
-  if (IsSimple(word) && rest.empty() && depth < kMaxDepth) return RunStep({word, nullptr}, target, f, depth + 1);
+  if (IsSimple(word) && rest.empty() && depth < kMaxDepth) return RunStep({word, nullptr, {}}, target, f, depth + 1);
   log::Warning("access table result \"{}\" is not supported; answering 451", value);
-  return Make(451, "4.3.5", "Server configuration error", true);
+  return Make(451, "4.3.5", std::string(kConfigError), true);
 }
 
 Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
   const std::string& n = s.name;
+  if (!s.error.empty()) return Make(451, "4.3.5", std::string(kConfigError), true);
   auto temp = [&](Stage target) { return Make(451, "4.3.0", RejectSubject(target, f) + ": Temporary lookup failure", true); };
   if (n == "permit") return Verdict::Permit();
   if (n == "dunno") return {};

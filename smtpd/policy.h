@@ -86,6 +86,7 @@ class Policy {
   struct Step {
     std::string name;
     std::shared_ptr<table::TableList> table;  // check_*_access
+    std::string error;  // not empty: the entry cannot run; it answers 451 4.3.5
   };
   enum class Stage { kClient, kHelo, kSender, kRecipient };
 

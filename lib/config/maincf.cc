@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/compat.h"
 #include "util/strings.h"
 
 namespace postern::config {
@@ -131,6 +132,13 @@ struct Config::Expansion {
   }
 };
 
+// "mail.example.com" -> "example.com"; a name without a dot: "localdomain".
+static std::string DomainOf(std::string_view host) {
+  size_t dot = host.find('.');
+  if (dot == std::string_view::npos || dot + 1 == host.size()) return "localdomain";
+  return std::string(host.substr(dot + 1));
+}
+
 static Error TooLarge() {
   return Err("parameter expansion too large (more than " + std::to_string(kExpansionBudget) +
              " characters of work)");
@@ -145,8 +153,11 @@ Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const
   std::optional<std::string> raw = Raw(name);
   if (!raw) return std::string();  // undefined parameters expand to nothing, as in Postfix
   names.emplace_back(name);
-  auto r = ExpandIn(*raw, stack);
+  // As Postfix: an unset mydomain is myhostname without its first label.
+  bool derive = name == "mydomain" && !IsSet(name) && IsSet("myhostname");
+  auto r = derive ? GetIn("myhostname", stack) : ExpandIn(*raw, stack);
   names.pop_back();
+  if (derive && r) return DomainOf(*r);
   return r;
 }
 
@@ -367,8 +378,11 @@ std::vector<Config::Problem> Config::Validate() const {
   for (const auto& a : assignments_) {
     if (FindParam(a.name) || referenced.count(a.name)) continue;
     if (index_.at(a.name) != size_t(&a - assignments_.data())) continue;  // report once
-    out.push_back({true, origin_ + ", line " + std::to_string(a.line) +
-                             ": unused parameter: " + a.name + "=" + a.value});
+    std::string where = origin_ + ", line " + std::to_string(a.line) + ": ";
+    if (const char* feature = UnsupportedParameter(a.name))
+      out.push_back({true, where + a.name + ": " + feature + " is not supported by postern yet; ignored"});
+    else
+      out.push_back({true, where + "unused parameter: " + a.name + "=" + a.value});
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <limits>
 
+#include "config/compat.h"
 #include "util/strings.h"
 
 namespace postern::config {
@@ -76,7 +77,8 @@ Result<TableRef> ParseTableRef(std::string_view text) {
   for (char c : s.substr(0, colon))
     if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_')
       return Err("bad lookup table type in \"" + std::string(text) + "\"");
-  return TableRef{std::string(s.substr(0, colon)), std::string(s.substr(colon + 1))};
+  // hash:, btree: and dbm: files are LMDB files here (postmap builds them so).
+  return TableRef{std::string(CanonicalTableType(s.substr(0, colon))), std::string(s.substr(colon + 1))};
 }
 
 Result<std::vector<TableRef>> ParseTableList(std::string_view text) {

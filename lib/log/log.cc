@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "config/maincf.h"
+#include "log/last_words.h"
 
 namespace postern::log {
 
@@ -197,8 +198,19 @@ void Write(int severity, std::string_view text) {
   S().logger->log(SpdLevel(severity), "{}", text);
 }
 
+namespace {
+int fatal_fd = -1;
+}  // namespace
+
+void SetFatalFd(int fd) { fatal_fd = fd; }
+
 void FatalText(std::string_view text) {
-  Write(LOG_CRIT, "fatal: " + std::string(text));
+  std::string line = "fatal: " + std::string(text);
+  Write(LOG_CRIT, line);
+  if (fatal_fd >= 0) {
+    line += '\n';
+    [[maybe_unused]] ssize_t n = write(fatal_fd, line.data(), line.size());
+  }
   _exit(1);
 }
 

@@ -16,6 +16,7 @@
 #include "config/layout.h"
 #include "ipc/control_link.h"
 #include "ipc/status.h"
+#include "log/last_words.h"
 #include "log/log.h"
 #include "table/file_watch.h"
 #include "util/strings.h"
@@ -29,6 +30,7 @@ struct Options {
   int listen_count = -1;
   bool verbose = false;
   bool control = false;  // -k: a control link follows the status socket
+  bool last_words = false;  // -e: then a pipe for the fatal line master reports
   std::optional<std::pair<uid_t, gid_t>> drop_to;  // -u uid:gid
   std::vector<std::pair<std::string, std::string>> overrides;
 };
@@ -335,6 +337,8 @@ Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx,
       o.verbose = true;
     } else if (a == "-k") {
       o.control = true;
+    } else if (a == "-e") {
+      o.last_words = true;
     } else if (a == "-u") {
       std::string_view v = value();
       size_t colon = v.find(':');
@@ -369,6 +373,13 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
   Context ctx;
   uint32_t generation = 0;
   Options o = ParseArgs(program, argc, argv, &ctx, &generation);
+  if (o.last_words) {
+    int fd = kFirstListenFd + o.listen_count + 1 + (o.control ? 1 : 0);
+    if (fcntl(fd, F_GETFD) >= 0) {
+      event::SetCloseOnExec(fd, true);
+      log::SetFatalFd(fd);
+    }
+  }
   auto cfg = config::Config::Load(config::ConfigDir(o.config_dir));
   if (!cfg) {
     log::InitCommand(program);

@@ -1,0 +1,88 @@
+// config/audit.cc — classifies restriction names and table types of a
+// configuration for `postern check`; see audit.h and compat.h.
+#include "config/audit.h"
+
+#include "config/compat.h"
+#include "util/strings.h"
+
+namespace postern::config {
+
+namespace {
+
+constexpr std::string_view kRestrictionLists[] = {
+    "smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+    "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+};
+
+constexpr std::string_view kOurTables = "lmdb: (hash:, btree:, dbm:), texthash:, cidr:, inline:, static:, unix:";
+
+// in_restriction: smtpd refuses per session (451 4.3.5) what it cannot open,
+// so an unsupported type there is a warning; elsewhere the program fails.
+void AuditTable(std::string_view param, const TableRef* ref, bool in_restriction, std::vector<Finding>* out) {
+  std::string where = std::string(param) + ": " + ref->ToString() + ": ";
+  switch (LookupTableType(ref->type)) {
+    case TableSupport::kSupported: return;
+    case TableSupport::kUnknown:
+      return out->push_back({false, where + "unknown table type \"" + ref->type + "\" (postern has " +
+                                        std::string(kOurTables) + ")"});
+    case TableSupport::kUnsupported:
+      if (in_restriction)
+        return out->push_back({true, where + ref->type + ": tables are not supported by postern yet; smtpd "
+                                             "answers 451 4.3.5 where this entry is reached"});
+      return out->push_back({false, where + ref->type + ": tables are not supported by postern yet (use " +
+                                        std::string(kOurTables) + ")"});
+  }
+}
+
+void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Finding>* out) {
+  auto words = cfg.GetList(param);
+  if (!words) return;
+  std::string p(param);
+  for (size_t i = 0; i < words->size(); ++i) {
+    const std::string& word = (*words)[i];
+    RestrictionInfo info = LookupRestriction(ToLower(word));
+    bool has_arg = info.takes_argument && i + 1 < words->size();
+    switch (info.support) {
+      case RestrictionSupport::kSupported:
+        if (!info.takes_argument) break;
+        if (!has_arg) out->push_back({false, p + ": " + word + " needs a table"});
+        else if (auto ref = ParseTableRef((*words)[++i]); !ref) out->push_back({false, p + ": " + ref.error()});
+        else AuditTable(param, &*ref, true, out);
+        break;
+      case RestrictionSupport::kUnsupported:
+        if (has_arg) ++i;
+        out->push_back({true, p + ": restriction " + word + " is not supported by postern yet; smtpd answers "
+                                  "451 4.3.5 Server configuration error where it is reached"});
+        break;
+      case RestrictionSupport::kUnknown:
+        out->push_back({false, p + ": unknown restriction \"" + word + "\" (smtpd would answer 451 4.3.5 "
+                                   "where it is reached; see smtpd(8) for the restrictions postern has)"});
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std::string_view)>& only) {
+  std::vector<Finding> out;
+  auto wanted = [&](std::string_view name) { return !only || only(name); };
+  for (std::string_view param : kRestrictionLists)
+    if (wanted(param)) AuditRestrictions(cfg, param, &out);
+  for (const ParamDef& def : Registry()) {
+    if (def.type != ParamType::kTables || !wanted(def.name)) continue;
+    auto refs = cfg.GetTables(def.name);
+    if (!refs) continue;  // Validate() says why
+    for (const TableRef& ref : *refs) AuditTable(def.name, &ref, false, &out);
+  }
+  if (wanted("default_database_type")) {
+    std::string t = cfg.Str("default_database_type");
+    std::string_view c = CanonicalTableType(t);
+    if (c != "lmdb" && c != "texthash" && c != "cidr")
+      out.push_back({false, "default_database_type: \"" + t + "\" is not a file table type postern has (use lmdb; "
+                                                            "hash, btree and dbm mean lmdb)"});
+  }
+  return out;
+}
+
+}  // namespace postern::config

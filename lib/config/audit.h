@@ -1,0 +1,24 @@
+// config/audit.h — `postern check`'s view of Postfix compatibility: restriction
+// names and table types in main.cf (or a service's -o overrides), each an
+// error (a service would break) or a warning (a Postfix feature postern lacks).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/maincf.h"
+
+namespace postern::config {
+
+struct Finding {
+  bool warning;  // false: an error that check and start refuse
+  std::string text;
+};
+
+// Restriction lists and table references of the parameters that `only`
+// accepts (every parameter when empty). Malformed values are Validate()'s.
+std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std::string_view)>& only = {});
+
+}  // namespace postern::config

@@ -1,0 +1,255 @@
+// config/compat.cc — tables of Postfix names (restrictions, table types,
+// parameters, daemons) and how far postern supports each; see compat.h.
+#include "config/compat.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace postern::config {
+
+namespace {
+
+struct Restriction {
+  std::string_view name;
+  RestrictionSupport support;
+  bool takes_argument;
+};
+
+constexpr auto S = RestrictionSupport::kSupported;
+constexpr auto U = RestrictionSupport::kUnsupported;
+
+// Sorted by name (LookupRestriction searches it).
+constexpr Restriction kRestrictions[] = {
+    {"check_ccert_access", U, true},
+    {"check_client_a_access", U, true},
+    {"check_client_access", S, true},
+    {"check_client_mx_access", U, true},
+    {"check_client_ns_access", U, true},
+    {"check_helo_a_access", U, true},
+    {"check_helo_access", S, true},
+    {"check_helo_mx_access", U, true},
+    {"check_helo_ns_access", U, true},
+    {"check_policy_service", U, true},
+    {"check_recipient_a_access", U, true},
+    {"check_recipient_access", S, true},
+    {"check_recipient_mx_access", U, true},
+    {"check_recipient_ns_access", U, true},
+    {"check_reverse_client_hostname_a_access", U, true},
+    {"check_reverse_client_hostname_access", U, true},
+    {"check_reverse_client_hostname_mx_access", U, true},
+    {"check_reverse_client_hostname_ns_access", U, true},
+    {"check_sasl_access", U, true},
+    {"check_sender_a_access", U, true},
+    {"check_sender_access", S, true},
+    {"check_sender_mx_access", U, true},
+    {"check_sender_ns_access", U, true},
+    {"defer", S, false},
+    {"defer_if_permit", U, false},
+    {"defer_if_reject", U, false},
+    {"defer_unauth_destination", S, false},
+    {"dunno", S, false},
+    {"permit", S, false},
+    {"permit_auth_destination", S, false},
+    {"permit_dnswl_client", U, true},
+    {"permit_inet_interfaces", U, false},
+    {"permit_mx_backup", U, false},
+    {"permit_mynetworks", S, false},
+    {"permit_naked_ip_address", U, false},
+    {"permit_rhswl_client", U, true},
+    {"permit_sasl_authenticated", S, false},
+    {"permit_tls_all_clientcerts", U, false},
+    {"permit_tls_clientcerts", U, false},
+    {"reject", S, false},
+    {"reject_authenticated_sender_login_mismatch", S, false},
+    {"reject_invalid_helo_hostname", S, false},
+    {"reject_invalid_hostname", U, false},
+    {"reject_known_sender_login_mismatch", S, false},
+    {"reject_maps_rbl", U, false},
+    {"reject_multi_recipient_bounce", U, false},
+    {"reject_non_fqdn_helo_hostname", S, false},
+    {"reject_non_fqdn_hostname", U, false},
+    {"reject_non_fqdn_recipient", S, false},
+    {"reject_non_fqdn_sender", S, false},
+    {"reject_plaintext_session", U, false},
+    {"reject_rbl", U, true},
+    {"reject_rbl_client", U, true},
+    {"reject_rhsbl_client", U, true},
+    {"reject_rhsbl_helo", U, true},
+    {"reject_rhsbl_recipient", U, true},
+    {"reject_rhsbl_reverse_client", U, true},
+    {"reject_rhsbl_sender", U, true},
+    {"reject_sender_login_mismatch", S, false},
+    {"reject_unauth_destination", S, false},
+    {"reject_unauth_pipelining", U, false},
+    {"reject_unauthenticated_sender_login_mismatch", S, false},
+    {"reject_unknown_client", U, false},
+    {"reject_unknown_client_hostname", U, false},
+    {"reject_unknown_forward_client_hostname", U, false},
+    {"reject_unknown_helo_hostname", U, false},
+    {"reject_unknown_hostname", U, false},
+    {"reject_unknown_recipient_domain", U, false},
+    {"reject_unknown_reverse_client_hostname", U, false},
+    {"reject_unknown_sender_domain", U, false},
+    {"reject_unlisted_recipient", U, false},
+    {"reject_unlisted_sender", U, false},
+    {"reject_unverified_recipient", U, false},
+    {"reject_unverified_sender", U, false},
+    {"sleep", U, true},
+    {"warn_if_reject", U, false},
+};
+
+constexpr std::string_view kSupportedTables[] = {
+    "btree", "cidr", "dbm", "hash", "inline", "lmdb", "static", "texthash", "unix",
+};
+constexpr std::string_view kPostfixTables[] = {
+    "cdb",   "environ", "fail",      "internal", "ldap",    "memcache", "mysql",  "netinfo",  "nis",
+    "nisplus", "pcre",  "pgsql",     "pipemap",  "proxy",   "randmap",  "regexp", "sdbm",     "socketmap",
+    "sqlite", "tcp",    "unionmap",
+};
+
+struct Unsupported {
+  std::string_view name;
+  const char* feature;
+};
+
+// Sorted by name. Parameters that real Postfix configurations set and that
+// postern has no feature for yet.
+constexpr Unsupported kUnsupportedParams[] = {
+    {"address_verify_map", "recipient/sender address verification (verify(8))"},
+    {"always_bcc", "automatic BCC recipients"},
+    {"body_checks", "content inspection (header_checks/body_checks)"},
+    {"broken_sasl_auth_clients", "the AUTH= EHLO line for broken clients"},
+    {"canonical_maps", "canonical address rewriting (canonical(5))"},
+    {"content_filter", "after-queue content filters"},
+    {"disable_dns_lookups", "switching DNS lookups off"},
+    {"fallback_transport", "fallback_transport of the local delivery agent"},
+    {"header_checks", "content inspection (header_checks/body_checks)"},
+    {"luser_relay", "luser_relay of the local delivery agent"},
+    {"mailbox_transport", "mailbox_transport of the local delivery agent"},
+    {"masquerade_domains", "address masquerading"},
+    {"milter_default_action", "Milter content filters"},
+    {"milter_protocol", "Milter content filters"},
+    {"mime_header_checks", "content inspection (header_checks/body_checks)"},
+    {"nested_header_checks", "content inspection (header_checks/body_checks)"},
+    {"non_smtpd_milters", "Milter content filters"},
+    {"postscreen_access_list", "postscreen(8)"},
+    {"postscreen_dnsbl_sites", "postscreen(8)"},
+    {"recipient_bcc_maps", "automatic BCC recipients"},
+    {"recipient_canonical_maps", "canonical address rewriting (canonical(5))"},
+    {"relocated_maps", "relocated(5) tables"},
+    {"sender_bcc_maps", "automatic BCC recipients"},
+    {"sender_canonical_maps", "canonical address rewriting (canonical(5))"},
+    {"sender_dependent_default_transport_maps", "sender-dependent routing"},
+    {"sender_dependent_relayhost_maps", "sender-dependent routing"},
+    {"smtp_dns_support_level", "DNSSEC support levels of the smtp client"},
+    {"smtp_generic_maps", "generic(5) address rewriting of the smtp client"},
+    {"smtp_tls_session_cache_database", "the TLS session cache of the smtp client"},
+    {"smtpd_client_connection_rate_limit", "anvil(8) rate limits"},
+    {"smtpd_client_message_rate_limit", "anvil(8) rate limits"},
+    {"smtpd_client_recipient_rate_limit", "anvil(8) rate limits"},
+    {"smtpd_data_restrictions", "restrictions at DATA and end of data"},
+    {"smtpd_end_of_data_restrictions", "restrictions at DATA and end of data"},
+    {"smtpd_etrn_restrictions", "ETRN"},
+    {"smtpd_milters", "Milter content filters"},
+    {"smtpd_proxy_filter", "before-queue content filters"},
+    {"smtpd_restriction_classes", "restriction classes"},
+    {"smtpd_sasl_local_domain", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
+    {"smtpd_sasl_path", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
+    {"smtpd_sasl_security_options", "SASL security options"},
+    {"smtpd_sasl_type", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
+    {"smtpd_tls_CAfile", "client certificates in smtpd"},
+    {"smtpd_tls_CApath", "client certificates in smtpd"},
+    {"smtpd_tls_ask_ccert", "client certificates in smtpd"},
+    {"smtpd_tls_req_ccert", "client certificates in smtpd"},
+    {"smtpd_tls_session_cache_database", "a TLS session cache database (postern uses session tickets)"},
+    {"virtual_gid_maps", "the virtual(8) delivery agent"},
+    {"virtual_mailbox_base", "the virtual(8) delivery agent"},
+    {"virtual_mailbox_domains", "the virtual(8) delivery agent"},
+    {"virtual_mailbox_maps", "the virtual(8) delivery agent"},
+    {"virtual_transport", "the virtual(8) delivery agent"},
+    {"virtual_uid_maps", "the virtual(8) delivery agent"},
+};
+
+constexpr std::string_view kNoDaemon = "";
+
+// Postfix's stock master.cf commands. Those postern runs under the same name
+// (smtpd, smtp, lmtp, local, qmgr, pickup, bounce) are not listed.
+constexpr PostfixDaemon kDaemons[] = {
+    {"anvil", kNoDaemon, "postern's smtpd counts connections itself (smtpd_client_connection_count_limit)"},
+    {"cleanup", kNoDaemon, "cleanup runs inside smtpd and pickup"},
+    {"discard", kNoDaemon, "the discard(8) transport is not supported yet"},
+    {"error", kNoDaemon, "the error(8) transport is not supported yet"},
+    {"flush", kNoDaemon, "fast flush is not supported; postern flush schedules the whole queue"},
+    {"oqmgr", "qmgr", ""},
+    {"pipe", kNoDaemon, "pipe(8) delivery is not supported yet"},
+    {"postlogd", kNoDaemon, "workers log themselves (maillog_file or syslog)"},
+    {"proxymap", kNoDaemon, "each program opens its own lookup tables"},
+    {"scache", kNoDaemon, "the smtp client keeps its own connection cache"},
+    {"showq", kNoDaemon, "mailq and postern show queue read the queue through master"},
+    {"spawn", kNoDaemon, "spawn(8) is not supported yet"},
+    {"tlsmgr", kNoDaemon, "TLS session tickets need no tlsmgr"},
+    {"tlsproxy", kNoDaemon, "tlsproxy(8) is not supported yet"},
+    {"trivial-rewrite", kNoDaemon, "address rewriting and routing run inside smtpd and qmgr"},
+    {"verify", kNoDaemon, "address verification is not supported yet"},
+    {"virtual", kNoDaemon, "the virtual(8) delivery agent is not supported yet"},
+    {"postscreen", kNoDaemon, "postscreen(8) is not supported yet"},
+    {"dnsblog", kNoDaemon, "postscreen(8) is not supported yet"},
+};
+
+template <class T, size_t N>
+const T* FindSorted(const T (&table)[N], std::string_view name) {
+  auto it = std::lower_bound(std::begin(table), std::end(table), name,
+                             [](const T& e, std::string_view n) { return e.name < n; });
+  return it != std::end(table) && it->name == name ? &*it : nullptr;
+}
+
+bool Contains(const auto& list, std::string_view v) {
+  return std::find(std::begin(list), std::end(list), v) != std::end(list);
+}
+
+}  // namespace
+
+RestrictionInfo LookupRestriction(std::string_view name) {
+  const Restriction* r = FindSorted(kRestrictions, name);
+  if (!r) return {};
+  return {r->support, r->takes_argument};
+}
+
+TableSupport LookupTableType(std::string_view type) {
+  if (Contains(kSupportedTables, type)) return TableSupport::kSupported;
+  if (Contains(kPostfixTables, type)) return TableSupport::kUnsupported;
+  return TableSupport::kUnknown;
+}
+
+std::string_view CanonicalTableType(std::string_view type) {
+  return type == "hash" || type == "btree" || type == "dbm" ? std::string_view("lmdb") : type;
+}
+
+const char* UnsupportedParameter(std::string_view name) {
+  if (name.starts_with("postscreen_")) return "postscreen(8)";
+  if (name.starts_with("milter_")) return "Milter content filters";
+  if (name.starts_with("address_verify_")) return "recipient/sender address verification (verify(8))";
+  const Unsupported* u = FindSorted(kUnsupportedParams, name);
+  return u ? u->feature : nullptr;
+}
+
+const PostfixDaemon* FindPostfixDaemon(std::string_view command) {
+  for (const PostfixDaemon& d : kDaemons)
+    if (d.command == command) return &d;
+  return nullptr;
+}
+
+ServicePlan PlanService(const MasterService& def) {
+  ServicePlan p{true, def, {}};
+  const PostfixDaemon* d = FindPostfixDaemon(def.command);
+  if (!d) return p;
+  if (d->equivalent.empty()) {
+    p.run = false;
+    p.note = "Postfix's " + def.command + " daemon: " + std::string(d->note);
+  } else {
+    p.def.command = d->equivalent;
+  }
+  return p;
+}
+
+}  // namespace postern::config

@@ -1,0 +1,102 @@
+// config/compat_test.cc — Postfix names postern knows, lacks or ignores, and
+// how `postern check` classifies a configuration that uses them.
+#include "config/compat.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "config/audit.h"
+#include "config/maincf.h"
+
+namespace postern::config {
+namespace {
+
+TEST(Compat, Restrictions) {
+  EXPECT_EQ(LookupRestriction("permit_mynetworks").support, RestrictionSupport::kSupported);
+  EXPECT_FALSE(LookupRestriction("permit_mynetworks").takes_argument);
+  EXPECT_TRUE(LookupRestriction("check_client_access").takes_argument);
+  EXPECT_EQ(LookupRestriction("reject_rbl_client").support, RestrictionSupport::kUnsupported);
+  EXPECT_TRUE(LookupRestriction("check_policy_service").takes_argument);
+  EXPECT_FALSE(LookupRestriction("reject_unknown_sender_domain").takes_argument);
+  EXPECT_EQ(LookupRestriction("permit_everyone").support, RestrictionSupport::kUnknown);
+}
+
+TEST(Compat, TableTypes) {
+  EXPECT_EQ(LookupTableType("lmdb"), TableSupport::kSupported);
+  EXPECT_EQ(LookupTableType("hash"), TableSupport::kSupported);
+  EXPECT_EQ(LookupTableType("pcre"), TableSupport::kUnsupported);
+  EXPECT_EQ(LookupTableType("nosuch"), TableSupport::kUnknown);
+  for (const char* t : {"hash", "btree", "dbm"}) EXPECT_EQ(CanonicalTableType(t), "lmdb") << t;
+  EXPECT_EQ(CanonicalTableType("cidr"), "cidr");
+  auto ref = ParseTableRef("hash:/etc/aliases");
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(ref->type, "lmdb");
+  EXPECT_EQ(ref->name, "/etc/aliases");
+}
+
+TEST(Compat, StockMasterServices) {
+  MasterService cleanup{.service = "cleanup", .type = "unix", .command = "cleanup"};
+  auto p = PlanService(cleanup);
+  EXPECT_FALSE(p.run);
+  EXPECT_NE(p.note.find("cleanup"), std::string::npos);
+  MasterService oqmgr{.service = "qmgr", .type = "unix", .command = "oqmgr"};
+  p = PlanService(oqmgr);
+  EXPECT_TRUE(p.run);
+  EXPECT_EQ(p.def.command, "qmgr");
+  MasterService smtpd{.service = "smtp", .type = "inet", .command = "smtpd"};
+  p = PlanService(smtpd);
+  EXPECT_TRUE(p.run);
+  EXPECT_EQ(p.def.command, "smtpd");
+}
+
+TEST(Compat, MydomainFollowsMyhostname) {
+  auto c = Config::Parse("myhostname = mail.example.com\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->Str("mydomain"), "example.com");
+  EXPECT_EQ(c->Str("mydestination"), "mail.example.com, localhost.example.com, localhost");
+  c = Config::Parse("myhostname = mail.example.com\nmydomain = other.test\n");
+  EXPECT_EQ(c->Str("mydomain"), "other.test");
+  c = Config::Parse("myhostname = bare\n");
+  EXPECT_EQ(c->Str("mydomain"), "localdomain");
+}
+
+int Count(const std::vector<Finding>& f, bool warning, std::string_view text) {
+  return int(std::count_if(f.begin(), f.end(), [&](const Finding& x) {
+    return x.warning == warning && x.text.find(text) != std::string::npos;
+  }));
+}
+
+TEST(Compat, AuditClassifies) {
+  auto c = Config::Parse(
+      "smtpd_recipient_restrictions = permit_mynetworks, reject_rbl_client zen.example, permit_everyone, "
+      "check_recipient_access pcre:/x, check_sender_access nosuch:/y\n"
+      "transport_maps = regexp:/etc/x\nalias_maps = hash:/etc/aliases\ndefault_database_type = hash\n");
+  ASSERT_TRUE(c.ok());
+  auto f = AuditCompat(*c);
+  EXPECT_EQ(Count(f, true, "reject_rbl_client is not supported"), 1);
+  EXPECT_EQ(Count(f, false, "unknown restriction \"permit_everyone\""), 1);
+  EXPECT_EQ(Count(f, true, "pcre: tables are not supported"), 1);
+  EXPECT_EQ(Count(f, false, "unknown table type \"nosuch\""), 1);
+  EXPECT_EQ(Count(f, false, "transport_maps: regexp:/etc/x: regexp: tables are not supported"), 1);
+  EXPECT_EQ(f.size(), 5u);
+  // zen.example is reject_rbl_client's argument, not a restriction.
+  EXPECT_EQ(Count(f, false, "zen.example"), 0);
+  // Only the parameters asked for.
+  EXPECT_TRUE(AuditCompat(*c, [](std::string_view n) { return n == "smtpd_client_restrictions"; }).empty());
+  c = Config::Parse("default_database_type = pcre\n");
+  EXPECT_EQ(Count(AuditCompat(*c), false, "default_database_type"), 1);
+}
+
+TEST(Compat, UnsupportedParametersNameTheFeature) {
+  auto c = Config::Parse("header_checks = regexp:/etc/postfix/header_checks\nbiff = no\nno_such_thing = 1\n");
+  ASSERT_TRUE(c.ok());
+  auto problems = c->Validate();
+  ASSERT_EQ(problems.size(), 2u);  // biff: a known no-op, no word about it
+  EXPECT_TRUE(problems[0].warning);
+  EXPECT_NE(problems[0].text.find("header_checks: content inspection"), std::string::npos) << problems[0].text;
+  EXPECT_NE(problems[1].text.find("unused parameter: no_such_thing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace postern::config
