@@ -12,6 +12,7 @@
 #include "log/log.h"
 #include "queue/ids.h"
 #include "server/server.h"
+#include "table/surrogate.h"
 
 using namespace postern;
 
@@ -38,7 +39,11 @@ Result<void> Configure(const config::Config& cfg, local::Agent* agent) {
   const local::Settings& st = agent->settings;
   for (const config::TableRef& ref : st.alias_maps) {
     auto t = table::Open(ref);
-    if (!t) return Err("alias_maps: " + t.error());
+    if (!t) {
+      // As Postfix: the agent keeps running; what needs the table is deferred.
+      log::Warning("alias_maps: {}; deliveries that need it are deferred (alias database unavailable)", t.error());
+      t = std::unique_ptr<table::Table>(std::make_unique<table::Surrogate>(ref.ToString(), t.error()));
+    }
     agent->aliases.push_back(std::move(*t));
     agent->alias_owners.push_back(TableOwner(ref));
   }

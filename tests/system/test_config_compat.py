@@ -219,3 +219,15 @@ def test_alias_maps_hash_delivers_through_the_alias(instance):
     msgid = mda.send(["box@localhost"], b"Subject: hash\r\n\r\nvia hash:\r\n")
     assert mda.wait(msgid, "box@localhost").group(1) == "delivered to maildir"
     assert b"via hash:" in one_maildir_message(box)
+
+
+def test_missing_alias_database_defers_instead_of_stopping_local(instance):
+    mda = Mda(instance)
+    missing = instance.root / "no-aliases"
+    instance.set(alias_maps=f"hash:{missing}")
+    mda.start()
+    msgid = mda.send(["box@localhost"], b"Subject: later\r\n\r\nx\r\n")
+    assert mda.wait(msgid, "box@localhost", status="deferred").group(1) == "alias database unavailable"
+    instance.wait_log(r"postern/local\[\d+\]: warning: alias_maps: .*no-aliases.*; deliveries that need it "
+                      r"are deferred")
+    assert "bad command startup" not in instance.log()
