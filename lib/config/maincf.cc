@@ -109,10 +109,23 @@ bool Config::IsSet(std::string_view name) const {
   return overrides_.count(name) || index_.count(name);
 }
 
+// "mail.example.com" -> "example.com"; a name without a dot: "localdomain".
+static std::string DomainOf(std::string_view host) {
+  size_t dot = host.find('.');
+  if (dot == std::string_view::npos || dot + 1 == host.size()) return "localdomain";
+  return std::string(host.substr(dot + 1));
+}
+
 std::optional<std::string> Config::Raw(std::string_view name) const {
   if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
   if (auto it = index_.find(name); it != index_.end()) return assignments_[it->second].value;
   if (name == "config_directory" && !config_dir_.empty()) return config_dir_;
+  // As Postfix: an unset mydomain is myhostname without its first label
+  // (a myhostname with $references is derived when expanded, in GetIn).
+  if (name == "mydomain" && IsSet("myhostname")) {
+    std::string host = *Raw("myhostname");
+    if (host.find('$') == std::string::npos) return DomainOf(Trim(host));
+  }
   if (const ParamDef* def = FindParam(name)) return DefaultValue(*def);
   return std::nullopt;
 }
@@ -132,13 +145,6 @@ struct Config::Expansion {
   }
 };
 
-// "mail.example.com" -> "example.com"; a name without a dot: "localdomain".
-static std::string DomainOf(std::string_view host) {
-  size_t dot = host.find('.');
-  if (dot == std::string_view::npos || dot + 1 == host.size()) return "localdomain";
-  return std::string(host.substr(dot + 1));
-}
-
 static Error TooLarge() {
   return Err("parameter expansion too large (more than " + std::to_string(kExpansionBudget) +
              " characters of work)");
@@ -153,8 +159,9 @@ Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const
   std::optional<std::string> raw = Raw(name);
   if (!raw) return std::string();  // undefined parameters expand to nothing, as in Postfix
   names.emplace_back(name);
-  // As Postfix: an unset mydomain is myhostname without its first label.
-  bool derive = name == "mydomain" && !IsSet(name) && IsSet("myhostname");
+  // An unset mydomain from a myhostname with $references (Raw did the rest).
+  bool derive = name == "mydomain" && !IsSet(name) && IsSet("myhostname") &&
+                Raw("myhostname")->find('$') != std::string::npos;
   auto r = derive ? GetIn("myhostname", stack) : ExpandIn(*raw, stack);
   names.pop_back();
   if (derive && r) return DomainOf(*r);
