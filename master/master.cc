@@ -310,8 +310,7 @@ std::string Master::ExitReason(Proc& p, int64_t status, int signo) {
   if (size_t nl = words.rfind('\n'); nl != std::string::npos) words.erase(0, nl + 1);
   if (!words.empty()) return words;
   if (signo != 0) return "killed by signal " + std::to_string(signo);
-  if (status != 0) return "exit status " + std::to_string(status);
-  return "exited before serving a client";
+  return "exit status " + std::to_string(status);
 }
 
 void Master::Throttle(Service& s) {

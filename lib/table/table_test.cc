@@ -59,9 +59,13 @@ TEST(Table, Static) {
 }
 
 TEST(Table, UnknownTypeAndRelativePath) {
-  auto t = Open("hash:/etc/aliases");
+  auto t = Open("pcre:/etc/postern/checks");
   ASSERT_FALSE(t.ok());
-  EXPECT_EQ(t.error(), "unsupported dictionary type: hash");
+  EXPECT_EQ(t.error(), "unsupported dictionary type: pcre");
+  // hash: (Postfix's default type) is an LMDB file here, as postmap builds it.
+  t = Open("hash:/nonexistent/postern/aliases");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().find("/nonexistent/postern/aliases.lmdb"), std::string::npos) << t.error();
   EXPECT_FALSE(Open("lmdb:relative/path").ok());
   EXPECT_FALSE(Open("texthash:relative").ok());
   EXPECT_FALSE(Open("unix:group.byname").ok());

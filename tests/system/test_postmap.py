@@ -159,8 +159,8 @@ def test_errors_exit_1_with_one_clear_line(work):
         ([], "postmap: fatal: usage: postmap"),
         (["-x", "t"], "postmap: fatal: usage: postmap"),
         (["-q", "a", "-d", "b", "t"], "postmap: fatal: specify only one of -s -q or -d"),
-        (["hash:t"], "unsupported dictionary type for building: hash"),
-        (["-q", "a", "hash:/x"], "postmap: fatal: unsupported dictionary type: hash"),
+        (["pcre:t"], "unsupported dictionary type for building: pcre"),
+        (["-q", "a", "pcre:/x"], "postmap: fatal: unsupported dictionary type: pcre"),
         (["-q", "a", "lmdb:nothing"], "nothing.lmdb: No such file or directory"),
     ]
     write(work / "t", "a b\n")
