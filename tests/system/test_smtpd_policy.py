@@ -140,16 +140,3 @@ def test_mynetworks_clients_are_exempt_from_the_connection_limit(instance):
     s = start_smtpd(instance, smtpd_client_connection_count_limit="1")
     conns = [s.raw() for _ in range(3)]  # 127.0.0.1 is in mynetworks, the default exception
     assert all(c.greeting[0] == 220 for c in conns)
-
-
-def test_unknown_restriction_stops_smtpd_with_a_clear_log_line(instance):
-    from conftest import free_port
-    from test_smtpd import DEFAULTS
-    instance.set(**DEFAULTS, smtpd_recipient_restrictions="permit_mynetworks, permit_everyone")
-    port = free_port()
-    instance.add_service(f"127.0.0.1:{port} inet n - n - - smtpd")
-    instance.start()
-    # A waiting client makes master start a worker, which cannot start.
-    with socket.create_connection(("127.0.0.1", port), timeout=5):
-        instance.wait_log(r'fatal: smtpd_recipient_restrictions: unknown restriction "permit_everyone"',
-                          timeout=10)
