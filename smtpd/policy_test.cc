@@ -25,6 +25,19 @@ smtp::Address Addr(std::string_view path) {
   return a.ok() ? *a : smtp::Address{};
 }
 
+// The restrictions' verdict on one RCPT of client (no name) after HELO helo.
+Verdict CheckRcpt(Policy& p, std::string_view client, std::string_view helo, std::string_view sender,
+                  std::string_view rcpt) {
+  smtp::Address s = Addr(sender), r = Addr(rcpt);
+  Facts f;
+  f.client_name = "unknown";
+  f.client_addr = client;
+  f.helo = helo;
+  f.sender = &s;
+  f.recipient = &r;
+  return p.CheckRecipient(f);
+}
+
 TEST(NetworkList, MatchesCidrEntries) {
   auto l = NetworkList::Parse({"127.0.0.0/8", "[::1]/128", "192.0.2.0/24", "[2001:db8::]/32"});
   ASSERT_TRUE(l.ok()) << l.error();
@@ -148,14 +161,7 @@ TEST(Policy, RestrictionLists) {
   for (const RcptCase& c : cases) {
     auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
     ASSERT_TRUE(p) << c.maincf;
-    smtp::Address s = Addr(c.sender), r = Addr(c.rcpt);
-    Facts f;
-    f.client_name = "unknown";
-    f.client_addr = c.client;
-    f.helo = c.helo;
-    f.sender = &s;
-    f.recipient = &r;
-    Verdict v = p->CheckRecipient(f);
+    Verdict v = CheckRcpt(*p, c.client, c.helo, c.sender, c.rcpt);
     if (c.code == 0) {
       EXPECT_FALSE(v.rejected()) << c.maincf << " " << c.rcpt << ": " << v.text;
     } else {
@@ -191,15 +197,7 @@ TEST(Policy, EntriesThatCannotRunAnswer451WhereReached) {
   for (const Case& c : cases) {
     auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
     ASSERT_TRUE(p) << c.maincf;
-    smtp::Address s = Addr("<a@b.test>"), r = Addr(c.rcpt);
-    Facts f;
-    f.client_name = "unknown";
-    f.client_addr = "127.0.0.1";
-    f.local_addr = "127.0.0.1";
-    f.helo = "h";
-    f.sender = &s;
-    f.recipient = &r;
-    Verdict v = p->CheckRecipient(f);
+    Verdict v = CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", c.rcpt);
     EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.rcpt;
     if (c.code == 451) {
       EXPECT_EQ(v.enhanced, "4.3.5") << c.maincf;
