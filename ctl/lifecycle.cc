@@ -20,6 +20,7 @@
 #include "config/mastercf.h"
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
+#include "table/cidr.h"
 
 namespace postern::ctl {
 
@@ -149,12 +150,28 @@ void CheckDir(const std::string& what, const std::string& path, std::optional<ui
     out->push_back({true, what + " " + path + " is not owned by mail_owner (master fixes this at start)"});
 }
 
+// Address lists that smtpd reads as networks: an entry that is neither an
+// address, a network nor a type:table stops every smtpd at start.
+void CheckNetworkLists(const config::Config& cfg, const std::string& where, std::vector<Problem>* out) {
+  for (const char* param : {"mynetworks", "smtpd_client_event_limit_exceptions", "smtpd_forbid_bare_newline_exclusions"}) {
+    auto entries = cfg.GetList(param);
+    if (!entries) continue;  // Validate() says why
+    for (const std::string& e : *entries) {
+      std::string why;
+      if (table::ParseNetwork(e, &why) || (e.find(':') != std::string::npos && e.front() != '[')) continue;
+      out->push_back({false, where + param + ": " + why + " (host names are not supported in network lists; "
+                                                          "write addresses or networks)"});
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Problem> CheckInstance(Context& ctx) {
   std::vector<Problem> out;
   for (const auto& p : ctx.cfg.Validate()) out.push_back({p.warning, p.text});
   for (const auto& f : config::AuditCompat(ctx.cfg)) out.push_back({f.warning, f.text});
+  CheckNetworkLists(ctx.cfg, "", &out);
   struct stat st;
   if (stat(ctx.config_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     out.push_back({false, "configuration directory " + ctx.config_dir + " does not exist"});

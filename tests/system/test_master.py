@@ -150,7 +150,9 @@ def test_failing_service_is_throttled_others_keep_working(instance):
     instance.start()
     c = LineClient(bad, read_greeting=False, timeout=3)
     instance.wait_log(r"warning: process \S+/testd pid \d+ exit status 1")
-    instance.wait_log(r"warning: \S+/testd: bad command startup -- throttling")
+    # The warning names the reason: the worker's own fatal line.
+    instance.wait_log(r"warning: \S+/testd: bad command startup -- throttling: "
+                      r"fatal: startup failure requested by the test configuration$")
     time.sleep(0.3)
     # Throttled: no new attempts while the client still waits.
     assert instance.log().count("bad command startup") == 1
