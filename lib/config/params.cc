@@ -173,6 +173,7 @@ constexpr ParamDef kParams[] = {
     {"resolve_numeric_domain", T::kBool, "no", "take user@192.0.2.1 as user@[192.0.2.1] (an address literal) instead of refusing it as bad syntax"},
     {"sample_directory", T::kString, "/etc/postfix", "no effect in postern (accepted from Postfix's main.cf): documentation location of Postfix"},
     {"sendmail_path", T::kString, "/usr/sbin/sendmail", "no effect in postern (accepted from Postfix's main.cf): documentation of where sendmail lives"},
+    {"service_name", T::kString, "", "the master.cf service name of a worker, set for each worker by the skeleton (read-only; e.g. -o syslog_name=postfix/$service_name)"},
     {"service_throttle_time", T::kTime, "60s", "time a service is paused after its worker failed at start"},
     {"setgid_group", T::kString, "postdrop", "no effect in postern (accepted from Postfix's main.cf): postern's maildrop needs no setgid group"},
     {"shlib_directory", T::kString, "no", "no effect in postern (accepted from Postfix's main.cf): Postfix's shared-library location"},

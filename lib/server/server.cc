@@ -387,6 +387,9 @@ int Run(std::string_view program, int argc, char** argv, Service svc) {
   }
   ctx.config = std::move(*cfg);
   ctx.program = std::string(program);
+  // As Postfix's master: $service_name names the master.cf service (Debian's
+  // relay service logs as syslog_name=postfix/$service_name).
+  if (!ctx.service.empty()) ctx.config.Override("service_name", ctx.service);
   for (auto& [k, v] : o.overrides) ctx.config.Override(k, v);
   config::Config base_config = ctx.config;
   // The runtime state as master last wrote it (master's link keeps it

@@ -230,3 +230,10 @@ def test_missing_alias_database_defers_instead_of_stopping_local(instance):
     instance.wait_log(r"postern/local\[\d+\]: warning: alias_maps: .*no-aliases.*; deliveries that need it "
                       r"are deferred")
     assert "bad command startup" not in instance.log()
+
+
+def test_service_name_expands_in_master_cf_overrides(instance):
+    # Debian's stock relay service: -o syslog_name=postfix/$service_name.
+    instance.add_service("echo unix - - n 1 - testd trigger -o syslog_name=postfix/$service_name")
+    instance.start()
+    instance.wait_log(r"postfix/echo/testd\[\d+\]: started as trigger service echo/unix", timeout=15)
