@@ -38,13 +38,8 @@ Result<void> Configure(const config::Config& cfg, local::Agent* agent) {
   agent->settings = std::move(*s);
   const local::Settings& st = agent->settings;
   for (const config::TableRef& ref : st.alias_maps) {
-    auto t = table::Open(ref);
-    if (!t) {
-      // As Postfix: the agent keeps running; what needs the table is deferred.
-      log::Warning("alias_maps: {}; deliveries that need it are deferred (alias database unavailable)", t.error());
-      t = std::unique_ptr<table::Table>(std::make_unique<table::Surrogate>(ref.ToString(), t.error()));
-    }
-    agent->aliases.push_back(std::move(*t));
+    // As Postfix: the agent keeps running; what needs the table is deferred.
+    agent->aliases.push_back(table::OpenOrSurrogate("alias_maps", ref));
     agent->alias_owners.push_back(TableOwner(ref));
   }
   auto router = route::Router::FromConfig(cfg);

@@ -8,6 +8,7 @@
 #include "log/log.h"
 #include "smtp/delivery.h"
 #include "smtp/sasl.h"
+#include "table/surrogate.h"
 #include "util/strings.h"
 
 namespace postern::smtp_client {
@@ -34,10 +35,10 @@ Result<std::unique_ptr<SaslClient>> SaslClient::Load(const config::Config& cfg, 
   auto c = std::make_unique<SaslClient>();
   auto refs = cfg.GetTables("smtp_sasl_password_maps");
   if (!refs) return Err(refs.error());
-  if (refs->empty()) return Err("smtp_sasl_auth_enable = yes needs smtp_sasl_password_maps (next hop -> user:password)");
-  auto maps = table::TableList::Open(*refs, {.secret = true});
-  if (!maps) return Err("smtp_sasl_password_maps: " + maps.error());
-  c->maps_ = std::move(*maps);
+  // As Postfix: without maps no server has a login (mail goes without AUTH);
+  // a table that does not open defers the deliveries that look it up.
+  if (refs->empty()) log::Warning("smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: no logins");
+  c->maps_ = table::OpenListOrSurrogates("smtp_sasl_password_maps", *refs, {.secret = true});
   auto filter = cfg.GetList("smtp_sasl_mechanism_filter");
   if (!filter) return Err(filter.error());
   for (const char* m : {"PLAIN", "LOGIN"}) {

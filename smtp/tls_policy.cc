@@ -2,6 +2,7 @@
 // certificate match names; see tls_policy.h.
 #include "smtp/tls_policy.h"
 
+#include "table/surrogate.h"
 #include "util/strings.h"
 
 namespace postern::smtp_client {
@@ -139,9 +140,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   c->default_.level = *level;
   auto refs = cfg.GetTables(name("smtp_tls_policy_maps"));
   if (!refs) return Err(refs.error());
-  auto maps = table::TableList::Open(*refs);
-  if (!maps) return Err(name("smtp_tls_policy_maps") + ": " + maps.error());
-  c->maps_ = std::move(*maps);
+  // A table that does not open defers the deliveries that look it up (4.7.5).
+  c->maps_ = table::OpenListOrSurrogates(name("smtp_tls_policy_maps"), *refs);
 
   for (auto [n, out] : {std::pair{"smtp_tls_protocols", &c->protocols_}, std::pair{"smtp_tls_ciphers", &c->ciphers_},
                         std::pair{"smtp_tls_mandatory_protocols", &c->mandatory_protocols_},

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "table/table.h"
 
@@ -18,5 +20,12 @@ class Surrogate : public Table {
  private:
   std::string why_;
 };
+
+// One table of parameter `param`, or its Surrogate (with one warning naming
+// the parameter) when it does not open.
+std::unique_ptr<Table> OpenOrSurrogate(std::string_view param, const config::TableRef& ref, const Options& o = {});
+// The same for each table of a list.
+TableList OpenListOrSurrogates(std::string_view param, const std::vector<config::TableRef>& refs,
+                               const Options& o = {});
 
 }  // namespace postern::table

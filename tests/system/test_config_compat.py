@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 from conftest import BIN, free_port, wait_for
+from test_auth import smarthost  # noqa: F401 (a fixture)
 from test_local import Mda, one_maildir_message, chown_tree
+from test_smtp_client import Message, deliver
 from test_smtpd import _greets, start_smtpd
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -227,8 +229,8 @@ def test_missing_alias_database_defers_instead_of_stopping_local(instance):
     mda.start()
     msgid = mda.send(["box@localhost"], b"Subject: later\r\n\r\nx\r\n")
     assert mda.wait(msgid, "box@localhost", status="deferred").group(1) == "alias database unavailable"
-    instance.wait_log(r"postern/local\[\d+\]: warning: alias_maps: .*no-aliases.*; deliveries that need it "
-                      r"are deferred")
+    instance.wait_log(r"postern/local\[\d+\]: warning: alias_maps: .*no-aliases.*; lookups in it fail "
+                      r"\(mail that needs it is deferred\)")
     assert "bad command startup" not in instance.log()
 
 
@@ -237,3 +239,17 @@ def test_service_name_expands_in_master_cf_overrides(instance):
     instance.add_service("echo unix - - n 1 - testd trigger -o syslog_name=postfix/$service_name")
     instance.start()
     instance.wait_log(r"postfix/echo/testd\[\d+\]: started as trigger service echo/unix", timeout=15)
+
+
+def test_missing_smtp_sasl_password_table_defers_instead_of_stopping_smtp(instance, smarthost):
+    host = smarthost("pw")
+    instance.set(smtp_sasl_auth_enable="yes", smtp_sasl_password_maps=f"hash:{instance.root}/no-passwords",
+                 smtp_connection_cache_on_demand="no")
+    instance.add_service("smtp unix - - n - - smtp")
+    instance.start()
+    wait_for(lambda: (instance.queue_dir / "private" / "smtp").exists(), what="private/smtp")
+    msg = Message(instance, b"Subject: x\r\n\r\nx\r\n", ["far@other.test"])
+    r = deliver(instance, msg, f"[127.0.0.1]:{host.port}")["far@other.test"]
+    assert r["status"] == "D" and r["dsn"] == "4.3.0", r
+    assert "smtp_sasl_password_maps lookup error" in r["reason"], r
+    instance.wait_log(r"postern/smtp\[\d+\]: warning: smtp_sasl_password_maps: .*no-passwords.*; lookups in it fail")
