@@ -10,16 +10,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <fstream>
 
 #include "util/strings.h"
 
 namespace postern::master {
 
 namespace {
-
-constexpr int kBacklog = 100;  // Postfix's inet/unix listen queue default
 
 std::string Key(int family, const std::string& host, int port) {
   return family == AF_INET6 ? "inet:[" + host + "]:" + std::to_string(port)
@@ -122,7 +123,22 @@ Result<std::vector<ListenAddress>> ResolveListen(const config::MasterService& s,
   return Err("service " + s.Key() + ": type " + s.type + " is not supported (use inet or unix)");
 }
 
-Result<event::Fd> OpenListener(const ListenAddress& a) {
+int ListenBacklog(const config::MasterService& s, const config::Config& cfg, int somaxconn) {
+  config::Config c = cfg;
+  for (const auto& [k, v] : s.overrides) c.Override(k, v);
+  long long set = c.Int("listen_backlog");
+  if (set > 0) return int(std::min<long long>(set, INT_MAX));
+  long long procs = std::max<long long>(s.maxproc.value_or(0), c.Int("default_process_limit"));
+  return int(std::clamp<long long>(std::max<long long>(somaxconn, procs), 1, INT_MAX));
+}
+
+int SystemMaxBacklog() {
+  std::ifstream in("/proc/sys/net/core/somaxconn");
+  int n = 0;
+  return in >> n && n > 0 ? n : 4096;
+}
+
+Result<event::Fd> OpenListener(const ListenAddress& a, int backlog) {
   event::Fd fd(socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   // A host without IPv6 still serves IPv4 under inet_protocols = all.
   if (!fd.valid() && errno == EAFNOSUPPORT && a.family == AF_INET6) return event::Fd();
@@ -159,7 +175,7 @@ Result<event::Fd> OpenListener(const ListenAddress& a) {
     rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
   }
   if (rc != 0) return Err("bind " + a.key.substr(a.key.find(':') + 1) + ": " + std::strerror(errno));
-  if (listen(fd.get(), kBacklog) != 0) return Err("listen " + a.key + ": " + std::strerror(errno));
+  if (listen(fd.get(), backlog) != 0) return Err("listen " + a.key + ": " + std::strerror(errno));
   return fd;
 }
 

@@ -29,6 +29,15 @@ Result<std::vector<ListenAddress>> ResolveListen(const config::MasterService& s,
 
 // A bound, listening, non-blocking, close-on-exec socket; an invalid Fd when
 // the kernel has no IPv6 (the address is skipped).
-Result<event::Fd> OpenListener(const ListenAddress& a);
+Result<event::Fd> OpenListener(const ListenAddress& a, int backlog);
+
+// The length of a service's listen queue: listen_backlog (main.cf, or the
+// service's -o); at 0, its default, the system's maximum (`somaxconn`), and
+// never less than Postfix's own choice, the larger of maxproc and
+// default_process_limit. A burst of connects then waits in the kernel for an
+// smtpd that accepts thousands, instead of being dropped into SYN retries.
+int ListenBacklog(const config::MasterService& s, const config::Config& cfg, int somaxconn);
+// net.core.somaxconn (the kernel's cap on any listen queue); 4096 when unknown.
+int SystemMaxBacklog();
 
 }  // namespace postern::master

@@ -48,5 +48,27 @@ TEST(ResolveListen, Services) {
   }
 }
 
+TEST(ListenBacklog, SystemMaximumByDefaultOrWhatIsSet) {
+  struct BacklogCase {
+    std::string line, maincf;
+    int somaxconn, want;
+  };
+  const BacklogCase cases[] = {
+      {"2525 inet n - n - - smtpd", "", 4096, 4096},                         // the system's maximum
+      {"2525 inet n - n - - smtpd", "default_process_limit = 5000\n", 4096, 5000},  // never below Postfix's
+      {"2525 inet n - n - 8000 smtpd", "", 128, 8000},                       // nor below maxproc
+      {"2525 inet n - n - - smtpd", "listen_backlog = 50\n", 4096, 50},       // as set
+      {"2525 inet n - n - - smtpd -o listen_backlog=7", "listen_backlog = 50\n", 4096, 7},  // per service
+  };
+  for (const auto& c : cases) {
+    auto cfg = config::Config::Parse(c.maincf);
+    ASSERT_TRUE(cfg.ok()) << cfg.error();
+    auto defs = config::ParseMasterCf(c.line);
+    ASSERT_TRUE(defs.ok()) << defs.error();
+    EXPECT_EQ(ListenBacklog(defs->at(0), *cfg, c.somaxconn), c.want) << c.line << " / " << c.maincf;
+  }
+  EXPECT_GT(SystemMaxBacklog(), 0);
+}
+
 }  // namespace
 }  // namespace postern::master

@@ -78,12 +78,16 @@ Result<std::unique_ptr<Service>> Master::BuildService(const config::MasterServic
   s->maxproc = def.maxproc ? *def.maxproc : int(cfg_.Int("default_process_limit"));
   auto addrs = ResolveListen(def, cfg_);
   if (!addrs) return Err(addrs.error());
+  int backlog = ListenBacklog(def, cfg_, SystemMaxBacklog());
   for (const auto& a : *addrs) {
     if (auto it = pool->find(a.key); it != pool->end()) {
       s->listeners.push_back(it->second);  // unchanged: stays open across the reload
+      // listen(2) again on a listening socket takes the new queue length.
+      if (listen(it->second->fd.get(), backlog) != 0)
+        log::Warning("service {}: listen {}: {}", def.Key(), a.key, std::strerror(errno));
       continue;
     }
-    auto fd = OpenListener(a);
+    auto fd = OpenListener(a, backlog);
     if (!fd) return Err("service " + def.Key() + ": " + fd.error());
     if (!fd->valid()) {
       log::Warning("service {}: no IPv6 on this host; skipping {}", def.Key(), a.key);

@@ -100,7 +100,8 @@ Result<event::Fd> LockPidFile(const std::string& path) {
 void PrepareLogFile(const config::Config& cfg, const Owner& owner) {
   std::string file = cfg.Str("maillog_file");
   if (file.empty() || !owner.root) return;
-  int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  // 0640, as lib/log creates it: every address that passes through is in it.
+  int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) return;  // log.cc reports it when it opens the file
   struct stat st;
   // Only a regular file: never take over /dev/stdout or a tty.

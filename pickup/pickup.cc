@@ -16,19 +16,12 @@
 #include "ipc/trigger.h"
 #include "log/log.h"
 #include "maildrop/maildrop.h"
+#include "smtp/received.h"
 
 namespace postern::pickup {
 namespace {
 
 constexpr int64_t kStaleTemp = 24 * 3600;  // a tmp. file this old lost its sendmail
-
-std::string MailDate(time_t t) {
-  tm lt{};
-  localtime_r(&t, &lt);
-  char buf[80];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z (%Z)", &lt);
-  return buf;
-}
 
 }  // namespace
 
@@ -100,8 +93,7 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   }
   queue::MessageWriter& mw = **w;
   std::string id = queue::FormatMsgId(mw.id());
-  queue::Status st = mw.Append("Received: by " + myhostname_ + " (" + mail_name_ + ", from userid " +
-                               std::to_string(env.uid) + ")\r\n\tid " + id + "; " + MailDate(time(nullptr)) + "\r\n");
+  queue::Status st = mw.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
   for (const std::string& rcpt : env.recipients)
     if (st.ok()) st = mw.AddRecipient({rcpt, "", env.notify});
   std::string piece;

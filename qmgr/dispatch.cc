@@ -198,6 +198,7 @@ void Manager::OnJobEnd(Job* job, ipc::AgentCall::End how, const std::string& why
   jobs_.erase(job);
   if (!reaper_.active()) reaper_.Start(0, 0, [this] { finished_.clear(); });
   Pump();
+  MaybeDrained();
 }
 
 void Manager::Unavailable(Transport* t, const std::string& why) {

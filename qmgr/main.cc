@@ -31,12 +31,13 @@ int main(int argc, char** argv) {
     stats::StartRecorder(ctx.loop, ctx.config);
     manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), std::move(*q));
     manager->SetRuntime(ctx.runtime);
+    manager->SetRetiredCheck(ctx.retired);
     manager->RegisterControl();
     manager->Start();
     return {};
   };
   svc.on_trigger = [&](server::Context&, std::string_view request) { manager->Trigger(request); };
-  svc.on_drain = [&](server::Context&) { manager->Drain(); };
+  svc.on_drain = [&](server::Context& ctx) { manager->Drain(ctx.hold()); };
   svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {
     manager->SetRuntime(ctx.runtime);
     if (ctx.runtime.options == old.options || !manager->Reconfigure(ctx.config)) return;

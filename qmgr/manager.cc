@@ -29,6 +29,7 @@ Manager::Manager(uv_loop_t* loop, config::Config cfg, Settings settings, route::
       s_(std::move(settings)),
       router_(std::move(router)),
       q_(std::move(q)),
+      drain_check_(loop),
       page_timer_(loop),
       run_timer_(loop),
       due_timer_(loop),
@@ -82,11 +83,13 @@ void Manager::FlushRemovals() {
                    queue::FormatEnvId(ids[i]), st[i].message);
     Done(queue::MsgOf(ids[i]));
   }
+  MaybeDrained();
 }
 
-void Manager::Drain() {
+void Manager::Drain(server::Lease hold) {
   FlushRemovals();  // delivered mail must not be delivered again by the next qmgr
   draining_ = true;
+  drain_hold_ = std::move(hold);
   page_timer_.Stop();
   run_timer_.Stop();
   due_timer_.Stop();
@@ -105,8 +108,21 @@ void Manager::Drain() {
     d->order.clear();
   }
   (void)q_->UpdateMany(back);
-  log::Info("stopping: sent={} deferred={} bounced={} expired={} requests={} crashes={}", stats_.sent,
-            stats_.deferred, stats_.bounced, stats_.expired, stats_.requests, stats_.crashes);
+  log::Info("stopping: sent={} deferred={} bounced={} expired={} requests={} crashes={}, {} deliveries in flight",
+            stats_.sent, stats_.deferred, stats_.bounced, stats_.expired, stats_.requests, stats_.crashes,
+            jobs_.size());
+  MaybeDrained();
+}
+
+// Checked on the next loop turn, once a result's removals and notices are
+// under way: the last result of a message may start a bounce request.
+void Manager::MaybeDrained() {
+  if (!draining_ || drain_check_.active()) return;
+  drain_check_.Start(0, 0, [this] {
+    if (!jobs_.empty() || !notices_.empty() || !removals_.empty()) return;
+    log::Verbose("deliveries in flight at retirement recorded; exiting");
+    drain_hold_.Release();
+  });
 }
 
 bool Manager::Full() const {
@@ -132,6 +148,10 @@ void Manager::Scan(int64_t until) {
 
 void Manager::ScanPage() {
   if (draining_) return;
+  if (retired_ && retired_()) {
+    scanning_ = false;  // the skeleton drains this process on its next loop turn
+    return;
+  }
   auto page = q_->ListScheduled(&cursor_, scan_until_, kScanPage);
   if (!page.ok()) log::Warning("queue scan: {}", page.status().message);
   size_t n = page.ok() ? page->size() : 0;
@@ -154,7 +174,7 @@ void Manager::ScanPage() {
       ++m->in_core;
       ++in_core_;
       routes.push_back(router_.Resolve(e.recipient));
-      activations.emplace_back(e.id, Activation(routes.back()));
+      activations.emplace_back(e.id, Activation(e, routes.back()));
       admitted.push_back(&e);
     }
   }
@@ -203,13 +223,15 @@ Manager::Message* Manager::LoadMessage(queue::MsgId id) {
   }
   Message& m = messages_[id];
   m.rec = std::move(*rec);
-  log::Info("{}: from=<{}>, size={}, nrcpt={} (queue active)", queue::FormatMsgId(id), m.rec.sender, m.rec.size,
-            m.rec.nrcpt);
   return &m;
 }
 
-queue::EnvelopeUpdate Manager::Activation(const Result<route::Route>& route) {
+// A claim: it applies only if the envelope is still as the scan read it, so
+// that of two queue managers (the old and the new one during a reload) one
+// activates it, never both.
+queue::EnvelopeUpdate Manager::Activation(const queue::Envelope& e, const Result<route::Route>& route) {
   queue::EnvelopeUpdate u;
+  u.expect = queue::Expected::Of(e);
   u.state = queue::State::kActive;
   if (route) {
     u.transport = route->transport;
@@ -224,11 +246,22 @@ void Manager::Admit(const queue::Envelope& e, const Result<route::Route>& route,
   queue::MsgId msg = queue::MsgOf(e.id);
   Message* m = &messages_.at(msg);
   if (!activated.ok()) {
-    log::Warning("{}: cannot activate envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
+    // Taken, rescheduled or removed by another process since the scan read it.
+    if (activated.code == queue::Code::kConflict || activated.code == queue::Code::kNotFound)
+      log::Trace("scheduler", "{}: envelope {} not claimed: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
                  activated.message);
+    else
+      log::Warning("{}: cannot activate envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
+                   activated.message);
     --in_core_;
     if (--m->in_core == 0) messages_.erase(msg);
     return;
+  }
+  // Logged once this qmgr holds an envelope of it, not when it merely read one.
+  if (!m->active_logged) {
+    m->active_logged = true;
+    log::Info("{}: from=<{}>, size={}, nrcpt={} (queue active)", queue::FormatMsgId(msg), m->rec.sender, m->rec.size,
+              m->rec.nrcpt);
   }
   Entry entry{e.id, e.recipient, e.orig_recipient, e.notify, e.attempts};
   if (!route) {

@@ -28,6 +28,7 @@
 #include "qmgr/settings.h"
 #include "queue/queue.h"
 #include "route/route.h"
+#include "server/server.h"
 
 namespace postern::qmgr {
 
@@ -48,8 +49,13 @@ class Manager {
   // A wakeup request: 'I'/'W'/'D' scan for due mail, 'A' everything now,
   // 'F' forget dead destinations and throttled transports first.
   void Trigger(std::string_view request);
-  // Retired by master: hand back what is not in flight and stop scanning.
-  void Drain();
+  // Retired by master: hand back what is not in flight, stop scanning, and
+  // record the results of what is; `hold` keeps the process until then (a
+  // delivery whose result nobody records would be made again by the next qmgr).
+  void Drain(server::Lease hold);
+  // Says whether master has retired this process (checked before a scan page
+  // is activated: after the hand-over only the new qmgr activates).
+  void SetRetiredCheck(std::function<bool()> retired) { retired_ = std::move(retired); }
   const Stats& stats() const { return stats_; }
   // The control commands qmgr answers (control.cc, control_routes.cc).
   void RegisterControl();
@@ -75,6 +81,7 @@ class Manager {
     queue::MessageRecord rec;
     size_t in_core = 0;  // its envelopes in the active set
     bool expired_logged = false;
+    bool active_logged = false;  // "(queue active)" said
     std::vector<Report> failed, succeeded, delayed;  // reported once in_core is 0
     bool notifying = false;                          // a bounce request is out
   };
@@ -107,11 +114,12 @@ class Manager {
   };
 
   // Scanning (manager.cc).
+  void MaybeDrained();  // after a retirement: lets go once nothing is in flight
   void ArmRunTimer();  // the queue_run_delay scan (options.cc)
   void Scan(int64_t until);
   void ScanPage();
   void ArmNextDue();
-  static queue::EnvelopeUpdate Activation(const Result<route::Route>& route);
+  static queue::EnvelopeUpdate Activation(const queue::Envelope& e, const Result<route::Route>& route);
   void Admit(const queue::Envelope& e, const Result<route::Route>& route, const queue::Status& activated);
   Message* LoadMessage(queue::MsgId id);
   Transport* GetTransport(const std::string& name);
@@ -215,6 +223,9 @@ class Manager {
 
   bool pumping_ = false, repump_ = false;
   bool scanning_ = false, rescan_ = false, full_ = false, draining_ = false;
+  std::function<bool()> retired_;
+  server::Lease drain_hold_;
+  event::Timer drain_check_;
   int64_t scan_until_ = 0, rescan_until_ = 0;
   queue::ScheduleCursor cursor_;
   // Envelopes this scan already took: one deferred again during an "A" scan

@@ -190,6 +190,7 @@ void Manager::OnNotified(queue::MsgId msg, ipc::NoticeKind kind, const std::vect
     notices_.erase(c);
     if (!notice_reaper_) notice_reaper_ = std::make_unique<event::Timer>(loop_);
     if (!notice_reaper_->active()) notice_reaper_->Start(0, 0, [this] { finished_notices_.clear(); });
+    MaybeDrained();
   }
   auto it = messages_.find(msg);
   if (it == messages_.end()) return;

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "log/log.h"
+#include "smtp/received.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {
@@ -11,14 +12,6 @@ namespace postern::smtpd {
 namespace {
 
 constexpr size_t kBodyFlush = 64 * 1024;  // content handed to the writer in pieces of this size
-
-std::string MailDate(time_t t) {
-  tm lt{};
-  localtime_r(&t, &lt);
-  char buf[80];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z (%Z)", &lt);
-  return buf;
-}
 
 }  // namespace
 
@@ -42,6 +35,9 @@ std::string Session::Protocol() const {
 
 std::string Session::ReceivedHeader(queue::MsgId id) const {
   const Settings& st = svc_->settings();
+  // sendmail's submission names its user, not a TCP client: Postfix pickup's form.
+  if (local_uid_)
+    return smtp::LocalReceived(st.myhostname, st.mail_name, *local_uid_, queue::FormatMsgId(id), time(nullptr));
   std::string proto = Protocol();
   std::string h = "Received: from " + (helo_.empty() ? client_name_ : helo_) + " (" + client_name_ + " [" +
                   client_addr_ + "])" + TlsReceivedInfo() + AuthReceivedInfo() + "\r\n\tby " + st.myhostname + " (" + st.mail_name + ") with " + proto +
@@ -50,7 +46,7 @@ std::string Session::ReceivedHeader(queue::MsgId id) const {
     h += "\r\n\tfor <" + txn_->first_rcpt + ">; ";
   else
     h += ";\r\n\t";
-  return h + MailDate(time(nullptr)) + "\r\n";
+  return h + smtp::ReceivedDate(time(nullptr)) + "\r\n";
 }
 
 // Opens the queue file for the transaction, or says why the queue refuses.

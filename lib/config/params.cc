@@ -86,6 +86,7 @@ constexpr ParamDef kParams[] = {
     {"initial_destination_concurrency", T::kInt, "5", "number of parallel deliveries to a destination when it is new"},
     {"ipc_timeout", T::kTime, "3600s", "time limit for one exchange between postern processes"},
     {"line_length_limit", T::kInt, "2048", "longest line smtpd and the transports keep whole; longer lines are split"},
+    {"listen_backlog", T::kInt, "0", "listen queue length of master's sockets (also per service with -o); 0: the system maximum, net.core.somaxconn"},
     {"lmtp_bind_address", T::kString, "", "source IP address of the lmtp client's connections; empty: chosen by the system"},
     {"lmtp_connect_timeout", T::kTime, "0s", "time limit for the lmtp client to connect; 0: no limit"},
     {"lmtp_connection_cache_on_demand", T::kBool, "yes", "keep an lmtp connection open for the next request to the same destination"},

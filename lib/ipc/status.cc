@@ -1,6 +1,10 @@
 // ipc/status.cc — status message encoding; see status.h.
 #include "ipc/status.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "ipc/frame.h"
 
 namespace postern::ipc {
@@ -20,6 +24,38 @@ std::optional<StatusMessage> DecodeStatus(std::string_view payload) {
   StatusMessage m{WorkerState(kind), 0, 0};
   if (!GetU32(&payload, &m.pid) || !GetU32(&payload, &m.generation)) return std::nullopt;
   return m;
+}
+
+bool StatusSender::Send(const StatusMessage& m) {
+  next_ = EncodeStatus(m);
+  return Flush();
+}
+
+bool StatusSender::Flush() {
+  while (pending()) {
+    bool fresh = started_.empty();
+    if (fresh) started_.swap(next_);
+    ssize_t n = send(fd_, started_.data(), started_.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (fresh) started_.swap(next_);  // not begun: a newer state may still replace it
+      return false;
+    }
+    if (n < 0) {
+      error_ = errno;
+      started_.clear();
+      next_.clear();
+      return true;
+    }
+    started_.erase(0, size_t(n));
+  }
+  return true;
+}
+
+int StatusSender::TakeError() {
+  int e = error_;
+  error_ = 0;
+  return e;
 }
 
 }  // namespace postern::ipc

@@ -21,6 +21,10 @@
 
 namespace postern::log {
 
+// A maillog_file that postern creates: owner and group (mail_owner) only, as
+// every address that passes through is in it. master/setup.cc creates it alike.
+constexpr mode_t kLogFileMode = 0640;
+
 namespace {
 
 struct State {
@@ -157,7 +161,7 @@ void Reconfigure(const config::Config& cfg) {
     // that dropped privileges could not reopen master's pipe or terminal.
     int fd = file == "/dev/stdout"   ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
              : file == "/dev/stderr" ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)
-                                     : open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+                                     : open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, kLogFileMode);
     if (fd >= 0) {
       Install(std::make_shared<LineSink>(fd, true, true));
       return;

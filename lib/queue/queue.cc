@@ -86,6 +86,7 @@ const char* CodeName(Code c) {
     case Code::kCorrupt: return "corrupt";
     case Code::kInvalid: return "invalid";
     case Code::kIo: return "i/o error";
+    case Code::kConflict: return "conflict";
     case Code::kMapFull: return "map full";
   }
   return "unknown";

@@ -86,8 +86,24 @@ struct SyncStats {
   uint64_t inline_bodies = 0; // of those, with the body inside the commit transaction
 };
 
+// What an envelope must still be, in the write transaction, for an update to
+// apply: a claim (due -> active) then belongs to one process only; an envelope
+// that changed since it was read fails with kConflict and is left as it is.
+struct Expected {
+  State state = State::kIncoming;
+  int64_t next_attempt = 0;
+  uint32_t owner_pid = 0;
+  uint64_t owner_start = 0;
+  static Expected Of(const Envelope& e) { return {e.state, e.next_attempt, e.owner_pid, e.owner_start}; }
+  bool Matches(const Envelope& e) const {
+    return e.state == state && e.next_attempt == next_attempt && e.owner_pid == owner_pid &&
+           e.owner_start == owner_start;
+  }
+};
+
 // Fields of an envelope to change in one transaction; unset ones stay.
 struct EnvelopeUpdate {
+  std::optional<Expected> expect;  // unset: unconditional
   std::optional<State> state;
   std::optional<int64_t> next_attempt;
   std::optional<uint32_t> attempts;

@@ -152,6 +152,7 @@ int Queue::ResetDeadInflight() {
       if (it == alive.end()) it = alive.emplace(key, OwnerAlive(e.owner_pid, e.owner_start)).first;
       if (it->second) continue;
       EnvelopeUpdate u;
+      u.expect = Expected::Of(e);  // still the dead owner's: another qmgr may have reset it first
       u.state = State::kDeferred;
       u.next_attempt = internal::Now();
       if (Update(e.id, u).ok()) ++reset;

@@ -297,6 +297,39 @@ TEST_P(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesA
   EXPECT_EQ(c.removed, 2u);
 }
 
+// Two queue managers (old and new, during a reload) read the same due
+// envelope; the claim is checked in the write transaction, so only the first
+// activates it and the second is told, without changing anything.
+TEST_P(QueueTest, AClaimOfAnEnvelopeThatChangedSinceItWasReadFailsAndChangesNothing) {
+  MsgId a = Enqueue("claimed", 2);
+  auto read = *q_->Envelopes(a);  // both scanners read this page
+  EnvelopeUpdate claim;
+  claim.expect = Expected::Of(read[0]);
+  claim.state = State::kActive;
+  claim.transport = "smtp";
+  ASSERT_TRUE(q_->Update(read[0].id, claim).ok());                    // the first claim wins
+  EXPECT_EQ(q_->Update(read[0].id, claim).code, Code::kConflict);     // the second finds it taken
+  std::vector<std::pair<EnvId, EnvelopeUpdate>> page = {{read[0].id, claim}, {read[1].id, claim}};
+  page[1].second.expect = Expected::Of(read[1]);
+  auto st = q_->UpdateMany(page);
+  EXPECT_EQ(st[0].code, Code::kConflict);
+  EXPECT_TRUE(st[1].ok());
+  EXPECT_EQ(q_->GetCounters().active, 2u);
+
+  // Deferred again by its owner: a claim from the old read (due then) fails too.
+  EnvelopeUpdate back;
+  back.state = State::kDeferred;
+  back.next_attempt = read[0].next_attempt + 3600;
+  ASSERT_TRUE(q_->Update(read[0].id, back).ok());
+  claim.expect = Expected::Of(read[0]);
+  EXPECT_EQ(q_->Update(read[0].id, claim).code, Code::kConflict);
+  Envelope now = *q_->GetEnvelope(read[0].id);
+  EXPECT_EQ(now.state, State::kDeferred);
+  EXPECT_EQ(now.owner_pid, 0u);
+  claim.expect = Expected::Of(now);  // a fresh read may claim it
+  EXPECT_TRUE(q_->Update(read[0].id, claim).ok());
+}
+
 TEST_P(QueueTest, HoldAndReleaseByMessageAndEnvelope) {
   MsgId id = Enqueue("body", 2);
   auto envs = *q_->Envelopes(id);

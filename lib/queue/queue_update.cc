@@ -28,6 +28,12 @@ void ApplyUpdate(Envelope* e, const EnvelopeUpdate& u) {
   if (u.nexthop) e->nexthop = *u.nexthop;
 }
 
+// The condition of a conditional update, checked inside its write transaction.
+Status CheckExpected(const Envelope& old, const EnvelopeUpdate& u) {
+  if (!u.expect || u.expect->Matches(old)) return Status::Ok();
+  return Fail(Code::kConflict, "envelope " + FormatEnvId(old.id) + " changed since it was read");
+}
+
 }  // namespace
 
 // An active envelope records who holds it, so that recovery can tell a live
@@ -47,6 +53,7 @@ Status Queue::Update(EnvId id, const EnvelopeUpdate& u) {
   return Write([&](MDB_txn* t) -> Status {
     Envelope old;
     if (Status s = internal::GetEnvelopeIn(t, env_db_, id, &old); !s.ok()) return s;
+    if (Status s = CheckExpected(old, u); !s.ok()) return s;
     Envelope now = old;
     ApplyUpdate(&now, u);
     SetOwner(&now);
@@ -120,6 +127,10 @@ std::vector<Status> Queue::UpdateMany(std::span<const std::pair<EnvId, EnvelopeU
       if (Status g = internal::GetEnvelopeIn(t, env_db_, id, &old); !g.ok()) {
         if (g.code != Code::kNotFound && g.code != Code::kCorrupt) return g;
         out[i] = g;
+        continue;
+      }
+      if (Status c = CheckExpected(old, u); !c.ok()) {
+        out[i] = c;
         continue;
       }
       Envelope now = old;

@@ -15,6 +15,7 @@ enum class Code {
   kCorrupt,              // a record or body that cannot be read back
   kInvalid,              // a caller error: bad argument or field too long
   kIo,                   // any other system or LMDB failure
+  kConflict,             // a conditional update found the envelope changed (another process took it)
   kMapFull,              // internal: the map must grow before a retry
 };
 

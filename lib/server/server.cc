@@ -51,10 +51,19 @@ void DropPrivileges(uid_t uid, gid_t gid) {
 class Worker {
  public:
   Worker(Service svc, Context ctx, std::vector<int> listen_fds, int status_fd)
-      : svc_(std::move(svc)), ctx_(std::move(ctx)), idle_timer_(loop_.get()), status_fd_(status_fd) {
+      : svc_(std::move(svc)),
+        ctx_(std::move(ctx)),
+        idle_timer_(loop_.get()),
+        status_fd_(status_fd),
+        status_(status_fd) {
     // The one pause that the skeleton enforces: smtpd's new sessions.
     pausable_ = ctx_.program == "smtpd";
     ctx_.loop = loop_.get();
+    ctx_.retired = [this] { return ctx_.draining || StatusClosed(); };
+    ctx_.hold = [this] {
+      ++holds_;
+      return Lease(this, true);
+    };
     for (int fd : listen_fds) {
       event::SetNonBlocking(fd, true);
       listeners_.push_back(std::make_unique<event::Poll>(loop_.get(), fd));
@@ -74,7 +83,8 @@ class Worker {
     }
     if (control_fd_ >= 0) OpenControl();
     status_poll_ = std::make_unique<event::Poll>(loop_.get(), status_fd_);
-    status_poll_->Start(UV_READABLE | UV_DISCONNECT, [this](int, int) { OnStatusReadable(); });
+    status_writable_wait_ = status_.pending();
+    PollStatus();
     UpdateAccepting();
     ArmIdleTimer();
     loop_.Run();
@@ -89,9 +99,13 @@ class Worker {
     ++uses_;
     UpdateAccepting();
     if (clients_ == 0) {
-      if (ctx_.draining || UsedUp()) Exit();
+      if ((ctx_.draining || UsedUp()) && holds_ == 0) Exit();
       ArmIdleTimer();
     }
+  }
+
+  void HoldDone() {
+    if (--holds_ == 0 && clients_ == 0 && (ctx_.draining || UsedUp())) Exit();
   }
 
  private:
@@ -128,10 +142,27 @@ class Worker {
 
   void Notify(ipc::WorkerState state) {
     if (ctx_.draining) return;  // master no longer listens to this worker
-    std::string msg = ipc::EncodeStatus({state, uint32_t(getpid()), generation_});
-    // The status socket stays blocking: a frame is small and written whole.
-    if (write(status_fd_, msg.data(), msg.size()) < 0 && errno != EPIPE)
-      log::Warning("write status to master: {}", std::strerror(errno));
+    bool done = status_.Send({state, uint32_t(getpid()), generation_});
+    StatusWritten(done);
+  }
+
+  // What the socket could not take now goes when it is writable (libuv made
+  // the shared socket non-blocking; master may be behind on a storm).
+  void StatusWritten(bool done) {
+    if (int err = status_.TakeError(); err != 0 && err != EPIPE)
+      log::Warning("write status to master: {}", std::strerror(err));
+    if (done == status_writable_wait_ && status_poll_) {
+      status_writable_wait_ = !done;
+      PollStatus();
+    }
+  }
+
+  void PollStatus() {
+    int events = UV_READABLE | UV_DISCONNECT | (status_writable_wait_ ? UV_WRITABLE : 0);
+    status_poll_->Start(events, [this](int status, int events) {
+      if (status == 0 && (events & UV_WRITABLE)) StatusWritten(status_.Flush());
+      if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT))) OnStatusReadable();
+    });
   }
 
   void ArmIdleTimer() {
@@ -145,14 +176,21 @@ class Worker {
     // After a reload master has closed our status socket before it logs the
     // reload; a client arriving after that must meet the new generation, so
     // look for the end of file before taking the client (one cheap syscall).
-    char probe;
-    if (recv(status_fd_, &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 0) return Drain();
+    if (StatusClosed()) return Drain();
+    // The whole backlog while this worker takes clients, not one per wakeup:
+    // a burst of connects must not wait in the kernel's queue for loop turns.
+    while (!ctx_.draining && WantClients() && AcceptOne(listen_fd)) {
+    }
+  }
+
+  // False when there is nobody (left) to accept.
+  bool AcceptOne(int listen_fd) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      // Another worker of this service was quicker, or the client gave up.
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
-        log::Warning("accept: {}", std::strerror(errno));
-      return;
+      if (errno == EINTR || errno == ECONNABORTED) return true;  // that client gave up; there may be more
+      // EAGAIN: another worker of this service was quicker, or the queue is empty.
+      if (errno != EAGAIN && errno != EWOULDBLOCK) log::Warning("accept: {}", std::strerror(errno));
+      return false;
     }
     ++clients_;
     served_once_ = true;
@@ -162,14 +200,21 @@ class Worker {
     if (!stream) {
       log::Warning("{}", stream.error());
       ClientDone();
-      return;
+      return true;
     }
-    Client c{std::move(*stream), Lease(this), ""};
+    Client c{std::move(*stream), Lease(this, false), ""};
     c.peer = c.stream->PeerName();
     if (svc_.kind == Kind::kTrigger)
       ReadTrigger(std::move(c));
     else
       svc_.on_client(ctx_, std::move(c));
+    return true;
+  }
+
+  // Master closes its end of the status socket when it retires this worker.
+  bool StatusClosed() {
+    char probe;
+    return status_fd_ >= 0 && recv(status_fd_, &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
   }
 
   // A wakeup request: read until the peer closes (master writes and closes),
@@ -264,7 +309,7 @@ class Worker {
     for (int fd : listen_fds_) close(fd);
     listen_fds_.clear();
     if (svc_.on_drain) svc_.on_drain(ctx_);
-    if (clients_ == 0) Exit();
+    if (clients_ == 0 && holds_ == 0) Exit();
   }
 
   [[noreturn]] void Exit() {
@@ -281,6 +326,8 @@ class Worker {
   std::vector<int> listen_fds_;
   std::unique_ptr<event::Poll> status_poll_;
   int status_fd_;
+  ipc::StatusSender status_;
+  bool status_writable_wait_ = false;  // a status frame waits for the socket
   int control_fd_ = -1;
   std::shared_ptr<ipc::control::Link> control_;
   bool pausable_ = false, verbose_ = false;
@@ -288,6 +335,7 @@ class Worker {
   long long max_use_ = 100;
   uint64_t max_idle_ms_ = 100000;
   size_t clients_ = 0;
+  size_t holds_ = 0;        // Context::hold leases out
   long long uses_ = 0;      // clients done (their lease dropped)
   bool accepting_ = true;   // master counts a new worker as accepting
   bool served_once_ = false;
@@ -301,7 +349,10 @@ void Lease::Release() {
   if (!w_) return;
   Worker* w = w_;
   w_ = nullptr;
-  w->ClientDone();
+  if (hold_)
+    w->HoldDone();
+  else
+    w->ClientDone();
 }
 
 namespace {

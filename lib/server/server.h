@@ -58,11 +58,12 @@ class Lease {
  public:
   Lease() = default;
   ~Lease() { Release(); }
-  Lease(Lease&& o) noexcept : w_(o.w_) { o.w_ = nullptr; }
+  Lease(Lease&& o) noexcept : w_(o.w_), hold_(o.hold_) { o.w_ = nullptr; }
   Lease& operator=(Lease&& o) noexcept {
     if (this != &o) {
       Release();
       w_ = o.w_;
+      hold_ = o.hold_;
       o.w_ = nullptr;
     }
     return *this;
@@ -73,8 +74,9 @@ class Lease {
 
  private:
   friend class Worker;
-  explicit Lease(Worker* w) : w_(w) {}
+  Lease(Worker* w, bool hold) : w_(w), hold_(hold) {}
   Worker* w_ = nullptr;
+  bool hold_ = false;  // Context::hold's kind: keeps a retired worker alive, no client
 };
 
 // One accepted connection. The service owns both parts; the stream closes the
@@ -94,6 +96,14 @@ struct Context {
   std::string type;            // inet | unix | ...
   std::vector<std::string> args;  // master.cf arguments that are not skeleton options
   bool draining = false;       // master retired this worker: finish current clients
+  // True once master has retired this worker, even before the skeleton has
+  // seen it on its loop (one cheap system call): a service checks it before
+  // it takes on new work, such as qmgr before it activates a scan page.
+  std::function<bool()> retired;
+  // Work that is no client but must end before a retired worker exits (qmgr's
+  // deliveries in flight): the worker lives until every lease, this kind
+  // included, is dropped.
+  std::function<Lease()> hold;
   // The operator's runtime decisions (postern pause/log/trace/set option),
   // read at start and kept current by master; see ipc/control.h.
   ipc::control::RuntimeState runtime;

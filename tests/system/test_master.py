@@ -332,3 +332,12 @@ def test_start_fg_runs_in_foreground_until_interrupted(instance):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_maillog_file_is_created_unreadable_for_other_users(instance):
+    # Every address that passes through is in it: owner and group only (0640).
+    instance.add_testd()
+    assert not instance.log_path.exists()
+    instance.start()
+    instance.wait_log(r"daemon started")
+    assert instance.log_path.stat().st_mode & 0o777 == 0o640

@@ -265,3 +265,18 @@ def test_make_run_configuration_works(tmp_path_factory):
     finally:
         subprocess.run([str(BIN / "postern"), "-c", str(etc), "stop"], capture_output=True, timeout=60)
         shutil.rmtree(run, ignore_errors=True)
+
+
+def test_received_names_the_local_user_not_a_tcp_client(instance):
+    # Postfix pickup's form: "by HOST (postern, from userid N)", no client, no protocol.
+    with_submit(instance)
+    r = sendmail(instance, "r@x.test", data=b"Subject: who\n\nme\n")
+    assert r.returncode == 0, r.stderr
+    [m] = queue(instance)
+    lines = m["body"].split(b"\r\n")
+    first = b"\r\n".join(lines[:2])
+    assert not lines[2].startswith((b"\t", b" ")), lines[:3]
+    assert re.fullmatch(rb"Received: by mx\.postern\.test \(postern, from userid %d\)\r\n"
+                        rb"\tid %s; \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \(\w+\)"
+                        % (os.getuid(), m["id"].encode()), first), first
+    instance.wait_log(rf"{m['id']}: uid={os.getuid()} from=<{USER}@origin\.test>")
