@@ -9,6 +9,7 @@
 #include <random>
 
 #include "sendmail/addrlist.h"
+#include "smtp/received.h"
 #include "util/strings.h"
 
 namespace postern::sendmail {
@@ -102,14 +103,6 @@ Result<void> CopyContent(LineReader& in, const Header& h, bool dot_ends, const C
   return sink(out);
 }
 
-std::string RfcDate(time_t t) {
-  tm lt{};
-  localtime_r(&t, &lt);
-  char buf[64];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &lt);
-  return buf;
-}
-
 Result<Header> ReadHeader(LineReader& in, const MessageOptions& opt, std::vector<std::string>* rcpts) {
   // Each field with its continuation lines, as read (line ends kept).
   std::vector<std::string> fields;
@@ -172,7 +165,7 @@ Result<Header> ReadHeader(LineReader& in, const MessageOptions& opt, std::vector
     }
   }
   if (!have_from) h.text += "From: " + opt.from_header + "\r\n";
-  if (!have_date) h.text += "Date: " + RfcDate(time(nullptr)) + "\r\n";
+  if (!have_date) h.text += "Date: " + smtp::RfcDate(time(nullptr)) + "\r\n";
   if (!have_msgid) h.text += "Message-ID: " + MessageId(opt) + "\r\n";
   h.text += "\r\n";
   return h;

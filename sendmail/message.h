@@ -67,7 +67,4 @@ void AppendCrlf(std::string_view line, bool last, std::string* out);
 // Is this line the lone dot that ends sendmail input?
 bool IsLoneDot(std::string_view line);
 
-// RFC 5322 date of `t` in local time, "Mon, 23 Nov 2026 09:12:01 +0000".
-std::string RfcDate(time_t t);
-
 }  // namespace postern::sendmail

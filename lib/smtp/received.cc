@@ -3,13 +3,21 @@
 
 namespace postern::smtp {
 
-std::string ReceivedDate(time_t t) {
+namespace {
+
+std::string Format(time_t t, const char* fmt) {
   tm lt{};
   localtime_r(&t, &lt);
   char buf[80];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z (%Z)", &lt);
+  strftime(buf, sizeof buf, fmt, &lt);
   return buf;
 }
+
+}  // namespace
+
+std::string RfcDate(time_t t) { return Format(t, "%a, %d %b %Y %H:%M:%S %z"); }
+
+std::string ReceivedDate(time_t t) { return Format(t, "%a, %d %b %Y %H:%M:%S %z (%Z)"); }
 
 std::string LocalReceived(std::string_view host, std::string_view mail_name, unsigned uid, std::string_view queue_id,
                           time_t t) {

@@ -1,6 +1,6 @@
-// smtp/received.h — the Received: header lines postern prepends, in Postfix's
-// shapes: smtpd's "from ... by ... with PROTO" and pickup's local "by HOST
-// (postern, from userid N)" for mail a local user submitted.
+// smtp/received.h — dates and Received: lines of the headers postern adds, in
+// Postfix's shapes (pickup's local "by HOST (postern, from userid N)" for mail
+// a local user submitted; sendmail's Date:).
 #pragma once
 
 #include <ctime>
@@ -9,7 +9,9 @@
 
 namespace postern::smtp {
 
-// RFC 5322 date in local time, with the zone name as a comment, as Postfix writes it.
+// RFC 5322 date of `t` in local time, "Mon, 23 Nov 2026 09:12:01 +0000" (a Date: header).
+std::string RfcDate(time_t t);
+// The same with the zone name as a comment, as Postfix writes it in Received: headers.
 std::string ReceivedDate(time_t t);
 
 // Postfix pickup's header for locally submitted mail (sendmail, maildrop):

@@ -14,6 +14,7 @@ TEST(Received, LocalSubmissionNamesTheUserNotAClient) {
   EXPECT_EQ(LocalReceived("mx.example.test", "postern", 1000, "9f3a01c2", 1796619600),
             "Received: by mx.example.test (postern, from userid 1000)\r\n"
             "\tid 9f3a01c2; Mon, 07 Dec 2026 05:00:00 +0000 (UTC)\r\n");
+  EXPECT_EQ(RfcDate(1796619600), "Mon, 07 Dec 2026 05:00:00 +0000");
 }
 
 }  // namespace
