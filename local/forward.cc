@@ -1,7 +1,8 @@
 // local/forward.cc — re-submission of forwarded mail (Postfix's
 // deliver_indirect): the addresses an expansion sends elsewhere become one
 // new queue message per (sender, Delivered-To) pair, with the original body
-// behind a Delivered-To: header so that a forwarding loop is seen next time.
+// behind a Delivered-To: header so that a forwarding loop is seen next time,
+// through cleanup: a message with too many hops bounces instead (5.4.0).
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -58,8 +59,16 @@ void RecipientDelivery::Flush() {
       failure = w.status().message;
     } else {
       std::string head = s_.delivered_forward ? "Delivered-To: " + key.second + "\r\n" : "";
-      queue::Status st = (*w)->Append(head);
-      if (st.ok()) st = (*w)->Append(msg_.raw);
+      cleanup::Writer cw(w->get(), s_.cleanup);
+      queue::Status st = cw.Append(head);
+      if (st.ok()) st = cw.Append(msg_.raw);
+      if (st.ok()) st = cw.Finish();
+      if (st.ok() && cw.content().too_many_hops()) {
+        // Postfix's cleanup bounces the forwarded copy; here the recipient
+        // that forwards bounces, with the same reason, and nothing is queued.
+        for (const Pending* p : list) Final(p->attr, Verdict::Bounce(cleanup::kHopsStatus, cleanup::kHopsText));
+        continue;
+      }
       for (const Pending* p : list) {
         if (!st.ok()) break;
         queue::Recipient r;

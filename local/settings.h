@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cleanup/content.h"
 #include "config/maincf.h"
 #include "util/result.h"
 
@@ -33,6 +34,7 @@ struct Settings {
   bool lock_fcntl = true, lock_flock = false, lock_dotlock = true;
   uint64_t mailbox_size_limit = 0;  // 0: no limit
   int64_t command_time_limit = 1000;  // seconds
+  cleanup::Options cleanup;  // forwarded mail goes through cleanup (hopcount_limit, ...)
 
   static Result<Settings> Load(const config::Config& cfg);
 };

@@ -1,5 +1,6 @@
 // pickup/pickup.cc — one maildrop file at a time: read its envelope, stream
-// its content into a queue file behind a Received: header, commit (fsynced),
+// its content through cleanup into a queue file behind a Received: header,
+// commit (fsynced),
 // and only then remove the file, so a crash in between at worst queues the
 // message twice and never loses it.
 #include "pickup/pickup.h"
@@ -7,12 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <vector>
 
+#include "ipc/bounce.h"
 #include "ipc/trigger.h"
 #include "log/log.h"
 #include "maildrop/maildrop.h"
@@ -30,9 +33,13 @@ Pickup::Pickup(const config::Config& cfg, std::unique_ptr<queue::Queue> q)
       dir_(qdir_ + "/maildrop"),
       myhostname_(cfg.Str("myhostname")),
       mail_name_(cfg.Str("mail_name")),
+      cleanup_(cleanup::Options::FromConfig(cfg)),
       queue_(std::move(q)) {}
 
-Result<void> Pickup::Prepare() { return maildrop::EnsureDir(dir_, std::nullopt); }
+Result<void> Pickup::Prepare() {
+  if (!cleanup_) return Err(cleanup_.error());
+  return maildrop::EnsureDir(dir_, std::nullopt);
+}
 
 int Pickup::Scan() {
   std::vector<std::string> names;
@@ -93,7 +100,8 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   }
   queue::MessageWriter& mw = **w;
   std::string id = queue::FormatMsgId(mw.id());
-  queue::Status st = mw.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
+  cleanup::Writer cw(&mw, *cleanup_);
+  queue::Status st = cw.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
   for (const std::string& rcpt : env.recipients)
     if (st.ok()) st = mw.AddRecipient({rcpt, "", env.notify});
   std::string piece;
@@ -104,8 +112,10 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
       return Outcome::kLeft;
     }
     if (!*more) break;
-    st = mw.Append(piece);
+    st = cw.Append(piece);
   }
+  if (st.ok()) st = cw.Finish();
+  if (st.ok() && cw.content().too_many_hops()) return Bounce(name, std::move(*w), env.time);
   if (!st.ok()) {
     log::Warning("{}: queue: {}", path, st.message);
     return st.code == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
@@ -119,6 +129,46 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   if (unlink(path.c_str()) != 0)
     log::Warning("remove {}: {}; the message ({}) may be queued twice", path, strerror(errno), id);
   return Outcome::kQueued;
+}
+
+// Postfix's cleanup_bounce: the refused message is committed on hold (out of
+// qmgr's sight), the bounce service queues the notice to its sender, then the
+// message is removed, and the maildrop file last: a failure on the way
+// leaves the file for the next scan.
+Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival) {
+  std::string path = dir_ + "/" + name;
+  w->Hold();
+  auto id = queue_->Commit(std::move(w));
+  if (!id.ok()) {
+    log::Warning("{}: queue commit: {}", path, id.status().message);
+    return id.code() == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
+  }
+  std::string qid = queue::FormatMsgId(*id);
+  auto envs = queue_->Envelopes(*id);
+  ipc::BounceRequest req;
+  req.message_id = *id;
+  if (envs.ok()) {
+    for (const queue::Envelope& e : *envs)
+      req.recipients.push_back({e.recipient, e.orig_recipient, e.notify, "failed", cleanup::kHopsStatus,
+                                cleanup::kHopsText, "none"});
+  }
+  auto answer = envs.ok() ? ipc::CallBounce(qdir_ + "/private/bounce", req, 60000)
+                          : Result<ipc::BounceAnswer>(Err(envs.status().message));
+  if (!answer || !answer->ok) {
+    log::Warning("{}: cannot return {} to its sender: {}; left for the next scan", qid, path,
+                 answer ? answer->text : answer.error());
+    (void)queue_->RemoveMessage(*id);
+    return Outcome::kLeft;
+  }
+  int64_t delay = std::max<int64_t>(0, time(nullptr) - arrival);
+  for (const ipc::BounceRecipient& r : req.recipients)
+    log::Info("{}: to=<{}>, relay=none, delay={}, dsn={}, status=bounced ({})", qid, r.address, delay, r.status,
+              r.diagnostic);
+  if (auto rm = queue_->RemoveMessage(*id); !rm.ok()) log::Warning("{}: remove: {}", qid, rm.message);
+  else log::Info("{}: removed", qid);
+  if (unlink(path.c_str()) != 0)
+    log::Warning("remove {}: {}; its sender may be told twice", path, strerror(errno));
+  return Outcome::kQueued;  // the notice is new mail for qmgr
 }
 
 }  // namespace postern::pickup

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "cleanup/content.h"
 #include "config/maincf.h"
 #include "queue/queue.h"
 #include "util/result.h"
@@ -16,7 +17,8 @@ class Pickup {
  public:
   Pickup(const config::Config& cfg, std::unique_ptr<queue::Queue> q);
 
-  // Creates the maildrop directory when missing (mode 0700, ours).
+  // Creates the maildrop directory when missing (mode 0700, ours); fails on
+  // a cleanup parameter (hopcount_limit, ...) out of range.
   Result<void> Prepare();
   // Takes every whole file now in the maildrop; returns how many were
   // queued. Stops early when the queue is out of space (the rest waits).
@@ -25,9 +27,11 @@ class Pickup {
  private:
   enum class Outcome { kQueued, kLeft, kStop };
   Outcome Take(const std::string& name);
+  Outcome Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival);
   void SetAside(const std::string& name, const std::string& why);
 
   std::string qdir_, dir_, myhostname_, mail_name_;
+  Result<cleanup::Options> cleanup_;
   std::unique_ptr<queue::Queue> queue_;
 };
 

@@ -71,14 +71,14 @@ void Session::AuthResponse(std::string_view line) {
   if (smtp::IsSaslCancel(line)) return AuthAbort(501, "5.7.0", "Authentication aborted");
   if (line.size() > smtp::kSaslResponseMax) return AuthAbort(500, "5.5.6", "Authentication exchange line is too long");
   auto decoded = smtp::Base64Decode(line, smtp::kSaslFieldMax * 3 + 2);
-  if (!decoded) return AuthAbort(501, "5.5.2", "Cannot decode response");
+  if (!decoded) return AuthGarbage("Cannot decode response");
   switch (auth_.step) {
     case AuthState::Step::kPlainResponse: {
       auto p = smtp::ParsePlain(*decoded);
       Wipe(&*decoded);
       if (!p || !smtp::IsValidSaslUsername(p->authcid)) {
         if (p) Wipe(&p->passwd);
-        return AuthAbort(501, "5.5.2", "Invalid authentication message");
+        return AuthGarbage("Invalid authentication message");
       }
       // An authorization identity other than oneself would be acting for someone else.
       if (!p->authzid.empty() && p->authzid != p->authcid) {
@@ -90,14 +90,14 @@ void Session::AuthResponse(std::string_view line) {
       return;
     }
     case AuthState::Step::kLoginUser:
-      if (!smtp::IsValidSaslUsername(*decoded)) return AuthAbort(501, "5.5.2", "Invalid authentication message");
+      if (!smtp::IsValidSaslUsername(*decoded)) return AuthGarbage("Invalid authentication message");
       auth_.login_user = std::move(*decoded);
       auth_.step = AuthState::Step::kLoginPass;
       return AuthChallenge(smtp::kLoginPassPrompt);
     case AuthState::Step::kLoginPass: {
       if (decoded->empty() || !smtp::IsValidSaslField(*decoded)) {
         Wipe(&*decoded);
-        return AuthAbort(501, "5.5.2", "Invalid authentication message");
+        return AuthGarbage("Invalid authentication message");
       }
       std::string user = std::move(auth_.login_user);
       auth_.login_user.clear();
@@ -107,6 +107,24 @@ void Session::AuthResponse(std::string_view line) {
     }
     default: return AuthAbort(503, "5.5.1", "Error: no authentication in progress");
   }
+}
+
+// A response that cannot be a login is a failed attempt too: otherwise a
+// client could probe without end by sending garbage between real guesses.
+void Session::AuthGarbage(std::string_view text) {
+  ++auth_.failures;
+  log::Warning("{}: SASL {} authentication failed: {}", Who(), auth_.mechanism, text);
+  if (auth_.failures >= svc_->auth().settings().max_failures) return AuthTooManyFailures();
+  AuthAbort(501, "5.5.2", text);
+}
+
+void Session::AuthTooManyFailures() {
+  log::Info("too many failed authentication attempts from {}", Who());
+  auth_.step = AuthState::Step::kNone;
+  Wipe(&auth_.login_user);
+  paused_ = false;
+  Reply(421, "4.7.0", svc_->settings().myhostname + " Error: too many failed authentication attempts");
+  CloseAfterFlush();
 }
 
 // The session holds still (paused_) until the check is done: pipelined
@@ -136,14 +154,7 @@ void Session::AuthDone(AuthOutcome o, const std::string& user) {
                auth_.mechanism, user);
   // Each failure waits before its answer: a password guesser gets few tries a second.
   timer_.Start(a.failure_delay_ms, 0, [this, max = a.max_failures] {
-    if (auth_.failures >= max) {
-      log::Info("too many failed authentication attempts from {}", Who());
-      auth_.step = AuthState::Step::kNone;
-      paused_ = false;
-      Reply(421, "4.7.0", svc_->settings().myhostname + " Error: too many failed authentication attempts");
-      CloseAfterFlush();
-      return;
-    }
+    if (auth_.failures >= max) return AuthTooManyFailures();
     AuthResume(535, "5.7.8", "Error: authentication failed");
   });
 }

@@ -78,6 +78,8 @@ class Policy {
   // route::Destinations decides, as it does for qmgr's routing; an error
   // means a table could not be read.
   Result<Destination> Classify(const smtp::Address& a);
+  // The client is in mynetworks; nullopt when a table could not be read.
+  std::optional<bool> InMynetworks(std::string_view client_addr) const { return mynetworks_.Contains(client_addr); }
   // permit_auth_destination's test: a local or relay domain, without
   // sender-specified routing unless allow_untrusted_routing.
   Result<bool> AuthorizedDestination(const smtp::Address& a);

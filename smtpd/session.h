@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cleanup/content.h"
 #include "event/event.h"
 #include "queue/committer.h"
 #include "queue/queue.h"
@@ -21,7 +22,6 @@
 #include "smtp/command.h"
 #include "smtp/data.h"
 #include "smtp/esmtp.h"
-#include "smtp/headers.h"
 #include "smtp/reader.h"
 #include "smtpd/auth.h"
 #include "smtpd/policy.h"
@@ -94,7 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Content {
     std::unique_ptr<queue::MessageWriter> writer;
     smtp::DataDecoder decoder;
-    smtp::HeaderFilter filter;
+    cleanup::Content cleanup;  // stray CR/LF/NUL, header_size_limit, hop count, Return-Path
     std::string buf;           // decoded content not yet handed to the writer
     uint64_t bdat_size = 0;    // BDAT content bytes so far
     bool bdat_prev_cr = false;
@@ -110,6 +110,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string first_rcpt;        // for the Received: header's "for <...>"
     std::unique_ptr<Content> content;
     bool bdat = false;              // content is arriving in BDAT chunks
+    long long overshoot = 0;        // RCPTs refused past smtpd_recipient_limit
     std::optional<Answer> bdat_error;  // answer to the rest of the chunks
   };
 
@@ -139,6 +140,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Auth(std::string_view arg);
   void AuthChallenge(std::string_view text);
   void AuthAbort(int code, std::string_view enh, std::string_view text);
+  void AuthGarbage(std::string_view text);  // a response that cannot be a login: a failed attempt
+  void AuthTooManyFailures();
   void AuthResponse(std::string_view line);
   void AuthVerify(std::string user, std::string password);
   void AuthDone(AuthOutcome o, const std::string& user);
@@ -159,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Vrfy(std::string_view arg);
   void Rset(std::string_view arg);
   std::optional<smtp::Address> ParseAddress(std::string_view path, bool sender, bool utf8);
+  bool Trusted() const;  // local submission, SASL, or mynetworks: bare local parts get $myorigin
   Facts MakeFacts(const smtp::Address* rcpt) const;
 
   // session_content.cc: DATA, BDAT and the hand-off to the queue.

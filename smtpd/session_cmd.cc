@@ -9,6 +9,9 @@ namespace postern::smtpd {
 
 namespace {
 
+// RFC 5321 §4.5.3.1.2: a domain name is at most 255 octets; an address literal is shorter.
+constexpr size_t kMaxHeloArg = 255;
+
 bool HasNonAscii(std::string_view s) {
   for (unsigned char c : s)
     if (c >= 0x80) return true;
@@ -34,6 +37,10 @@ void Session::Helo(std::string_view arg, bool ehlo) {
     Reply(501, "5.5.4", ehlo ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
     return;
   }
+  if (arg.size() > kMaxHeloArg) {
+    Reply(501, "5.5.2", ehlo ? "Error: EHLO argument longer than 255 octets" : "Error: HELO argument longer than 255 octets");
+    return;
+  }
   ResetTxn();
   helo_ = std::string(arg);
   esmtp_ = ehlo;
@@ -56,17 +63,30 @@ void Session::Helo(std::string_view arg, bool ehlo) {
   smtp::AppendReply(&out_, r);
 }
 
+bool Session::Trusted() const {
+  if (local_uid_ || auth_.authenticated()) return true;
+  // A mynetworks table that cannot be read now must not turn mail away for good.
+  return svc_->policy().InMynetworks(client_addr_) != std::optional<bool>(false);
+}
+
 std::optional<smtp::Address> Session::ParseAddress(std::string_view path, bool sender, bool utf8) {
   smtp::PathOptions o;
   o.smtputf8 = utf8;
   o.allow_null = sender;
   o.allow_bare_local = true;
   auto a = smtp::ParsePath(path, o);
-  if (a) {
-    // Postfix's append_at_myorigin: a bare local part is ours.
-    if (!a->null && a->domain.empty()) a->domain = svc_->settings().myorigin;
-    return std::move(*a);
+  if (a && !a->null && a->domain.empty()) {
+    // Postfix's append_at_myorigin, for those who may submit unqualified
+    // addresses; RFC 5321 §4.5.1 wants <Postmaster> from anyone.
+    if (Trusted() || (!sender && EqualsIgnoreCase(a->local, "postmaster"))) {
+      a->domain = svc_->settings().myorigin;
+    } else {
+      if (sender) Reply(501, "5.1.7", "Bad sender address syntax: domain required");
+      else Reply(501, "5.1.3", "Bad recipient address syntax: domain required");
+      return std::nullopt;
+    }
   }
+  if (a) return std::move(*a);
   if (!utf8 && HasNonAscii(path)) {
     Reply(553, "5.6.7", "Must declare SMTPUTF8 to send unicode address");
   } else if (sender) {
@@ -104,8 +124,13 @@ void Session::Rcpt(std::string_view arg) {
   const Settings& st = svc_->settings();
   if (!txn_) return Reply(503, "5.5.1", "Error: need MAIL command");
   if (txn_->content) return Reply(503, "5.5.1", "Error: RCPT after BDAT");
-  if (st.recipient_limit && txn_->rcpts.size() >= st.recipient_limit)
-    return Reply(452, "4.5.3", "Error: too many recipients");
+  if (st.recipient_limit && txn_->rcpts.size() >= st.recipient_limit) {
+    Reply(452, "4.5.3", "Error: too many recipients");
+    // Postfix's smtpd_recipient_overshoot_limit: a client that sends a few
+    // too many loses those recipients, not the session.
+    if (txn_->overshoot++ < st.recipient_overshoot_limit) --errors_;
+    return;
+  }
   auto pa = smtp::ParsePathArg(arg, "TO", !st.strict_rfc821);
   if (!pa) return Reply(501, "5.5.4", "Syntax: RCPT TO:<address>");
   smtp::RcptParams rp;

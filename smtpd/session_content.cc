@@ -1,6 +1,7 @@
 // smtpd/session_content.cc — message content: DATA through the smuggling-safe
-// decoder, BDAT chunks, the Received: header, Return-Path removal, and the
-// hand-off to the group committer; 250 only once the queue says durable.
+// decoder, BDAT chunks, the Received: header, cleanup (Return-Path removal,
+// stray CR/LF, header_size_limit, hop count), and the hand-off to the group
+// committer; 250 only once the queue says durable.
 #include <ctime>
 
 #include "log/log.h"
@@ -85,7 +86,9 @@ std::optional<Session::Answer> Session::BeginContent() {
     log::Info("{}: uid={} from=<{}>", queue::FormatMsgId(c->writer->id()), *local_uid_, c->writer->record().sender);
   else
     log::Info("{}: client={}{}", queue::FormatMsgId(c->writer->id()), Who(), AuthLogSuffix());
+  c->cleanup = cleanup::Content(svc_->settings().cleanup);
   c->buf = ReceivedHeader(c->writer->id());
+  c->cleanup.Apply(&c->buf, 0);  // our own Received: counts as a hop, as in Postfix
   txn_->content = std::move(c);
   return std::nullopt;
 }
@@ -104,7 +107,7 @@ void Session::FeedData() {
   Content& c = *txn_->content;
   size_t from = c.buf.size();
   reader_.Consume(c.decoder.Feed(reader_.Rest(), &c.buf));
-  c.filter.Apply(&c.buf, from);
+  c.cleanup.Apply(&c.buf, from);
   if (c.buf.size() >= kBodyFlush) FlushBody();
   if (c.decoder.done()) EndOfContent();
 }
@@ -168,7 +171,7 @@ void Session::AppendBdat(std::string_view chunk) {
     c.buf += ch;
     c.bdat_prev_cr = ch == '\r';
   }
-  c.filter.Apply(&c.buf, from);
+  c.cleanup.Apply(&c.buf, from);
   if (c.buf.size() >= kBodyFlush) FlushBody();
 }
 
@@ -197,8 +200,9 @@ void Session::EndBdatChunk() {
 void Session::EndOfContent() {
   Content& c = *txn_->content;
   phase_ = Phase::kCommand;
-  c.filter.Finish(&c.buf);
+  c.cleanup.Finish(&c.buf);
   FlushBody();
+  c.cleanup.Log(queue::FormatMsgId(c.writer->id()));
   bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
   bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
   int code = 0;
@@ -208,6 +212,8 @@ void Session::EndOfContent() {
     code = 552, enh = "5.3.4", text = "Error: message file too big";
   } else if (bare && BareLfMode() == smtp::BareLf::kReject) {
     code = 550, enh = "5.5.2", text = "Error: bare <LF> received";
+  } else if (c.cleanup.too_many_hops()) {
+    code = cleanup::kHopsCode, enh = cleanup::kHopsStatus, text = std::string("Error: ") + cleanup::kHopsText;
   } else if (!c.write_error.ok()) {
     log::Warning("{}: queue: {}", queue::FormatMsgId(c.writer->id()), c.write_error.message);
     if (c.write_error.code == queue::Code::kInsufficientStorage)

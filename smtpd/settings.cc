@@ -37,13 +37,15 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
     return *v;
   };
   auto rl = get_int("smtpd_recipient_limit", 0);
+  auto ol = get_int("smtpd_recipient_overshoot_limit", 0);
   auto ll = get_int("line_length_limit", 80);
   auto soft = get_int("smtpd_soft_error_limit", 0);
   auto hard = get_int("smtpd_hard_error_limit", 1);
   auto ccl = get_int("smtpd_client_connection_count_limit", 0);
-  for (auto* r : {&rl, &ll, &soft, &hard, &ccl})
+  for (auto* r : {&rl, &ol, &ll, &soft, &hard, &ccl})
     if (!*r) return Err(r->error());
   s.recipient_limit = uint64_t(*rl);
+  s.recipient_overshoot_limit = *ol;
   s.line_length_limit = size_t(*ll);
   s.soft_error_limit = *soft;
   s.hard_error_limit = *hard;
@@ -76,6 +78,10 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   auto ev = Networks(cfg, "smtpd_client_event_limit_exceptions");
   if (!ev) return Err(ev.error());
   s.event_limit_exceptions = std::move(*ev);
+  auto cl = cleanup::Options::FromConfig(cfg);
+  if (!cl) return Err(cl.error());
+  s.cleanup = std::move(*cl);
+  s.cleanup.drop_headers = {"Return-Path"};  // Postfix's cleanup removes it from everything smtpd receives
   auto tls = TlsSettings::Load(cfg, s.queue_directory, keys);
   if (!tls) return Err(tls.error());
   s.tls = std::move(*tls);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cleanup/content.h"
 #include "config/maincf.h"
 #include "smtp/data.h"
 #include "smtpd/policy.h"
@@ -17,6 +18,7 @@ struct Settings {
   std::string myhostname, banner, mail_name, myorigin, queue_directory;
   uint64_t message_size_limit = 0;  // 0: no limit
   uint64_t recipient_limit = 0;     // 0: no limit
+  long long recipient_overshoot_limit = 1000;  // RCPTs past the limit that are not errors
   size_t line_length_limit = 2048;
   uint64_t timeout_ms = 300000;
   uint64_t error_sleep_ms = 1000;
@@ -27,6 +29,7 @@ struct Settings {
   long long connection_count_limit = 50;  // per client address, in this process
   NetworkList event_limit_exceptions;
   TlsSettings tls;
+  cleanup::Options cleanup;  // hopcount_limit, header_size_limit, stray CR/LF; drops Return-Path
 
   // keys: the certificate and key read before privileges were dropped.
   static Result<Settings> Load(const config::Config& cfg, ServerKeys* keys);

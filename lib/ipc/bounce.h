@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/result.h"
+
 namespace postern::ipc {
 
 constexpr size_t kBounceFrameMax = 4u << 20;
@@ -55,5 +57,10 @@ std::string EncodeBounceAnswer(const BounceAnswer& a);
 // nullopt when malformed (truncated, trailing bytes, wrong kind, bad enum).
 std::optional<BounceRequest> DecodeBounceRequest(std::string_view payload);
 std::optional<BounceAnswer> DecodeBounceAnswer(std::string_view payload);
+
+// A blocking request for programs without an event loop (pickup): connects
+// to the bounce service's socket, sends `req` and waits at most timeout_ms
+// for the answer (bounce_call.cc).
+Result<BounceAnswer> CallBounce(const std::string& socket_path, const BounceRequest& req, int timeout_ms);
 
 }  // namespace postern::ipc

@@ -414,6 +414,7 @@ std::vector<Status> Queue::CommitBatch(std::span<MessageWriter* const> batch) {
           e.recipient = r.address;
           e.orig_recipient = r.orig_recipient;
           e.notify = r.notify;
+          if (w->hold_) e.state = State::kHold;
           e.created = now;
           e.next_attempt = now;
           e.expiry = now + (rec.sender.empty() ? opts_.bounce_lifetime : opts_.lifetime);

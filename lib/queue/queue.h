@@ -129,6 +129,9 @@ class MessageWriter {
   Status AddRecipient(Recipient r);
   size_t recipients() const { return rcpts_.size(); }
   void Abort() { body_.Remove(); }
+  // Commit the envelopes on hold, out of qmgr's sight (cleanup's bounce of
+  // a refused message: the notice is made, then the message removed).
+  void Hold() { hold_ = true; }
 
  private:
   friend class Queue;
@@ -136,6 +139,7 @@ class MessageWriter {
   MessageRecord rec_;
   std::vector<Recipient> rcpts_;
   BodyWriter body_;
+  bool hold_ = false;
 };
 
 class Queue {

@@ -111,6 +111,51 @@ size_t DataDecoder::Feed(std::string_view in, std::string* out) {
   return p - in.data();
 }
 
+void StrayFilter::Apply(std::string* buf, size_t from) {
+  if (from > buf->size()) from = buf->size();
+  if (held_cr_) {
+    buf->insert(from, 1, '\r');
+    held_cr_ = false;
+    prev_cr_ = false;
+  }
+  char* p = buf->data();
+  const size_t end = buf->size();
+  for (size_t i = from; i < end; ++i) {
+    char c = p[i];
+    if (static_cast<unsigned char>(c) > '\r' || (c != '\0' && c != '\r' && c != '\n')) {
+      prev_cr_ = false;
+      continue;  // the common case: one comparison per byte
+    }
+    if (c == '\0') {
+      p[i] = ' ';
+      ++nuls_;
+      prev_cr_ = false;
+    } else if (!cr_lf_) {
+      prev_cr_ = false;
+    } else if (c == '\n') {
+      if (!prev_cr_) p[i] = ' ', ++stray_;
+      prev_cr_ = false;
+    } else if (i + 1 == end) {
+      held_cr_ = true;  // decided by the next byte
+      buf->resize(end - 1);
+      return;
+    } else if (p[i + 1] == '\n') {
+      prev_cr_ = true;
+    } else {
+      p[i] = ' ';
+      ++stray_;
+      prev_cr_ = false;
+    }
+  }
+}
+
+void StrayFilter::Finish(std::string* buf) {
+  if (!held_cr_) return;
+  held_cr_ = false;
+  buf->push_back(' ');
+  ++stray_;
+}
+
 void DotStuffer::Feed(std::string_view in, std::string* out) {
   const char* p = in.data();
   const char* const end = p + in.size();

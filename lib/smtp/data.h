@@ -68,6 +68,28 @@ class DataDecoder {
   bool long_line_ = false;
 };
 
+// Postfix 3.9's cleanup_replace_stray_cr_lf, in place on content in stored
+// form: a CR not followed by LF and an LF not preceded by CR become a space,
+// so no bare CR or LF can leave the host (SMTP smuggling); a NUL (never valid
+// in SMTP content) becomes a space too, whatever the setting.
+class StrayFilter {
+ public:
+  explicit StrayFilter(bool cr_lf = true) : cr_lf_(cr_lf) {}
+  // Rewrites buf[from, end) in place. A CR at the very end is withheld (it
+  // may be the first half of a CRLF) and put back in front on the next call.
+  void Apply(std::string* buf, size_t from);
+  // End of content: a withheld CR had nothing after it, so it is stray.
+  void Finish(std::string* buf);
+  uint64_t stray() const { return stray_; }  // CR and LF replaced
+  uint64_t nuls() const { return nuls_; }
+
+ private:
+  bool cr_lf_;
+  bool held_cr_ = false;
+  bool prev_cr_ = false;  // the byte before `from` was a CR (kept as part of CRLF)
+  uint64_t stray_ = 0, nuls_ = 0;
+};
+
 // Turns stored content into the DATA stream: doubles a '.' at each line
 // start, writes a bare LF as CRLF, and Finish() ends the last line if the
 // content did not and appends ".\r\n". Feed chunks of any size.

@@ -241,5 +241,72 @@ TEST(DotStuffer, RoundTripThroughTheDecoder) {
   }
 }
 
+// Runs the stray filter as smtpd does: append a chunk, filter what was added.
+std::string Stray(std::string_view in, size_t chunk, StrayFilter* f) {
+  std::string buf;
+  for (size_t i = 0; i < in.size(); i += chunk) {
+    size_t from = buf.size();
+    buf.append(in.substr(i, chunk));
+    f->Apply(&buf, from);
+  }
+  f->Finish(&buf);
+  return buf;
+}
+
+TEST(StrayFilter, Table) {
+  using namespace std::string_literals;
+  struct { const char* name; std::string in, out; uint64_t stray, nuls; } cases[] = {
+      {"CRLF lines untouched", "a\r\nb\r\n", "a\r\nb\r\n", 0, 0},
+      {"bare CR", "a\rb\r\n", "a b\r\n", 1, 0},
+      {"bare LF", "a\nb\r\n", "a b\r\n", 1, 0},
+      {"CR CR LF", "a\r\r\n", "a \r\n", 1, 0},
+      {"LF CR", "a\n\rb\r\n", "a  b\r\n", 2, 0},
+      {"smuggling \\r.\\r", "x\r.\rmore\r\n", "x . more\r\n", 2, 0},
+      {"smuggling \\r.\\r\\n", "x\r.\r\nMAIL FROM:<a>\r\n", "x .\r\nMAIL FROM:<a>\r\n", 1, 0},
+      {"smuggling \\r\\n\\0.\\r\\n", "x\r\n\0.\r\nRCPT\r\n"s, "x\r\n .\r\nRCPT\r\n", 0, 1},
+      {"NULs", "a\0\0b\r\n"s, "a  b\r\n", 0, 2},
+      {"CR at the very end", "a\r", "a ", 1, 0},
+      {"8-bit bytes pass", "\xc3\xa9\x01\x0c\r\n", "\xc3\xa9\x01\x0c\r\n", 0, 0},
+  };
+  for (const auto& c : cases) {
+    for (size_t chunk : {size_t(1), size_t(2), size_t(3), size_t(4096)}) {
+      StrayFilter f;
+      EXPECT_EQ(Stray(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
+      EXPECT_EQ(f.stray(), c.stray) << c.name << " chunk " << chunk;
+      EXPECT_EQ(f.nuls(), c.nuls) << c.name << " chunk " << chunk;
+    }
+  }
+}
+
+TEST(StrayFilter, OffKeepsCrAndLfButNotNul) {
+  using namespace std::string_literals;
+  StrayFilter f(false);
+  EXPECT_EQ(Stray("a\rb\nc\0\r\n"s, 2, &f), "a\rb\nc \r\n");
+  EXPECT_EQ(f.stray(), 0u);
+  EXPECT_EQ(f.nuls(), 1u);
+}
+
+TEST(StrayFilter, NothingBareLeavesAfterDecoding) {
+  std::mt19937 rng(4040);
+  const char alphabet[] = {'.', '\r', '\n', '\0', 'a'};
+  for (int round = 0; round < 3000; ++round) {
+    std::string wire;
+    size_t len = rng() % 40;
+    for (size_t i = 0; i < len; ++i) wire.push_back(alphabet[rng() % sizeof alphabet]);
+    wire += "\r\n.\r\n";
+    for (BareLf mode : {BareLf::kNormalize, BareLf::kNo}) {
+      Decoded d = Decode(wire, Mode(mode), {1 + rng() % 9});
+      StrayFilter f;
+      std::string out = Stray(d.out, 1 + rng() % 5, &f);
+      ASSERT_EQ(out.size(), d.out.size());
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_NE(out[i], '\0');
+        if (out[i] == '\r') ASSERT_TRUE(i + 1 < out.size() && out[i + 1] == '\n') << i;
+        if (out[i] == '\n') ASSERT_TRUE(i > 0 && out[i - 1] == '\r') << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace postern::smtp

@@ -9,9 +9,15 @@ namespace {
 // RFC 5322 §2.1.1 caps a line at 998 octets; a longer "name" is no header.
 constexpr size_t kMaxHeaderName = 998;
 
+bool Listed(std::string_view name, const std::vector<std::string>& names) {
+  for (const auto& n : names)
+    if (EqualsIgnoreCase(name, n)) return true;
+  return false;
+}
+
 }  // namespace
 
-HeaderFilter::Verdict HeaderFilter::Judge(std::string_view s) const {
+HeaderFilter::Verdict HeaderFilter::Judge(std::string_view s, std::string_view* name) const {
   if (s.empty()) return Verdict::kUndecided;
   if (s[0] == '\n') return Verdict::kEndOfHeaders;
   if (s[0] == '\r') {
@@ -24,10 +30,8 @@ HeaderFilter::Verdict HeaderFilter::Judge(std::string_view s) const {
     unsigned char c = s[j];
     if (c == ':') {
       if (j == 0) return Verdict::kBody;
-      std::string_view name = s.substr(0, name_end == std::string_view::npos ? j : name_end);
-      for (const auto& d : drop_names_)
-        if (EqualsIgnoreCase(name, d)) return Verdict::kDrop;
-      return Verdict::kKeep;
+      *name = s.substr(0, name_end == std::string_view::npos ? j : name_end);
+      return Listed(*name, opt_.drop) ? Verdict::kDrop : Verdict::kKeep;
     }
     if (c == ' ' || c == '\t') {
       if (name_end == std::string_view::npos) name_end = j;
@@ -38,11 +42,47 @@ HeaderFilter::Verdict HeaderFilter::Judge(std::string_view s) const {
   return s.size() > kMaxHeaderName ? Verdict::kBody : Verdict::kUndecided;
 }
 
+// A cut header ends with the CRLF its discarded text would have carried.
+void HeaderFilter::EndCut(std::string* buf) {
+  if (!need_eol_) return;
+  buf->append("\r\n");
+  header_bytes_ += 2;
+  need_eol_ = false;
+}
+
+void HeaderFilter::StartHeader(Verdict v, std::string_view name, std::string* buf) {
+  if (v == Verdict::kContinue) return;
+  EndCut(buf);
+  cutting_ = false;
+  cur_bytes_ = 0;
+  dropping_ = v == Verdict::kDrop;
+  seen_header_ = true;
+  if (dropping_) ++removed_;
+  if (Listed(name, opt_.hops)) ++hops_;
+}
+
+// Appends a piece of a kept header, up to header_size_limit for the header.
+void HeaderFilter::Keep(std::string_view piece, std::string* buf) {
+  if (cutting_) return;
+  size_t limit = opt_.header_size_limit;
+  if (limit != 0 && cur_bytes_ + piece.size() > limit) {
+    size_t keep = limit - cur_bytes_;
+    if (keep > 0 && piece[keep - 1] == '\r') --keep;  // never leave a CR without its LF
+    piece = piece.substr(0, keep);
+    cutting_ = need_eol_ = true;  // the piece's line end was beyond the cut
+    ++truncated_;
+  }
+  buf->append(piece);
+  header_bytes_ += piece.size();
+  cur_bytes_ += piece.size();
+}
+
 void HeaderFilter::Process(std::string_view s, std::string* buf) {
   size_t i = 0;
   while (i < s.size() && !in_body_) {
     if (line_start_) {
-      Verdict v = Judge(s.substr(i));
+      std::string_view name;
+      Verdict v = Judge(s.substr(i), &name);
       if (v == Verdict::kUndecided) {
         pending_.assign(s.substr(i));
         return;
@@ -51,6 +91,7 @@ void HeaderFilter::Process(std::string_view s, std::string* buf) {
       if (v == Verdict::kEndOfHeaders || v == Verdict::kBody) {
         // The empty line stays part of the header block; a non-header line
         // (a body without headers) is body.
+        EndCut(buf);
         in_body_ = true;
         dropping_ = false;
         size_t n = v == Verdict::kBody ? 0 : s[i] == '\n' ? 1 : 2;
@@ -59,18 +100,11 @@ void HeaderFilter::Process(std::string_view s, std::string* buf) {
         i += n;
         break;
       }
-      if (v != Verdict::kContinue) {
-        dropping_ = v == Verdict::kDrop;
-        seen_header_ = true;
-        if (dropping_) ++removed_;
-      }
+      StartHeader(v, name, buf);
     }
     size_t nl = s.find('\n', i);
     size_t e = nl == std::string_view::npos ? s.size() : nl + 1;
-    if (!dropping_) {
-      buf->append(s.substr(i, e - i));
-      header_bytes_ += e - i;
-    }
+    if (!dropping_) Keep(s.substr(i, e - i), buf);
     if (nl != std::string_view::npos) line_start_ = true;
     i = e;
   }
@@ -90,6 +124,7 @@ void HeaderFilter::Apply(std::string* buf, size_t from) {
 }
 
 void HeaderFilter::Finish(std::string* buf) {
+  EndCut(buf);
   buf->append(pending_);
   pending_.clear();
 }

@@ -1,6 +1,7 @@
-// smtp/headers.h — streaming header-block filter for smtpd: drops headers
-// that must never be trusted from a client (Return-Path:) and finds the end
-// of the header block, working in place on the decoder's output buffer.
+// smtp/headers.h — streaming filter of the primary header block: drops headers
+// that must never be trusted (Return-Path:), counts hop headers (Received:,
+// Delivered-To:) and cuts a header longer than header_size_limit, in place on
+// the buffer being filled, so that nothing is ever held whole.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,16 @@ namespace postern::smtp {
 
 class HeaderFilter {
  public:
-  // Header names to remove (case-insensitive), with their continuation lines.
-  explicit HeaderFilter(std::vector<std::string> drop = {"Return-Path"}) : drop_names_(std::move(drop)) {}
+  struct Options {
+    std::vector<std::string> drop = {"Return-Path"};  // removed with their continuation lines
+    std::vector<std::string> hops;                    // names counted by hops()
+    // Bytes kept of one header with its continuation lines (Postfix's
+    // header_size_limit); the excess is discarded. 0: no limit.
+    size_t header_size_limit = 0;
+  };
+
+  HeaderFilter() = default;
+  explicit HeaderFilter(Options o) : opt_(std::move(o)) {}
 
   // Filters buf[from, end) in place: the bytes just appended by the DATA
   // decoder. A header line whose name is not complete yet is moved out of
@@ -28,20 +37,32 @@ class HeaderFilter {
   // Header bytes kept (the offset of the body in the filtered stream, once in_body()).
   uint64_t header_bytes() const { return header_bytes_; }
   unsigned removed() const { return removed_; }
+  // Headers named in Options::hops seen in the header block.
+  unsigned hops() const { return hops_; }
+  // Headers cut at Options::header_size_limit.
+  unsigned truncated() const { return truncated_; }
 
  private:
   enum class Verdict { kUndecided, kKeep, kDrop, kContinue, kEndOfHeaders, kBody };
-  Verdict Judge(std::string_view s) const;
+  Verdict Judge(std::string_view s, std::string_view* name) const;
+  void StartHeader(Verdict v, std::string_view name, std::string* buf);
+  void EndCut(std::string* buf);
+  void Keep(std::string_view line, std::string* buf);
   void Process(std::string_view s, std::string* buf);
 
-  std::vector<std::string> drop_names_;
+  Options opt_;
   std::string pending_;
   bool in_body_ = false;
   bool line_start_ = true;
   bool dropping_ = false;     // the current header is being removed
   bool seen_header_ = false;  // a continuation line needs a header before it
+  bool cutting_ = false;      // the current header passed header_size_limit
+  bool need_eol_ = false;     // a cut header still needs its CRLF
+  size_t cur_bytes_ = 0;      // bytes kept of the current header
   uint64_t header_bytes_ = 0;
   unsigned removed_ = 0;
+  unsigned hops_ = 0;
+  unsigned truncated_ = 0;
 };
 
 }  // namespace postern::smtp

@@ -61,9 +61,72 @@ TEST(HeaderFilter, FindsEndOfHeaders) {
 }
 
 TEST(HeaderFilter, OtherNames) {
-  HeaderFilter f({"Bcc", "Return-Path"});
+  HeaderFilter::Options o;
+  o.drop = {"Bcc", "Return-Path"};
+  HeaderFilter f(o);
   EXPECT_EQ(Filter("To: a\r\nBcc: secret\r\nReturn-Path: <x>\r\n\r\n", 3, &f), "To: a\r\n\r\n");
   EXPECT_EQ(f.removed(), 2u);
+}
+
+TEST(HeaderFilter, CountsHopHeadersOfTheHeaderBlockOnly) {
+  HeaderFilter::Options o;
+  o.hops = {"Received", "Delivered-To"};
+  const std::string in =
+      "Received: from a\r\n\tby b\r\nreceived : x\r\nDelivered-To: u@x\r\nX-Received: no\r\n"
+      "Subject: s\r\n\r\nReceived: in the body\r\n";
+  for (size_t chunk : {size_t(1), size_t(3), size_t(4096)}) {
+    HeaderFilter f(o);
+    EXPECT_EQ(Filter(in, chunk, &f), in) << chunk;
+    EXPECT_EQ(f.hops(), 3u) << chunk;
+  }
+}
+
+TEST(HeaderFilter, CutsAHeaderAtTheSizeLimit) {
+  HeaderFilter::Options o;
+  o.header_size_limit = 20;
+  struct { const char* name; std::string in, out; unsigned truncated; } cases[] = {
+      {"short header kept", "Subject: 0123456\r\n\r\nb\r\n", "Subject: 0123456\r\n\r\nb\r\n", 0},
+      {"long line cut, CRLF kept", "Subject: 0123456789abcdefghij\r\nTo: x\r\n\r\nb\r\n",
+       "Subject: 0123456789a\r\nTo: x\r\n\r\nb\r\n", 1},
+      {"continuation lines past the limit dropped", "Subject: 01234\r\n 56789\r\n abcdef\r\n more\r\n\r\n",
+       "Subject: 01234\r\n 567\r\n\r\n", 1},
+      {"cut before a CR never leaves it alone", "Subject: 0123456789\r\nX: y\r\n\r\n",
+       "Subject: 0123456789\r\nX: y\r\n\r\n", 1},
+      {"cut header at the end of content", "Subject: 0123456789abcdefghij", "Subject: 0123456789a\r\n", 1},
+      {"the body is not limited", "X: y\r\n\r\n0123456789012345678901234567890\r\n",
+       "X: y\r\n\r\n0123456789012345678901234567890\r\n", 0},
+  };
+  for (const auto& c : cases) {
+    for (size_t chunk : {size_t(1), size_t(2), size_t(7), size_t(4096)}) {
+      HeaderFilter f(o);
+      EXPECT_EQ(Filter(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
+      EXPECT_EQ(f.truncated(), c.truncated) << c.name << " chunk " << chunk;
+    }
+  }
+}
+
+TEST(HeaderFilter, AMegabyteHeaderIsNotStoredWhole) {
+  HeaderFilter::Options o;
+  o.header_size_limit = 102400;
+  HeaderFilter f(o);
+  std::string buf;
+  const std::string piece(64 * 1024, 'a');
+  size_t stored = 0;
+  buf = "X-Big: ";
+  f.Apply(&buf, 0);
+  for (int i = 0; i < 16; ++i) {
+    size_t from = buf.size();
+    buf += piece;
+    f.Apply(&buf, from);
+    stored += buf.size();  // the caller writes buf out after each call
+    buf.clear();
+  }
+  buf += "\r\nSubject: s\r\n\r\nbody\r\n";
+  f.Apply(&buf, 0);
+  f.Finish(&buf);
+  stored += buf.size();
+  EXPECT_EQ(f.truncated(), 1u);
+  EXPECT_EQ(stored, 102400u + 2 + 12 + 2 + 6);
 }
 
 }  // namespace

@@ -1,0 +1,81 @@
+// cleanup/content.cc — the cleanup content filter; see content.h.
+#include "cleanup/content.h"
+
+#include "config/maincf.h"
+#include "log/log.h"
+
+namespace postern::cleanup {
+
+Result<Options> Options::FromConfig(const config::Config& cfg) {
+  Options o;
+  auto hops = cfg.GetInt("hopcount_limit");
+  if (!hops) return Err(hops.error());
+  if (*hops < 0) return Err("hopcount_limit: must be at least 0");
+  auto size = cfg.GetInt("header_size_limit");
+  if (!size) return Err(size.error());
+  if (*size < 1) return Err("header_size_limit: must be at least 1");
+  auto stray = cfg.GetBool("cleanup_replace_stray_cr_lf");
+  if (!stray) return Err(stray.error());
+  o.hopcount_limit = unsigned(std::min<long long>(*hops, 1u << 30));
+  o.header_size_limit = size_t(*size);
+  o.replace_stray_cr_lf = *stray;
+  return o;
+}
+
+namespace {
+
+smtp::HeaderFilter::Options HeaderOptions(const Options& o) {
+  smtp::HeaderFilter::Options h;
+  h.drop = o.drop_headers;
+  h.hops = kHopHeaders;
+  h.header_size_limit = o.header_size_limit;
+  return h;
+}
+
+}  // namespace
+
+Content::Content(const Options& o)
+    : stray_(o.replace_stray_cr_lf),
+      headers_(HeaderOptions(o)),
+      hop_limit_(o.hopcount_limit),
+      header_limit_(o.header_size_limit) {}
+
+void Content::Apply(std::string* buf, size_t from) {
+  stray_.Apply(buf, from);
+  headers_.Apply(buf, from);
+}
+
+void Content::Finish(std::string* buf) {
+  size_t from = buf->size();
+  stray_.Finish(buf);
+  headers_.Apply(buf, from);
+  headers_.Finish(buf);
+}
+
+void Content::Log(std::string_view id) const {
+  if (too_many_hops()) log::Warning("{}: message rejected: hopcount exceeded", id);
+  if (truncated() > 0)
+    log::Warning("{}: message header length exceeds safety limit: {} header(s) cut at header_size_limit {}", id,
+                 truncated(), header_limit_);
+  if (nuls() > 0) log::Warning("{}: {} NUL character(s) in message content replaced with spaces", id, nuls());
+  if (stray() > 0) log::Info("{}: {} stray CR or LF character(s) in message content replaced with spaces", id, stray());
+}
+
+queue::Status Writer::Append(std::string_view data) {
+  size_t from = buf_.size();
+  buf_.append(data);
+  content_.Apply(&buf_, from);
+  queue::Status st = buf_.empty() ? queue::Status::Ok() : w_->Append(buf_);
+  buf_.clear();
+  return st;
+}
+
+queue::Status Writer::Finish() {
+  content_.Finish(&buf_);
+  content_.Log(queue::FormatMsgId(w_->id()));
+  queue::Status st = buf_.empty() ? queue::Status::Ok() : w_->Append(buf_);
+  buf_.clear();
+  return st;
+}
+
+}  // namespace postern::cleanup

@@ -1,0 +1,85 @@
+// cleanup/content.h — Postfix's cleanup for message content, shared by every
+// way into the queue (smtpd, pickup, local's forwarding): stray CR/LF and NUL
+// neutralized, header_size_limit, and the hop count that stops mail loops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "queue/queue.h"
+#include "smtp/data.h"
+#include "smtp/headers.h"
+#include "util/result.h"
+
+namespace postern::config {
+class Config;
+}
+
+namespace postern::cleanup {
+
+// The headers hopcount_limit counts.
+inline const std::vector<std::string> kHopHeaders = {"Received", "Delivered-To"};
+
+struct Options {
+  unsigned hopcount_limit = 50;       // 0: no limit
+  size_t header_size_limit = 102400;  // bytes of one header kept
+  bool replace_stray_cr_lf = true;    // cleanup_replace_stray_cr_lf
+  std::vector<std::string> drop_headers;  // smtpd: Return-Path
+
+  // hopcount_limit, header_size_limit, cleanup_replace_stray_cr_lf.
+  static Result<Options> FromConfig(const config::Config& cfg);
+};
+
+// Postfix's cleanup status for too many hops (cleanup_strerror.c).
+inline constexpr int kHopsCode = 554;
+inline constexpr const char* kHopsStatus = "5.4.0";
+inline constexpr const char* kHopsText = "too many hops";
+
+class Content {
+ public:
+  Content() : Content(Options()) {}
+  explicit Content(const Options& o);
+
+  // Filters buf[from, end) in place (the bytes just appended); some bytes
+  // may be withheld until the next call. Callers may write out all of buf
+  // after each call. Feed the headers the caller prepends (Received:) too:
+  // they count as hops, as in Postfix.
+  void Apply(std::string* buf, size_t from);
+  // End of content: whatever was withheld goes back to buf.
+  void Finish(std::string* buf);
+
+  // Postfix's test: as many hop headers as hopcount_limit is too many.
+  bool too_many_hops() const { return hop_limit_ != 0 && headers_.hops() >= hop_limit_; }
+  unsigned hops() const { return headers_.hops(); }
+  unsigned truncated() const { return headers_.truncated(); }
+  uint64_t stray() const { return stray_.stray(); }
+  uint64_t nuls() const { return stray_.nuls(); }
+  // One log line per kind of change made to message `id` (or its refusal).
+  void Log(std::string_view id) const;
+
+ private:
+  smtp::StrayFilter stray_;
+  smtp::HeaderFilter headers_;
+  unsigned hop_limit_;
+  size_t header_limit_;
+};
+
+// A message being written through cleanup into a queue file: for programs
+// that produce content in pieces (pickup, local's forwarding).
+class Writer {
+ public:
+  Writer(queue::MessageWriter* w, const Options& o) : w_(w), content_(o) {}
+  queue::Status Append(std::string_view data);
+  // Flushes what cleanup withheld and logs what it changed.
+  queue::Status Finish();
+  const Content& content() const { return content_; }
+
+ private:
+  queue::MessageWriter* w_;
+  Content content_;
+  std::string buf_;
+};
+
+}  // namespace postern::cleanup

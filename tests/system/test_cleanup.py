@@ -1,0 +1,116 @@
+# tests/system/test_cleanup.py — what cleanup does to mail on its way into the
+# queue (issue 14): the hop count that ends a mail loop through the host's own
+# smtpd, stray CR/LF/NUL that must never leave the host, header_size_limit.
+import re
+
+from conftest import free_port, wait_for
+from qmgr_helpers import FAST, wait_empty
+from test_smtp_client import Scripted
+from test_smtpd import DEFAULTS, Smtpd, _greets, start_smtpd
+
+
+def relay_host(instance, port, **params):
+    """smtpd on `port` with qmgr, bounce and the smtp client: the whole path
+    from a client's DATA to the next hop."""
+    instance.set(**{**FAST, **DEFAULTS, "default_transport": "smtp", "relay_domains": "", **params})
+    instance.add_service(f"127.0.0.1:{port} inet n - n - - smtpd -o max_use=0")
+    instance.add_service("qmgr unix n - n 300 1 qmgr")
+    instance.add_service("bounce unix - - n - 0 bounce")
+    instance.add_service("smtp unix - - n - - smtp")
+    instance.start()
+    wait_for(lambda: _greets(port), timeout=10, what="smtpd greeting")
+    return Smtpd(instance, port)
+
+
+def test_a_mail_loop_through_our_own_smtpd_bounces_at_hopcount_limit(instance):
+    mx = Scripted(host="127.0.0.2")  # the sender's domain: receives the notice
+    port = free_port()
+    try:
+        s = relay_host(instance, port, hopcount_limit=5,
+                       transport_maps=f"inline:{{ loop.test=smtp:[127.0.0.1]:{port}, "
+                                      f"sender.test=smtp:[127.0.0.2]:{mx.port} }}")
+        with s.smtp() as c:
+            c.sendmail("a@sender.test", ["x@loop.test"], b"Subject: round and round\r\n\r\nagain\r\n")
+        instance.wait_log(r"to=<x@loop\.test>, .*status=bounced \(host 127\.0\.0\.1\[127\.0\.0\.1\] said: "
+                          r"554 5\.4\.0 Error: too many hops", timeout=90)
+        wait_for(lambda: mx.bodies, 60, what="the non-delivery notice at the sender's MX")
+        notice = mx.bodies[0]
+        assert b"too many hops" in notice and b"x@loop.test" in notice
+        log = instance.log()
+        # Our own Received: counts: the client's copy (1) and three loops (2..4)
+        # are queued; the fourth loop would carry 5 and is refused.
+        assert len(re.findall(r"smtp\[\d+\]: \w+: to=<x@loop\.test>, .*status=sent", log)) == 3
+        assert len(re.findall(r"message rejected: hopcount exceeded", log)) == 1
+        wait_empty(instance, timeout=60)
+    finally:
+        mx.stop()
+
+
+def test_smuggling_endings_never_leave_with_a_bare_cr_lf_or_nul(instance):
+    mx = Scripted(host="127.0.0.2")
+    port = free_port()
+    try:
+        s = relay_host(instance, port, relayhost=f"[127.0.0.2]:{mx.port}")
+        c = s.raw()
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+        assert c.cmd("RCPT TO:<b@remote.test>")[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        # The three endings other servers have been fooled by are content here.
+        c.send(b"Subject: smuggle\r\n\r\none\r.\rMAIL FROM:<x@evil.test>\r\n"
+               b"two\r.\r\nRCPT TO:<y@evil.test>\r\nthree\r\n\0.\r\nDATA\r\nend\r\n.\r\n")
+        assert c.reply()[0] == 250
+        wait_for(lambda: mx.bodies, 60, what="delivery to the next hop")
+        wire = mx.bodies[0]
+        assert b"\0" not in wire
+        assert re.search(rb"\r(?!\n)", wire) is None, wire
+        assert re.search(rb"(?<!\r)\n", wire) is None, wire
+        assert b"one . MAIL FROM:<x@evil.test>\r\ntwo .\r\nRCPT TO:<y@evil.test>\r\nthree\r\n .\r\nDATA\r\n" in wire
+        assert mx.lines.count("DATA") == 1 and not any("evil" in l for l in mx.lines)
+        instance.wait_log(r"1 NUL character\(s\) in message content replaced with spaces")
+        instance.wait_log(r"2 stray CR or LF character\(s\) in message content replaced with spaces")
+    finally:
+        mx.stop()
+
+
+def test_a_megabyte_header_is_cut_at_header_size_limit(instance):
+    s = start_smtpd(instance)  # no qmgr: the message stays in the queue to be read back
+    c = s.raw()
+    c.ehlo()
+    c.cmd("MAIL FROM:<a@example.org>")
+    c.cmd("RCPT TO:<b@remote.test>")
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"X-Big: " + b"a" * (1 << 20) + b"\r\n folded too\r\nSubject: after\r\n\r\nbody\r\n.\r\n")
+    code, text = c.reply()
+    assert code == 250, text
+    [m] = s.queue()
+    body = m["body"]
+    assert len(body) < 102400 + 1000
+    assert re.search(rb"\r\nX-Big: a{102393}\r\nSubject: after\r\n\r\nbody\r\n$", body), body[-200:]
+    instance.wait_log(r"message header length exceeds safety limit: 1 header\(s\) cut at header_size_limit 102400")
+
+
+def test_pickup_returns_a_looping_message_to_its_sender(instance):
+    from test_sendmail import USER, sendmail, with_submit
+    mx = Scripted(host="127.0.0.2")  # the sender's domain (myorigin) receives the notice
+    try:
+        with_submit(instance, start=False, pickup=True)
+        instance.set(**FAST, default_transport="smtp", hopcount_limit=3,
+                     transport_maps=f"inline:{{ origin.test=smtp:[127.0.0.2]:{mx.port} }}")
+        instance.add_service("qmgr unix n - n 300 1 qmgr")
+        instance.add_service("bounce unix - - n - 0 bounce")
+        instance.add_service("smtp unix - - n - - smtp")
+        # Two Received: headers and the one pickup adds reach hopcount_limit 3.
+        r = sendmail(instance, "b@far.test", data=b"Received: from a\nReceived: from b\nSubject: loop\n\nagain\n")
+        assert r.returncode == 0, r.stderr
+        [dropped] = list((instance.queue_dir / "maildrop").iterdir())
+        instance.start()
+        instance.wait_log(r"pickup\[\d+\]: \w+: to=<b@far\.test>, relay=none, .*dsn=5\.4\.0, "
+                          r"status=bounced \(too many hops\)", timeout=30)
+        wait_for(lambda: mx.bodies, 60, what="the notice at the sender's domain")
+        assert b"too many hops" in mx.bodies[0]
+        assert not dropped.exists()
+        assert any(l.startswith(f"RCPT TO:<{USER}@origin.test>") for l in mx.lines)
+        wait_empty(instance, timeout=60)
+    finally:
+        mx.stop()
