@@ -45,8 +45,10 @@ HeaderFilter::Verdict HeaderFilter::Judge(std::string_view s, std::string_view* 
 // A cut header ends with the CRLF its discarded text would have carried.
 void HeaderFilter::EndCut(std::string* buf) {
   if (!need_eol_) return;
-  buf->append("\r\n");
-  header_bytes_ += 2;
+  // A cut at a line end needs nothing; a kept CR gets its LF, never a second CR.
+  std::string_view eol = last_ == '\n' ? "" : last_ == '\r' ? "\n" : "\r\n";
+  buf->append(eol);
+  header_bytes_ += eol.size();
   need_eol_ = false;
 }
 
@@ -65,16 +67,16 @@ void HeaderFilter::StartHeader(Verdict v, std::string_view name, std::string* bu
 void HeaderFilter::Keep(std::string_view piece, std::string* buf) {
   if (cutting_) return;
   size_t limit = opt_.header_size_limit;
-  if (limit != 0 && cur_bytes_ + piece.size() > limit) {
-    size_t keep = limit - cur_bytes_;
-    if (keep > 0 && piece[keep - 1] == '\r') --keep;  // never leave a CR without its LF
-    piece = piece.substr(0, keep);
-    cutting_ = need_eol_ = true;  // the piece's line end was beyond the cut
-    ++truncated_;
-  }
+  bool cut = limit != 0 && cur_bytes_ + piece.size() > limit;
+  if (cut) piece = piece.substr(0, limit - cur_bytes_);
   buf->append(piece);
   header_bytes_ += piece.size();
   cur_bytes_ += piece.size();
+  if (!piece.empty()) last_ = piece.back();
+  if (cut) {
+    cutting_ = need_eol_ = true;  // the piece's line end was beyond the cut
+    ++truncated_;
+  }
 }
 
 void HeaderFilter::Process(std::string_view s, std::string* buf) {

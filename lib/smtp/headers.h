@@ -57,7 +57,8 @@ class HeaderFilter {
   bool dropping_ = false;     // the current header is being removed
   bool seen_header_ = false;  // a continuation line needs a header before it
   bool cutting_ = false;      // the current header passed header_size_limit
-  bool need_eol_ = false;     // a cut header still needs its CRLF
+  bool need_eol_ = false;     // a cut header may still need its line end
+  char last_ = 0;             // the last byte kept of the current header
   size_t cur_bytes_ = 0;      // bytes kept of the current header
   uint64_t header_bytes_ = 0;
   unsigned removed_ = 0;

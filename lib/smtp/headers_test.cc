@@ -92,6 +92,7 @@ TEST(HeaderFilter, CutsAHeaderAtTheSizeLimit) {
        "Subject: 01234\r\n 567\r\n\r\n", 1},
       {"cut before a CR never leaves it alone", "Subject: 0123456789\r\nX: y\r\n\r\n",
        "Subject: 0123456789\r\nX: y\r\n\r\n", 1},
+      {"cut just after a CR", "Subject: 012345678\r\n more\r\n\r\n", "Subject: 012345678\r\n\r\n", 1},
       {"cut header at the end of content", "Subject: 0123456789abcdefghij", "Subject: 0123456789a\r\n", 1},
       {"the body is not limited", "X: y\r\n\r\n0123456789012345678901234567890\r\n",
        "X: y\r\n\r\n0123456789012345678901234567890\r\n", 0},
