@@ -68,7 +68,7 @@ def test_smuggling_endings_never_leave_with_a_bare_cr_lf_or_nul(instance):
         assert b"one . MAIL FROM:<x@evil.test>\r\ntwo .\r\nRCPT TO:<y@evil.test>\r\nthree\r\n .\r\nDATA\r\n" in wire
         assert mx.lines.count("DATA") == 1 and not any("evil" in l for l in mx.lines)
         instance.wait_log(r"1 NUL character\(s\) in message content replaced with spaces")
-        instance.wait_log(r"2 stray CR or LF character\(s\) in message content replaced with spaces")
+        instance.wait_log(r"3 stray CR or LF character\(s\) in message content replaced with spaces")
     finally:
         mx.stop()
 
@@ -95,8 +95,8 @@ def test_pickup_returns_a_looping_message_to_its_sender(instance):
     mx = Scripted(host="127.0.0.2")  # the sender's domain (myorigin) receives the notice
     try:
         with_submit(instance, start=False, pickup=True)
-        instance.set(**FAST, default_transport="smtp", hopcount_limit=3,
-                     transport_maps=f"inline:{{ origin.test=smtp:[127.0.0.2]:{mx.port} }}")
+        instance.set(**{**FAST, "default_transport": "smtp", "hopcount_limit": 3,
+                        "transport_maps": f"inline:{{ origin.test=smtp:[127.0.0.2]:{mx.port} }}"})
         instance.add_service("qmgr unix n - n 300 1 qmgr")
         instance.add_service("bounce unix - - n - 0 bounce")
         instance.add_service("smtp unix - - n - - smtp")
