@@ -5,21 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "smtp/filter_test_util.h"
 #include "table/test_util.h"
 
 namespace postern::cleanup {
 namespace {
 
-std::string Filtered(std::string_view in, size_t chunk, Content* c) {
-  std::string buf;
-  for (size_t i = 0; i < in.size(); i += chunk) {
-    size_t from = buf.size();
-    buf.append(in.substr(i, chunk));
-    c->Apply(&buf, from);
-  }
-  c->Finish(&buf);
-  return buf;
-}
 
 std::string Hops(int received, int delivered) {
   std::string s = "Received: by us\r\n";  // the one the receiving program prepends
@@ -38,7 +29,7 @@ TEST(Content, HopLimitCountsReceivedAndDeliveredTo) {
     for (size_t chunk : {size_t(1), size_t(7), size_t(4096)}) {
       Content content(o);
       std::string in = Hops(c.received, c.delivered);
-      EXPECT_EQ(Filtered(in, chunk, &content), in);
+      EXPECT_EQ(smtp::testing::Chunked(in, chunk, &content), in);
       EXPECT_EQ(content.hops(), unsigned(1 + c.received + c.delivered));
       EXPECT_EQ(content.too_many_hops(), c.too_many) << c.received << "/" << c.delivered << " chunk " << chunk;
     }
@@ -49,7 +40,7 @@ TEST(Content, ZeroHopLimitIsNoLimit) {
   Options o;
   o.hopcount_limit = 0;
   Content content(o);
-  Filtered(Hops(100, 0), 4096, &content);
+  smtp::testing::Chunked(Hops(100, 0), 4096, &content);
   EXPECT_FALSE(content.too_many_hops());
 }
 
@@ -61,7 +52,7 @@ TEST(Content, StrayCharactersAndLongHeadersTogether) {
   std::string in = "Return-Path: <x>\r\nX-Long: 0123456789\rabc\r\nSubject: a\0b\r\n\r\nbody\r.\r\n\0.\r\n"s;
   for (size_t chunk : {size_t(1), size_t(2), size_t(4096)}) {
     Content c(o);
-    EXPECT_EQ(Filtered(in, chunk, &c), "X-Long: 01234567\r\nSubject: a b\r\n\r\nbody .\r\n .\r\n") << chunk;
+    EXPECT_EQ(smtp::testing::Chunked(in, chunk, &c), "X-Long: 01234567\r\nSubject: a b\r\n\r\nbody .\r\n .\r\n") << chunk;
     EXPECT_EQ(c.truncated(), 1u);
     EXPECT_EQ(c.nuls(), 2u);
     EXPECT_EQ(c.stray(), 2u);

@@ -1,6 +1,7 @@
 // smtp/data_test.cc — the DATA decoder (smuggling cases, bare-LF modes,
 // limits, every chunk split) and the dot-stuffer (round trips).
 #include "smtp/data.h"
+#include "smtp/filter_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -241,18 +242,6 @@ TEST(DotStuffer, RoundTripThroughTheDecoder) {
   }
 }
 
-// Runs the stray filter as smtpd does: append a chunk, filter what was added.
-std::string Stray(std::string_view in, size_t chunk, StrayFilter* f) {
-  std::string buf;
-  for (size_t i = 0; i < in.size(); i += chunk) {
-    size_t from = buf.size();
-    buf.append(in.substr(i, chunk));
-    f->Apply(&buf, from);
-  }
-  f->Finish(&buf);
-  return buf;
-}
-
 TEST(StrayFilter, Table) {
   using namespace std::string_literals;
   struct { const char* name; std::string in, out; uint64_t stray, nuls; } cases[] = {
@@ -271,7 +260,7 @@ TEST(StrayFilter, Table) {
   for (const auto& c : cases) {
     for (size_t chunk : {size_t(1), size_t(2), size_t(3), size_t(4096)}) {
       StrayFilter f;
-      EXPECT_EQ(Stray(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
+      EXPECT_EQ(testing::Chunked(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
       EXPECT_EQ(f.stray(), c.stray) << c.name << " chunk " << chunk;
       EXPECT_EQ(f.nuls(), c.nuls) << c.name << " chunk " << chunk;
     }
@@ -281,7 +270,7 @@ TEST(StrayFilter, Table) {
 TEST(StrayFilter, OffKeepsCrAndLfButNotNul) {
   using namespace std::string_literals;
   StrayFilter f(false);
-  EXPECT_EQ(Stray("a\rb\nc\0\r\n"s, 2, &f), "a\rb\nc \r\n");
+  EXPECT_EQ(testing::Chunked("a\rb\nc\0\r\n"s, 2, &f), "a\rb\nc \r\n");
   EXPECT_EQ(f.stray(), 0u);
   EXPECT_EQ(f.nuls(), 1u);
 }
@@ -297,7 +286,7 @@ TEST(StrayFilter, NothingBareLeavesAfterDecoding) {
     for (BareLf mode : {BareLf::kNormalize, BareLf::kNo}) {
       Decoded d = Decode(wire, Mode(mode), {1 + rng() % 9});
       StrayFilter f;
-      std::string out = Stray(d.out, 1 + rng() % 5, &f);
+      std::string out = testing::Chunked(d.out, 1 + rng() % 5, &f);
       ASSERT_EQ(out.size(), d.out.size());
       for (size_t i = 0; i < out.size(); ++i) {
         ASSERT_NE(out[i], '\0');

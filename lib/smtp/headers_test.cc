@@ -2,22 +2,12 @@
 // end-of-headers detection, every chunk split giving the same result.
 #include "smtp/headers.h"
 
+#include "smtp/filter_test_util.h"
+
 #include <gtest/gtest.h>
 
 namespace postern::smtp {
 namespace {
-
-// Runs the filter the way smtpd will: append a chunk, filter what was added.
-std::string Filter(std::string_view in, size_t chunk, HeaderFilter* f) {
-  std::string buf;
-  for (size_t i = 0; i < in.size(); i += chunk) {
-    size_t from = buf.size();
-    buf.append(in.substr(i, chunk));
-    f->Apply(&buf, from);
-  }
-  f->Finish(&buf);
-  return buf;
-}
 
 TEST(HeaderFilter, Table) {
   struct { const char* name; std::string in, out; unsigned removed; uint64_t header_bytes; } cases[] = {
@@ -40,7 +30,7 @@ TEST(HeaderFilter, Table) {
   for (const auto& c : cases) {
     for (size_t chunk : {size_t(1), size_t(2), size_t(5), size_t(4096)}) {
       HeaderFilter f;
-      EXPECT_EQ(Filter(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
+      EXPECT_EQ(testing::Chunked(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
       EXPECT_EQ(f.removed(), c.removed) << c.name;
       EXPECT_EQ(f.header_bytes(), c.header_bytes) << c.name << " chunk " << chunk;
     }
@@ -64,7 +54,7 @@ TEST(HeaderFilter, OtherNames) {
   HeaderFilter::Options o;
   o.drop = {"Bcc", "Return-Path"};
   HeaderFilter f(o);
-  EXPECT_EQ(Filter("To: a\r\nBcc: secret\r\nReturn-Path: <x>\r\n\r\n", 3, &f), "To: a\r\n\r\n");
+  EXPECT_EQ(testing::Chunked("To: a\r\nBcc: secret\r\nReturn-Path: <x>\r\n\r\n", 3, &f), "To: a\r\n\r\n");
   EXPECT_EQ(f.removed(), 2u);
 }
 
@@ -76,7 +66,7 @@ TEST(HeaderFilter, CountsHopHeadersOfTheHeaderBlockOnly) {
       "Subject: s\r\n\r\nReceived: in the body\r\n";
   for (size_t chunk : {size_t(1), size_t(3), size_t(4096)}) {
     HeaderFilter f(o);
-    EXPECT_EQ(Filter(in, chunk, &f), in) << chunk;
+    EXPECT_EQ(testing::Chunked(in, chunk, &f), in) << chunk;
     EXPECT_EQ(f.hops(), 3u) << chunk;
   }
 }
@@ -100,7 +90,7 @@ TEST(HeaderFilter, CutsAHeaderAtTheSizeLimit) {
   for (const auto& c : cases) {
     for (size_t chunk : {size_t(1), size_t(2), size_t(7), size_t(4096)}) {
       HeaderFilter f(o);
-      EXPECT_EQ(Filter(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
+      EXPECT_EQ(testing::Chunked(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
       EXPECT_EQ(f.truncated(), c.truncated) << c.name << " chunk " << chunk;
     }
   }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "smtp/data.h"
+#include "smtp/filter_test_util.h"
 #include "smtp/headers.h"
 
 using namespace postern::smtp;
@@ -81,15 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The stray filter: chunking never matters, and nothing bare or NUL is left.
   StrayFilter s1, s2;
-  std::string sa = whole.out, sb;
-  s1.Apply(&sa, 0);
-  s1.Finish(&sa);
-  for (size_t i = 0; i < whole.out.size(); i += step) {
-    size_t from = sb.size();
-    sb.append(whole.out, i, step);
-    s2.Apply(&sb, from);
-  }
-  s2.Finish(&sb);
+  std::string sa = postern::smtp::testing::Chunked(whole.out, whole.out.size() + 1, &s1);
+  std::string sb = postern::smtp::testing::Chunked(whole.out, step, &s2);
   Check(sa == sb && sa.size() == whole.out.size());
   for (size_t i = 0; i < sa.size(); ++i) {
     Check(sa[i] != '\0');
@@ -103,15 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ho.header_size_limit = 1 + data[0] % 97;
   ho.hops = {"Received"};
   HeaderFilter f1(ho), f2(ho);
-  std::string a = whole.out, b;
-  f1.Apply(&a, 0);
-  f1.Finish(&a);
-  for (size_t i = 0; i < whole.out.size(); i += step) {
-    size_t from = b.size();
-    b.append(whole.out, i, step);
-    f2.Apply(&b, from);
-  }
-  f2.Finish(&b);
+  std::string a = postern::smtp::testing::Chunked(whole.out, whole.out.size() + 1, &f1);
+  std::string b = postern::smtp::testing::Chunked(whole.out, step, &f2);
   Check(a == b && f1.removed() == f2.removed() && f1.hops() == f2.hops() && f1.truncated() == f2.truncated());
   return 0;
 }
