@@ -243,6 +243,17 @@ def test_alias_to_a_remote_address_is_forwarded_as_a_new_message(mda):
     mda.i.wait_log(rf"{newid}: from=<sender@client\.test>")
 
 
+def test_forwarding_past_hopcount_limit_bounces_the_forwarding_recipient(mda):
+    mda.i.set(default_transport="test", hopcount_limit=3)
+    mda.write_aliases("fwd: someone@remote.test\n")
+    mda.start()
+    # smtpd's Received: makes 2 (accepted); the forwarded copy adds Delivered-To: 3.
+    msgid = mda.send(["fwd@localhost"], b"Received: from elsewhere\r\nSubject: x\r\n\r\nbody\r\n")
+    m = mda.wait(msgid, "someone@remote.test", status="bounced", extra=", orig_to=<fwd@localhost>")
+    assert m.group(1) == "too many hops" and "dsn=5.4.0" in m.group(0)
+    assert "forwarded as" not in mda.i.log()
+
+
 def test_virtual_alias_fan_out_through_smtpd(mda):
     one, two = mda.out / "v1", mda.out / "v2"
     mda.write_aliases(f"v1: {one}/\nv2: {two}/\n")
