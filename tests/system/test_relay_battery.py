@@ -121,7 +121,8 @@ TRICKS = [
     ("localhost in upper case", "RCPT TO:<root@LOCALHOST>", LOCAL),
     ("our host name, mixed case", "RCPT TO:<root@Mx.Postern.Test>", LOCAL),
     ("quoted plain local part", 'RCPT TO:<"root"@localhost>', LOCAL),
-    ("bare local part", "RCPT TO:<root>", LOCAL),
+    # From outside mynetworks a bare local part must be qualified (501 5.1.3, smtpd(8)).
+    ("bare local part", "RCPT TO:<root>", REFUSED),
     ("postmaster", "RCPT TO:<postmaster>", LOCAL),
 ]
 
