@@ -60,6 +60,7 @@ void Delivery::OnRequest() {
     return Finish(false);
   }
   hop_ = std::move(*hop);
+  hop_text_ = req_.nexthop;
   auto body = w_.queue->OpenBody(req_.message_id);
   if (!body.ok()) {
     SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "cannot read message: " + body.status().message, "none");
@@ -100,24 +101,19 @@ void Delivery::Resolve() {
   }
 }
 
-namespace {
-// DNS outcomes as Postfix reports them: null MX 5.1.10, other permanent 5.4.4, temporary 4.4.3.
-std::string DnsDsn(const dns::Outcome& o, bool null_mx) {
-  if (null_mx) return "5.1.10";
-  return o.temporary() ? "4.4.3" : "5.4.4";
-}
-}  // namespace
-
 void Delivery::OnMx(dns::MxResult r) {
-  if (in_fallback_ && (!r.outcome.ok() || r.null_mx)) {
-    log::Info("fallback relay {}: {}", hop_.host, r.outcome.reason);
-    return TryNext();
-  }
   if (!r.outcome.ok() || r.null_mx) {
-    bool perm = r.null_mx || r.outcome.permanent();
-    SetAllOpen(perm ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
-               DnsDsn(r.outcome, r.null_mx), r.outcome.reason, "none");
-    return Finish(false);
+    if (s_.ignore_mx_lookup_error && MxQueryFailed(r)) {
+      // Postfix's ignore_mx_lookup_error: a broken MX answer is not a reason to wait.
+      log::Info("{}: MX lookup for {} failed ({}); trying its address records", msgid_, hop_.host, r.outcome.reason);
+      auto self = shared_from_this();
+      ticket_ = w_.resolver->LookupAddresses(hop_.host,
+                                             [self](dns::AddressResult a) { self->OnAddresses(std::move(a)); });
+      return;
+    }
+    LookupFailure f = MxLookupFailure(r, s_.defer_if_no_mx_address);
+    if (f.no_mx_address) log::Warning("no MX host for {} has a valid address record", hop_.host);
+    return NoServerFound(std::move(f), r.null_mx);
   }
   if (CheckSelfMx(&r)) return;
   for (const auto& h : r.hosts) {
@@ -127,18 +123,33 @@ void Delivery::OnMx(dns::MxResult r) {
 }
 
 void Delivery::OnAddresses(dns::AddressResult r) {
-  if (in_fallback_ && !r.outcome.ok()) {
-    log::Info("fallback relay {}: {}", hop_.host, r.outcome.reason);
-    return TryNext();
-  }
-  if (!r.outcome.ok()) {
-    SetAllOpen(r.outcome.permanent() ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred,
-               DnsDsn(r.outcome, false), r.outcome.reason, "none");
-    return Finish(false);
-  }
+  if (!r.outcome.ok()) return NoServerFound(AddressLookupFailure(r), false);
   if (CheckSelfHost(r)) return;
   for (const auto& a : r.addresses) targets_.push_back(Target{hop_.host, a, hop_.port, ""});
   TryNext();
+}
+
+// smtp(8): a destination that cannot be found (NXDOMAIN, no address,
+// SERVFAIL) goes to the fallback relays like one that is unreachable; a null
+// MX is the domain's own answer and final. A fallback relay that cannot be
+// found is a configuration problem: 4.3.5, never a bounce.
+void Delivery::NoServerFound(LookupFailure f, bool final) {
+  if (in_fallback_) {
+    log::Info("fallback relay {}: {}", hop_.host, f.reason);
+    if (f.permanent) {
+      log::Warning("smtp_fallback_relay configuration problem");
+      f.dsn = "4.3.5";
+      f.permanent = false;
+    }
+  }
+  last_reason_ = std::move(f.reason);
+  last_dsn_ = std::move(f.dsn);
+  last_permanent_ = f.permanent;
+  last_relay_ = "none";
+  if (!final && !final_nexthop_ && next_fallback_ < s_.fallback_relay.size()) return TryFallback();
+  SetAllOpen(last_permanent_ ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred, last_dsn_,
+             last_reason_, last_relay_);
+  Finish(false);
 }
 
 void Delivery::TryNext() {
@@ -168,15 +179,21 @@ void Delivery::Connect(const Target& t) {
 }
 
 // Postfix's smtp_fallback_relay: when the destination's own servers all
-// failed temporarily, the next relay in the list gets the mail.
+// failed temporarily, or it could not be found, the next relay in the list
+// gets the mail.
 void Delivery::TryFallback() {
   const std::string& text = s_.fallback_relay[next_fallback_++];
   auto hop = ParseNexthop(text, "", false, s_.tcp_port);
   if (!hop) {
-    log::Warning("smtp_fallback_relay {}: {}", text, hop.error());
+    log::Warning("smtp_fallback_relay configuration problem: {}: {}", text, hop.error());
+    last_reason_ = "smtp_fallback_relay " + text + ": " + hop.error();
+    last_dsn_ = "4.3.5";
+    last_permanent_ = false;
+    last_relay_ = "none";
     return TryNext();
   }
   hop_ = std::move(*hop);
+  hop_text_ = text;
   in_fallback_ = true;
   next_target_ = dest_first_target_ = targets_.size();
   dest_sessions_base_ = sessions_;

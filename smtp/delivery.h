@@ -21,6 +21,7 @@
 #include "smtp/conn.h"
 #include "smtp/connect.h"
 #include "smtp/data.h"
+#include "smtp/lookup_failure.h"
 #include "smtp/nexthop.h"
 #include "smtp/sasl_client.h"
 #include "smtp/settings.h"
@@ -60,6 +61,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void Resolve();
   void OnMx(dns::MxResult r);
   void OnAddresses(dns::AddressResult r);
+  void NoServerFound(LookupFailure f, bool final);
   void TryNext();
   void TryFallback();
   void Connect(const Target& t);
@@ -122,6 +124,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   bool finished_ = false;
 
   Nexthop hop_;
+  std::string hop_text_;  // the next hop as written: the request's, or the fallback relay being tried
   std::string cache_key_;
   dns::Ticket ticket_;
   std::vector<Target> targets_;

@@ -8,6 +8,7 @@
 #include "log/log.h"
 #include "smtp/delivery.h"
 #include "smtp/sasl.h"
+#include "smtp/settings.h"
 #include "table/surrogate.h"
 #include "util/strings.h"
 
@@ -28,18 +29,20 @@ SaslCredentials::~SaslCredentials() {
 }
 
 Result<std::unique_ptr<SaslClient>> SaslClient::Load(const config::Config& cfg, bool lmtp) {
-  if (lmtp) return std::unique_ptr<SaslClient>();
-  auto on = cfg.GetBool("smtp_sasl_auth_enable");
+  auto name = [lmtp](std::string_view smtp_name) { return ParamName(lmtp, smtp_name); };
+  auto on = cfg.GetBool(name("smtp_sasl_auth_enable"));
   if (!on) return Err(on.error());
   if (!*on) return std::unique_ptr<SaslClient>();
   auto c = std::make_unique<SaslClient>();
-  auto refs = cfg.GetTables("smtp_sasl_password_maps");
+  auto refs = cfg.GetTables(name("smtp_sasl_password_maps"));
   if (!refs) return Err(refs.error());
   // As Postfix: without maps no server has a login (mail goes without AUTH);
   // a table that does not open defers the deliveries that look it up.
-  if (refs->empty()) log::Warning("smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: no logins");
-  c->maps_ = table::OpenListOrSurrogates("smtp_sasl_password_maps", *refs, {.secret = true});
-  auto filter = cfg.GetList("smtp_sasl_mechanism_filter");
+  if (refs->empty())
+    log::Warning("{} = yes but {} is empty: no logins", name("smtp_sasl_auth_enable"), name("smtp_sasl_password_maps"));
+  c->maps_ = table::OpenListOrSurrogates(name("smtp_sasl_password_maps"), *refs, {.secret = true});
+  std::string filter_name = name("smtp_sasl_mechanism_filter");
+  auto filter = cfg.GetList(filter_name);
   if (!filter) return Err(filter.error());
   for (const char* m : {"PLAIN", "LOGIN"}) {
     bool allowed = filter->empty();
@@ -48,7 +51,15 @@ Result<std::unique_ptr<SaslClient>> SaslClient::Load(const config::Config& cfg, 
   }
   for (const std::string& f : *filter) {
     if (!EqualsIgnoreCase(f, "PLAIN") && !EqualsIgnoreCase(f, "LOGIN"))
-      return Err("smtp_sasl_mechanism_filter: \"" + f + "\": postern's client speaks PLAIN and LOGIN only");
+      return Err(filter_name + ": \"" + f + "\": postern's client speaks PLAIN and LOGIN only");
+  }
+  for (auto [param, out] : {std::pair{name("smtp_sasl_security_options"), &c->plaintext_},
+                            std::pair{name("smtp_sasl_tls_security_options"), &c->plaintext_over_tls_}}) {
+    auto opts = cfg.GetList(param);
+    if (!opts) return Err(opts.error());
+    auto allowed = PlaintextMechanismsAllowed(*opts, param);
+    if (!allowed) return Err(allowed.error());
+    *out = *allowed;
   }
   return c;
 }
@@ -73,50 +84,36 @@ Result<std::optional<SaslCredentials>> SaslClient::Lookup(const std::vector<std:
   return std::optional<SaslCredentials>();
 }
 
-std::string SaslClient::Choose(const std::vector<std::string>& offered) const {
+std::string SaslClient::Choose(const std::vector<std::string>& offered, bool tls) const {
+  if (!plaintext_allowed(tls)) return "";
   for (const std::string& m : allowed_)
     for (const std::string& o : offered)
       if (o == m) return m;
   return "";
 }
 
-std::vector<std::string> SaslLookupKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
-                                        bool mx_lookup, std::string_view server_host) {
-  std::vector<std::string> keys;
-  auto add = [&](std::string k) {
-    if (k.empty()) return;
-    for (const std::string& have : keys)
-      if (EqualsIgnoreCase(have, k)) return;
-    keys.push_back(std::move(k));
-  };
-  add(std::string(nexthop_text));
-  std::string host(hop_host);
-  if (!mx_lookup) {
-    add("[" + host + "]:" + std::to_string(hop_port));
-    add("[" + host + "]");
-  }
-  add(host + ":" + std::to_string(hop_port));
-  add(host);
-  add(std::string(server_host));
-  return keys;
-}
-
 // --- the exchange --------------------------------------------------------
 
 void Delivery::Authenticate() {
   if (!w_.sasl || conn_->ehlo.auth.empty()) return Transaction();
-  auto keys = SaslLookupKeys(req_.nexthop, hop_.host, hop_.port, hop_.mx_lookup, conn_->host());
+  auto keys = SaslLookupKeys(hop_text_, hop_.host, hop_.port, hop_.mx_lookup, conn_->host());
   auto creds = w_.sasl->Lookup(keys);
   if (!creds) {
-    log::Warning("smtp_sasl_password_maps: {}", creds.error());
-    return SiteFailed("SASL authentication failed: smtp_sasl_password_maps lookup error", "4.3.0", false);
+    std::string maps = ParamName(s_.lmtp, "smtp_sasl_password_maps");
+    log::Warning("{}: {}", maps, creds.error());
+    return SiteFailed("SASL authentication failed: " + maps + " lookup error", "4.3.0", false);
   }
   if (!*creds) return Transaction();  // no login for this server: send without one
-  std::string mech = w_.sasl->Choose(conn_->ehlo.auth);
-  if (mech.empty())
+  std::string mech = w_.sasl->Choose(conn_->ehlo.auth, conn_->tls());
+  if (mech.empty()) {
+    if (!w_.sasl->plaintext_allowed(conn_->tls()))
+      log::Warning("SASL authentication failure: No worthy mechs found ({} excludes PLAIN and LOGIN{})",
+                   ParamName(s_.lmtp, conn_->tls() ? "smtp_sasl_tls_security_options" : "smtp_sasl_security_options"),
+                   conn_->tls() ? "" : " without TLS");
     return SiteFailed("SASL authentication failed; cannot authenticate to server " + conn_->peer() +
                           ": no mechanism available",
                       "4.7.0", false);
+  }
   // The steps still to send, each the answer to a 334; the last reply must be 235.
   auto steps = std::make_shared<std::vector<std::string>>();
   std::string first = "AUTH " + mech;

@@ -1,5 +1,6 @@
-// smtp/sasl_client.h — the smtp client's AUTH (smtp_sasl_*): which login to use for
-// a next hop (smtp_sasl_password_maps), which mechanism (PLAIN or LOGIN).
+// smtp/sasl_client.h — the smtp/lmtp client's AUTH (smtp_sasl_*, lmtp_sasl_*): which
+// login to use for a next hop (smtp_sasl_password_maps), which mechanism (PLAIN or
+// LOGIN) the filter and the security options (with or without TLS) allow.
 // The exchange itself runs in Delivery::Authenticate (sasl_client.cc).
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "config/maincf.h"
+#include "smtp/sasl_policy.h"
 #include "table/table.h"
 #include "util/result.h"
 
@@ -24,24 +26,26 @@ struct SaslCredentials {
 
 class SaslClient {
  public:
-  // nullptr when smtp_sasl_auth_enable is off (and always for LMTP).
+  // nullptr when smtp_sasl_auth_enable (lmtp_sasl_auth_enable) is off.
   static Result<std::unique_ptr<SaslClient>> Load(const config::Config& cfg, bool lmtp);
 
   // The first of `keys` found in smtp_sasl_password_maps ("user:password");
   // nullopt: no login for this server. An error: the table failed.
   Result<std::optional<SaslCredentials>> Lookup(const std::vector<std::string>& keys);
-  // PLAIN or LOGIN, whichever the server offers and the filter allows
-  // (PLAIN first: one round trip); empty when none fits.
-  std::string Choose(const std::vector<std::string>& offered) const;
+  // PLAIN or LOGIN, whichever the server offers and the filter and the
+  // security options in force (smtp_sasl_tls_security_options over TLS,
+  // smtp_sasl_security_options without) allow, PLAIN first (one round
+  // trip); empty when none fits.
+  std::string Choose(const std::vector<std::string>& offered, bool tls) const;
+  // Whether the options in force let PLAIN and LOGIN through at all.
+  bool plaintext_allowed(bool tls) const { return tls ? plaintext_over_tls_ : plaintext_; }
 
  private:
   table::TableList maps_;
   std::vector<std::string> allowed_;  // upper-cased, in order of preference
+  bool plaintext_ = false, plaintext_over_tls_ = false;
 };
 
-// The password-map keys of a next hop, Postfix's order: the next hop as
-// written ("[host]:port", "domain"), its bare host, then the server's name.
-std::vector<std::string> SaslLookupKeys(std::string_view nexthop_text, std::string_view hop_host,
-                                        uint16_t hop_port, bool mx_lookup, std::string_view server_host);
+
 
 }  // namespace postern::smtp_client

@@ -10,10 +10,8 @@
 
 namespace postern::smtp_client {
 
-namespace {
-
 // Postfix calls LMTP's greeting phase "lhlo" where SMTP says "helo".
-std::string Name(bool lmtp, std::string_view smtp_name) {
+std::string ParamName(bool lmtp, std::string_view smtp_name) {
   if (!lmtp) return std::string(smtp_name);
   std::string n = "lmtp_" + std::string(smtp_name.substr(5));
   if (n == "lmtp_helo_name") return "lmtp_lhlo_name";
@@ -21,9 +19,11 @@ std::string Name(bool lmtp, std::string_view smtp_name) {
   return n;
 }
 
+namespace {
+
 // What shapes the content on the wire: line length and MIME conversion.
 Result<void> LoadContent(const config::Config& cfg, bool lmtp, Settings* s) {
-  for (auto [name, out, min] : {std::tuple{Name(lmtp, "smtp_line_length_limit"), &s->text_line_limit, 0LL},
+  for (auto [name, out, min] : {std::tuple{ParamName(lmtp, "smtp_line_length_limit"), &s->text_line_limit, 0LL},
                                 std::tuple{std::string("mime_nesting_limit"), &s->mime_limits.nesting, 1LL},
                                 std::tuple{std::string("mime_boundary_length_limit"), &s->mime_limits.boundary,
                                            1LL}}) {
@@ -46,7 +46,7 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
   for (auto [name, out] : {std::pair{"smtp_helo_name", &s.helo_name},
                            std::pair{"smtp_bind_address", &s.bind_address},
                            std::pair{"smtp_tcp_port", &s.tcp_port}}) {
-    auto v = cfg.Get(Name(lmtp, name));
+    auto v = cfg.Get(ParamName(lmtp, name));
     if (!v) return Err(v.error());
     *out = std::move(*v);
   }
@@ -67,13 +67,13 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
                            std::pair{"smtp_quit_timeout", &s.quit_ms},
                            std::pair{"smtp_connection_cache_time_limit", &s.cache_time_ms},
                            std::pair{"smtp_connection_reuse_time_limit", &s.reuse_time_ms}}) {
-    auto v = cfg.GetTime(Name(lmtp, name));
+    auto v = cfg.GetTime(ParamName(lmtp, name));
     if (!v) return Err(v.error());
     *out = uint64_t(v->count()) * 1000;
   }
   for (auto [name, out] : {std::pair{"smtp_connection_cache_on_demand", &s.cache_on_demand},
                            std::pair{"smtp_skip_5xx_greeting", &s.skip_5xx_greeting}}) {
-    auto v = cfg.GetBool(Name(lmtp, name));
+    auto v = cfg.GetBool(ParamName(lmtp, name));
     if (!v) return Err(v.error());
     *out = *v;
   }
@@ -81,6 +81,12 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
     auto fb = cfg.GetList("smtp_fallback_relay");
     if (!fb) return Err(fb.error());
     s.fallback_relay = std::move(*fb);
+    for (auto [name, out] : {std::pair{"smtp_defer_if_no_mx_address_found", &s.defer_if_no_mx_address},
+                             std::pair{"ignore_mx_lookup_error", &s.ignore_mx_lookup_error}}) {
+      auto v = cfg.GetBool(name);
+      if (!v) return Err(v.error());
+      *out = *v;
+    }
     for (auto [name, out] : {std::pair{"smtp_mx_address_limit", &s.mx_address_limit},
                              std::pair{"smtp_mx_session_limit", &s.mx_session_limit}}) {
       auto v = cfg.GetInt(name);

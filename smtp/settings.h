@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/maincf.h"
@@ -12,6 +13,9 @@
 #include "util/result.h"
 
 namespace postern::smtp_client {
+
+// Postfix's lmtp_NAME for an smtp_NAME when `lmtp` (lhlo for helo), else the name itself.
+std::string ParamName(bool lmtp, std::string_view smtp_name);
 
 struct Settings {
   bool lmtp = false;
@@ -27,6 +31,8 @@ struct Settings {
   uint64_t reuse_time_ms = 0;  // connections older than this are not used again
   bool skip_5xx_greeting = true;
   std::vector<std::string> fallback_relay;  // smtp_fallback_relay: next hops after the destination's own
+  bool defer_if_no_mx_address = false;  // smtp_defer_if_no_mx_address_found
+  bool ignore_mx_lookup_error = false;  // a failed MX lookup falls back to the domain's addresses
   long long mx_address_limit = 5;  // smtp only; 0 = no limit
   long long mx_session_limit = 2;
   size_t line_length_limit = 2048;

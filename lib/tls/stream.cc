@@ -175,10 +175,23 @@ void Stream::Handshake() {
     }
     if (!gnutls_error_is_fatal(rc)) continue;  // a warning alert: carry on
     std::string why = gnutls_strerror(rc);
-    if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
+    if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
       why += std::string(": ") + gnutls_alert_get_name(gnutls_alert_get(session_.get()));
+    } else {
+      SendAlertFor(rc);
+    }
     return HandshakeDone(Err(why));
   }
+}
+
+// The peer learns why the handshake failed (protocol_version,
+// handshake_failure, RFC 7507's inappropriate_fallback...) instead of a bare
+// close. GnuTLS knows no alert for some errors; then nothing is sent.
+void Stream::SendAlertFor(int error) {
+  int rc = gnutls_alert_send_appropriate(session_.get(), error);
+  if (rc < 0 && rc != GNUTLS_E_INVALID_REQUEST && cfg_ && cfg_->loglevel >= 2)
+    log::Info("TLS alert to {}: {}", raw_->PeerName(), gnutls_strerror(rc));
+  FlushOut();
 }
 
 void Stream::HandshakeDone(Result<void> r) {

@@ -73,6 +73,7 @@ class Stream {
   void OnCipher(std::string_view data);
   void OnRawEnd(int status);
   void Handshake();
+  void SendAlertFor(int gnutls_error);  // the fatal alert that matches a failed handshake
   void HandshakeDone(Result<void> r);
   void Drain();
   void ScheduleDrain();

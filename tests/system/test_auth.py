@@ -17,6 +17,7 @@ import pytest
 from conftest import BIN, Instance, _traversable_tempdir, free_port, wait_for
 from test_smtp_client import ENQUEUE, Message, deliver
 from test_smtpd import start_smtpd
+from test_tls import pki, tls_params  # noqa: F401 (pki is a fixture)
 
 PASSWORDS = {"alice": "correct horse", "bob": "b0b's pässword"}
 
@@ -382,7 +383,8 @@ def client_agent(instance, host_port, secret, **params):
 
 def test_smarthost_requiring_auth_accepts_mail_from_the_client(instance, smarthost):
     smarthost = smarthost("s3cret:with colon")
-    agent = client_agent(instance, smarthost.port, "s3cret:with colon")
+    # Without TLS only the explicit choice lets the password go (Postfix's noanonymous).
+    agent = client_agent(instance, smarthost.port, "s3cret:with colon", smtp_sasl_security_options="noanonymous")
     msg = Message(agent, b"Subject: via smarthost\r\n\r\nhello\r\n", ["far@other.test"])
     r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")
     assert r["far@other.test"]["status"] == "S", r
@@ -395,7 +397,7 @@ def test_smarthost_requiring_auth_accepts_mail_from_the_client(instance, smartho
 
 def test_smarthost_refusing_the_login_defers_with_its_reply(instance, smarthost):
     smarthost = smarthost("the real one")
-    agent = client_agent(instance, smarthost.port, "a wrong one")
+    agent = client_agent(instance, smarthost.port, "a wrong one", smtp_sasl_security_options="noanonymous")
     msg = Message(agent, b"Subject: x\r\n\r\nx\r\n", ["far@other.test"])
     r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")["far@other.test"]
     assert r["status"] == "D" and r["dsn"] == "4.7.8", r
@@ -412,3 +414,39 @@ def test_client_without_a_login_for_the_smarthost_is_refused_relay(instance, sma
     r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")["far@other.test"]
     assert r["status"] == "D" and "Relay access denied" in r["reason"], r
 
+
+def test_smarthost_without_tls_gets_no_password_by_default(instance, smarthost):
+    smarthost = smarthost("pw")
+    agent = client_agent(instance, smarthost.port, "pw")  # smtp_sasl_security_options = noplaintext, noanonymous
+    msg = Message(agent, b"Subject: x\r\n\r\nx\r\n", ["far@other.test"])
+    r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")["far@other.test"]
+    assert (r["status"], r["dsn"]) == ("D", "4.7.0"), r
+    assert r["reason"] == ("SASL authentication failed; cannot authenticate to server 127.0.0.1[127.0.0.1]: "
+                           "no mechanism available"), r
+    # The smarthost saw EHLO and QUIT, no AUTH.
+    smarthost.instance.wait_log(r"disconnect from \S+\[127\.0\.0\.1\] ehlo=1 quit=1 commands=2")
+    agent.wait_log(r"warning: SASL authentication failure: No worthy mechs found "
+                   r"\(smtp_sasl_security_options excludes PLAIN and LOGIN without TLS\)")
+    assert not smarthost.queue()
+
+
+def test_login_over_starttls_follows_smtp_sasl_tls_security_options(instance, smarthost, pki):
+    smarthost = smarthost("over tls", **tls_params(pki, smtpd_tls_auth_only="yes"))
+    agent = client_agent(instance, smarthost.port, "over tls", smtp_tls_security_level="may",
+                         smtp_sasl_tls_security_options="noanonymous")
+    msg = Message(agent, b"Subject: x\r\n\r\nover tls\r\n", ["far@other.test"])
+    r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")["far@other.test"]
+    assert r["status"] == "S", r
+    smarthost.instance.wait_log(r"client=\S+\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=relayuser")
+    [m] = smarthost.queue()
+    assert b"with ESMTPSA" in m["body"].split(b"\r\n\r\n")[0]
+
+
+def test_unknown_sasl_security_option_is_a_configuration_error(instance, smarthost):
+    smarthost = smarthost("pw")
+    agent = client_agent(instance, smarthost.port, "pw", smtp_sasl_tls_security_options="noanonymous, nosuchthing")
+    msg = Message(agent, b"Subject: x\r\n\r\nx\r\n", ["far@other.test"])
+    agent.log_mark()
+    with pytest.raises((ConnectionError, OSError)):
+        deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}", timeout=10)
+    agent.wait_log(r'smtp_sasl_tls_security_options: unknown SASL security option "nosuchthing"', timeout=10)

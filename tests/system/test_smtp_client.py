@@ -2,6 +2,7 @@
 unix socket with the delivery protocol (lib/ipc/delivery.cc), against real
 peers: aiosmtpd on 127.0.0.2/127.0.0.3, a scripted SMTP/LMTP peer for the
 corner cases, and dnsmasq on a loopback port serving the MX records."""
+import base64
 import os
 import shutil
 import socket
@@ -12,6 +13,10 @@ import threading
 import time
 from pathlib import Path
 
+import dns.message as dns_message
+import dns.rcode as dns_rcode
+import dns.rdatatype as dns_rdatatype
+import dns.rrset as dns_rrset
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -236,6 +241,8 @@ class Scripted:
                         send(next((r for n, r in self.rules.items() if n in rcpt), "250 2.0.0 Ok delivered"))
                 else:
                     send("250 2.0.0 Ok: queued")
+            elif verb == "AUTH":
+                send("235 2.7.0 Authentication successful")
             elif verb == "RSET":
                 send("250 2.0.0 Ok")
             elif verb == "QUIT":
@@ -301,6 +308,43 @@ class Dnsmasq:
         self.proc.wait()
 
 
+class BrokenMxDns:
+    """A DNS server (dnspython) on 127.0.0.1: every MX query is answered
+    SERVFAIL, every A query with `address`, anything else with no data; what
+    a domain with a broken MX zone looks like to the smtp client."""
+
+    def __init__(self, address):
+        self.address, self.mx_queries = address, 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            q = dns_message.from_wire(data)
+            r = dns_message.make_response(q)
+            question = q.question[0]
+            if question.rdtype == dns_rdatatype.MX:
+                self.mx_queries += 1
+                r.set_rcode(dns_rcode.SERVFAIL)
+            elif question.rdtype == dns_rdatatype.A:
+                r.answer.append(dns_rrset.from_text(question.name, 60, "IN", "A", self.address))
+            self.sock.sendto(r.to_wire(), peer)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
 @pytest.fixture
 def port():
     """The port every MX host listens on (smtp_tcp_port): free on both 127.0.0.2 and .3."""
@@ -315,6 +359,7 @@ def dns(instance):
         "--host-record=mx1.example.test,127.0.0.2",
         "--host-record=mx2.example.test,127.0.0.3",
         "--dns-rr=nullmx.test,15,000000",
+        "--mx-host=noaddr.test,mx.noaddr.test,10",  # mx.noaddr.test: NXDOMAIN
     ])
     instance.set(dns_servers=f"127.0.0.1:{d.port}")
     yield d
@@ -681,6 +726,116 @@ def test_bounce_from_the_destination_does_not_go_to_the_fallback_relay(agent):
     finally:
         bad.stop()
         sink.stop()
+
+
+def test_destination_that_cannot_be_found_goes_to_the_fallback_relay(agent, dns):
+    sink = Sink("127.0.0.3")
+    agent.set(fallback_relay=f"[127.0.0.3]:{sink.port}")  # smtp_fallback_relay = $fallback_relay
+    try:
+        for rcpt in ("u@nosuch.test", "u@noaddr.test"):  # NXDOMAIN; an MX host without address
+            msg = Message(agent, BODY, [rcpt])
+            r = deliver(agent, msg, "")[rcpt]
+            assert (r["status"], r["relay"]) == ("S", f"127.0.0.3[127.0.0.3]:{sink.port}"), r
+        assert [m["rcpts"] for m in sink.messages] == [["u@nosuch.test"], ["u@noaddr.test"]]
+    finally:
+        sink.stop()
+
+
+def test_null_mx_bounces_even_with_a_fallback_relay(agent, dns):
+    sink = Sink("127.0.0.3")
+    agent.set(smtp_fallback_relay=f"[127.0.0.3]:{sink.port}")
+    try:
+        msg = Message(agent, BODY, ["u@nullmx.test"])
+        r = deliver(agent, msg, "nullmx.test")["u@nullmx.test"]
+        assert (r["status"], r["dsn"]) == ("B", "5.1.10"), r
+        assert sink.messages == []
+    finally:
+        sink.stop()
+
+
+def test_fallback_relay_that_cannot_be_found_defers_as_a_configuration_problem(agent, dns):
+    agent.set(smtp_fallback_relay="relay.nosuch.test")
+    msg = Message(agent, BODY, ["u@nosuch.test"])
+    r = deliver(agent, msg, "nosuch.test")["u@nosuch.test"]
+    assert (r["status"], r["dsn"], r["relay"]) == ("D", "4.3.5", "none"), r
+    assert "relay.nosuch.test" in r["reason"], r
+    agent.wait_log(r"warning: smtp_fallback_relay configuration problem")
+
+
+def test_mx_hosts_without_address_bounce_unless_smtp_defer_if_no_mx_address_found(agent, dns):
+    msg = Message(agent, BODY, ["u@noaddr.test"])
+    r = deliver(agent, msg, "noaddr.test")["u@noaddr.test"]
+    assert (r["status"], r["dsn"]) == ("B", "5.4.4"), r
+    assert "mx.noaddr.test" in r["reason"], r
+    agent.wait_log(r"warning: no MX host for noaddr\.test has a valid address record")
+    agent.set(smtp_defer_if_no_mx_address_found="yes")
+    agent.reload()
+    msg = Message(agent, BODY, ["u@noaddr.test"])
+    r2 = deliver(agent, msg, "noaddr.test")["u@noaddr.test"]
+    assert (r2["status"], r2["dsn"], r2["reason"]) == ("D", "4.4.4", r["reason"]), r2
+
+
+def test_servfail_of_the_mx_lookup_defers_or_goes_to_the_fallback_relay(agent):
+    broken = BrokenMxDns("127.0.0.3")
+    sink = Sink("127.0.0.3")
+    agent.set(dns_servers=f"127.0.0.1:{broken.port}")
+    try:
+        msg = Message(agent, BODY, ["u@broken.test"])
+        r = deliver(agent, msg, "broken.test")["u@broken.test"]
+        assert (r["status"], r["dsn"]) == ("D", "4.4.3"), r
+        assert "type=MX" in r["reason"], r
+        agent.set(smtp_fallback_relay=f"[127.0.0.3]:{sink.port}")
+        agent.reload()
+        msg = Message(agent, BODY, ["u@broken.test"])
+        r = deliver(agent, msg, "broken.test")["u@broken.test"]
+        assert (r["status"], r["relay"]) == ("S", f"127.0.0.3[127.0.0.3]:{sink.port}"), r
+        assert sink.messages[0]["rcpts"] == ["u@broken.test"]
+    finally:
+        sink.stop()
+        broken.stop()
+
+
+def test_ignore_mx_lookup_error_delivers_to_the_domains_address(agent, port):
+    broken = BrokenMxDns("127.0.0.3")
+    sink = Sink("127.0.0.3", port)
+    agent.set(dns_servers=f"127.0.0.1:{broken.port}", smtp_tcp_port=port, ignore_mx_lookup_error="yes")
+    try:
+        msg = Message(agent, BODY, ["u@broken.test"])
+        r = deliver(agent, msg, "broken.test")["u@broken.test"]
+        assert (r["status"], r["relay"]) == ("S", f"broken.test[127.0.0.3]:{port}"), r
+        assert broken.mx_queries >= 1
+        assert sink.messages[0]["rcpts"] == ["u@broken.test"]
+    finally:
+        sink.stop()
+        broken.stop()
+
+
+@pytest.mark.parametrize("options, sent", [(None, False), ("noanonymous", True)])
+def test_lmtp_sasl_security_options_decide_whether_plain_goes_without_tls(agent, options, sent):
+    peer = Scripted(lmtp=True, extensions=("PIPELINING", "AUTH PLAIN LOGIN"))
+    table = agent.root / "lmtp_passwd"
+    table.write_text(f"[127.0.0.2]:{peer.port} lmtpuser:lmtp secret\n")
+    agent.set(lmtp_sasl_auth_enable="yes", lmtp_sasl_password_maps=f"texthash:{table}",
+              **({"lmtp_sasl_security_options": options} if options else {}))
+    agent.reload()
+    try:
+        msg = Message(agent, BODY, ["u@x.test"])
+        r = deliver(agent, msg, f"inet:127.0.0.2:{peer.port}", transport="lmtp")["u@x.test"]
+        auths = [l for l in peer.lines if l.upper().startswith("AUTH")]
+        if sent:
+            assert r["status"] == "S", r
+            assert auths == ["AUTH PLAIN " + base64.b64encode(b"\0lmtpuser\0lmtp secret").decode()]
+        else:
+            assert (r["status"], r["dsn"]) == ("D", "4.7.0"), r
+            assert r["reason"] == ("SASL authentication failed; cannot authenticate to server "
+                                   "127.0.0.2[127.0.0.2]: no mechanism available"), r
+            wait_for(lambda: "QUIT" in peer.lines, what="QUIT after the refusal")
+            assert auths == []
+            agent.wait_log(r"warning: SASL authentication failure: No worthy mechs found "
+                           r"\(lmtp_sasl_security_options excludes PLAIN and LOGIN without TLS\)")
+        assert "lmtp secret" not in agent.log()
+    finally:
+        peer.stop()
 
 
 def test_reload_retires_the_worker_and_its_cached_connection_says_quit(agent):

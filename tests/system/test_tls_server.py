@@ -321,3 +321,50 @@ def test_tls_loglevel(instance, pki, level):
     c.send(b"this is no ClientHello\r\n" * 4)
     assert c.closed()
     instance.wait_log(r"SSL_accept error from \S+\[127\.0\.0\.1\]: ", since=mark)
+
+
+# --- a failed handshake ends with a TLS alert, not a bare close ------------------
+
+def _handshake_error(port, ctx):
+    """STARTTLS, then a handshake with ctx that the server must refuse;
+    returns the ssl.SSLError that the client saw."""
+    c = Raw(port)
+    try:
+        c.cmd("EHLO client.test")
+        assert c.cmd("STARTTLS") == (220, "2.0.0 Ready to start TLS")
+        with pytest.raises(ssl.SSLError) as e:
+            ctx.wrap_socket(c.sock, server_hostname="localhost")
+        return e.value
+    finally:
+        c.sock.close()
+
+
+def test_client_with_only_an_old_protocol_gets_a_protocol_version_alert(instance, pki):
+    smtpd = start_tls_smtpd(instance, pki, smtpd_tls_protocols=">=TLSv1.2")
+    ctx = insecure_context()
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL offers TLS 1.1 only at level 0
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    err = _handshake_error(smtpd.port, ctx)
+    assert "TLSV1_ALERT_PROTOCOL_VERSION" in str(err), err
+    instance.wait_log(r"SSL_accept error from \S+\[127\.0\.0\.1\]")
+
+
+def test_client_without_a_common_cipher_gets_a_handshake_failure_alert(instance, pki):
+    smtpd = start_tls_smtpd(instance, pki)  # an ECDSA certificate: RSA suites cannot be used
+    ctx = insecure_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")
+    err = _handshake_error(smtpd.port, ctx)
+    assert "SSLV3_ALERT_HANDSHAKE_FAILURE" in str(err), err
+
+
+def test_fallback_scsv_with_a_lower_version_gets_inappropriate_fallback(instance, pki):
+    if not shutil.which("gnutls-cli"):
+        pytest.skip("gnutls-cli not installed")
+    smtpd = start_tls_smtpd(instance, pki)  # TLS 1.3 enabled: a TLS 1.2 fallback is inappropriate
+    r = subprocess.run(["gnutls-cli", "--starttls-proto=smtp", "--port", str(smtpd.port), "--insecure",
+                        "--priority", "NORMAL:-VERS-TLS1.3:%FALLBACK_SCSV", "127.0.0.1"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert re.search(r"Received alert \[86\]: Inappropriate fallback", out), out
