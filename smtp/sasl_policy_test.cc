@@ -27,7 +27,9 @@ TEST(SaslPolicy, SecurityOptions) {
   for (const Case& c : cases) {
     auto r = PlaintextMechanismsAllowed(c.options, "smtp_sasl_security_options");
     ASSERT_EQ(bool(r), c.ok) << testing::PrintToString(c.options);
-    if (r) EXPECT_EQ(*r, c.allowed) << testing::PrintToString(c.options);
+    if (r) {
+      EXPECT_EQ(*r, c.allowed) << testing::PrintToString(c.options);
+    }
   }
   auto bad = PlaintextMechanismsAllowed({"bogus"}, "lmtp_sasl_tls_security_options");
   ASSERT_FALSE(bad);
