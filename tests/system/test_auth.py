@@ -430,16 +430,25 @@ def test_smarthost_without_tls_gets_no_password_by_default(instance, smarthost):
     assert not smarthost.queue()
 
 
-def test_login_over_starttls_follows_smtp_sasl_tls_security_options(instance, smarthost, pki):
+@pytest.mark.parametrize("tls_options", [None, "noanonymous"])
+def test_login_over_starttls_follows_smtp_sasl_tls_security_options(instance, smarthost, pki, tls_options):
     smarthost = smarthost("over tls", **tls_params(pki, smtpd_tls_auth_only="yes"))
-    agent = client_agent(instance, smarthost.port, "over tls", smtp_tls_security_level="may",
-                         smtp_sasl_tls_security_options="noanonymous")
+    # Postfix's default $smtp_sasl_security_options keeps noplaintext over TLS too.
+    extra = {"smtp_sasl_tls_security_options": tls_options} if tls_options else {}
+    agent = client_agent(instance, smarthost.port, "over tls", smtp_tls_security_level="may", **extra)
     msg = Message(agent, b"Subject: x\r\n\r\nover tls\r\n", ["far@other.test"])
     r = deliver(agent, msg, f"[127.0.0.1]:{smarthost.port}")["far@other.test"]
-    assert r["status"] == "S", r
-    smarthost.instance.wait_log(r"client=\S+\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=relayuser")
-    [m] = smarthost.queue()
-    assert b"with ESMTPSA" in m["body"].split(b"\r\n\r\n")[0]
+    if tls_options:
+        assert r["status"] == "S", r
+        smarthost.instance.wait_log(r"client=\S+\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=relayuser")
+        [m] = smarthost.queue()
+        assert b"with ESMTPSA" in m["body"].split(b"\r\n\r\n")[0]
+    else:
+        assert (r["status"], r["dsn"]) == ("D", "4.7.0") and "no mechanism available" in r["reason"], r
+        agent.wait_log(r"warning: SASL authentication failure: No worthy mechs found "
+                       r"\(smtp_sasl_tls_security_options excludes PLAIN and LOGIN\)")
+        smarthost.instance.wait_log(r"disconnect from \S+\[127\.0\.0\.1\] ehlo=2 starttls=1 quit=1 commands=4")
+        assert not smarthost.queue()
 
 
 def test_unknown_sasl_security_option_is_a_configuration_error(instance, smarthost):
