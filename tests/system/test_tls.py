@@ -185,10 +185,14 @@ def test_port_465_wrapper_mode_with_swaks_tlsc(instance, pki):
     assert r.returncode == 0, r.stdout + r.stderr + instance.log()
     instance.wait_log(ESTABLISHED)
     queued_with_tls(smtpd)
-    # A plain-text client on the wrapper port gets no banner and is dropped.
+    # A plain-text client on the wrapper port gets no banner: a fatal TLS
+    # alert record (content type 21, level 2 fatal), then the end.
     c = socket.create_connection(("127.0.0.1", smtpd.port), timeout=10)
     c.sendall(b"EHLO plain.test\r\n")
-    assert c.recv(100) == b""
+    data = b""
+    while chunk := c.recv(100):
+        data += chunk
+    assert data[:1] == b"\x15" and data[5:6] == b"\x02" and len(data) == 7, data
     instance.wait_log(r"SSL_accept error from \S+\[127\.0\.0\.1\]")
 
 
