@@ -34,4 +34,11 @@ Result<Nexthop> ParseNexthop(std::string_view text, std::string_view fallback_do
   return h;
 }
 
+void AddLookupKey(std::vector<std::string>* keys, std::string key) {
+  if (key.empty()) return;
+  for (const std::string& have : *keys)
+    if (EqualsIgnoreCase(have, key)) return;
+  keys->push_back(std::move(key));
+}
+
 }  // namespace postern::smtp_client

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/result.h"
 
@@ -23,5 +24,9 @@ struct Nexthop {
 // looks up MX records; `default_port` is smtp_tcp_port / lmtp_tcp_port.
 Result<Nexthop> ParseNexthop(std::string_view text, std::string_view fallback_domain, bool lmtp,
                              std::string_view default_port);
+
+// Appends a table lookup key for a next hop unless it is empty or already
+// listed (case-insensitively): keys are tried in order, each once.
+void AddLookupKey(std::vector<std::string>* keys, std::string key);
 
 }  // namespace postern::smtp_client

@@ -2,6 +2,7 @@
 // client's AUTH; see sasl_policy.h.
 #include "smtp/sasl_policy.h"
 
+#include "smtp/nexthop.h"
 #include "util/strings.h"
 
 namespace postern::smtp_client {
@@ -24,12 +25,7 @@ Result<bool> PlaintextMechanismsAllowed(const std::vector<std::string>& options,
 std::vector<std::string> SaslLookupKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
                                         bool mx_lookup, std::string_view server_host) {
   std::vector<std::string> keys;
-  auto add = [&](std::string k) {
-    if (k.empty()) return;
-    for (const std::string& have : keys)
-      if (EqualsIgnoreCase(have, k)) return;
-    keys.push_back(std::move(k));
-  };
+  auto add = [&keys](std::string k) { AddLookupKey(&keys, std::move(k)); };
   add(std::string(nexthop_text));
   std::string host(hop_host);
   if (hop_port == 0) {  // unix:/path

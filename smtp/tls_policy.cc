@@ -2,6 +2,7 @@
 // certificate match names; see tls_policy.h.
 #include "smtp/tls_policy.h"
 
+#include "smtp/nexthop.h"
 #include "table/surrogate.h"
 #include "util/strings.h"
 
@@ -75,12 +76,7 @@ Result<TlsPolicy> ParseTlsPolicy(std::string_view text) {
 std::vector<std::string> TlsPolicyKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
                                        bool mx_lookup) {
   std::vector<std::string> keys;
-  auto add = [&](std::string k) {
-    if (k.empty()) return;
-    for (const std::string& have : keys)
-      if (EqualsIgnoreCase(have, k)) return;
-    keys.push_back(std::move(k));
-  };
+  auto add = [&keys](std::string k) { AddLookupKey(&keys, std::move(k)); };
   add(std::string(nexthop_text));
   std::string host(hop_host);
   if (!mx_lookup) {
