@@ -339,6 +339,7 @@ def _handshake_error(port, ctx):
         c.sock.close()
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_client_with_only_an_old_protocol_gets_a_protocol_version_alert(instance, pki):
     smtpd = start_tls_smtpd(instance, pki, smtpd_tls_protocols=">=TLSv1.2")
     ctx = insecure_context()
