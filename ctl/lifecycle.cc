@@ -17,6 +17,7 @@
 
 #include "config/audit.h"
 #include "config/compat.h"
+#include "config/layout.h"
 #include "config/mastercf.h"
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
@@ -171,6 +172,8 @@ std::vector<Problem> CheckInstance(Context& ctx) {
   std::vector<Problem> out;
   for (const auto& p : ctx.cfg.Validate()) out.push_back({p.warning, p.text});
   for (const auto& f : config::AuditCompat(ctx.cfg)) out.push_back({f.warning, f.text});
+  std::string config_opt = ctx.config_dir == config::InstallLayout().config_dir ? "" : " -c " + ctx.config_dir;
+  for (const auto& f : config::AuditAliasDatabases(ctx.cfg, config_opt)) out.push_back({f.warning, f.text});
   CheckNetworkLists(ctx.cfg, "", &out);
   struct stat st;
   if (stat(ctx.config_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

@@ -2,6 +2,10 @@
 // configuration for `postern check`; see audit.h and compat.h.
 #include "config/audit.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+
 #include "config/compat.h"
 #include "util/strings.h"
 
@@ -85,6 +89,32 @@ std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std
     if (c != "lmdb" && c != "texthash" && c != "cidr")
       out.push_back({false, "default_database_type: \"" + t + "\" is not a file table type postern has (use lmdb; "
                                                             "hash, btree and dbm mean lmdb)"});
+  }
+  return out;
+}
+
+// A warning, not an error: the instance runs, but local delivery defers every
+// local recipient ("alias database unavailable") and smtpd's RCPT check
+// (local_recipient_maps = $alias_maps) answers 451 4.3.0 until it exists.
+std::vector<Finding> AuditAliasDatabases(const Config& cfg, std::string_view config_opt) {
+  std::vector<Finding> out;
+  auto maps = cfg.GetTables("alias_maps");
+  if (!maps) return out;  // Validate() says why
+  auto rebuilt = cfg.GetTables("alias_database");
+  for (const TableRef& ref : *maps) {
+    if (CanonicalTableType(ref.type) != "lmdb" || ref.name.empty()) continue;
+    std::string db = ref.name + ".lmdb";
+    struct stat st;
+    if (stat(db.c_str(), &st) == 0) continue;
+    bool by_newaliases = rebuilt && std::any_of(rebuilt->begin(), rebuilt->end(), [&](const TableRef& r) {
+      return r.name == ref.name && CanonicalTableType(r.type) == "lmdb";
+    });
+    std::string fix = by_newaliases ? "newaliases" + std::string(config_opt)
+                                    : "postalias" + std::string(config_opt) + " " + ref.ToString();
+    std::string create = stat(ref.name.c_str(), &st) == 0 ? "" : "create " + ref.name + " (see aliases(5)), then ";
+    out.push_back({true, "alias_maps: " + ref.ToString() + ": alias database " + db +
+                             " does not exist; mail to local recipients is deferred (451 4.3.0) until it does: " +
+                             create + "run \"" + fix + "\""});
   }
   return out;
 }

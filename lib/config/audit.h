@@ -21,4 +21,9 @@ struct Finding {
 // accepts (every parameter when empty). Malformed values are Validate()'s.
 std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std::string_view)>& only = {});
 
+// alias_maps file tables whose database is missing (a fresh install before
+// newaliases): warnings naming the command that builds them. `config_opt` is
+// what that command needs to find this instance (" -c DIR", or empty).
+std::vector<Finding> AuditAliasDatabases(const Config& cfg, std::string_view config_opt = {});
+
 }  // namespace postern::config

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "config/audit.h"
 #include "config/maincf.h"
@@ -88,6 +90,29 @@ TEST(Compat, AuditClassifies) {
   EXPECT_EQ(Count(AuditCompat(*c), true, "myorigin: a file name"), 1);
   c = Config::Parse("default_database_type = pcre\n");
   EXPECT_EQ(Count(AuditCompat(*c), false, "default_database_type"), 1);
+}
+
+TEST(Compat, MissingAliasDatabaseNamesTheCommandThatBuildsIt) {
+  std::string dir = ::testing::TempDir() + "/audit_aliases";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto c = Config::Parse("alias_maps = hash:" + dir + "/aliases, lmdb:" + dir + "/other, texthash:" + dir +
+                         "/t\nalias_database = hash:" + dir + "/aliases\n");
+  ASSERT_TRUE(c.ok());
+  auto f = AuditAliasDatabases(*c, " -c /x");
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(Count(f, true, "alias_maps: hash:" + dir + "/aliases: alias database " + dir +
+                               "/aliases.lmdb does not exist; mail to local recipients is deferred (451 4.3.0) "
+                               "until it does: create " + dir + "/aliases (see aliases(5)), then run \"newaliases -c /x\""),
+            1);
+  EXPECT_EQ(Count(f, true, "run \"postalias -c /x lmdb:" + dir + "/other\""), 1);
+  // The source exists: only the build is missing; once built, nothing to say.
+  std::ofstream(dir + "/aliases") << "postmaster: root\n";
+  std::ofstream(dir + "/other.lmdb") << "";
+  f = AuditAliasDatabases(*c);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(Count(f, true, "does not exist; mail to local recipients is deferred (451 4.3.0) until it does: run \"newaliases\""), 1);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Compat, UnsupportedParametersNameTheFeature) {

@@ -6,7 +6,9 @@ import json
 import os
 import pwd
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -214,7 +216,12 @@ def test_other_users_cannot_use_the_maildrop(instance):
         os.setgid(nobody.pw_gid)
         os.setuid(nobody.pw_uid)
 
-    r = sendmail(instance, "r@x.test", data=b"Subject: x\n\nx\n", preexec_fn=become_nobody, cwd="/")
+    # nobody may not be able to reach the build tree (a checkout under /root or
+    # in a 0700 directory): run a copy of sendmail from a directory anyone can search.
+    with tempfile.TemporaryDirectory(prefix="postern-sendmail-") as d:
+        Path(d).chmod(0o755)
+        prog = Path(shutil.copy2(SENDMAIL, d))
+        r = sendmail(instance, "r@x.test", data=b"Subject: x\n\nx\n", prog=prog, preexec_fn=become_nobody, cwd="/")
     assert r.returncode == 75
     assert b"only root and the mail system's owner may leave mail" in r.stderr
     assert not list((instance.queue_dir / "maildrop").glob("*"))
@@ -225,8 +232,6 @@ def test_make_run_configuration_works(tmp_path_factory):
     start-fg), on free ports: the instance starts, accepts mail for
     demo@localhost on its SMTP port and from sendmail, and mailq sees it."""
     import smtplib
-    import shutil
-    import tempfile
     from conftest import free_port
 
     run = Path(tempfile.mkdtemp(prefix="postern-run-"))
