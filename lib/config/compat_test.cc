@@ -101,7 +101,7 @@ TEST(Compat, MissingAliasDatabaseNamesTheCommandThatBuildsIt) {
   ASSERT_TRUE(c.ok());
   auto f = AuditAliasDatabases(*c, " -c /x");
   ASSERT_EQ(f.size(), 2u);
-  EXPECT_EQ(Count(f, true, "alias_maps: hash:" + dir + "/aliases: alias database " + dir +
+  EXPECT_EQ(Count(f, true, "alias_maps: lmdb:" + dir + "/aliases: alias database " + dir +
                                "/aliases.lmdb does not exist; mail to local recipients is deferred (451 4.3.0) "
                                "until it does: create " + dir + "/aliases (see aliases(5)), then run \"newaliases -c /x\""),
             1);
