@@ -1,9 +1,12 @@
 // master/control_cmds.cc — the control commands master answers itself
 // (show status, pause/resume smtp|mta|mda) and the relays of the queue
 // commands to qmgr (qmgr/control*.cc answers those).
+#include <fmt/format.h>
+
 #include "ipc/control.h"
 #include "log/log.h"
 #include "master/control.h"
+#include "queue/space.h"
 
 namespace postern::master {
 
@@ -17,6 +20,14 @@ void ShowStatus(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   reply->Line(std::string("MDA ") + (s.pause_mda ? "paused" : "running"));
   reply->Line(std::string("MTA ") + (s.pause_mta ? "paused" : "running"));
   reply->Line(std::string("SMTP ") + (s.pause_smtp ? "paused" : "running"));
+  auto u = queue::ReadFileUsage(TheControl().config().Str("queue_directory"));
+  if (u.ok()) {
+    double fill = u->map_bytes ? 100.0 * double(u->used_bytes) / double(u->map_bytes) : 0;
+    reply->Line(fmt::format("QUEUE file {} bytes, {} bytes in use, map {} bytes ({:.1f}% full)", u->file_bytes,
+                            u->used_bytes, u->map_bytes, fill));
+  } else {
+    reply->Line("QUEUE " + u.status().message);
+  }
   reply->Finish();
 }
 

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   if (!lock) Fail(lock.error());
   master::PrepareLogFile(*cfg, *owner);
   log::InitDaemon("master", *cfg);
+  master::CompactQueue(*cfg, *owner);
   if (chdir(cfg->Str("queue_directory").c_str()) != 0) Fail("chdir queue_directory: " + std::string(std::strerror(errno)));
 
   event::Loop loop;

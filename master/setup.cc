@@ -9,6 +9,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+
+#include "log/log.h"
+#include "queue/space.h"
 
 namespace postern::master {
 
@@ -109,6 +113,19 @@ void PrepareLogFile(const config::Config& cfg, const Owner& owner) {
     if (fchown(fd, owner.uid, owner.gid) != 0) { /* workers will warn and use syslog */ }
   }
   close(fd);
+}
+
+// Compaction copies the pages in use once: worth it from this much free space
+// up (and when at least half of the file is free).
+constexpr uint64_t kCompactMinGain = 4 << 20;
+
+void CompactQueue(const config::Config& cfg, const Owner& owner) {
+  std::optional<queue::Owner> qowner;
+  if (owner.root) qowner = queue::Owner{owner.uid, owner.gid};
+  std::string dir = cfg.Str("queue_directory");
+  queue::CompactReport r = queue::CompactQueueFile(dir, qowner, kCompactMinGain);
+  if (r.compacted) log::Info("queue file {}/queue.lmdb compacted: {} -> {} bytes", dir, r.before, r.after);
+  else log::Verbose("queue file not compacted: {}", r.skipped);
 }
 
 }  // namespace postern::master

@@ -27,6 +27,11 @@ Result<Owner> ResolveOwner(const config::Config& cfg);
 // directories get their owner and mode fixed.
 Result<void> MakeQueueTree(const config::Config& cfg, const Owner& owner);
 
+// Rewrites the queue file without the free pages a drained backlog left in
+// it, before any worker opens the queue (queue::CompactQueueFile); logs what
+// it did. Run after the pid file is locked, before the first worker starts.
+void CompactQueue(const config::Config& cfg, const Owner& owner);
+
 // $queue_directory/$process_id_directory/master.pid
 std::string PidFilePath(const config::Config& cfg);
 

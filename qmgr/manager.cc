@@ -36,11 +36,13 @@ Manager::Manager(uv_loop_t* loop, config::Config cfg, Settings settings, route::
       pump_timer_(loop),
       reaper_(loop),
       soon_timer_(loop),
-      remove_timer_(loop) {}
+      remove_timer_(loop),
+      backoff_timer_(loop) {}
 
 Manager::~Manager() = default;
 
 void Manager::Start() {
+  q_->KeepReserve();
   ArmRunTimer();
   Scan(std::time(nullptr));
 }
@@ -78,9 +80,7 @@ void Manager::FlushRemovals() {
   remove_timer_.Stop();
   std::vector<queue::Status> st = q_->RemoveMany(ids);
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (!st[i].ok() && st[i].code != queue::Code::kNotFound)
-      log::Warning("{}: cannot remove envelope {}: {}", queue::FormatMsgId(queue::MsgOf(ids[i])),
-                   queue::FormatEnvId(ids[i]), st[i].message);
+    if (!st[i].ok() && st[i].code != queue::Code::kNotFound) RetryRemoval(ids[i], st[i]);
     Done(queue::MsgOf(ids[i]));
   }
   MaybeDrained();
@@ -132,7 +132,7 @@ bool Manager::Full() const {
 // Scans run in pages, one page per loop turn, so that results and triggers
 // are served while a large queue is being read.
 void Manager::Scan(int64_t until) {
-  if (draining_) return;
+  if (draining_ || backing_off_) return;  // the end of a backoff scans
   if (scanning_) {
     rescan_ = true;
     rescan_until_ = std::max(rescan_until_, until);
@@ -147,7 +147,7 @@ void Manager::Scan(int64_t until) {
 }
 
 void Manager::ScanPage() {
-  if (draining_) return;
+  if (draining_ || backing_off_) return;
   if (retired_ && retired_()) {
     scanning_ = false;  // the skeleton drains this process on its next loop turn
     return;
@@ -183,6 +183,12 @@ void Manager::ScanPage() {
   log::Trace("scheduler", "scan: {} due envelope(s) read, {} taken into the active set ({} in core){}", n,
              admitted.size(), in_core_, full_ ? ", active set full" : "");
   for (size_t i = 0; i < admitted.size(); ++i) Admit(*admitted[i], routes[i], activated[i]);
+  if (!activated.empty() && CommitFailed(activated[0])) {
+    // Nothing of the page became active: pause instead of taking it again at once.
+    QueueFailure("cannot activate " + std::to_string(activated.size()) + " envelope(s)", activated[0]);
+    return Pump();
+  }
+  if (!activated.empty()) QueueWorks();
   Pump();
   if (n == kScanPage && !full_) {
     page_timer_.Start(0, 0, [this] { ScanPage(); });
@@ -250,7 +256,7 @@ void Manager::Admit(const queue::Envelope& e, const Result<route::Route>& route,
     if (activated.code == queue::Code::kConflict || activated.code == queue::Code::kNotFound)
       log::Trace("scheduler", "{}: envelope {} not claimed: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
                  activated.message);
-    else
+    else if (!CommitFailed(activated))
       log::Warning("{}: cannot activate envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id),
                    activated.message);
     --in_core_;

@@ -23,6 +23,7 @@
 #include "ipc/control_queue.h"
 #include "ipc/bounce.h"
 #include "ipc/agent.h"
+#include "log/limited.h"
 #include "qmgr/notify.h"
 #include "qmgr/policy.h"
 #include "qmgr/settings.h"
@@ -232,6 +233,22 @@ class Manager {
   // (no time limit) moves ahead of the cursor and must not come round again.
   std::set<queue::EnvId> seen_;
   event::Timer page_timer_, run_timer_, due_timer_, pump_timer_, reaper_, soon_timer_;
+  // Queue changes that fail as a whole (storage.cc): a full disk gives one
+  // warning per interval and a scanning pause, and what failed is retried
+  // when the pause ends.
+  static bool CommitFailed(const queue::Status& s);  // storage or i/o, not one envelope's
+  void QueueFailure(const std::string& what, const queue::Status& s);
+  void RetryUpdate(queue::EnvId id, const queue::EnvelopeUpdate& u, const queue::Status& s);
+  void RetryRemoval(queue::EnvId id, const queue::Status& s);
+  void QueueWorks();  // a commit succeeded
+  void StartBackoff();
+  void EndBackoff();
+  log::LimitedWarning queue_warning_{std::chrono::seconds(10)};
+  uint64_t backoff_ms_ = 0;  // 0: commits work
+  bool backing_off_ = false;
+  event::Timer backoff_timer_;
+  std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> retry_updates_;
+  std::vector<queue::EnvId> retry_removals_;
   // Delivered envelopes are removed at the end of the loop turn, all in one
   // queue commit (one flush for every result that arrived together); each
   // one's Done() follows its removal, so "removed" is logged when it is true.

@@ -212,8 +212,7 @@ void Manager::OnNotified(queue::MsgId msg, ipc::NoticeKind kind, const std::vect
     case ipc::NoticeKind::kFailed:
       for (const Report& r : reports) {
         if (a.ok) {
-          if (auto st = q_->Remove(r.id); !st.ok() && st.code != queue::Code::kNotFound)
-            log::Warning("{}: cannot remove envelope {}: {}", id, queue::FormatEnvId(r.id), st.message);
+          if (auto st = q_->Remove(r.id); !st.ok() && st.code != queue::Code::kNotFound) RetryRemoval(r.id, st);
           continue;
         }
         // Nothing is lost: the recipient waits and is reported on a later attempt.
@@ -221,15 +220,13 @@ void Manager::OnNotified(queue::MsgId msg, ipc::NoticeKind kind, const std::vect
         u.state = queue::State::kDeferred;
         u.next_attempt = std::time(nullptr) + std::max<int64_t>(1, s_.min_backoff);
         u.last_error = r.rcpt.diagnostic.substr(0, queue::kMaxError);
-        if (auto st = q_->Update(r.id, u); !st.ok())
-          log::Warning("{}: cannot defer envelope {}: {}", id, queue::FormatEnvId(r.id), st.message);
+        if (auto st = q_->Update(r.id, u); !st.ok()) RetryUpdate(r.id, u, st);
       }
       break;
     case ipc::NoticeKind::kSuccess:
       // Delivered already: a lost success notice is not worth a second delivery.
       for (const Report& r : reports) {
-        if (auto st = q_->Remove(r.id); !st.ok() && st.code != queue::Code::kNotFound)
-          log::Warning("{}: cannot remove envelope {}: {}", id, queue::FormatEnvId(r.id), st.message);
+        if (auto st = q_->Remove(r.id); !st.ok() && st.code != queue::Code::kNotFound) RetryRemoval(r.id, st);
       }
       break;
     case ipc::NoticeKind::kDelayed:

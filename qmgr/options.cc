@@ -20,6 +20,7 @@ void Manager::ArmRunTimer() {
     if (q_->GetCounters().active > in_core_)
       if (int n = q_->ResetDeadInflight(); n > 0) log::Info("{} envelopes of a dead queue manager made due", n);
     q_->CheckReaders();
+    q_->KeepReserve();  // given up on a full disk: back once there is room
     log::Verbose("stats: sent={} deferred={} bounced={} expired={} requests={} crashes={}", stats_.sent,
                  stats_.deferred, stats_.bounced, stats_.expired, stats_.requests, stats_.crashes);
     Scan(std::time(nullptr));

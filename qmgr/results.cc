@@ -73,8 +73,7 @@ void Manager::Defer(queue::MsgId msg, const Entry& e, const std::string& dsn, co
   u.next_attempt = CeilSeconds() + Backoff(attempts, s_.min_backoff, s_.max_backoff);
   u.last_attempt = now;
   u.last_error = reason.substr(0, queue::kMaxError);
-  if (auto st = q_->Update(e.id, u); !st.ok())
-    log::Warning("{}: cannot defer envelope {}: {}", queue::FormatMsgId(msg), queue::FormatEnvId(e.id), st.message);
+  if (auto st = q_->Update(e.id, u); !st.ok()) RetryUpdate(e.id, u, st);
   ++stats_.deferred;
   Done(msg);
 }

@@ -130,6 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void PauseReading();
   void ResumeReading();
   std::string Who() const { return client_name_ + "[" + client_addr_ + "]"; }
+  bool QueueHasRoom(uint64_t size);  // free space for a message of `size` (0: unknown)
   void LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,
                  std::string_view rcpt);
   std::string DisconnectCounts() const;

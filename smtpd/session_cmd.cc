@@ -1,6 +1,8 @@
 // smtpd/session_cmd.cc — the envelope commands: HELO/EHLO, MAIL, RCPT (where
 // the restrictions run), VRFY and RSET, with Postfix's replies.
+#include "log/limited.h"
 #include "log/log.h"
+#include "queue/space.h"
 #include "smtp/reply.h"
 #include "smtpd/session.h"
 #include "util/strings.h"
@@ -97,6 +99,18 @@ std::optional<smtp::Address> Session::ParseAddress(std::string_view path, bool s
   return std::nullopt;
 }
 
+// Postfix's smtpd_check_queue: one warning per interval while space is short,
+// however many clients are refused meanwhile.
+bool Session::QueueHasRoom(uint64_t size) {
+  static log::LimitedWarning warning(std::chrono::seconds(10));
+  const Settings& st = svc_->settings();
+  std::string why =
+      queue::SpaceShortage(svc_->queue().AvailableBytes(), st.queue_minfree, st.message_size_limit, size);
+  if (why.empty()) return true;
+  warning.Warn("{}", why);
+  return false;
+}
+
 void Session::Mail(std::string_view arg) {
   const Settings& st = svc_->settings();
   if ((st.helo_required || helo_after_tls_) && helo_.empty())
@@ -112,6 +126,10 @@ void Session::Mail(std::string_view arg) {
   if (mp.body == smtp::Body::kBinaryMime) return Reply(555, "5.5.4", "Unsupported option: BODY=BINARYMIME");
   if (mp.size && st.message_size_limit && *mp.size > st.message_size_limit)
     return Reply(552, "5.3.4", "Message size exceeds fixed limit");
+  if (!QueueHasRoom(mp.size ? *mp.size : 0)) {
+    LogReject("MAIL", 452, "4.3.1", "Insufficient system storage", "");
+    return Reply(452, "4.3.1", "Insufficient system storage");
+  }
   auto sender = ParseAddress(pa->path, true, mp.smtputf8);
   if (!sender) return;
   txn_ = std::make_unique<Txn>();

@@ -4,6 +4,7 @@
 // committer; 250 only once the queue says durable.
 #include <ctime>
 
+#include "log/limited.h"
 #include "log/log.h"
 #include "smtp/received.h"
 #include "smtpd/session.h"
@@ -13,6 +14,13 @@ namespace postern::smtpd {
 namespace {
 
 constexpr size_t kBodyFlush = 64 * 1024;  // content handed to the writer in pieces of this size
+
+// A full disk fails every message alike: then one warning per interval.
+void QueueWarning(const queue::Status& s, std::string_view prefix) {
+  static log::LimitedWarning storage(std::chrono::seconds(10));
+  if (s.code == queue::Code::kInsufficientStorage) storage.Warn("{}{}", prefix, s.message);
+  else log::Warning("{}{}", prefix, s.message);
+}
 
 }  // namespace
 
@@ -68,7 +76,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   if (mp.smtputf8) rec.flags |= queue::kFlagSmtpUtf8;
   auto w = svc_->queue().Begin(std::move(rec));
   if (!w.ok()) {
-    log::Warning("queue: {}", w.status().message);
+    QueueWarning(w.status(), "queue: ");
     if (w.code() == queue::Code::kInsufficientStorage) return Answer{452, "4.3.1", "Insufficient system storage"};
     return Answer{451, "4.3.0", "Error: queue file write error"};
   }
@@ -215,7 +223,7 @@ void Session::EndOfContent() {
   } else if (c.cleanup.too_many_hops()) {
     code = cleanup::kHopsCode, enh = cleanup::kHopsStatus, text = std::string("Error: ") + cleanup::kHopsText;
   } else if (!c.write_error.ok()) {
-    log::Warning("{}: queue: {}", queue::FormatMsgId(c.writer->id()), c.write_error.message);
+    QueueWarning(c.write_error, queue::FormatMsgId(c.writer->id()) + ": queue: ");
     if (c.write_error.code == queue::Code::kInsufficientStorage)
       code = 452, enh = "4.3.1", text = "Insufficient system storage";
     else
@@ -245,7 +253,7 @@ void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
   phase_ = Phase::kCommand;
   smtp::Verb verb = last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData;
   // qmgr was woken once for the whole batch (Service's committer hook).
-  if (!r.ok()) log::Warning("queue commit: {}", r.status().message);
+  if (!r.ok()) QueueWarning(r.status(), "queue commit: ");
   if (finished_) return;  // the client left; the message (if committed) stays
   if (r.ok()) {
     ++ok_[size_t(verb)];

@@ -30,6 +30,7 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
     if (auto r = Take(cfg.Get(name), out); !r) return Err(r.error());
   }
   if (auto r = Take(cfg.GetSize("message_size_limit"), &s.message_size_limit); !r) return Err(r.error());
+  if (auto r = Take(cfg.GetSize("queue_minfree"), &s.queue_minfree); !r) return Err(r.error());
   auto get_int = [&](std::string_view name, long long min) -> Result<long long> {
     auto v = cfg.GetInt(name);
     if (!v) return Err(v.error());

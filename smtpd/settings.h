@@ -17,6 +17,7 @@ namespace postern::smtpd {
 struct Settings {
   std::string myhostname, banner, mail_name, myorigin, queue_directory;
   uint64_t message_size_limit = 0;  // 0: no limit
+  uint64_t queue_minfree = 0;       // MAIL is refused (452 4.3.1) at or below it
   uint64_t recipient_limit = 0;     // 0: no limit
   long long recipient_overshoot_limit = 1000;  // RCPTs past the limit that are not errors
   size_t line_length_limit = 2048;

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -109,12 +108,15 @@ Outcome<Options> OptionsFromConfig(const config::Config& cfg) {
   auto mapsize = cfg.GetSize("queue_map_size");
   auto life = cfg.GetTime("maximal_queue_lifetime");
   auto blife = cfg.GetTime("bounce_queue_lifetime");
+  auto reserve = cfg.GetSize("queue_reserve_size");
   for (const std::string* e : {minfree.ok() ? nullptr : &minfree.error(), mapsize.ok() ? nullptr : &mapsize.error(),
-                               life.ok() ? nullptr : &life.error(), blife.ok() ? nullptr : &blife.error()}) {
+                               life.ok() ? nullptr : &life.error(), blife.ok() ? nullptr : &blife.error(),
+                               reserve.ok() ? nullptr : &reserve.error()}) {
     if (e) return Fail(Code::kInvalid, *e);
   }
   o.min_free = *minfree;
   o.map_size_limit = *mapsize;
+  o.reserve_size = *reserve;
   o.initial_map_size = std::min<uint64_t>(o.initial_map_size, o.map_size_limit);
   o.lifetime = life->count();
   o.bounce_lifetime = blife->count();
@@ -255,25 +257,12 @@ Status Queue::Grow(bool enqueue) {
 
 // Pages in use: the file's high-water mark less the pages on LMDB's free list.
 uint64_t Queue::UsedBytes() {
-  uint64_t free_pages = 0, last = 0, psize = 4096;
-  Status s = Read([&](MDB_txn* t) -> Status {
-    MDB_envinfo info;
-    MDB_stat st;
-    mdb_env_info(env_.get(), &info);
-    mdb_env_stat(env_.get(), &st);
-    last = info.me_last_pgno;
-    psize = st.ms_psize;
-    int rc;
-    mdb::Cursor c(t, 0, &rc);  // dbi 0 is the free list: each value starts with its page count
-    if (rc) return MdbStatus(rc, "cursor");
-    MDB_val key, val;
-    while (mdb_cursor_get(c.get(), &key, &val, MDB_NEXT) == 0) {
-      if (val.mv_size >= sizeof(size_t)) free_pages += *static_cast<const size_t*>(val.mv_data);
-    }
+  uint64_t used = UINT64_MAX;
+  (void)Read([&](MDB_txn* t) {
+    used = internal::UsedBytesIn(env_.get(), t);
     return Status::Ok();
   });
-  if (!s.ok()) return UINT64_MAX;
-  return (last + 1 > free_pages ? last + 1 - free_pages : 0) * psize;
+  return used;
 }
 
 // A removal may have grown the map into the reserve; enqueueing must not follow
@@ -293,9 +282,7 @@ uint64_t Queue::MapSize() {
 
 Status Queue::CheckFree() {
   if (opts_.min_free == 0) return Status::Ok();
-  struct statvfs vfs;
-  if (::fstatvfs(data_fd_.get(), &vfs) != 0) return ErrnoStatus(errno, "statvfs " + data_dir_);
-  uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  uint64_t avail = AvailableBytes();
   if (avail < opts_.min_free) {
     return Fail(Code::kInsufficientStorage, "free space " + std::to_string(avail) +
                                                 " below queue_minfree " + std::to_string(opts_.min_free));

@@ -49,6 +49,9 @@ struct Options {
   // Bodies up to this size are stored inside the commit transaction (one
   // flush makes body and envelopes durable) instead of as files; 0: always files.
   size_t inline_body_max = kDefaultInlineBodyMax;
+  // queue_reserve_size: kept allocated in queue.reserve by KeepReserve() and
+  // released when an update or removal finds the file system full; 0: none.
+  uint64_t reserve_size = 0;
 };
 
 // Builds Options from main.cf (queue_minfree, queue_map_size, mail_owner when
@@ -197,6 +200,10 @@ class Queue {
   int ReaderCount();                // reader slots in use (all processes)
   SyncStats Syncs() const;
   uint64_t MapSize();
+  // Space: free bytes for unprivileged users on the queue's file system, and
+  // the reserve (space.cc) that qmgr restores when there is room again.
+  uint64_t AvailableBytes();
+  void KeepReserve();
 
  private:
   Queue() = default;
@@ -211,6 +218,8 @@ class Queue {
   Status EnqueueRoom();
   uint64_t UsedBytes();
   Status Adopt();
+  Status CommitStatus(int rc);
+  bool ReleaseReserve();  // true: there was a reserve, now freed
   Status PutEnvelope(MDB_txn* t, const Envelope* old, const Envelope& now, int64_t* deltas);
   // *last: the message went with it; *inline_body: and its body was in LMDB (no file to unlink).
   Status RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size, bool* inline_body);

@@ -29,13 +29,21 @@ Status LoadEnvelopes(MDB_txn* t, MDB_dbi env_db, MsgId id, std::vector<Envelope>
 Status GetEnvelopeIn(MDB_txn* t, MDB_dbi env_db, EnvId id, Envelope* out);
 Status GetMessageIn(MDB_txn* t, MDB_dbi msg_db, MsgId id, MessageRecord* out);
 
+// Pages on LMDB's free list, and the bytes of the pages in use (space.cc).
+uint64_t FreePages(MDB_txn* t);
+uint64_t UsedBytesIn(MDB_env* env, MDB_txn* t);
+
 }  // namespace postern::queue::internal
 
 namespace postern::queue {
 
-// Runs body(txn) in a write transaction; grows the map and retries on MDB_MAP_FULL.
+// Runs body(txn) in a write transaction; grows the map and retries on
+// MDB_MAP_FULL. An update or removal (not an enqueue) that finds the file
+// system full releases the space reserve and tries once more, so that the
+// queue can drain when the disk is full.
 template <class F>
 Status Queue::Write(F&& body, bool enqueue) {
+  bool released = false;
   for (int tries = 0;; ++tries) {
     Status s;
     {
@@ -56,8 +64,12 @@ Status Queue::Write(F&& body, bool enqueue) {
           commit_syncs_++;
           return s;
         }
-        s = internal::MdbStatus(rc, "commit");
+        s = CommitStatus(rc);
       }
+    }
+    if (s.code == Code::kInsufficientStorage && !enqueue && !released) {
+      released = true;
+      if (ReleaseReserve()) continue;
     }
     if (s.code != Code::kMapFull || tries > 20) return s;
     if (Status g = Grow(enqueue); !g.ok()) return g;

@@ -1,0 +1,177 @@
+"""A full queue file system (issue 20): smtpd refuses with 452 4.3.1 before
+the disk is full, qmgr backs off with one warning per interval instead of
+retrying in a tight loop, the space reserve lets the queue drain on a full
+disk once the next hop is back, and nothing acknowledged is lost. The queue
+lives on a small tmpfs (root only), filled by SMTP clients and then by an
+other file, as a growing log would."""
+import os
+import re
+import smtplib
+import subprocess
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import BIN, free_port, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+
+RCPTS = 10            # recipients per message: activating a scan page takes many LMDB pages
+BODY = 48 * 1024      # over 32 KiB: each body is a file of its own
+
+
+@pytest.fixture
+def small_fs(instance):
+    """The instance's queue directory on a 16 MiB tmpfs."""
+    qdir = instance.queue_dir
+    qdir.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(qdir)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount tmpfs: " + r.stderr.decode())
+    yield qdir
+    instance.cleanup()
+    subprocess.run(["umount", "-l", str(qdir)], check=False)
+
+
+class Recorder:
+    def __init__(self):
+        self.rcpts = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.rcpts.update(envelope.rcpt_tos)
+        return "250 2.0.0 Ok"
+
+
+def configure(instance, hop, **params):
+    instance.set(relayhost=f"[127.0.0.1]:{hop}", minimal_backoff_time="1s", maximal_backoff_time="2s",
+                 queue_run_delay="1s", transport_retry_time="1s", service_throttle_time="1s",
+                 mynetworks="127.0.0.0/8", message_size_limit="1m", **params)
+    instance.add_service("qmgr unix n - n 300 1 qmgr")
+    instance.add_service("bounce unix - - n - 0 bounce")
+    instance.add_service("smtp unix - - n - - smtp")
+    port = free_port()
+    instance.add_service(f"127.0.0.1:{port} inet n - n - - smtpd")
+    return port
+
+
+def send_one(port, i):
+    """(code, text, rcpts): the reply that ended the transaction."""
+    rcpts = [f"m{i}r{j}@example.net" for j in range(RCPTS)]
+    body = (f"Subject: {i}\r\n\r\n" + "x" * 76 + "\r\n") * (BODY // 78)
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as c:
+        c.ehlo("client.test")
+        code, text = c.mail(f"s{i}@example.org")
+        if code != 250:
+            return code, text.decode(), rcpts
+        for r in rcpts:
+            code, text = c.rcpt(r)
+            assert code == 250, (code, text)
+        code, text = c.data(body.encode())
+        return code, text.decode(), rcpts
+
+
+def fill_by_clients(port):
+    """Sends until the queue refuses three times in a row: (accepted rcpts, refusals)."""
+    accepted, refused = [], []
+    for i in range(2000):
+        code, text, rcpts = send_one(port, i)
+        if code == 250:
+            accepted += rcpts
+            refused.clear()
+            continue
+        refused.append((code, text))
+        if len(refused) == 3:
+            return accepted, refused
+    raise AssertionError("the queue never refused")
+
+
+def fill_rest(directory):
+    """Another writer takes what the queue left: the file system is full."""
+    chunk = b"\0" * 65536
+    with open(os.path.join(directory, "filler"), "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+    small = b"\0" * 512
+    with open(os.path.join(directory, "filler2"), "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(small)
+        except OSError:
+            pass
+    st = os.statvfs(directory)
+    assert st.f_bavail * st.f_frsize < 64 * 1024
+
+
+def lines_since(instance, mark):
+    return instance.log()[mark:].splitlines()
+
+
+def test_full_disk_drains_when_the_next_hop_returns_without_freeing_space(instance, small_fs):
+    hop = free_port()
+    port = configure(instance, hop, queue_reserve_size="2m")
+    instance.start()
+    reserve = small_fs / "queue.reserve"
+    wait_for(lambda: reserve.exists() and reserve.stat().st_size == 2 << 20, timeout=30, what="the reserve")
+    accepted, refused = fill_by_clients(port)
+    assert len(accepted) >= 10 * RCPTS
+    assert all(code == 452 and text.startswith("4.3.1 Insufficient system storage") for code, text in refused), refused
+    instance.wait_log(r"NOQUEUE: reject: MAIL from \S+: 452 4.3.1 Insufficient system storage;")
+    fill_rest(small_fs)
+    mark = instance.log_mark()
+    # Every deferred envelope due now, taken into the active set a page at a time.
+    assert instance.postern("flush").returncode == 0
+    instance.wait_log(r"qmgr\[\d+\]: warning: queue file system full: 2097152 bytes of reserve", since=mark,
+                      timeout=60)
+    recorder = Recorder()
+    sink = Controller(recorder, hostname="127.0.0.1", port=hop)
+    sink.start()
+    try:
+        assert instance.postern("flush").returncode == 0
+        wait_for(lambda: recorder.rcpts >= set(accepted), timeout=240, interval=0.5,
+                 what=f"{len(accepted)} recipients delivered (got {len(recorder.rcpts)})")
+        wait_for(lambda: not list((small_fs / "data").rglob("*[0-9a-f]")), timeout=60,
+                 what="every body file removed")
+    finally:
+        sink.stop()
+    assert (small_fs / "filler").exists()  # no space was freed for the drain
+    r = instance.postern("show", "status")
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"^QUEUE file (\d+) bytes, (\d+) bytes in use, map (\d+) bytes \((\d+\.\d)% full\)$", r.stdout, re.M)
+    assert m, r.stdout
+    file_bytes, used, mapsize = (int(m.group(i)) for i in (1, 2, 3))
+    assert file_bytes == os.stat(small_fs / "queue.lmdb").st_size
+    assert 0 < used <= file_bytes < mapsize
+    assert recorder.rcpts == set(accepted)  # and nothing refused was delivered
+
+
+def test_failing_queue_commits_back_off_with_one_warning_per_interval(instance, small_fs):
+    hop = free_port()
+    port = configure(instance, hop, queue_reserve_size="0")
+    instance.start()
+    accepted, refused = fill_by_clients(port)
+    assert refused[0][0] == 452
+    fill_rest(small_fs)
+    mark = instance.log_mark()
+    assert instance.postern("flush").returncode == 0
+    instance.wait_log(r"qmgr\[\d+\]: warning: .*; queue changes retried in \d+s", since=mark, timeout=60)
+    start_mark, t0 = instance.log_mark(), time.monotonic()
+    # The condition lasts: count what qmgr writes over ten seconds of it.
+    wait_for(lambda: time.monotonic() - t0 >= 10, timeout=15, what="ten seconds")
+    quiet = lines_since(instance, start_mark)
+    assert len(quiet) <= 30, "%d lines in 10 s:\n%s" % (len(quiet), "\n".join(quiet[:50]))
+    # Space back and the next hop up: the retried changes go through and the queue drains.
+    os.unlink(small_fs / "filler")
+    recorder = Recorder()
+    sink = Controller(recorder, hostname="127.0.0.1", port=hop)
+    sink.start()
+    try:
+        wait_for(lambda: recorder.rcpts >= set(accepted), timeout=240, interval=0.5,
+                 what=f"{len(accepted)} recipients delivered (got {len(recorder.rcpts)})")
+    finally:
+        sink.stop()
+    instance.wait_log(r"qmgr\[\d+\]: queue changes work again", since=mark, timeout=30)
