@@ -132,7 +132,11 @@ bool Manager::Full() const {
 // Scans run in pages, one page per loop turn, so that results and triggers
 // are served while a large queue is being read.
 void Manager::Scan(int64_t until) {
-  if (draining_ || backing_off_) return;  // the end of a backoff scans
+  if (draining_) return;
+  if (backing_off_) {  // the end of the backoff scans, this far
+    backoff_scan_until_ = std::max(backoff_scan_until_, until);
+    return;
+  }
   if (scanning_) {
     rescan_ = true;
     rescan_until_ = std::max(rescan_until_, until);

@@ -246,6 +246,7 @@ class Manager {
   log::LimitedWarning queue_warning_{std::chrono::seconds(10)};
   uint64_t backoff_ms_ = 0;  // 0: commits work
   bool backing_off_ = false;
+  int64_t backoff_scan_until_ = 0;  // scans asked for meanwhile (flush: everything)
   event::Timer backoff_timer_;
   std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> retry_updates_;
   std::vector<queue::EnvId> retry_removals_;

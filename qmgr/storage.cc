@@ -4,6 +4,7 @@
 // when it ends, never a tight loop of retries.
 #include <algorithm>
 #include <ctime>
+#include <utility>
 
 #include "log/log.h"
 #include "qmgr/manager.h"
@@ -54,8 +55,8 @@ void Manager::StartBackoff() {
   backoff_timer_.Start(backoff_ms_, 0, [this] { EndBackoff(); });
 }
 
-// Retries what failed (in one commit each), then scans: the scan's first
-// successful commit ends the backoff for good.
+// Retries what failed (one commit for the updates, one for the removals),
+// then scans; the first commit that works ends the backoff for good.
 void Manager::EndBackoff() {
   backing_off_ = false;
   q_->KeepReserve();
@@ -73,7 +74,10 @@ void Manager::EndBackoff() {
     for (size_t i = 0; i < removals.size(); ++i)
       if (!st[i].ok() && st[i].code != queue::Code::kNotFound) RetryRemoval(removals[i], st[i]);
   }
-  if (!backing_off_) Scan(std::time(nullptr));
+  if (backing_off_) return;
+  if (!updates.empty() || !removals.empty()) QueueWorks();
+  int64_t until = std::max<int64_t>(std::exchange(backoff_scan_until_, 0), std::time(nullptr));
+  Scan(until);
 }
 
 }  // namespace postern::qmgr
