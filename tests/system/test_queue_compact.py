@@ -25,8 +25,10 @@ def test_a_drained_backlog_is_compacted_at_the_next_start(instance):
     configure(instance)
     sink = Sink(instance)
     instance.start()
-    # 16 KiB bodies live inside the queue file: 500 of them make it ~10 MB.
+    # A backlog: 16 KiB bodies live inside the queue file, 500 of them ~10 MB.
+    assert instance.postern("pause", "mta").returncode == 0
     ids = inject(instance, "u@example.test", count=500, size=16 * 1024)
+    assert instance.postern("resume", "mta").returncode == 0
     wait_for(lambda: len(sink.sent()) == len(ids), timeout=180, interval=0.2, what="500 deliveries")
     wait_empty(instance, timeout=60)
     path = instance.queue_dir / "queue.lmdb"
