@@ -132,6 +132,7 @@ Status CopyCompact(MDB_env* env, const std::string& dir, const std::string& path
 
 Outcome<FileUsage> ReadFileUsage(const std::string& dir) {
   std::string path = dir + "/queue.lmdb";
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return FileUsage{};  // not made yet: empty
   auto env = OpenPlain(path, false);
   if (!env.ok()) return env.status();
   return UsageOf(env->get(), path);

@@ -24,6 +24,7 @@ struct FileUsage {
 // Reads the usage of dir/queue.lmdb through a short read-only open, for a
 // process that does not hold the queue open (master for `show status`):
 // closing it would drop that process's LMDB locks (fcntl locks are per process).
+// All zero while no process has created the queue yet.
 Outcome<FileUsage> ReadFileUsage(const std::string& dir);
 
 // smtpd's check before MAIL, as Postfix's: mail is refused while the queue
