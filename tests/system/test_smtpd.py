@@ -424,10 +424,12 @@ def test_storage_trouble_answers_452_and_queues_nothing(instance):
     s = start_smtpd(instance, queue_minfree="1000000g")
     c = s.raw()
     c.cmd("EHLO client.test")
-    c.cmd("MAIL FROM:<a@example.org>")
-    c.cmd("RCPT TO:<alice@localhost>")
-    assert c.cmd("DATA") == (452, "4.3.1 Insufficient system storage")
+    # As Postfix's smtpd_check_queue: refused at MAIL FROM, before any content.
+    assert c.cmd("MAIL FROM:<a@example.org>") == (452, "4.3.1 Insufficient system storage")
+    assert c.cmd("RCPT TO:<alice@localhost>")[0] == 503
     assert s.queue() == []
+    instance.wait_log(r"smtpd\[\d+\]: warning: not enough free space in mail queue: \d+ bytes <= queue_minfree")
+    instance.wait_log(r"NOQUEUE: reject: MAIL from \S+: 452 4.3.1 Insufficient system storage; proto=ESMTP")
 
 
 def test_local_submission_over_a_unix_socket(instance):
