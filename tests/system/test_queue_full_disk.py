@@ -88,22 +88,19 @@ def fill_by_clients(port):
     raise AssertionError("the queue never refused")
 
 
-def fill_rest(directory):
-    """Another writer takes what the queue left: the file system is full."""
-    chunk = b"\0" * 65536
-    with open(os.path.join(directory, "filler"), "wb", buffering=0) as f:
+def write_until_full(path, chunk):
+    with open(path, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(chunk)
         except OSError:
             pass
-    small = b"\0" * 512
-    with open(os.path.join(directory, "filler2"), "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(small)
-        except OSError:
-            pass
+
+
+def fill_rest(directory):
+    """Another writer takes what the queue left: the file system is full."""
+    write_until_full(os.path.join(directory, "filler"), b"\0" * 65536)
+    write_until_full(os.path.join(directory, "filler2"), b"\0" * 512)  # the last pieces
     st = os.statvfs(directory)
     assert st.f_bavail * st.f_frsize < 64 * 1024
 
