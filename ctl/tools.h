@@ -1,5 +1,5 @@
 // ctl/tools.h — the `postern` commands that work without a running system:
-// encrypt (password hashes), spf walk (SPF ranges via DNS) and cache (the
+// encrypt (password hashes), spf walk (SPF ranges via DNS), version and cache (the
 // policy cache database). main.cc joins ToolCommands() into its table.
 #pragma once
 

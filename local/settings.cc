@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "config/compat.h"
 #include "config/params.h"
 
 namespace postern::local {
@@ -106,7 +107,8 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
   s.lock_flock = Has(*locks, "flock");
   s.lock_dotlock = Has(*locks, "dotlock");
   for (const std::string& l : *locks) {
-    if (l != "fcntl" && l != "flock" && l != "dotlock")
+    auto known = config::MailboxLockTypes();
+    if (std::find(known.begin(), known.end(), l) == known.end())
       return Err("mailbox_delivery_lock: unknown lock \"" + l + "\" (fcntl, flock or dotlock)");
   }
   for (auto [name, out] : {std::pair{"owner_request_special", &s.owner_request_special},

@@ -15,10 +15,10 @@ namespace postern::postconf {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: postconf [-c config_dir] [-d (parameter defaults)] [-e (edit configuration)]"
+    "usage: postconf [-a (server SASL types)] [-A (client SASL types)] [-c config_dir] [-d (parameter defaults)] [-e (edit configuration)]"
     " [-f (fold lines)] [-F (master.cf fields)] [-h (no names)] [-H (no values)]"
-    " [-M (master.cf)] [-n (non-default parameters)] [-o name=value (override parameter value)]"
-    " [-p (main.cf, default)] [-P (master.cf parameters)] [-x (expand parameter values)]"
+    " [-l (mailbox lock types)] [-m (map types)] [-M (master.cf)] [-n (non-default parameters)] [-o name=value (override parameter value)]"
+    " [-p (main.cf, default)] [-P (master.cf parameters)] [-T (TLS library information)] [-x (expand parameter values)]"
     " [-X (exclude)] [-# (comment-out)] [name...]";
 
 struct OptionName {
@@ -29,7 +29,8 @@ constexpr OptionName kNames[] = {
     {kShowDefs, "-d"},   {kEdit, "-e"},         {kFold, "-f"},         {kMasterField, "-F"},
     {kHideName, "-h"},   {kHideValue, "-H"},    {kMasterEntry, "-M"},  {kShowNondef, "-n"},
     {kOverride, "-o"},   {kMainParam, "-p"},    {kMasterParam, "-P"},  {kEval, "-x"},
-    {kExclude, "-X"},    {kCommentOut, "-#"},
+    {kExclude, "-X"},    {kCommentOut, "-#"},   {kShowMaps, "-m"},     {kShowSaslServer, "-a"},
+    {kShowSaslClient, "-A"}, {kShowLocks, "-l"}, {kShowTls, "-T"},
 };
 
 std::string Names(unsigned bits) {
@@ -42,7 +43,7 @@ std::string Names(unsigned bits) {
   return out;
 }
 
-constexpr unsigned kMajor = kMainParam | kMasterEntry | kMasterField | kMasterParam;
+constexpr unsigned kMajor = kMainParam | kMasterEntry | kMasterField | kMasterParam | kInfoModes;
 constexpr unsigned kEdits = kEdit | kExclude | kCommentOut;
 
 // Options of which at most one may be given (the first row: the major modes).
@@ -61,6 +62,7 @@ constexpr unsigned kCompatible[][2] = {
     {kMasterEntry, kEdit | kExclude | kCommentOut | kFold | kOverride | kEval},
     {kMasterField, kEdit | kFold | kHideName | kHideValue | kOverride | kEval},
     {kMasterParam, kEdit | kExclude | kFold | kHideName | kHideValue | kOverride | kEval},
+    {kShowMaps, 0}, {kShowSaslServer, 0}, {kShowSaslClient, 0}, {kShowLocks, 0}, {kShowTls, 0},
 };
 
 void CheckCombination(unsigned mode) {
@@ -80,8 +82,10 @@ Options ParseCommandLine(int argc, char** argv) {
   std::string dash_c;
   opterr = 0;  // one usage line instead of getopt's own message
   int ch;
-  while ((ch = getopt(argc, argv, "c:defFhHMno:pPxX#")) != -1) {
+  while ((ch = getopt(argc, argv, "aAc:defFhHlmMno:pPT:xX#")) != -1) {
     switch (ch) {
+      case 'a': o.mode |= kShowSaslServer; break;
+      case 'A': o.mode |= kShowSaslClient; break;
       case 'c': dash_c = optarg; break;
       case 'd': o.mode |= kShowDefs; break;
       case 'e': o.mode |= kEdit; break;
@@ -89,6 +93,8 @@ Options ParseCommandLine(int argc, char** argv) {
       case 'F': o.mode |= kMasterField; break;
       case 'h': o.mode |= kHideName; break;
       case 'H': o.mode |= kHideValue; break;
+      case 'l': o.mode |= kShowLocks; break;
+      case 'm': o.mode |= kShowMaps; break;
       case 'M': o.mode |= kMasterEntry; break;
       case 'n': o.mode |= kShowNondef; break;
       case 'o':
@@ -97,6 +103,10 @@ Options ParseCommandLine(int argc, char** argv) {
         break;
       case 'p': o.mode |= kMainParam; break;
       case 'P': o.mode |= kMasterParam; break;
+      case 'T':
+        o.mode |= kShowTls;
+        o.tls_query = optarg;
+        break;
       case 'x': o.mode |= kEval; break;
       case 'X': o.mode |= kExclude; break;
       case '#': o.mode |= kCommentOut; break;
@@ -125,7 +135,9 @@ int main(int argc, char** argv) {
   Options o = ParseCommandLine(argc, argv);
   bool master = o.mode & (kMasterEntry | kMasterField | kMasterParam);
   bool edit = o.mode & (kEdit | kExclude | kCommentOut);
-  if (edit) {
+  if (o.mode & kInfoModes) {
+    ShowInfo(o);
+  } else if (edit) {
     master ? EditMaster(o) : EditMain(o);
   } else {
     master ? ShowMaster(o) : ShowMain(o);

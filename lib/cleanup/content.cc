@@ -3,6 +3,7 @@
 
 #include "config/maincf.h"
 #include "log/log.h"
+#include "util/strings.h"
 
 namespace postern::cleanup {
 
@@ -52,7 +53,18 @@ void Content::Finish(std::string* buf) {
   headers_.Finish(buf);
 }
 
+std::string Content::message_id() const {
+  if (!headers_.has_message_id()) return "<>";
+  std::string out;
+  for (char c : headers_.message_id()) {
+    if (c == '\r' || c == '\n') continue;
+    out += (c == '\t' || (c >= 32 && c < 127)) ? c : '?';
+  }
+  return std::string(Trim(out));
+}
+
 void Content::Log(std::string_view id) const {
+  log::Info("{}: message-id={}", id, message_id());
   if (too_many_hops()) log::Warning("{}: message rejected: hopcount exceeded", id);
   if (truncated() > 0)
     log::Warning("{}: message header length exceeds safety limit: {} header(s) cut at header_size_limit {}", id,

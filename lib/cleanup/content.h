@@ -56,6 +56,9 @@ class Content {
   unsigned truncated() const { return headers_.truncated(); }
   uint64_t stray() const { return stray_.stray(); }
   uint64_t nuls() const { return stray_.nuls(); }
+  // Postfix's logged form of the first Message-ID: header: unfolded, trimmed,
+  // unprintable bytes as '?'; "<>" when the header block has none.
+  std::string message_id() const;
   // One log line per kind of change made to message `id` (or its refusal).
   void Log(std::string_view id) const;
 

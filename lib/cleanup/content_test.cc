@@ -87,5 +87,22 @@ TEST(Writer, StoresCleanedContent) {
   EXPECT_EQ(got, "Received: by us\r\nX: 0123456789abcdefg\r\n\r\nNUL  and CR ");
 }
 
+// What the "message-id=" log line shows.
+TEST(Content, MessageId) {
+  struct { std::string in, want; } cases[] = {
+      {"Message-ID: <a@b>\r\n\r\nx", "<a@b>"},
+      {"Message-Id:\r\n\t<folded@b>  \r\nTo: c\r\n\r\n", "<folded@b>"},
+      {"Message-ID: <\x01@b>\r\n\r\n", "<?@b>"},
+      {"Subject: none\r\n\r\nMessage-ID: <body@b>\r\n", "<>"},
+  };
+  for (const auto& c : cases) {
+    Content content;
+    std::string buf = c.in;
+    content.Apply(&buf, 0);
+    content.Finish(&buf);
+    EXPECT_EQ(content.message_id(), c.want) << c.in;
+  }
+}
+
 }  // namespace
 }  // namespace postern::cleanup

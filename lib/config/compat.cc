@@ -215,6 +215,14 @@ RestrictionInfo LookupRestriction(std::string_view name) {
   return {r->support, r->takes_argument};
 }
 
+std::span<const std::string_view> SupportedTableTypes() { return kSupportedTables; }
+
+std::span<const std::string_view> MailboxLockTypes() {
+  // Postfix's order (postconf -l on Linux).
+  static constexpr std::string_view kLocks[] = {"flock", "fcntl", "dotlock"};
+  return kLocks;
+}
+
 TableSupport LookupTableType(std::string_view type) {
   if (Contains(kSupportedTables, type)) return TableSupport::kSupported;
   if (Contains(kPostfixTables, type)) return TableSupport::kUnsupported;

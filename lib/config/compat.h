@@ -3,6 +3,7 @@
 // Postfix has and postern supports, lacks yet, or does not need.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,13 @@ RestrictionInfo LookupRestriction(std::string_view name);
 // The type part of a type:name table reference.
 enum class TableSupport { kSupported, kUnsupported, kUnknown };
 TableSupport LookupTableType(std::string_view type);
+
+// The table types postern opens, sorted (postconf -m): hash, btree and dbm
+// among them, as aliases of lmdb.
+std::span<const std::string_view> SupportedTableTypes();
+
+// The mailbox locks local(8) takes (mailbox_delivery_lock; postconf -l).
+std::span<const std::string_view> MailboxLockTypes();
 
 // hash, btree and dbm name Postfix's default database types; postern keeps
 // those tables in LMDB, so the three mean lmdb. Any other type is returned as is.

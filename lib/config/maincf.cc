@@ -117,6 +117,8 @@ static std::string DomainOf(std::string_view host) {
 }
 
 std::optional<std::string> Config::Raw(std::string_view name) const {
+  // Read-only, as in Postfix: the program's own version, whatever main.cf says.
+  if (name == "mail_version") return std::string(FindParam(name)->default_value);
   if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
   if (auto it = index_.find(name); it != index_.end()) return assignments_[it->second].value;
   if (name == "config_directory" && !config_dir_.empty()) return config_dir_;
@@ -382,6 +384,7 @@ std::vector<Config::Problem> Config::Validate() const {
     auto v = IsSet(def.name) ? Typed(def.name, def.type) : Get(def.name);
     if (!v) out.push_back({false, v.error()});
   }
+  if (IsSet("mail_version")) out.push_back({true, "mail_version is read-only; the setting is ignored"});
   for (const auto& a : assignments_) {
     if (FindParam(a.name) || referenced.count(a.name)) continue;
     if (index_.at(a.name) != size_t(&a - assignments_.data())) continue;  // report once

@@ -37,6 +37,15 @@ TEST(MainCf, LastAssignmentWins) {
   EXPECT_EQ(*c.Get("a"), "2");
 }
 
+TEST(MainCf, MailVersionIsReadOnly) {
+  Config c = MustParse("mail_version = 9.9\nx = $mail_version\n");
+  EXPECT_EQ(c.Str("mail_version"), POSTERN_VERSION_FOR_TEST);
+  EXPECT_EQ(c.Str("x"), POSTERN_VERSION_FOR_TEST);
+  bool warned = false;
+  for (const auto& p : c.Validate()) warned |= p.warning && p.text.find("mail_version is read-only") != p.text.npos;
+  EXPECT_TRUE(warned);
+}
+
 TEST(MainCf, SyntaxErrorsNameFileAndLine) {
   struct { const char* text; const char* error; } cases[] = {
       {"a = 1\nfoo\n", "main.cf, line 2: missing '=' after parameter name: \"foo\""},

@@ -136,7 +136,7 @@ constexpr ParamDef kParams[] = {
     {"mail_name", T::kString, "postern", "the mail system's name in the SMTP greeting and in notices"},
     {"mail_owner", T::kString, "postern", "unprivileged user that owns the queue and runs the workers"},
     {"mail_spool_directory", T::kString, "/var/mail", "directory of mbox files for local delivery"},
-    {"mail_version", T::kString, "0.1.0", "the version of postern"},
+    {"mail_version", T::kString, POSTERN_VERSION, "the version of postern (read-only: the project version the programs were built from)"},
     {"mailbox_command", T::kString, "", "command that local delivery pipes mail to, instead of a mailbox"},
     {"mailbox_delivery_lock", T::kList, "fcntl, dotlock", "locks that local delivery takes on an mbox file: fcntl, flock, dotlock"},
     {"mailbox_size_limit", T::kSize, "51200000", "largest mbox file or file destination that local delivery appends to (0: no limit)"},

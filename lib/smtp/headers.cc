@@ -61,6 +61,16 @@ void HeaderFilter::StartHeader(Verdict v, std::string_view name, std::string* bu
   seen_header_ = true;
   if (dropping_) ++removed_;
   if (Listed(name, opt_.hops)) ++hops_;
+  in_message_id_ = !has_message_id_ && EqualsIgnoreCase(name, "Message-ID");
+  has_message_id_ = has_message_id_ || in_message_id_;
+  message_id_name_ = in_message_id_;
+}
+
+// Collects the first Message-ID: header's text for cleanup's log line.
+void HeaderFilter::NoteMessageId(std::string_view line) {
+  if (message_id_name_) line.remove_prefix(line.find(':') + 1);  // Judge() saw the colon
+  message_id_name_ = false;
+  message_id_.append(line.substr(0, kMaxMessageId - message_id_.size()));
 }
 
 // Appends a piece of a kept header, up to header_size_limit for the header.
@@ -95,6 +105,7 @@ void HeaderFilter::Process(std::string_view s, std::string* buf) {
         // (a body without headers) is body.
         EndCut(buf);
         in_body_ = true;
+        in_message_id_ = false;
         dropping_ = false;
         size_t n = v == Verdict::kBody ? 0 : s[i] == '\n' ? 1 : 2;
         header_bytes_ += n;
@@ -107,6 +118,7 @@ void HeaderFilter::Process(std::string_view s, std::string* buf) {
     size_t nl = s.find('\n', i);
     size_t e = nl == std::string_view::npos ? s.size() : nl + 1;
     if (!dropping_) Keep(s.substr(i, e - i), buf);
+    if (in_message_id_) NoteMessageId(s.substr(i, e - i));
     if (nl != std::string_view::npos) line_start_ = true;
     i = e;
   }

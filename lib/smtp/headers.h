@@ -41,6 +41,11 @@ class HeaderFilter {
   unsigned hops() const { return hops_; }
   // Headers cut at Options::header_size_limit.
   unsigned truncated() const { return truncated_; }
+  // The raw text after "Message-ID:" of the first such header (with its
+  // continuation lines, at most kMaxMessageId bytes); empty when none.
+  const std::string& message_id() const { return message_id_; }
+  bool has_message_id() const { return has_message_id_; }
+  static constexpr size_t kMaxMessageId = 998;
 
  private:
   enum class Verdict { kUndecided, kKeep, kDrop, kContinue, kEndOfHeaders, kBody };
@@ -49,6 +54,7 @@ class HeaderFilter {
   void EndCut(std::string* buf);
   void Keep(std::string_view line, std::string* buf);
   void Process(std::string_view s, std::string* buf);
+  void NoteMessageId(std::string_view line);
 
   Options opt_;
   std::string pending_;
@@ -64,6 +70,11 @@ class HeaderFilter {
   unsigned removed_ = 0;
   unsigned hops_ = 0;
   unsigned truncated_ = 0;
+  bool in_message_id_ = false;  // the current header is the first Message-ID:
+  bool has_message_id_ = false;
+  bool message_id_name_ = false;  // the next piece starts with "Message-ID:"
+
+  std::string message_id_;
 };
 
 }  // namespace postern::smtp

@@ -120,5 +120,23 @@ TEST(HeaderFilter, AMegabyteHeaderIsNotStoredWhole) {
   EXPECT_EQ(stored, 102400u + 2 + 12 + 2 + 6);
 }
 
+TEST(HeaderFilter, MessageId) {
+  struct { const char* name; std::string in, id; bool has; } cases[] = {
+      {"plain", "Subject: x\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n", " <a@b>\r\n", true},
+      {"folded", "message-id:\r\n <a@b>\r\nTo: c\r\n\r\n", "\r\n <a@b>\r\n", true},
+      {"first of two", "Message-Id: <1@x>\nMessage-Id: <2@x>\n\n", " <1@x>\n", true},
+      {"none", "Subject: x\r\n\r\nMessage-ID: <in@body>\r\n", "", false},
+      {"similar name", "X-Message-ID: <a@b>\r\n\r\n", "", false},
+  };
+  for (const auto& c : cases) {
+    for (size_t chunk : {size_t(1), size_t(3), size_t(4096)}) {
+      HeaderFilter f;
+      testing::Chunked(c.in, chunk, &f);
+      EXPECT_EQ(f.message_id(), c.id) << c.name << " chunk " << chunk;
+      EXPECT_EQ(f.has_message_id(), c.has) << c.name << " chunk " << chunk;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace postern::smtp

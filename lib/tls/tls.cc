@@ -338,6 +338,18 @@ PeerStatus CheckPeer(gnutls_session_t s, const std::vector<std::string>& names, 
   return result;
 }
 
+std::string CompileVersion() { return std::string("GnuTLS ") + GNUTLS_VERSION; }
+
+std::string RunVersion() { return std::string("GnuTLS ") + gnutls_check_version(nullptr); }
+
+std::vector<std::string> PublicKeyAlgorithms() {
+  std::vector<std::string> out;
+  for (const gnutls_pk_algorithm_t* pk = gnutls_pk_list(); *pk != GNUTLS_PK_UNKNOWN; ++pk)
+    if (const char* name = gnutls_pk_get_name(*pk); name && std::find(out.begin(), out.end(), name) == out.end())
+      out.emplace_back(name);  // RSA is listed twice (signing and encryption)
+  return out;
+}
+
 void GlobalInit(int loglevel) {
   static std::once_flag once;
   std::call_once(once, [loglevel] {

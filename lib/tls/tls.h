@@ -115,6 +115,12 @@ PeerStatus CheckPeer(gnutls_session_t s, const std::vector<std::string>& names, 
 
 Info SessionInfo(gnutls_session_t s);
 
+// postconf -T: the GnuTLS version built against ("GnuTLS 3.8.3"), the one
+// loaded at run time, and the public key algorithms it offers.
+std::string CompileVersion();
+std::string RunVersion();
+std::vector<std::string> PublicKeyAlgorithms();
+
 // Once per process, before any session (idempotent). Sends GnuTLS's own
 // debug output to our log when loglevel > 3.
 void GlobalInit(int loglevel);
