@@ -1,11 +1,13 @@
 # tests/system/test_cleanup.py — what cleanup does to mail on its way into the
 # queue (issue 14): the hop count that ends a mail loop through the host's own
-# smtpd, stray CR/LF/NUL that must never leave the host, header_size_limit.
+# smtpd, stray CR/LF/NUL that must never leave the host, header_size_limit,
+# and the message-id= log line of every way in.
 import re
 
 from conftest import free_port, wait_for
 from qmgr_helpers import FAST, wait_empty
 from test_smtp_client import Scripted
+from test_sendmail import queue, sendmail, with_submit
 from test_smtpd import DEFAULTS, Smtpd, _greets, start_smtpd
 
 
@@ -114,3 +116,36 @@ def test_pickup_returns_a_looping_message_to_its_sender(instance):
         wait_empty(instance, timeout=60)
     finally:
         mx.stop()
+
+
+# --- the message-id= line admins grep for (issue 19) --------------------------
+
+def test_smtpd_logs_the_message_id_of_each_queued_message(instance):
+    s = start_smtpd(instance)
+    with s.smtp() as c:
+        c.sendmail("a@example.org", ["b@example.org"],
+                   b"Message-ID:\r\n <folded.1@client.test>\r\nSubject: one\r\n\r\nbody\r\n")
+        c.sendmail("a@example.org", ["b@example.org"], b"Subject: no id\r\n\r\nMessage-ID: <in@body>\r\n")
+    first = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<folded\.1@client\.test>$")
+    second = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<>$")
+    assert first.group(1) != second.group(1)
+    # Postfix's order: client= first, then cleanup's message-id=.
+    log = instance.log()
+    assert log.index(f"{first.group(1)}: client=") < log.index(f"{first.group(1)}: message-id=")
+
+
+def test_sendmail_and_pickup_log_the_message_id(instance):
+    with_submit(instance, start=False, pickup=True)
+    # Down: the maildrop, queued by pickup once the system starts.
+    r = sendmail(instance, "-t", data=b"To: a@x.test\nMessage-ID: <dropped.2@x.test>\nSubject: later\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    instance.start()
+    instance.wait_log(r"pickup\[\d+\]: \w{8}: message-id=<dropped\.2@x\.test>$", timeout=10)
+    wait_for((instance.queue_dir / "public" / "submit").exists, timeout=10, what="public/submit")
+    # Up: local submission through the submit service; sendmail adds the header.
+    mark = instance.log_mark()
+    r = sendmail(instance, "a@x.test", data=b"Subject: now\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    m = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<([^>]+)>$", since=mark, timeout=10)
+    [q] = [q for q in queue(instance) if q["id"] == m.group(1)]
+    assert b"Subject: now" in q["body"] and f"Message-ID: <{m.group(2)}>".encode() in q["body"]

@@ -310,3 +310,51 @@ def test_bad_options_print_usage_and_exit_1(confdir, args, message):
     assert r.stderr.startswith("postconf: fatal: ")
     assert message in r.stderr
     assert len(r.stderr.splitlines()) == 1
+
+
+# --- what this build supports (issue 19) ------------------------------------
+
+def test_m_lists_the_table_types_postern_opens(confdir):
+    types = ok(confdir, "-m").splitlines()
+    assert types == sorted(types)
+    assert {"lmdb", "hash", "btree", "dbm", "texthash", "cidr", "inline", "static", "unix"} <= set(types)
+    assert not {"pcre", "regexp", "mysql", "ldap", "proxy"} & set(types)
+
+
+def test_l_lists_the_mailbox_locks_local_takes(confdir):
+    assert ok(confdir, "-l").splitlines() == ["flock", "fcntl", "dotlock"]
+
+
+def test_a_and_A_list_no_sasl_plugins(confdir):
+    # postern authenticates itself (smtpd_sasl_password_maps, PLAIN/LOGIN): no plug-in types.
+    for opt in ("-a", "-A"):
+        r = postconf(confdir, opt)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_T_reports_the_tls_library(confdir):
+    compiled = ok(confdir, "-T", "compile-version").strip()
+    running = ok(confdir, "-T", "run-version").strip()
+    assert re.fullmatch(r"GnuTLS \d+\.\d+\.\d+", compiled) and re.fullmatch(r"GnuTLS \d+\.\d+\.\d+", running)
+    algorithms = ok(confdir, "-T", "public-key-algorithms").splitlines()
+    assert "RSA" in algorithms and len(algorithms) == len(set(algorithms))
+    r = postconf(confdir, "-T", "kem-algorithms")
+    assert r.returncode == 1 and 'invalid -T argument "kem-algorithms"' in r.stderr
+
+
+def test_info_modes_take_no_main_cf_options(confdir):
+    r = postconf(confdir, "-m", "-n")
+    assert r.returncode == 1 and "with option -m, do not specify -n" in r.stderr
+    r = postconf(confdir, "-m", "-l")
+    assert r.returncode == 1 and "specify one of" in r.stderr
+
+
+def test_mail_version_is_the_build_version_and_read_only(confdir):
+    project = re.search(r"project\(postern VERSION (\S+)", (REPO / "CMakeLists.txt").read_text()).group(1)
+    assert ok(confdir, "-d", "mail_version") == f"mail_version = {project}\n"
+    (confdir / "main.cf").write_text(MAIN_CF + "mail_version = 99\n")
+    r = postconf(confdir, "-h", "mail_version")
+    assert r.stdout == f"{project}\n" and "mail_version is read-only" in r.stderr
+    v = subprocess.run([str(BIN / "postern"), "-c", str(confdir), "version"], capture_output=True, text=True,
+                       timeout=30)
+    assert (v.returncode, v.stdout) == (0, f"postern {project}\n"), v.stderr
