@@ -1,7 +1,8 @@
 // smtp/headers.h — streaming filter of the primary header block: drops headers
 // that must never be trusted (Return-Path:), counts hop headers (Received:,
-// Delivered-To:) and cuts a header longer than header_size_limit, in place on
-// the buffer being filled, so that nothing is ever held whole.
+// Delivered-To:), notes the first Message-ID: for cleanup's log line and cuts a
+// header longer than header_size_limit, in place on the buffer being filled,
+// so that nothing is ever held whole.
 #pragma once
 
 #include <cstdint>
