@@ -45,7 +45,8 @@ const std::vector<Command>& OpsCommands() {
         {{"unprofile"}, "queue|ipc|all", "stop the timing lines", Remote<1, 1>},
         {{"update", "table"}, "NAME", "make every worker reread lookup table NAME", Remote<1, 1>},
         {{"show", "options"}, "", "runtime parameter overrides (set option)", Remote<0, 0>},
-        {{"set", "option"}, "name=value", "override a main.cf parameter until the next reload", Remote<1, 3>},
+        {{"set", "option"}, "name=value | +name|-name ...", "override main.cf parameters until the next reload",
+         Remote<1, 32>},
     };
     for (const auto& c : StatsCommands()) v.push_back(c);
     return v;

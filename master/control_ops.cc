@@ -1,17 +1,17 @@
 // master/control_ops.cc — the operator's runtime controls master answers or
 // relays (ipc/control.h has the design): log brief|verbose, trace|untrace,
-// profile|unprofile, set option / show options (runtime main.cf overrides,
-// cleared by reload), update table, show sessions, kill session, show stats.
+// profile|unprofile, set option (name=value or OPTN's ±name) / show options
+// (runtime main.cf overrides, cleared by reload), update table, show sessions,
+// kill session, show stats.
 #include <fmt/format.h>
 
 #include <chrono>
 
 #include "config/params.h"
-#include "config/values.h"
 #include "ipc/control.h"
 #include "log/log.h"
 #include "master/control.h"
-#include "util/strings.h"
+#include "master/option_syntax.h"
 
 namespace postern::master {
 
@@ -92,46 +92,22 @@ ctl::Handler Toggle(bool trace, bool on) {
   };
 }
 
-Result<void> CheckValue(const config::ParamDef& def, std::string_view value) {
-  using T = config::ParamType;
-  switch (def.type) {
-    case T::kBool: {
-      auto r = config::ParseBool(value);
-      return r ? Result<void>() : Err(r.error());
-    }
-    case T::kInt: {
-      auto r = config::ParseInt(value);
-      return r ? Result<void>() : Err(r.error());
-    }
-    case T::kTime: {
-      auto r = config::ParseTime(value, def.time_unit);
-      return r ? Result<void>() : Err(r.error());
-    }
-    case T::kSize: {
-      auto r = config::ParseSize(value);
-      return r ? Result<void>() : Err(r.error());
-    }
-    default: return {};
-  }
-}
-
+// name=value, or smtpf's OPTN +name / -name for booleans (option_syntax.h);
+// every setting is checked before any is applied.
 void SetOption(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
-  auto args = req.Args();
-  std::string joined;
-  for (const auto& a : args) joined += (joined.empty() ? "" : " ") + a;
-  auto eq = joined.find('=');
-  if (eq == std::string::npos) return reply->Fail("usage: set option name=value");
-  std::string name(Trim(std::string_view(joined).substr(0, eq)));
-  std::string value(Trim(std::string_view(joined).substr(eq + 1)));
-  const config::ParamDef* def = config::FindParam(name);
-  if (!def) return reply->Fail("set option: unknown parameter " + name + " (see postconf -d)");
-  if (OneOf(kNeedRestart, name))
-    return reply->Fail("set option: " + name + " cannot change while postern runs; set it in main.cf and "
-                       "restart (postern stop; postern start)");
-  if (auto ok = CheckValue(*def, value); !ok) return reply->Fail("set option: " + name + ": " + ok.error());
-  TheControl().Update([&](ctl::RuntimeState& s) { s.options[name] = value; });
-  log::Info("option {} = {} set by administrator (until the next reload)", name, value);
-  reply->Line(name + " = " + value);
+  auto settings = ParseSetOption(req.Args());
+  if (!settings) return reply->Fail(settings.error());
+  for (const auto& [name, value] : *settings)
+    if (OneOf(kNeedRestart, name))
+      return reply->Fail("set option: " + name + " cannot change while postern runs; set it in main.cf and "
+                         "restart (postern stop; postern start)");
+  TheControl().Update([&](ctl::RuntimeState& s) {
+    for (const auto& [name, value] : *settings) s.options[name] = value;
+  });
+  for (const auto& [name, value] : *settings) {
+    log::Info("option {} = {} set by administrator (until the next reload)", name, value);
+    reply->Line(name + " = " + value);
+  }
   Synced(std::move(reply));
 }
 

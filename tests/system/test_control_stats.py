@@ -304,6 +304,30 @@ def test_set_option_takes_effect_and_reload_clears_it(live):
     wait_for(lambda: "override" not in (live.banner() or "override"), timeout=10, what="the main.cf banner")
 
 
+def test_set_option_plus_and_minus_switch_booleans_as_smtpf_optn(live):
+    def vrfy():
+        with live.client() as c:
+            return c.verify("u@example.test")[0]
+
+    assert vrfy() == 502  # disable_vrfy_command = yes, Postfix's default
+    r = live.ctl("set", "option", "-disable_vrfy_command", "+smtpd_tls_auth_only")
+    assert r.stdout == "disable_vrfy_command = no\nsmtpd_tls_auth_only = yes\n"
+    assert live.ctl("show", "options").stdout == "disable_vrfy_command = no\nsmtpd_tls_auth_only = yes\n"
+    wait_for(lambda: vrfy() != 502, timeout=10, what="VRFY allowed once -disable_vrfy_command reached smtpd")
+    live.ctl("set", "option", "+disable_vrfy_command")
+    assert "disable_vrfy_command = yes" in live.ctl("show", "options").stdout
+    wait_for(lambda: vrfy() == 502, timeout=10, what="VRFY refused again after +disable_vrfy_command")
+    r = live.ctl("set", "option", "+smtpd_timeout", ok=False)
+    assert r.returncode == 1
+    assert "smtpd_timeout is not a boolean parameter (use smtpd_timeout=value)" in r.stderr
+    r = live.ctl("set", "option", "-no_such_parameter", ok=False)
+    assert r.returncode == 1 and "unknown parameter no_such_parameter" in r.stderr
+    # Nothing of a refused request is applied.
+    r = live.ctl("set", "option", "-smtpd_tls_auth_only", "+queue_directory", ok=False)
+    assert r.returncode == 1
+    assert "smtpd_tls_auth_only = yes" in live.ctl("show", "options").stdout
+
+
 def test_update_table_makes_smtpd_see_a_changed_table(live):
     table = live.instance.root / "access"
     table.write_text("127.0.0.1 OK    \n")
