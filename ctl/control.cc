@@ -3,8 +3,6 @@
 // request to master's control socket and prints the streamed answer.
 #include "ctl/control.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +12,7 @@
 #include "ctl/offline.h"
 #include "event/event.h"
 #include "ipc/control.h"
+#include "ipc/control_client.h"
 #include "ipc/frame.h"
 #include "log/log.h"
 
@@ -21,29 +20,11 @@ namespace postern::ctl {
 
 namespace ctlp = ipc::control;
 
-std::string ControlPath(const config::Config& cfg) { return cfg.Str("queue_directory") + "/public/control"; }
+std::string ControlPath(const config::Config& cfg) { return ctlp::ControlPath(cfg); }
+
+bool NotRunning(const std::string& error) { return error.rfind(ctlp::kNotRunning, 0) == 0; }
 
 namespace {
-constexpr std::string_view kNotRunning = "the postern mail system is not running";
-}  // namespace
-
-bool NotRunning(const std::string& error) { return error.rfind(kNotRunning, 0) == 0; }
-
-namespace {
-
-Result<event::Fd> Connect(const std::string& path) {
-  sockaddr_un sun{};
-  if (path.size() >= sizeof sun.sun_path) return Err("control socket path too long: " + path);
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.data(), path.size());
-  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Err(std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0) return fd;
-  if (errno == EACCES || errno == EPERM) return Err("permission denied");
-  if (errno == ENOENT || errno == ECONNREFUSED)
-    return Err(std::string(kNotRunning) + " (postern start)");
-  return Err("connect " + path + ": " + std::strerror(errno));
-}
 
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -59,7 +40,7 @@ bool WriteAll(int fd, std::string_view data) {
 
 Result<void> Call(const config::Config& cfg, const std::vector<std::string>& words,
                   const std::function<void(std::string_view)>& on_text) {
-  auto fd = Connect(ControlPath(cfg));
+  auto fd = ctlp::Connect(ControlPath(cfg));
   if (!fd) return Err(fd.error());
   std::string req;
   ipc::AppendFrame(ctlp::EncodeRequest(words), &req);

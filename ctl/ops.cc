@@ -35,6 +35,7 @@ int Remote(Context& ctx) {
 const std::vector<Command>& OpsCommands() {
   static const std::vector<Command> commands = [] {
     std::vector<Command> v = {
+        {{"show", "processes"}, "", "master.cf services: service|type|command|busy|idle|maxproc", Remote<0, 0>},
         {{"show", "sessions"}, "", "SMTP sessions: id|state|client|age|idle|octets in|octets out", Remote<0, 0>},
         {{"kill", "session"}, "ID", "drop an SMTP session (id from show sessions)", Remote<1, 1>},
         {{"log", "brief"}, "", "log normally", Remote<0, 0>},

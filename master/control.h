@@ -69,11 +69,19 @@ struct WorkerRef {
   std::shared_ptr<WorkerLink> link;
 };
 
+// One master.cf service and its workers now, for `show processes`.
+struct ServiceLoad {
+  std::string service, type, command;  // master.cf columns
+  int busy = 0, idle = 0;              // live workers of the current generation
+  int limit = 0;                       // maxproc; 0: no limit
+};
+
 class Control {
  public:
   struct Hooks {
     std::function<std::vector<WorkerRef>()> workers;  // current generation only
     std::function<void()> state_changed;              // e.g. re-evaluate paused listeners
+    std::function<std::vector<ServiceLoad>()> services;  // in master.cf order
   };
   Control(uv_loop_t* loop, Hooks hooks) : loop_(loop), hooks_(std::move(hooks)) {}
   // (Re)opens $queue_directory/public/control and writes the state file.
@@ -85,6 +93,7 @@ class Control {
   // Changes the state, saves it and tells every live worker.
   void Update(const std::function<void(ipc::control::RuntimeState&)>& change);
   std::vector<WorkerRef> Workers() const { return hooks_.workers(); }
+  std::vector<ServiceLoad> Services() const { return hooks_.services ? hooks_.services() : std::vector<ServiceLoad>{}; }
   uv_loop_t* loop() const { return loop_; }
   const config::Config& config() const { return *cfg_; }
 

@@ -1,5 +1,5 @@
 // master/control_cmds.cc — the control commands master answers itself
-// (show status, pause/resume smtp|mta|mda) and the relays of the queue
+// (show status, show processes, pause/resume smtp|mta|mda) and the relays of the queue
 // commands to qmgr (qmgr/control*.cc answers those).
 #include <fmt/format.h>
 
@@ -31,6 +31,14 @@ void ShowStatus(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   reply->Finish();
 }
 
+// service|type|command|busy|idle|maxproc, one line a master.cf service.
+void ShowProcesses(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  if (!req.Args().empty()) return reply->Fail("show processes takes no arguments");
+  for (const auto& s : TheControl().Services())
+    reply->Line(fmt::format("{}|{}|{}|{}|{}|{}", s.service, s.type, s.command, s.busy, s.idle, s.limit));
+  reply->Finish();
+}
+
 bool* Flag(ctl::RuntimeState& s, std::string_view what) {
   if (what == "smtp") return &s.pause_smtp;
   if (what == "mta") return &s.pause_mta;
@@ -56,6 +64,7 @@ ctl::Handler SetPause(std::string what, bool pause) {
 }
 
 const ctl::Registration kShowStatus({"show", "status"}, ShowStatus);
+const ctl::Registration kShowProcesses({"show", "processes"}, ShowProcesses);
 const ctl::Registration kPauseSmtp({"pause", "smtp"}, SetPause("smtp", true));
 const ctl::Registration kPauseMta({"pause", "mta"}, SetPause("mta", true));
 const ctl::Registration kPauseMda({"pause", "mda"}, SetPause("mda", true));

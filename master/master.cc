@@ -50,9 +50,11 @@ std::vector<char*> CStrings(std::vector<std::string>& v) {
 }  // namespace
 
 Master::Master(uv_loop_t* loop, std::string config_dir) : loop_(loop), config_dir_(std::move(config_dir)) {
-  control_ = std::make_unique<Control>(loop_, Control::Hooks{[this] { return ControlWorkers(); }, [this] {
-                                         for (auto& s : services_) UpdatePolls(*s);
-                                       }});
+  control_ = std::make_unique<Control>(loop_, Control::Hooks{[this] { return ControlWorkers(); },
+                                                              [this] {
+                                                                for (auto& s : services_) UpdatePolls(*s);
+                                                              },
+                                                              [this] { return ControlServices(); }});
   SetControl(control_.get());
 }
 
@@ -61,6 +63,15 @@ std::vector<WorkerRef> Master::ControlWorkers() const {
   std::vector<WorkerRef> out;
   for (const auto& [pid, p] : procs_)
     if (p->svc && p->ctl) out.push_back({pid, p->svc->def.command, p->svc->def.Key(), p->ctl});
+  return out;
+}
+
+// Each service's workers of the current generation: busy (serving, not
+// accepting) and idle, as master's status socket last told it.
+std::vector<ServiceLoad> Master::ControlServices() const {
+  std::vector<ServiceLoad> out;
+  for (const auto& s : services_)
+    out.push_back({s->def.service, s->def.type, s->def.command, s->total - s->avail, s->avail, s->maxproc});
   return out;
 }
 

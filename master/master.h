@@ -84,6 +84,7 @@ class Master {
   void Abort(int signo);
   void MaybeFinish();
   std::vector<WorkerRef> ControlWorkers() const;
+  std::vector<ServiceLoad> ControlServices() const;
   bool Paused(const Service& s) const;
 
   uv_loop_t* loop_;

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <iterator>
 
@@ -143,10 +144,14 @@ void Manager::OnResult(Job* job, const ipc::DeliveryResult& r) {
              : r.status == ipc::DeliveryStatus::kBounced ? "bounced"
                                                           : "deferred",
              r.dsn, r.reason);
+  // The delay as the status line's delay= (arrival to now), for the metrics histogram.
+  double delay = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                 double(messages_.at(job->msg).rec.arrival);
   stats::CountDelivery(job->dest->transport->name + ":" + job->dest->nexthop,
                        r.status == ipc::DeliveryStatus::kSent       ? "ok"
                        : r.status == ipc::DeliveryStatus::kBounced ? "permfail"
-                                                                    : "tempfail");
+                                                                    : "tempfail",
+                       delay);
   // smtpctl's loop counter: a delivery agent saw the message come back (5.4.6).
   if (r.status == ipc::DeliveryStatus::kBounced && r.dsn == "5.4.6") stats::Count("scheduler.delivery.loop");
   NoteHostStat(e->address, r);

@@ -7,6 +7,7 @@
 
 #include "log/log.h"
 #include "queue/ids.h"
+#include "stats/recorder.h"
 
 namespace postern::smtp_client {
 
@@ -77,7 +78,9 @@ void Delivery::OnRequest() {
   cache_key_ = req_.transport + "|" + hop_.host + "|" + std::to_string(hop_.port) +
                (hop_.mx_lookup ? "|mx" : "") + "|tls=" + tls_policy_.Key();
   if (s_.cache_on_demand) {
-    if (auto c = w_.cache->Take(cache_key_)) {
+    auto c = w_.cache->Take(cache_key_);
+    stats::Count(c ? "mta.connection.cache.hit" : "mta.connection.cache.miss");
+    if (c) {
       conn_ = std::move(c);
       reused_ = ready_ = true;
       t_ready_ = Clock::now();

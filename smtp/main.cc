@@ -6,6 +6,7 @@
 #include "log/log.h"
 #include "server/server.h"
 #include "smtp/delivery.h"
+#include "stats/recorder.h"
 
 using namespace postern;
 
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
     if (!res) return Err(res.error());
     worker->resolver = std::move(*res);
     worker->cache = std::make_unique<smtp_client::Cache>(ctx.loop, s.cache_time_ms, s.reuse_time_ms, s.quit_ms);
+    stats::StartRecorder(ctx.loop, ctx.config);  // connection cache hits and misses
     auto sasl = smtp_client::SaslClient::Load(ctx.config, lmtp);
     if (!sasl) return Err(sasl.error());
     worker->sasl = std::move(*sasl);

@@ -12,6 +12,8 @@
 #include "log/log.h"
 #include "smtp/reply.h"
 #include "smtpd/qmgr_trigger.h"
+#include "stats/keys.h"
+#include "stats/recorder.h"
 #include "util/strings.h"
 
 namespace postern::smtpd {
@@ -365,6 +367,7 @@ void Session::LogReject(std::string_view stage, int code, std::string_view enh, 
   line += esmtp_ ? " proto=ESMTP" : " proto=SMTP";
   if (!helo_.empty()) line += " helo=<" + helo_ + ">";
   log::Info("{}", line);
+  stats::Count(stats::RejectKey(stage, code, enh));
 }
 
 }  // namespace postern::smtpd

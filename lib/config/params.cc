@@ -149,6 +149,7 @@ constexpr ParamDef kParams[] = {
     {"maximal_queue_lifetime", T::kTime, "5d", "time a message stays queued before it is returned as undeliverable", 'd'},
     {"message_size_limit", T::kSize, "10240000", "largest message (envelope and content) accepted, in bytes"},
     {"meta_directory", T::kString, "/etc/postfix", "no effect in postern (accepted from Postfix's main.cf): Postfix's install metadata"},
+    {"metrics_timeout", T::kTime, "10s", "time limit for a metrics(8) client to send its request and for the figures to be gathered"},
     {"mime_boundary_length_limit", T::kInt, "2048", "multipart boundaries are compared on this many octets (MIME conversion in the smtp client)"},
     {"mime_nesting_limit", T::kInt, "100", "deepest multipart and message/rfc822 nesting that MIME conversion handles; deeper mail bounces (5.6.0)"},
     {"minimal_backoff_time", T::kTime, "300s", "shortest time between delivery attempts of a deferred message"},

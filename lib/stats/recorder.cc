@@ -8,6 +8,7 @@
 
 #include "event/event.h"
 #include "log/log.h"
+#include "stats/keys.h"
 #include "stats/store.h"
 
 namespace postern::stats {
@@ -83,10 +84,16 @@ void CountRoute(std::string_view route, std::string_view name, uint64_t n) {
   g_recorder->pending.routes[{std::string(route), std::string(name)}] += n;
 }
 
-void CountDelivery(std::string_view route, std::string_view outcome) {
+void CountDelivery(std::string_view route, std::string_view outcome, double delay_seconds) {
   std::string name = "scheduler.delivery." + std::string(outcome);
   Count(name);
   CountRoute(route, name);
+  Count(DeliveryKey(outcome, route.substr(0, route.find(':'))));
+  if (outcome != "ok" || delay_seconds < 0) return;
+  for (double bound : DelayBuckets())
+    if (delay_seconds <= bound) Count(DelayBucketKey(bound));
+  Count(kDelayCountKey);
+  Count(kDelaySumMsKey, uint64_t(delay_seconds * 1000 + 0.5));
 }
 
 void FlushRecorder() {

@@ -21,8 +21,10 @@ void StartRecorder(uv_loop_t* loop, const config::Config& cfg);
 void Count(std::string_view name, uint64_t n = 1);
 void CountRoute(std::string_view route, std::string_view name, uint64_t n = 1);
 // One delivery result: "ok", "tempfail" or "permfail", counted as
-// scheduler.delivery.<outcome> and per route (transport:nexthop).
-void CountDelivery(std::string_view route, std::string_view outcome);
+// scheduler.delivery.<outcome>, per transport (keys.h) and per route
+// (transport:nexthop); an "ok" with delay_seconds >= 0 (arrival to now) also
+// goes into the delivery delay histogram.
+void CountDelivery(std::string_view route, std::string_view outcome, double delay_seconds = -1);
 // Writes what is pending now (the timer and exit do this on their own).
 void FlushRecorder();
 // What this process counted since it started (flushed or not).

@@ -1,0 +1,98 @@
+// ipc/control_client.cc — see control_client.h.
+#include "ipc/control_client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "ipc/control.h"
+#include "ipc/frame.h"
+
+namespace postern::ipc::control {
+
+std::string ControlPath(const config::Config& cfg) { return cfg.Str("queue_directory") + "/public/control"; }
+
+Result<event::Fd> Connect(const std::string& path) {
+  sockaddr_un sun{};
+  if (path.size() >= sizeof sun.sun_path) return Err("control socket path too long: " + path);
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Err(std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0) return fd;
+  if (errno == EACCES || errno == EPERM) return Err("permission denied");
+  if (errno == ENOENT || errno == ECONNREFUSED) return Err(std::string(kNotRunning) + " (postern start)");
+  return Err("connect " + path + ": " + std::strerror(errno));
+}
+
+namespace {
+
+// One request in flight; keeps itself alive through its callbacks until done.
+struct Call : std::enable_shared_from_this<Call> {
+  std::unique_ptr<event::Stream> stream;
+  std::unique_ptr<event::Timer> timer;
+  FrameReader reader{kFrameMax};
+  std::string text;
+  size_t max_bytes = 0;
+  std::function<void(Result<std::string>)> done;
+
+  void Finish(Result<std::string> r) {
+    if (!done) return;
+    auto keep = shared_from_this();
+    auto fn = std::move(done);
+    done = nullptr;
+    // Both hold callbacks that keep this alive; destroying them inside their
+    // own callbacks is allowed (event.h).
+    timer.reset();
+    stream.reset();
+    fn(std::move(r));
+  }
+
+  void OnData(std::string_view data) {
+    auto keep = shared_from_this();
+    reader.Feed(data);
+    std::string payload;
+    FrameReader::Status st;
+    while (done && (st = reader.Next(&payload)) == FrameReader::Status::kFrame) {
+      if (KindOf(payload) == Kind::kText) {
+        auto t = DecodeText(payload);
+        if (text.size() + t.size() > max_bytes) return Finish(Err("answer from master too long"));
+        text.append(t);
+        continue;
+      }
+      auto end = DecodeEnd(payload);
+      if (!end) return Finish(Err("malformed answer from master"));
+      if (!end->ok) return Finish(Err(end->error));
+      return Finish(std::move(text));
+    }
+    if (done && st == FrameReader::Status::kTooLong) Finish(Err("malformed answer from master"));
+  }
+};
+
+}  // namespace
+
+void CallAsync(uv_loop_t* loop, const std::string& path, const std::vector<std::string>& words,
+               uint64_t timeout_ms, size_t max_bytes, std::function<void(Result<std::string>)> done) {
+  auto fd = Connect(path);
+  if (!fd) return done(Err(fd.error()));
+  auto stream = event::Stream::Adopt(loop, fd->Release());
+  if (!stream) return done(Err(stream.error()));
+  auto call = std::make_shared<Call>();
+  call->stream = std::move(*stream);
+  call->timer = std::make_unique<event::Timer>(loop);
+  call->max_bytes = max_bytes;
+  call->done = std::move(done);
+  std::string frame;
+  AppendFrame(EncodeRequest(words), &frame);
+  call->stream->Write(std::move(frame), [call](int status) {
+    if (status != 0) call->Finish(Err("write to master failed"));
+  });
+  call->timer->Start(timeout_ms, 0, [call] { call->Finish(Err("master did not answer in time")); });
+  call->stream->ReadStart([call](std::string_view d) { call->OnData(d); },
+                          [call](int) { call->Finish(Err("lost the connection to master before the end of the answer")); });
+}
+
+}  // namespace postern::ipc::control

@@ -1,0 +1,34 @@
+// metrics/http.h — the little HTTP/1.x that metrics(8) speaks: the head of one
+// request, parsed with limits on its size and header count, and the one
+// response it sends before it closes the connection.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace postern::metrics {
+
+struct HeadLimits {
+  size_t max_bytes = 8192;   // request line and headers together
+  size_t max_headers = 64;
+};
+
+struct Head {
+  enum class State { kIncomplete, kComplete, kBad, kTooLarge } state = State::kIncomplete;
+  std::string method, path;  // path without the query string
+};
+
+// Looks at what has arrived so far (the head ends at an empty line; bare LF
+// line ends are accepted as RFC 9112 allows).
+Head ParseHead(std::string_view data, const HeadLimits& limits);
+
+// The status, headers and body of the answer to a complete or refused head:
+// 200 for GET/HEAD /metrics (body: `page`, omitted for HEAD), 404 for another
+// path, 405 for another method, 400 for a malformed head, 431 for one too large;
+// 503 with `error` as the body when the page could not be gathered.
+std::string Respond(const Head& head, std::string_view page, std::string_view error = {});
+
+inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace postern::metrics
