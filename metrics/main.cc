@@ -79,10 +79,15 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (head.state == metrics::Head::State::kIncomplete) return;
     answered_ = true;
     client_.stream->ReadStop();
+    // From here on: two questions to master (each within the timeout), then the write.
+    auto self = shared_from_this();
+    timer_.Start(3 * src_.timeout_ms, 0, [self] {
+      log::Info("timeout sending the answer to {}", self->client_.peer);
+      self->Close();
+    });
     bool scrape = head.state == metrics::Head::State::kComplete && head.path == "/metrics" &&
                   (head.method == "GET" || head.method == "HEAD");
     if (!scrape) return Send(metrics::Respond(head, ""));
-    auto self = shared_from_this();
     Gather(src_, [self, head](Result<std::string> page) {
       if (!page) {
         log::Warning("metrics for {}: {}", self->client_.peer, page.error());
