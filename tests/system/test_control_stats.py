@@ -222,6 +222,19 @@ def test_show_stats_counts_a_delivered_message(live):
     assert r.returncode == 1 and "stats" in r.stderr and "status" in r.stderr
 
 
+def test_show_processes_lists_each_service_with_its_workers(live):
+    out = live.ctl("show", "processes").stdout.splitlines()
+    rows = {tuple(l.split("|")[:3]): l.split("|")[3:] for l in out}
+    assert ("qmgr", "unix", "qmgr") in rows and ("test", "unix", "qsink") in rows
+    assert rows[("qmgr", "unix", "qmgr")][2] == "1"  # maxproc
+    busy, idle, limit = rows[("127.0.0.1:%d" % live.port, "inet", "smtpd")]
+    assert int(busy) + int(idle) >= 1  # the greeting probe started one
+    assert limit == "100"  # default_process_limit
+    assert len(out) == len(rows) == 4  # qmgr, bounce, test, smtpd
+    r = live.ctl("show", "processes", "x", ok=False)
+    assert r.returncode == 1
+
+
 def test_monitor_prints_the_header_then_rows(live):
     wait_for(lambda: int(live.stats()["smtp.session"]) >= 1, what="the probe sessions in the store")
     r = live.ctl("monitor", "1", "3")
