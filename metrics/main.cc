@@ -18,6 +18,7 @@ using namespace postern;
 namespace {
 
 constexpr size_t kMaxAnswer = 1u << 20;  // of one control answer
+constexpr size_t kClientLimit = 32;       // connections one worker serves at once
 
 struct Sources {
   server::Context* ctx = nullptr;
@@ -122,6 +123,8 @@ int main(int argc, char** argv) {
   auto* src = new Sources;  // lives until the process exits
   server::Service svc;
   svc.kind = server::Kind::kMulti;
+  // A scraper holds one connection; a flood of idle ones waits in the backlog.
+  svc.client_limit = kClientLimit;
   svc.init = [&](server::Context& ctx) -> Result<void> {
     src->ctx = &ctx;
     src->timeout_ms = uint64_t(ctx.config.Time("metrics_timeout").count()) * 1000;
