@@ -65,9 +65,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   void Start() {
     auto self = shared_from_this();
-    timer_.Start(src_.timeout_ms, 0, [self] {
-      log::Info("timeout after {} bytes of request from {}", self->buf_.size(), self->client_.peer);
-      self->Close();
+    // The timer is ours: its callback holds no reference back (no cycle).
+    std::weak_ptr<Exchange> weak = self;
+    timer_.Start(src_.timeout_ms, 0, [weak] {
+      if (auto x = weak.lock()) {
+        log::Info("timeout after {} bytes of request from {}", x->buf_.size(), x->client_.peer);
+        x->Close();
+      }
     });
     client_.stream->ReadStart([self](std::string_view d) { self->OnData(d); }, [self](int) { self->Close(); });
   }
@@ -82,9 +86,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     client_.stream->ReadStop();
     // From here on: two questions to master (each within the timeout), then the write.
     auto self = shared_from_this();
-    timer_.Start(3 * src_.timeout_ms, 0, [self] {
-      log::Info("timeout sending the answer to {}", self->client_.peer);
-      self->Close();
+    std::weak_ptr<Exchange> weak = self;
+    timer_.Start(3 * src_.timeout_ms, 0, [weak] {
+      if (auto x = weak.lock()) {
+        log::Info("timeout sending the answer to {}", x->client_.peer);
+        x->Close();
+      }
     });
     bool scrape = head.state == metrics::Head::State::kComplete && head.path == "/metrics" &&
                   (head.method == "GET" || head.method == "HEAD");
@@ -105,6 +112,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void Close() {
+    auto keep = shared_from_this();  // the stream's callbacks may hold the last reference
     timer_.Stop();
     client_.stream.reset();
     client_.lease.Release();
