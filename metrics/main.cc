@@ -8,7 +8,7 @@
 #include "ipc/control_client.h"
 #include "log/log.h"
 #include "metrics/exposition.h"
-#include "metrics/http.h"
+#include "http/request.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "stats/store.h"
@@ -80,8 +80,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void OnData(std::string_view d) {
     if (answered_) return;
     buf_.append(d);
-    metrics::Head head = metrics::ParseHead(buf_, metrics::HeadLimits{});
-    if (head.state == metrics::Head::State::kIncomplete) return;
+    http::Head head = http::ParseHead(buf_, http::HeadLimits{});
+    if (head.state == http::Head::State::kIncomplete) return;
     answered_ = true;
     client_.stream->ReadStop();
     // From here on: two questions to master (each within the timeout), then the write.
@@ -93,15 +93,15 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         x->Close();
       }
     });
-    bool scrape = head.state == metrics::Head::State::kComplete && head.path == "/metrics" &&
+    bool scrape = head.state == http::Head::State::kComplete && head.path == "/metrics" &&
                   (head.method == "GET" || head.method == "HEAD");
-    if (!scrape) return Send(metrics::Respond(head, ""));
+    if (!scrape) return Send(http::Respond(head, ""));
     Gather(src_, [self, head](Result<std::string> page) {
       if (!page) {
         log::Warning("metrics for {}: {}", self->client_.peer, page.error());
-        return self->Send(metrics::Respond(head, "", page.error()));
+        return self->Send(http::Respond(head, "", page.error()));
       }
-      self->Send(metrics::Respond(head, *page));
+      self->Send(http::Respond(head, *page));
     });
   }
 

@@ -1,13 +1,14 @@
-// metrics/http.h — the little HTTP/1.x that metrics(8) speaks: the head of one
-// request, parsed with limits on its size and header count, and the one
-// response it sends before it closes the connection.
+// http/request.h — the little HTTP/1.x a postern service speaks (metrics(8)):
+// the head of one request, parsed with limits on its size and header count
+// (network input: fuzzed, tests/fuzz/fuzz_http_head.cc), and the one response
+// sent before the connection closes.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace postern::metrics {
+namespace postern::http {
 
 struct HeadLimits {
   size_t max_bytes = 8192;   // request line and headers together
@@ -31,4 +32,4 @@ std::string Respond(const Head& head, std::string_view page, std::string_view er
 
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-}  // namespace postern::metrics
+}  // namespace postern::http

@@ -1,15 +1,15 @@
-// metrics/http_test.cc — the request head parser's limits and the answers
-// metrics(8) gives to each kind of request.
-#include "metrics/http.h"
+// http/request_test.cc — the request head parser's limits and the answer to
+// each kind of request.
+#include "http/request.h"
 
 #include <gtest/gtest.h>
 
-namespace postern::metrics {
+namespace postern::http {
 namespace {
 
 using S = Head::State;
 
-TEST(MetricsHttp, ParsesHeadsAndKeepsWaitingForTheEnd) {
+TEST(HttpRequest, ParsesHeadsAndKeepsWaitingForTheEnd) {
   struct Case {
     std::string in;
     S state;
@@ -34,7 +34,7 @@ TEST(MetricsHttp, ParsesHeadsAndKeepsWaitingForTheEnd) {
   }
 }
 
-TEST(MetricsHttp, BoundsSizeAndHeaderCount) {
+TEST(HttpRequest, BoundsSizeAndHeaderCount) {
   HeadLimits lim{100, 2};
   EXPECT_EQ(ParseHead("GET /metrics HTTP/1.1\r\na: 1\r\nb: 2\r\n\r\n", lim).state, S::kComplete);
   EXPECT_EQ(ParseHead("GET /metrics HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n", lim).state, S::kTooLarge);
@@ -51,7 +51,7 @@ Head Complete(std::string method, std::string path) {
   return h;
 }
 
-TEST(MetricsHttp, AnswersEachKindOfRequest) {
+TEST(HttpRequest, AnswersEachKindOfRequest) {
   std::string ok = Respond(Complete("GET", "/metrics"), "a 1\n");
   EXPECT_EQ(ok,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: 4\r\n"
@@ -74,4 +74,4 @@ TEST(MetricsHttp, AnswersEachKindOfRequest) {
 }
 
 }  // namespace
-}  // namespace postern::metrics
+}  // namespace postern::http

@@ -1,9 +1,9 @@
-// metrics/http.cc — see http.h.
-#include "metrics/http.h"
+// http/request.cc — see request.h.
+#include "http/request.h"
 
 #include <fmt/format.h>
 
-namespace postern::metrics {
+namespace postern::http {
 
 namespace {
 
@@ -92,4 +92,4 @@ std::string Respond(const Head& head, std::string_view page, std::string_view er
   return out;
 }
 
-}  // namespace postern::metrics
+}  // namespace postern::http
