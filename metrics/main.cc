@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t kMaxAnswer = 1u << 20;  // of one control answer
 constexpr size_t kClientLimit = 32;       // connections one worker serves at once
+constexpr http::Resource kPage{"/metrics", "text/plain; version=0.0.4; charset=utf-8"};
 
 struct Sources {
   server::Context* ctx = nullptr;
@@ -93,15 +94,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         x->Close();
       }
     });
-    bool scrape = head.state == http::Head::State::kComplete && head.path == "/metrics" &&
-                  (head.method == "GET" || head.method == "HEAD");
-    if (!scrape) return Send(http::Respond(head, ""));
+    if (!http::Wants(head, kPage)) return Send(http::Respond(head, kPage, ""));
     Gather(src_, [self, head](Result<std::string> page) {
       if (!page) {
         log::Warning("metrics for {}: {}", self->client_.peer, page.error());
-        return self->Send(http::Respond(head, "", page.error()));
+        return self->Send(http::Respond(head, kPage, "", page.error()));
       }
-      self->Send(http::Respond(head, *page));
+      self->Send(http::Respond(head, kPage, *page));
     });
   }
 

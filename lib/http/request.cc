@@ -68,7 +68,12 @@ Head ParseHead(std::string_view data, const HeadLimits& limits) {
   return Head{};
 }
 
-std::string Respond(const Head& head, std::string_view page, std::string_view error) {
+bool Wants(const Head& head, const Resource& res) {
+  return head.state == Head::State::kComplete && head.path == res.path &&
+         (head.method == "GET" || head.method == "HEAD");
+}
+
+std::string Respond(const Head& head, const Resource& res, std::string_view page, std::string_view error) {
   int code = 200;
   std::string_view reason = "OK", extra;
   std::string body;
@@ -76,17 +81,18 @@ std::string Respond(const Head& head, std::string_view page, std::string_view er
     code = 400, reason = "Bad Request", body = "malformed request\n";
   } else if (head.state == Head::State::kTooLarge) {
     code = 431, reason = "Request Header Fields Too Large", body = "request header too large\n";
-  } else if (head.path != "/metrics") {
-    code = 404, reason = "Not Found", body = "only /metrics is here\n";
-  } else if (head.method != "GET" && head.method != "HEAD") {
+  } else if (head.path != res.path) {
+    code = 404, reason = "Not Found", body = fmt::format("only {} is here\n", res.path);
+  } else if (!Wants(head, res)) {
     code = 405, reason = "Method Not Allowed", extra = "Allow: GET, HEAD\r\n", body = "use GET\n";
   } else if (!error.empty()) {
     code = 503, reason = "Service Unavailable", body = std::string(error) + "\n";
   }
   bool is_page = code == 200;
   size_t length = is_page ? page.size() : body.size();
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
-                                code, reason, is_page ? kContentType : "text/plain; charset=utf-8", length, extra);
+  std::string out =
+      fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n", code,
+                  reason, is_page ? res.content_type : "text/plain; charset=utf-8", length, extra);
   if (head.method == "HEAD" && is_page) return out;
   out += is_page ? std::string(page) : body;
   return out;

@@ -24,12 +24,19 @@ struct Head {
 // line ends are accepted as RFC 9112 allows).
 Head ParseHead(std::string_view data, const HeadLimits& limits);
 
-// The status, headers and body of the answer to a complete or refused head:
-// 200 for GET/HEAD /metrics (body: `page`, omitted for HEAD), 404 for another
-// path, 405 for another method, 400 for a malformed head, 431 for one too large;
-// 503 with `error` as the body when the page could not be gathered.
-std::string Respond(const Head& head, std::string_view page, std::string_view error = {});
+// The one resource a service serves (metrics(8): /metrics, Prometheus' type).
+struct Resource {
+  std::string_view path, content_type;
+};
 
-inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
+// A complete head that asks for the resource: its path (the query string
+// aside), GET or HEAD.
+bool Wants(const Head& head, const Resource& res);
+
+// The status, headers and body of the answer to a complete or refused head:
+// 200 for the resource (body: `page`, omitted for HEAD), 404 for another
+// path, 405 for another method, 400 for a malformed head, 431 for one too large;
+// 503 with `error` as the body when the page could not be made.
+std::string Respond(const Head& head, const Resource& res, std::string_view page, std::string_view error = {});
 
 }  // namespace postern::http

@@ -43,6 +43,8 @@ TEST(HttpRequest, BoundsSizeAndHeaderCount) {
             S::kTooLarge);
 }
 
+constexpr Resource kMetrics{"/metrics", "text/plain; version=0.0.4; charset=utf-8"};
+
 Head Complete(std::string method, std::string path) {
   Head h;
   h.state = S::kComplete;
@@ -52,23 +54,26 @@ Head Complete(std::string method, std::string path) {
 }
 
 TEST(HttpRequest, AnswersEachKindOfRequest) {
-  std::string ok = Respond(Complete("GET", "/metrics"), "a 1\n");
+  std::string ok = Respond(Complete("GET", "/metrics"), kMetrics, "a 1\n");
   EXPECT_EQ(ok,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: 4\r\n"
             "Connection: close\r\n\r\na 1\n");
-  std::string head = Respond(Complete("HEAD", "/metrics"), "a 1\n");
+  std::string head = Respond(Complete("HEAD", "/metrics"), kMetrics, "a 1\n");
   EXPECT_TRUE(head.ends_with("Content-Length: 4\r\nConnection: close\r\n\r\n")) << head;
-  EXPECT_TRUE(Respond(Complete("GET", "/"), "").starts_with("HTTP/1.1 404 Not Found\r\n"));
-  std::string post = Respond(Complete("POST", "/metrics"), "");
+  EXPECT_TRUE(Respond(Complete("GET", "/"), kMetrics, "").starts_with("HTTP/1.1 404 Not Found\r\n"));
+  std::string post = Respond(Complete("POST", "/metrics"), kMetrics, "");
   EXPECT_TRUE(post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")) << post;
   EXPECT_NE(post.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos);
   Head bad;
   bad.state = S::kBad;
-  EXPECT_TRUE(Respond(bad, "").starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_TRUE(Respond(bad, kMetrics, "").starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_TRUE(Wants(Complete("HEAD", "/metrics"), kMetrics));
+  EXPECT_FALSE(Wants(Complete("GET", "/"), kMetrics));
+  EXPECT_FALSE(Wants(Complete("PUT", "/metrics"), kMetrics));
   Head big;
   big.state = S::kTooLarge;
-  EXPECT_TRUE(Respond(big, "").starts_with("HTTP/1.1 431 "));
-  std::string down = Respond(Complete("GET", "/metrics"), "", "show stats: master did not answer in time");
+  EXPECT_TRUE(Respond(big, kMetrics, "").starts_with("HTTP/1.1 431 "));
+  std::string down = Respond(Complete("GET", "/metrics"), kMetrics, "", "show stats: master did not answer in time");
   EXPECT_TRUE(down.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << down;
   EXPECT_TRUE(down.ends_with("\r\n\r\nshow stats: master did not answer in time\n"));
 }

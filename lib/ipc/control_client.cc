@@ -91,8 +91,9 @@ void CallAsync(uv_loop_t* loop, const std::string& path, const std::vector<std::
     if (status != 0) call->Finish(Err("write to master failed"));
   });
   call->timer->Start(timeout_ms, 0, [call] { call->Finish(Err("master did not answer in time")); });
-  call->stream->ReadStart([call](std::string_view d) { call->OnData(d); },
-                          [call](int) { call->Finish(Err("lost the connection to master before the end of the answer")); });
+  call->stream->ReadStart([call](std::string_view d) { call->OnData(d); }, [call](int) {
+    call->Finish(Err("lost the connection to master before the end of the answer"));
+  });
 }
 
 }  // namespace postern::ipc::control

@@ -35,7 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     more += "X-More: 1\r\n\r\n";
     Check(ParseHead(more, lim).state != Head::State::kIncomplete);
   }
-  std::string answer = Respond(h, "page\n", in.size() % 3 == 0 ? "down" : "");
+  Resource res{"/metrics", "text/plain"};
+  std::string answer = Respond(h, res, "page\n", in.size() % 3 == 0 ? "down" : "");
+  if (answer.starts_with("HTTP/1.1 200 ")) Check(Wants(h, res));
   Check(answer.starts_with("HTTP/1.1 ") && answer.find("\r\n\r\n") != std::string::npos);
   Check(answer.find("Connection: close\r\n") != std::string::npos);
   return 0;
