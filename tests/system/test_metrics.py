@@ -38,10 +38,14 @@ class Metrics:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def page(self):
-        with urllib.request.urlopen(self.url(), timeout=15) as r:
-            assert r.status == 200
-            assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-            return r.read().decode()
+        """A scrape with curl, as an operator would try it."""
+        r = subprocess.run(["curl", "-sS", "--fail", "--max-time", "15", "-D", "-", self.url()],
+                           capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        head, _, body = r.stdout.decode().partition("\r\n\r\n")
+        assert head.startswith("HTTP/1.1 200 OK\r\n"), head
+        assert "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n" in head + "\r\n"
+        return body
 
     def values(self):
         """{'name{labels}': value} of every sample."""
