@@ -51,16 +51,19 @@ def test_mail_to_an_mx_domain_arrives_byte_exact_at_the_second_mx(mta, dns, port
         sink.stop()
 
 
-def test_one_message_reaches_an_idle_system_in_under_a_second(mta):
+def test_one_message_reaches_an_idle_system_without_waiting_for_a_queue_run(mta):
     sink = Sink("127.0.0.3")
     try:
         mta.set(relayhost=f"[127.0.0.3]:{sink.port}")
         mta.start()
-        # Warm up nothing: master starts qmgr and smtp on demand.
+        # Warm up nothing: master starts qmgr and smtp on demand. Without
+        # smtpd's trigger the message would wait for qmgr's next wakeup
+        # (300 s); the bound leaves room for a loaded 2-core machine (speed
+        # itself is measured by bench/, not here).
         t0 = time.monotonic()
         send(mta, BODY, "u@x.test")
-        wait_for(lambda: sink.messages, 5, interval=0.005, what="delivery")
-        assert time.monotonic() - t0 < 1.0
+        wait_for(lambda: sink.messages, 10, interval=0.005, what="delivery")
+        assert time.monotonic() - t0 < 4.0
     finally:
         sink.stop()
 
