@@ -21,6 +21,7 @@
 #include "config/mastercf.h"
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
+#include "mda/pipe_attr.h"
 #include "table/cidr.h"
 
 namespace postern::ctl {
@@ -166,6 +167,25 @@ void CheckNetworkLists(const config::Config& cfg, const std::string& where, std:
   }
 }
 
+// A pipe(8) service: its attributes as pipe reads them, and root to run as
+// (it runs each command as user=). A missing account stops only deliveries.
+void CheckPipeService(const config::Config& cfg, const config::MasterService& s, const std::string& where,
+                      std::vector<Problem>* out) {
+  mda::ForbiddenIds owner;
+  owner.name = cfg.Str("mail_owner");
+  if (auto pw = mda::UserByName(owner.name)) {
+    owner.uid = pw->uid;
+    owner.gid = pw->gid;
+  }
+  auto attr = mda::ParsePipeAttr(s.args, owner);
+  if (!attr && mda::IsUnknownAccount(attr.error()))
+    out->push_back({true, where + "pipe: " + attr.error() + " (mail routed to this service is deferred)"});
+  else if (!attr)
+    out->push_back({false, where + "pipe: " + attr.error()});
+  if (s.IsUnprivileged())
+    out->push_back({false, where + "pipe(8) runs commands as user=: set the unpriv column to n"});
+}
+
 }  // namespace
 
 std::vector<Problem> CheckInstance(Context& ctx) {
@@ -217,6 +237,7 @@ std::vector<Problem> CheckInstance(Context& ctx) {
     const config::MasterService& s = plan.def;
     if (s.type != "inet" && s.type != "unix")
       out.push_back({false, where + "type " + s.type + " is not supported (use inet or unix)"});
+    if (s.command == "pipe") CheckPipeService(ctx.cfg, s, where, &out);
     std::string cmd = daemon_dir + "/" + s.command;
     if (access(cmd.c_str(), X_OK) != 0)
       out.push_back({false, where + "command " + cmd + ": " + std::strerror(errno)});

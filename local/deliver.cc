@@ -13,8 +13,8 @@
 #include <cstring>
 
 #include "event/event.h"
-#include "local/command.h"
 #include "local/mailbox.h"
+#include "mda/command.h"
 #include "log/log.h"
 #include "rewrite/virtual.h"
 #include "util/strings.h"
@@ -28,24 +28,6 @@ constexpr size_t kMaxDestinations = 1000;   // entries taken from one alias/.for
 constexpr size_t kMaxFileSize = 1 << 20;    // largest .forward or :include: file read
 
 int Rank(Verdict::Kind k) { return k == Verdict::Kind::kDefer ? 2 : k == Verdict::Kind::kBounce ? 1 : 0; }
-
-// "rfc822;user@example" with RFC 3461 xtext (+2B) → user@example.
-std::string DecodeOrcpt(std::string_view orcpt) {
-  size_t semi = orcpt.find(';');
-  if (semi == std::string_view::npos) return std::string(orcpt);
-  std::string_view v = orcpt.substr(semi + 1);
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '+' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
-      out += char(std::stoi(std::string(v.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += v[i];
-    }
-  }
-  return out;
-}
 
 // Reads a small file already opened with the right privileges.
 std::string ReadSmall(int fd, bool* truncated) {
@@ -74,38 +56,10 @@ void SplitAddress(const std::string& address, std::string* local, std::string* d
 
 }  // namespace
 
-std::string LoadMessage(queue::Queue& q, Message* m) {
-  auto body = q.OpenBody(m->req.message_id);
-  if (!body.ok()) return "cannot read message: " + body.status().message;
-  m->raw.resize(body->size());
-  size_t got = 0;
-  while (got < m->raw.size()) {
-    auto n = body->Read(m->raw.data() + got, m->raw.size() - got);
-    if (!n.ok()) return "cannot read message: " + n.status().message;
-    if (*n == 0) break;
-    got += *n;
-  }
-  m->raw.resize(got);
-  m->lf = CrlfToLf(m->raw);
-  // Delivered-To: headers of the header section (loop detection).
-  std::string_view text = m->lf;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t nl = text.find('\n', i);
-    std::string_view line = text.substr(i, nl == std::string_view::npos ? text.size() - i : nl - i);
-    if (line.empty()) break;
-    if (line.size() > 13 && EqualsIgnoreCase(line.substr(0, 13), "delivered-to:"))
-      m->delivered_to.push_back(ToLower(Trim(line.substr(13))));
-    if (nl == std::string_view::npos) break;
-    i = nl + 1;
-  }
-  return "";
-}
-
 RecipientDelivery::RecipientDelivery(Agent& agent, Message& msg, const ipc::DeliveryRecipient& rcpt,
                                      std::chrono::steady_clock::time_point started)
     : agent_(agent), s_(agent.settings), msg_(msg), rcpt_(rcpt), started_(started) {
-  orig_ = rcpt.orig_recipient.empty() ? rcpt.address : DecodeOrcpt(rcpt.orig_recipient);
+  orig_ = mda::OriginalRecipient(rcpt);
 }
 
 ipc::DeliveryResult RecipientDelivery::Run() {
@@ -115,29 +69,13 @@ ipc::DeliveryResult RecipientDelivery::Run() {
   Flush();
   // An expansion that delivered nowhere (an empty alias) still needs its line.
   if (finals_ == 0) Final(top, v.text.empty() ? Verdict::Sent("discarded") : v);
-  ipc::DeliveryResult r;
-  r.envelope_id = rcpt_.envelope_id;
-  r.status = worst_->kind == Verdict::Kind::kSent     ? ipc::DeliveryStatus::kSent
-             : worst_->kind == Verdict::Kind::kBounce ? ipc::DeliveryStatus::kBounced
-                                                      : ipc::DeliveryStatus::kDeferred;
-  r.dsn = worst_->dsn;
-  r.reason = worst_->text;
-  r.relay = "local";
-  return r;
+  return mda::ResultOf(rcpt_.envelope_id, *worst_, "local");
 }
 
 Verdict RecipientDelivery::Final(const Attr& a, Verdict v) {
   ++finals_;
   if (!worst_ || Rank(v.kind) > Rank(worst_->kind)) worst_ = v;
-  double queued = std::max<double>(0, double(std::time(nullptr) - msg_.req.arrival));
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  const char* status = v.kind == Verdict::Kind::kSent     ? "sent"
-                       : v.kind == Verdict::Kind::kBounce ? "bounced"
-                                                          : "deferred";
-  std::string orig = EqualsIgnoreCase(orig_, a.recipient) ? "" : ", orig_to=<" + orig_ + ">";
-  log::Info("{}: to=<{}>{}, relay=local, delay={}, delays={}/0/0/{}, dsn={}, status={} ({})", msg_.msgid,
-            a.recipient, orig, log::FormatDelay(queued + took), log::FormatDelay(queued), log::FormatDelay(took), v.dsn, status,
-            v.text);
+  mda::LogDelivery(msg_, a.recipient, orig_, "local", started_, v);
   return v;
 }
 
@@ -444,7 +382,7 @@ Verdict RecipientDelivery::Command(Attr& a, const std::string& command, std::opt
   std::optional<Creds> rights = Rights(as);
   if (!seen_.insert("command " + std::to_string(rights ? rights->uid : geteuid()) + " " + command).second)
     return Verdict::Sent("");
-  CommandSpec spec;
+  mda::CommandSpec spec;
   spec.command = command;
   spec.as = rights;
   spec.time_limit_seconds = s_.command_time_limit;
@@ -458,7 +396,7 @@ Verdict RecipientDelivery::Command(Attr& a, const std::string& command, std::opt
   o.sender = msg_.req.sender;
   o.delivered_to = s_.delivered_command ? a.delivered : "";
   o.now = std::time(nullptr);
-  Verdict v = RunCommand(spec, FormatCopy(o, msg_.lf));
+  Verdict v = mda::RunCommand(spec, FormatCopy(o, msg_.lf));
   if (v.kind == Verdict::Kind::kSent) v.text = "delivered to command: " + command;
   return Final(a, v);
 }
@@ -492,21 +430,7 @@ Verdict RecipientDelivery::Include(Attr& a, const std::string& path) {
 }
 
 std::vector<std::string> RecipientDelivery::Environment(const Attr& a, const Creds* pw) const {
-  std::vector<std::string> env;
-  for (const std::string& e : s_.export_environment) {
-    if (e.find('=') != std::string::npos) {
-      env.push_back(e);
-    } else if (const char* v = getenv(e.c_str())) {
-      env.push_back(e + "=" + v);
-    }
-  }
-  env.push_back("PATH=/usr/bin:/bin");
-  if (pw) {
-    env.push_back("HOME=" + pw->home);
-    env.push_back("LOGNAME=" + pw->name);
-    env.push_back("USER=" + pw->name);
-    env.push_back("SHELL=" + pw->shell);
-  }
+  std::vector<std::string> env = mda::CommandEnvironment(s_.export_environment, pw);
   std::string local, domain, base, ext;
   SplitAddress(a.recipient, &local, &domain);
   char delim = 0;

@@ -14,14 +14,25 @@
 
 #include "ipc/delivery.h"
 #include "local/expand.h"
-#include "local/privs.h"
 #include "local/settings.h"
-#include "local/verdict.h"
+#include "mda/message.h"
+#include "mda/privs.h"
+#include "mda/verdict.h"
 #include "queue/queue.h"
 #include "route/route.h"
 #include "table/table.h"
 
 namespace postern::local {
+
+// Shared with pipe(8) (lib/mda).
+using mda::Creds;
+using mda::EffectiveUser;
+using mda::LoadMessage;
+using mda::Message;
+using mda::Privileged;
+using mda::UserById;
+using mda::UserByName;
+using mda::Verdict;
 
 // What lives as long as the worker.
 struct Agent {
@@ -32,18 +43,6 @@ struct Agent {
   std::unique_ptr<queue::Queue> queue;
   std::optional<Creds> default_privs;  // when privileged
 };
-
-// The message as every destination sees it.
-struct Message {
-  ipc::DeliveryRequest req;
-  std::string msgid;  // 8 hex digits, for log lines
-  std::string raw;    // the queue body (CRLF)
-  std::string lf;     // the same with LF line ends
-  std::vector<std::string> delivered_to;  // Delivered-To: values, lower case
-};
-
-// Loads the body and the Delivered-To: headers; an error text means "defer".
-std::string LoadMessage(queue::Queue& q, Message* m);
 
 // One recipient of the request, start to end: logs one line per final
 // delivery and returns the recipient's overall result.

@@ -90,62 +90,6 @@ std::string KernelLock(int fd, const MboxLocks& l, const std::string& path) {
 
 }  // namespace
 
-Verdict Verdict::FromErrno(int err, std::string text, const char* dsn) {
-  if (err == EDQUOT || err == EFBIG) return Bounce("5.2.2", std::move(text));
-  if (err == ENOSPC || err == EAGAIN || err == ESTALE || err == EINTR || err == ENOMEM || err == EMFILE ||
-      err == ENFILE)
-    return Defer("4.3.0", std::move(text));
-  return Bounce(dsn, std::move(text));
-}
-
-std::string FromLine(std::string_view sender, time_t now) {
-  struct tm tm {};
-  localtime_r(&now, &tm);
-  char date[32];
-  // asctime's layout without its trailing newline.
-  strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
-  return "From " + (sender.empty() ? std::string("MAILER-DAEMON") : std::string(sender)) + "  " + date + "\n";
-}
-
-std::string CrlfToLf(std::string_view body) {
-  std::string out;
-  out.reserve(body.size());
-  size_t i = 0;
-  while (i < body.size()) {
-    size_t cr = body.find("\r\n", i);
-    if (cr == std::string_view::npos) {
-      out.append(body.substr(i));
-      break;
-    }
-    out.append(body.substr(i, cr - i));
-    out += '\n';
-    i = cr + 2;
-  }
-  return out;
-}
-
-std::string FormatCopy(const CopyOptions& o, std::string_view message) {
-  std::string out;
-  out.reserve(message.size() + 256 + message.size() / 512);
-  if (o.from_line) out += FromLine(o.sender, o.now);
-  if (o.return_path) out += "Return-Path: <" + o.sender + ">\n";
-  if (!o.delivered_to.empty()) out += "Delivered-To: " + o.delivered_to + "\n";
-  size_t i = 0;
-  while (i < message.size()) {
-    size_t nl = message.find('\n', i);
-    size_t end = nl == std::string_view::npos ? message.size() : nl + 1;
-    std::string_view line = message.substr(i, end - i);
-    if (o.quote_from && line.starts_with("From ")) out += '>';
-    out.append(line);
-    i = end;
-  }
-  if (o.blank_line) {
-    if (!out.empty() && out.back() != '\n') out += '\n';
-    out += '\n';
-  }
-  return out;
-}
-
 Verdict AppendMbox(const std::string& path, std::string_view data, const MboxLocks& locks, uint64_t size_limit,
                    std::optional<std::pair<uid_t, gid_t>> owner) {
   DotLock dot;

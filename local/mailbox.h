@@ -1,7 +1,6 @@
-// local/mailbox.h — writing one message into a mailbox: the bytes of an mbox
-// entry ("From " line, Return-Path, Delivered-To, >From quoting, blank line),
-// a Maildir file (tmp/ → fsync → new/), and locked mbox appends (fcntl,
-// flock, dotlock) that undo a partial write.
+// local/mailbox.h — writing one message into a mailbox: a Maildir file
+// (tmp/ → fsync → new/) and locked mbox appends (fcntl, flock, dotlock) that
+// undo a partial write. The bytes of an entry come from mda/copy.h.
 #pragma once
 
 #include <sys/types.h>
@@ -11,29 +10,16 @@
 #include <string>
 #include <string_view>
 
-#include "local/verdict.h"
+#include "mda/copy.h"
+#include "mda/verdict.h"
 
 namespace postern::local {
 
-struct CopyOptions {
-  bool from_line = false;    // "From sender  date" first (mbox, commands)
-  bool quote_from = false;   // body lines "From " → ">From " (mbox)
-  bool blank_line = false;   // end with an empty line (mbox)
-  bool return_path = true;   // Return-Path: <sender>
-  std::string sender;        // envelope sender, "" = null sender
-  std::string delivered_to;  // Delivered-To: value, "" = none
-  time_t now = 0;
-};
-
-// "From sender  Www Mmm dd hh:mm:ss yyyy\n" (asctime, local time), the null
-// sender as MAILER-DAEMON.
-std::string FromLine(std::string_view sender, time_t now);
-
-// The message (LF line ends) as the destination receives it.
-std::string FormatCopy(const CopyOptions& o, std::string_view message);
-
-// Queue bodies end lines with CRLF; mailboxes and commands see LF.
-std::string CrlfToLf(std::string_view body);
+using mda::CopyOptions;
+using mda::CrlfToLf;
+using mda::FormatCopy;
+using mda::FromLine;
+using mda::Verdict;
 
 struct MboxLocks {
   bool fcntl = true, flock = false, dotlock = true;

@@ -1,5 +1,4 @@
-// local/mailbox_test.cc — mbox entry bytes (From line, >From quoting, blank
-// line), CRLF conversion, locked appends and Maildir files.
+// local/mailbox_test.cc — locked mbox appends and Maildir files.
 #include "local/mailbox.h"
 
 #include <fcntl.h>
@@ -35,43 +34,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-TEST(Mailbox, FromLine) {
-  setenv("TZ", "UTC", 1);
-  tzset();
-  EXPECT_EQ(FromLine("a@b.test", 0), "From a@b.test  Thu Jan  1 00:00:00 1970\n");
-  EXPECT_EQ(FromLine("", 86400 * 40), "From MAILER-DAEMON  Tue Feb 10 00:00:00 1970\n");
-}
-
-TEST(Mailbox, CopyFormats) {
-  setenv("TZ", "UTC", 1);
-  tzset();
-  const std::string msg = "Subject: x\n\nFrom here\n>From there\nFrom\nnot From \nlast";
-  struct Case {
-    CopyOptions o;
-    std::string want;
-  } cases[] = {
-      {{true, true, true, true, "s@x", "r@y", 0},
-       "From s@x  Thu Jan  1 00:00:00 1970\nReturn-Path: <s@x>\nDelivered-To: r@y\nSubject: x\n\n>From here\n"
-       ">From there\nFrom\nnot From \nlast\n\n"},
-      {{false, false, false, true, "", "r@y", 0},
-       "Return-Path: <>\nDelivered-To: r@y\nSubject: x\n\nFrom here\n>From there\nFrom\nnot From \nlast"},
-      {{true, false, false, true, "s@x", "", 0},
-       "From s@x  Thu Jan  1 00:00:00 1970\nReturn-Path: <s@x>\nSubject: x\n\nFrom here\n>From there\nFrom\nnot "
-       "From \nlast"},
-  };
-  for (const auto& c : cases) EXPECT_EQ(FormatCopy(c.o, msg), c.want);
-  CopyOptions o;
-  o.blank_line = true;
-  o.return_path = false;
-  EXPECT_EQ(FormatCopy(o, "a\n"), "a\n\n");
-}
-
-TEST(Mailbox, CrlfToLf) {
-  EXPECT_EQ(CrlfToLf("a\r\nb\r\n\r\nc\rd\r\n"), "a\nb\n\nc\rd\n");
-  EXPECT_EQ(CrlfToLf(""), "");
-  EXPECT_EQ(CrlfToLf("no newline"), "no newline");
-}
 
 TEST(Mailbox, AppendMbox) {
   TempDir d;

@@ -5,13 +5,13 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "ipc/delivery.h"
-#include "ipc/frame.h"
 #include "local/deliver.h"
 #include "log/log.h"
 #include "queue/ids.h"
-#include "server/server.h"
+#include "server/delivery_agent.h"
 #include "table/surrogate.h"
 
 using namespace postern;
@@ -76,70 +76,25 @@ Result<void> Init(server::Context& ctx, local::Agent* agent) {
   return {};
 }
 
-// One qmgr connection: one request, its results, then the end frame.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(local::Agent& agent, server::Client c) : agent_(agent), client_(std::move(c)) {}
-
-  void Start() {
-    auto self = shared_from_this();
-    client_.stream->ReadStart([self](std::string_view d) { self->OnData(d); },
-                              [self](int) { self->Done(); });
-  }
-
- private:
-  void OnData(std::string_view data) {
-    if (handled_) return;
-    frames_.Feed(data);
-    std::string payload;
-    auto st = frames_.Next(&payload);
-    if (st == ipc::FrameReader::Status::kNeedMore) return;
-    handled_ = true;
-    client_.stream->ReadStop();
-    std::optional<ipc::DeliveryRequest> r;
-    if (st == ipc::FrameReader::Status::kFrame) r = ipc::DecodeRequest(payload);
-    if (!r || r->recipients.empty()) {
-      log::Warning("malformed delivery request from {}", client_.peer.empty() ? "qmgr" : client_.peer);
-      return Done();
+// One qmgr request: each recipient in turn, one result each.
+std::vector<ipc::DeliveryResult> Deliver(local::Agent& agent, ipc::DeliveryRequest req) {
+  auto started = std::chrono::steady_clock::now();
+  local::Message m;
+  m.req = std::move(req);
+  m.msgid = queue::FormatMsgId(m.req.message_id);
+  std::string why = local::LoadMessage(*agent.queue, &m);
+  std::vector<ipc::DeliveryResult> out;
+  for (const ipc::DeliveryRecipient& rcpt : m.req.recipients) {
+    if (!why.empty()) {
+      out.push_back({rcpt.envelope_id, ipc::DeliveryStatus::kDeferred, "4.3.0", why, "none"});
+      log::Info("{}: to=<{}>, relay=none, delay=0, delays=0/0/0/0, dsn=4.3.0, status=deferred ({})", m.msgid,
+                rcpt.address, why);
+    } else {
+      out.push_back(local::RecipientDelivery(agent, m, rcpt, started).Run());
     }
-    Deliver(std::move(*r));
   }
-
-  void Deliver(ipc::DeliveryRequest req) {
-    auto started = std::chrono::steady_clock::now();
-    local::Message m;
-    m.req = std::move(req);
-    m.msgid = queue::FormatMsgId(m.req.message_id);
-    std::string why = local::LoadMessage(*agent_.queue, &m);
-    std::string out;
-    for (const ipc::DeliveryRecipient& rcpt : m.req.recipients) {
-      ipc::DeliveryResult r;
-      if (!why.empty()) {
-        r = {rcpt.envelope_id, ipc::DeliveryStatus::kDeferred, "4.3.0", why, "none"};
-        log::Info("{}: to=<{}>, relay=none, delay=0, delays=0/0/0/0, dsn=4.3.0, status=deferred ({})", m.msgid,
-                  rcpt.address, why);
-      } else {
-        r = local::RecipientDelivery(agent_, m, rcpt, started).Run();
-      }
-      ipc::AppendFrame(ipc::EncodeResult(r), &out);
-    }
-    ipc::AppendFrame(ipc::EncodeEnd(), &out);
-    auto self = shared_from_this();
-    client_.stream->Write(std::move(out), [self](int) { self->Done(); });
-  }
-
-  void Done() {
-    if (done_) return;
-    done_ = true;
-    client_.stream.reset();
-    client_.lease.Release();
-  }
-
-  local::Agent& agent_;
-  server::Client client_;
-  ipc::FrameReader frames_{ipc::kDeliveryFrameMax};
-  bool handled_ = false, done_ = false;
-};
+  return out;
+}
 
 }  // namespace
 
@@ -150,7 +105,7 @@ int main(int argc, char** argv) {
   svc.kind = server::Kind::kSingle;
   svc.init = [agent](server::Context& ctx) { return Init(ctx, agent); };
   svc.on_client = [agent](server::Context&, server::Client c) {
-    std::make_shared<Session>(*agent, std::move(c))->Start();
+    server::ServeDeliveryRequest(std::move(c), [agent](ipc::DeliveryRequest r) { return Deliver(*agent, std::move(r)); });
   };
   svc.on_runtime = [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); };
   return server::Run("local", argc, argv, std::move(svc));

@@ -173,7 +173,7 @@ constexpr Unsupported kUnsupportedParams[] = {
 constexpr std::string_view kNoDaemon = "";
 
 // Postfix's stock master.cf commands. Those postern runs under the same name
-// (smtpd, smtp, lmtp, local, qmgr, pickup, bounce) are not listed.
+// (smtpd, smtp, lmtp, local, pipe, qmgr, pickup, bounce) are not listed.
 constexpr PostfixDaemon kDaemons[] = {
     {"anvil", kNoDaemon, "postern's smtpd counts connections itself (smtpd_client_connection_count_limit)"},
     {"cleanup", kNoDaemon, "cleanup runs inside smtpd and pickup"},
@@ -181,7 +181,6 @@ constexpr PostfixDaemon kDaemons[] = {
     {"error", kNoDaemon, "the error(8) transport is not supported yet"},
     {"flush", kNoDaemon, "fast flush is not supported; postern flush schedules the whole queue"},
     {"oqmgr", "qmgr", ""},
-    {"pipe", kNoDaemon, "pipe(8) delivery is not supported yet"},
     {"postlogd", kNoDaemon, "workers log themselves (maillog_file or syslog)"},
     {"proxymap", kNoDaemon, "each program opens its own lookup tables"},
     {"scache", kNoDaemon, "the smtp client keeps its own connection cache"},

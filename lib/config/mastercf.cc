@@ -97,8 +97,10 @@ Result<void> ParseOverrides(MasterService* s) {
       opt = a[++i];
     } else if (StartsWith(a[i], "-o") && a[i].find('=') != std::string::npos) {
       opt = std::string_view(a[i]).substr(2);
-    } else {
+    } else if (StartsWith(a[i], "-")) {
       continue;
+    } else {
+      break;  // as Postfix's getopt: the rest belongs to the command (pipe's argv=)
     }
     size_t eq = opt.find('=');
     std::string_view name = Trim(opt.substr(0, eq == opt.npos ? 0 : eq));

@@ -367,6 +367,12 @@ Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx,
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
+    // As Postfix's daemons (getopt "+..."): options end at the first other
+    // argument; the rest is the service's, such as pipe's argv=... -o x.
+    if (!ctx->args.empty() || a.empty() || a[0] != '-') {
+      ctx->args.emplace_back(a);
+      continue;
+    }
     auto value = [&]() -> std::string_view {
       if (i + 1 >= argc) Usage(program, std::string(a) + " needs a value");
       return argv[++i];

@@ -50,7 +50,7 @@ def quit_and_wait_close(c):
 def test_max_use_counts_finished_sessions_of_a_multi_client_worker(instance):
     # An event-driven worker holds more sessions at once than max_use: the
     # limit counts sessions that have ended, not connections accepted.
-    port = instance.add_testd(args="multi -o max_use=3")
+    port = instance.add_testd(args="-o max_use=3 multi")
     instance.start()
     clients = [LineClient(port) for _ in range(5)]
     first = pid_of(clients[0].greeting)

@@ -1,5 +1,5 @@
-// local/privs.cc — user look-ups and id switching; see privs.h.
-#include "local/privs.h"
+// mda/privs.cc — user look-ups and id switching; see privs.h.
+#include "mda/privs.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace postern::local {
+namespace postern::mda {
 
 namespace {
 
@@ -39,6 +39,13 @@ std::optional<Creds> UserById(uid_t uid) {
   return FromPasswd(out);
 }
 
+std::optional<gid_t> GroupByName(const std::string& name) {
+  std::vector<char> buf(16384);
+  group gr{}, *out = nullptr;
+  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &out) != 0 || !out) return std::nullopt;
+  return out->gr_gid;
+}
+
 bool Privileged() {
   static const bool root = getuid() == 0 && geteuid() == 0;
   return root;
@@ -61,13 +68,19 @@ EffectiveUser::~EffectiveUser() {
   if (seteuid(0) != 0 || setegid(0) != 0 || setgroups(0, nullptr) != 0) _exit(75);
 }
 
-bool BecomeUser(const Creds& c) {
+bool BecomeUser(const Creds& c, bool only_gid) {
   if (!Privileged()) return true;
-  if (initgroups(c.name.c_str(), c.gid) != 0) {
+  if (only_gid || initgroups(c.name.c_str(), c.gid) != 0) {
     gid_t g = c.gid;
     if (setgroups(1, &g) != 0) return false;
   }
-  return setgid(c.gid) == 0 && setuid(c.uid) == 0;
+  if (setgid(c.gid) != 0 || setuid(c.uid) != 0) return false;
+  // A process that could become root again has not given root up.
+  if (c.uid != 0 && setuid(0) == 0) {
+    errno = EPERM;
+    return false;
+  }
+  return true;
 }
 
-}  // namespace postern::local
+}  // namespace postern::mda

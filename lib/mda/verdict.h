@@ -1,10 +1,10 @@
-// local/verdict.h — the outcome of one local delivery attempt, with the
-// enhanced status code and the text that the log line and the DSN show.
+// mda/verdict.h — the outcome of one delivery attempt by a delivery agent on
+// this host (local, pipe), with the enhanced status code and the reason text.
 #pragma once
 
 #include <string>
 
-namespace postern::local {
+namespace postern::mda {
 
 struct Verdict {
   enum class Kind { kSent, kDefer, kBounce };
@@ -20,4 +20,4 @@ struct Verdict {
   static Verdict FromErrno(int err, std::string text, const char* dsn = "5.2.0");
 };
 
-}  // namespace postern::local
+}  // namespace postern::mda

@@ -1,7 +1,7 @@
-// local/privs.h — whose rights a delivery uses. Run as root, local switches
-// its effective ids around file deliveries (EffectiveUser) and runs commands
-// in a child that gives up root for good; run as anyone else, every
-// delivery simply uses the process's own rights.
+// mda/privs.h — whose rights a delivery uses. Run as root, local switches
+// its effective ids around file deliveries (EffectiveUser), and local and
+// pipe run commands in a child that gives up root for good (BecomeUser); run
+// as anyone else, every delivery simply uses the process's own rights.
 #pragma once
 
 #include <sys/types.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace postern::local {
+namespace postern::mda {
 
 struct Creds {
   uid_t uid = 0;
@@ -20,6 +20,8 @@ struct Creds {
 
 std::optional<Creds> UserByName(const std::string& name);
 std::optional<Creds> UserById(uid_t uid);
+// The id of a group (user=name:group of pipe(8)).
+std::optional<gid_t> GroupByName(const std::string& name);
 
 // True when the process started as root and may act as other users.
 bool Privileged();
@@ -41,8 +43,10 @@ class EffectiveUser {
   std::string error_;
 };
 
-// In a fresh child: the real, effective and saved ids become `c` for good.
-// Returns false (errno set) when that failed; the child must then exit.
-bool BecomeUser(const Creds& c);
+// In a fresh child: the supplementary groups, then the real, effective and
+// saved ids become `c` for good (initgroups of c.name, or c.gid alone when
+// `only_gid`). Returns false (errno set) when that failed or root's rights
+// could be taken back; the child must then exit.
+bool BecomeUser(const Creds& c, bool only_gid = false);
 
-}  // namespace postern::local
+}  // namespace postern::mda

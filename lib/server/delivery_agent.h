@@ -1,0 +1,22 @@
+// server/delivery_agent.h — the agent side of qmgr's delivery protocol for
+// agents that deliver synchronously, one request per client (local, pipe):
+// read the one request frame, let the handler deliver, answer one result per
+// recipient and the end frame, then release the client's lease.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "ipc/delivery.h"
+#include "server/server.h"
+
+namespace postern::server {
+
+// Returns one result per recipient of the request (any order).
+using DeliveryHandler = std::function<std::vector<ipc::DeliveryResult>(ipc::DeliveryRequest)>;
+
+// Serves one qmgr connection; a malformed request is logged and dropped
+// (qmgr then defers its recipients).
+void ServeDeliveryRequest(Client client, DeliveryHandler handler);
+
+}  // namespace postern::server

@@ -1,0 +1,46 @@
+// pipe/main.cc — the pipe(8) delivery agent: started by master for a
+// master.cf service whose command is `pipe`, it serves one qmgr delivery
+// request per client by running the service's argv= command. See pipe(8).
+#include "log/log.h"
+#include "pipe/deliver.h"
+#include "server/delivery_agent.h"
+
+using namespace postern;
+
+namespace {
+
+Result<void> Init(server::Context& ctx, pipe::Agent* agent) {
+  auto s = pipe::Settings::Load(ctx.config, ctx.service, ctx.args);
+  if (!s) return Err("service " + ctx.service + ": " + s.error());
+  agent->settings = std::move(*s);
+  auto opts = queue::OptionsFromConfig(ctx.config);
+  if (!opts.ok()) return Err(opts.status().message);
+  auto q = queue::Queue::Open(agent->settings.queue_directory, *opts);
+  if (!q.ok()) return Err("queue " + agent->settings.queue_directory + ": " + q.status().message);
+  agent->queue = std::move(*q);
+  return {};
+}
+
+// `set option`: a time limit or environment that works replaces the old one.
+void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, pipe::Agent* agent) {
+  if (ctx.runtime.options == old.options) return;
+  auto s = pipe::Settings::Load(ctx.config, ctx.service, ctx.args);
+  if (!s) return log::Warning("set option: {}; keeping the previous settings", s.error());
+  agent->settings = std::move(*s);
+  server::LogOptionsAdopted(ctx, old);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Lives until the process exits, so no callback still queued on the loop outlives it.
+  auto* agent = new pipe::Agent;
+  server::Service svc;
+  svc.kind = server::Kind::kSingle;
+  svc.init = [agent](server::Context& ctx) { return Init(ctx, agent); };
+  svc.on_client = [agent](server::Context&, server::Client c) {
+    server::ServeDeliveryRequest(std::move(c), [agent](ipc::DeliveryRequest r) { return pipe::Deliver(*agent, r); });
+  };
+  svc.on_runtime = [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); };
+  return server::Run("pipe", argc, argv, std::move(svc));
+}
