@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config/compat.h"
+#include "config/mastercf.h"
 #include "util/strings.h"
 
 namespace postern::config {
@@ -41,6 +42,23 @@ std::string Chain(const std::vector<std::string>& stack, std::string_view last) 
   auto from = std::find(stack.begin(), stack.end(), last);
   for (auto it = from; it != stack.end(); ++it) out += *it + " -> ";
   return out + std::string(last);
+}
+
+// Postfix's per-service parameters that postern reads (qmgr's per transport,
+// pipe's time limit): postconf knows them for every master.cf service name.
+bool IsServiceParameter(std::string_view name, const std::vector<std::string>& services) {
+  static constexpr std::string_view kSuffixes[] = {
+      "_destination_concurrency_limit",         "_destination_recipient_limit",
+      "_initial_destination_concurrency",       "_destination_concurrency_failed_cohort_limit",
+      "_destination_concurrency_positive_feedback", "_destination_concurrency_negative_feedback",
+      "_time_limit",
+  };
+  for (std::string_view suffix : kSuffixes) {
+    if (name.size() <= suffix.size() || !name.ends_with(suffix)) continue;
+    std::string_view service = name.substr(0, name.size() - suffix.size());
+    if (std::find(services.begin(), services.end(), service) != services.end()) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -385,8 +403,17 @@ std::vector<Config::Problem> Config::Validate() const {
     if (!v) out.push_back({false, v.error()});
   }
   if (IsSet("mail_version")) out.push_back({true, "mail_version is read-only; the setting is ignored"});
+  std::optional<std::vector<std::string>> services;  // master.cf's, read when first needed
+  auto service_param = [&](std::string_view name) {
+    if (!services) {
+      services.emplace();
+      if (auto defs = config_dir_.empty() ? Err("") : LoadMasterCf(config_dir_))
+        for (const auto& d : *defs) services->push_back(d.service);
+    }
+    return IsServiceParameter(name, *services);
+  };
   for (const auto& a : assignments_) {
-    if (FindParam(a.name) || referenced.count(a.name)) continue;
+    if (FindParam(a.name) || referenced.count(a.name) || service_param(a.name)) continue;
     if (index_.at(a.name) != size_t(&a - assignments_.data())) continue;  // report once
     std::string where = origin_ + ", line " + std::to_string(a.line) + ": ";
     if (const char* feature = UnsupportedParameter(a.name))

@@ -3,6 +3,10 @@
 #include "config/maincf.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace postern::config {
 namespace {
@@ -178,6 +182,26 @@ TEST(MainCf, ValidateReportsBadValuesLoopsAndUnknownNames) {
   EXPECT_EQ(all.find("unused parameter: my_own"), std::string::npos) << all;  // referenced
   // Shorthands fall back to the default when the value is wrong.
   EXPECT_EQ(c.Time("max_idle").count(), 100);
+}
+
+TEST(MainCf, PerServiceParametersOfMasterCfServicesAreUsed) {
+  std::string dir = (std::filesystem::temp_directory_path() / ("maincf_svc." + std::to_string(getpid()))).string();
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/main.cf") << "dovecot_destination_recipient_limit = 1\ndovecot_time_limit = 3s\n"
+                                     "relay_destination_concurrency_limit = 2\nnosuch_time_limit = 1s\n"
+                                     "dovecot_bogus_limit = 1\n";
+  std::ofstream(dir + "/master.cf") << "dovecot unix - n n - - pipe user=nobody argv=/bin/cat\n"
+                                       "relay unix - - n - - smtp\n";
+  auto c = Config::Load(dir);
+  ASSERT_TRUE(c.ok()) << c.error();
+  std::string all;
+  for (auto& p : c->Validate()) all += p.text + "\n";
+  EXPECT_EQ(all.find("unused parameter: dovecot_destination_recipient_limit"), std::string::npos) << all;
+  EXPECT_EQ(all.find("unused parameter: dovecot_time_limit"), std::string::npos) << all;
+  EXPECT_EQ(all.find("unused parameter: relay_destination_concurrency_limit"), std::string::npos) << all;
+  EXPECT_NE(all.find("unused parameter: nosuch_time_limit=1s"), std::string::npos) << all;
+  EXPECT_NE(all.find("unused parameter: dovecot_bogus_limit=1"), std::string::npos) << all;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(MainCf, LoadReadsTheDirectory) {

@@ -221,3 +221,10 @@ def test_check_reports_broken_pipe_lines(instance):
     assert any("warning: " in l and "service gone/unix: pipe: unknown username: no-such-user-here" in l
                for l in lines), lines
     assert not any("service gone/unix" in l for l in errors), lines
+
+
+def test_check_knows_the_per_service_parameters_of_pipe_services(pipes):
+    rc, lines = check(pipes.i)
+    assert not any("error: " in l for l in lines), lines
+    for name in ("dovecot_time_limit", "dovecot_destination_recipient_limit", "single_destination_recipient_limit"):
+        assert not any(f"unused parameter: {name}" in l for l in lines), (name, lines)
