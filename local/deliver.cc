@@ -69,12 +69,16 @@ ipc::DeliveryResult RecipientDelivery::Run() {
   Flush();
   // An expansion that delivered nowhere (an empty alias) still needs its line.
   if (finals_ == 0) Final(top, v.text.empty() ? Verdict::Sent("discarded") : v);
-  return mda::ResultOf(rcpt_.envelope_id, *worst_, "local");
+  return mda::ResultOf(rcpt_.envelope_id, *worst_, relay_);
+}
+
+void RecipientDelivery::Merge(const Verdict& v) {
+  ++finals_;
+  if (!worst_ || Rank(v.kind) > Rank(worst_->kind)) worst_ = v;
 }
 
 Verdict RecipientDelivery::Final(const Attr& a, Verdict v) {
-  ++finals_;
-  if (!worst_ || Rank(v.kind) > Rank(worst_->kind)) worst_ = v;
+  Merge(v);
   mda::LogDelivery(msg_, a.recipient, orig_, "local", started_, v);
   return v;
 }
@@ -323,6 +327,7 @@ Verdict RecipientDelivery::Mailbox(Attr& a, const std::string& user) {
   if (!seen_.insert("mailbox " + user).second) return Verdict::Sent("");
   auto pw = UserByName(user);
   if (!pw) return Final(a, Verdict::Bounce("5.1.1", "unknown user: \"" + user + "\""));
+  if (!s_.mailbox_transport.empty()) return Pass(a);
   std::optional<Creds> rights = Rights(pw);
   if (!s_.mailbox_command.empty()) return Command(a, s_.mailbox_command, pw, pw->home);
   CopyOptions o;

@@ -1,6 +1,7 @@
 // local/deliver.h — delivery of one recipient, Postfix's local(8) order:
 // Delivered-To loop check, alias_maps (with owner- aliases), the user's
-// .forward files, then mailbox_command, home_mailbox (mbox or Maildir/) or
+// .forward files, then mailbox_transport (handed to that transport),
+// mailbox_command, home_mailbox (mbox or Maildir/) or
 // the spool mbox. Expansions recurse; addresses that are not delivered here
 // are collected and re-submitted as new messages (Forwarder).
 #pragma once
@@ -77,6 +78,7 @@ class RecipientDelivery {
   bool DotForward(Attr& a, const Creds& pw, const std::string& local, const std::string& ext,
                   const std::string& domain, Verdict* v);
   Verdict Mailbox(Attr& a, const std::string& user);
+  Verdict Pass(Attr& a);  // mailbox_transport (pass.cc)
   Verdict Tokens(Attr& a, std::string_view text, const char* origin);
   Verdict Token(Attr& a, const Destination& d);
   Verdict Address(Attr& a, std::string address);
@@ -85,6 +87,7 @@ class RecipientDelivery {
   Verdict Include(Attr& a, const std::string& path);
   Verdict Indirect(Attr& a);
   Verdict Final(const Attr& a, Verdict v);  // logs and merges one final delivery
+  void Merge(const Verdict& v);              // merges one without a log line (Pass)
   void Flush();                             // re-submits the pending addresses
   std::vector<std::string> Environment(const Attr& a, const Creds* pw) const;
   std::optional<Creds> Rights(std::optional<Creds> c) const;
@@ -98,6 +101,7 @@ class RecipientDelivery {
   std::set<std::string> seen_;  // duplicate filter: "kind what"
   std::vector<Pending> pending_;
   std::optional<Verdict> worst_;
+  std::string relay_ = "local";  // the other transport when Pass() delivered
   size_t finals_ = 0;
 };
 

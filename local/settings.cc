@@ -70,6 +70,7 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
                            std::pair{"home_mailbox", &s.home_mailbox},
                            std::pair{"mail_spool_directory", &s.mail_spool_directory},
                            std::pair{"mailbox_command", &s.mailbox_command},
+                           std::pair{"mailbox_transport", &s.mailbox_transport},
                            std::pair{"default_privs", &s.default_privs}}) {
     auto v = cfg.Get(name);
     if (!v) return Err(v.error());

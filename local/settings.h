@@ -23,6 +23,7 @@ struct Sources {
 struct Settings {
   std::string myhostname, myorigin, queue_directory, recipient_delimiter;
   std::string home_mailbox, mail_spool_directory, mailbox_command;
+  std::string mailbox_transport;  // transport[:nexthop] for mailbox deliveries (Postfix's deliver_pass)
   std::vector<config::TableRef> alias_maps;
   std::vector<std::string> forward_path;  // unexpanded: $home etc. are per recipient
   std::vector<std::string> export_environment;

@@ -125,7 +125,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"fallback_transport", "fallback_transport of the local delivery agent"},
     {"header_checks", "content inspection (header_checks/body_checks)"},
     {"luser_relay", "luser_relay of the local delivery agent"},
-    {"mailbox_transport", "mailbox_transport of the local delivery agent"},
     {"masquerade_domains", "address masquerading"},
     {"milter_default_action", "Milter content filters"},
     {"milter_protocol", "Milter content filters"},

@@ -140,6 +140,7 @@ constexpr ParamDef kParams[] = {
     {"mailbox_command", T::kString, "", "command that local delivery pipes mail to, instead of a mailbox"},
     {"mailbox_delivery_lock", T::kList, "fcntl, dotlock", "locks that local delivery takes on an mbox file: fcntl, flock, dotlock"},
     {"mailbox_size_limit", T::kSize, "51200000", "largest mbox file or file destination that local delivery appends to (0: no limit)"},
+    {"mailbox_transport", T::kString, "", "transport (transport[:nexthop]) that local delivery hands mailbox deliveries to, instead of delivering them itself"},
     {"maillog_file", T::kString, "", "log file (a path, or /dev/stdout); empty: syslog"},
     {"mailq_path", T::kString, "/usr/bin/mailq", "no effect in postern (accepted from Postfix's main.cf): documentation of where mailq lives"},
     {"manpage_directory", T::kString, "/usr/share/man", "no effect in postern (accepted from Postfix's main.cf): documentation location of Postfix"},

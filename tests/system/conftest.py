@@ -8,6 +8,7 @@ import re
 import select
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -99,6 +100,21 @@ class LineClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def submit(instance, port, rcpts, body, sender="sender@client.test", helo="client.test"):
+    """Submits one message with smtplib to smtpd on 127.0.0.1:port; returns
+    the queue id that smtpd logged for this client."""
+    mark = instance.log_mark()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+        c.ehlo(helo)
+        c.mail(sender)
+        for r in rcpts:
+            code, text = c.rcpt(r)
+            assert code == 250, (r, code, text)
+        code, text = c.data(body)
+        assert code == 250, text
+    return instance.wait_log(r"([0-9a-f]{8}): client=", since=mark).group(1)
 
 
 def pid_of(greeting):

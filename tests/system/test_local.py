@@ -8,14 +8,13 @@ import os
 import pwd
 import re
 import shutil
-import smtplib
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, free_port, wait_for
+from conftest import BIN, free_port, submit, wait_for
 
 ROOT = os.geteuid() == 0
 HOST = "mx.postern.test"
@@ -66,17 +65,7 @@ class Mda:
 
     def send(self, rcpts, body, sender="sender@client.test"):
         """Submits by SMTP; returns the queue id smtpd logged."""
-        mark = self.i.log_mark()
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as c:
-            c.ehlo("client.test")
-            c.mail(sender)
-            for r in rcpts:
-                code, text = c.rcpt(r)
-                assert code == 250, (r, code, text)
-            code, text = c.data(body)
-            assert code == 250, text
-        # The queue id is in the log line smtpd wrote for this client.
-        return self.i.wait_log(r"([0-9a-f]{8}): client=", since=mark).group(1)
+        return submit(self.i, self.port, rcpts, body, sender)
 
     def wait(self, msgid, to, status="sent", extra=""):
         return self.i.wait_log(rf"postern/local\[\d+\]: {msgid}: to=<{re.escape(to)}>{extra}, relay=local, "

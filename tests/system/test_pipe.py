@@ -9,13 +9,12 @@ import json
 import os
 import pwd
 import re
-import smtplib
 import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, free_port, wait_for
+from conftest import BIN, free_port, submit, wait_for
 from qmgr_helpers import envelopes
 
 ROOT = os.geteuid() == 0
@@ -79,16 +78,7 @@ class Pipes:
 
     def send(self, rcpts, sender="sender@client.test", body=BODY):
         """Submits by SMTP; returns the queue id smtpd logged."""
-        mark = self.i.log_mark()
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as c:
-            c.ehlo("client.test")
-            c.mail(sender)
-            for r in rcpts:
-                code, text = c.rcpt(r)
-                assert code == 250, (r, code, text)
-            code, text = c.data(body)
-            assert code == 250, text
-        return self.i.wait_log(r"([0-9a-f]{8}): client=", since=mark).group(1)
+        return submit(self.i, self.port, rcpts, body, sender)
 
     def runs(self, count, timeout=20):
         """The first `count` command runs, oldest first."""
@@ -196,6 +186,21 @@ def test_delivered_to_loop_and_size_limit_bounce_without_running_the_command(pip
     m = pipes.wait(big, "ann@small.test", "small", "bounced")
     assert m.groups() == ("5.2.3", "message too large")
     assert not [p for p in pipes.records.iterdir() if p.suffix == ".json"]
+
+
+def test_local_hands_mailbox_deliveries_to_mailbox_transport(instance):
+    pipes = Pipes(instance)
+    instance.set(mailbox_transport="dovecot", alias_maps="", local_recipient_maps="")
+    instance.add_service("local unix - n n - - local")
+    instance.start()
+    msgid = pipes.send(["nobody@localhost"])
+    m = pipes.wait(msgid, "nobody@localhost", "dovecot", "sent")
+    assert m.groups() == ("2.0.0", "delivered via dovecot service")
+    run, = pipes.runs(1)
+    assert run["argv"][2:4] == ["nobody@localhost", "mx.postern.test"]  # local's nexthop
+    assert "\nDelivered-To: nobody@localhost\n" in run["stdin"]
+    instance.wait_log(rf"{msgid}: removed")
+    assert not re.search(rf"postern/local\[\d+\]: {msgid}: to=", instance.log())  # pipe logged it
 
 
 # --- postern check ---------------------------------------------------------------

@@ -1,0 +1,65 @@
+// local/pass.cc — mailbox_transport: the mailbox delivery of a local user is
+// handed to another transport (Postfix's deliver_pass), e.g. a pipe(8)
+// service or lmtp:unix:..., over the same delivery protocol qmgr speaks;
+// that agent logs the delivery and its result is the recipient's.
+#include <optional>
+
+#include "ipc/agent.h"
+#include "local/deliver.h"
+#include "log/log.h"
+
+namespace postern::local {
+
+namespace {
+
+// Runs one request on a private loop: local delivers synchronously.
+std::optional<ipc::DeliveryResult> Call(const std::string& path, const ipc::DeliveryRequest& req, std::string* why) {
+  event::Loop loop;
+  ipc::AgentCall::Failure failure;
+  auto call = ipc::AgentCall::Connect(loop.get(), path, &failure, why);
+  if (!call) return std::nullopt;
+  std::optional<ipc::DeliveryResult> result;
+  call->Send(
+      req, [&](const ipc::DeliveryResult& r) { result = r; },
+      [&](ipc::AgentCall::End how, const std::string& text) {
+        if (how != ipc::AgentCall::End::kDone) *why = text;
+      });
+  loop.Run();
+  call.reset();
+  loop.Run();  // the stream's close
+  if (!result && why->empty()) *why = "no result";
+  return result;
+}
+
+}  // namespace
+
+Verdict RecipientDelivery::Pass(Attr& a) {
+  std::string transport = s_.mailbox_transport, nexthop = msg_.req.nexthop;
+  if (size_t colon = transport.find(':'); colon != std::string::npos) {
+    if (colon + 1 < transport.size()) nexthop = transport.substr(colon + 1);
+    transport.resize(colon);
+  }
+  ipc::DeliveryRequest req = msg_.req;
+  req.transport = transport;
+  req.nexthop = nexthop;
+  ipc::DeliveryRecipient r = rcpt_;
+  r.address = a.recipient;
+  req.recipients = {r};
+  std::string why;
+  auto res = Call(s_.queue_directory + "/private/" + transport, req, &why);
+  if (!res) {
+    // As Postfix: a transport that cannot be reached defers, with local's line.
+    log::Warning("{}: mailbox_transport {}: {}", msg_.msgid, transport, why);
+    return Final(a, Verdict::Defer("4.3.0", "mail transport unavailable"));
+  }
+  // The other agent has logged this delivery; only the result is merged here.
+  Verdict v = res->status == ipc::DeliveryStatus::kSent      ? Verdict::Sent(res->reason)
+              : res->status == ipc::DeliveryStatus::kBounced ? Verdict::Bounce(res->dsn, res->reason)
+                                                             : Verdict::Defer(res->dsn, res->reason);
+  v.dsn = res->dsn;
+  Merge(v);
+  relay_ = res->relay;
+  return v;
+}
+
+}  // namespace postern::local
