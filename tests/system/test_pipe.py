@@ -61,7 +61,7 @@ class Pipes:
                      transport_retry_time="1s", service_throttle_time="1s", mydestination="localhost",
                      recipient_delimiter="+", default_transport="dovecot",
                      transport_maps="inline:{ one.test=single:, many.test=multi:, gw.test=dovecot:Gate.Example, "
-                                    "small.test=small: }",
+                                    "small.test=small:, dm.test=dmulti: }",
                      single_destination_recipient_limit="1", dovecot_destination_recipient_limit="1",
                      dovecot_time_limit="3s")
         instance.add_service("qmgr unix n - n 300 1 qmgr")
@@ -71,6 +71,7 @@ class Pipes:
         self.add("dovecot", f"flags=DORFX.>B user={self.user} argv={self.script} {macros}")
         self.add("single", f"flags=R user={self.user} argv={self.script} ${{recipient}}")
         self.add("small", f"flags=D size=100 user={self.user} argv={self.script} ${{recipient}}")
+        self.add("dmulti", f"flags=D user={self.user} argv={self.script} ${{recipient}}")
         self.add("multi", f"flags=R user={self.user} argv={self.script} -- ${{recipient}} ${{user}}@$nexthop")
 
     def add(self, name, attrs):
@@ -203,6 +204,14 @@ def test_local_hands_mailbox_deliveries_to_mailbox_transport(instance):
     assert not re.search(rf"postern/local\[\d+\]: {msgid}: to=", instance.log())  # pipe logged it
 
 
+def test_flag_d_with_several_recipients_defers_as_a_configuration_error(pipes):
+    msgid = pipes.send(["a@dm.test", "b@dm.test"])
+    for rcpt in ("a@dm.test", "b@dm.test"):
+        m = pipes.wait(msgid, rcpt, "dmulti", "deferred")
+        assert m.groups() == ("4.3.5", "mail system configuration error")
+    pipes.i.wait_log(r"warning: pipe flag `D' requires dmulti_destination_recipient_limit = 1")
+
+
 # --- postern check ---------------------------------------------------------------
 
 def check(instance):
@@ -216,6 +225,7 @@ def test_check_reports_broken_pipe_lines(instance):
     instance.add_service("noargv unix - n n - - pipe flags=R user=nobody")
     instance.add_service("asroot unix - n n - - pipe user=root argv=/bin/cat")
     instance.add_service("gone unix - n n - - pipe user=no-such-user-here argv=/bin/cat")
+    instance.add_service("unpriv unix - - n - - pipe user=nobody argv=/bin/cat")
     rc, lines = check(instance)
     assert rc != 0
     errors = [l for l in lines if "error: " in l]
@@ -223,6 +233,8 @@ def test_check_reports_broken_pipe_lines(instance):
     assert any("service asroot/unix: pipe: user= command-line attribute specifies root privileges" in l
                for l in errors), lines
     assert not any("service ok/unix" in l for l in lines), lines
+    assert any("service unpriv/unix: pipe(8) runs commands as user=: set the unpriv column to n" in l
+               for l in errors), lines
     assert any("warning: " in l and "service gone/unix: pipe: unknown username: no-such-user-here" in l
                for l in lines), lines
     assert not any("service gone/unix" in l for l in errors), lines
