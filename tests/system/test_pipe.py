@@ -72,7 +72,7 @@ class Pipes:
         self.add("single", f"flags=R user={self.user} argv={self.script} ${{recipient}}")
         self.add("small", f"flags=D size=100 user={self.user} argv={self.script} ${{recipient}}")
         self.add("dmulti", f"flags=D user={self.user} argv={self.script} ${{recipient}}")
-        self.add("multi", f"flags=R user={self.user} argv={self.script} -- ${{recipient}} ${{user}}@$nexthop")
+        self.add("multi", f"flags=R user={self.user} argv={self.script} -n -t -o x=y ${{recipient}} ${{user}}@$nexthop")
 
     def add(self, name, attrs):
         self.i.add_service(f"{name} unix - n n - - pipe {attrs}")
@@ -175,7 +175,9 @@ def test_several_recipients_share_one_run_and_expand_to_one_word_each(pipes):
     pipes.wait(msgid, "a+x@many.test", "multi", "sent")
     pipes.wait(msgid, "B@many.test", "multi", "sent")
     run, = pipes.runs(1)
-    assert run["argv"][1:] == ["--", "a+x@many.test", "B@many.test", "a@many.test", "B@many.test"]
+    # Option-like words after argv= are the command's, not the worker's (-n, -t, -o).
+    assert run["argv"][1:] == ["-n", "-t", "-o", "x=y", "a+x@many.test", "B@many.test", "a@many.test",
+                               "B@many.test"]
     assert run["stdin"].startswith("Return-Path: <sender@client.test>\n")
 
 
