@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "event/event.h"
@@ -75,8 +77,9 @@ std::optional<Verdict> StatusFromOutput(const std::string& said) {
 // its output), and EX_TEMPFAIL, as Postfix's pipe_child_cleanup.
 [[noreturn]] void Die(const char* what, const char* arg) {
   int err = errno;
-  std::string line = std::string(what) + " " + arg + ": " + std::strerror(err) + "\n";
-  (void)!write(1, line.data(), line.size());
+  char line[600];  // no allocation after fork
+  int n = snprintf(line, sizeof line, "%s %s: %s\n", what, arg, std::strerror(err));
+  if (n > 0) (void)!write(1, line, std::min<size_t>(size_t(n), sizeof line - 1));
   _exit(75);
 }
 
