@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "event/event.h"
 
@@ -193,6 +194,24 @@ class IgnoreSigpipe {
   struct sigaction old_ {};
 };
 
+// The command's exit status; past the deadline (even after it closed its
+// output) its process group is killed, as Postfix's pipe_command_wait_or_kill.
+int WaitOrKill(pid_t pid, std::chrono::steady_clock::time_point deadline, bool* timed_out) {
+  if (*timed_out) kill(-pid, SIGKILL);
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, *timed_out ? 0 : WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) return status;
+    if (r != 0) continue;
+    if (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    *timed_out = true;
+    kill(-pid, SIGKILL);
+  }
+}
+
 }  // namespace
 
 Verdict RunCommand(const CommandSpec& spec, std::string_view input) {
@@ -239,10 +258,7 @@ Verdict RunCommand(const CommandSpec& spec, std::string_view input) {
       }
     }
   }
-  if (timed_out) kill(-pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  int status = WaitOrKill(pid, deadline, &timed_out);
   // Postfix's pipe_command: a command over its time limit bounces.
   std::string said = Clean(output);
   if (timed_out)

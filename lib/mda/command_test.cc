@@ -66,6 +66,13 @@ TEST(Command, TimeLimit) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   EXPECT_EQ(v.kind, Verdict::Kind::kBounce);
   EXPECT_NE(v.text.find("time limit"), std::string::npos);
+  // Closing its output does not let a command outlive the limit.
+  spec.command = "exec >&- 2>&- <&-; sleep 30";
+  t0 = std::chrono::steady_clock::now();
+  v = RunCommand(spec, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_EQ(v.kind, Verdict::Kind::kBounce) << v.text;
+  EXPECT_EQ(v.text, "Command time limit exceeded: \"exec >&- 2>&- <&-; sleep 30\"");
 }
 
 TEST(Command, ArgvRunsWithoutShell) {
