@@ -176,8 +176,11 @@ def test_several_recipients_share_one_run_and_expand_to_one_word_each(pipes):
     pipes.wait(msgid, "B@many.test", "multi", "sent")
     run, = pipes.runs(1)
     # Option-like words after argv= are the command's, not the worker's (-n, -t, -o).
-    assert run["argv"][1:] == ["-n", "-t", "-o", "x=y", "a+x@many.test", "B@many.test", "a@many.test",
-                               "B@many.test"]
+    assert run["argv"][1:5] == ["-n", "-t", "-o", "x=y"]
+    # ${recipient} once per recipient, then ${user}@$nexthop in the same (request) order.
+    rcpts, users = run["argv"][5:7], run["argv"][7:9]
+    assert sorted(rcpts) == ["B@many.test", "a+x@many.test"]
+    assert users == [r.replace("+x", "") for r in rcpts]
     assert run["stdin"].startswith("Return-Path: <sender@client.test>\n")
 
 
