@@ -365,11 +365,13 @@ namespace {
 // Skeleton options; the rest is the service's, in order.
 Options ParseArgs(std::string_view program, int argc, char** argv, Context* ctx, uint32_t* gen) {
   Options o;
+  bool operands = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     // As Postfix's daemons (getopt "+..."): options end at the first other
     // argument; the rest is the service's, such as pipe's argv=... -o x.
-    if (!ctx->args.empty() || a.empty() || a[0] != '-') {
+    if (operands || a.empty() || a[0] != '-') {
+      operands = true;
       ctx->args.emplace_back(a);
       continue;
     }
