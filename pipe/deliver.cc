@@ -2,6 +2,8 @@
 // checks and texts are Postfix's deliver_message and eval_command_status.
 #include "pipe/deliver.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <ctime>
 
@@ -113,7 +115,13 @@ Result<Settings> Settings::Load(const config::Config& cfg, const std::string& se
   auto t = cfg.GetTime(limit);
   if (!t) return Err(limit + ": " + t.error());
   s.time_limit = std::max<long long>(1, t->count());
-  auto attr = mda::ParsePipeAttr(args, MailOwner(cfg));
+  mda::ForbiddenIds owner = MailOwner(cfg);
+  // Dropped to mail_owner (unpriv column not n), a command would run with
+  // the queue owner's rights instead of user='s: refuse, as Postfix's pipe
+  // cannot run without root either.
+  if (!mda::Privileged() && owner.uid && geteuid() == *owner.uid)
+    return Err("running as mail_owner " + owner.name + ", commands cannot run as user=: set the unpriv column to n");
+  auto attr = mda::ParsePipeAttr(args, owner);
   if (!attr) return Err(attr.error());
   s.attr = std::move(*attr);
   return s;
