@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "ctl/offline.h"
@@ -65,6 +66,16 @@ Result<void> Call(const config::Config& cfg, const std::vector<std::string>& wor
     }
     if (st == ipc::FrameReader::Status::kTooLong) return Err("malformed answer from master");
   }
+}
+
+Result<size_t> CallCount(const config::Config& cfg, const std::vector<std::string>& words) {
+  std::string answer;
+  auto r = Call(cfg, words, [&answer](std::string_view t) { answer += t; });
+  if (!r) return Err(r.error());
+  char* end = nullptr;
+  unsigned long n = std::strtoul(answer.c_str(), &end, 10);
+  if (end == answer.c_str()) return Err("unexpected answer from the queue manager: " + answer);
+  return size_t(n);
 }
 
 int RunRemote(Context& ctx) {

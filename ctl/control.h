@@ -24,6 +24,10 @@ Result<void> Call(const config::Config& cfg, const std::vector<std::string>& wor
                   const std::function<void(std::string_view)>& on_text);
 bool NotRunning(const std::string& error);
 
+// Sends one queue command (`schedule ID`, `remove ID`, ...) and returns the
+// N of its "N envelope(s) <done>" answer.
+Result<size_t> CallCount(const config::Config& cfg, const std::vector<std::string>& words);
+
 // The command's words and ctx.args, answer to stdout; exit status.
 int RunRemote(Context& ctx);
 

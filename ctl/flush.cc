@@ -16,6 +16,22 @@
 
 namespace postern::ctl {
 
+Result<void> TriggerFlush(const config::Config& cfg) {
+  auto qdir = cfg.Get("queue_directory");
+  if (!qdir) return Err(qdir.error());
+  std::string path = *qdir + "/public/qmgr";
+  sockaddr_un sun{};
+  if (path.size() >= sizeof sun.sun_path) return Err("socket path too long: " + path);
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0)
+    return Err("cannot reach the queue manager at " + path + ": " + std::strerror(errno) +
+               "; is postern running (postern start)?");
+  if (::write(fd.get(), "FA", 2) != 2) return Err("write to " + path + ": " + std::strerror(errno));
+  return {};
+}
+
 namespace {
 
 int Flush(Context& ctx) {
@@ -23,27 +39,8 @@ int Flush(Context& ctx) {
     log::Error("flush takes no arguments");
     return 1;
   }
-  auto qdir = ctx.cfg.Get("queue_directory");
-  if (!qdir) {
-    log::Error("{}", qdir.error());
-    return 1;
-  }
-  std::string path = *qdir + "/public/qmgr";
-  sockaddr_un sun{};
-  if (path.size() >= sizeof sun.sun_path) {
-    log::Error("socket path too long: {}", path);
-    return 1;
-  }
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.data(), path.size());
-  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
-    log::Error("cannot reach the queue manager at {}: {}; is postern running (postern start)?", path,
-               std::strerror(errno));
-    return 1;
-  }
-  if (::write(fd.get(), "FA", 2) != 2) {
-    log::Error("write to {}: {}", path, std::strerror(errno));
+  if (auto r = TriggerFlush(ctx.cfg); !r) {
+    log::Error("{}", r.error());
     return 1;
   }
   return 0;

@@ -5,9 +5,14 @@
 #include <vector>
 
 #include "ctl/commands.h"
+#include "util/result.h"
 
 namespace postern::ctl {
 
 const std::vector<Command>& FlushCommands();
+
+// Asks qmgr to forget dead destinations and attempt everything now; fails
+// when qmgr's socket does not answer (the mail system is down).
+Result<void> TriggerFlush(const config::Config& cfg);
 
 }  // namespace postern::ctl

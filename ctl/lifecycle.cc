@@ -28,13 +28,23 @@ namespace postern::ctl {
 
 namespace {
 
-void Say(const std::string& text) { std::fprintf(stderr, "postern/postern-script: %s\n", text.c_str()); }
+Voice& CurrentVoice() {
+  static Voice v;
+  return v;
+}
+
+void Say(const std::string& text) { std::fprintf(stderr, "%s: %s\n", CurrentVoice().script.c_str(), text.c_str()); }
+
+// "the postern mail system", or Postfix's words under the postfix command.
+std::string System() { return "the " + CurrentVoice().system + " mail system"; }
 
 std::string PidFile(const config::Config& cfg) {
   std::string dir = cfg.Str("process_id_directory");
   if (dir.empty() || dir[0] != '/') dir = cfg.Str("queue_directory") + "/" + dir;
   return dir + "/master.pid";
 }
+
+}  // namespace
 
 // master holds an exclusive lock on its pid file for as long as it lives.
 std::optional<pid_t> MasterPid(const config::Config& cfg) {
@@ -51,6 +61,8 @@ std::optional<pid_t> MasterPid(const config::Config& cfg) {
   return pid;
 }
 
+namespace {
+
 bool WaitGone(const config::Config& cfg, std::chrono::milliseconds limit) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (MasterPid(cfg)) {
@@ -63,10 +75,10 @@ bool WaitGone(const config::Config& cfg, std::chrono::milliseconds limit) {
 std::string MasterPath(const config::Config& cfg) { return cfg.Str("daemon_directory") + "/master"; }
 
 // Signals a running master; 1 with Postfix's line when there is none.
-int SignalMaster(Context& ctx, int signo, const char* doing, std::optional<pid_t>* out = nullptr) {
+int SignalMaster(Context& ctx, int signo, const std::string& doing, std::optional<pid_t>* out = nullptr) {
   auto pid = MasterPid(ctx.cfg);
   if (!pid) {
-    Say("fatal: the postern mail system is not running");
+    Say("fatal: " + System() + " is not running");
     return 1;
   }
   Say(doing);
@@ -80,11 +92,11 @@ int SignalMaster(Context& ctx, int signo, const char* doing, std::optional<pid_t
 
 int Start(Context& ctx) {
   if (MasterPid(ctx.cfg)) {
-    Say("fatal: the postern mail system is already running");
+    Say("fatal: " + System() + " is already running");
     return 1;
   }
   if (PrintProblems(CheckInstance(ctx), false) > 0) return 1;
-  Say("starting the postern mail system");
+  Say("starting " + System());
   std::string master = MasterPath(ctx.cfg);
   pid_t pid = fork();
   if (pid < 0) {
@@ -104,7 +116,7 @@ int Start(Context& ctx) {
 
 int StartForeground(Context& ctx) {
   if (MasterPid(ctx.cfg)) {
-    Say("fatal: the postern mail system is already running");
+    Say("fatal: " + System() + " is already running");
     return 1;
   }
   if (PrintProblems(CheckInstance(ctx), false) > 0) return 1;
@@ -115,7 +127,7 @@ int StartForeground(Context& ctx) {
 }
 
 int Stop(Context& ctx) {
-  if (int rc = SignalMaster(ctx, SIGTERM, "stopping the postern mail system"); rc != 0) return rc;
+  if (int rc = SignalMaster(ctx, SIGTERM, "stopping " + System()); rc != 0) return rc;
   // master waits up to stop_grace_time for busy workers, then kills them.
   auto limit = std::chrono::milliseconds(ctx.cfg.Time("stop_grace_time")) + std::chrono::seconds(10);
   if (WaitGone(ctx.cfg, limit)) return 0;
@@ -124,18 +136,18 @@ int Stop(Context& ctx) {
 }
 
 int Abort(Context& ctx) {
-  if (int rc = SignalMaster(ctx, SIGINT, "aborting the postern mail system"); rc != 0) return rc;
+  if (int rc = SignalMaster(ctx, SIGINT, "aborting " + System()); rc != 0) return rc;
   return WaitGone(ctx.cfg, std::chrono::seconds(10)) ? 0 : 1;
 }
 
-int Reload(Context& ctx) { return SignalMaster(ctx, SIGHUP, "refreshing the postern mail system"); }
+int Reload(Context& ctx) { return SignalMaster(ctx, SIGHUP, "refreshing " + System()); }
 
 int Status(Context& ctx) {
   if (auto pid = MasterPid(ctx.cfg)) {
-    Say("the postern mail system is running: PID: " + std::to_string(*pid));
+    Say(System() + " is running: PID: " + std::to_string(*pid));
     return 0;
   }
-  Say("the postern mail system is not running");
+  Say(System() + " is not running");
   return 1;
 }
 
@@ -260,6 +272,8 @@ std::vector<Problem> CheckInstance(Context& ctx) {
   }
   return out;
 }
+
+void SetVoice(Voice v) { CurrentVoice() = std::move(v); }
 
 int PrintProblems(const std::vector<Problem>& problems, bool errors_only) {
   int errors = 0;

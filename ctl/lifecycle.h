@@ -2,6 +2,9 @@
 // check that `start` also runs.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,5 +24,17 @@ std::vector<Problem> CheckInstance(Context& ctx);
 int PrintProblems(const std::vector<Problem>& problems, bool errors_only);
 
 const std::vector<Command>& LifecycleCommands();
+
+// The running master's pid (it holds a lock on its pid file), or nullopt.
+std::optional<pid_t> MasterPid(const config::Config& cfg);
+
+// How the lifecycle commands name themselves on stderr: postern's words, or
+// Postfix's under the postfix command ("postfix/postfix-script: ... the
+// Postfix mail system ..."), which scripts written for Postfix look for.
+struct Voice {
+  std::string script = "postern/postern-script";
+  std::string system = "postern";
+};
+void SetVoice(Voice v);
 
 }  // namespace postern::ctl

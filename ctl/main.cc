@@ -1,6 +1,8 @@
 // ctl/main.cc — the `postern` command: global options, then one command from
 // the table (commands.h), matched by unambiguous prefixes.
 //   postern [-c config_dir] command [args]
+// Called as postfix, postqueue, postsuper, postcat or qshape, it is that
+// Postfix command instead (frontends.h).
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include "ctl/commands.h"
 #include "ctl/control.h"
 #include "ctl/flush.h"
+#include "ctl/frontends.h"
 #include "ctl/lifecycle.h"
 #include "ctl/ops.h"
 #include "ctl/tools.h"
@@ -34,6 +37,18 @@ std::span<const Command> Commands() {
   return all;
 }
 
+FrontendMain FrontendFor(std::string_view argv0) {
+  size_t slash = argv0.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+  static constexpr std::pair<std::string_view, FrontendMain> kTable[] = {
+      {"postfix", PostfixMain}, {"postqueue", PostqueueMain}, {"postsuper", PostsuperMain},
+      {"postcat", PostcatMain}, {"qshape", QshapeMain},
+  };
+  for (const auto& [n, fn] : kTable)
+    if (n == name) return fn;
+  return nullptr;
+}
+
 }  // namespace postern::ctl
 
 namespace {
@@ -53,6 +68,7 @@ int Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto frontend = ctl::FrontendFor(argc > 0 ? argv[0] : "")) return frontend(argc, argv);
   log::InitCommand("postern");
   std::string dash_c;
   int i = 1;

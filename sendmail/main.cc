@@ -12,8 +12,8 @@
 
 #include "config/layout.h"
 #include "log/log.h"
-#include "sendmail/mailq.h"
 #include "sendmail/sendmail.h"
+#include "showq/showq.h"
 
 namespace postern::sendmail {
 
@@ -157,7 +157,7 @@ int Main(int argc, char** argv) {
   for (const auto& p : cfg->Validate())
     if (!p.warning) Die(kExConfig, dir + "/main.cf: " + p.text);
   switch (a.mode) {
-    case Mode::kList: return Mailq(*cfg);
+    case Mode::kList: return showq::Mailq(*cfg);
     case Mode::kAliases: Exec(*cfg, dir, "newaliases", a.verbose ? std::vector<std::string>{"-v"} : std::vector<std::string>{});
     case Mode::kDaemon: Exec(*cfg, dir, "postern", {"start"});
     case Mode::kFlush: Exec(*cfg, dir, "postern", {"flush"});

@@ -1,6 +1,7 @@
-// sendmail/mailq_test.cc — golden test of the mailq listing (Postfix's
-// showq_compat format) over a real queue with deferred, active and held mail.
-#include "sendmail/mailq.h"
+// showq/showq_test.cc — golden tests of the mailq listing (Postfix's
+// showq_compat format) and postqueue -j's JSON lines over a real queue with
+// deferred, active and held mail, and the table of Postfix queue names.
+#include "showq/showq.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <filesystem>
 #include <map>
 
-namespace postern::sendmail {
+namespace postern::showq {
 namespace {
 
 namespace fs = std::filesystem;
@@ -106,5 +107,54 @@ TEST_F(MailqTest, OneRequestIsSingular) {
   EXPECT_TRUE(s.ends_with("\n-- 0 Kbytes in 1 Request.\n")) << s;
 }
 
+TEST_F(MailqTest, JsonLinesCarryPostfixFieldsAndDelayReasons) {
+  queue::MsgId id = Enqueue("alice@example.org", 1795425121, 321, {"b@x.test", "c@x.test"});
+  auto envs = Envs(id);
+  queue::EnvelopeUpdate u;
+  u.state = queue::State::kDeferred;
+  u.last_error = "host mx said: 451 \"busy\"";
+  ASSERT_TRUE(q_->Update(envs[0].id, u).ok());
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  EXPECT_TRUE(ListJson(*q_, f));
+  fclose(f);
+  std::string got(buf, len);
+  free(buf);
+  std::string first = Envs(id)[0].recipient, second = Envs(id)[1].recipient;
+  auto rcpt = [&](const std::string& a) {
+    return a == Envs(id)[0].recipient ? "{\"address\": \"" + a + "\", \"delay_reason\": \"host mx said: 451 \\\"busy\\\"\"}"
+                                      : "{\"address\": \"" + a + "\"}";
+  };
+  EXPECT_EQ(got, "{\"queue_name\": \"deferred\", \"queue_id\": \"" + queue::FormatMsgId(id) +
+                     "\", \"arrival_time\": 1795425121, \"message_size\": 321, \"forced_expire\": false, "
+                     "\"sender\": \"alice@example.org\", \"recipients\": [" + rcpt(first) + ", " + rcpt(second) + "]}\n");
+}
+
+TEST(QueueNames, MessageQueueFollowsItsEnvelopes) {
+  using S = queue::State;
+  struct Case {
+    std::vector<S> states;
+    QueueName want;
+  } cases[] = {
+      {{S::kIncoming}, QueueName::kIncoming},
+      {{S::kIncoming, S::kDeferred}, QueueName::kDeferred},
+      {{S::kDeferred, S::kHold}, QueueName::kHold},
+      {{S::kHold, S::kActive, S::kDeferred}, QueueName::kActive},
+      {{S::kCorrupt}, QueueName::kCorrupt},
+      {{S::kCorrupt, S::kIncoming}, QueueName::kIncoming},
+  };
+  for (const auto& c : cases) {
+    std::vector<queue::Envelope> envs;
+    for (S s : c.states) envs.push_back(queue::Envelope{.state = s});
+    EXPECT_EQ(QueueOf(envs), c.want) << Name(c.want);
+  }
+  EXPECT_EQ(QueueOf({}), std::nullopt);
+  for (auto n : {"maildrop", "incoming", "active", "deferred", "hold", "corrupt"})
+    EXPECT_EQ(Name(*ParseQueueName(n)), n);
+  EXPECT_EQ(ParseQueueName("Deferred"), std::nullopt);
+  EXPECT_EQ(ParseQueueName("bounce"), std::nullopt);
+}
+
 }  // namespace
-}  // namespace postern::sendmail
+}  // namespace postern::showq

@@ -1,17 +1,12 @@
-// sendmail/mailq.cc — Postfix's mailq format (showq_compat): a heading, per
+// showq/mailq.cc — Postfix's mailq format (showq_compat): a heading, per
 // message "ID[*!] size arrival sender", "(reason)" right-aligned to column 78
 // whenever it changes, recipients at column 42, a blank line between
 // messages and a "-- N Kbytes in M Requests." footer. Messages come in queue
-// id order, one page at a time; a message counts as active (*) when any
-// envelope is in flight, else held (!) when any envelope is held. Recipients
+// id order, one page at a time; "*" marks the active queue, "!" hold
+// (QueueOf, showq.h). Recipients
 // are sorted by their last delivery error, then address (envelope ids are
 // random, so queue order would say nothing), so each reason prints once.
-#include "sendmail/mailq.h"
-
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <ctime>
 #include <utility>
 #include <vector>
@@ -19,12 +14,12 @@
 #include <fmt/format.h>
 
 #include "log/log.h"
-#include "sendmail/sendmail.h"
+#include "showq/showq.h"
 
-namespace postern::sendmail {
+namespace postern::showq {
 namespace {
 
-constexpr size_t kPage = 256;
+constexpr int kExTempFail = 75;  // sysexits EX_TEMPFAIL
 
 std::string Arrival(int64_t when) {
   time_t t = static_cast<time_t>(when);
@@ -46,15 +41,9 @@ std::string Printable(std::string_view s) {
 
 // One message; returns false when it has no envelope left to show.
 bool ShowMessage(const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs, std::string* out) {
-  bool active = false, held = false, any = false;
-  for (const auto& e : envs) {
-    if (e.state == queue::State::kCorrupt) continue;
-    any = true;
-    active |= e.state == queue::State::kActive;
-    held |= e.state == queue::State::kHold;
-  }
-  if (!any) return false;
-  std::string id = queue::FormatMsgId(m.id) + (active ? "*" : held ? "!" : "");
+  auto q = QueueOf(envs);
+  if (!q || *q == QueueName::kCorrupt) return false;
+  std::string id = queue::FormatMsgId(m.id) + (*q == QueueName::kActive ? "*" : *q == QueueName::kHold ? "!" : "");
   std::string sender = m.sender.empty() ? "MAILER-DAEMON" : Printable(m.sender);
   *out += fmt::format("{:<11} {:>7} {:>20.20} {}\n", id, m.size, Arrival(m.arrival), sender);
   std::vector<std::pair<std::string, std::string>> rows;  // (reason, recipient)
@@ -79,30 +68,26 @@ bool ShowMessage(const queue::MessageRecord& m, const std::vector<queue::Envelop
 
 bool ListQueue(queue::Queue& q, FILE* out) {
   uint64_t count = 0, bytes = 0;
-  queue::MsgId after = 0;
   std::string buf;
-  for (;;) {
-    auto page = q.ListMessages(after, kPage);
-    if (!page.ok()) {
-      log::Error("cannot read the queue: {}", page.status().message);
-      return false;
+  auto st = ForEachMessage(q, [&](const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs) {
+    std::string one;
+    if (!ShowMessage(m, envs, &one)) return true;
+    buf += count == 0 ? fmt::format("{:<11} {:>7} {:<20} {}\n", "-Queue ID-", "--Size--", "----Arrival Time----",
+                                    "-Sender/Recipient-------")
+                      : "\n";
+    buf += one;
+    ++count;
+    bytes += m.size;
+    if (buf.size() >= 64 * 1024) {
+      fwrite(buf.data(), 1, buf.size(), out);
+      buf.clear();
     }
-    if (page->empty()) break;
-    for (const auto& m : *page) {
-      after = m.id;
-      auto envs = q.Envelopes(m.id);
-      if (!envs.ok()) continue;  // removed while we looked
-      std::string one;
-      if (!ShowMessage(m, *envs, &one)) continue;
-      buf += count == 0 ? fmt::format("{:<11} {:>7} {:<20} {}\n", "-Queue ID-", "--Size--", "----Arrival Time----",
-                                      "-Sender/Recipient-------")
-                        : "\n";
-      buf += one;
-      ++count;
-      bytes += m.size;
-    }
-    fwrite(buf.data(), 1, buf.size(), out);
-    buf.clear();
+    return true;
+  });
+  fwrite(buf.data(), 1, buf.size(), out);
+  if (!st.ok()) {
+    log::Error("cannot read the queue: {}", st.message);
+    return false;
   }
   if (count == 0)
     fputs("Mail queue is empty\n", out);
@@ -113,23 +98,17 @@ bool ListQueue(queue::Queue& q, FILE* out) {
 }
 
 int Mailq(const config::Config& cfg) {
-  std::string qdir = cfg.Str("queue_directory");
+  auto q = OpenExisting(cfg);
+  if (!q) {
+    log::Error("{}", q.error());
+    return kExTempFail;
+  }
   // A queue that was never created is empty; opening it would create it.
-  if (access((qdir + "/queue.lmdb").c_str(), F_OK) != 0 && errno == ENOENT) {
+  if (!*q) {
     fputs("Mail queue is empty\n", stdout);
     return 0;
   }
-  auto opts = queue::OptionsFromConfig(cfg);
-  if (!opts.ok()) {
-    log::Error("{}", opts.status().message);
-    return kExTempFail;
-  }
-  auto q = queue::Queue::Open(qdir, *opts);
-  if (!q.ok()) {
-    log::Error("cannot open the queue in {}: {}", qdir, q.status().message);
-    return kExTempFail;
-  }
-  return ListQueue(**q, stdout) ? kExOk : kExTempFail;
+  return ListQueue(**q, stdout) ? 0 : kExTempFail;
 }
 
-}  // namespace postern::sendmail
+}  // namespace postern::showq
