@@ -86,10 +86,13 @@ def configure(instance, **params):
     return instance
 
 
-def inject(instance, *rcpts, sender="sender@example.org", count=1, size=0, trigger=True):
+def inject(instance, *rcpts, sender="sender@example.org", count=1, size=0, trigger=True, age=0):
+    """Enqueues `count` messages; `age`: their arrival that many seconds ago."""
     args = [str(QTOOL), str(instance.config_dir), "inject", "-f", sender, "-n", str(count)]
     if size:
         args += ["-s", str(size)]
+    if age:
+        args += ["-a", str(age)]
     if not trigger:
         args.append("--no-trigger")
     r = subprocess.run(args + list(rcpts), capture_output=True, text=True, timeout=60)

@@ -1,7 +1,7 @@
 // tests/system/qtool.cc — a test-only helper for the qmgr tests (never
 // installed): enqueue messages straight into an instance's queue and poke
 // qmgr as smtpd does, list envelopes with their state, hold a message.
-//   qtool CONFIG_DIR inject [-f sender] [-n count] [-s size] [--no-trigger] rcpt...
+//   qtool CONFIG_DIR inject [-f sender] [-n count] [-s size] [-a seconds_ago] [--no-trigger] rcpt...
 //   qtool CONFIG_DIR list          one line per envelope: id state attempts next_attempt rcpt | error
 //   qtool CONFIG_DIR hold MSGID
 #include <sys/socket.h>
@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -33,13 +34,14 @@ void Trigger(const std::string& qdir) {
 
 int Inject(queue::Queue& q, const std::string& qdir, std::vector<std::string> args) {
   std::string sender = "sender@example.org";
-  long count = 1, size = 0;
+  long count = 1, size = 0, age = 0;
   bool trigger = true;
   std::vector<std::string> rcpts;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "-f" && i + 1 < args.size()) sender = args[++i];
     else if (args[i] == "-n" && i + 1 < args.size()) count = std::stol(args[++i]);
     else if (args[i] == "-s" && i + 1 < args.size()) size = std::stol(args[++i]);
+    else if (args[i] == "-a" && i + 1 < args.size()) age = std::stol(args[++i]);
     else if (args[i] == "--no-trigger") trigger = false;
     else rcpts.push_back(args[i]);
   }
@@ -48,6 +50,7 @@ int Inject(queue::Queue& q, const std::string& qdir, std::vector<std::string> ar
     queue::MessageRecord rec;
     rec.sender = sender;
     rec.protocol = "ESMTP";
+    if (age > 0) rec.arrival = std::time(nullptr) - age;  // a message that waited this long
     auto w = q.Begin(rec);
     if (!w.ok()) return std::fprintf(stderr, "qtool: %s\n", w.status().message.c_str()), 1;
     // The id in a header lets a sink tell which queued message it received.

@@ -57,3 +57,11 @@ def test_check_names_the_command_that_builds_a_missing_alias_database(prefix):
     finally:
         if not db.exists():
             run(prefix, "postalias", f"lmdb:{prefix}/etc/aliases")
+
+
+def test_install_gives_the_postfix_command_names(prefix):
+    for name in ("postfix", "postqueue", "postsuper", "postcat", "qshape"):
+        link = prefix / "sbin" / name
+        assert link.is_symlink() and os.readlink(link) == "postern", name
+    r = run(prefix, "postfix", "status")
+    assert (r.returncode, r.stderr) == (1, "postfix/postfix-script: the Postfix mail system is not running\n")
