@@ -1,24 +1,13 @@
 // ctl/postcat_format.cc — postcat's envelope records and content printer;
 // see postcat.h.
-#include <ctime>
-
 #include <fmt/format.h>
 
 #include "ctl/postcat.h"
+#include "showq/showq.h"
 
 namespace postern::ctl {
 
 namespace {
-
-// asctime(localtime()), with its line end.
-std::string AscTime(int64_t when) {
-  time_t t = static_cast<time_t>(when);
-  tm lt{};
-  localtime_r(&t, &lt);
-  char buf[64];
-  strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y\n", &lt);
-  return buf;
-}
 
 void Attr(std::string* out, std::string_view name, std::string_view value) {
   if (!value.empty()) *out += fmt::format("named_attribute: {}={}\n", name, value);
@@ -45,8 +34,8 @@ std::string CatEnvelope(const queue::MessageRecord& m, const std::vector<queue::
   // SMTPUTF8 request.
   out += fmt::format("message_size: {:>15} {:>15} {:>15} {:>15} {:>15} {:>15}\n", m.size, 0, m.nrcpt, 0, m.size,
                      (m.flags & queue::kFlagSmtpUtf8) ? 1 : 0);
-  out += "message_arrival_time: " + AscTime(m.arrival);
-  out += "create_time: " + AscTime(m.arrival);
+  out += "message_arrival_time: " + showq::AscTime(m.arrival);
+  out += "create_time: " + showq::AscTime(m.arrival);
   if (m.flags & queue::kFlag8BitMime) Attr(&out, "encoding", "8bit");
   out += "sender: " + m.sender + "\n";
   Attr(&out, "log_client_name", m.client_name);

@@ -7,7 +7,6 @@
 // are sorted by their last delivery error, then address (envelope ids are
 // random, so queue order would say nothing), so each reason prints once.
 #include <algorithm>
-#include <ctime>
 #include <utility>
 #include <vector>
 
@@ -21,15 +20,8 @@ namespace {
 
 constexpr int kExTempFail = 75;  // sysexits EX_TEMPFAIL
 
-std::string Arrival(int64_t when) {
-  time_t t = static_cast<time_t>(when);
-  tm lt{};
-  localtime_r(&t, &lt);
-  char buf[32];
-  // asctime's first 20 characters: "Mon Nov 23 09:12:01 ".
-  strftime(buf, sizeof buf, "%a %b %e %H:%M:%S ", &lt);
-  return buf;
-}
+// asctime's first 20 characters: "Mon Nov 23 09:12:01 ".
+std::string Arrival(int64_t when) { return AscTime(when).substr(0, 20); }
 
 // Control characters would let a queued address draw on the terminal.
 std::string Printable(std::string_view s) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -75,6 +76,15 @@ Result<std::unique_ptr<queue::Queue>> OpenExisting(const config::Config& cfg) {
   auto q = queue::Queue::Open(qdir, *opts);
   if (!q.ok()) return Err("cannot open the queue in " + qdir + ": " + q.status().message);
   return std::move(*q);
+}
+
+std::string AscTime(int64_t when) {
+  time_t t = static_cast<time_t>(when);
+  tm lt{};
+  localtime_r(&t, &lt);
+  char buf[64];
+  strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y\n", &lt);
+  return buf;
 }
 
 std::string FormatJson(const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs, QueueName q) {

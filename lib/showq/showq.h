@@ -47,6 +47,9 @@ bool ListQueue(queue::Queue& q, FILE* out);
 // Opens the queue of `cfg` and lists it; 0, or 75 (EX_TEMPFAIL) on an error.
 int Mailq(const config::Config& cfg);
 
+// asctime(localtime(when)), with its line end: "Mon Nov 23 09:12:01 2026\n".
+std::string AscTime(int64_t when);
+
 // postqueue -j: one JSON object per message, Postfix's fields.
 std::string FormatJson(const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs, QueueName q);
 bool ListJson(queue::Queue& q, FILE* out);

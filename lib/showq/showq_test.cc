@@ -45,16 +45,18 @@ class MailqTest : public ::testing::Test {
     return *id;
   }
   std::vector<queue::Envelope> Envs(queue::MsgId id) { return *q_->Envelopes(id); }
-  std::string List() {
+  // What a listing writes.
+  std::string Capture(bool (*list)(queue::Queue&, FILE*)) {
     char* buf = nullptr;
     size_t len = 0;
     FILE* f = open_memstream(&buf, &len);
-    EXPECT_TRUE(ListQueue(*q_, f));
+    EXPECT_TRUE(list(*q_, f));
     fclose(f);
     std::string s(buf, len);
     free(buf);
     return s;
   }
+  std::string List() { return Capture(ListQueue); }
   std::string dir_;
   std::unique_ptr<queue::Queue> q_;
 };
@@ -114,13 +116,7 @@ TEST_F(MailqTest, JsonLinesCarryPostfixFieldsAndDelayReasons) {
   u.state = queue::State::kDeferred;
   u.last_error = "host mx said: 451 \"busy\"";
   ASSERT_TRUE(q_->Update(envs[0].id, u).ok());
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* f = open_memstream(&buf, &len);
-  EXPECT_TRUE(ListJson(*q_, f));
-  fclose(f);
-  std::string got(buf, len);
-  free(buf);
+  std::string got = Capture(ListJson);
   std::string first = Envs(id)[0].recipient, second = Envs(id)[1].recipient;
   auto rcpt = [&](const std::string& a) {
     return a == Envs(id)[0].recipient ? "{\"address\": \"" + a + "\", \"delay_reason\": \"host mx said: 451 \\\"busy\\\"\"}"
@@ -146,7 +142,10 @@ TEST(QueueNames, MessageQueueFollowsItsEnvelopes) {
   };
   for (const auto& c : cases) {
     std::vector<queue::Envelope> envs;
-    for (S s : c.states) envs.push_back(queue::Envelope{.state = s});
+    for (S s : c.states) {
+      envs.emplace_back();
+      envs.back().state = s;
+    }
     EXPECT_EQ(QueueOf(envs), c.want) << Name(c.want);
   }
   EXPECT_EQ(QueueOf({}), std::nullopt);
