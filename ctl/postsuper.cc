@@ -14,6 +14,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,19 +31,30 @@ namespace {
 
 using showq::QueueName;
 
-// One change to one message; true when it changed anything.
+constexpr size_t kBatch = 256;  // messages per change while the system is down
+
+using Ids = std::vector<queue::MsgId>;
+
+// Changes messages; returns those it changed.
 class Changer {
  public:
   virtual ~Changer() = default;
-  virtual bool Apply(SuperAction a, queue::MsgId id) = 0;
+  virtual Ids Apply(SuperAction a, const Ids& ids) = 0;
 };
 
-// Through qmgr: its in-core state follows the queue.
+// Through qmgr, a request per message: its in-core state follows the queue.
 class Remote : public Changer {
  public:
   explicit Remote(const config::Config& cfg) : cfg_(cfg) {}
-  bool Apply(SuperAction a, queue::MsgId id) override {
-    std::string msg = queue::FormatMsgId(id);
+  Ids Apply(SuperAction a, const Ids& ids) override {
+    Ids changed;
+    for (queue::MsgId id : ids)
+      if (One(a, queue::FormatMsgId(id))) changed.push_back(id);
+    return changed;
+  }
+
+ private:
+  bool One(SuperAction a, const std::string& msg) {
     switch (a) {
       case SuperAction::kDelete: return Count({"remove", msg}) > 0;
       case SuperAction::kHold: return Count({"pause", "envelope", msg}) > 0;
@@ -54,8 +66,6 @@ class Remote : public Changer {
     }
     return false;
   }
-
- private:
   size_t Count(const std::vector<std::string>& words) {
     auto n = CallCount(cfg_, words);
     if (n) return *n;
@@ -65,38 +75,53 @@ class Remote : public Changer {
   const config::Config& cfg_;
 };
 
-// The system is down: the queue file itself. Envelopes left active by
-// processes that died are made due first, as master's start would.
+// The system is down: the queue file itself, the messages of a call in one
+// transaction. Envelopes left active by processes that died are made due
+// first, as master's start would.
 class Local : public Changer {
  public:
   explicit Local(queue::Queue& q) : q_(q) { q_.ResetDeadInflight(); }
-  bool Apply(SuperAction a, queue::MsgId id) override {
-    switch (a) {
-      case SuperAction::kDelete: return q_.RemoveMessage(id).ok();
-      case SuperAction::kHold: return q_.Hold(id).ok();
-      case SuperAction::kRelease: return q_.Release(id).ok();
-      case SuperAction::kRequeue: return Requeue(id);
+  Ids Apply(SuperAction a, const Ids& ids) override {
+    std::vector<queue::EnvId> removals;
+    std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> updates;
+    int64_t now = std::time(nullptr);
+    for (queue::MsgId id : ids) {
+      auto envs = q_.Envelopes(id);
+      if (!envs.ok()) continue;
+      for (const auto& e : *envs) {
+        if (a == SuperAction::kDelete) removals.push_back(e.id);
+        else if (auto u = Change(a, e, now)) updates.emplace_back(e.id, std::move(*u));
+      }
     }
-    return false;
+    std::vector<queue::Status> st = a == SuperAction::kDelete ? q_.RemoveMany(removals) : q_.UpdateMany(updates);
+    Ids changed;
+    for (size_t i = 0; i < st.size(); ++i) {
+      queue::MsgId msg = queue::MsgOf(a == SuperAction::kDelete ? removals[i] : updates[i].first);
+      if (st[i].ok() && (changed.empty() || changed.back() != msg)) changed.push_back(msg);
+      else if (!st[i].ok() && st[i].code != queue::Code::kNotFound)
+        log::Warning("{}: {}", queue::FormatMsgId(msg), st[i].message);
+    }
+    return changed;
   }
 
  private:
-  // Released from hold, and every waiting envelope due now; qmgr routes
-  // each envelope afresh when it takes it.
-  bool Requeue(queue::MsgId id) {
-    bool changed = q_.Release(id).ok();
-    auto envs = q_.Envelopes(id);
-    if (!envs.ok()) return changed;
-    int64_t now = std::time(nullptr);
-    std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> updates;
-    for (const auto& e : *envs) {
-      if (!queue::Scheduled(e.state)) continue;
-      queue::EnvelopeUpdate u;
+  // What the action makes of one envelope: hold takes waiting ones (as
+  // Queue::Hold), release held ones (as Queue::Release), requeue both and
+  // makes them due now; qmgr routes each afresh when it takes it.
+  static std::optional<queue::EnvelopeUpdate> Change(SuperAction a, const queue::Envelope& e, int64_t now) {
+    queue::EnvelopeUpdate u;
+    bool held = e.state == queue::State::kHold;
+    if (a == SuperAction::kHold && queue::Scheduled(e.state)) {
+      u.state = queue::State::kHold;
+    } else if ((a == SuperAction::kRelease || a == SuperAction::kRequeue) && held) {
+      u.state = queue::State::kDeferred;
       u.next_attempt = now;
-      updates.emplace_back(e.id, std::move(u));
+    } else if (a == SuperAction::kRequeue && queue::Scheduled(e.state)) {
+      u.next_attempt = now;
+    } else {
+      return std::nullopt;
     }
-    for (const auto& st : q_.UpdateMany(updates)) changed |= st.ok();
-    return changed;
+    return u;
   }
   queue::Queue& q_;
 };
@@ -141,7 +166,7 @@ class Super {
     auto envs = q_->Envelopes(*id);
     if (!envs.ok()) return 0;
     auto where = showq::QueueOf(*envs);
-    if (!where || !Contains(SuperQueues(args_, a), *where) || !changer_->Apply(a, *id)) return 0;
+    if (!where || !Contains(SuperQueues(args_, a), *where) || changer_->Apply(a, {*id}).empty()) return 0;
     log::Info("{}: {}", queue::FormatMsgId(*id), SuperDone(a));
     return 1;
   }
@@ -161,12 +186,61 @@ class Super {
     auto queues = SuperQueues(args_, a);
     size_t n = a == SuperAction::kDelete && Contains(queues, QueueName::kMaildrop) ? DeleteMaildrop() : 0;
     if (!q_) return n;
+    if (online_ && Bulk(a, queues)) return n + BulkAll(a, queues);
+    Ids batch;
+    auto flush = [&] {
+      n += changer_->Apply(a, batch).size();
+      batch.clear();
+    };
     auto st = showq::ForEachMessage(*q_, [&](const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs) {
       auto where = showq::QueueOf(envs);
-      if (where && Contains(queues, *where) && changer_->Apply(a, m.id)) ++n;
+      if (where && Contains(queues, *where)) batch.push_back(m.id);
+      if (batch.size() >= kBatch) flush();
+      return true;
+    });
+    flush();
+    if (!st.ok()) log::Fatal("cannot read the queue: {}", st.message);
+    return n;
+  }
+
+  // qmgr's paged bulk command (`remove all`, ...: one queue transaction per
+  // page instead of one per envelope) does exactly the action when the
+  // queues include all those it reaches: delete and requeue every queue
+  // (delete: corrupt too, unless there is none), hold all but hold, release
+  // hold. Then the messages are counted from the queue before and after.
+  bool Bulk(SuperAction a, const std::vector<QueueName>& queues) const {
+    std::vector<QueueName> reach = {QueueName::kIncoming, QueueName::kActive, QueueName::kDeferred};
+    if (a == SuperAction::kRelease) reach = {QueueName::kHold};
+    else if (a != SuperAction::kHold) reach.push_back(QueueName::kHold);
+    if (a == SuperAction::kDelete && (Contains(queues, QueueName::kCorrupt) || q_->GetCounters().corrupt > 0))
+      reach.push_back(QueueName::kCorrupt);
+    return std::all_of(reach.begin(), reach.end(), [&](QueueName q) { return Contains(queues, q); });
+  }
+
+  size_t BulkAll(SuperAction a, const std::vector<QueueName>& queues) {
+    std::vector<queue::MsgId> before;
+    auto st = showq::ForEachMessage(*q_, [&](const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs) {
+      if (auto where = showq::QueueOf(envs); where && Contains(queues, *where)) before.push_back(m.id);
       return true;
     });
     if (!st.ok()) log::Fatal("cannot read the queue: {}", st.message);
+    if (before.empty()) return 0;
+    auto call = [this](std::vector<std::string> words) {
+      if (auto r = CallCount(cfg_, words); !r) log::Warning("{}: {}", words[0], r.error());
+    };
+    switch (a) {
+      case SuperAction::kDelete: call({"remove", "all"}); break;
+      case SuperAction::kHold: call({"pause", "envelope", "all"}); break;
+      case SuperAction::kRelease: call({"resume", "envelope", "all"}); break;
+      case SuperAction::kRequeue: call({"resume", "envelope", "all"}), call({"schedule", "all"}); break;
+    }
+    size_t n = 0;
+    for (queue::MsgId id : before) {
+      auto envs = q_->Envelopes(id);
+      bool gone = !envs.ok() || envs->empty();
+      bool held = !gone && showq::QueueOf(*envs) == QueueName::kHold;
+      n += a == SuperAction::kDelete ? gone : a == SuperAction::kHold ? held : !gone && !held;
+    }
     return n;
   }
 

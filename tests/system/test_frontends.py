@@ -176,6 +176,20 @@ def test_postsuper_d_all_deferred_leaves_held_mail(mta):
     assert not set(ids) & set(states(mta))
 
 
+def test_postsuper_all_over_every_queue_counts_messages_not_envelopes(mta):
+    ids = deferred(mta, "a@x.test", "b@x.test", count=3)
+    held = deferred(mta, "c@y.test")[0]
+    run(mta, "postsuper", "-h", held)
+    # The whole queue: qmgr's paged bulk commands, reported per message.
+    assert run(mta, "postsuper", "-h", "ALL").stderr == "postsuper: Placed on hold: 3 messages\n"
+    assert states(mta) == {i: ["hold"] * 2 for i in ids} | {held: ["hold"]}
+    assert run(mta, "postsuper", "-H", "ALL").stderr == "postsuper: Released from hold: 4 messages\n"
+    wait_for(lambda: set(map(tuple, states(mta).values())) == {("deferred", "deferred"), ("deferred",)}, 15,
+             what="released mail deferred again")
+    assert run(mta, "postsuper", "-d", "ALL").stderr == "postsuper: Deleted: 4 messages\n"
+    assert states(mta) == {}
+
+
 def test_postsuper_h_holds_and_H_releases_to_delivery(mta):
     [msg] = deferred(mta, "a@x.test")
     run(mta, "postsuper", "-h", msg)
