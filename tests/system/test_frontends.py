@@ -4,8 +4,10 @@ instance whose mail is deferred by a qsink transport that says 451 until a
 test opens it, and held mail; the queue changes go through qmgr while the
 system runs and into the queue file while it is down."""
 import json
+import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -289,3 +291,27 @@ def test_qshape_counts_domains_by_age(instance):
     linear = qshape_rows(run(instance, "qshape", "-l", "-t", "60", "-b", "4").stdout)
     assert linear["TOTAL"] == [4, 3, 0, 0, 1]
     assert qshape_rows(run(instance, "qshape", "deferred").stdout) == {"TOTAL": [0] * 11}
+
+
+# --- the maildrop ----------------------------------------------------------------
+def test_maildrop_mail_is_shaped_deleted_and_purged_while_the_system_is_down(instance):
+    configure(instance)
+    env = dict(os.environ, POSTERN_CONFIG_DIR=str(instance.config_dir))
+    r = subprocess.run([str(BIN / "sendmail"), "-f", "me@here.test", "u@there.test", "v@there.test"],
+                       input=b"Subject: later\n\nwaits\n", capture_output=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    maildrop = instance.queue_dir / "maildrop"
+    assert len(list(maildrop.iterdir())) == 1
+    rows = qshape_rows(run(instance, "qshape", "maildrop").stdout)
+    assert rows["there.test"][:2] == [2, 2]
+    assert qshape_rows(run(instance, "qshape", "-s", "maildrop").stdout)["here.test"][0] == 1
+    # -p: half-written files of a crashed sendmail go after a day, fresh ones stay.
+    old, fresh = maildrop / "tmp.crashed", maildrop / "tmp.writing"
+    old.write_text("x")
+    fresh.write_text("x")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    assert run(instance, "postsuper", "-p").returncode == 0
+    assert not old.exists() and fresh.exists()
+    r = run(instance, "postsuper", "-d", "ALL", "maildrop")
+    assert (r.returncode, r.stderr) == (0, "postsuper: Deleted: 1 message\n")
+    assert [p.name for p in maildrop.iterdir()] == ["tmp.writing"]
