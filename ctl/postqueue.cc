@@ -4,7 +4,6 @@
 // Postfix's messages and sysexits statuses.
 #include <sysexits.h>
 
-#include <cctype>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -44,12 +43,11 @@ int FlushQueue(const config::Config& cfg) {
   return 0;
 }
 
-int FlushFile(const config::Config& cfg, const std::string& id) {
+void FlushFile(const config::Config& cfg, const std::string& id) {
   if (!queue::ParseMsgId(id)) Fatal(EX_USAGE, "Invalid request: \"" + id + "\"");
   if (!MasterPid(cfg)) Fatal(EX_UNAVAILABLE, kDown);
   auto n = CallCount(cfg, {"schedule", id});
   if (!n) Fatal(NotRunning(n.error()) ? EX_UNAVAILABLE : EX_SOFTWARE, NotRunning(n.error()) ? kDown : n.error());
-  return 0;
 }
 
 // Schedules every waiting envelope bound for `site`, one request each: the
@@ -86,15 +84,17 @@ int PostqueueMain(int argc, char** argv) {
   if (!parsed || !parsed->operands.empty()) Usage();
   char mode = 0;
   std::string dash_c, value;
+  std::vector<std::string> ids;  // -i may be given several times
   for (const auto& o : parsed->opts) {
     if (o.letter == 'c') {
       dash_c = o.value;
     } else if (o.letter == 'v') {
       log::SetLevel(log::Level::kVerbose);
     } else {
-      if (mode) Usage();
+      if (mode && !(mode == 'i' && o.letter == 'i')) Usage();
       mode = o.letter;
       value = o.value;
+      if (mode == 'i') ids.push_back(o.value);
     }
   }
   if (!mode) Usage();
@@ -105,7 +105,9 @@ int PostqueueMain(int argc, char** argv) {
     case 'p': return showq::Mailq(cfg);
     case 'j': return ListJson(cfg);
     case 'f': return FlushQueue(cfg);
-    case 'i': return FlushFile(cfg, value);
+    case 'i':
+      for (const auto& id : ids) FlushFile(cfg, id);
+      return 0;
     default: return FlushSite(cfg, value);
   }
 }

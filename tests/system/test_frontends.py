@@ -126,11 +126,11 @@ def test_postqueue_f_delivers_deferred_mail_once_the_sink_is_up(mta):
     wait_for(lambda: set(ids) <= sent(mta), 15, what="flushed mail delivered")
 
 
-def test_postqueue_i_schedules_only_the_named_message(mta):
-    first, second = deferred(mta, "a@x.test", count=2)
+def test_postqueue_i_schedules_only_the_named_messages(mta):
+    first, second, third = deferred(mta, "a@x.test", count=3)
     mta.sink.rules("")
-    assert run(mta, "postqueue", "-i", first).returncode == 0
-    wait_for(lambda: first in sent(mta), 15, what="the named message delivered")
+    assert run(mta, "postqueue", "-i", first, "-i", third).returncode == 0
+    wait_for(lambda: {first, third} <= sent(mta), 15, what="the named messages delivered")
     assert states(mta)[second] == ["deferred"]
     r = run(mta, "postqueue", "-i", "not-an-id")
     assert (r.returncode, r.stderr) == (64, 'postqueue: fatal: Invalid request: "not-an-id"\n')
