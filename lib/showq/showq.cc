@@ -87,12 +87,15 @@ std::string AscTime(int64_t when) {
   return buf;
 }
 
+// The null sender is MAILER-DAEMON, as in mailq's listing (Postfix's showq
+// writes empty_address_recipient for it in both).
 std::string FormatJson(const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs, QueueName q) {
   using ipc::control::JsonString;
   std::string out = fmt::format(
       "{{\"queue_name\": {}, \"queue_id\": {}, \"arrival_time\": {}, \"message_size\": {}, "
       "\"forced_expire\": false, \"sender\": {}, \"recipients\": [",
-      JsonString(Name(q)), JsonString(queue::FormatMsgId(m.id)), m.arrival, m.size, JsonString(m.sender));
+      JsonString(Name(q)), JsonString(queue::FormatMsgId(m.id)), m.arrival, m.size,
+      JsonString(m.sender.empty() ? "MAILER-DAEMON" : m.sender));
   bool first = true;
   for (const auto& e : envs) {
     if (e.state == queue::State::kCorrupt) continue;

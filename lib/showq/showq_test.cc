@@ -127,6 +127,16 @@ TEST_F(MailqTest, JsonLinesCarryPostfixFieldsAndDelayReasons) {
                      "\"sender\": \"alice@example.org\", \"recipients\": [" + rcpt(first) + ", " + rcpt(second) + "]}\n");
 }
 
+TEST(Json, NullSenderIsMailerDaemon) {
+  queue::MessageRecord m;
+  m.id = 0x0a1b2c3d;
+  queue::Envelope e;
+  e.recipient = "r@x.test";
+  EXPECT_EQ(FormatJson(m, {e}, QueueName::kIncoming),
+            "{\"queue_name\": \"incoming\", \"queue_id\": \"0a1b2c3d\", \"arrival_time\": 0, \"message_size\": 0, "
+            "\"forced_expire\": false, \"sender\": \"MAILER-DAEMON\", \"recipients\": [{\"address\": \"r@x.test\"}]}");
+}
+
 TEST(QueueNames, MessageQueueFollowsItsEnvelopes) {
   using S = queue::State;
   struct Case {
