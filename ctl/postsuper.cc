@@ -35,6 +35,18 @@ constexpr size_t kBatch = 256;  // messages per change while the system is down
 
 using Ids = std::vector<queue::MsgId>;
 
+// One queue command to qmgr, its "N envelope(s)"; 0 with a warning when it
+// failed, and the end of the run when every next request would fail too.
+size_t RemoteCount(const config::Config& cfg, const std::vector<std::string>& words) {
+  auto n = CallCount(cfg, words);
+  if (n) return *n;
+  const std::string& e = n.error();
+  if (NotRunning(e) || e == "permission denied" || e.starts_with("the queue manager is not running"))
+    log::Fatal("{}", e);
+  log::Warning("{}: {}", words.back(), e);
+  return 0;
+}
+
 // Changes messages; returns those it changed.
 class Changer {
  public:
@@ -66,12 +78,7 @@ class Remote : public Changer {
     }
     return false;
   }
-  size_t Count(const std::vector<std::string>& words) {
-    auto n = CallCount(cfg_, words);
-    if (n) return *n;
-    log::Warning("{}: {}", words.back(), n.error());
-    return 0;
-  }
+  size_t Count(const std::vector<std::string>& words) { return RemoteCount(cfg_, words); }
   const config::Config& cfg_;
 };
 
@@ -225,9 +232,7 @@ class Super {
     });
     if (!st.ok()) log::Fatal("cannot read the queue: {}", st.message);
     if (before.empty()) return 0;
-    auto call = [this](std::vector<std::string> words) {
-      if (auto r = CallCount(cfg_, words); !r) log::Warning("{}: {}", words[0], r.error());
-    };
+    auto call = [this](const std::vector<std::string>& words) { RemoteCount(cfg_, words); };
     switch (a) {
       case SuperAction::kDelete: call({"remove", "all"}); break;
       case SuperAction::kHold: call({"pause", "envelope", "all"}); break;

@@ -240,6 +240,18 @@ def test_postsuper_changes_the_queue_file_while_the_system_is_down(mta):
     assert r.returncode == 0 and "fatal" not in r.stderr
 
 
+def test_postsuper_never_goes_around_a_running_system(instance):
+    # master runs without a queue manager: postsuper says so, it does not
+    # change the queue file behind master's back.
+    instance.add_testd()
+    instance.start()
+    [msg] = inject(instance, "a@x.test", trigger=False)
+    r = run(instance, "postsuper", "-d", msg)
+    assert r.returncode == 1
+    assert r.stderr.startswith("postsuper: fatal: the queue manager is not running")
+    assert msg in states(instance)
+
+
 # --- postcat -----------------------------------------------------------------
 def test_postcat_q_prints_envelope_and_content_in_postfix_shape(mta):
     [msg] = deferred(mta, "a@x.test")
