@@ -33,7 +33,7 @@ constexpr const char* kDown = "Cannot flush mail queue - mail system is down";
 
 int ListJson(const config::Config& cfg) {
   auto q = showq::OpenExisting(cfg);
-  if (!q) Fatal(EX_UNAVAILABLE, q.error());
+  if (!q) Fatal(EX_TEMPFAIL, q.error());  // as -p (showq::Mailq)
   if (!*q) return 0;  // never created: empty
   return showq::ListJson(**q, stdout) ? 0 : EX_TEMPFAIL;
 }
