@@ -1,4 +1,4 @@
-// ctl/lifecycle.cc — start, start-fg, stop, abort, reload, status, check:
+// ctl/lifecycle.cc — start, start-fg, stop, abort, reload, restart, status, check:
 // the postfix-script part of `postern`, with Postfix's messages and exits.
 #include <fcntl.h>
 #include <pwd.h>
@@ -90,12 +90,8 @@ int SignalMaster(Context& ctx, int signo, const std::string& doing, std::optiona
   return 0;
 }
 
-int Start(Context& ctx) {
-  if (MasterPid(ctx.cfg)) {
-    Say("fatal: " + System() + " is already running");
-    return 1;
-  }
-  if (PrintProblems(CheckInstance(ctx), false) > 0) return 1;
+// Starts master in the background once the checks have passed.
+int Launch(Context& ctx) {
   Say("starting " + System());
   std::string master = MasterPath(ctx.cfg);
   pid_t pid = fork();
@@ -112,6 +108,15 @@ int Start(Context& ctx) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+int Start(Context& ctx) {
+  if (MasterPid(ctx.cfg)) {
+    Say("fatal: " + System() + " is already running");
+    return 1;
+  }
+  if (PrintProblems(CheckInstance(ctx), false) > 0) return 1;
+  return Launch(ctx);
 }
 
 int StartForeground(Context& ctx) {
@@ -133,6 +138,33 @@ int Stop(Context& ctx) {
   if (WaitGone(ctx.cfg, limit)) return 0;
   Say("warning: master did not stop in time; see the mail log");
   return 1;
+}
+
+// smtpf's -restart / -restart-if: the new configuration is checked before
+// the running system is stopped, so a broken main.cf never ends in an outage;
+// then stop (the old master is gone: its pid file lock is free) and start.
+int Restart(Context& ctx) {
+  bool if_running = false;
+  for (const auto& a : ctx.args) {
+    if (a != "--if-running") {
+      Say("fatal: usage: postern restart [--if-running]");
+      return 1;
+    }
+    if_running = true;
+  }
+  bool running = MasterPid(ctx.cfg).has_value();
+  if (!running && if_running) {
+    Say(System() + " is not running; not restarting");
+    return 0;
+  }
+  if (PrintProblems(CheckInstance(ctx), false) > 0) {
+    if (running) Say("fatal: not restarting: the running mail system is left as it is");
+    return 1;
+  }
+  if (running) {
+    if (int rc = Stop(ctx); rc != 0) return rc;
+  }
+  return Launch(ctx);
 }
 
 int Abort(Context& ctx) {
@@ -292,6 +324,7 @@ const std::vector<Command>& LifecycleCommands() {
       {{"stop"}, "", "stop: workers finish their clients (stop_grace_time), then exit", Stop},
       {{"abort"}, "", "stop at once: workers are terminated", Abort},
       {{"reload"}, "", "re-read main.cf and master.cf (master keeps running)", Reload},
+      {{"restart"}, "[--if-running]", "check, stop, then start (--if-running: only when it runs)", Restart},
       {{"status"}, "", "exit 0 when the mail system is running, 1 when not", Status},
       {{"check"}, "", "validate main.cf, master.cf and the directory tree", Check},
   };

@@ -18,6 +18,7 @@
 #include "ipc/status.h"
 #include "log/last_words.h"
 #include "log/log.h"
+#include "server/watchdog.h"
 #include "table/file_watch.h"
 #include "util/strings.h"
 
@@ -87,6 +88,11 @@ class Worker {
     PollStatus();
     UpdateAccepting();
     ArmIdleTimer();
+    // daemon_timeout, as Postfix's skeletons: a loop turn is progress, except
+    // that a one-client-at-a-time worker's request counts as one whole step
+    // of work (its watchdog restarts at each new client).
+    Watchdog watchdog(loop_.get(), ctx_.config.Time("daemon_timeout"),
+                      [this] { return svc_.kind != Kind::kSingle || clients_ == 0; });
     loop_.Run();
     return 0;
   }
@@ -194,6 +200,7 @@ class Worker {
     }
     ++clients_;
     served_once_ = true;
+    Watchdog::Pat();
     idle_timer_.Stop();
     UpdateAccepting();
     auto stream = event::Stream::Adopt(loop_.get(), fd);

@@ -341,3 +341,62 @@ def test_maillog_file_is_created_unreadable_for_other_users(instance):
     instance.start()
     instance.wait_log(r"daemon started")
     assert instance.log_path.stat().st_mode & 0o777 == 0o640
+
+
+def gone_or_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_restart_stops_then_starts_a_new_master(instance):
+    port = instance.add_testd()
+    instance.start()
+    old = instance.master_pid()
+    before = session(port)
+    r = instance.postern("restart")
+    assert r.returncode == 0, r.stderr
+    assert "stopping the postern mail system" in r.stderr
+    assert "starting the postern mail system" in r.stderr
+    new = instance.master_pid()
+    assert new is not None and new != old
+    assert gone_or_zombie(old)  # the old master had ended before the new one started
+    assert session(port) != before  # a worker of the new master serves
+
+
+def test_restart_with_a_broken_configuration_leaves_the_running_system(instance):
+    port = instance.add_testd()
+    instance.start()
+    old = instance.master_pid()
+    worker = session(port)  # idle, it serves on (a new worker would read the broken main.cf)
+    instance.set(max_idle="soon")
+    r = instance.postern("restart")
+    assert r.returncode == 1
+    assert "max_idle" in r.stderr and "not restarting" in r.stderr
+    assert instance.master_pid() == old
+    assert session(port) == worker
+
+
+def test_restart_if_running_does_nothing_when_stopped(instance):
+    instance.add_testd()
+    r = instance.postern("restart", "--if-running")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "postern/postern-script: the postern mail system is not running; not restarting"]
+    assert instance.processes() == {}
+    # Without the option a restart of a stopped system starts it.
+    r = instance.postern("restart")
+    assert r.returncode == 0, r.stderr
+    assert instance.master_pid() is not None
+
+
+def test_restart_if_running_restarts_a_running_system(instance):
+    port = instance.add_testd()
+    instance.start()
+    old = instance.master_pid()
+    r = instance.postern("restart", "--if-running")
+    assert r.returncode == 0, r.stderr
+    assert instance.master_pid() not in (None, old)
+    session(port)
