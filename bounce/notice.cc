@@ -223,25 +223,6 @@ void StatusPart(const ComposeInput& in, std::string* out) {
 
 }  // namespace
 
-Result<unsigned> ParseNotifyClasses(const std::vector<std::string>& names) {
-  static constexpr std::pair<std::string_view, unsigned> kNames[] = {
-      {"bounce", kClassBounce},     {"2bounce", kClass2Bounce},   {"delay", kClassDelay},
-      {"resource", kClassResource}, {"software", kClassSoftware}, {"policy", kClassPolicy},
-      {"protocol", kClassProtocol}, {"data", kClassData}};
-  unsigned mask = 0;
-  for (const auto& n : names) {
-    bool known = false;
-    for (const auto& [name, bit] : kNames) {
-      if (EqualsIgnoreCase(n, name)) {
-        mask |= bit;
-        known = true;
-      }
-    }
-    if (!known) return Err("notify_classes: unknown class \"" + n + "\"");
-  }
-  return mask;
-}
-
 PlanResult Plan(ipc::NoticeKind kind, std::string_view sender, uint8_t ret,
                 const std::vector<ipc::BounceRecipient>& rcpts, const Addresses& a) {
   PlanResult p;
@@ -325,23 +306,6 @@ std::string DiagnosticCode(std::string_view reason) {
       return "smtp; " + Field(reply);
   }
   return "X-Postfix; " + Field(reason);
-}
-
-std::string MailDate(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm {};
-  localtime_r(&tt, &tm);
-  char buf[80];
-  // %a and %b are locale-dependent; RFC 5322 wants the English names.
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  char zone[16];
-  strftime(zone, sizeof zone, "%z", &tm);
-  std::snprintf(buf, sizeof buf, "%s, %d %s %d %02d:%02d:%02d %s (%s)", kDays[tm.tm_wday % 7], tm.tm_mday,
-                kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone,
-                tm.tm_zone ? tm.tm_zone : "UTC");
-  return buf;
 }
 
 std::string Compose(const ComposeInput& in) {

@@ -10,22 +10,15 @@
 #include <vector>
 
 #include "ipc/bounce.h"
+#include "notify/notify.h"
 #include "util/result.h"
 
 namespace postern::bounce {
 
-// notify_classes bits (Postfix's names; only these three produce notices here).
-enum NotifyClass : unsigned {
-  kClassBounce = 1u << 0,
-  kClass2Bounce = 1u << 1,
-  kClassDelay = 1u << 2,
-  kClassResource = 1u << 3,
-  kClassSoftware = 1u << 4,
-  kClassPolicy = 1u << 5,
-  kClassProtocol = 1u << 6,
-  kClassData = 1u << 7,
-};
-Result<unsigned> ParseNotifyClasses(const std::vector<std::string>& names);
+// notify_classes (lib/notify); bounce acts on bounce, 2bounce and delay.
+using enum notify::NotifyClass;
+using notify::MailDate;
+using notify::ParseNotifyClasses;
 
 // Who receives what, from the configuration.
 struct Addresses {
@@ -85,7 +78,5 @@ std::string RemoteMta(std::string_view relay);
 // "smtp; 550 5.1.1 no such user" when the reason quotes a server's reply,
 // else "X-Postfix; <reason>".
 std::string DiagnosticCode(std::string_view reason);
-// RFC 5322 date in local time: "Mon, 20 Nov 2023 10:00:00 +0100 (CET)".
-std::string MailDate(int64_t t);
 
 }  // namespace postern::bounce

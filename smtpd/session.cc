@@ -66,6 +66,7 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
       committer_(queue_.get(), ctx.loop),
       reader_check_(queue_.get(), ctx.loop),
       reaper_(ctx.loop) {
+  hold_ = ctx.hold;
   // One wake-up for qmgr per group commit, however many messages it made durable.
   committer_.SetAfterBatch([this] { TriggerQmgr(settings_.queue_directory); });
 }
@@ -200,10 +201,12 @@ bool Session::NextLine() {
   smtp::CommandReader::Line line;
   if (!reader_.Next(&line)) return false;
   if (line.too_long) {
+    ChatIn(line.text);
     ++total_[size_t(smtp::Verb::kUnknown)];
     last_verb_ = smtp::Verb::kUnknown;
     Reply(500, "5.5.2", "Error: line too long");
   } else if (line.bare_lf && BareLfMode() == smtp::BareLf::kReject) {
+    ChatIn(line.text);
     ++total_[size_t(smtp::Verb::kUnknown)];
     Reply(550, "5.5.2", "Error: bare <LF> received");
   } else {
@@ -212,15 +215,20 @@ bool Session::NextLine() {
   if (phase_ == Phase::kCommand && !closing_) ArmTimeout();
   if (!closing_ && errors_ >= st.hard_error_limit) {
     log::Info("too many errors after {} from {}", smtp::VerbName(last_verb_), Who());
-    Reply(421, "4.7.0", st.myhostname + " Error: too many errors");
+    reason_ = "too many errors";
+    ReplyAs(notify::kClassProtocol, 421, "4.7.0", st.myhostname + " Error: too many errors");
     CloseAfterFlush();
   }
   return true;
 }
 
 void Session::Command(std::string_view line) {
-  if (auth_.in_exchange()) return AuthResponse(line);  // a SASL response, not a command
+  if (auth_.in_exchange()) {  // a SASL response, not a command
+    ChatIn("(SASL response)");
+    return AuthResponse(line);
+  }
   if (smtp::ContainsNul(line)) {
+    ChatIn(line);
     ++total_[size_t(smtp::Verb::kUnknown)];
     last_verb_ = smtp::Verb::kUnknown;
     log::Warning("NUL character in command from {}", Who());
@@ -228,6 +236,10 @@ void Session::Command(std::string_view line) {
     return;
   }
   smtp::Command c = smtp::ParseCommand(line);
+  if (c.verb == smtp::Verb::kAuth)
+    ChatAuthIn(line, c.arg);
+  else
+    ChatIn(line);
   entry_.Command(smtp::VerbName(c.verb), line);
   any_command_ = true;
   last_verb_ = c.verb;
@@ -259,7 +271,14 @@ void Session::Command(std::string_view line) {
   if (c.verb != V::kBdat && c.verb != V::kData && last_code_ > 0 && last_code_ < 400) ++ok_[size_t(c.verb)];
 }
 
+void Session::ReplyAs(unsigned error_class, int code, std::string_view enhanced, std::string_view text) {
+  reply_class_ = error_class;
+  Reply(code, enhanced, text);
+}
+
 void Session::Reply(int code, std::string_view enhanced, std::string_view text) {
+  error_mask_ |= reply_class_ ? *reply_class_ : ErrorClass(code, enhanced);
+  reply_class_.reset();
   last_code_ = code;
   entry_.Reply(code, enhanced, text);
   smtp::AppendReply(&out_, code, enhanced, text);
@@ -282,6 +301,7 @@ void Session::Reply(int code, std::string_view enhanced, std::string_view text) 
 
 void Session::Flush() {
   if (out_.empty() || !stream_ || paused_) return;
+  ChatOut();
   entry_.Wrote(out_.size());
   stream_->Write(std::move(out_), [this](int status) {
     if (status < 0 && !finished_) {
@@ -292,6 +312,7 @@ void Session::Flush() {
       ResumeReading();
   });
   out_.clear();
+  chat_out_mark_ = 0;
   ShrinkIdle(&out_);
 }
 
@@ -306,6 +327,7 @@ void Session::OnTimeout() {
     return;
   }
   log::Info("timeout after {} from {}", any_command_ ? smtp::VerbName(last_verb_) : "CONNECT", Who());
+  reason_ = "timeout";
   Reply(421, "4.4.2", svc_->settings().myhostname + " Error: timeout exceeded");
   CloseAfterFlush();
 }
@@ -315,6 +337,7 @@ void Session::CloseAfterFlush() {
   paused_ = false;
   PauseReading();
   if (!stream_) return;
+  ChatOut();
   stream_->Write(
       std::move(out_),
       [this](int) {
@@ -322,6 +345,7 @@ void Session::CloseAfterFlush() {
       },
       true);
   out_.clear();
+  chat_out_mark_ = 0;
   // A client that never reads must not hold the session.
   timer_.Start(svc_->settings().timeout_ms, 0, [this] { OnTimeout(); });
 }
@@ -333,6 +357,8 @@ void Session::Finish(bool lost) {
   if (lost)
     log::Info("lost connection after {} from {}", any_command_ ? smtp::VerbName(last_verb_) : "CONNECT", Who());
   log::Info("disconnect from {}{}", Who(), DisconnectCounts());
+  if (lost && reason_.empty()) reason_ = "lost connection";
+  ChatReset(0);
   timer_.Stop();
   stream_.reset();
   // An unfinished message leaves nothing behind: its writer removes the body.

@@ -15,6 +15,7 @@
 
 #include "cleanup/content.h"
 #include "event/event.h"
+#include "notify/notify.h"
 #include "queue/committer.h"
 #include "queue/queue.h"
 #include "server/server.h"
@@ -24,6 +25,7 @@
 #include "smtp/esmtp.h"
 #include "smtp/reader.h"
 #include "smtpd/auth.h"
+#include "smtpd/notify.h"
 #include "smtpd/policy.h"
 #include "smtpd/sessions.h"
 #include "smtpd/settings.h"
@@ -57,9 +59,13 @@ class Service {
   // Sessions from one client address in this process (the connection count limit).
   int AddClient(const std::string& addr) { return ++per_addr_[addr]; }
   void RemoveClient(const std::string& addr);
+  // notify.cc: mails a session transcript to error_notice_recipient (rate limited).
+  void NotifyPostmaster(const std::string& peer, const std::string& transcript, const std::string& reason);
 
  private:
   uv_loop_t* loop_;
+  std::function<server::Lease()> hold_;  // keeps a retiring worker until notices are durable
+  notify::Limiter notice_limit_{kNoticeBurst, kNoticeWindowSeconds};
   std::string service_name_;
   Settings settings_;
   std::unique_ptr<Policy> policy_;
@@ -134,6 +140,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,
                  std::string_view rcpt);
   std::string DisconnectCounts() const;
+  // Reply with an error class other than ErrorClass() gives (smtpd/notify.h).
+  void ReplyAs(unsigned error_class, int code, std::string_view enhanced, std::string_view text);
+
+  // notify.cc: the transcript for postmaster notices (notify_classes).
+  bool Chatting() const;
+  void ChatOut();
+  void ChatIn(std::string_view line);
+  void ChatAuthIn(std::string_view line, std::string_view arg);
+  void ChatReset(size_t threshold);
 
   // auth_session.cc: AUTH (RFC 4954).
   bool AuthOffered() const;
@@ -212,6 +227,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool any_command_ = false;
   AuthState auth_;
   std::array<uint32_t, 17> ok_{}, total_{};  // per smtp::Verb
+  notify::Transcript chat_;
+  size_t chat_out_mark_ = 0;    // out_ bytes already in chat_
+  unsigned error_mask_ = 0;     // notify classes of this session's errors so far
+  std::optional<unsigned> reply_class_;  // ReplyAs's class for the reply being made
+  std::string reason_;          // why the session ended early: "lost connection", "timeout"
 };
 
 }  // namespace postern::smtpd

@@ -35,6 +35,7 @@ Facts Session::MakeFacts(const smtp::Address* rcpt) const {
 }
 
 void Session::Helo(std::string_view arg, bool ehlo) {
+  ChatReset(svc_->settings().history_flush_threshold);
   if (arg.empty()) {
     Reply(501, "5.5.4", ehlo ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
     return;
@@ -125,7 +126,7 @@ void Session::Mail(std::string_view arg) {
   if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);
   if (mp.body == smtp::Body::kBinaryMime) return Reply(555, "5.5.4", "Unsupported option: BODY=BINARYMIME");
   if (mp.size && st.message_size_limit && *mp.size > st.message_size_limit)
-    return Reply(552, "5.3.4", "Message size exceeds fixed limit");
+    return ReplyAs(notify::kClassPolicy, 552, "5.3.4", "Message size exceeds fixed limit");
   if (!QueueHasRoom(mp.size ? *mp.size : 0)) {
     LogReject("MAIL", 452, "4.3.1", "Insufficient system storage", "");
     return Reply(452, "4.3.1", "Insufficient system storage");
@@ -161,7 +162,10 @@ void Session::Rcpt(std::string_view arg) {
   if (!v.rejected()) v = pol.CheckLocalRecipient(*rcpt);
   if (v.rejected()) {
     LogReject("RCPT", v.code, v.enhanced, v.text, rcpt->Canonical());
-    return Reply(v.code, v.enhanced, v.text);
+    // A restriction's reject is policy whatever its code (reject_unauth_pipelining
+    // says 5.5.0); a table or configuration it could not use is not.
+    bool ours = v.enhanced.rfind("4.3.", 0) == 0;
+    return ReplyAs(ours ? ErrorClass(v.code, v.enhanced) : notify::kClassPolicy, v.code, v.enhanced, v.text);
   }
   auto expanded = pol.ExpandVirtual(rcpt->Canonical());
   if (!expanded) {
@@ -198,6 +202,7 @@ void Session::Vrfy(std::string_view arg) {
 
 void Session::Rset(std::string_view arg) {
   if (!arg.empty()) return Reply(501, "5.5.4", "Syntax: RSET");
+  ChatReset(svc_->settings().history_flush_threshold);
   ResetTxn();
   Reply(250, "2.0.0", "Ok");
 }

@@ -77,6 +77,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   auto w = svc_->queue().Begin(std::move(rec));
   if (!w.ok()) {
     QueueWarning(w.status(), "queue: ");
+    reply_class_ = QueueErrorClass(w.code());  // for the reply made of this answer
     if (w.code() == queue::Code::kInsufficientStorage) return Answer{452, "4.3.1", "Insufficient system storage"};
     return Answer{451, "4.3.0", "Error: queue file write error"};
   }
@@ -231,8 +232,12 @@ void Session::EndOfContent() {
   }
   if (code) {
     LogReject("END-OF-MESSAGE", code, enh, text, "");
-    Reply(code, enh, text);
+    if (!c.write_error.ok())
+      ReplyAs(QueueErrorClass(c.write_error.code), code, enh, text);
+    else
+      Reply(code, enh, text);
     ResetTxn();  // the writer goes, and its body with it
+    ChatReset(svc_->settings().history_flush_threshold);
     return;
   }
   Commit();
@@ -261,8 +266,9 @@ void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
   } else if (r.code() == queue::Code::kInsufficientStorage) {
     Reply(452, "4.3.1", "Insufficient system storage");
   } else {
-    Reply(451, "4.3.0", "Error: queue file write error");
+    ReplyAs(QueueErrorClass(r.code()), 451, "4.3.0", "Error: queue file write error");
   }
+  ChatReset(svc_->settings().history_flush_threshold);
   ArmTimeout();
   Process();
   Flush();

@@ -1,6 +1,8 @@
 // smtpd/settings.cc — reads and checks smtpd's parameters; see settings.h.
 #include "smtpd/settings.h"
 
+#include "notify/notify.h"
+
 namespace postern::smtpd {
 
 namespace {
@@ -20,6 +22,31 @@ Result<NetworkList> Networks(const config::Config& cfg, std::string_view param) 
   return l;
 }
 
+// A bare local part gets @$myorigin, as Postfix's cleanup appends it.
+std::string Qualified(const std::string& addr, const std::string& origin) {
+  if (addr.empty() || addr.find('@') != std::string::npos || origin.empty()) return addr;
+  return addr + "@" + origin;
+}
+
+Result<void> LoadNotify(const config::Config& cfg, Settings* s) {
+  auto classes = cfg.GetList("notify_classes");
+  if (!classes) return Err(classes.error());
+  auto mask = notify::ParseNotifyClasses(*classes);
+  if (!mask) return Err(mask.error());
+  s->notify_classes = *mask;
+  auto rcpt = cfg.Get("error_notice_recipient");
+  auto sender = cfg.Get("double_bounce_sender");
+  auto threshold = cfg.GetInt("smtpd_history_flush_threshold");
+  if (!rcpt) return Err(rcpt.error());
+  if (!sender) return Err(sender.error());
+  if (!threshold) return Err(threshold.error());
+  if (*threshold < 0) return Err("smtpd_history_flush_threshold: must be at least 0");
+  s->error_rcpt = Qualified(*rcpt, s->myorigin);
+  s->double_bounce = Qualified(*sender, s->myorigin);
+  s->history_flush_threshold = size_t(*threshold);
+  return {};
+}
+
 }  // namespace
 
 Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
@@ -37,6 +64,7 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
     if (*v < min) return Err(std::string(name) + ": must be at least " + std::to_string(min));
     return *v;
   };
+  if (auto r = LoadNotify(cfg, &s); !r) return Err(r.error());
   auto rl = get_int("smtpd_recipient_limit", 0);
   auto ol = get_int("smtpd_recipient_overshoot_limit", 0);
   auto ll = get_int("line_length_limit", 80);

@@ -31,6 +31,10 @@ struct Settings {
   NetworkList event_limit_exceptions;
   TlsSettings tls;
   cleanup::Options cleanup;  // hopcount_limit, header_size_limit, stray CR/LF; drops Return-Path
+  // Postmaster notices (smtpd/notify.h): notify_classes, where they go, from whom.
+  unsigned notify_classes = 0;
+  std::string error_rcpt, double_bounce;  // qualified with $myorigin
+  size_t history_flush_threshold = 100;   // smtpd_history_flush_threshold
 
   // keys: the certificate and key read before privileges were dropped.
   static Result<Settings> Load(const config::Config& cfg, ServerKeys* keys);
