@@ -89,7 +89,7 @@ std::string MailDate(int64_t t) {
 }
 
 void Transcript::Add(std::string_view prefix, std::string_view line) {
-  if (lines_ >= max_lines_) {
+  if (lines_ >= max_lines_ || text_.size() + prefix.size() + line.size() >= max_bytes_) {
     truncated_ = true;
     return;
   }
@@ -110,7 +110,7 @@ void Transcript::AddReplies(std::string_view replies) {
 
 std::string Transcript::Text() const {
   if (!truncated_) return text_;
-  return text_ + "(transcript cut after " + std::to_string(max_lines_) + " lines)\n";
+  return text_ + "(transcript cut after " + std::to_string(lines_) + " lines)\n";
 }
 
 void Transcript::Clear() {

@@ -30,10 +30,12 @@ Result<unsigned> ParseNotifyClasses(const std::vector<std::string>& names);
 std::string MailDate(int64_t t);
 
 // Postfix's smtpd history: "In:  command" and "Out: reply" lines. Past
-// `max_lines` the rest of the session is left out (said once, at the end).
+// `max_lines` or `max_bytes` the rest is left out (said once, at the end):
+// a client must not grow a session's memory by talking.
 class Transcript {
  public:
-  explicit Transcript(size_t max_lines = 1000) : max_lines_(max_lines) {}
+  explicit Transcript(size_t max_lines = 1000, size_t max_bytes = 64 * 1024)
+      : max_lines_(max_lines), max_bytes_(max_bytes) {}
   void Add(std::string_view prefix, std::string_view line);
   // Each line of CRLF-separated `replies` as an "Out: " line.
   void AddReplies(std::string_view replies);
@@ -44,7 +46,7 @@ class Transcript {
   void Clear();
 
  private:
-  size_t max_lines_;
+  size_t max_lines_, max_bytes_;
   size_t lines_ = 0;
   bool truncated_ = false;
   std::string text_;

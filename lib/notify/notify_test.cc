@@ -24,6 +24,10 @@ TEST(Transcript, RepliesSplitIntoOutLinesAndTheCapIsSaid) {
   t.Clear();
   EXPECT_TRUE(t.empty());
   EXPECT_EQ(t.Text(), "");
+  Transcript small(100, 32);
+  small.Add("In:  ", "NOOP 0123456789");
+  small.Add("In:  ", "NOOP 0123456789");  // would pass 32 bytes
+  EXPECT_EQ(small.Text(), "In:  NOOP 0123456789\n(transcript cut after 1 lines)\n");
 }
 
 TranscriptNotice Sample(std::string transcript, std::string reason = "") {
