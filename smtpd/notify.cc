@@ -49,7 +49,7 @@ void Service::NotifyPostmaster(const std::string& peer, const std::string& trans
   if (s.ok()) s = (*w)->AddRecipient({st.error_rcpt, "", 0});
   if (!s.ok()) return log::Warning("postmaster notify: {}", s.message);
   // A retiring worker stays until the notice is durable.
-  auto hold = std::make_shared<server::Lease>(hold_());
+  auto hold = hold_ ? std::make_shared<server::Lease>(hold_()) : nullptr;
   committer_.Submit(std::move(*w), [id, peer, rcpt = st.error_rcpt, hold](queue::Outcome<queue::MsgId> r) {
     if (!r.ok()) return log::Warning("postmaster notify: {}", r.status().message);
     log::Info("{}: postmaster notice to <{}> about errors from {}", id, rcpt, peer);
