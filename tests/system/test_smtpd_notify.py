@@ -145,3 +145,22 @@ def test_notices_are_rate_limited_per_process(instance, postmaster):
     instance.wait_log(r"warning: postmaster notify: 10 notices in 60s already; none about errors from")
     wait_for(lambda: len(maildir_files(postmaster.box)) == 10, timeout=20, what="ten notices delivered")
     assert len(re.findall(r"postmaster notice to", instance.log())) == 10
+
+
+def test_credentials_stay_out_of_the_transcript(instance, postmaster):
+    from test_auth import b64, plain, write_passwords
+    instance.set(notify_classes=ALL, smtpd_sasl_auth_enable="yes", smtpd_tls_auth_only="no",
+                 smtpd_sasl_failure_delay="0s", smtpd_sasl_password_maps=write_passwords(instance))
+    postmaster.start()
+    with smtplib.SMTP("127.0.0.1", postmaster.port, timeout=10) as c:
+        c.ehlo("auth.test")
+        assert c.docmd("AUTH", "PLAIN " + plain("alice", "guess one"))[0] == 535
+        assert c.docmd("AUTH", "LOGIN")[0] == 334
+        assert c.docmd(b64("alice"))[0] == 334
+        assert c.docmd(b64("guess two"))[0] == 535
+    text = one_notice(postmaster, instance)
+    assert " In:  AUTH PLAIN (initial response)\n Out: 535 5.7.8 Error: authentication failed" in text
+    assert " In:  AUTH LOGIN\n Out: 334 VXNlcm5hbWU6\n In:  (SASL response)\n Out: 334 UGFzc3dvcmQ6\n" \
+           " In:  (SASL response)\n Out: 535 " in text
+    for secret in (plain("alice", "guess one"), b64("alice"), b64("guess two")):
+        assert secret not in text
