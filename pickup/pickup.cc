@@ -101,6 +101,7 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   queue::MessageWriter& mw = **w;
   std::string id = queue::FormatMsgId(mw.id());
   cleanup::Writer cw(&mw, *cleanup_);
+  cw.AddMissingHeaders(mw.id(), env.sender, env.time);  // a local submission
   queue::Status st = cw.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
   for (const std::string& rcpt : env.recipients)
     if (st.ok()) st = mw.AddRecipient({rcpt, "", env.notify});

@@ -173,7 +173,6 @@ int SendMail(const config::Config& cfg, const Args& a) {
   mo.extract_recipients = a.extract;
   mo.dot_ends_input = a.dot_ends;
   mo.origin = origin;
-  mo.hostname = cfg.Str("myhostname");
   std::string from = j.sender.empty() ? Qualify(j.me.user, origin) : j.sender;
   mo.from_header = FromHeader(a.full_name ? *a.full_name : j.me.gecos, from);
   LineReader in(0);

@@ -6,10 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <random>
 
 #include "sendmail/addrlist.h"
-#include "smtp/received.h"
 #include "util/strings.h"
 
 namespace postern::sendmail {
@@ -31,17 +29,6 @@ std::string_view FieldName(std::string_view line) {
   while (i < line.size() && line[i] > 32 && line[i] < 127 && line[i] != ':') ++i;
   if (i == 0 || i >= line.size() || line[i] != ':') return {};
   return line.substr(0, i);
-}
-
-std::string MessageId(const MessageOptions& opt) {
-  char stamp[32];
-  time_t now = time(nullptr);
-  tm t{};
-  gmtime_r(&now, &t);
-  strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &t);
-  std::random_device rd;
-  return "<" + std::string(stamp) + "." + std::to_string(getpid()) + "." + std::to_string(rd() & 0xffffff) +
-         "@" + opt.hostname + ">";
 }
 
 }  // namespace
@@ -136,12 +123,10 @@ Result<Header> ReadHeader(LineReader& in, const MessageOptions& opt, std::vector
     }
     fields.push_back(line);
   }
-  bool have_from = false, have_date = false, have_msgid = false;
+  bool have_from = false;
   for (const std::string& f : fields) {
     std::string_view name = FieldName(f);
     if (EqualsIgnoreCase(name, "From")) have_from = true;
-    if (EqualsIgnoreCase(name, "Date")) have_date = true;
-    if (EqualsIgnoreCase(name, "Message-ID")) have_msgid = true;
     bool bcc = EqualsIgnoreCase(name, "Bcc");
     if (opt.extract_recipients && (bcc || EqualsIgnoreCase(name, "To") || EqualsIgnoreCase(name, "Cc"))) {
       auto list = ParseAddressList(Unfold(std::string_view(f).substr(name.size() + 1)));
@@ -165,8 +150,6 @@ Result<Header> ReadHeader(LineReader& in, const MessageOptions& opt, std::vector
     }
   }
   if (!have_from) h.text += "From: " + opt.from_header + "\r\n";
-  if (!have_date) h.text += "Date: " + smtp::RfcDate(time(nullptr)) + "\r\n";
-  if (!have_msgid) h.text += "Message-ID: " + MessageId(opt) + "\r\n";
   h.text += "\r\n";
   return h;
 }

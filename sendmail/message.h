@@ -1,6 +1,6 @@
 // sendmail/message.h — turns a message read from stdin into what is
-// submitted: header block fixed up (Bcc removed, From/Date/Message-ID added
-// when missing), recipients taken from To/Cc/Bcc for -t, sendmail's lone-dot
+// submitted: header block fixed up (Bcc removed, From: "Full Name <user>"
+// added when missing; cleanup adds Date: and Message-Id:), recipients taken from To/Cc/Bcc for -t, sendmail's lone-dot
 // end of input unless -i, and the body streamed in pieces, never whole.
 #pragma once
 
@@ -18,7 +18,6 @@ struct MessageOptions {
   bool dot_ends_input = true;       // false with -i / -oi
   std::string from_header;          // "Full Name <user@origin>" for a missing From:
   std::string origin;               // $myorigin, for bare local parts
-  std::string hostname;             // $myhostname, for Message-ID
 };
 
 // Reads lines from a file descriptor in large pieces (syscalls are dear).

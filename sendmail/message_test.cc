@@ -27,7 +27,6 @@ MessageOptions Opts(bool extract) {
   o.extract_recipients = extract;
   o.from_header = "Me <me@origin.test>";
   o.origin = "origin.test";
-  o.hostname = "host.test";
   return o;
 }
 
@@ -39,10 +38,8 @@ TEST(Header, ExtractsToCcBccAndDropsBcc) {
   ASSERT_TRUE(h.ok()) << h.error();
   EXPECT_EQ(rcpts, (std::vector<std::string>{"cmd@x.test", "a@x.test", "b@origin.test", "c@x.test", "hidden@x.test"}));
   EXPECT_EQ(h->text.find("Bcc"), std::string::npos);
-  EXPECT_EQ(h->text.rfind("To: A <a@x.test>,\r\n  b\r\nCc: c@x.test\r\nSubject: hi\r\nFrom: Me <me@origin.test>\r\nDate: ", 0), 0u)
-      << h->text;
-  EXPECT_NE(h->text.find("\r\nMessage-ID: <"), std::string::npos);
-  EXPECT_TRUE(h->text.ends_with("@host.test>\r\n\r\n"));
+  // Date: and Message-Id: are cleanup's (smtpd, pickup), with the queue id.
+  EXPECT_EQ(h->text, "To: A <a@x.test>,\r\n  b\r\nCc: c@x.test\r\nSubject: hi\r\nFrom: Me <me@origin.test>\r\n\r\n");
   EXPECT_FALSE(h->ended);
   std::string line;
   ASSERT_TRUE(*r.Next(&line));

@@ -96,6 +96,8 @@ std::optional<Session::Answer> Session::BeginContent() {
   else
     log::Info("{}: client={}{}", queue::FormatMsgId(c->writer->id()), Who(), AuthLogSuffix());
   c->cleanup = cleanup::Content(svc_->settings().cleanup);
+  c->cleanup.AddMissingHeaders(local_uid_.has_value(), c->writer->id(), c->writer->record().sender,
+                               c->writer->record().arrival);
   c->buf = ReceivedHeader(c->writer->id());
   c->cleanup.Apply(&c->buf, 0);  // our own Received: counts as a hop, as in Postfix
   txn_->content = std::move(c);

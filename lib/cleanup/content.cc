@@ -3,6 +3,7 @@
 
 #include "config/maincf.h"
 #include "log/log.h"
+#include "smtp/received.h"
 #include "util/strings.h"
 
 namespace postern::cleanup {
@@ -20,6 +21,10 @@ Result<Options> Options::FromConfig(const config::Config& cfg) {
   o.hopcount_limit = unsigned(std::min<long long>(*hops, 1u << 30));
   o.header_size_limit = size_t(*size);
   o.replace_stray_cr_lf = *stray;
+  auto add = cfg.GetBool("always_add_missing_headers");
+  if (!add) return Err(add.error());
+  o.always_add_missing_headers = *add;
+  o.myhostname = cfg.Str("myhostname");
   return o;
 }
 
@@ -39,7 +44,21 @@ Content::Content(const Options& o)
     : stray_(o.replace_stray_cr_lf),
       headers_(HeaderOptions(o)),
       hop_limit_(o.hopcount_limit),
-      header_limit_(o.header_size_limit) {}
+      header_limit_(o.header_size_limit),
+      always_add_(o.always_add_missing_headers),
+      myhostname_(o.myhostname) {}
+
+void Content::AddMissingHeaders(bool local, uint32_t msgid, std::string_view sender, time_t arrival) {
+  if (!local && !always_add_) return;
+  char stamp[32];
+  tm t{};
+  gmtime_r(&arrival, &t);
+  strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &t);
+  headers_.AddIfMissing("Message-Id", "<" + std::string(stamp) + "." + queue::FormatMsgId(msgid) + "@" +
+                                          myhostname_ + ">");
+  headers_.AddIfMissing("Date", smtp::RfcDate(arrival));
+  headers_.AddIfMissing("From", sender.empty() ? std::string("MAILER-DAEMON") : "<" + std::string(sender) + ">");
+}
 
 void Content::Apply(std::string* buf, size_t from) {
   stray_.Apply(buf, from);

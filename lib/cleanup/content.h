@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +28,11 @@ struct Options {
   size_t header_size_limit = 102400;  // bytes of one header kept
   bool replace_stray_cr_lf = true;    // cleanup_replace_stray_cr_lf
   std::vector<std::string> drop_headers;  // smtpd: Return-Path
+  bool always_add_missing_headers = false;
+  std::string myhostname;                 // for an added Message-Id:
 
-  // hopcount_limit, header_size_limit, cleanup_replace_stray_cr_lf.
+  // hopcount_limit, header_size_limit, cleanup_replace_stray_cr_lf,
+  // always_add_missing_headers, myhostname.
   static Result<Options> FromConfig(const config::Config& cfg);
 };
 
@@ -50,6 +54,12 @@ class Content {
   // End of content: whatever was withheld goes back to buf.
   void Finish(std::string* buf);
 
+  // Postfix's cleanup: a header block without Message-Id:, Date: or From:
+  // gets "Message-Id: <YYYYMMDDhhmmss.ID@$myhostname>", the arrival date and
+  // the envelope sender; local submissions always, other mail only with
+  // always_add_missing_headers. Call before the first Apply.
+  void AddMissingHeaders(bool local, uint32_t msgid, std::string_view sender, time_t arrival);
+
   // Postfix's test: as many hop headers as hopcount_limit is too many.
   bool too_many_hops() const { return hop_limit_ != 0 && headers_.hops() >= hop_limit_; }
   unsigned hops() const { return headers_.hops(); }
@@ -67,6 +77,8 @@ class Content {
   smtp::HeaderFilter headers_;
   unsigned hop_limit_;
   size_t header_limit_;
+  bool always_add_;
+  std::string myhostname_;
 };
 
 // A message being written through cleanup into a queue file: for programs
@@ -74,6 +86,10 @@ class Content {
 class Writer {
  public:
   Writer(queue::MessageWriter* w, const Options& o) : w_(w), content_(o) {}
+  // A local submission's missing headers (Content::AddMissingHeaders).
+  void AddMissingHeaders(uint32_t msgid, std::string_view sender, time_t arrival) {
+    content_.AddMissingHeaders(true, msgid, sender, arrival);
+  }
   queue::Status Append(std::string_view data);
   // Flushes what cleanup withheld and logs what it changed.
   queue::Status Finish();

@@ -104,5 +104,41 @@ TEST(Content, MessageId) {
   }
 }
 
+// Postfix's cleanup: Message-Id: <YYYYMMDDhhmmss.QID@myhostname>, Date: and
+// From: for local submissions, and for SMTP mail only when asked.
+TEST(Content, AddsMissingHeadersToLocalSubmissionsOrWhenAsked) {
+  Options o;
+  o.myhostname = "mx.example.test";
+  const time_t arrival = 1700000000;  // 2023-11-14 22:13:20 UTC
+  for (bool local : {true, false}) {
+    for (bool always : {false, true}) {
+      o.always_add_missing_headers = always;
+      Content c(o);
+      c.AddMissingHeaders(local, 0x0a1b2c3du, "alice@example.org", arrival);
+      std::string buf = "Subject: s\r\n\r\nbody\r\n";
+      c.Apply(&buf, 0);
+      c.Finish(&buf);
+      if (!local && !always) {
+        EXPECT_EQ(buf, "Subject: s\r\n\r\nbody\r\n");
+        EXPECT_EQ(c.message_id(), "<>");
+        continue;
+      }
+      EXPECT_EQ(c.message_id(), "<20231114221320.0a1b2c3d@mx.example.test>");
+      EXPECT_TRUE(buf.starts_with("Subject: s\r\nMessage-Id: <20231114221320.0a1b2c3d@mx.example.test>\r\nDate: "))
+          << buf;
+      EXPECT_TRUE(buf.ends_with(" 2023 22:13:20 +0000\r\nFrom: <alice@example.org>\r\n\r\nbody\r\n") ||
+                  buf.find("\r\nFrom: <alice@example.org>\r\n\r\nbody\r\n") != std::string::npos)
+          << buf;
+    }
+  }
+  Content bounce(o);
+  bounce.AddMissingHeaders(true, 1, "", arrival);
+  std::string buf = "From: me\r\nDate: x\r\nMessage-ID: <k@x>\r\n\r\n";
+  bounce.Apply(&buf, 0);
+  bounce.Finish(&buf);
+  EXPECT_EQ(buf, "From: me\r\nDate: x\r\nMessage-ID: <k@x>\r\n\r\n");  // nothing missing, nothing added
+  EXPECT_EQ(bounce.message_id(), "<k@x>");
+}
+
 }  // namespace
 }  // namespace postern::cleanup

@@ -79,10 +79,6 @@ std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std
     if (!refs) continue;  // Validate() says why
     for (const TableRef& ref : *refs) AuditTable(def.name, &ref, false, &out);
   }
-  // Debian's postfix reads the first line of a file named here.
-  if (wanted("myorigin") && Trim(cfg.Raw("myorigin").value_or("")).starts_with("/"))
-    out.push_back({true, "myorigin: a file name (Debian's /etc/mailname) is not supported by postern yet; "
-                         "set the domain itself"});
   if (wanted("default_database_type")) {
     std::string t = cfg.Str("default_database_type");
     std::string_view c = CanonicalTableType(t);

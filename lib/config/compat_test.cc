@@ -86,8 +86,6 @@ TEST(Compat, AuditClassifies) {
   EXPECT_EQ(Count(f, false, "zen.example"), 0);
   // Only the parameters asked for.
   EXPECT_TRUE(AuditCompat(*c, [](std::string_view n) { return n == "smtpd_client_restrictions"; }).empty());
-  c = Config::Parse("myorigin = /etc/mailname\n");
-  EXPECT_EQ(Count(AuditCompat(*c), true, "myorigin: a file name"), 1);
   c = Config::Parse("default_database_type = pcre\n");
   EXPECT_EQ(Count(AuditCompat(*c), false, "default_database_type"), 1);
 }

@@ -170,6 +170,18 @@ static Error TooLarge() {
              " characters of work)");
 }
 
+// Parameters whose value may name a file holding the value, as Debian's
+// Postfix reads "myorigin = /etc/mailname": the file's first word is the value.
+static bool IsFileValued(std::string_view name) { return name == "myorigin"; }
+
+static Result<std::string> FirstWordOf(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Err("open " + path + ": " + std::strerror(errno));
+  std::string word;
+  if (!(in >> word)) return Err("no domain name in " + path);
+  return word;
+}
+
 Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const {
   // A lookup costs far more than a character; charge it so.
   if (!stack->Spend(64)) return TooLarge();
@@ -185,6 +197,7 @@ Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const
   auto r = derive ? GetIn("myhostname", stack) : ExpandIn(*raw, stack);
   names.pop_back();
   if (derive && r) return DomainOf(*r);
+  if (r && IsFileValued(name) && r->starts_with('/')) return FirstWordOf(*r);
   return r;
 }
 

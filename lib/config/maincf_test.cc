@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <algorithm>
+#include <fstream>
+
 namespace postern::config {
 namespace {
 
@@ -110,6 +113,25 @@ TEST(MainCf, DefaultsComeFromTheRegistryAndExpand) {
   EXPECT_EQ(*c.Get("syslog_name"), "postern");
   Config d = MustParse("multi_instance_name = postern-out\n");
   EXPECT_EQ(*d.Get("syslog_name"), "postern-out");
+}
+
+TEST(MainCf, MyoriginMayNameAFileWhoseFirstWordIsTheDomain) {
+  std::string file = ::testing::TempDir() + "/mailname";
+  std::ofstream(file) << "  example.org trailing words\nsecond.line\n";
+  Config c = MustParse("myorigin = " + file + "\nmyhostname = mx.example.test\n");
+  EXPECT_EQ(*c.Raw("myorigin"), file);
+  EXPECT_EQ(*c.Get("myorigin"), "example.org");
+  EXPECT_EQ(*c.Expand("user@$myorigin"), "user@example.org");
+  Config missing = MustParse("myorigin = /nonexistent/mailname\n");
+  auto r = missing.Get("myorigin");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "main.cf: parameter myorigin: open /nonexistent/mailname: No such file or directory");
+  auto problems = missing.Validate();
+  EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [&](auto& p) { return p.text == r.error(); }));
+  std::ofstream(file, std::ios::trunc) << "\n";
+  EXPECT_EQ(c.Get("myorigin").error(), "main.cf: parameter myorigin: no domain name in " + file);
+  // Other parameters keep a leading slash as it is.
+  EXPECT_EQ(*MustParse("mydomain = /x\n").Get("mydomain"), "/x");
 }
 
 TEST(MainCf, ExpansionErrors) {

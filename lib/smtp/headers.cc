@@ -61,6 +61,8 @@ void HeaderFilter::StartHeader(Verdict v, std::string_view name, std::string* bu
   seen_header_ = true;
   if (dropping_) ++removed_;
   if (Listed(name, opt_.hops)) ++hops_;
+  for (Addition& a : additions_)
+    if (EqualsIgnoreCase(name, a.name)) a.seen = true;
   in_message_id_ = !has_message_id_ && EqualsIgnoreCase(name, "Message-ID");
   has_message_id_ = has_message_id_ || in_message_id_;
   message_id_name_ = in_message_id_;
@@ -104,6 +106,7 @@ void HeaderFilter::Process(std::string_view s, std::string* buf) {
         // The empty line stays part of the header block; a non-header line
         // (a body without headers) is body.
         EndCut(buf);
+        EndHeaders(v == Verdict::kBody, buf);
         in_body_ = true;
         in_message_id_ = false;
         dropping_ = false;
@@ -140,7 +143,45 @@ void HeaderFilter::Apply(std::string* buf, size_t from) {
 void HeaderFilter::Finish(std::string* buf) {
   EndCut(buf);
   buf->append(pending_);
+  bool open_line = !pending_.empty() || (!line_start_ && !cutting_);
   pending_.clear();
+  if (in_body_) return;
+  in_body_ = true;
+  if (std::string added = TakeAdditions(); !added.empty()) {
+    if (open_line) buf->append("\r\n");
+    buf->append(added);
+    header_bytes_ += added.size() + (open_line ? 2 : 0);
+  }
+}
+
+void HeaderFilter::AddIfMissing(std::string name, std::string value) {
+  additions_.push_back({std::move(name), std::move(value)});
+}
+
+// The headers of additions_ that the block lacked, as text; an added
+// Message-Id: becomes the one message_id() reports.
+std::string HeaderFilter::TakeAdditions() {
+  std::string added;
+  for (const Addition& a : additions_) {
+    if (a.seen) continue;
+    added += a.name + ": " + a.value + "\r\n";
+    if (!has_message_id_ && EqualsIgnoreCase(a.name, "Message-ID")) {
+      has_message_id_ = true;
+      message_id_ = " " + a.value;
+    }
+  }
+  additions_.clear();
+  return added;
+}
+
+// The missing headers go last in the block; a body that began without the
+// empty line gets one after them, so that it is not read as headers.
+void HeaderFilter::EndHeaders(bool need_separator, std::string* buf) {
+  std::string added = TakeAdditions();
+  if (added.empty()) return;
+  if (need_separator) added += "\r\n";
+  buf->append(added);
+  header_bytes_ += added.size();
 }
 
 }  // namespace postern::smtp

@@ -33,6 +33,11 @@ class HeaderFilter {
   // End of content: returns any withheld partial line to buf.
   void Finish(std::string* buf);
 
+  // Adds "name: value" at the end of the header block unless a header of that
+  // name is in it (Postfix's cleanup: Message-Id:, Date:, From:). Call before
+  // the first Apply. An added Message-Id: is what message_id() reports.
+  void AddIfMissing(std::string name, std::string value);
+
   // The empty line (or a line that is no header) ending the header block was seen.
   bool in_body() const { return in_body_; }
   // Header bytes kept (the offset of the body in the filtered stream, once in_body()).
@@ -56,6 +61,13 @@ class HeaderFilter {
   void Keep(std::string_view line, std::string* buf);
   void Process(std::string_view s, std::string* buf);
   void NoteMessageId(std::string_view line);
+  void EndHeaders(bool need_separator, std::string* buf);
+  std::string TakeAdditions();
+
+  struct Addition {
+    std::string name, value;
+    bool seen = false;
+  };
 
   Options opt_;
   std::string pending_;
@@ -76,6 +88,7 @@ class HeaderFilter {
   bool message_id_name_ = false;  // the next piece starts with "Message-ID:"
 
   std::string message_id_;
+  std::vector<Addition> additions_;
 };
 
 }  // namespace postern::smtp

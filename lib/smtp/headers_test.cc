@@ -50,6 +50,33 @@ TEST(HeaderFilter, FindsEndOfHeaders) {
   EXPECT_EQ(buf, "Subject: x\r\n\r\nbody");
 }
 
+TEST(HeaderFilter, AddsMissingHeadersAtTheEndOfTheBlock) {
+  struct { const char* name; std::string in, out, message_id; } cases[] = {
+      {"all missing", "Subject: hi\r\n\r\nbody\r\n",
+       "Subject: hi\r\nMessage-Id: <m@h>\r\nDate: d\r\n\r\nbody\r\n", "<m@h>"},
+      {"present ones kept, any case", "message-id: <own@x>\r\n\r\nb\r\n",
+       "message-id: <own@x>\r\nDate: d\r\n\r\nb\r\n", "<own@x>"},
+      {"body without empty line gets one", "no header here\r\n",
+       "Message-Id: <m@h>\r\nDate: d\r\n\r\nno header here\r\n", "<m@h>"},
+      {"headers only, no empty line", "Subject: s\r\n", "Subject: s\r\nMessage-Id: <m@h>\r\nDate: d\r\n",
+       "<m@h>"},
+      {"last header without line end", "Subject: s", "Subject: s\r\nMessage-Id: <m@h>\r\nDate: d\r\n", "<m@h>"},
+      {"a Date in the body does not count", "X: y\r\n\r\nDate: body\r\n",
+       "X: y\r\nMessage-Id: <m@h>\r\nDate: d\r\n\r\nDate: body\r\n", "<m@h>"},
+  };
+  for (const auto& c : cases) {
+    for (size_t chunk : {size_t(1), size_t(3), size_t(4096)}) {
+      HeaderFilter f;
+      f.AddIfMissing("Message-Id", "<m@h>");
+      f.AddIfMissing("Date", "d");
+      EXPECT_EQ(testing::Chunked(c.in, chunk, &f), c.out) << c.name << " chunk " << chunk;
+      EXPECT_TRUE(f.has_message_id()) << c.name;
+      std::string id = f.message_id();
+      EXPECT_NE(id.find(c.message_id), std::string::npos) << c.name << ": " << id;
+    }
+  }
+}
+
 TEST(HeaderFilter, OtherNames) {
   HeaderFilter::Options o;
   o.drop = {"Bcc", "Return-Path"};

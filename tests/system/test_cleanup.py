@@ -7,7 +7,7 @@ import re
 from conftest import free_port, wait_for
 from qmgr_helpers import FAST, wait_empty
 from test_smtp_client import Scripted
-from test_sendmail import queue, sendmail, with_submit
+from test_sendmail import headers, queue, sendmail, with_submit
 from test_smtpd import DEFAULTS, Smtpd, _greets, start_smtpd
 
 
@@ -142,10 +142,47 @@ def test_sendmail_and_pickup_log_the_message_id(instance):
     instance.start()
     instance.wait_log(r"pickup\[\d+\]: \w{8}: message-id=<dropped\.2@x\.test>$", timeout=10)
     wait_for((instance.queue_dir / "public" / "submit").exists, timeout=10, what="public/submit")
-    # Up: local submission through the submit service; sendmail adds the header.
+    # Up: local submission through the submit service; cleanup adds the header
+    # as Postfix's does: <YYYYMMDDhhmmss.QUEUEID@$myhostname>.
     mark = instance.log_mark()
     r = sendmail(instance, "a@x.test", data=b"Subject: now\n\nx\n")
     assert r.returncode == 0, r.stderr
-    m = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<([^>]+)>$", since=mark, timeout=10)
+    m = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<(\d{14}\.(\w{8})@mx\.postern\.test)>$", since=mark,
+                          timeout=10)
+    assert m.group(3) == m.group(1)
     [q] = [q for q in queue(instance) if q["id"] == m.group(1)]
-    assert b"Subject: now" in q["body"] and f"Message-ID: <{m.group(2)}>".encode() in q["body"]
+    assert b"Subject: now" in q["body"] and f"Message-Id: <{m.group(2)}>".encode() in q["body"]
+
+
+def test_pickup_adds_message_id_and_date_to_dropped_mail(instance):
+    with_submit(instance, start=False, pickup=True)
+    r = sendmail(instance, "a@x.test", data=b"Subject: dropped\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    instance.start()
+    m = instance.wait_log(r"pickup\[\d+\]: (\w{8}): message-id=<\d{14}\.(\w{8})@mx\.postern\.test>$", timeout=10)
+    assert m.group(1) == m.group(2)
+    [q] = [q for q in queue(instance) if q["id"] == m.group(1)]
+    names = [n for n, _ in headers(q["body"])]
+    assert names.count("Message-Id") == names.count("Date") == names.count("From") == 1, names
+
+
+def test_smtp_mail_gets_missing_headers_only_with_always_add_missing_headers(instance):
+    s = start_smtpd(instance)
+    with s.smtp() as c:
+        c.sendmail("a@example.org", ["b@example.org"], b"Subject: bare\r\n\r\nbody\r\n")
+    first = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<>$")
+    [q] = [q for q in queue(instance) if q["id"] == first.group(1)]
+    assert [n for n, _ in headers(q["body"])] == ["Received", "Subject"]
+    instance.set(always_add_missing_headers="yes")
+    instance.reload()
+    mark = instance.log_mark()
+    wait_for(lambda: _greets(s.port), timeout=10, what="smtpd greeting")
+    with s.smtp() as c:
+        c.sendmail("a@example.org", ["b@example.org"], b"Subject: bare\r\nFrom: Me <a@example.org>\r\n\r\nbody\r\n")
+    m = instance.wait_log(r"smtpd\[\d+\]: (\w{8}): message-id=<(\d{14}\.(\w{8})@mx\.postern\.test)>$", since=mark,
+                          timeout=20)
+    assert m.group(1) == m.group(3)
+    [q] = [q for q in queue(instance) if q["id"] == m.group(1)]
+    h = headers(q["body"])
+    assert [n for n, _ in h] == ["Received", "Subject", "From", "Message-Id", "Date"], h
+    assert ("Message-Id", f"<{m.group(2)}>") in h and ("From", "Me <a@example.org>") in h

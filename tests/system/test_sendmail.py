@@ -80,7 +80,7 @@ def test_t_sends_to_to_cc_and_bcc_and_drops_bcc(instance):
     assert m["sender"] == f"{USER}@origin.test"
     names = [n for n, _ in headers(m["body"])]
     assert "Bcc" not in names and b"dave@z.test" not in m["body"]
-    for added in ("From", "Date", "Message-ID"):
+    for added in ("From", "Date", "Message-Id"):  # From: sendmail's; Date:, Message-Id: cleanup's
         assert added in names, names
     assert m["body"].endswith(b"\r\n\r\nhello\r\n")
     instance.wait_log(rf"{m['id']}: uid={os.getuid()} from=<{USER}@origin\.test>")
