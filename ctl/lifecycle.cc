@@ -22,6 +22,7 @@
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
 #include "mda/pipe_attr.h"
+#include "smtp/address.h"
 #include "table/cidr.h"
 
 namespace postern::ctl {
@@ -197,7 +198,9 @@ void CheckDir(const std::string& what, const std::string& path, std::optional<ui
 }
 
 // Address lists that smtpd reads as networks: an entry that is neither an
-// address, a network nor a type:table stops every smtpd at start.
+// address, a network, a type:table nor a host name stops every smtpd at
+// start; a host name is resolved by smtpd (a warning: until it resolves,
+// permit_mynetworks answers 451 4.3.5 to clients no other entry matches).
 void CheckNetworkLists(const config::Config& cfg, const std::string& where, std::vector<Problem>* out) {
   for (const char* param : {"mynetworks", "smtpd_client_event_limit_exceptions", "smtpd_forbid_bare_newline_exclusions"}) {
     auto entries = cfg.GetList(param);
@@ -205,8 +208,14 @@ void CheckNetworkLists(const config::Config& cfg, const std::string& where, std:
     for (const std::string& e : *entries) {
       std::string why;
       if (table::ParseNetwork(e, &why) || (e.find(':') != std::string::npos && e.front() != '[')) continue;
-      out->push_back({false, where + param + ": " + why + " (host names are not supported in network lists; "
-                                                          "write addresses or networks)"});
+      if (smtp::IsValidDomain(e, false)) {
+        out->push_back({true, where + param + ": host name " + e + ": smtpd resolves it (A/AAAA) when it starts; "
+                                                                  "while it does not resolve, clients that no other "
+                                                                  "entry matches get 451 4.3.5"});
+        continue;
+      }
+      out->push_back({false, where + param + ": " + why + " (neither an address, a network, a host name nor a "
+                                                          "table)"});
     }
   }
 }

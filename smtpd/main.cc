@@ -2,6 +2,7 @@
 // many sessions on its loop (server::Kind::kMulti); see smtpd(8).
 #include <sys/resource.h>
 
+#include "dns/resolver.h"
 #include "log/log.h"
 #include "queue/queue.h"
 #include "server/server.h"
@@ -25,6 +26,28 @@ size_t SessionLimit() {
   }
   if (rl.rlim_cur == RLIM_INFINITY) return 0;
   return rl.rlim_cur > 64 ? size_t(rl.rlim_cur - 64) : 1;
+}
+
+// Host names in mynetworks and the exclusion lists: resolved on the loop
+// (dns_servers), as Postfix matches them; until then such a list cannot say
+// "no" and permit_mynetworks answers 451 4.3.5 to clients nothing else matched.
+void ResolveNetworkHosts(server::Context& ctx, smtpd::Settings& s, smtpd::NetworkList* mynetworks) {
+  static std::unique_ptr<dns::Resolver> resolver;  // lives as long as the process
+  std::pair<smtpd::NetworkList*, const char*> lists[] = {
+      {mynetworks, "mynetworks"},
+      {&s.event_limit_exceptions, "smtpd_client_event_limit_exceptions"},
+      {&s.bare_lf_exclusions, "smtpd_forbid_bare_newline_exclusions"}};
+  for (auto [list, param] : lists) {
+    if (!list || !list->has_hosts()) continue;
+    if (!resolver) {
+      auto opts = dns::ResolverOptions::FromConfig(ctx.config);
+      if (!opts) return log::Warning("{}: host names cannot be resolved: {}", param, opts.error());
+      auto r = dns::Resolver::Create(ctx.loop, *opts);
+      if (!r) return log::Warning("{}: host names cannot be resolved: {}", param, r.error());
+      resolver = std::move(*r);
+    }
+    list->ResolveHosts(resolver.get(), param);
+  }
 }
 
 }  // namespace
@@ -57,6 +80,7 @@ int main(int argc, char** argv) {
     auto auth = smtpd::Authenticator::Load(ctx.config, ctx.loop);
     if (!auth) return Err(auth.error());
     stats::StartRecorder(ctx.loop, ctx.config);
+    ResolveNetworkHosts(ctx, *settings, &(*policy)->mynetworks());
     service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q));
     service->SetAuth(std::move(*auth));
     return {};
@@ -66,6 +90,7 @@ int main(int argc, char** argv) {
     for (const auto& [k, v] : ctx.runtime.options) ctx.config.Override(k, v);
     auto settings = smtpd::Settings::Load(ctx.config, &keys);
     if (!settings) return log::Warning("set option: {}; keeping the previous settings", settings.error());
+    ResolveNetworkHosts(ctx, *settings, nullptr);
     service->Reconfigure(std::move(*settings));
   };
   svc.on_client = [&](server::Context&, server::Client c) { service->Accept(std::move(c)); };

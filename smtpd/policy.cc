@@ -109,9 +109,38 @@ Result<NetworkList> NetworkList::Parse(const std::vector<std::string>& entries) 
       l.tables_.push_back(std::shared_ptr<table::Table>(std::move(*t)));
       continue;
     }
-    return Err(why + " (host names are not supported in network lists)");
+    if (!smtp::IsValidDomain(e, false)) return Err(why + " (neither an address, a network, a host name nor a table)");
+    l.hosts_->entries.push_back({ToLower(e)});
   }
   return l;
+}
+
+void NetworkList::ResolveHosts(dns::Resolver* resolver, std::string_view param) {
+  std::weak_ptr<Hosts> weak = hosts_;
+  for (size_t i = 0; i < hosts_->entries.size(); ++i) {
+    Host& h = hosts_->entries[i];
+    h.ticket = resolver->LookupAddresses(h.name, [weak, i, p = std::string(param)](dns::AddressResult r) {
+      auto hosts = weak.lock();
+      if (!hosts) return;
+      Host& h = hosts->entries[i];
+      if (!r.outcome.ok()) {
+        log::Warning("{}: host name {} does not resolve: {}; clients that no other entry matches get "
+                     "451 4.3.5 where {} decides",
+                     p, h.name, r.outcome.reason, p);
+        return;
+      }
+      for (const dns::IpAddress& ip : r.addresses) {
+        std::string why;
+        if (auto n = table::ParseNetwork(ip.ToString(), &why)) h.nets.push_back(*n);
+      }
+      h.resolved = true;
+      log::Verbose("{}: host name {} resolved to {} address(es)", p, h.name, h.nets.size());
+    });
+  }
+}
+
+bool NetworkList::undecided() const {
+  return std::any_of(hosts_->entries.begin(), hosts_->entries.end(), [](const Host& h) { return !h.resolved; });
 }
 
 Result<void> NetworkList::AddInterfaces(std::string_view style) {
@@ -147,11 +176,17 @@ std::optional<bool> NetworkList::Contains(std::string_view addr) const {
     for (const auto& n : nets_)
       if (table::NetworkContains(n, *host)) return true;
   }
+  if (host) {
+    for (const Host& h : hosts_->entries)
+      for (const auto& n : h.nets)
+        if (table::NetworkContains(n, *host)) return true;
+  }
   for (const auto& t : tables_) {
     auto r = t->Lookup(addr);
     if (!r) return std::nullopt;
     if (r->has_value()) return true;
   }
+  if (undecided()) return std::nullopt;
   return false;
 }
 
@@ -298,6 +333,7 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
   if (n == "defer") return Reject(stage, f, 450, "4.7.1", "Access denied");
   if (n == "permit_mynetworks") {
     auto in = mynetworks_.Contains(f.client_addr);
+    if (!in && mynetworks_.undecided()) return Make(451, "4.3.5", std::string(kConfigError), true);
     if (!in) return temp(Stage::kClient);
     return *in ? Verdict::Permit() : Verdict{};
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/maincf.h"
+#include "dns/resolver.h"
 #include "rewrite/virtual.h"
 #include "route/destinations.h"
 #include "smtp/address.h"
@@ -20,19 +21,38 @@
 
 namespace postern::smtpd {
 
-// A list of client networks (mynetworks, smtpd_*_exclusions): CIDR entries
-// and type:table entries looked up with the client address.
+// A list of client networks (mynetworks, smtpd_*_exclusions): CIDR entries,
+// type:table entries looked up with the client address, and host names,
+// which stand for their addresses once ResolveHosts has found them.
 class NetworkList {
  public:
   static Result<NetworkList> Parse(const std::vector<std::string>& entries);
   // Adds the machine's own addresses per mynetworks_style (host, subnet, class).
   Result<void> AddInterfaces(std::string_view style);
-  // True when addr (text form) is in the list; nullopt when a table failed.
+  // Looks up the A/AAAA records of the host-name entries on the loop; a name
+  // that does not resolve is named in one warning (`param` says where).
+  void ResolveHosts(dns::Resolver* resolver, std::string_view param);
+  bool has_hosts() const { return !hosts_->entries.empty(); }
+  // A host name that has not resolved (yet): the list cannot say "no".
+  bool undecided() const;
+  // True when addr (text form) is in the list; nullopt when a table failed
+  // or, with no other entry matching, a host name is undecided().
   std::optional<bool> Contains(std::string_view addr) const;
 
  private:
+  struct Host {
+    std::string name;
+    bool resolved = false;
+    std::vector<table::Network> nets;
+    dns::Ticket ticket;
+  };
+  // Shared: lookups finish after the list has been moved into its owner.
+  struct Hosts {
+    std::vector<Host> entries;
+  };
   std::vector<table::Network> nets_;
   std::vector<std::shared_ptr<table::Table>> tables_;
+  std::shared_ptr<Hosts> hosts_ = std::make_shared<Hosts>();
 };
 
 // The outcome of a restriction list (or of all of them).
@@ -80,6 +100,7 @@ class Policy {
   Result<Destination> Classify(const smtp::Address& a);
   // The client is in mynetworks; nullopt when a table could not be read.
   std::optional<bool> InMynetworks(std::string_view client_addr) const { return mynetworks_.Contains(client_addr); }
+  NetworkList& mynetworks() { return mynetworks_; }
   // permit_auth_destination's test: a local or relay domain, without
   // sender-specified routing unless allow_untrusted_routing.
   Result<bool> AuthorizedDestination(const smtp::Address& a);

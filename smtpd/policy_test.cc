@@ -49,8 +49,18 @@ TEST(NetworkList, MatchesCidrEntries) {
   for (auto& c : cases) EXPECT_EQ(l->Contains(c.addr), std::optional<bool>(c.in)) << c.addr;
 }
 
-TEST(NetworkList, RefusesHostNamesAndAcceptsTables) {
-  EXPECT_FALSE(NetworkList::Parse({"mail.example.com"}).ok());
+TEST(NetworkList, HostNamesAreUndecidedUntilResolved) {
+  EXPECT_FALSE(NetworkList::Parse({"not a host!"}).ok());
+  auto h = NetworkList::Parse({"192.0.2.0/24", "Mail.Example.com"});
+  ASSERT_TRUE(h.ok()) << h.error();
+  EXPECT_TRUE(h->has_hosts());
+  EXPECT_TRUE(h->undecided());
+  // Another entry still says yes; "no" needs the name's addresses.
+  EXPECT_EQ(h->Contains("192.0.2.7"), std::optional<bool>(true));
+  EXPECT_EQ(h->Contains("198.51.100.1"), std::nullopt);
+}
+
+TEST(NetworkList, AcceptsTables) {
   auto l = NetworkList::Parse({"inline:{ 192.0.2.7=ok }"});
   ASSERT_TRUE(l.ok()) << l.error();
   EXPECT_EQ(l->Contains("192.0.2.7"), std::optional<bool>(true));

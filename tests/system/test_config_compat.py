@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import BIN, free_port, wait_for
 from test_auth import smarthost  # noqa: F401 (a fixture)
 from test_local import Mda, one_maildir_message, chown_tree
-from test_smtp_client import Message, deliver
+from test_smtp_client import Dnsmasq, Message, deliver
 from test_smtpd import _greets, start_smtpd
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -125,14 +125,43 @@ def test_check_refuses_unknown_restrictions_and_table_types(instance):
     assert instance.processes() == {}
 
 
-def test_check_refuses_host_names_in_network_lists(instance):
-    # smtpd would stop at start on it (and master would throttle it).
+def test_check_warns_about_host_names_and_refuses_garbage_in_network_lists(instance):
     instance.add_testd()
     instance.set(mynetworks="127.0.0.0/8, mail.example.invalid")
     rc, lines = check(instance)
-    assert rc == 1
-    assert any(re.search(r"error: mynetworks: .*mail\.example\.invalid.*host names are not supported", l)
+    assert rc == 0, lines
+    assert any(re.search(r"warning: mynetworks: host name mail\.example\.invalid: smtpd resolves it .*451 4\.3\.5", l)
                for l in lines), lines
+    # Neither address, network, table nor host name: smtpd would stop at start.
+    instance.set(mynetworks="127.0.0.0/8, 10.0.0.0/99")
+    rc, lines = check(instance)
+    assert rc == 1
+    assert any(re.search(r"error: mynetworks: .*10\.0\.0\.0/99.*neither an address, a network, a host name", l)
+               for l in lines), lines
+
+
+def test_host_names_in_mynetworks_resolve_and_a_reload_with_one_keeps_smtpd_serving(instance):
+    d = Dnsmasq(["--host-record=office.example.test,127.0.0.3"])
+    try:
+        instance.set(dns_servers=f"127.0.0.1:{d.port}")
+        s = start_smtpd(instance, mynetworks="127.0.0.1", smtpd_relay_restrictions="permit_mynetworks, reject")
+        _, reply = rcpt(s, "x@other.test", source="127.0.0.3")
+        assert reply[0] == 554
+        # The name resolves through dns_servers: its address may relay.
+        instance.set(mynetworks="127.0.0.1, office.example.test, gone.example.test")
+        instance.reload()
+        wait_for(lambda: rcpt(s, "x@other.test", source="127.0.0.3")[1] == (250, "2.1.5 Ok"), timeout=20,
+                 what="relay from office.example.test's address")
+        instance.wait_log(r"warning: mynetworks: host name gone\.example\.test does not resolve: .*; clients that "
+                          r"no other entry matches get 451 4\.3\.5 where mynetworks decides", timeout=20)
+        _, reply = rcpt(s, "x@other.test", source="127.0.0.1")
+        assert reply == (250, "2.1.5 Ok")
+        # Nothing else matched and one name is unresolved: not "no", but 451.
+        _, reply = rcpt(s, "x@other.test", source="127.0.0.2")
+        assert reply == (451, "4.3.5 Server configuration error")
+        assert "bad command startup" not in instance.log() and "throttling" not in instance.log()
+    finally:
+        d.stop()
 
 
 def test_check_looks_at_master_cf_overrides(instance):
