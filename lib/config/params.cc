@@ -278,7 +278,7 @@ constexpr ParamDef kParams[] = {
     {"stress", T::kString, "", "non-empty: the system is overloaded; defaults written ${stress?{short}:{normal}} take their short value (set by hand or with -o: postern's master does not set it)"},
     {"strict_rfc821_envelopes", T::kBool, "no", "require <brackets> around MAIL FROM and RCPT TO addresses"},
     {"syslog_facility", T::kString, "mail", "syslog facility of log lines"},
-    {"syslog_name", T::kString, "${multi_instance_name?{$multi_instance_name}:{postern}}", "prefix of log lines (syslog_name/program[pid])"},
+    {"syslog_name", T::kString, "${multi_instance_name?{$multi_instance_name}:{postern}}", "prefix of log lines (syslog_name/program[pid]); set postfix for log tools and filters that expect postfix/smtpd[pid]: (pflogsumm, fail2ban, logwatch)"},
     {"transport_maps", T::kTables, "", "tables of recipient or domain to transport:nexthop"},
     {"transport_retry_time", T::kTime, "60s", "time a transport that failed is left alone"},
     {"virtual_alias_expansion_limit", T::kInt, "1000", "most final recipients one virtual alias expansion may produce"},
