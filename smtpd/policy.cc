@@ -250,12 +250,14 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   if (!slm) return Err(slm.error());
   p->sender_login_ = std::move(*slm);
 
-  auto refs = cfg.GetTables("local_recipient_maps");
-  if (!refs) return Err(refs.error());
-  if (!refs->empty()) {
+  for (auto [param, maps] : {std::pair{"local_recipient_maps", &p->local_maps_},
+                             std::pair{"relay_recipient_maps", &p->relay_maps_}}) {
+    auto refs = cfg.GetTables(param);
+    if (!refs) return Err(refs.error());
+    if (refs->empty()) continue;
     auto lm = table::TableList::Open(*refs);
-    if (lm) p->local_maps_ = std::make_unique<table::TableList>(std::move(*lm));
-    else p->local_maps_error_ = lm.error();
+    if (lm) maps->tables = std::make_unique<table::TableList>(std::move(*lm));
+    else maps->error = lm.error();
   }
 
   if (auto va = rewrite::VirtualAliases::FromConfig(cfg)) {
@@ -413,6 +415,10 @@ Verdict Policy::CheckRecipient(const Facts& f) {
   return Verdict::Permit();
 }
 
+// Postfix's local_recipient_maps and relay_recipient_maps: a recipient in
+// mydestination, or in relay_domains, must be in its table (user@domain,
+// user, user without its extension; relay: user@domain, user+ext stripped,
+// @domain) or be a virtual alias; an empty parameter accepts everyone.
 Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
   std::string subject = "<" + rcpt.Canonical() + ">";
   auto d = Classify(rcpt);
@@ -420,29 +426,35 @@ Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
     log::Warning("{}", d.error());
     return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
   }
-  if (*d != Destination::kLocal || smtp::HasRoutingChars(rcpt.local)) return Verdict::Permit();
-  if (!local_maps_error_.empty()) {
-    log::Warning("local_recipient_maps: {}", local_maps_error_);
+  if (*d == Destination::kRemote || smtp::HasRoutingChars(rcpt.local)) return Verdict::Permit();
+  bool local = *d == Destination::kLocal;
+  const RecipientMaps& maps = local ? local_maps_ : relay_maps_;
+  const char* param = local ? "local_recipient_maps" : "relay_recipient_maps";
+  if (!maps.error.empty()) {
+    log::Warning("{}: {}", param, maps.error);
     return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
   }
-  if (!local_maps_) return Verdict::Permit();
-  std::string user = ToLower(rcpt.local);
-  std::vector<std::string> keys;
-  if (!rcpt.domain.empty()) keys.push_back(user + "@" + NormalDomain(rcpt.domain));
-  keys.push_back(user);
+  if (!maps.tables) return Verdict::Permit();
+  std::string user = ToLower(rcpt.local), domain = NormalDomain(rcpt.domain);
+  std::string bare = user;
   if (!recipient_delimiter_.empty()) {
     size_t d = user.find_first_of(recipient_delimiter_);
-    if (d != std::string::npos && d > 0) keys.push_back(user.substr(0, d));
+    if (d != std::string::npos && d > 0) bare = user.substr(0, d);
   }
+  std::vector<std::string> keys;
+  if (!rcpt.domain.empty()) keys.push_back(user + "@" + domain);
+  if (local) keys.push_back(user);
+  if (bare != user) keys.push_back(local ? bare : bare + "@" + domain);
+  if (!local) keys.push_back("@" + domain);
   for (const std::string& k : keys) {
-    auto r = local_maps_->Lookup(k);
+    auto r = maps.tables->Lookup(k);
     if (!r) {
-      log::Warning("local_recipient_maps: {}", r.error());
+      log::Warning("{}: {}", param, r.error());
       return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
     }
     if (r->has_value()) return Verdict::Permit();
   }
-  // As Postfix: a virtual alias makes a local address known.
+  // As Postfix: a virtual alias makes an address known.
   if (!virtual_.empty()) {
     auto e = virtual_.Expand(rcpt.Canonical());
     if (!e) {
@@ -451,7 +463,8 @@ Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
     }
     if (e->size() != 1 || !EqualsIgnoreCase(e->front(), rcpt.Canonical())) return Verdict::Permit();
   }
-  return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in local recipient table");
+  return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in " +
+                                (local ? "local" : "relay") + " recipient table");
 }
 
 Result<std::vector<std::string>> Policy::ExpandVirtual(std::string_view address) {

@@ -129,8 +129,12 @@ class Policy {
   route::Destinations dest_;
   std::string recipient_delimiter_;
   bool allow_untrusted_routing_ = false;
-  std::unique_ptr<table::TableList> local_maps_;
-  std::string local_maps_error_;  // why local_recipient_maps could not be opened
+  struct RecipientMaps {
+    std::unique_ptr<table::TableList> tables;  // null: everyone is known
+    std::string error;                         // why the tables could not be opened
+  };
+  RecipientMaps local_maps_;  // local_recipient_maps
+  RecipientMaps relay_maps_;  // relay_recipient_maps
   SenderLogin sender_login_;      // smtpd_sender_login_maps
   rewrite::VirtualAliases virtual_;
   std::string virtual_error_;  // why virtual_alias_maps could not be opened

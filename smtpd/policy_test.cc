@@ -236,6 +236,27 @@ TEST(Policy, LocalRecipientMaps) {
   EXPECT_FALSE(open->CheckLocalRecipient(Addr("<carol@localhost>")).rejected());
 }
 
+TEST(Policy, RelayRecipientMaps) {
+  auto p = Make("mydestination = localhost\nrelay_domains = example.com, catchall.test\n"
+                "relay_recipient_maps = inline:{ alice@example.com=x, @catchall.test=y }\n"
+                "recipient_delimiter = +\n");
+  ASSERT_TRUE(p);
+  struct { const char* rcpt; int code; } cases[] = {
+      {"<alice@example.com>", 0}, {"<Alice+list@EXAMPLE.com>", 0}, {"<anyone@catchall.test>", 0},
+      {"<bob@example.com>", 550}, {"<alice@other.test>", 0}, {"<bob@localhost>", 0},
+  };
+  for (auto& c : cases) {
+    Verdict v = p->CheckLocalRecipient(Addr(c.rcpt));
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.rcpt;
+  }
+  Verdict v = p->CheckLocalRecipient(Addr("<bob@example.com>"));
+  EXPECT_EQ(v.enhanced, "5.1.1");
+  EXPECT_EQ(v.text, "<bob@example.com>: Recipient address rejected: User unknown in relay recipient table");
+  // Unset: a backup MX that accepts every recipient of its relay domains.
+  auto open = Make("relay_domains = example.com\n");
+  EXPECT_FALSE(open->CheckLocalRecipient(Addr("<bob@example.com>")).rejected());
+}
+
 TEST(Policy, BrokenLocalRecipientMapsDefer) {
   auto p = Make("mydestination = localhost\nlocal_recipient_maps = texthash:/nonexistent/postern/users\n");
   ASSERT_TRUE(p);

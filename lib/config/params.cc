@@ -182,6 +182,7 @@ constexpr ParamDef kParams[] = {
     {"relay_destination_concurrency_limit", T::kInt, "$default_destination_concurrency_limit", "parallel deliveries to one destination by the relay transport"},
     {"relay_destination_recipient_limit", T::kInt, "$default_destination_recipient_limit", "recipients in one delivery request of the relay transport"},
     {"relay_domains", T::kList, "", "remote domains this host relays mail to from anywhere"},
+    {"relay_recipient_maps", T::kTables, "", "tables of the valid recipients in relay_domains (a backup MX); unknown ones are refused at RCPT (550 5.1.1); empty: every recipient"},
     {"relay_transport", T::kString, "relay", "transport for recipients in relay_domains"},
     {"relayhost", T::kString, "", "next hop for remote mail ([host]:port skips the MX lookup); empty: direct"},
     {"resolve_numeric_domain", T::kBool, "no", "take user@192.0.2.1 as user@[192.0.2.1] (an address literal) instead of refusing it as bad syntax"},
