@@ -8,11 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "config/audit.h"
@@ -239,11 +241,44 @@ void CheckPipeService(const config::Config& cfg, const config::MasterService& s,
     out->push_back({false, where + "pipe(8) runs commands as user=: set the unpriv column to n"});
 }
 
+// Names main.cf may set that Validate() cannot know from main.cf alone, as
+// Postfix's postconf knows them from master.cf: per-transport scheduler
+// parameters (SERVICE_destination_recipient_limit, ... that qmgr reads) and
+// parameters that a service's -o value refers to ($mua_client_restrictions).
+std::set<std::string> UsedByMasterCf(const std::vector<config::MasterService>& defs) {
+  static constexpr std::string_view kPerTransport[] = {
+      "_destination_concurrency_limit", "_initial_destination_concurrency",
+      "_destination_concurrency_failed_cohort_limit", "_destination_recipient_limit",
+      "_destination_concurrency_negative_feedback", "_destination_concurrency_positive_feedback"};
+  std::set<std::string> used;
+  for (const auto& s : defs) {
+    if (s.type == "unix")
+      for (std::string_view suffix : kPerTransport) used.insert(s.service + std::string(suffix));
+    for (const auto& [name, value] : s.overrides)
+      for (size_t i = value.find('$'); i != std::string::npos; i = value.find('$', i + 1)) {
+        size_t b = i + 1 + (i + 1 < value.size() && (value[i + 1] == '{' || value[i + 1] == '(')), e = b;
+        while (e < value.size() && (std::isalnum(static_cast<unsigned char>(value[e])) || value[e] == '_')) ++e;
+        if (e > b) used.insert(value.substr(b, e - b));
+      }
+  }
+  return used;
+}
+
+bool IsUnusedWarningFor(const std::string& text, const std::set<std::string>& names) {
+  size_t at = text.find("unused parameter: ");
+  if (at == std::string::npos) return false;
+  size_t b = at + std::strlen("unused parameter: ");
+  return names.count(text.substr(b, text.find('=', b) - b)) > 0;
+}
+
 }  // namespace
 
 std::vector<Problem> CheckInstance(Context& ctx) {
   std::vector<Problem> out;
-  for (const auto& p : ctx.cfg.Validate()) out.push_back({p.warning, p.text});
+  auto master_defs = config::LoadMasterCf(ctx.config_dir);
+  std::set<std::string> used = master_defs ? UsedByMasterCf(*master_defs) : std::set<std::string>();
+  for (const auto& p : ctx.cfg.Validate())
+    if (!p.warning || !IsUnusedWarningFor(p.text, used)) out.push_back({p.warning, p.text});
   for (const auto& f : config::AuditCompat(ctx.cfg)) out.push_back({f.warning, f.text});
   std::string config_opt = ctx.config_dir == config::InstallLayout().config_dir ? "" : " -c " + ctx.config_dir;
   for (const auto& f : config::AuditAliasDatabases(ctx.cfg, config_opt)) out.push_back({f.warning, f.text});
@@ -274,7 +309,7 @@ std::vector<Problem> CheckInstance(Context& ctx) {
     CheckDir("directory", q + "/public", owner, &out);
   }
 
-  auto defs = config::LoadMasterCf(ctx.config_dir);
+  auto& defs = master_defs;
   if (!defs) {
     out.push_back({false, defs.error()});
     return out;

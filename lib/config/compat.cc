@@ -155,6 +155,7 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_sasl_local_domain", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
     {"smtpd_sasl_path", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
     {"smtpd_sasl_security_options", "SASL security options"},
+    {"smtpd_sasl_tls_security_options", "SASL security options"},
     {"smtpd_sasl_type", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
     {"smtpd_tls_CAfile", "client certificates in smtpd"},
     {"smtpd_tls_CApath", "client certificates in smtpd"},
@@ -165,6 +166,7 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"virtual_mailbox_base", "the virtual(8) delivery agent"},
     {"virtual_mailbox_domains", "the virtual(8) delivery agent"},
     {"virtual_mailbox_maps", "the virtual(8) delivery agent"},
+    {"virtual_minimum_uid", "the virtual(8) delivery agent"},
     {"virtual_transport", "the virtual(8) delivery agent"},
     {"virtual_uid_maps", "the virtual(8) delivery agent"},
 };

@@ -13,7 +13,7 @@ from test_local import Mda, one_maildir_message, chown_tree
 from test_smtp_client import Dnsmasq, Message, deliver
 from test_smtpd import _greets, start_smtpd
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "data" / "corpus"
 
 
 def rcpt(s, addr, source="127.0.0.1"):
@@ -180,11 +180,13 @@ def debian_instance(instance):
     port = free_port()
     aliases = instance.root / "aliases"
     aliases.write_text("postmaster: root\n")
-    main = (DATA / "debian-main.cf").read_text().replace("/etc/aliases", str(aliases))
+    (instance.root / "mailname").write_text("debian.example\n")
+    main = (DATA / "debian" / "main.cf").read_text().replace("/etc/aliases", str(aliases)).replace(
+        "/etc/mailname", str(instance.root / "mailname"))
     ours = {k: v for k, v in instance.params.items() if k != "myhostname"}
     main += "\n# this test's instance\n" + "".join(f"{k} = {v}\n" for k, v in ours.items())
     (instance.config_dir / "main.cf").write_text(main)
-    master = (DATA / "debian-master.cf").read_text()
+    master = (DATA / "debian" / "master.cf").read_text()
     master = re.sub(r"^smtp      inet", f"127.0.0.1:{port} inet", master, flags=re.M)
     (instance.config_dir / "master.cf").write_text(master)
     r = subprocess.run([str(BIN / "postalias"), "-c", str(instance.config_dir), f"hash:{aliases}"],
