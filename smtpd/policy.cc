@@ -110,7 +110,7 @@ Result<NetworkList> NetworkList::Parse(const std::vector<std::string>& entries) 
       continue;
     }
     if (!smtp::IsValidDomain(e, false)) return Err(why + " (neither an address, a network, a host name nor a table)");
-    l.hosts_->entries.push_back({ToLower(e)});
+    l.hosts_->entries.emplace_back().name = ToLower(e);
   }
   return l;
 }
