@@ -216,42 +216,39 @@ TEST(Policy, EntriesThatCannotRunAnswer451WhereReached) {
   }
 }
 
-TEST(Policy, LocalRecipientMaps) {
-  auto p = Make("mydestination = localhost\nlocal_recipient_maps = inline:{ alice=x, bob@localhost=y }\n"
-                "recipient_delimiter = +\n");
-  ASSERT_TRUE(p);
-  struct { const char* rcpt; int code; } cases[] = {
-      {"<alice@localhost>", 0}, {"<ALICE@localhost>", 0}, {"<alice+tag@localhost>", 0}, {"<bob@localhost>", 0},
-      {"<carol@localhost>", 550}, {"<carol@other.test>", 0},
-  };
-  for (auto& c : cases) {
-    Verdict v = p->CheckLocalRecipient(Addr(c.rcpt));
-    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.rcpt;
+// CheckLocalRecipient's answer (0: accepted) for each recipient, and the
+// reply text for the last one, which must be unknown.
+void ExpectRecipients(const std::string& maincf, std::vector<std::pair<const char*, int>> cases,
+                      const std::string& unknown_text) {
+  auto p = Make(maincf);
+  ASSERT_TRUE(p) << maincf;
+  for (auto& [rcpt, code] : cases) {
+    Verdict v = p->CheckLocalRecipient(Addr(rcpt));
+    EXPECT_EQ(v.rejected() ? v.code : 0, code) << rcpt;
   }
-  Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"));
+  Verdict v = p->CheckLocalRecipient(Addr(cases.back().first));
   EXPECT_EQ(v.enhanced, "5.1.1");
-  EXPECT_EQ(v.text, "<carol@localhost>: Recipient address rejected: User unknown in local recipient table");
+  EXPECT_EQ(v.text, unknown_text);
+}
+
+TEST(Policy, LocalRecipientMaps) {
+  ExpectRecipients("mydestination = localhost\nlocal_recipient_maps = inline:{ alice=x, bob@localhost=y }\n"
+                   "recipient_delimiter = +\n",
+                   {{"<alice@localhost>", 0}, {"<ALICE@localhost>", 0}, {"<alice+tag@localhost>", 0},
+                    {"<bob@localhost>", 0}, {"<carol@other.test>", 0}, {"<carol@localhost>", 550}},
+                   "<carol@localhost>: Recipient address rejected: User unknown in local recipient table");
   // Empty maps: every local recipient is accepted (Postfix's meaning).
   auto open = Make("mydestination = localhost\n");
   EXPECT_FALSE(open->CheckLocalRecipient(Addr("<carol@localhost>")).rejected());
 }
 
 TEST(Policy, RelayRecipientMaps) {
-  auto p = Make("mydestination = localhost\nrelay_domains = example.com, catchall.test\n"
-                "relay_recipient_maps = inline:{ alice@example.com=x, @catchall.test=y }\n"
-                "recipient_delimiter = +\n");
-  ASSERT_TRUE(p);
-  struct { const char* rcpt; int code; } cases[] = {
-      {"<alice@example.com>", 0}, {"<Alice+list@EXAMPLE.com>", 0}, {"<anyone@catchall.test>", 0},
-      {"<bob@example.com>", 550}, {"<alice@other.test>", 0}, {"<bob@localhost>", 0},
-  };
-  for (auto& c : cases) {
-    Verdict v = p->CheckLocalRecipient(Addr(c.rcpt));
-    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.rcpt;
-  }
-  Verdict v = p->CheckLocalRecipient(Addr("<bob@example.com>"));
-  EXPECT_EQ(v.enhanced, "5.1.1");
-  EXPECT_EQ(v.text, "<bob@example.com>: Recipient address rejected: User unknown in relay recipient table");
+  ExpectRecipients("mydestination = localhost\nrelay_domains = example.com, catchall.test\n"
+                   "relay_recipient_maps = inline:{ alice@example.com=x, @catchall.test=y }\n"
+                   "recipient_delimiter = +\n",
+                   {{"<alice@example.com>", 0}, {"<Alice+list@EXAMPLE.com>", 0}, {"<anyone@catchall.test>", 0},
+                    {"<alice@other.test>", 0}, {"<bob@localhost>", 0}, {"<bob@example.com>", 550}},
+                   "<bob@example.com>: Recipient address rejected: User unknown in relay recipient table");
   // Unset: a backup MX that accepts every recipient of its relay domains.
   auto open = Make("relay_domains = example.com\n");
   EXPECT_FALSE(open->CheckLocalRecipient(Addr("<bob@example.com>")).rejected());
