@@ -250,6 +250,18 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   if (!slm) return Err(slm.error());
   p->sender_login_ = std::move(*slm);
 
+  for (const std::string& e : cfg.List("virtual_mailbox_domains")) {
+    if (e.find(':') == std::string::npos) {
+      p->virtual_mailbox_names_.push_back(NormalDomain(e));
+      continue;
+    }
+    auto t = table::Open(e);
+    if (!t) {
+      log::Warning("virtual_mailbox_domains: {}", t.error());  // its domains meet relay control instead
+      continue;
+    }
+    p->virtual_mailbox_tables_.push_back(std::shared_ptr<table::Table>(std::move(*t)));
+  }
   for (auto [param, maps] : {std::pair{"local_recipient_maps", &p->local_maps_},
                              std::pair{"relay_recipient_maps", &p->relay_maps_}}) {
     auto refs = cfg.GetTables(param);
@@ -408,11 +420,29 @@ Verdict Policy::CheckRecipient(const Facts& f) {
   // resolve_numeric_domain makes it user@[192.0.2.1].
   if (f.recipient && dest_.RefusedNumeric(f.recipient->domain))
     return Make(501, "5.1.3", "Bad recipient address syntax");
+  if (f.recipient && VirtualMailboxDomain(f.recipient->domain)) {
+    log::Warning("virtual_mailbox_domains: {}: the virtual(8) delivery agent is not supported by postern yet; "
+                 "answering 451 4.3.5",
+                 f.recipient->domain);
+    return Make(451, "4.3.5", std::string(kConfigError), true);
+  }
   for (const List& l : lists_) {
     Verdict v = RunList(l, f);
     if (v.rejected()) return v;
   }
   return Verdict::Permit();
+}
+
+bool Policy::VirtualMailboxDomain(std::string_view domain) const {
+  if (domain.empty()) return false;
+  std::string d = NormalDomain(domain);
+  if (std::find(virtual_mailbox_names_.begin(), virtual_mailbox_names_.end(), d) != virtual_mailbox_names_.end())
+    return true;
+  for (const auto& t : virtual_mailbox_tables_) {
+    auto r = t->Lookup(d);
+    if (!r || r->has_value()) return true;  // a table that fails refuses too (451)
+  }
+  return false;
 }
 
 // Postfix's local_recipient_maps and relay_recipient_maps: a recipient in

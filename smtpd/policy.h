@@ -138,6 +138,11 @@ class Policy {
   SenderLogin sender_login_;      // smtpd_sender_login_maps
   rewrite::VirtualAliases virtual_;
   std::string virtual_error_;  // why virtual_alias_maps could not be opened
+  // virtual_mailbox_domains: names and type:table entries. postern has no
+  // virtual(8) routing: mail for them is refused with 451 4.3.5, never taken.
+  std::vector<std::string> virtual_mailbox_names_;
+  std::vector<std::shared_ptr<table::Table>> virtual_mailbox_tables_;
+  bool VirtualMailboxDomain(std::string_view domain) const;
 };
 
 // "<name[addr]>" etc.: the thing a rejection names, per stage.
