@@ -7,6 +7,7 @@
 
 #include "ipc/control_queue.h"
 #include "log/log.h"
+#include "queue/lifetime.h"
 #include "queue/queue.h"
 
 namespace postern::ctl {
@@ -15,6 +16,12 @@ int ShowQueueOffline(const config::Config& cfg, bool json) {
   auto opts = queue::OptionsFromConfig(cfg);
   if (!opts.ok()) {
     log::Info("{}", opts.status().message);
+    return 1;
+  }
+  // Expiry as qmgr decides it (the queue does not store it).
+  auto lifetimes = queue::Lifetimes::FromConfig(cfg);
+  if (!lifetimes) {
+    log::Info("{}", lifetimes.error());
     return 1;
   }
   auto q = queue::Queue::Open(cfg.Str("queue_directory"), *opts);
@@ -35,7 +42,8 @@ int ShowQueueOffline(const config::Config& cfg, bool json) {
       after = m.id;
       auto envs = (*q)->Envelopes(m.id);
       if (!envs.ok()) continue;  // removed meanwhile
-      for (const auto& e : *envs) {
+      for (auto& e : *envs) {
+        e.expiry = lifetimes->ExpiryOf(m);
         auto rs = ipc::control::StoredRunState(e, now, true);
         out += json ? ipc::control::FormatQueueJson(m, e, rs) : ipc::control::FormatQueueLine(m, e, rs);
         out += '\n';

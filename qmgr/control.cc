@@ -1,14 +1,12 @@
-// qmgr/control.cc — the queue commands of `postern` that qmgr answers (master
-// relays them; ipc/control.h): show queue/envelope/message, pause/resume
-// envelope, schedule, remove, discover, uncorrupt, and pause mta/mda. Changes
-// go through the queue and through qmgr's memory together, so that nothing
-// qmgr holds in core is delivered after it was held or removed.
+// qmgr/control.cc — the control adapter's queue commands (see control.h): show
+// queue/envelope/message, pause/resume envelope, schedule, remove, discover, uncorrupt.
+#include "qmgr/control.h"
+
 #include <ctime>
 
 #include "ipc/control.h"
 #include "ipc/control_queue.h"
 #include "log/log.h"
-#include "qmgr/manager.h"
 #include "stats/recorder.h"
 
 namespace postern::qmgr {
@@ -25,93 +23,37 @@ std::string Count(size_t n, const char* what) {
 
 }  // namespace
 
-bool Manager::IsLocalTransport(const std::string& name) const {
-  if (name == "local" || name == "virtual") return true;
-  std::string lt = cfg_.Str("local_transport");
-  return name == lt.substr(0, lt.find(':'));
-}
-
-bool Manager::Paused(const Transport* t) const {
-  return IsLocalTransport(t->name) ? pause_mda_ : pause_mta_;
-}
-
-void Manager::SetRuntime(const ctl::RuntimeState& s) {
-  bool resumed = (pause_mta_ && !s.pause_mta) || (pause_mda_ && !s.pause_mda);
-  if (s.pause_mta != pause_mta_) log::Info("remote delivery (mta) {}", s.pause_mta ? "paused" : "resumed");
-  if (s.pause_mda != pause_mda_) log::Info("local delivery (mda) {}", s.pause_mda ? "paused" : "resumed");
-  pause_mta_ = s.pause_mta;
-  pause_mda_ = s.pause_mda;
-  if (resumed) SchedulePump(0);
+Control::Control(uv_loop_t* loop, Manager& mgr, queue::Queue& q) : loop_(loop), mgr_(mgr), q_(q) {
+  mgr_.SetResultObserver([this](const Entry& e, const ipc::DeliveryResult& r) { NoteHostStat(e.address, r); });
 }
 
 // What the queue alone cannot say of an envelope: waiting here for a window,
 // or in flight and since when. Found through its message, so that listing a
 // queue much larger than the active set costs nothing for the rest of it.
-ctl::RunState Manager::RunStateOf(const queue::Envelope& e, int64_t now) const {
-  queue::MsgId msg = queue::MsgOf(e.id);
-  if (messages_.count(msg)) {
-    for (const auto& [p, job] : jobs_)
-      if (job->msg == msg)
-        for (const Entry& x : job->entries)
-          if (x.id == e.id) return {ctl::RunState::kInflight, now - job->started};
-    if (Waiting(e.id)) return {ctl::RunState::kPending, 0};
-  }
+ctl::RunState Control::RunStateOf(const queue::Envelope& e, int64_t now) const {
+  if (const Job* job = mgr_.active().JobOf(e.id)) return {ctl::RunState::kInflight, now - job->started};
+  if (Waiting(e.id)) return {ctl::RunState::kPending, 0};
   return ctl::StoredRunState(e, now, false);
 }
 
-// Takes an envelope that waits in core out of it; false when it is not
-// waiting here (in flight envelopes cannot be taken back from a transport).
-bool Manager::Unqueue(queue::EnvId id) {
-  queue::MsgId msg = queue::MsgOf(id);
-  for (auto& [k, d] : dests_) {
-    auto it = d->todo.find(msg);
-    if (it == d->todo.end()) continue;
-    auto& list = it->second;
-    for (auto e = list.begin(); e != list.end(); ++e) {
-      if (e->id != id) continue;
-      list.erase(e);
-      if (list.empty()) {
-        d->todo.erase(it);
-        std::erase(d->order, msg);
-      }
-      --in_core_;
-      // As Done(): the message leaves core once its notices are queued.
-      if (auto m = messages_.find(msg); m != messages_.end() && --m->second.in_core == 0 && !Notify(msg))
-        Forget(msg);
-      if (full_ && !Full()) ScanSoon();
-      return true;
-    }
-  }
-  return false;
-}
-
-bool Manager::Waiting(queue::EnvId id) const {
-  for (const auto& [k, d] : dests_)
-    if (auto it = d->todo.find(queue::MsgOf(id)); it != d->todo.end())
-      for (const Entry& x : it->second)
-        if (x.id == id) return true;
-  return false;
-}
-
-bool Manager::InFlight(queue::EnvId id) const {
-  for (const auto& [p, job] : jobs_)
-    for (const Entry& e : job->entries)
-      if (e.id == id) return true;
-  return false;
+// The queue stores no expiry: qmgr's lifetimes decide it (queue/lifetime.h).
+queue::Envelope Control::Listed(const queue::MessageRecord& m, queue::Envelope e) const {
+  e.expiry = mgr_.ExpiryOf(m);
+  return e;
 }
 
 // The envelopes an id argument names: one, or a message's ("all" is a bulk
 // job, control_bulk.cc).
-void Manager::ForEachEnvelope(const ctl::IdArg& a, const std::function<void(const queue::Envelope&)>& each) {
+void Control::ForEachEnvelope(const ctl::IdArg& a, const std::function<void(const queue::Envelope&)>& each) {
   if (a.is_envelope) {
-    if (auto e = q_->GetEnvelope(a.id); e.ok()) each(*e);
+    if (auto e = q_.GetEnvelope(a.id); e.ok()) each(*e);
     return;
   }
-  if (auto envs = q_->Envelopes(queue::MsgId(a.id)); envs.ok())
+  if (auto envs = q_.Envelopes(queue::MsgId(a.id)); envs.ok())
     for (const auto& e : *envs) each(e);
 }
 
-void Manager::RegisterControl() {
+void Control::Register() {
   auto& t = ctl::ProcessTable();
   using R = std::shared_ptr<ctl::Reply>;
   t.Add({"show", "queue"}, [this](const ctl::Request& req, R reply) { ShowQueue(req, std::move(reply)); });
@@ -124,7 +66,7 @@ void Manager::RegisterControl() {
   t.Add({"resume", "envelope"}, [this](const ctl::Request& req, R reply) {
     Change(
         req, std::move(reply), "resumed",
-        [this](const queue::Envelope& e) { return e.state == queue::State::kHold && q_->Release(e.id).ok(); },
+        [this](const queue::Envelope& e) { return e.state == queue::State::kHold && q_.Release(e.id).ok(); },
         BulkOp::kRelease);
   });
   t.Add({"schedule"}, [this](const ctl::Request& req, R reply) {
@@ -140,10 +82,10 @@ void Manager::RegisterControl() {
     Change(req, std::move(reply), "discovered", [this](const queue::Envelope& e) { return DiscoverOne(e); });
   });
   t.Add({"uncorrupt"}, [this](const ctl::Request& req, R reply) { UncorruptCmd(req, std::move(reply)); });
-  RegisterRouteControl();
+  RegisterRoutes();
 }
 
-void Manager::ShowQueue(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void Control::ShowQueue(const ctl::Request& req, ReplyPtr reply) {
   bool json = false;
   for (const auto& a : req.Args()) {
     if (a != "--json") return reply->Fail("usage: show queue [--json]");
@@ -153,7 +95,7 @@ void Manager::ShowQueue(const ctl::Request& req, std::shared_ptr<ctl::Reply> rep
   // while the client keeps up, so a queue of any size streams in bounded memory.
   auto after = std::make_shared<queue::MsgId>(0);
   reply->Stream([this, json, after](ctl::Reply& r) {
-    auto page = q_->ListMessages(*after, kListPage);
+    auto page = q_.ListMessages(*after, kListPage);
     if (!page.ok()) {
       r.Fail("queue: " + page.status().message);
       return false;
@@ -161,37 +103,38 @@ void Manager::ShowQueue(const ctl::Request& req, std::shared_ptr<ctl::Reply> rep
     int64_t now = std::time(nullptr);
     for (const auto& m : *page) {
       *after = m.id;
-      auto envs = q_->Envelopes(m.id);
+      auto envs = q_.Envelopes(m.id);
       if (!envs.ok()) continue;  // gone since the page was read
       for (const auto& e : *envs) {
         auto rs = RunStateOf(e, now);
-        r.Line(json ? ctl::FormatQueueJson(m, e, rs) : ctl::FormatQueueLine(m, e, rs));
+        queue::Envelope shown = Listed(m, e);
+        r.Line(json ? ctl::FormatQueueJson(m, shown, rs) : ctl::FormatQueueLine(m, shown, rs));
       }
     }
     return page->size() == kListPage;
   });
 }
 
-void Manager::ShowEnvelope(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void Control::ShowEnvelope(const ctl::Request& req, ReplyPtr reply) {
   auto args = req.Args();
   auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: show envelope ID"));
   if (!id) return reply->Fail(id.error());
   if (!id->is_envelope) return reply->Fail("show envelope takes an envelope id (16 hex digits)");
-  auto e = q_->GetEnvelope(id->id);
+  auto e = q_.GetEnvelope(id->id);
   if (!e.ok()) return reply->Fail("no such envelope: " + args[0]);
-  auto m = q_->GetMessage(queue::MsgOf(e->id));
+  auto m = q_.GetMessage(queue::MsgOf(e->id));
   if (!m.ok()) return reply->Fail(queue::FormatMsgId(queue::MsgOf(e->id)) + ": " + m.status().message);
   int64_t now = std::time(nullptr);
-  reply->Text(ctl::FormatEnvelopeDetail(*m, *e, RunStateOf(*e, now)));
+  reply->Text(ctl::FormatEnvelopeDetail(*m, Listed(*m, *e), RunStateOf(*e, now)));
   reply->Finish();
 }
 
-void Manager::ShowMessage(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void Control::ShowMessage(const ctl::Request& req, ReplyPtr reply) {
   auto args = req.Args();
   auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: show message ID"));
   if (!id) return reply->Fail(id.error());
   queue::MsgId msg = id->is_envelope ? queue::MsgOf(id->id) : queue::MsgId(id->id);
-  auto body = q_->OpenBody(msg);
+  auto body = q_.OpenBody(msg);
   if (!body.ok()) return reply->Fail("no such message: " + args[0]);
   auto reader = std::make_shared<queue::BodyReader>(std::move(*body));
   reply->Stream([reader](ctl::Reply& r) {
@@ -208,7 +151,7 @@ void Manager::ShowMessage(const ctl::Request& req, std::shared_ptr<ctl::Reply> r
 
 // The common shape of schedule/remove/pause/resume/discover: an id or all,
 // one action per envelope, smtpctl's "N envelope(s) <done>".
-void Manager::Change(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply, const char* done,
+void Control::Change(const ctl::Request& req, ReplyPtr reply, const char* done,
                      const std::function<bool(const queue::Envelope&)>& action, std::optional<BulkOp> bulk) {
   auto args = req.Args();
   bool allow_all = bulk.has_value();
@@ -219,28 +162,25 @@ void Manager::Change(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply,
   if (id->all) return StartBulk(*bulk, done, std::move(reply));
   size_t n = 0;
   ForEachEnvelope(*id, [&](const queue::Envelope& e) { n += action(e); });
-  if (n > 0) {
-    Scan(std::time(nullptr));
-    Pump();
-  }
+  if (n > 0) mgr_.Kick();
   reply->Line(Count(n, done));
   reply->Finish();
 }
 
-bool Manager::HoldOne(const queue::Envelope& e) {
+bool Control::HoldOne(const queue::Envelope& e) {
   if (e.state == queue::State::kHold || e.state == queue::State::kCorrupt || InFlight(e.id)) return false;
-  if (Unqueue(e.id)) {
+  if (mgr_.Unqueue(e.id)) {
     // Waiting here, it is active in the queue: make it schedulable to hold it.
     queue::EnvelopeUpdate u;
     u.state = queue::State::kDeferred;
-    if (!q_->Update(e.id, u).ok()) return false;
+    if (!q_.Update(e.id, u).ok()) return false;
   } else if (e.state == queue::State::kActive) {
     return false;
   }
-  return q_->Hold(e.id).ok();
+  return q_.Hold(e.id).ok();
 }
 
-bool Manager::ScheduleOne(const queue::Envelope& e) {
+bool Control::ScheduleOne(const queue::Envelope& e) {
   if (Waiting(e.id)) {
     // Already due, waiting for its destination: only the destination may need a chance.
   } else if (!queue::Scheduled(e.state)) {
@@ -248,48 +188,50 @@ bool Manager::ScheduleOne(const queue::Envelope& e) {
   } else {
     queue::EnvelopeUpdate u;
     u.next_attempt = std::time(nullptr);
-    if (!q_->Update(e.id, u).ok()) return false;
+    if (!q_.Update(e.id, u).ok()) return false;
   }
-  ReviveDest(e);
+  mgr_.ReviveDest(e.transport, e.nexthop);
   return true;
 }
 
-bool Manager::RemoveOne(const queue::Envelope& e) {
+bool Control::RemoveOne(const queue::Envelope& e) {
   if (InFlight(e.id)) return false;
-  queue::MsgId msg = queue::MsgOf(e.id);
-  if (!q_->Remove(e.id).ok()) return false;
-  log::Info("{}: to=<{}>, status=removed (removed by administrator)", queue::FormatMsgId(msg), e.recipient);
-  stats::Count("scheduler.envelope.removed");
-  // Out of core, the last envelope takes the message with it (Forget logs
-  // that for a message in core).
-  if (!Unqueue(e.id) && !messages_.count(msg) && q_->GetMessage(msg).code() == queue::Code::kNotFound)
-    log::Info("{}: removed", queue::FormatMsgId(msg));
+  std::vector<queue::MsgId> gone;
+  if (!q_.RemoveMany({&e.id, 1}, &gone)[0].ok()) return false;
+  LogRemoved(queue::MsgOf(e.id), e.recipient);
+  mgr_.NoteGone(gone);  // "removed" now, or as the message leaves core
+  mgr_.Unqueue(e.id);
   return true;
+}
+
+void Control::LogRemoved(queue::MsgId msg, const std::string& recipient) {
+  log::Info("{}: to=<{}>, status=removed (removed by administrator)", queue::FormatMsgId(msg), recipient);
+  stats::Count("scheduler.envelope.removed");
 }
 
 // Due envelopes the scheduler does not hold come back in with the next scan;
 // an active one that no live process owns is made due (a lost delivery).
-bool Manager::DiscoverOne(const queue::Envelope& e) {
+bool Control::DiscoverOne(const queue::Envelope& e) {
   if (e.state == queue::State::kHold || e.state == queue::State::kCorrupt) return false;
   if (e.state == queue::State::kActive) {
     if (InFlight(e.id) || Waiting(e.id)) return false;
     queue::EnvelopeUpdate u;
     u.state = queue::State::kDeferred;
     u.next_attempt = std::time(nullptr);
-    return q_->Update(e.id, u).ok();
+    return q_.Update(e.id, u).ok();
   }
   return true;
 }
 
-void Manager::UncorruptCmd(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void Control::UncorruptCmd(const ctl::Request& req, ReplyPtr reply) {
   auto args = req.Args();
   auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: uncorrupt MSGID"));
   if (!id) return reply->Fail(id.error());
   if (id->is_envelope) return reply->Fail("uncorrupt takes a message id (8 hex digits)");
-  auto st = q_->Uncorrupt(queue::MsgId(id->id));
+  auto st = q_.Uncorrupt(queue::MsgId(id->id));
   if (!st.ok()) return reply->Fail("command failed: " + args[0] + ": " + st.message);
   log::Info("{}: uncorrupted by administrator", args[0]);
-  Scan(std::time(nullptr));
+  mgr_.ScanNow();
   reply->Line("command succeeded");
   reply->Finish();
 }

@@ -8,7 +8,7 @@
 
 #include "ipc/control.h"
 #include "log/log.h"
-#include "qmgr/manager.h"
+#include "qmgr/control.h"
 #include "stats/recorder.h"
 
 namespace postern::qmgr {
@@ -25,7 +25,7 @@ constexpr uint64_t kBulkPauseMs = 1;
 
 }  // namespace
 
-void Manager::StartBulk(BulkOp op, const std::string& done, std::shared_ptr<ctl::Reply> reply) {
+void Control::StartBulk(BulkOp op, const std::string& done, ReplyPtr reply) {
   auto job = std::make_unique<BulkJob>(loop_);
   job->op = op;
   job->done = done;
@@ -35,24 +35,24 @@ void Manager::StartBulk(BulkOp op, const std::string& done, std::shared_ptr<ctl:
   j->timer.Start(0, 0, [this, j] { BulkStep(j); });
 }
 
-void Manager::BulkStep(BulkJob* j) {
-  if (draining_ || j->reply->cancelled()) {
+void Control::BulkStep(BulkJob* j) {
+  if (mgr_.draining() || j->reply->cancelled()) {
     log::Info("{} all: stopped after {} envelope(s): {}", BulkVerb(j->op), j->count,
-              draining_ ? "the queue manager is stopping" : "the requester went away");
-    if (draining_) j->reply->Fail("the queue manager is stopping; " + std::to_string(j->count) + " envelope(s) " + j->done);
+              mgr_.draining() ? "the queue manager is stopping" : "the requester went away");
+    if (mgr_.draining()) j->reply->Fail("the queue manager is stopping; " + std::to_string(j->count) + " envelope(s) " + j->done);
     return EndBulk(j);
   }
   std::vector<queue::Envelope> envs;
   bool last = false;
   while (envs.size() < kBulkEnvelopes) {
-    auto page = q_->ListMessages(j->after, kBulkMessages);
+    auto page = q_.ListMessages(j->after, kBulkMessages);
     if (!page.ok()) {
       j->reply->Fail("queue: " + page.status().message);
       return EndBulk(j);
     }
     for (const auto& m : *page) {
       j->after = m.id;
-      if (auto e = q_->Envelopes(m.id); e.ok()) envs.insert(envs.end(), e->begin(), e->end());
+      if (auto e = q_.Envelopes(m.id); e.ok()) envs.insert(envs.end(), e->begin(), e->end());
       if (envs.size() >= kBulkEnvelopes) break;
     }
     if (page->size() < kBulkMessages && (page->empty() || page->back().id == j->after)) {
@@ -70,16 +70,13 @@ void Manager::BulkStep(BulkJob* j) {
     j->timer.Start(kBulkPauseMs, 0, [this, j] { BulkStep(j); });
     return;
   }
-  if (j->count > 0) {
-    Scan(std::time(nullptr));
-    Pump();
-  }
+  if (j->count > 0) mgr_.Kick();
   j->reply->Line(std::to_string(j->count) + (j->count > 1 ? " envelopes " : " envelope ") + j->done);
   j->reply->Finish();
   EndBulk(j);
 }
 
-void Manager::EndBulk(BulkJob* j) {
+void Control::EndBulk(BulkJob* j) {
   // Kept until the next job ends: we may be inside its timer's callback now
   // (an earlier finished job's callback is long over).
   finished_bulk_.clear();
@@ -91,7 +88,7 @@ void Manager::EndBulk(BulkJob* j) {
   }
 }
 
-const char* Manager::BulkVerb(BulkOp op) {
+const char* Control::BulkVerb(BulkOp op) {
   switch (op) {
     case BulkOp::kSchedule: return "schedule";
     case BulkOp::kRemove: return "remove";
@@ -102,7 +99,7 @@ const char* Manager::BulkVerb(BulkOp op) {
 }
 
 // One page: what applies is changed in one transaction; returns how many.
-size_t Manager::BulkApply(BulkOp op, const std::vector<queue::Envelope>& envs) {
+size_t Control::BulkApply(BulkOp op, const std::vector<queue::Envelope>& envs) {
   int64_t now = std::time(nullptr);
   std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> updates;
   std::vector<const queue::Envelope*> targets;
@@ -117,17 +114,17 @@ size_t Manager::BulkApply(BulkOp op, const std::vector<queue::Envelope>& envs) {
       case BulkOp::kSchedule:
         if (Waiting(e.id)) {
           ++waiting;
-          ReviveDest(e);
+          mgr_.ReviveDest(e.transport, e.nexthop);
           continue;
         }
         if (!queue::Scheduled(e.state)) continue;
         u.next_attempt = now;
-        ReviveDest(e);
+        mgr_.ReviveDest(e.transport, e.nexthop);
         break;
       case BulkOp::kHold:
         if (e.state == queue::State::kHold || e.state == queue::State::kCorrupt || InFlight(e.id)) continue;
         // Waiting here it is active in the queue: out of core, then held.
-        if (e.state == queue::State::kActive && !Unqueue(e.id)) continue;
+        if (e.state == queue::State::kActive && !mgr_.Unqueue(e.id)) continue;
         u.state = queue::State::kHold;
         break;
       case BulkOp::kRelease:
@@ -140,7 +137,7 @@ size_t Manager::BulkApply(BulkOp op, const std::vector<queue::Envelope>& envs) {
   }
   size_t n = waiting;
   if (op != BulkOp::kRemove) {
-    std::vector<queue::Status> st = q_->UpdateMany(updates);
+    std::vector<queue::Status> st = q_.UpdateMany(updates);
     for (size_t i = 0; i < st.size(); ++i) {
       if (st[i].ok()) ++n;
       else if (st[i].code != queue::Code::kNotFound)
@@ -149,33 +146,26 @@ size_t Manager::BulkApply(BulkOp op, const std::vector<queue::Envelope>& envs) {
     }
     return n;
   }
+  return n + BulkRemove(targets);
+}
+
+// One transaction; "removed" for each message whose last envelope went, now
+// or as it leaves core.
+size_t Control::BulkRemove(const std::vector<const queue::Envelope*>& targets) {
   std::vector<queue::EnvId> ids;
   for (const auto* e : targets) ids.push_back(e->id);
-  std::vector<queue::Status> st = q_->RemoveMany(ids);
-  std::set<queue::MsgId> touched;
+  std::vector<queue::MsgId> gone;
+  std::vector<queue::Status> st = q_.RemoveMany(ids, &gone);
+  size_t n = 0;
   for (size_t i = 0; i < st.size(); ++i) {
     if (!st[i].ok()) continue;
     ++n;
-    queue::MsgId msg = queue::MsgOf(ids[i]);
-    log::Info("{}: to=<{}>, status=removed (removed by administrator)", queue::FormatMsgId(msg),
-              targets[i]->recipient);
-    stats::Count("scheduler.envelope.removed");
-    // A message in core logs its removal as it leaves core (Forget).
-    if (!Unqueue(ids[i])) touched.insert(msg);
+    LogRemoved(queue::MsgOf(ids[i]), targets[i]->recipient);
   }
-  for (queue::MsgId msg : touched)
-    if (!messages_.count(msg) && q_->GetMessage(msg).code() == queue::Code::kNotFound)
-      log::Info("{}: removed", queue::FormatMsgId(msg));
+  mgr_.NoteGone(gone);
+  for (size_t i = 0; i < st.size(); ++i)
+    if (st[i].ok()) mgr_.Unqueue(ids[i]);
   return n;
-}
-
-// The operator wants it tried now: a destination resting after failures
-// gets its chance too, as with `postern flush`.
-void Manager::ReviveDest(const queue::Envelope& e) {
-  if (auto it = dests_.find({e.transport, e.nexthop}); it != dests_.end() && it->second->window.dead()) {
-    it->second->window.Revive();
-    it->second->resume.reset();
-  }
 }
 
 }  // namespace postern::qmgr

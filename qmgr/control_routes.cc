@@ -1,13 +1,13 @@
 // qmgr/control_routes.cc — what qmgr knows of destinations, for `postern
 // show hosts|hoststats|routes|relays` and `resume route ID`: routes are the
-// (transport, next hop) queues of dispatch.cc, named by a stable 64-bit id.
+// (transport, next hop) queues of the active set (active.h), named by a stable 64-bit id.
 #include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
 
 #include "log/log.h"
-#include "qmgr/manager.h"
+#include "qmgr/control.h"
 
 namespace postern::qmgr {
 
@@ -44,7 +44,7 @@ bool NoArgs(const ctl::Request& req, ctl::Reply& reply) {
 
 }  // namespace
 
-void Manager::NoteHostStat(const std::string& address, const ipc::DeliveryResult& r) {
+void Control::NoteHostStat(const std::string& address, const ipc::DeliveryResult& r) {
   int64_t now = std::time(nullptr);
   std::string status = r.reason.empty() ? r.dsn : r.reason;
   hoststats_[Domain(address)] = {now, status.substr(0, 200)};
@@ -53,33 +53,29 @@ void Manager::NoteHostStat(const std::string& address, const ipc::DeliveryResult
     std::erase_if(hoststats_, [now](const auto& kv) { return now - kv.second.when > kHostStatAge; });
 }
 
-void Manager::RegisterRouteControl() {
+std::string Control::StateOf(const Dest& d, int64_t now) const {
+  if (d.window.dead()) return "dead";
+  if (d.transport->throttled_until > now) return "throttled";
+  if (mgr_.Paused(*d.transport)) return "paused";
+  return "active";
+}
+
+void Control::RegisterRoutes() {
   auto& t = ctl::ProcessTable();
   using R = std::shared_ptr<ctl::Reply>;
-  auto state_of = [this](const Dest& d, int64_t now) -> std::string {
-    if (d.window.dead()) return "dead";
-    if (d.transport->throttled_until > now) return "throttled";
-    if (Paused(d.transport)) return "paused";
-    return "active";
-  };
-  auto queued = [](const Dest& d) {
-    size_t n = 0;
-    for (const auto& [msg, entries] : d.todo) n += entries.size();
-    return n;
-  };
-  t.Add({"show", "routes"}, [this, state_of, queued](const ctl::Request& req, R reply) {
+  t.Add({"show", "routes"}, [this](const ctl::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     int64_t now = std::time(nullptr);
-    for (const auto& [key, d] : dests_) {
+    for (const auto& [key, d] : mgr_.active().dests()) {
       std::string reason = d->window.dead() ? d->dead_reason
                            : d->transport->throttled_until > now ? d->transport->throttle_reason : "";
       reply->Line(fmt::format("{:016x}. {}:{} {} window={} busy={} queued={}{}", RouteId(key.first, key.second),
-                              key.first, key.second, state_of(*d, now), d->window.concurrency(), d->busy, queued(*d),
+                              key.first, key.second, StateOf(*d, now), d->window.concurrency(), d->busy, d->Queued(),
                               reason.empty() ? "" : " (" + reason + ")"));
     }
     reply->Finish();
   });
-  t.Add({"show", "hosts"}, [this, state_of, queued](const ctl::Request& req, R reply) {
+  t.Add({"show", "hosts"}, [this](const ctl::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     // A next hop may be served by several transports: one line per host.
     struct Host {
@@ -89,11 +85,11 @@ void Manager::RegisterRouteControl() {
     };
     std::map<std::string, Host> hosts;
     int64_t now = std::time(nullptr);
-    for (const auto& [key, d] : dests_) {
+    for (const auto& [key, d] : mgr_.active().dests()) {
       Host& h = hosts[key.second];
       h.busy += d->busy;
-      h.queued += queued(*d);
-      std::string st = state_of(*d, now);
+      h.queued += d->Queued();
+      std::string st = StateOf(*d, now);
       if (h.state.empty() || h.state == "active") h.state = st;
     }
     for (const auto& [name, h] : hosts)
@@ -103,7 +99,7 @@ void Manager::RegisterRouteControl() {
   t.Add({"show", "relays"}, [this](const ctl::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     int64_t now = std::time(nullptr);
-    for (const auto& [p, job] : jobs_)
+    for (const auto& [p, job] : mgr_.active().jobs())
       reply->Line(fmt::format("{} {}:{} envelopes={} running={}s", queue::FormatMsgId(job->msg),
                               job->dest->transport->name, job->dest->nexthop, job->entries.size(),
                               now - job->started));
@@ -120,13 +116,12 @@ void Manager::RegisterRouteControl() {
     auto args = req.Args();
     auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: resume route ID"));
     if (!id || !id->is_envelope) return reply->Fail(id ? "a route id has 16 hex digits (see show routes)" : id.error());
-    for (auto& [key, d] : dests_) {
+    for (auto& [key, d] : mgr_.active().dests()) {
       if (RouteId(key.first, key.second) != id->id) continue;
-      d->window.Revive();
-      d->resume.reset();
+      mgr_.active().Revive(*d);
       d->transport->throttled_until = 0;
       log::Info("{}:{}: route resumed by administrator", key.first, key.second);
-      SchedulePump(0);
+      mgr_.SchedulePump(0);
       reply->Line("command succeeded");
       return reply->Finish();
     }

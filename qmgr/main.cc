@@ -1,6 +1,7 @@
 // qmgr/main.cc — the queue manager daemon: one long-running kTrigger worker
 // (master.cf `qmgr unix n - n 300 1 qmgr`) woken by smtpd, master and itself.
 #include "log/log.h"
+#include "qmgr/control.h"
 #include "qmgr/manager.h"
 #include "server/server.h"
 #include "stats/recorder.h"
@@ -29,10 +30,14 @@ int main(int argc, char** argv) {
     auto q = queue::Queue::Open(settings->queue_directory, *opts);
     if (!q.ok()) return Err("queue " + settings->queue_directory + ": " + q.status().message);
     stats::StartRecorder(ctx.loop, ctx.config);
-    manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), std::move(*q));
+    // The queue, its store, the calls, the manager and its control adapter.
+    auto* queue = q->release();
+    auto* store = new qmgr::QueueStore(*queue);
+    auto* calls = new qmgr::SocketCalls(ctx.loop, settings->queue_directory + "/private");
+    manager = new qmgr::Manager(ctx.loop, ctx.config, std::move(*settings), std::move(*router), *store, *calls);
     manager->SetRuntime(ctx.runtime);
     manager->SetRetiredCheck(ctx.retired);
-    manager->RegisterControl();
+    (new qmgr::Control(ctx.loop, *manager, *queue))->Register();
     manager->Start();
     return {};
   };

@@ -13,14 +13,7 @@ namespace postern::qmgr {
 void Manager::ArmRunTimer() {
   uint64_t every = static_cast<uint64_t>(std::max<int64_t>(1, s_.queue_run_delay)) * 1000;
   run_timer_.Start(every, every, [this] {
-    // Deliveries of a qmgr that died while another one ran are found here,
-    // when the queue holds active envelopes that are not in this qmgr's
-    // core: the check reads /proc for every active envelope's owner, which
-    // with a full active set (20,000) cost more CPU than the deliveries.
-    if (q_->GetCounters().active > in_core_)
-      if (int n = q_->ResetDeadInflight(); n > 0) log::Info("{} envelopes of a dead queue manager made due", n);
-    q_->CheckReaders();
-    q_->KeepReserve();  // given up on a full disk: back once there is room
+    store_.Housekeep(active_.in_core());
     log::Verbose("stats: sent={} deferred={} bounced={} expired={} requests={} crashes={}", stats_.sent,
                  stats_.deferred, stats_.bounced, stats_.expired, stats_.requests, stats_.crashes);
     Scan(std::time(nullptr));
@@ -40,7 +33,7 @@ bool Manager::Reconfigure(const config::Config& cfg) {
   }
   // Per-transport limits of the transports in use, checked before anything changes.
   std::map<std::string, TransportLimits> limits;
-  for (const auto& [name, t] : transports_) {
+  for (const auto& [name, t] : active_.transports()) {
     auto l = LimitsFor(cfg, name);
     if (!l) {
       log::Warning("set option: transport {}: {}; keeping the previous settings", name, l.error());
@@ -53,9 +46,9 @@ bool Manager::Reconfigure(const config::Config& cfg) {
   cfg_ = cfg;
   s_ = std::move(*settings);
   router_ = std::move(*router);
-  delay_warning_ = -1;  // read again on its next use
-  for (auto& [name, t] : transports_) t->limits = limits[name];
-  for (auto& [key, d] : dests_) d->window.SetParams(d->transport->limits.window);
+  active_.SetBounds(s_.message_active_limit, s_.recipient_active_limit);
+  for (auto& [name, t] : active_.transports()) t->limits = limits[name];
+  for (auto& [key, d] : active_.dests()) d->window.SetParams(d->transport->limits.window);
   if (new_run_delay && run_timer_.active()) ArmRunTimer();
   // Larger bounds or windows may let more work in now.
   ScanSoon();

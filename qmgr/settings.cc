@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "log/log.h"
+
 namespace postern::qmgr {
 
 namespace {
@@ -39,12 +41,19 @@ Result<Settings> Settings::FromConfig(const config::Config& cfg) {
     const char* name;
     int64_t* out;
   } times[] = {{"minimal_backoff_time", &s.min_backoff},   {"maximal_backoff_time", &s.max_backoff},
-               {"queue_run_delay", &s.queue_run_delay},     {"transport_retry_time", &s.transport_retry},
-               {"maximal_queue_lifetime", &s.max_lifetime}, {"bounce_queue_lifetime", &s.bounce_lifetime}};
+               {"queue_run_delay", &s.queue_run_delay},     {"transport_retry_time", &s.transport_retry}};
   for (auto& t : times) {
     auto v = Seconds(cfg, t.name);
     if (!v) return Err(v.error());
     *t.out = *v;
+  }
+  auto lifetimes = queue::Lifetimes::FromConfig(cfg);
+  if (!lifetimes) return Err(lifetimes.error());
+  s.lifetimes = *lifetimes;
+  if (auto warn = Seconds(cfg, "delay_warning_time")) {
+    s.delay_warning = *warn;
+  } else {
+    log::Warning("delay_warning_time: {}; no delay warnings", warn.error());
   }
   auto msgs = NonNegative(cfg, "qmgr_message_active_limit");
   if (!msgs) return Err(msgs.error());

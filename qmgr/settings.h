@@ -8,6 +8,7 @@
 
 #include "config/maincf.h"
 #include "qmgr/policy.h"
+#include "queue/lifetime.h"
 #include "util/result.h"
 
 namespace postern::qmgr {
@@ -20,7 +21,8 @@ struct TransportLimits {
 struct Settings {
   std::string queue_directory;
   int64_t min_backoff = 300, max_backoff = 4000, queue_run_delay = 300, transport_retry = 60;
-  int64_t max_lifetime = 5 * 86400, bounce_lifetime = 5 * 86400;
+  queue::Lifetimes lifetimes;  // expiry: qmgr's decision alone (the queue stores none)
+  int64_t delay_warning = 0;   // delay_warning_time, 0 = no delay warnings
   size_t message_active_limit = 20000, recipient_active_limit = 20000;
 
   static Result<Settings> FromConfig(const config::Config& cfg);

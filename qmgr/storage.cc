@@ -27,6 +27,11 @@ void Manager::QueueFailure(const std::string& what, const queue::Status& s) {
   queue_warning_.Warn("{}: {}; queue changes retried in {}s", what, s.message, backoff_ms_ / 1000);
 }
 
+void Manager::Update(queue::EnvId id, const queue::EnvelopeUpdate& u) {
+  Store::Change c{id, u};
+  if (auto st = store_.UpdateMany({&c, 1})[0]; !st.ok()) RetryUpdate(id, u, st);
+}
+
 void Manager::RetryUpdate(queue::EnvId id, const queue::EnvelopeUpdate& u, const queue::Status& s) {
   if (CommitFailed(s)) retry_updates_.emplace_back(id, u);
   QueueFailure(queue::FormatMsgId(queue::MsgOf(id)) + ": cannot update envelope " + queue::FormatEnvId(id), s);
@@ -59,20 +64,22 @@ void Manager::StartBackoff() {
 // then scans; the first commit that works ends the backoff for good.
 void Manager::EndBackoff() {
   backing_off_ = false;
-  q_->KeepReserve();
-  std::vector<std::pair<queue::EnvId, queue::EnvelopeUpdate>> updates;
+  store_.KeepReserve();
+  std::vector<Store::Change> updates;
   std::vector<queue::EnvId> removals;
   updates.swap(retry_updates_);
   removals.swap(retry_removals_);
   if (!updates.empty()) {
-    std::vector<queue::Status> st = q_->UpdateMany(updates);
+    std::vector<queue::Status> st = store_.UpdateMany(updates);
     for (size_t i = 0; i < updates.size(); ++i)
       if (!st[i].ok() && st[i].code != queue::Code::kNotFound) RetryUpdate(updates[i].first, updates[i].second, st[i]);
   }
   if (!removals.empty()) {
-    std::vector<queue::Status> st = q_->RemoveMany(removals);
+    std::vector<queue::MsgId> gone;
+    std::vector<queue::Status> st = store_.RemoveMany(removals, &gone);
     for (size_t i = 0; i < removals.size(); ++i)
       if (!st[i].ok() && st[i].code != queue::Code::kNotFound) RetryRemoval(removals[i], st[i]);
+    NoteGone(gone);
   }
   if (backing_off_) return;
   if (!updates.empty() || !removals.empty()) QueueWorks();

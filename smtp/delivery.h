@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "dns/resolver.h"
-#include "ipc/agent.h"
+#include "ipc/call.h"
 #include "ipc/delivery.h"
 #include "ipc/frame.h"
 #include "queue/queue.h"
@@ -74,7 +74,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   bool CheckSelfHost(const dns::AddressResult& r);
   void Looped(const std::string& dsn, const std::string& reason);
   void PassToBestMx();
-  void OnPassEnd(ipc::AgentCall::End how, const std::string& why);
+  void OnPassEnd(ipc::Call::End how, const std::string& why);
   // Session setup.
   void Greeting();
   void Helo(bool helo_fallback);
@@ -141,7 +141,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   size_t next_fallback_ = 0;
   bool in_fallback_ = false;
   bool final_nexthop_ = false;  // we are an MX host, or mail loops: no fallback relays
-  std::unique_ptr<ipc::AgentCall> pass_;  // the request handed to best_mx_transport
+  std::unique_ptr<ipc::Call> pass_;  // the request handed to best_mx_transport
   std::vector<bool> passed_;              // results that transport reported (and logged)
   std::string last_reason_ = "no server to deliver to";
   std::string last_dsn_ = "4.4.1";

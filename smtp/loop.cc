@@ -67,9 +67,10 @@ void Delivery::PassToBestMx() {
   ipc::DeliveryRequest req = req_;
   req.transport = to.transport;
   if (!to.nexthop.empty()) req.nexthop = to.nexthop;
-  ipc::AgentCall::Failure failure;
+  ipc::Call::Failure failure;
   std::string why;
-  pass_ = ipc::AgentCall::Connect(w_.ctx->loop, s_.queue_directory + "/private/" + to.transport, &failure, &why);
+  pass_ = ipc::Call::Connect(w_.ctx->loop, s_.queue_directory + "/private/" + to.transport, ipc::kDeliveryFrameMax,
+                             &failure, &why);
   if (!pass_) {
     log::Warning("best_mx_transport {}: {}", s_.best_mx_transport, why);
     SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "mail transport unavailable", "none");
@@ -79,8 +80,8 @@ void Delivery::PassToBestMx() {
   passed_.assign(results_.size(), false);
   auto self = shared_from_this();
   // The call lives in this Delivery; its result callback cannot outlive it.
-  pass_->Send(
-      req,
+  ipc::SendDelivery(
+      *pass_, req,
       [this](const ipc::DeliveryResult& r) {
         for (size_t i = 0; i < req_.recipients.size(); ++i) {
           if (req_.recipients[i].envelope_id != r.envelope_id || results_[i]) continue;
@@ -89,11 +90,11 @@ void Delivery::PassToBestMx() {
           break;
         }
       },
-      [self](ipc::AgentCall::End how, const std::string& w) { self->OnPassEnd(how, w); });
+      [self](ipc::Call::End how, const std::string& w) { self->OnPassEnd(how, w); });
 }
 
-void Delivery::OnPassEnd(ipc::AgentCall::End how, const std::string& why) {
-  if (how == ipc::AgentCall::End::kCrashed) {
+void Delivery::OnPassEnd(ipc::Call::End how, const std::string& why) {
+  if (how == ipc::Call::End::kCrashed) {
     log::Warning("{}: transport {} failed on a delivery request: {}", msgid_,
                  route::ParseSpec(s_.best_mx_transport).transport, why);
     SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "unknown mail transport error", "none");

@@ -106,11 +106,8 @@ Outcome<Options> OptionsFromConfig(const config::Config& cfg) {
   Options o;
   auto minfree = cfg.GetSize("queue_minfree");
   auto mapsize = cfg.GetSize("queue_map_size");
-  auto life = cfg.GetTime("maximal_queue_lifetime");
-  auto blife = cfg.GetTime("bounce_queue_lifetime");
   auto reserve = cfg.GetSize("queue_reserve_size");
   for (const std::string* e : {minfree.ok() ? nullptr : &minfree.error(), mapsize.ok() ? nullptr : &mapsize.error(),
-                               life.ok() ? nullptr : &life.error(), blife.ok() ? nullptr : &blife.error(),
                                reserve.ok() ? nullptr : &reserve.error()}) {
     if (e) return Fail(Code::kInvalid, *e);
   }
@@ -118,8 +115,6 @@ Outcome<Options> OptionsFromConfig(const config::Config& cfg) {
   o.map_size_limit = *mapsize;
   o.reserve_size = *reserve;
   o.initial_map_size = std::min<uint64_t>(o.initial_map_size, o.map_size_limit);
-  o.lifetime = life->count();
-  o.bounce_lifetime = blife->count();
   if (::geteuid() == 0) {
     std::string user = cfg.Str("mail_owner");
     struct passwd pw, *res = nullptr;
@@ -404,7 +399,6 @@ std::vector<Status> Queue::CommitBatch(std::span<MessageWriter* const> batch) {
           if (w->hold_) e.state = State::kHold;
           e.created = now;
           e.next_attempt = now;
-          e.expiry = now + (rec.sender.empty() ? opts_.bounce_lifetime : opts_.lifetime);
           if (Status p = PutEnvelope(t, nullptr, e, deltas); !p.ok()) return p;
         }
         deltas[internal::kMessages]++;

@@ -38,8 +38,6 @@ struct Options {
   uint64_t map_size_limit = 4ULL << 30;
   uint64_t initial_map_size = 64ULL << 20;      // first map; doubled on MDB_MAP_FULL
   std::optional<Owner> owner;                   // chown what we create (root only)
-  int64_t lifetime = 5 * 86400;                 // maximal_queue_lifetime
-  int64_t bounce_lifetime = 5 * 86400;          // bounce_queue_lifetime (null sender)
   bool recover = false;                         // run Recover() after opening
   // false: this process's commits skip the meta-page flush (MDB_NOMETASYNC),
   // so an OS crash may undo its last transaction, never corrupt the map (the
@@ -55,7 +53,7 @@ struct Options {
 };
 
 // Builds Options from main.cf (queue_minfree, queue_map_size, mail_owner when
-// root, lifetimes); the directory is queue_directory.
+// root); the directory is queue_directory.
 Outcome<Options> OptionsFromConfig(const config::Config& cfg);
 
 struct Recipient {
@@ -185,7 +183,8 @@ class Queue {
   // each (qmgr's activations of a scan page, the removals of one loop turn).
   // out[i] is entry i's status: a missing envelope fails alone (kNotFound).
   std::vector<Status> UpdateMany(std::span<const std::pair<EnvId, EnvelopeUpdate>> changes);
-  std::vector<Status> RemoveMany(std::span<const EnvId> ids);
+  // `gone` (when given) receives the messages whose last envelope went.
+  std::vector<Status> RemoveMany(std::span<const EnvId> ids, std::vector<MsgId>* gone = nullptr);
   // `id` names a message (≤ 32 bits: all its envelopes) or one envelope.
   Status Hold(uint64_t id);
   Status Release(uint64_t id);      // hold → deferred, due now

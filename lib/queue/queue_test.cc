@@ -1,6 +1,7 @@
 // queue/queue_test.cc — every Queue call against a real LMDB environment in a
 // temporary directory: enqueue, abort, read, update, remove, hold, corrupt,
 // iteration order, recovery, map growth and insufficient storage.
+#include "queue/lifetime.h"
 #include "queue/queue.h"
 
 #include <gtest/gtest.h>
@@ -125,7 +126,7 @@ TEST_P(QueueTest, EnqueueAndReadBack) {
     EXPECT_EQ(MsgOf(e.id), id);  // upper 32 bits are the message id
     EXPECT_NE(e.id & 0xffffffffu, 0u);
     EXPECT_EQ(e.state, State::kIncoming);
-    EXPECT_EQ(e.expiry, e.created + 5 * 86400);
+    EXPECT_EQ(e.expiry, 0);  // qmgr's lifetimes decide it (lifetime.h)
     EXPECT_EQ((*q_->GetEnvelope(e.id)).recipient, e.recipient);
   }
   Counters c = q_->GetCounters();
@@ -135,13 +136,14 @@ TEST_P(QueueTest, EnqueueAndReadBack) {
   EXPECT_EQ(c.enqueued, 1u);
 }
 
-TEST_P(QueueTest, NullSenderGetsBounceLifetime) {
-  Options o = Opts();
-  o.bounce_lifetime = 3600;
-  Reopen(o);
-  MsgId id = Enqueue("x", 1, "");
-  Envelope e = (*q_->Envelopes(id))[0];
-  EXPECT_EQ(e.expiry, e.created + 3600);
+TEST(Lifetimes, NullSenderGetsBounceLifetime) {
+  Lifetimes l{5 * 86400, 3600};
+  MessageRecord m;
+  m.arrival = 1000;
+  m.sender = "a@example.org";
+  EXPECT_EQ(l.ExpiryOf(m), 1000 + 5 * 86400);
+  m.sender.clear();
+  EXPECT_EQ(l.ExpiryOf(m), 1000 + 3600);
 }
 
 TEST_P(QueueTest, AbortLeavesNothing) {
@@ -280,7 +282,9 @@ TEST_P(QueueTest, UpdateManyAndRemoveManyChangeAllInOneCommitAndFailMissingOnesA
   EXPECT_EQ(q_->GetCounters().incoming, 1u);
 
   std::vector<EnvId> ids = {ea[0].id, eb, eb, missing};
-  auto rm = q_->RemoveMany(ids);
+  std::vector<MsgId> gone;
+  auto rm = q_->RemoveMany(ids, &gone);
+  EXPECT_EQ(gone, std::vector<MsgId>{b});  // a keeps one envelope
   ASSERT_EQ(rm.size(), 4u);
   EXPECT_TRUE(rm[0].ok());
   EXPECT_TRUE(rm[1].ok());
@@ -545,7 +549,10 @@ TEST(QueueOptions, FromConfig) {
   ASSERT_TRUE(o.ok()) << o.status().message;
   EXPECT_EQ(o->min_free, 1u << 20);
   EXPECT_EQ(o->map_size_limit, 64u << 20);
-  EXPECT_EQ(o->lifetime, 2 * 86400);
+  auto l = Lifetimes::FromConfig(*cfg);
+  ASSERT_TRUE(l.ok()) << l.error();
+  EXPECT_EQ(l->message, 2 * 86400);
+  EXPECT_EQ(l->bounce, 5 * 86400);
   EXPECT_EQ(o->owner.has_value(), geteuid() == 0);
   if (o->owner) {
     EXPECT_EQ(o->owner->uid, 0u);

@@ -148,12 +148,13 @@ std::vector<Status> Queue::UpdateMany(std::span<const std::pair<EnvId, EnvelopeU
   return out;
 }
 
-std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids) {
+std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids, std::vector<MsgId>* gone) {
   std::vector<Status> out;
-  std::vector<MsgId> emptied;
+  std::vector<MsgId> emptied, went;
   Status s = Write([&](MDB_txn* t) -> Status {
     out.assign(ids.size(), Status::Ok());
     emptied.clear();
+    went.clear();
     int64_t deltas[internal::kNumCounters] = {};
     for (size_t i = 0; i < ids.size(); ++i) {
       bool last = false, in_db = false;
@@ -162,8 +163,9 @@ std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids) {
       if (Status r = RemoveInTxn(t, ids[i], deltas, &last, &size, &in_db); !r.ok()) {
         if (r.code != Code::kNotFound) return r;
         out[i] = r;
-      } else if (last && !in_db) {
-        emptied.push_back(MsgOf(ids[i]));
+      } else if (last) {
+        went.push_back(MsgOf(ids[i]));
+        if (!in_db) emptied.push_back(MsgOf(ids[i]));
       }
     }
     return ApplyCounters(t, deltas);
@@ -174,6 +176,7 @@ std::vector<Status> Queue::RemoveMany(std::span<const EnvId> ids) {
   }
   // Body files go after the records, as in Remove().
   for (MsgId m : emptied) ::unlink(BodyPath(data_dir_, m).c_str());
+  if (gone) gone->insert(gone->end(), went.begin(), went.end());
   return out;
 }
 

@@ -73,6 +73,8 @@ struct Envelope {
   uint64_t owner_start = 0;   // that process's start time (guards against pid reuse)
   uint32_t attempts = 0;
   std::string last_error;
+  // expiry is not stamped at enqueue (0 in the store): qmgr's lifetimes
+  // decide it (queue/lifetime.h), and listings fill it in from them.
   int64_t created = 0, next_attempt = 0, expiry = 0, last_attempt = 0;
   std::string transport, nexthop;  // routing decided by qmgr, empty until then
   bool operator==(const Envelope&) const = default;

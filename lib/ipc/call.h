@@ -1,0 +1,64 @@
+// ipc/call.h — one request to a worker's unix service ($queue_directory/private/NAME):
+// connect without blocking, send one request frame, read answer frames until the last.
+// The delivery protocol (delivery.h: results, then an end frame) and the bounce
+// protocol (bounce.h: one answer) both ride on it.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "event/event.h"
+#include "ipc/bounce.h"
+#include "ipc/delivery.h"
+#include "ipc/frame.h"
+
+namespace postern::ipc {
+
+class Call {
+ public:
+  enum class Failure {
+    kUnreachable,  // no such socket, or nobody accepts on it
+    kBusy,         // the listen backlog is full: try again shortly
+  };
+  enum class End {
+    kDone,     // the last answer frame arrived
+    kCrashed,  // closed, spoke garbage or timed out before its last frame
+  };
+  enum class Next { kMore, kLast, kBad };
+  // One answer frame's payload; kBad sets *why (the call ends as crashed).
+  using OnFrame = std::function<Next(std::string_view payload, std::string* why)>;
+  using OnEnd = std::function<void(End, const std::string& why)>;
+
+  // Connects without blocking. nullptr with *failure and *why set when it cannot.
+  static std::unique_ptr<Call> Connect(uv_loop_t* loop, const std::string& path, size_t frame_max, Failure* failure,
+                                       std::string* why);
+  // Sends the request frame; on_frame per answer frame, then on_end exactly
+  // once (timeout_ms 0: no time limit). The owner may destroy the call only
+  // after on_end (from inside it too), not from inside on_frame.
+  void Send(std::string payload, OnFrame on_frame, OnEnd on_end, uint64_t timeout_ms = 0);
+
+ private:
+  Call(uv_loop_t* loop, size_t frame_max) : reader_(frame_max), timer_(loop) {}
+  void OnData(std::string_view data);
+  void Finish(End how, const std::string& why);
+
+  std::unique_ptr<event::Stream> stream_;
+  FrameReader reader_;
+  event::Timer timer_;
+  OnFrame on_frame_;
+  OnEnd on_end_;
+  bool ended_ = false;
+};
+
+// The delivery protocol on a call: on_result per recipient's result, then on_end.
+void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(const DeliveryResult&)> on_result,
+                  Call::OnEnd on_end);
+// The bounce protocol on a call: on_answer exactly once, a failed answer when
+// the call breaks or outlasts timeout_ms.
+void SendBounce(Call& call, const BounceRequest& req, uint64_t timeout_ms,
+                std::function<void(const BounceAnswer&)> on_answer);
+
+}  // namespace postern::ipc
