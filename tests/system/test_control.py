@@ -182,3 +182,22 @@ def test_permission_denied_for_another_user(sys_):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
     assert r.stderr.strip() == "postern: permission denied"
+
+
+def test_show_queue_prints_the_expiry_qmgr_decides(instance):
+    # The sending program (qtool) reads main.cf's 1d; qmgr has its own 2h:
+    # qmgr's lifetime decides when the envelope expires, and show queue says so.
+    configure(instance, maximal_queue_lifetime="1d")
+    instance.services = [s + " -o maximal_queue_lifetime=2h" if s.startswith("qmgr ") else s
+                         for s in instance.services]
+    instance.write_config()
+    instance.sink = Sink(instance)
+    instance.start()
+    wait_for(lambda: (instance.queue_dir / "public" / "control").exists(), 5, what="the control socket")
+    ok(instance, "pause", "mta")
+    (msgid,) = inject(instance, "later@example.net")
+    f = wait_for(lambda: queue_lines(instance), 5, what="the envelope")[0].split("|")
+    created, expiry = int(f[7]), int(f[8])
+    assert abs(expiry - created - 7200) <= 2, f
+    detail = ok(instance, "show", "envelope", f[0])
+    assert f"expire: {expiry}\n" in detail
