@@ -101,6 +101,7 @@ Placement ActiveSet::Place(queue::MsgId msg, Entry e, const std::string& transpo
     if (list.empty()) d->order.push_back(msg);
     list.push_back(std::move(e));
     p.queued = true;
+    p.waiting = d->order.size();
   }
   return p;
 }

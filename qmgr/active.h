@@ -83,6 +83,7 @@ struct Placement {
   bool queued = false;
   std::string dsn, reason;  // when not queued: defer it with these
   std::string warning;      // a transport whose parameters do not work
+  size_t waiting = 0;       // when queued: messages with work at the destination
 };
 
 // A finished delivery request and what its destination learnt from it.

@@ -172,8 +172,8 @@ void Manager::Admit(const queue::Envelope& e, const Result<route::Route>& route,
   Placement p = active_.Place(msg, entry, route->transport, route->nexthop, std::time(nullptr));
   if (!p.warning.empty()) log::Warning("{}", p.warning);
   if (!p.queued) return Defer(msg, entry, p.dsn, p.reason);
-  log::Trace("scheduler", "{}: envelope {} to <{}> routed to {}:{}, queued there", id, queue::FormatEnvId(e.id),
-             e.recipient, route->transport, route->nexthop);
+  log::Trace("scheduler", "{}: envelope {} to <{}> routed to {}:{}, queued with {} message(s) waiting there", id,
+             queue::FormatEnvId(e.id), e.recipient, route->transport, route->nexthop, p.waiting);
 }
 
 }  // namespace postern::qmgr
