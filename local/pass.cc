@@ -4,7 +4,7 @@
 // that agent logs the delivery and its result is the recipient's.
 #include <optional>
 
-#include "ipc/agent.h"
+#include "ipc/call.h"
 #include "local/deliver.h"
 #include "log/log.h"
 
@@ -15,14 +15,14 @@ namespace {
 // Runs one request on a private loop: local delivers synchronously.
 std::optional<ipc::DeliveryResult> Call(const std::string& path, const ipc::DeliveryRequest& req, std::string* why) {
   event::Loop loop;
-  ipc::AgentCall::Failure failure;
-  auto call = ipc::AgentCall::Connect(loop.get(), path, &failure, why);
+  ipc::Call::Failure failure;
+  auto call = ipc::Call::Connect(loop.get(), path, ipc::kDeliveryFrameMax, &failure, why);
   if (!call) return std::nullopt;
   std::optional<ipc::DeliveryResult> result;
-  call->Send(
-      req, [&](const ipc::DeliveryResult& r) { result = r; },
-      [&](ipc::AgentCall::End how, const std::string& text) {
-        if (how != ipc::AgentCall::End::kDone) *why = text;
+  ipc::SendDelivery(
+      *call, req, [&](const ipc::DeliveryResult& r) { result = r; },
+      [&](ipc::Call::End how, const std::string& text) {
+        if (how != ipc::Call::End::kDone) *why = text;
       });
   loop.Run();
   call.reset();
