@@ -161,7 +161,8 @@ def test_pickup_adds_message_id_and_date_to_dropped_mail(instance):
     instance.start()
     m = instance.wait_log(r"pickup\[\d+\]: (\w{8}): message-id=<\d{14}\.(\w{8})@mx\.postern\.test>$", timeout=10)
     assert m.group(1) == m.group(2)
-    [q] = [q for q in queue(instance) if q["id"] == m.group(1)]
+    # pickup logs message-id= as it writes the message, before the commit.
+    [q] = wait_for(lambda: [q for q in queue(instance) if q["id"] == m.group(1)], timeout=10, what="queued message")
     names = [n for n, _ in headers(q["body"])]
     assert names.count("Message-Id") == names.count("Date") == names.count("From") == 1, names
 
