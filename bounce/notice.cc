@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "queue/schema.h"
+#include "smtp/received.h"
 #include "util/strings.h"
 
 namespace postern::bounce {
@@ -204,7 +205,7 @@ void StatusPart(const ComposeInput& in, std::string* out) {
   field("X-Postern-Queue-ID", in.queue_id);
   field("X-Postern-Sender", "rfc822; " + in.sender);
   if (!in.envid.empty()) field("Original-Envelope-Id", in.envid);
-  field("Arrival-Date", MailDate(in.arrival));
+  field("Arrival-Date", smtp::MailDate(in.arrival));
   for (const auto& r : in.notice->recipients) {
     out->append(kCrlf);
     field("Final-Recipient", "rfc822; " + r.address);
@@ -217,7 +218,7 @@ void StatusPart(const ComposeInput& in, std::string* out) {
     if (std::string mta = RemoteMta(r.relay); !mta.empty()) field("Remote-MTA", mta);
     if (!r.diagnostic.empty()) field("Diagnostic-Code", DiagnosticCode(r.diagnostic));
     if (in.kind == ipc::NoticeKind::kDelayed && in.lifetime > 0)
-      field("Will-Retry-Until", MailDate(in.arrival + in.lifetime));
+      field("Will-Retry-Until", smtp::MailDate(in.arrival + in.lifetime));
   }
 }
 
@@ -335,7 +336,7 @@ std::string Compose(const ComposeInput& in) {
   header("Content-Type", fmt::format("multipart/report; report-type=delivery-status;\r\n\tboundary=\"{}\"", boundary));
   header("Content-Transfer-Encoding", cte);
   header("Message-Id", fmt::format("<{}.{}@{}>", stamp, in.notice_id, in.hostname));
-  header("Date", MailDate(in.now));
+  header("Date", smtp::MailDate(in.now));
   out.append(kCrlf);
   out.append("This is a MIME-encapsulated message.\r\n\r\n");
 

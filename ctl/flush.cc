@@ -14,7 +14,7 @@ namespace postern::ctl {
 Result<void> TriggerFlush(const config::Config& cfg) {
   auto qdir = cfg.Get("queue_directory");
   if (!qdir) return Err(qdir.error());
-  std::string path = *qdir + "/public/qmgr";
+  std::string path = ipc::QmgrSocket(*qdir);
   if (auto r = ipc::Trigger(path, "FA"); !r)
     return Err("cannot reach the queue manager: " + r.error() + "; is postern running (postern start)?");
   // As Postfix's postqueue -f: the maildrop too, which pickup otherwise takes on its next wakeup.

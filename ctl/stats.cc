@@ -111,16 +111,6 @@ int ShowStored(const config::Config& cfg, bool routes) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    if (uint8_t(c) < 0x20) o += fmt::format("\\u{:04x}", int(c));
-    else o += c;
-  }
-  return o + "\"";
-}
-
 int ShowStats(Context& ctx) {
   std::string mode = ctx.args.empty() ? "" : ctx.args[0];
   if (ctx.args.size() > 1 || (!mode.empty() && mode != "--json" && mode != "--hourly" && mode != "--routes")) {

@@ -220,7 +220,7 @@ bool RecipientDelivery::DotForward(Attr& a, const Creds& pw, const std::string& 
         *v = Final(a, Verdict::Defer("4.3.0", as.error()));
         return true;
       }
-      event::Fd fd(open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+      Fd fd(open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
       if (!fd.valid()) {
         if (errno != ENOENT && errno != ENOTDIR)
           log::Warning("{}: cannot open {}: {}", msg_.msgid, *path, std::strerror(errno));
@@ -334,21 +334,8 @@ Verdict RecipientDelivery::Mailbox(Attr& a, const std::string& user) {
   o.sender = msg_.req.sender;
   o.delivered_to = a.delivered;
   o.now = std::time(nullptr);
-  if (!s_.home_mailbox.empty()) {
-    std::string path = pw->home + "/" + s_.home_mailbox;
-    EffectiveUser as(rights);
-    if (!as.error().empty()) return Final(a, Verdict::Defer("4.3.0", as.error()));
-    if (path.back() == '/') {
-      Verdict v = WriteMaildir(path, FormatCopy(o, msg_.lf), s_.myhostname);
-      if (v.kind == Verdict::Kind::kSent) v.text = "delivered to maildir";
-      return Final(a, v);
-    }
-    o.from_line = o.quote_from = o.blank_line = true;
-    Verdict v = AppendMbox(path, FormatCopy(o, msg_.lf), {s_.lock_fcntl, s_.lock_flock, s_.lock_dotlock},
-                           s_.mailbox_size_limit, std::nullopt);
-    if (v.kind == Verdict::Kind::kSent) v.text = "delivered to mailbox";
-    return Final(a, v);
-  }
+  if (!s_.home_mailbox.empty())
+    return Final(a, ToPath(pw->home + "/" + s_.home_mailbox, rights, o, s_.lock_dotlock, "delivered to mailbox"));
   // The spool directory belongs to root (or group mail): the mailbox is
   // created with root's rights and given to the user.
   o.from_line = o.quote_from = o.blank_line = true;
@@ -368,18 +355,25 @@ Verdict RecipientDelivery::File(Attr& a, const std::string& path) {
   o.sender = msg_.req.sender;
   o.delivered_to = s_.delivered_file ? a.delivered : "";
   o.now = std::time(nullptr);
+  return Final(a, ToPath(path, rights, o, false, "delivered to file: " + path));
+}
+
+// A Maildir (path ends in '/') or an mbox file written with `rights`; a
+// sent mbox delivery says `mbox_text`.
+Verdict RecipientDelivery::ToPath(const std::string& path, const std::optional<Creds>& rights, CopyOptions o,
+                                  bool dotlock, const std::string& mbox_text) {
   EffectiveUser as(rights);
-  if (!as.error().empty()) return Final(a, Verdict::Defer("4.3.0", as.error()));
+  if (!as.error().empty()) return Verdict::Defer("4.3.0", as.error());
   if (path.back() == '/') {
     Verdict v = WriteMaildir(path, FormatCopy(o, msg_.lf), s_.myhostname);
     if (v.kind == Verdict::Kind::kSent) v.text = "delivered to maildir";
-    return Final(a, v);
+    return v;
   }
   o.from_line = o.quote_from = o.blank_line = true;
-  Verdict v = AppendMbox(path, FormatCopy(o, msg_.lf), {s_.lock_fcntl, s_.lock_flock, false}, s_.mailbox_size_limit,
+  Verdict v = AppendMbox(path, FormatCopy(o, msg_.lf), {s_.lock_fcntl, s_.lock_flock, dotlock}, s_.mailbox_size_limit,
                          std::nullopt);
-  if (v.kind == Verdict::Kind::kSent) v.text = "delivered to file: " + path;
-  return Final(a, v);
+  if (v.kind == Verdict::Kind::kSent) v.text = mbox_text;
+  return v;
 }
 
 Verdict RecipientDelivery::Command(Attr& a, const std::string& command, std::optional<Creds> as,
@@ -417,7 +411,7 @@ Verdict RecipientDelivery::Include(Attr& a, const std::string& path) {
   {
     EffectiveUser as(rights);
     if (!as.error().empty()) return Final(a, Verdict::Defer("4.3.0", as.error()));
-    event::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid() || fstat(fd.get(), &st) != 0)
       return Final(a, Verdict::Bounce("5.3.0", "cannot open include file " + path + ": " + std::strerror(errno)));
     if (!S_ISREG(st.st_mode)) return Final(a, Verdict::Bounce("5.3.0", "include file " + path + ": not a regular file"));

@@ -15,6 +15,7 @@
 
 #include "ipc/delivery.h"
 #include "local/expand.h"
+#include "local/mailbox.h"
 #include "local/settings.h"
 #include "mda/message.h"
 #include "mda/privs.h"
@@ -84,6 +85,8 @@ class RecipientDelivery {
   Verdict Address(Attr& a, std::string address);
   Verdict Command(Attr& a, const std::string& command, std::optional<Creds> as, const std::string& cwd);
   Verdict File(Attr& a, const std::string& path);
+  Verdict ToPath(const std::string& path, const std::optional<Creds>& rights, CopyOptions o, bool dotlock,
+                 const std::string& mbox_text);
   Verdict Include(Attr& a, const std::string& path);
   Verdict Indirect(Attr& a);
   Verdict Final(const Attr& a, Verdict v);  // logs and merges one final delivery

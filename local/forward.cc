@@ -3,39 +3,14 @@
 // new queue message per (sender, Delivered-To) pair, with the original body
 // behind a Delivered-To: header so that a forwarding loop is seen next time,
 // through cleanup: a message with too many hops bounces instead (5.4.0).
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <map>
 
-#include "event/event.h"
+#include "ipc/trigger.h"
 #include "local/deliver.h"
 #include "log/log.h"
 
 namespace postern::local {
-
-namespace {
-
-// Postfix's QMGR_REQ_SCAN_INCOMING on $queue_directory/public/qmgr. Never
-// blocks: a unix-socket connect completes at once or fails; a lost trigger
-// only costs latency, qmgr scans on its own timer too.
-void TriggerQmgr(const std::string& queue_directory) {
-  std::string path = queue_directory + "/public/qmgr";
-  sockaddr_un sa{};
-  if (path.size() >= sizeof sa.sun_path) return;
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  event::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  const char request = 'I';
-  if (!fd.valid() || connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-      send(fd.get(), &request, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
-    log::Verbose("qmgr trigger {}: {}", path, std::strerror(errno));
-}
-
-}  // namespace
 
 void RecipientDelivery::Flush() {
   if (pending_.empty()) return;
@@ -95,7 +70,7 @@ void RecipientDelivery::Flush() {
     for (const Pending* p : list) Final(p->attr, Verdict::Defer("4.3.0", "cannot forward message: " + failure));
   }
   pending_.clear();
-  if (queued) TriggerQmgr(s_.queue_directory);
+  if (queued) ipc::TriggerQmgr(s_.queue_directory);
 }
 
 }  // namespace postern::local

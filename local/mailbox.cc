@@ -96,7 +96,7 @@ Verdict AppendMbox(const std::string& path, std::string_view data, const MboxLoc
   if (locks.dotlock) {
     if (std::string why = dot.Take(path); !why.empty()) return Verdict::Defer("4.2.0", why);
   }
-  event::Fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  Fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) return Verdict::FromErrno(errno, "cannot open mailbox " + path + ": " + Errno(errno));
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno));
@@ -160,7 +160,7 @@ Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_
   std::string name = std::to_string(sec) + ".P" + std::to_string(getpid()) + "Q" + std::to_string(++counter) + "M" +
                      std::to_string(usec) + "." + SafeHost(hostname);
   std::string tmp = base + "/tmp/" + name, fresh = base + "/new/" + name;
-  event::Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) return Verdict::FromErrno(errno, "create maildir file " + tmp + ": " + Errno(errno));
   Verdict v = WriteAll(fd.get(), data);
   fd.Reset();
@@ -175,7 +175,7 @@ Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_
     return Verdict::FromErrno(err, "rename maildir file " + tmp + " to " + fresh + ": " + Errno(err));
   }
   // The new name must survive a crash too.
-  event::Fd d(open((base + "/new").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd d(open((base + "/new").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (d.valid()) fsync(d.get());
   return Verdict::Sent("");
 }

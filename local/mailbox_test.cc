@@ -10,17 +10,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "local/test_util.h"
+
 namespace postern::local {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::Slurp;
 
 class TempDir {
  public:

@@ -87,8 +87,8 @@ std::vector<ipc::DeliveryResult> Deliver(local::Agent& agent, ipc::DeliveryReque
   for (const ipc::DeliveryRecipient& rcpt : m.req.recipients) {
     if (!why.empty()) {
       out.push_back({rcpt.envelope_id, ipc::DeliveryStatus::kDeferred, "4.3.0", why, "none"});
-      log::Info("{}: to=<{}>, relay=none, delay=0, delays=0/0/0/0, dsn=4.3.0, status=deferred ({})", m.msgid,
-                rcpt.address, why);
+      log::Info("{}: to=<{}>, relay=none, {}, dsn=4.3.0, status=deferred ({})", m.msgid, rcpt.address,
+                log::FormatDelays(0, 0, 0, 0, 0), why);
     } else {
       out.push_back(local::RecipientDelivery(agent, m, rcpt, started).Run());
     }

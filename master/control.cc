@@ -5,7 +5,6 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +12,7 @@
 
 #include "ipc/control_link.h"
 #include "log/log.h"
+#include "util/unix_socket.h"
 
 namespace postern::master {
 
@@ -30,16 +30,14 @@ Result<void> Control::Open(const config::Config& cfg, const Owner& owner) {
   owner_ = owner;
   std::string path = cfg.Str("queue_directory") + "/public/control";
   if (path == path_ && listen_fd_.valid()) return {};
-  sockaddr_un sun{};
-  if (path.size() >= sizeof sun.sun_path) return Err("control socket path too long: " + path);
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.data(), path.size());
-  event::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  auto sun = MakeUnixAddress(path);
+  if (!sun) return Err("control " + sun.error());
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Err(std::string("control socket: ") + std::strerror(errno));
   unlink(path.c_str());  // a stale socket of an earlier master (the pid lock keeps a live one out)
   // Created 0600 from the start: no window in which anyone else could connect.
   mode_t old = umask(0177);
-  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+  int rc = bind(fd.get(), sun->get(), sun->size());
   umask(old);
   if (rc != 0) return Err("bind " + path + ": " + std::strerror(errno));
   if (owner.root && chown(path.c_str(), owner.uid, owner.gid) != 0)

@@ -34,7 +34,7 @@ class WorkerLink : public std::enable_shared_from_this<WorkerLink> {
     bool paused = false;     // its client lags: the worker was told to wait
   };
   // label names the worker in errors ("qmgr (pid 123)").
-  static std::shared_ptr<WorkerLink> Open(uv_loop_t* loop, event::Fd fd, std::string label = "the worker");
+  static std::shared_ptr<WorkerLink> Open(uv_loop_t* loop, Fd fd, std::string label = "the worker");
   std::shared_ptr<Call> Send(const std::vector<std::string>& words, std::function<void(std::string_view)> on_text,
                              std::function<void(const ipc::control::End&)> on_end);
   // The response is no longer wanted: the worker is told to stop, output dropped.
@@ -105,7 +105,7 @@ class Control {
   const config::Config* cfg_ = nullptr;
   Owner owner_;
   std::string path_;
-  event::Fd listen_fd_;
+  Fd listen_fd_;
   std::unique_ptr<event::Poll> poll_;
   ipc::control::RuntimeState state_;
 };

@@ -28,7 +28,7 @@ std::chrono::seconds ControlTimeout() {
 
 }  // namespace
 
-std::shared_ptr<WorkerLink> WorkerLink::Open(uv_loop_t* loop, event::Fd fd, std::string label) {
+std::shared_ptr<WorkerLink> WorkerLink::Open(uv_loop_t* loop, Fd fd, std::string label) {
   auto stream = event::Stream::Adopt(loop, fd.Release());
   if (!stream) {
     log::Warning("worker control link: {}", stream.error());

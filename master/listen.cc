@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <fstream>
 
 #include "util/strings.h"
+#include "util/unix_socket.h"
 
 namespace postern::master {
 
@@ -116,8 +116,7 @@ Result<std::vector<ListenAddress>> ResolveListen(const config::MasterService& s,
     std::string dir = cfg.Str("queue_directory") + (s.IsPrivate() ? "/private/" : "/public/");
     ListenAddress a{"", AF_UNIX, "", 0, dir + s.service};
     a.key = "unix:" + a.path;
-    if (a.path.size() >= sizeof(sockaddr_un{}.sun_path))
-      return Err("service " + s.Key() + ": socket path too long: " + a.path);
+    if (auto sun = MakeUnixAddress(a.path); !sun) return Err("service " + s.Key() + ": " + sun.error());
     return std::vector<ListenAddress>{a};
   }
   return Err("service " + s.Key() + ": type " + s.type + " is not supported (use inet or unix)");
@@ -138,18 +137,17 @@ int SystemMaxBacklog() {
   return in >> n && n > 0 ? n : 4096;
 }
 
-Result<event::Fd> OpenListener(const ListenAddress& a, int backlog) {
-  event::Fd fd(socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+Result<Fd> OpenListener(const ListenAddress& a, int backlog) {
+  Fd fd(socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   // A host without IPv6 still serves IPv4 under inet_protocols = all.
-  if (!fd.valid() && errno == EAFNOSUPPORT && a.family == AF_INET6) return event::Fd();
+  if (!fd.valid() && errno == EAFNOSUPPORT && a.family == AF_INET6) return Fd();
   if (!fd.valid()) return Err("socket for " + a.key + ": " + std::strerror(errno));
   int rc;
   if (a.family == AF_UNIX) {
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::memcpy(sun.sun_path, a.path.c_str(), a.path.size());
+    auto sun = MakeUnixAddress(a.path);
+    if (!sun) return Err(sun.error());
     unlink(a.path.c_str());  // a socket left by an earlier master
-    rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+    rc = bind(fd.get(), sun->get(), sun->size());
     // Anyone who can reach the directory may connect; the directory's mode
     // (private/ or public/) is the access control, as in Postfix.
     if (rc == 0) chmod(a.path.c_str(), 0666);

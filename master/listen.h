@@ -29,7 +29,7 @@ Result<std::vector<ListenAddress>> ResolveListen(const config::MasterService& s,
 
 // A bound, listening, non-blocking, close-on-exec socket; an invalid Fd when
 // the kernel has no IPv6 (the address is skipped).
-Result<event::Fd> OpenListener(const ListenAddress& a, int backlog);
+Result<Fd> OpenListener(const ListenAddress& a, int backlog);
 
 // The length of a service's listen queue: listen_backlog (main.cf, or the
 // service's -o); at 0, its default, the system's maximum (`somaxconn`), and

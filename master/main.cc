@@ -73,7 +73,7 @@ void DetachStdio() {
 }
 
 bool Running(const config::Config& cfg) {
-  event::Fd fd(open(master::PidFilePath(cfg).c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(open(master::PidFilePath(cfg).c_str(), O_RDONLY | O_CLOEXEC));
   return fd.valid() && flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 

@@ -8,13 +8,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "config/compat.h"
+#include "ipc/trigger.h"
 #include "log/log.h"
 
 extern char** environ;
@@ -219,13 +219,13 @@ void Master::Spawn(Service& s) {
     log::Warning("{}: control socket: {} -- throttling", s.path, std::strerror(errno));
     return Throttle(s);
   }
-  event::Fd ctl_master(cv[0]), ctl_worker(cv[1]);
+  Fd ctl_master(cv[0]), ctl_worker(cv[1]);
   int lw[2];
   if (pipe2(lw, O_CLOEXEC | O_NONBLOCK) != 0) {
     log::Warning("{}: pipe: {} -- throttling", s.path, std::strerror(errno));
     return Throttle(s);
   }
-  event::Fd words_master(lw[0]), words_worker(lw[1]);
+  Fd words_master(lw[0]), words_worker(lw[1]);
   std::vector<std::string> args = {s.path, "-c", config_dir_, "-n", s.def.service, "-t", s.def.type,
                                    "-s", std::to_string(s.listeners.size()), "-g", std::to_string(generation_),
                                    "-k", "-e"};
@@ -378,18 +378,11 @@ void Master::OnStatus(Service& s) {
 void Master::Wakeup(Service& s) {
   if (s.def.wakeup_if_used && !s.used) return;
   if (s.listeners.empty()) return;
-  event::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return;
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
   const std::string& path = s.listeners[0]->addr.path;
-  std::memcpy(sun.sun_path, path.c_str(), std::min(path.size(), sizeof sun.sun_path - 1));
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
-    // A full backlog means the service has plenty to do already.
-    if (errno != EAGAIN) log::Warning("wakeup {}: {}", path, std::strerror(errno));
-    return;
-  }
-  if (write(fd.get(), "W", 1) != 1) log::Verbose("wakeup {}: {}", path, std::strerror(errno));
+  int err = 0;
+  // A full backlog (EAGAIN) means the service has plenty to do already.
+  if (auto r = ipc::Trigger(path, {&ipc::kWakeup, 1}, ipc::Wait::kNever, &err); !r && err != EAGAIN)
+    log::Warning("wakeup: {}", r.error());
 }
 
 void Master::Reload() {

@@ -24,7 +24,7 @@ namespace postern::master {
 
 struct Listener {
   ListenAddress addr;
-  event::Fd fd;
+  Fd fd;
   std::unique_ptr<event::Poll> poll;
 };
 
@@ -33,8 +33,8 @@ struct Service {
   std::string path;  // daemon_directory/command
   int maxproc = 0;   // 0: no limit
   std::vector<std::shared_ptr<Listener>> listeners;
-  event::Fd status_fd;         // master's end of the status socket
-  event::Fd worker_status_fd;  // the end every worker of this service inherits
+  Fd status_fd;         // master's end of the status socket
+  Fd worker_status_fd;  // the end every worker of this service inherits
   std::unique_ptr<event::Poll> status_poll;
   ipc::FrameReader reader{ipc::kStatusPayloadMax};
   int total = 0;  // live workers of this generation
@@ -54,7 +54,7 @@ struct Proc {
   uint64_t started_ms = 0;  // loop time at spawn
   event::Handle<uv_process_t> handle;
   std::shared_ptr<WorkerLink> ctl;  // its control link (control.h)
-  event::Fd last_words;  // read end of the pipe its fatal line goes to (log::SetFatalFd)
+  Fd last_words;  // read end of the pipe its fatal line goes to (log::SetFatalFd)
 };
 
 class Master {

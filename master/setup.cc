@@ -79,8 +79,8 @@ std::string PidFilePath(const config::Config& cfg) {
   return dir + "/master.pid";
 }
 
-Result<event::Fd> LockPidFile(const std::string& path) {
-  event::Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+Result<Fd> LockPidFile(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd.valid()) return Err("open lock file " + path + ": " + std::strerror(errno));
   if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     int err = errno;

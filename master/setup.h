@@ -36,7 +36,7 @@ void CompactQueue(const config::Config& cfg, const Owner& owner);
 std::string PidFilePath(const config::Config& cfg);
 
 // Opens, locks and fills the pid file; the lock lives as long as the Fd.
-Result<event::Fd> LockPidFile(const std::string& path);
+Result<Fd> LockPidFile(const std::string& path);
 
 // A maillog_file that is a plain file must be writable by workers that run
 // as mail_owner: create it and hand it to them.

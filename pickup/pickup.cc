@@ -66,8 +66,7 @@ int Pickup::Scan() {
     if (o == Outcome::kStop) break;
   }
   if (queued > 0) {
-    if (auto r = ipc::Trigger(qdir_ + "/public/qmgr", std::string_view(&ipc::kQmgrScanIncoming, 1)); !r)
-      log::Verbose("qmgr trigger: {}", r.error());
+    ipc::TriggerQmgr(qdir_);
   }
   return queued;
 }
@@ -161,10 +160,10 @@ Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<queue::M
     (void)queue_->RemoveMessage(*id);
     return Outcome::kLeft;
   }
-  int64_t delay = std::max<int64_t>(0, time(nullptr) - arrival);
+  double delay = double(time(nullptr) - arrival);  // no queue manager: all of it before qmgr
   for (const ipc::BounceRecipient& r : req.recipients)
-    log::Info("{}: to=<{}>, relay=none, delay={}, dsn={}, status=bounced ({})", qid, r.address, delay, r.status,
-              r.diagnostic);
+    log::Info("{}: to=<{}>, relay=none, {}, dsn={}, status=bounced ({})", qid, r.address,
+              log::FormatDelays(delay, delay, 0, 0, 0), r.status, r.diagnostic);
   if (auto rm = queue_->RemoveMessage(*id); !rm.ok()) log::Warning("{}: remove: {}", qid, rm.message);
   else log::Info("{}: removed", qid);
   if (unlink(path.c_str()) != 0)

@@ -1,8 +1,6 @@
 // qmgr/dispatch.cc — handing the active set's jobs to transports and feeding their
 // outcome back: results to the recorder, the end of a request to the window; a dead
 // destination or an unusable transport has its recipients deferred.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -10,6 +8,7 @@
 #include "log/log.h"
 #include "qmgr/manager.h"
 #include "stats/recorder.h"
+#include "util/fd_limit.h"
 
 namespace postern::qmgr {
 
@@ -19,9 +18,8 @@ namespace {
 // descriptor here and a worker under master. Leaves room below the fd limit.
 int MaxInflight() {
   static const int limit = [] {
-    struct rlimit rl {};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1000;
-    return static_cast<int>(std::clamp<rlim_t>(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1, 1, 1000));
+    size_t budget = DescriptorBudget(64, false);
+    return budget == 0 ? 1000 : static_cast<int>(std::min<size_t>(budget, 1000));
   }();
   return limit;
 }

@@ -3,26 +3,16 @@
 
 #include <fmt/format.h>
 
+#include "log/log.h"
+
 namespace postern::qmgr {
-
-namespace {
-
-// Postfix prints delays with less precision as they grow: 0.41, 3.2, 75.
-std::string Seconds(double s) {
-  if (s < 0) s = 0;
-  if (s < 1) return fmt::format("{:.2g}", s);
-  if (s < 10) return fmt::format("{:.1f}", s);
-  return fmt::format("{:.0f}", s);
-}
-
-}  // namespace
 
 std::string Recorder::StatusLine(queue::MsgId msg, const Message& m, const Entry& e, const std::string& relay,
                                  const std::string& dsn, const std::string& status, const std::string& reason,
                                  int64_t now_ms) {
-  std::string delay = Seconds(static_cast<double>(now_ms) / 1000.0 - static_cast<double>(m.rec.arrival));
-  return fmt::format("{}: to=<{}>, relay={}, delay={}, delays={}/0/0/0, dsn={}, status={} ({})",
-                     queue::FormatMsgId(msg), e.address, relay, delay, delay, dsn, status, reason);
+  double age = static_cast<double>(now_ms) / 1000.0 - static_cast<double>(m.rec.arrival);
+  return fmt::format("{}: to=<{}>, relay={}, {}, dsn={}, status={} ({})", queue::FormatMsgId(msg), e.address, relay,
+                     log::FormatDelays(age, age, 0, 0, 0), dsn, status, reason);
 }
 
 Change Recorder::Record(Message& m, queue::MsgId msg, const Entry& e, const Outcome& o, int64_t now_ms) const {

@@ -3,13 +3,13 @@
 #include "sendmail/submit.h"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "util/unix_socket.h"
 
 namespace postern::sendmail {
 namespace {
@@ -29,20 +29,9 @@ Result<void> WriteAll(int fd, std::string_view b) {
 }  // namespace
 
 Result<Submission> Submission::Connect(const std::string& path, bool verbose) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path) return Err("socket path too long: " + path);
-  memcpy(sa.sun_path, path.data(), path.size());
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Err(std::string("socket: ") + strerror(errno));
-  Submission s(fd, verbose);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    return Err("connect to " + path + ": " + strerror(errno));
-  return s;
-}
-
-Submission::~Submission() {
-  if (fd_ >= 0) close(fd_);
+  auto fd = ConnectUnix(path, false);
+  if (!fd) return Err(fd.error());
+  return Submission(std::move(*fd), verbose);
 }
 
 Result<smtp::Reply> Submission::Read() {
@@ -58,7 +47,7 @@ Result<smtp::Reply> Submission::Read() {
         break;
     }
     char buf[4096];
-    ssize_t n = read(fd_, buf, sizeof buf);
+    ssize_t n = read(fd_.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Err(std::string("read from the mail system: ") + strerror(errno));
     if (n == 0) return Err("the mail system closed the connection");
@@ -66,11 +55,11 @@ Result<smtp::Reply> Submission::Read() {
   }
 }
 
-Result<void> Submission::Send(std::string_view bytes) { return WriteAll(fd_, bytes); }
+Result<void> Submission::Send(std::string_view bytes) { return WriteAll(fd_.get(), bytes); }
 
 Result<smtp::Reply> Submission::Command(std::string_view line) {
   if (verbose_) fprintf(stderr, ">>> %.*s\n", static_cast<int>(line.size()), line.data());
-  if (auto w = WriteAll(fd_, std::string(line) + "\r\n"); !w) return Err(w.error());
+  if (auto w = WriteAll(fd_.get(), std::string(line) + "\r\n"); !w) return Err(w.error());
   return Read();
 }
 

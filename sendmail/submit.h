@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "smtp/reply.h"
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace postern::sendmail {
@@ -15,11 +16,9 @@ namespace postern::sendmail {
 class Submission {
  public:
   static Result<Submission> Connect(const std::string& path, bool verbose);
-  Submission(Submission&& o) noexcept : fd_(o.fd_), verbose_(o.verbose_), parser_(std::move(o.parser_)) { o.fd_ = -1; }
-  Submission(const Submission&) = delete;
-  ~Submission();
+  Submission(Submission&&) noexcept = default;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Reads the next complete reply.
   Result<smtp::Reply> Read();
   // Sends bytes as they are (commands end in CRLF); buffered by the caller.
@@ -28,8 +27,8 @@ class Submission {
   Result<smtp::Reply> Command(std::string_view line);
 
  private:
-  explicit Submission(int fd, bool verbose) : fd_(fd), verbose_(verbose) {}
-  int fd_;
+  Submission(Fd fd, bool verbose) : fd_(std::move(fd)), verbose_(verbose) {}
+  Fd fd_;
   bool verbose_;
   smtp::ReplyParser parser_;
 };

@@ -3,17 +3,18 @@
 #include "smtp/connect.h"
 
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "util/unix_socket.h"
+
 namespace postern::smtp_client {
 
 void Connector::Tcp(const dns::IpAddress& addr, uint16_t port, const dns::IpAddress* bind,
                     uint64_t timeout_ms, Done done) {
-  event::Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return done(Err(std::strerror(errno)));
   if (bind) {
     if (bind->family() != addr.family())
@@ -29,16 +30,14 @@ void Connector::Tcp(const dns::IpAddress& addr, uint16_t port, const dns::IpAddr
 }
 
 void Connector::Unix(const std::string& path, uint64_t timeout_ms, Done done) {
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sun.sun_path) return done(Err("socket path too long"));
-  std::memcpy(sun.sun_path, path.data(), path.size());
-  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  auto sun = MakeUnixAddress(path);
+  if (!sun) return done(Err(sun.error()));
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return done(Err(std::strerror(errno)));
-  Begin(std::move(fd), reinterpret_cast<sockaddr*>(&sun), sizeof sun, timeout_ms, std::move(done));
+  Begin(std::move(fd), sun->get(), sun->size(), timeout_ms, std::move(done));
 }
 
-void Connector::Begin(event::Fd fd, const sockaddr* sa, socklen_t len, uint64_t timeout_ms,
+void Connector::Begin(Fd fd, const sockaddr* sa, socklen_t len, uint64_t timeout_ms,
                       Done done) {
   done_ = std::move(done);
   fd_ = std::move(fd);
@@ -61,7 +60,7 @@ void Connector::Finish(int err) {
   poll_.reset();  // stops watching the descriptor before the stream adopts it
   Done done = std::move(done_);
   done_ = nullptr;
-  event::Fd fd = std::move(fd_);
+  Fd fd = std::move(fd_);
   if (!done) return;
   if (err) return done(Err(std::strerror(err)));
   done(event::Stream::Adopt(loop_, fd.Release()));

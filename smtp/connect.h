@@ -31,13 +31,13 @@ class Connector {
   void Cancel();
 
  private:
-  void Begin(event::Fd fd, const sockaddr* sa, socklen_t len, uint64_t timeout_ms, Done done);
+  void Begin(Fd fd, const sockaddr* sa, socklen_t len, uint64_t timeout_ms, Done done);
   void Finish(int err);
 
   uv_loop_t* loop_;
   event::Timer timer_;
   std::unique_ptr<event::Poll> poll_;
-  event::Fd fd_;
+  Fd fd_;
   Done done_;
 };
 

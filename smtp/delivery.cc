@@ -309,9 +309,8 @@ std::string Delivery::LogLine(size_t i, const ipc::DeliveryResult& r) const {
   const char* status = r.status == ipc::DeliveryStatus::kSent      ? "sent"
                        : r.status == ipc::DeliveryStatus::kBounced ? "bounced"
                                                                    : "deferred";
-  return fmt::format("{}: to=<{}>, relay={}, delay={}, delays={}/0/{}/{}, dsn={}, status={} ({})", msgid_,
-                     req_.recipients[i].address, r.relay, log::FormatDelay(total), log::FormatDelay(queued_seconds_),
-                     log::FormatDelay(setup), log::FormatDelay(xfer), r.dsn, status, r.reason);
+  return fmt::format("{}: to=<{}>, relay={}, {}, dsn={}, status={} ({})", msgid_, req_.recipients[i].address, r.relay,
+                     log::FormatDelays(total, queued_seconds_, 0, setup, xfer), r.dsn, status, r.reason);
 }
 
 void Delivery::Finish(bool need_rset) {

@@ -41,4 +41,16 @@ void AddLookupKey(std::vector<std::string>* keys, std::string key) {
   keys->push_back(std::move(key));
 }
 
+std::vector<std::string> NexthopKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
+                                     bool mx_lookup) {
+  std::vector<std::string> keys;
+  AddLookupKey(&keys, std::string(nexthop_text));
+  if (!mx_lookup && hop_port != 0) {
+    std::string host(hop_host);
+    AddLookupKey(&keys, "[" + host + "]:" + std::to_string(hop_port));
+    AddLookupKey(&keys, "[" + host + "]");
+  }
+  return keys;
+}
+
 }  // namespace postern::smtp_client

@@ -29,4 +29,10 @@ Result<Nexthop> ParseNexthop(std::string_view text, std::string_view fallback_do
 // listed (case-insensitively): keys are tried in order, each once.
 void AddLookupKey(std::vector<std::string>* keys, std::string key);
 
+// The first keys of every per-next-hop table (TLS policy, SASL passwords):
+// the next hop as written, then for one without MX lookup "[host]:port" and
+// "[host]" (not for a unix socket, port 0).
+std::vector<std::string> NexthopKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
+                                     bool mx_lookup);
+
 }  // namespace postern::smtp_client

@@ -14,18 +14,9 @@
 
 namespace postern::smtp_client {
 
-namespace {
-
-void Wipe(std::string* s) {
-  if (!s->empty()) explicit_bzero(s->data(), s->size());
-  s->clear();
-}
-
-}  // namespace
-
 SaslCredentials::~SaslCredentials() {
-  Wipe(&user);
-  Wipe(&password);
+  smtp::WipeSecret(&user);
+  smtp::WipeSecret(&password);
 }
 
 Result<std::unique_ptr<SaslClient>> SaslClient::Load(const config::Config& cfg, bool lmtp) {
@@ -74,7 +65,7 @@ Result<std::optional<SaslCredentials>> SaslClient::Lookup(const std::vector<std:
     SaslCredentials c;
     c.user = v.substr(0, colon);
     if (colon != std::string::npos) c.password = v.substr(colon + 1);
-    Wipe(&v);
+    smtp::WipeSecret(&v);
     if (c.user.empty() || c.password.empty()) {
       log::Warning("smtp_sasl_password_maps: the entry for {} is not user:password", k);
       return std::optional<SaslCredentials>();
@@ -124,7 +115,7 @@ void Delivery::Authenticate() {
     steps->push_back(smtp::Base64Encode((*creds)->password));
   }
   conn_->WriteSecret(first + "\r\n", mech == "PLAIN" ? "AUTH PLAIN (credentials not logged)" : first);
-  Wipe(&first);
+  smtp::WipeSecret(&first);
   AuthStep(mech, (*creds)->user, std::move(steps), 0);
 }
 
@@ -137,10 +128,10 @@ void Delivery::AuthStep(std::string mech, std::string user, std::shared_ptr<std:
                   if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
                   if (r->code == 334 && next < steps->size()) {
                     self->conn_->WriteSecret((*steps)[next] + "\r\n", "(credentials not logged)");
-                    Wipe(&(*steps)[next]);
+                    smtp::WipeSecret(&(*steps)[next]);
                     return self->AuthStep(mech, user, steps, next + 1);
                   }
-                  for (std::string& s : *steps) Wipe(&s);
+                  for (std::string& s : *steps) smtp::WipeSecret(&s);
                   if (r->code / 100 == 2) {
                     log::Verbose("{}: authenticated to {} as {} with {}", self->msgid_, self->conn_->peer(), user,
                                  mech);

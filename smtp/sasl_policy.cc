@@ -24,22 +24,11 @@ Result<bool> PlaintextMechanismsAllowed(const std::vector<std::string>& options,
 
 std::vector<std::string> SaslLookupKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
                                         bool mx_lookup, std::string_view server_host) {
-  std::vector<std::string> keys;
-  auto add = [&keys](std::string k) { AddLookupKey(&keys, std::move(k)); };
-  add(std::string(nexthop_text));
+  std::vector<std::string> keys = NexthopKeys(nexthop_text, hop_host, hop_port, mx_lookup);
   std::string host(hop_host);
-  if (hop_port == 0) {  // unix:/path
-    add(host);
-    add(std::string(server_host));
-    return keys;
-  }
-  if (!mx_lookup) {
-    add("[" + host + "]:" + std::to_string(hop_port));
-    add("[" + host + "]");
-  }
-  add(host + ":" + std::to_string(hop_port));
-  add(host);
-  add(std::string(server_host));
+  if (hop_port != 0) AddLookupKey(&keys, host + ":" + std::to_string(hop_port));  // not for unix:/path
+  AddLookupKey(&keys, host);
+  AddLookupKey(&keys, std::string(server_host));
   return keys;
 }
 

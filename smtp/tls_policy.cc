@@ -75,18 +75,12 @@ Result<TlsPolicy> ParseTlsPolicy(std::string_view text) {
 
 std::vector<std::string> TlsPolicyKeys(std::string_view nexthop_text, std::string_view hop_host, uint16_t hop_port,
                                        bool mx_lookup) {
-  std::vector<std::string> keys;
-  auto add = [&keys](std::string k) { AddLookupKey(&keys, std::move(k)); };
-  add(std::string(nexthop_text));
+  std::vector<std::string> keys = NexthopKeys(nexthop_text, hop_host, hop_port, mx_lookup);
+  if (!mx_lookup) return keys;
   std::string host(hop_host);
-  if (!mx_lookup) {
-    add("[" + host + "]:" + std::to_string(hop_port));
-    add("[" + host + "]");
-    return keys;
-  }
-  add(host);
+  AddLookupKey(&keys, host);
   for (size_t dot = host.find('.'); dot != std::string::npos; dot = host.find('.', dot + 1))
-    add(host.substr(dot));
+    AddLookupKey(&keys, host.substr(dot));
   return keys;
 }
 

@@ -26,11 +26,6 @@ bool IsStrongHash(std::string_view h) {
   return false;
 }
 
-void Wipe(std::string* s) {
-  if (!s->empty()) explicit_bzero(s->data(), s->size());
-  s->clear();
-}
-
 bool SameBytes(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -47,8 +42,8 @@ struct VerifyWork {
   bool match = false;
   std::function<void(AuthOutcome)> done;
   ~VerifyWork() {
-    Wipe(&password);
-    Wipe(&hash);
+    smtp::WipeSecret(&password);
+    smtp::WipeSecret(&hash);
   }
 };
 
@@ -123,7 +118,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Load(const config::Config&
   return a;
 }
 
-Authenticator::~Authenticator() { Wipe(&dummy_hash_); }
+Authenticator::~Authenticator() { smtp::WipeSecret(&dummy_hash_); }
 
 void Authenticator::Verify(const std::string& user, std::string password, std::function<void(AuthOutcome)> done) {
   auto w = std::make_unique<VerifyWork>();

@@ -10,15 +10,6 @@
 
 namespace postern::smtpd {
 
-namespace {
-
-void Wipe(std::string* s) {
-  if (!s->empty()) explicit_bzero(s->data(), s->size());
-  s->clear();
-}
-
-}  // namespace
-
 bool Session::AuthOffered() const {
   const AuthSettings& a = svc_->auth().settings();
   return a.enable && !svc_->auth().broken() && (!a.tls_auth_only || tls_active());
@@ -52,7 +43,7 @@ void Session::Auth(std::string_view arg) {
   }
   std::string initial = std::move(*cmd->initial);
   AuthResponse(initial == "=" ? std::string_view() : std::string_view(initial));
-  Wipe(&initial);
+  smtp::WipeSecret(&initial);
 }
 
 // A 334 is not an answer to the command: it does not count it as done.
@@ -63,7 +54,7 @@ void Session::AuthChallenge(std::string_view text) {
 
 void Session::AuthAbort(int code, std::string_view enh, std::string_view text) {
   auth_.step = AuthState::Step::kNone;
-  Wipe(&auth_.login_user);
+  smtp::WipeSecret(&auth_.login_user);
   Reply(code, enh, text);
 }
 
@@ -75,18 +66,18 @@ void Session::AuthResponse(std::string_view line) {
   switch (auth_.step) {
     case AuthState::Step::kPlainResponse: {
       auto p = smtp::ParsePlain(*decoded);
-      Wipe(&*decoded);
+      smtp::WipeSecret(&*decoded);
       if (!p || !smtp::IsValidSaslUsername(p->authcid)) {
-        if (p) Wipe(&p->passwd);
+        if (p) smtp::WipeSecret(&p->passwd);
         return AuthGarbage("Invalid authentication message");
       }
       // An authorization identity other than oneself would be acting for someone else.
       if (!p->authzid.empty() && p->authzid != p->authcid) {
-        Wipe(&p->passwd);
+        smtp::WipeSecret(&p->passwd);
         return AuthAbort(535, "5.7.8", "Error: authentication failed: authorization identity refused");
       }
       AuthVerify(std::move(p->authcid), std::move(p->passwd));
-      Wipe(&p->passwd);
+      smtp::WipeSecret(&p->passwd);
       return;
     }
     case AuthState::Step::kLoginUser:
@@ -96,13 +87,13 @@ void Session::AuthResponse(std::string_view line) {
       return AuthChallenge(smtp::kLoginPassPrompt);
     case AuthState::Step::kLoginPass: {
       if (decoded->empty() || !smtp::IsValidSaslField(*decoded)) {
-        Wipe(&*decoded);
+        smtp::WipeSecret(&*decoded);
         return AuthGarbage("Invalid authentication message");
       }
       std::string user = std::move(auth_.login_user);
       auth_.login_user.clear();
       AuthVerify(std::move(user), std::move(*decoded));
-      Wipe(&*decoded);
+      smtp::WipeSecret(&*decoded);
       return;
     }
     default: return AuthAbort(503, "5.5.1", "Error: no authentication in progress");
@@ -121,7 +112,7 @@ void Session::AuthGarbage(std::string_view text) {
 void Session::AuthTooManyFailures() {
   log::Info("too many failed authentication attempts from {}", Who());
   auth_.step = AuthState::Step::kNone;
-  Wipe(&auth_.login_user);
+  smtp::WipeSecret(&auth_.login_user);
   paused_ = false;
   Reply(421, "4.7.0", svc_->settings().myhostname + " Error: too many failed authentication attempts");
   CloseAfterFlush();

@@ -1,13 +1,12 @@
 // smtpd/main.cc — the SMTP server worker: wiring only. One process serves
 // many sessions on its loop (server::Kind::kMulti); see smtpd(8).
-#include <sys/resource.h>
-
 #include "dns/resolver.h"
 #include "log/log.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtpd/session.h"
 #include "stats/recorder.h"
+#include "util/fd_limit.h"
 
 using namespace postern;
 
@@ -17,16 +16,7 @@ namespace {
 // another worker: what the descriptor limit allows, minus a reserve for the
 // queue, the listeners and lookup tables. The soft limit is raised to the
 // hard one first: one process is meant to hold thousands of sessions.
-size_t SessionLimit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
-  }
-  if (rl.rlim_cur == RLIM_INFINITY) return 0;
-  return rl.rlim_cur > 64 ? size_t(rl.rlim_cur - 64) : 1;
-}
+size_t SessionLimit() { return DescriptorBudget(64, true); }
 
 // Host names in mynetworks and the exclusion lists: resolved on the loop
 // (dns_servers), as Postfix matches them; until then such a list cannot say

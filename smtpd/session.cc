@@ -9,9 +9,9 @@
 
 #include <cstring>
 
+#include "ipc/trigger.h"
 #include "log/log.h"
 #include "smtp/reply.h"
-#include "smtpd/qmgr_trigger.h"
 #include "stats/keys.h"
 #include "stats/recorder.h"
 #include "util/strings.h"
@@ -68,7 +68,7 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
       reaper_(ctx.loop) {
   hold_ = ctx.hold;
   // One wake-up for qmgr per group commit, however many messages it made durable.
-  committer_.SetAfterBatch([this] { TriggerQmgr(settings_.queue_directory); });
+  committer_.SetAfterBatch([this] { ipc::TriggerQmgr(settings_.queue_directory); });
 }
 
 void Service::Accept(server::Client c) {

@@ -185,6 +185,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Data(std::string_view arg);
   void Bdat(std::string_view arg);
   std::optional<Answer> BeginContent();  // nullopt: the queue file is open
+  // What the client hears when the queue failed (Postfix's cleanup answers).
+  static Answer QueueErrorAnswer(queue::Code code);
   void FeedData();
   void FeedBdat();
   void AppendBdat(std::string_view chunk);

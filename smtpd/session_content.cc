@@ -24,6 +24,11 @@ void QueueWarning(const queue::Status& s, std::string_view prefix) {
 
 }  // namespace
 
+Session::Answer Session::QueueErrorAnswer(queue::Code code) {
+  if (code == queue::Code::kInsufficientStorage) return {452, "4.3.1", "Insufficient system storage"};
+  return {451, "4.3.0", "Error: queue file write error"};
+}
+
 smtp::BareLf Session::BareLfMode() const {
   const Settings& st = svc_->settings();
   // Excluded clients are not rejected, but end-of-data stays strict for all.
@@ -55,7 +60,7 @@ std::string Session::ReceivedHeader(queue::MsgId id) const {
     h += "\r\n\tfor <" + txn_->first_rcpt + ">; ";
   else
     h += ";\r\n\t";
-  return h + smtp::ReceivedDate(time(nullptr)) + "\r\n";
+  return h + smtp::MailDate(time(nullptr)) + "\r\n";
 }
 
 // Opens the queue file for the transaction, or says why the queue refuses.
@@ -78,8 +83,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   if (!w.ok()) {
     QueueWarning(w.status(), "queue: ");
     reply_class_ = QueueErrorClass(w.code());  // for the reply made of this answer
-    if (w.code() == queue::Code::kInsufficientStorage) return Answer{452, "4.3.1", "Insufficient system storage"};
-    return Answer{451, "4.3.0", "Error: queue file write error"};
+    return QueueErrorAnswer(w.code());
   }
   auto c = std::make_unique<Content>();
   c->writer = std::move(*w);
@@ -216,28 +220,23 @@ void Session::EndOfContent() {
   c.cleanup.Log(queue::FormatMsgId(c.writer->id()));
   bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
   bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
-  int code = 0;
-  const char* enh = "";
-  std::string text;
+  Answer a;
   if (over) {
-    code = 552, enh = "5.3.4", text = "Error: message file too big";
+    a = {552, "5.3.4", "Error: message file too big"};
   } else if (bare && BareLfMode() == smtp::BareLf::kReject) {
-    code = 550, enh = "5.5.2", text = "Error: bare <LF> received";
+    a = {550, "5.5.2", "Error: bare <LF> received"};
   } else if (c.cleanup.too_many_hops()) {
-    code = cleanup::kHopsCode, enh = cleanup::kHopsStatus, text = std::string("Error: ") + cleanup::kHopsText;
+    a = {cleanup::kHopsCode, cleanup::kHopsStatus, std::string("Error: ") + cleanup::kHopsText};
   } else if (!c.write_error.ok()) {
     QueueWarning(c.write_error, queue::FormatMsgId(c.writer->id()) + ": queue: ");
-    if (c.write_error.code == queue::Code::kInsufficientStorage)
-      code = 452, enh = "4.3.1", text = "Insufficient system storage";
-    else
-      code = 451, enh = "4.3.0", text = "Error: queue file write error";
+    a = QueueErrorAnswer(c.write_error.code);
   }
-  if (code) {
-    LogReject("END-OF-MESSAGE", code, enh, text, "");
+  if (a.code) {
+    LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
     if (!c.write_error.ok())
-      ReplyAs(QueueErrorClass(c.write_error.code), code, enh, text);
+      ReplyAs(QueueErrorClass(c.write_error.code), a.code, a.enhanced, a.text);
     else
-      Reply(code, enh, text);
+      Reply(a);
     ResetTxn();  // the writer goes, and its body with it
     ChatReset(svc_->settings().history_flush_threshold);
     return;
@@ -266,9 +265,10 @@ void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
     ++ok_[size_t(verb)];
     Reply(250, "2.0.0", "Ok: queued as " + queue::FormatMsgId(*r));
   } else if (r.code() == queue::Code::kInsufficientStorage) {
-    Reply(452, "4.3.1", "Insufficient system storage");
+    Reply(QueueErrorAnswer(r.code()));
   } else {
-    ReplyAs(QueueErrorClass(r.code()), 451, "4.3.0", "Error: queue file write error");
+    Answer a = QueueErrorAnswer(r.code());
+    ReplyAs(QueueErrorClass(r.code()), a.code, a.enhanced, a.text);
   }
   ChatReset(svc_->settings().history_flush_threshold);
   ArmTimeout();

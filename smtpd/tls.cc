@@ -20,7 +20,7 @@ namespace {
 
 // Postfix's "cannot get private key from file": the one line an admin needs.
 Result<void> CheckReadable(std::string_view param, const std::string& path) {
-  event::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   char c;
   if (!fd.valid() || read(fd.get(), &c, 1) < 0)
     return Err("cannot read " + std::string(param) + " " + path + ": " + std::strerror(errno));

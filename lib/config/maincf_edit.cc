@@ -11,6 +11,7 @@
 #include <map>
 
 #include "config/maincf.h"
+#include "util/fd.h"
 #include "util/strings.h"
 
 namespace postern::config {
@@ -18,25 +19,6 @@ namespace postern::config {
 namespace {
 
 constexpr size_t kMaxConfigFile = 16 << 20;  // far beyond any sane main.cf
-
-// Owns a file descriptor; closes it when it goes out of scope.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { if (fd_ >= 0) ::close(fd_); }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  // Closes now so that a failing close (NFS, quota) can be reported.
-  int Close() {
-    int r = ::close(fd_);
-    fd_ = -1;
-    return r;
-  }
-
- private:
-  int fd_;
-};
 
 std::string Errno() { return std::strerror(errno); }
 
@@ -180,7 +162,7 @@ Result<MainEditResult> EditMainCf(std::string_view text, MainEditOp op,
 }
 
 Result<std::string> ReadTextFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Err("open " + path + ": " + Errno());
   std::string out;
   char buf[65536];
@@ -199,7 +181,7 @@ Result<void> ReplaceFileAtomically(const std::string& path, std::string_view con
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string tmp = path + ".tmpXXXXXX";
-  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (fd.get() < 0) return Err("create " + tmp + ": " + Errno());
   auto fail = [&](const std::string& what) {
     std::string msg = what + " " + tmp + ": " + Errno();
@@ -220,7 +202,7 @@ Result<void> ReplaceFileAtomically(const std::string& path, std::string_view con
   if (fd.Close() != 0) return fail("close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename to " + path + " from");
   // The rename is durable only once the directory is on disk too.
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) ::fsync(dfd.get());
   return {};
 }

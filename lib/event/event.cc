@@ -12,11 +12,6 @@
 
 namespace postern::event {
 
-void Fd::Reset(int fd) {
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
-}
-
 Loop::Loop() {
   if (uv_loop_init(&loop_) != 0) std::abort();
 }

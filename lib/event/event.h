@@ -11,35 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace postern::event {
 
-// An owned file descriptor: closed on destruction unless released.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& o) noexcept : fd_(o.Release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) Reset(o.Release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void Reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+// The fd owner is util/fd.h's; this name stays for code written against it.
+using Fd = postern::Fd;
 
 // The process's loop. Destruction closes every handle still open and runs the
 // loop until their close callbacks have freed them.

@@ -2,16 +2,15 @@
 // answer frame back, over a blocking unix socket with a deadline.
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
-#include "event/event.h"
 #include "ipc/bounce.h"
 #include "ipc/frame.h"
+#include "util/unix_socket.h"
 
 namespace postern::ipc {
 
@@ -34,14 +33,9 @@ bool Wait(int fd, short events, Clock::time_point deadline) {
 }  // namespace
 
 Result<BounceAnswer> CallBounce(const std::string& socket_path, const BounceRequest& req, int timeout_ms) {
-  sockaddr_un sa{};
-  if (socket_path.size() >= sizeof sa.sun_path) return Err("socket path too long: " + socket_path);
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  event::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Err(std::string("socket: ") + std::strerror(errno));
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    return Err("connect " + socket_path + ": " + std::strerror(errno));
+  auto connected = ConnectUnix(socket_path, false);
+  if (!connected) return Err(connected.error());
+  Fd fd = std::move(*connected);
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string out = Frame(EncodeBounceRequest(req));
   for (size_t done = 0; done < out.size();) {

@@ -2,38 +2,25 @@
 // event loop (qmgr, and the smtp client passing mail on to best_mx_transport).
 #include "ipc/call.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <cerrno>
-#include <cstring>
+
+#include "util/unix_socket.h"
 
 namespace postern::ipc {
 
 std::unique_ptr<Call> Call::Connect(uv_loop_t* loop, const std::string& path, size_t frame_max, Failure* failure,
                                     std::string* why) {
-  sockaddr_un sun{};
-  if (path.size() >= sizeof sun.sun_path) {
-    *failure = Failure::kUnreachable;
-    *why = "socket path too long: " + path;
-    return nullptr;
-  }
-  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    *failure = Failure::kBusy;
-    *why = std::string("socket: ") + std::strerror(errno);
-    return nullptr;
-  }
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.data(), path.size());
   // A unix-socket connect completes at once or fails at once; EAGAIN means
   // the backlog is full because master has not started enough workers yet.
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
-    *failure = errno == EAGAIN ? Failure::kBusy : Failure::kUnreachable;
-    *why = "connect to " + path + ": " + std::strerror(errno);
+  int err = 0;
+  auto fd = ConnectUnix(path, true, &err);
+  if (!fd) {
+    bool busy = err == EAGAIN || err == EMFILE || err == ENFILE;
+    *failure = busy ? Failure::kBusy : Failure::kUnreachable;
+    *why = fd.error();
     return nullptr;
   }
-  auto stream = event::Stream::Adopt(loop, fd.Release());
+  auto stream = event::Stream::Adopt(loop, fd->Release());
   if (!stream) {
     *failure = Failure::kBusy;
     *why = stream.error();

@@ -153,7 +153,7 @@ std::string StatePath(const config::Config& cfg) {
 }
 
 Result<RuntimeState> LoadState(const std::string& path) {
-  event::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return RuntimeState{};
     return Err(path + ": " + std::strerror(errno));
@@ -173,7 +173,7 @@ Result<RuntimeState> LoadState(const std::string& path) {
 
 Result<void> SaveState(const std::string& path, const RuntimeState& s) {
   std::string tmp = path + ".tmp";
-  event::Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return Err(tmp + ": " + std::strerror(errno));
   std::string data = s.Encode();
   if (write(fd.get(), data.data(), data.size()) != ssize_t(data.size())) return Err(tmp + ": " + std::strerror(errno));
@@ -251,19 +251,11 @@ void Reply::SetPaused(bool paused) {
   if (!paused_) Pump();
 }
 
-void Reply::Finish() {
-  if (done_) return;
-  Flush();
-  done_ = true;
-  more_ = nullptr;
-  drain_ = nullptr;
-  on_cancel_ = nullptr;  // it may hold the relay that holds this reply
-  std::string frame;
-  AppendFrame(EncodeEnd({}, id_), &frame);
-  write_(std::move(frame));
-}
+void Reply::Finish() { Conclude({}); }
 
-void Reply::Fail(std::string_view error) {
+void Reply::Fail(std::string_view error) { Conclude({false, std::string(error)}); }
+
+void Reply::Conclude(const End& end) {
   if (done_) return;
   Flush();
   done_ = true;
@@ -271,7 +263,7 @@ void Reply::Fail(std::string_view error) {
   drain_ = nullptr;
   on_cancel_ = nullptr;  // it may hold the relay that holds this reply
   std::string frame;
-  AppendFrame(EncodeEnd({false, std::string(error)}, id_), &frame);
+  AppendFrame(EncodeEnd(end, id_), &frame);
   write_(std::move(frame));
 }
 

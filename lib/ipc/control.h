@@ -160,6 +160,7 @@ class Reply {
 
  private:
   void Flush();
+  void Conclude(const End& end);  // Finish and Fail
   std::function<void(std::string)> write_;
   std::function<size_t()> backlog_;
   uint32_t id_;

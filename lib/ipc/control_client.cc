@@ -1,31 +1,24 @@
 // ipc/control_client.cc — see control_client.h.
 #include "ipc/control_client.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <cerrno>
-#include <cstring>
 #include <memory>
 
 #include "ipc/control.h"
 #include "ipc/frame.h"
+#include "util/unix_socket.h"
 
 namespace postern::ipc::control {
 
 std::string ControlPath(const config::Config& cfg) { return cfg.Str("queue_directory") + "/public/control"; }
 
-Result<event::Fd> Connect(const std::string& path) {
-  sockaddr_un sun{};
-  if (path.size() >= sizeof sun.sun_path) return Err("control socket path too long: " + path);
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.data(), path.size());
-  event::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return Err(std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0) return fd;
-  if (errno == EACCES || errno == EPERM) return Err("permission denied");
-  if (errno == ENOENT || errno == ECONNREFUSED) return Err(std::string(kNotRunning) + " (postern start)");
-  return Err("connect " + path + ": " + std::strerror(errno));
+Result<Fd> Connect(const std::string& path) {
+  int err = 0;
+  auto fd = ConnectUnix(path, false, &err);
+  if (fd) return fd;
+  if (err == EACCES || err == EPERM) return Err("permission denied");
+  if (err == ENOENT || err == ECONNREFUSED) return Err(std::string(kNotRunning) + " (postern start)");
+  return Err(fd.error());
 }
 
 namespace {

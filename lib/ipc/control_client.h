@@ -26,7 +26,7 @@ std::string ControlPath(const config::Config& cfg);
 
 // A blocking connected socket (a local connect does not wait), or the error:
 // "permission denied", kNotRunning "(postern start)", or what connect said.
-Result<event::Fd> Connect(const std::string& path);
+Result<Fd> Connect(const std::string& path);
 
 // Sends one request and collects the whole answer (at most max_bytes of text);
 // done runs once, on the loop: the text, or the error (master's, a broken

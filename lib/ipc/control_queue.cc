@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "queue/ids.h"
+#include "util/strings.h"
 
 namespace postern::ipc::control {
 
@@ -77,23 +78,6 @@ std::string FormatQueueLine(const queue::MessageRecord& m, const queue::Envelope
                                std::to_string(e.attempts), RunStateText(rs), OneLine(e.last_error)})
     s += "|" + f;
   return s;
-}
-
-std::string JsonString(std::string_view in) {
-  std::string s = "\"";
-  for (unsigned char c : in) {
-    if (c == '"' || c == '\\') {
-      s += '\\';
-      s += char(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      s += buf;
-    } else {
-      s += char(c);
-    }
-  }
-  return s + "\"";
 }
 
 std::string FormatQueueJson(const queue::MessageRecord& m, const queue::Envelope& e, const RunState& rs) {

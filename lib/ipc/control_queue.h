@@ -30,6 +30,4 @@ std::string FormatEnvelopeDetail(const queue::MessageRecord& m, const queue::Env
 // qmgr's memory): from its stored state and times.
 RunState StoredRunState(const queue::Envelope& e, int64_t now, bool offline);
 
-std::string JsonString(std::string_view s);
-
 }  // namespace postern::ipc::control

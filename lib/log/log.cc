@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -219,16 +220,35 @@ void FatalText(std::string_view text) {
 }
 
 std::string FormatDelay(double s) {
-  if (!(s >= 0.005)) return "0";
-  char buf[32];
-  int decimals = s >= 10 ? 0 : s >= 1 ? 1 : 2;
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, s);
-  std::string out = buf;
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
+  constexpr long kMillion = 1000000;
+  constexpr long kSigWidth = 100;    // two significant digits
+  constexpr long kMaxRes = 10000;    // two decimals at most (delay_logging_resolution_limit)
+  long long us = s > 0 && s < 1e12 ? std::llround(s * kMillion) : 0;
+  long long sec = us / kMillion;
+  long usec = long(us % kMillion);
+  // The resolution: whole seconds from 10 s, tenths from 1 s, else hundredths.
+  long res = kMaxRes;
+  if (sec > 0) {
+    long n = 1;
+    while (sec >= n && n <= kSigWidth / 10) n *= 10;
+    res = (kMillion / kSigWidth) * n;
+  }
+  usec += res / 2;  // round half up; what is below the resolution is cut off
+  if (usec >= kMillion) ++sec, usec -= kMillion;
+  std::string out = std::to_string(sec);
+  if (usec >= res) {
+    out += '.';
+    for (long rem = usec, n = kMillion / 10; rem >= res && n > 0; n /= 10) {
+      out += char('0' + rem / n);
+      rem %= n;
+    }
   }
   return out;
+}
+
+std::string FormatDelays(double total, double before_qmgr, double in_qmgr, double setup, double transmission) {
+  return "delay=" + FormatDelay(total) + ", delays=" + FormatDelay(before_qmgr) + "/" + FormatDelay(in_qmgr) + "/" +
+         FormatDelay(setup) + "/" + FormatDelay(transmission);
 }
 
 }  // namespace postern::log

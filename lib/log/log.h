@@ -28,9 +28,14 @@ void Reconfigure(const config::Config& cfg);
 
 void SetLevel(Level level);  // runtime: `postern log verbose|brief`
 Level GetLevel();
-// The delay= figures of a delivery line, as Postfix prints them: at most two
-// decimals below 1 s, one below 10 s, none above; "0" for tiny or negative.
+// One delay figure of a delivery line, as Postfix's format_tv prints it with
+// two significant digits and at most two decimals: 0.01 s resolution below
+// 1 s, 0.1 s below 10 s, whole seconds above; rounded half up, trailing zeros
+// dropped, "0" for anything below 5 ms or negative.
 std::string FormatDelay(double seconds);
+// "delay=T, delays=a/b/c/d" of a delivery line (Postfix's log_adhoc): the
+// total, then before qmgr, in qmgr, connection setup and transmission.
+std::string FormatDelays(double total, double before_qmgr, double in_qmgr, double setup, double transmission);
 
 // `postern trace|untrace SUBSYSTEM` and `profile|unprofile SUBSYSTEM`: the
 // subsystems (smtp, transfer, bounce, scheduler, expand, lookup, io, ipc;

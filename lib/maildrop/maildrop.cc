@@ -137,12 +137,12 @@ Result<Writer> Writer::Create(const std::string& dir, const Envelope& env, std::
   if (!head) return Err(head.error());
   Writer w;
   w.dir_ = dir;
-  w.dir_fd_ = event::Fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  w.dir_fd_ = Fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!w.dir_fd_.valid()) return Err(Errno("open directory", dir));
   std::random_device rd;
   w.name_ = std::to_string(env.time) + "." + std::to_string(getpid()) + "." + std::to_string(rd());
   std::string tmp = std::string(kTempPrefix) + w.name_;
-  w.fd_ = event::Fd(openat(w.dir_fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  w.fd_ = Fd(openat(w.dir_fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!w.fd_.valid()) return Err(Errno("create", dir + "/" + tmp));
   if (owner && geteuid() == 0 && fchown(w.fd_.get(), owner->uid, owner->gid) != 0) {
     std::string e = Errno("chown", dir + "/" + tmp);
@@ -184,7 +184,7 @@ Result<std::string> Writer::Commit() {
 
 Result<Reader> Reader::Open(const std::string& path) {
   Reader r;
-  r.fd_ = event::Fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  r.fd_ = Fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!r.fd_.valid()) return Err(Errno("open", path));
   struct stat st;
   if (fstat(r.fd_.get(), &st) != 0) return Err(Errno("stat", path));

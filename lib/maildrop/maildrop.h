@@ -93,7 +93,7 @@ class Writer {
   Result<void> Flush();
 
   std::string dir_, name_;
-  event::Fd fd_, dir_fd_;
+  Fd fd_, dir_fd_;
   std::string buf_;
   uint64_t content_size_ = 0;
   bool committed_ = false;
@@ -109,7 +109,7 @@ class Reader {
 
  private:
   Reader() = default;
-  event::Fd fd_;
+  Fd fd_;
   Envelope env_;
   std::string pending_;  // content read together with the envelope
 };

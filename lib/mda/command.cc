@@ -218,9 +218,9 @@ Verdict RunCommand(const CommandSpec& spec, std::string_view input) {
   IgnoreSigpipe no_sigpipe;
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0) return Verdict::Defer("4.3.0", std::string("pipe: ") + std::strerror(errno));
-  event::Fd in_r(in[0]), in_w(in[1]);
+  Fd in_r(in[0]), in_w(in[1]);
   if (pipe2(out, O_CLOEXEC) != 0) return Verdict::Defer("4.3.0", std::string("pipe: ") + std::strerror(errno));
-  event::Fd out_r(out[0]), out_w(out[1]);
+  Fd out_r(out[0]), out_w(out[1]);
   Exec x = PrepareExec(spec);
   pid_t pid = fork();
   if (pid < 0) return Verdict::Defer("4.3.0", std::string("Delivery failed: fork: ") + std::strerror(errno));

@@ -72,9 +72,8 @@ void LogDelivery(const Message& m, std::string_view rcpt, std::string_view orig,
                        : v.kind == Verdict::Kind::kBounce ? "bounced"
                                                           : "deferred";
   std::string orig_to = EqualsIgnoreCase(orig, rcpt) ? "" : ", orig_to=<" + std::string(orig) + ">";
-  log::Info("{}: to=<{}>{}, relay={}, delay={}, delays={}/0/0/{}, dsn={}, status={} ({})", m.msgid, rcpt, orig_to,
-            relay, log::FormatDelay(queued + took), log::FormatDelay(queued), log::FormatDelay(took), v.dsn, status,
-            v.text);
+  log::Info("{}: to=<{}>{}, relay={}, {}, dsn={}, status={} ({})", m.msgid, rcpt, orig_to, relay,
+            log::FormatDelays(queued + took, queued, 0, 0, took), v.dsn, status, v.text);
 }
 
 ipc::DeliveryResult ResultOf(uint64_t envelope_id, const Verdict& v, std::string relay) {

@@ -18,11 +18,6 @@ namespace {
 constexpr size_t kBufSize = 64 * 1024;
 }
 
-void UniqueFd::Reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Status ErrnoStatus(int err, std::string_view what) {
   Code c = (err == ENOSPC || err == EDQUOT) ? Code::kInsufficientStorage : Code::kIo;
   return Fail(c, std::string(what) + ": " + std::strerror(err));
@@ -57,7 +52,7 @@ Status BodyWriter::Spill() {
     if (errno == EEXIST) return Fail(Code::kIo, "create " + path_ + ": queue id collision");
     return ErrnoStatus(errno, "create " + path_);
   }
-  fd_ = UniqueFd(fd);
+  fd_ = Fd(fd);
   // Recovery may have locked and unlinked the file between open and flock.
   struct stat st;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &st) != 0 || st.st_nlink == 0) {
@@ -74,18 +69,18 @@ Status BodyWriter::Spill() {
 
 BodyWriter::~BodyWriter() {
   // Neither committed nor aborted: nothing may be left behind.
-  if (fd_) Remove();
+  if (fd_.valid()) Remove();
 }
 
 Status BodyWriter::Append(std::string_view data) {
   if (!error_.ok()) return error_;
   size_ += data.size();
-  const size_t room = fd_ ? kBufSize : inline_max_ + 1;  // inline: up to inline_max_ bytes
+  const size_t room = fd_.valid() ? kBufSize : inline_max_ + 1;  // inline: up to inline_max_ bytes
   if (buf_.size() + data.size() < room) {
     buf_.append(data);
     return Status::Ok();
   }
-  if (!fd_) {
+  if (!fd_.valid()) {
     if (Status s = Spill(); !s.ok()) {
       error_ = s;
       return s;
@@ -102,7 +97,7 @@ Status BodyWriter::Append(std::string_view data) {
 
 Status BodyWriter::Flush() {
   if (!error_.ok()) return error_;
-  if (!fd_) return Status::Ok();  // inline: the commit transaction carries it
+  if (!fd_.valid()) return Status::Ok();  // inline: the commit transaction carries it
   std::string_view rest = buf_;
   while (!rest.empty()) {
     ssize_t n = ::write(fd_.get(), rest.data(), rest.size());
@@ -119,14 +114,14 @@ Status BodyWriter::Flush() {
 
 Status BodyWriter::Sync() {
   if (Status s = Flush(); !s.ok()) return s;
-  if (!fd_) return Status::Ok();
+  if (!fd_.valid()) return Status::Ok();
   if (::fdatasync(fd_.get()) != 0) error_ = ErrnoStatus(errno, "fsync " + path_);
   return error_;
 }
 
 void BodyWriter::Remove() {
   buf_.clear();
-  if (!fd_) return;
+  if (!fd_.valid()) return;
   ::unlink(path_.c_str());
   fd_.Reset();
 }
@@ -143,7 +138,7 @@ Outcome<BodyReader> BodyReader::Open(const std::string& path) {
     return Fail(errno == ENOENT ? Code::kCorrupt : Code::kIo,
                 "open " + path + ": " + std::strerror(errno));
   }
-  r.fd_ = UniqueFd(fd);
+  r.fd_ = Fd(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return Fail(Code::kIo, "stat " + path + ": " + std::strerror(errno));
   r.size_ = static_cast<uint64_t>(st.st_size);

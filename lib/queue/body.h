@@ -13,24 +13,9 @@
 
 #include "queue/ids.h"
 #include "queue/status.h"
+#include "util/fd.h"
 
 namespace postern::queue {
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept { std::swap(fd_, o.fd_); return *this; }
-  UniqueFd(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void Reset();
-
- private:
-  int fd_ = -1;
-};
 
 struct Owner {
   uid_t uid;
@@ -60,9 +45,9 @@ class BodyWriter {
   void Remove();       // abort: unlink and close
   void Close();        // committed: close, which drops the lock
   // No file: the whole body is inline_data(), for the commit transaction.
-  bool is_inline() const { return !fd_ && error_.ok(); }
+  bool is_inline() const { return !fd_.valid() && error_.ok(); }
   std::string_view inline_data() const { return buf_; }
-  bool has_file() const { return static_cast<bool>(fd_); }
+  bool has_file() const { return fd_.valid(); }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
   const Status& error() const { return error_; }
@@ -70,7 +55,7 @@ class BodyWriter {
  private:
   BodyWriter() = default;
   Status Spill();  // creates the file: the body no longer fits inline
-  UniqueFd fd_;
+  Fd fd_;
   std::string path_;
   std::string buf_;
   std::optional<Owner> owner_;
@@ -90,7 +75,7 @@ class BodyReader {
   uint64_t size() const { return size_; }
 
  private:
-  UniqueFd fd_;
+  Fd fd_;
   std::optional<std::string> mem_;
   size_t pos_ = 0;
   uint64_t size_ = 0;

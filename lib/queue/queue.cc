@@ -38,24 +38,27 @@ Status MdbStatus(int rc, std::string_view what) {
   return Fail(c, std::string(what) + ": " + mdb_strerror(rc));
 }
 
-Status GetEnvelopeIn(MDB_txn* t, MDB_dbi env_db, EnvId id, Envelope* out) {
-  std::string k = EnvKey(id);
+namespace {
+
+// One record by key, decoded; `what` names it in errors ("envelope ID").
+template <class Id, class Record, class Decode, class What>
+Status GetRecordIn(MDB_txn* t, MDB_dbi db, const std::string& k, Id id, Decode decode, What what, Record* out) {
   MDB_val key = mdb::Val(k), val;
-  if (int rc = mdb_get(t, env_db, &key, &val)) return MdbStatus(rc, "envelope " + FormatEnvId(id));
-  auto e = DecodeEnvelope(id, mdb::View(val));
-  if (!e) return Fail(Code::kCorrupt, "envelope " + FormatEnvId(id) + ": undecodable record");
-  *out = std::move(*e);
+  if (int rc = mdb_get(t, db, &key, &val)) return MdbStatus(rc, what());
+  auto r = decode(id, mdb::View(val));
+  if (!r) return Fail(Code::kCorrupt, what() + ": undecodable record");
+  *out = std::move(*r);
   return Status::Ok();
 }
 
+}  // namespace
+
+Status GetEnvelopeIn(MDB_txn* t, MDB_dbi env_db, EnvId id, Envelope* out) {
+  return GetRecordIn(t, env_db, EnvKey(id), id, DecodeEnvelope, [id] { return "envelope " + FormatEnvId(id); }, out);
+}
+
 Status GetMessageIn(MDB_txn* t, MDB_dbi msg_db, MsgId id, MessageRecord* out) {
-  std::string k = MsgKey(id);
-  MDB_val key = mdb::Val(k), val;
-  if (int rc = mdb_get(t, msg_db, &key, &val)) return MdbStatus(rc, "message " + FormatMsgId(id));
-  auto m = DecodeMessage(id, mdb::View(val));
-  if (!m) return Fail(Code::kCorrupt, "message " + FormatMsgId(id) + ": undecodable record");
-  *out = std::move(*m);
-  return Status::Ok();
+  return GetRecordIn(t, msg_db, MsgKey(id), id, DecodeMessage, [id] { return "message " + FormatMsgId(id); }, out);
 }
 
 Status LoadEnvelopes(MDB_txn* t, MDB_dbi env_db, MsgId id, std::vector<Envelope>* out) {
@@ -156,8 +159,8 @@ Status MakeDir(const std::string& path, bool* created) {
 }
 
 Status SyncDir(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync " + path);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || ::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync " + path);
   return Status::Ok();
 }
 
@@ -190,8 +193,8 @@ Status Queue::Init(const std::string& dir, const Options& opts) {
   if (created_data || created_top) {
     if (Status s = SyncDir(dir_); !s.ok()) return s;
   }
-  data_fd_ = UniqueFd(::open(data_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!data_fd_) return ErrnoStatus(errno, "open " + data_dir_);
+  data_fd_ = Fd(::open(data_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!data_fd_.valid()) return ErrnoStatus(errno, "open " + data_dir_);
 
   MDB_env* raw = nullptr;
   if (int rc = mdb_env_create(&raw)) return MdbStatus(rc, "mdb_env_create");
@@ -518,17 +521,6 @@ uint64_t Queue::InlineBodyCount() {
     return Status::Ok();
   });
   return n;
-}
-
-bool Queue::HasInlineBody(MsgId id) {
-  bool found = false;
-  (void)Read([&](MDB_txn* t) -> Status {
-    std::string k = MsgKey(id);
-    MDB_val key = mdb::Val(k), val;
-    found = mdb_get(t, body_db_, &key, &val) == 0;
-    return Status::Ok();
-  });
-  return found;
 }
 
 Counters Queue::GetCounters() {

@@ -164,7 +164,6 @@ class Queue {
   Outcome<Envelope> GetEnvelope(EnvId id);
   Outcome<std::vector<Envelope>> Envelopes(MsgId id);
   Outcome<BodyReader> OpenBody(MsgId id);  // inline or file: the one body reader
-  bool HasInlineBody(MsgId id);            // stored in LMDB rather than as a file
   uint64_t InlineBodyCount();              // bodies stored in LMDB (checks, tests)
   Counters GetCounters();
 
@@ -223,7 +222,6 @@ class Queue {
   // *last: the message went with it; *inline_body: and its body was in LMDB (no file to unlink).
   Status RemoveInTxn(MDB_txn* t, EnvId id, int64_t* deltas, bool* last, uint64_t* size, bool* inline_body);
   Status ApplyCounters(MDB_txn* t, const int64_t* deltas);
-  Status ForEachOfMessage(MsgId id, const std::function<Status(Envelope&)>& change);
   Status Transition(uint64_t id, const std::function<bool(const Envelope&)>& applies,
                     const std::function<void(Envelope&)>& change);
   int SweepOrphans();
@@ -234,7 +232,7 @@ class Queue {
   Options opts_;
   mdb::Env env_;
   MDB_dbi msg_db_ = 0, env_db_ = 0, sched_db_ = 0, state_db_ = 0, count_db_ = 0, body_db_ = 0;
-  UniqueFd data_fd_;
+  Fd data_fd_;
   // Transactions share it; growing the map (no transaction may be open) takes it alone.
   std::shared_mutex map_mu_;
   std::atomic<uint64_t> body_syncs_{0}, dir_syncs_{0}, fs_syncs_{0}, commit_syncs_{0}, commits_{0}, inline_{0};

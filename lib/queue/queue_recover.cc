@@ -76,9 +76,9 @@ int Queue::SweepOrphans() {
       auto id = ParseMsgId(ent->d_name);
       if (!id) continue;
       std::string path = dir + "/" + ent->d_name;
-      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       // A body whose writer holds the lock is being received right now.
-      if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+      if (!fd.valid() || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
       // Only now, under the lock, is the record's absence final.
       auto m = GetMessage(*id);
       if (m.ok() || m.code() != Code::kNotFound) continue;

@@ -89,7 +89,7 @@ class ExclusiveQueueLock {
  public:
   explicit ExclusiveQueueLock(const std::string& lock_path)
       : fd_(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC)) {
-    if (!fd_) return;
+    if (!fd_.valid()) return;
     struct flock l {};
     l.l_type = F_WRLCK;
     l.l_whence = SEEK_SET;
@@ -100,13 +100,13 @@ class ExclusiveQueueLock {
   bool held() const { return held_; }
 
  private:
-  UniqueFd fd_;  // closing it releases the lock
+  Fd fd_;  // closing it releases the lock
   bool held_ = false;
 };
 
 Status SyncDirOf(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync " + dir);
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || ::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync " + dir);
   return Status::Ok();
 }
 
@@ -114,8 +114,8 @@ Status SyncDirOf(const std::string& dir) {
 Status CopyCompact(MDB_env* env, const std::string& dir, const std::string& path, std::optional<Owner> owner) {
   std::string tmp = path + ".compact";
   ::unlink(tmp.c_str());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd) return ErrnoStatus(errno, "create " + tmp);
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus(errno, "create " + tmp);
   Status s;
   if (int rc = mdb_env_copyfd2(env, fd.get(), MDB_CP_COMPACT)) s = MdbStatus(rc, "copy");
   else if (::fsync(fd.get()) != 0) s = ErrnoStatus(errno, "fsync " + tmp);
@@ -192,9 +192,9 @@ Status Queue::CommitStatus(int rc) {
 
 bool Queue::ReleaseReserve() {
   std::string path = dir_ + "/" + kReserveName;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   struct stat st;
-  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size == 0) return false;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || st.st_size == 0) return false;
   if (::ftruncate(fd.get(), 0) != 0) return false;
   log::Warning("queue file system full: {} bytes of reserve ({}) released for queue updates", st.st_size, path);
   return true;
@@ -210,8 +210,8 @@ void Queue::KeepReserve() {
   // Only with room to spare, so that a file system hovering at the edge does
   // not take and give back the reserve on every check.
   if (AvailableBytes() < 2 * opts_.reserve_size + opts_.min_free) return;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return log::Warning("create {}: {}", path, std::strerror(errno));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return log::Warning("create {}: {}", path, std::strerror(errno));
   off_t len = static_cast<off_t>(opts_.reserve_size);
   int rc = ::fallocate(fd.get(), 0, 0, len);
   if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {

@@ -11,6 +11,7 @@
 
 #include "ipc/control_queue.h"
 #include "log/log.h"
+#include "util/strings.h"
 
 namespace postern::showq {
 
@@ -90,7 +91,6 @@ std::string AscTime(int64_t when) {
 // The null sender is MAILER-DAEMON, as in mailq's listing (Postfix's showq
 // writes empty_address_recipient for it in both).
 std::string FormatJson(const queue::MessageRecord& m, const std::vector<queue::Envelope>& envs, QueueName q) {
-  using ipc::control::JsonString;
   std::string out = fmt::format(
       "{{\"queue_name\": {}, \"queue_id\": {}, \"arrival_time\": {}, \"message_size\": {}, "
       "\"forced_expire\": false, \"sender\": {}, \"recipients\": [",

@@ -7,6 +7,7 @@
 
 #include "smtp/limits.h"
 #include "util/result.h"
+#include "util/strings.h"  // IsValidUtf8
 
 namespace postern::smtp {
 
@@ -53,8 +54,5 @@ bool IsValidDomain(std::string_view domain, bool utf8);
 
 // "[192.0.2.1]" or "[IPv6:2001:db8::1]", checked with inet_pton.
 bool IsValidAddressLiteral(std::string_view literal);
-
-// Well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
-bool IsValidUtf8(std::string_view s);
 
 }  // namespace postern::smtp

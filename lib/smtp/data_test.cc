@@ -213,17 +213,6 @@ TEST(DotStuffer, Table) {
   }
 }
 
-// What decode(stuff(x)) must give: bare LF as CRLF, last line ended.
-std::string Canonical(std::string_view x) {
-  std::string out;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r')) out += "\r\n";
-    else out.push_back(x[i]);
-  }
-  if (!out.empty() && (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)) out += "\r\n";
-  return out;
-}
-
 TEST(DotStuffer, RoundTripThroughTheDecoder) {
   std::mt19937 rng(3030);
   const char alphabet[] = {'.', '.', '\r', '\n', 'a', ' ', 'x'};
@@ -236,7 +225,7 @@ TEST(DotStuffer, RoundTripThroughTheDecoder) {
       Decoded d = Decode(wire, Mode(mode), {1 + rng() % 9});
       ASSERT_TRUE(d.done) << content;
       ASSERT_EQ(d.used, wire.size()) << content;
-      ASSERT_EQ(d.out, Canonical(content)) << content;
+      ASSERT_EQ(d.out, testing::Canonical(content)) << content;
       ASSERT_FALSE(d.bare_lf) << content;  // the stuffer never sends a bare LF
     }
   }

@@ -1,5 +1,6 @@
 // smtp/filter_test_util.h — for the tests of the in-place content filters
-// (StrayFilter, HeaderFilter, cleanup::Content): run one the way smtpd does.
+// (StrayFilter, HeaderFilter, cleanup::Content): run one the way smtpd does;
+// and the canonical form the dot-stuffing round trip must give.
 #pragma once
 
 #include <string>
@@ -19,6 +20,18 @@ std::string Chunked(std::string_view in, size_t chunk, Filter* f) {
   }
   f->Finish(&buf);
   return buf;
+}
+
+// What decode(stuff(x)) must yield (DotStuffer, DataDecoder): bare LF as
+// CRLF and the last line ended.
+inline std::string Canonical(std::string_view x) {
+  std::string out;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r')) out += "\r\n";
+    else out.push_back(x[i]);
+  }
+  if (!out.empty() && (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)) out += "\r\n";
+  return out;
 }
 
 }  // namespace postern::smtp::testing

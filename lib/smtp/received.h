@@ -9,10 +9,13 @@
 
 namespace postern::smtp {
 
-// RFC 5322 date of `t` in local time, "Mon, 23 Nov 2026 09:12:01 +0000" (a Date: header).
+// RFC 5322 date of `t` in local time, as Postfix's mail_date writes it
+// (day of month space-padded, English names): "Mon,  7 Dec 2026 09:12:01 +0000"
+// (a Date: header).
 std::string RfcDate(time_t t);
-// The same with the zone name as a comment, as Postfix writes it in Received: headers.
-std::string ReceivedDate(time_t t);
+// The same with the zone name as a comment, "... +0000 (UTC)": Received:
+// headers and the dates of delivery status notifications.
+std::string MailDate(time_t t);
 
 // Postfix pickup's header for locally submitted mail (sendmail, maildrop):
 // "Received: by HOST (MAIL_NAME, from userid UID)\r\n\tid QUEUE_ID; DATE\r\n".

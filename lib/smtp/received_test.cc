@@ -13,8 +13,9 @@ TEST(Received, LocalSubmissionNamesTheUserNotAClient) {
   tzset();
   EXPECT_EQ(LocalReceived("mx.example.test", "postern", 1000, "9f3a01c2", 1796619600),
             "Received: by mx.example.test (postern, from userid 1000)\r\n"
-            "\tid 9f3a01c2; Mon, 07 Dec 2026 05:00:00 +0000 (UTC)\r\n");
-  EXPECT_EQ(RfcDate(1796619600), "Mon, 07 Dec 2026 05:00:00 +0000");
+            "\tid 9f3a01c2; Mon,  7 Dec 2026 05:00:00 +0000 (UTC)\r\n");
+  EXPECT_EQ(RfcDate(1796619600), "Mon,  7 Dec 2026 05:00:00 +0000");
+  EXPECT_EQ(MailDate(1797656400), "Sat, 19 Dec 2026 05:00:00 +0000 (UTC)");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "smtp/sasl.h"
 
 #include <array>
+#include <cstring>
 
 #include "util/strings.h"
 
@@ -135,19 +136,13 @@ std::string EncodePlain(std::string_view authzid, std::string_view authcid, std:
   m.append(authcid).push_back('\0');
   m.append(passwd);
   std::string out = Base64Encode(m);
-  // The plaintext held a password: do not leave it in freed memory.
-  volatile char* p = m.data();
-  for (size_t i = 0; i < m.size(); ++i) p[i] = 0;
+  WipeSecret(&m);  // the plaintext held a password
   return out;
 }
 
-std::vector<std::string> SaslMechanisms(std::string_view list) {
-  std::vector<std::string> out;
-  for (std::string& w : SplitList(list)) {
-    for (char& c : w) c = Upper(c);
-    out.push_back(std::move(w));
-  }
-  return out;
+void WipeSecret(std::string* s) {
+  if (!s->empty()) explicit_bzero(s->data(), s->size());
+  s->clear();
 }
 
 }  // namespace postern::smtp

@@ -39,6 +39,10 @@ std::optional<PlainCredentials> ParsePlain(std::string_view decoded);
 // The base64 PLAIN message a client sends.
 std::string EncodePlain(std::string_view authzid, std::string_view authcid, std::string_view passwd);
 
+// Overwrites a secret (password, decoded credentials) before clearing it, so
+// that it is not left in freed memory.
+void WipeSecret(std::string* s);
+
 // A LOGIN username or password: at most kSaslFieldMax octets, no NUL.
 bool IsValidSaslField(std::string_view s);
 
@@ -49,8 +53,5 @@ bool IsValidSaslUsername(std::string_view s);
 // The server's LOGIN prompts, already base64 ("Username:", "Password:").
 inline constexpr std::string_view kLoginUserPrompt = "VXNlcm5hbWU6";
 inline constexpr std::string_view kLoginPassPrompt = "UGFzc3dvcmQ6";
-
-// The mechanism names of a list (from main.cf or an EHLO AUTH line), upper-cased.
-std::vector<std::string> SaslMechanisms(std::string_view list);
 
 }  // namespace postern::smtp

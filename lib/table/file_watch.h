@@ -1,6 +1,6 @@
-// table/file_watch.h — small helpers of the file-backed tables: an fd owner
-// and a "has this file been replaced or changed?" check, rate-limited so that
-// a busy smtpd does not stat a table on every lookup.
+// table/file_watch.h — a helper of the file-backed tables: a "has this file
+// been replaced or changed?" check, rate-limited so that a busy smtpd does not
+// stat a table on every lookup.
 #pragma once
 
 #include <sys/stat.h>
@@ -12,34 +12,9 @@
 #include <optional>
 #include <string>
 
+#include "util/fd.h"
+
 namespace postern::table {
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 // Identity and version of a file: rename() of a rebuilt file changes the
 // inode; an edit in place changes mtime or size.

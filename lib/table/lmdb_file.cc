@@ -120,7 +120,7 @@ Result<std::unique_ptr<LmdbBuilder>> LmdbBuilder::Start(const std::string& db_pa
   b->db_path_ = db_path;
   b->tmp_path_ = db_path + ".tmp." + std::to_string(getpid());
   ::unlink(b->tmp_path_.c_str());  // a leftover of a crashed run with our pid
-  UniqueFd fd(::open(b->tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Fd fd(::open(b->tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (fd.get() < 0) return Err("create " + b->tmp_path_ + ": " + std::strerror(errno));
   size_t existing = 0;
   if (copy_existing) {
@@ -136,7 +136,7 @@ Result<std::unique_ptr<LmdbBuilder>> LmdbBuilder::Start(const std::string& db_pa
       return Err("stat " + db_path + ": " + std::strerror(errno));
     }
   }
-  fd.reset();
+  fd.Reset();
   auto env = NewEnv(b->tmp_path_);
   if (!env) return Err(env.error());
   b->env_ = std::move(*env);
@@ -256,7 +256,7 @@ Result<void> LmdbBuilder::Commit(const Finish& finish) {
   // The rename itself must survive a crash too.
   size_t slash = db_path_.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : db_path_.substr(0, slash);
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) fsync(dfd.get());
   return {};
 }

@@ -133,7 +133,7 @@ void ResolveDuplicates(std::vector<Entry>* entries, Duplicates mode, std::string
 }
 
 Result<std::string> ReadWholeFile(const std::string& path, size_t limit) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Err("open " + path + ": " + std::strerror(errno));
   struct stat st {};
   std::string data;

@@ -203,7 +203,7 @@ TicketKey::~TicketKey() {
 namespace {
 
 Result<std::string> ReadKeyFile(const std::string& path, size_t want, time_t* mtime) {
-  event::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return Err(std::string(strerror(errno)));
   struct stat st{};
   if (fstat(fd.get(), &st) != 0) return Err(std::string(strerror(errno)));
@@ -221,7 +221,7 @@ Result<std::string> ReadKeyFile(const std::string& path, size_t want, time_t* mt
 Result<void> WriteKeyFile(const std::string& path, const gnutls_datum_t& key, bool replace) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   unlink(tmp.c_str());
-  event::Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return Err("create " + tmp + ": " + strerror(errno));
   if (write(fd.get(), key.data, key.size) != ssize_t(key.size) || fsync(fd.get()) != 0) {
     std::string e = strerror(errno);

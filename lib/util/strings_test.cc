@@ -35,5 +35,25 @@ TEST(Strings, CaseInsensitive) {
   EXPECT_EQ(ToLower("MiXeD"), "mixed");
 }
 
+TEST(Strings, JsonStringEscapesWhatJsonNeeds) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"", R"("")"},
+      {"a\"b\\c", R"("a\"b\\c")"},
+      {"tab\there\r\n", R"("tab\u0009here\u000d\u000a")"},
+      {"caf\xc3\xa9", "\"caf\xc3\xa9\""},      // valid UTF-8 stays as it is
+      {"caf\xe9", R"("caf\u00e9")"},             // a Latin-1 byte is escaped
+      {std::string_view("n\0ul", 4), R"("n\u0000ul")"},
+  };
+  for (auto [in, want] : cases) EXPECT_EQ(JsonString(in), want) << in;
+}
+
+TEST(Strings, IsValidUtf8RejectsOverlongsAndSurrogates) {
+  EXPECT_TRUE(IsValidUtf8("plain \xc3\xa9 \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // a surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // cut short
+}
+
 }  // namespace
 }  // namespace postern

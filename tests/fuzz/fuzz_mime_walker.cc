@@ -10,14 +10,12 @@
 #include "mime/lines.h"
 #include "mime/walker.h"
 #include "smtp/text_out.h"
+#include "tests/fuzz/check.h"
 
 using namespace postern;
+using postern::fuzz::Check;
 
 namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 struct Out : mime::LineSink {
   explicit Out(size_t limit) : text(limit) {}

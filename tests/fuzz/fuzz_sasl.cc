@@ -7,16 +7,10 @@
 #include <string_view>
 
 #include "smtp/sasl.h"
+#include "tests/fuzz/check.h"
 
 using namespace postern::smtp;
-
-namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+using postern::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

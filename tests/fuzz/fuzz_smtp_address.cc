@@ -7,14 +7,10 @@
 
 #include "smtp/address.h"
 #include "smtp/esmtp.h"
+#include "tests/fuzz/check.h"
 
 using namespace postern::smtp;
-
-namespace {
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
+using postern::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -11,17 +11,15 @@
 #include "smtp/command.h"
 #include "smtp/esmtp.h"
 #include "smtp/reader.h"
+#include "tests/fuzz/check.h"
 
 using namespace postern::smtp;
+using postern::fuzz::Check;
 
 namespace {
 
 bool Inside(std::string_view part, std::string_view whole) {
   return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
-}
-
-void Check(bool ok) {
-  if (!ok) std::abort();
 }
 
 std::vector<std::string> ReadLines(std::string_view in, size_t step) {

@@ -10,25 +10,12 @@
 #include "smtp/data.h"
 #include "smtp/filter_test_util.h"
 #include "smtp/headers.h"
+#include "tests/fuzz/check.h"
 
 using namespace postern::smtp;
+using postern::fuzz::Check;
 
 namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-// What decode(stuff(x)) must yield: bare LF as CRLF and the last line ended.
-std::string Canonical(std::string_view x) {
-  std::string out;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r')) out += "\r\n";
-    else out.push_back(x[i]);
-  }
-  if (!out.empty() && (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)) out += "\r\n";
-  return out;
-}
 
 struct Run {
   std::string out;
@@ -66,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   s.Finish(&wire);
   Run rt = Decode(wire, mode, 1 + (step * 7) % 11);
   Check(rt.done && rt.used == wire.size() && !rt.bare_lf);
-  Check(rt.out == Canonical(in));
+  Check(rt.out == testing::Canonical(in));
 
   // Raw input: chunking never changes the outcome.
   Run whole = Decode(in, mode, in.size() + 1);

@@ -7,14 +7,12 @@
 #include <string_view>
 
 #include "smtp/reply.h"
+#include "tests/fuzz/check.h"
 
 using namespace postern::smtp;
+using postern::fuzz::Check;
 
 namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 bool Clean(const Reply& r) {
   for (const auto& l : r.lines)

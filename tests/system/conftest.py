@@ -3,6 +3,7 @@
 # temporary directory, on free loopback ports, driven through the real
 # `postern` command. Later suites reuse it: set main.cf parameters with
 # instance.set(...), add master.cf lines with instance.add_service(...).
+import json
 import os
 import re
 import select
@@ -19,6 +20,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("POSTERN_BIN") or REPO / "build" / "release" / "bin")
+QTOOL = BIN / "qtool"  # tests/tools: puts messages into a queue and reads them back
+
+
+def qtool_command(*args):
+    """The command line of qtool; args start with -c CONFIG_DIR or -q QUEUE_DIR."""
+    return [str(QTOOL), *(str(a) for a in args)]
+
+
+def qtool(*args, timeout=60, check=True):
+    """Runs qtool to its end; with check, asserts that it succeeded."""
+    r = subprocess.run(qtool_command(*args), capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert r.returncode == 0, f"qtool {' '.join(map(str, args))}: {r.stderr}"
+    return r
 
 
 def free_port(host="127.0.0.1"):
@@ -178,6 +193,19 @@ class Instance:
     def postern(self, *args, timeout=30):
         return subprocess.run([str(BIN / "postern"), "-c", str(self.config_dir), *args],
                               capture_output=True, text=True, timeout=timeout)
+
+    # --- its queue, through qtool ---------------------------------------
+    def qtool(self, *args, timeout=60, check=True):
+        return qtool("-c", self.config_dir, *args, timeout=timeout, check=check)
+
+    def queue_messages(self):
+        """Every message in the queue: dicts as qtool dump writes them, with
+        the body as bytes and "rcpts", the sorted recipient addresses."""
+        msgs = [json.loads(l) for l in self.qtool("dump", timeout=30).stdout.splitlines()]
+        for m in msgs:
+            m["body"] = bytes.fromhex(m["body"])
+            m["rcpts"] = sorted(x["address"] for x in m["recipients"])
+        return msgs
 
     def start(self):
         r = self.postern("start")

@@ -3,13 +3,8 @@ record file out) in master.cf, qtool to enqueue and list, and the instance
 settings that make qmgr's timing test-sized."""
 import os
 import socket
-import subprocess
-import time
-from pathlib import Path
 
-from conftest import BIN, wait_for
-
-QTOOL = BIN / "qtool"
+from conftest import QTOOL, wait_for  # noqa: F401 (QTOOL: for the tests that import it from here)
 
 FAST = dict(
     minimal_backoff_time="1s",
@@ -88,23 +83,19 @@ def configure(instance, **params):
 
 def inject(instance, *rcpts, sender="sender@example.org", count=1, size=0, trigger=True, age=0):
     """Enqueues `count` messages; `age`: their arrival that many seconds ago."""
-    args = [str(QTOOL), str(instance.config_dir), "inject", "-f", sender, "-n", str(count)]
+    args = ["inject", "-f", sender, "-n", count]
     if size:
-        args += ["-s", str(size)]
+        args += ["-s", size]
     if age:
-        args += ["-a", str(age)]
+        args += ["-a", age]
     if not trigger:
         args.append("--no-trigger")
-    r = subprocess.run(args + list(rcpts), capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.split()
+    return instance.qtool(*args, *rcpts).stdout.split()
 
 
 def envelopes(instance):
     """[{id, state, attempts, next, rcpt, error}] as the queue holds them."""
-    r = subprocess.run([str(QTOOL), str(instance.config_dir), "list"], capture_output=True, text=True,
-                       timeout=30)
-    assert r.returncode == 0, r.stderr
+    r = instance.qtool("list", timeout=30)
     out = []
     for line in r.stdout.splitlines():
         head, _, error = line.partition(" | ")

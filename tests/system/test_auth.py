@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import BIN, Instance, _traversable_tempdir, free_port, wait_for
-from test_smtp_client import ENQUEUE, Message, deliver
+from conftest import BIN, QTOOL, Instance, _traversable_tempdir, free_port, wait_for
+from test_smtp_client import Message, deliver
 from test_smtpd import start_smtpd
 from test_tls import pki, tls_params  # noqa: F401 (pki is a fixture)
 
@@ -370,7 +370,7 @@ def smarthost():
 
 
 def client_agent(instance, host_port, secret, **params):
-    assert ENQUEUE.exists(), f"no smtp_enqueue in {BIN}"
+    assert QTOOL.exists(), f"no qtool in {BIN}"
     path = instance.root / "smtp_passwd"
     path.write_text(f"[127.0.0.1]:{host_port} relayuser:{secret}\n")
     instance.set(smtp_sasl_auth_enable="yes", smtp_sasl_password_maps=f"texthash:{path}",

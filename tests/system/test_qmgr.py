@@ -178,8 +178,7 @@ def test_held_mail_is_never_scheduled(instance):
     (free,) = inject(instance, "free@example.test")
     wait_for(lambda: sink.sent(), what="the free message")
     (held,) = inject(instance, "held@example.test", trigger=False)
-    r = subprocess.run([str(QTOOL), str(instance.config_dir), "hold", held], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    instance.qtool("hold", held)
     trigger(instance, b"A")  # even "everything now" leaves held mail alone
     time.sleep(1.5)
     assert sink.sent() == [(free, "free@example.test")]

@@ -1,6 +1,6 @@
 """Queue durability with real processes (issue 4): SIGKILL at random moments
 loses no acknowledged message and leaves nothing partial; several processes
-enqueue at once while another iterates. Drives bin/queue_tool."""
+enqueue at once while another iterates. Drives qtool on a bare queue directory."""
 import os
 import random
 import signal
@@ -9,10 +9,9 @@ import time
 
 import pytest
 
-BIN = os.environ.get("POSTERN_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/bin"))
-TOOL = os.path.join(BIN, "queue_tool")
+from conftest import QTOOL, qtool, qtool_command
 
-pytestmark = pytest.mark.skipif(not os.path.exists(TOOL), reason="queue_tool not built")
+pytestmark = pytest.mark.skipif(not QTOOL.exists(), reason="qtool not built")
 
 
 def complete_ids(stdout):
@@ -26,10 +25,9 @@ def verify(qdir, ids, *extra):
     idfile = os.path.join(qdir, "..", "printed.txt")
     with open(idfile, "w") as f:
         f.write("\n".join(ids) + "\n")
-    r = subprocess.run([TOOL, "--recover", *extra, "verify", qdir, idfile],
-                       capture_output=True, timeout=300)
-    assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
-    return r.stdout.decode()
+    r = qtool("-q", qdir, "--recover", "verify", *extra, idfile, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r.stdout
 
 
 def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path):
@@ -38,9 +36,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path):
     printed = []
     kills = 0
     while kills < 60:
-        args = [TOOL, "--async", str(rng.choice([1, 4, 16])), "enqueue", qdir]
-        if kills % 3 == 0:
-            args.insert(1, "--recover")  # some kills land inside start-up recovery
+        # Some kills land inside start-up recovery.
+        recover = ["--recover"] if kills % 3 == 0 else []
+        args = qtool_command("-q", qdir, *recover, "flood", "--async", rng.choice([1, 4, 16]))
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.01, 0.3))
         p.send_signal(signal.SIGKILL)
@@ -56,10 +54,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path):
 def test_four_writers_and_a_reader_keep_every_message_and_the_counters(tmp_path):
     qdir = str(tmp_path / "queue")
     # Create the environment once so that the writers race only on enqueueing.
-    subprocess.run([TOOL, "remove", qdir, "0"], check=True, capture_output=True, timeout=30)
-    writers = [subprocess.Popen([TOOL, "--async", "8", "--size", "512", "enqueue", qdir, "2500"],
+    qtool("-q", qdir, "remove", "0", timeout=30)
+    writers = [subprocess.Popen(qtool_command("-q", qdir, "flood", "--async", 8, "--size", 512, 2500),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
-    reader = subprocess.Popen([TOOL, "scan", qdir, "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader = subprocess.Popen(qtool_command("-q", qdir, "scan", 8), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     printed = []
     for w in writers:
         out, err = w.communicate(timeout=300)

@@ -20,9 +20,7 @@ import dns.rrset as dns_rrset
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import BIN, common_free_port, free_port, wait_for
-
-ENQUEUE = BIN / "smtp_enqueue"
+from conftest import BIN, QTOOL, common_free_port, free_port, wait_for
 
 
 # --- the delivery protocol -------------------------------------------------
@@ -71,13 +69,12 @@ def _recv_exact(sock, n):
 
 
 class Message:
-    """One message put into the instance's queue by smtp_enqueue."""
+    """One message put into the instance's queue by qtool enqueue."""
 
     def __init__(self, instance, body, rcpts, sender="sender@example.org", args=()):
         path = instance.root / f"body-{time.monotonic_ns()}"
         path.write_bytes(body)
-        out = subprocess.run([str(ENQUEUE), str(instance.config_dir), str(path), "-f", sender, *args, *rcpts],
-                             capture_output=True, text=True, check=True).stdout.split("\n")
+        out = instance.qtool("enqueue", path, "-f", sender, *args, *rcpts).stdout.split("\n")
         self.msgid = int(out[0], 16)
         self.msgid_text = out[0]
         self.envelopes = [(int(l.split()[0], 16), l.split()[1]) for l in out[1:] if l.strip()]
@@ -369,7 +366,7 @@ def dns(instance):
 @pytest.fixture
 def agent(instance):
     """An instance running the smtp and lmtp transports."""
-    assert ENQUEUE.exists(), f"no smtp_enqueue in {BIN}"
+    assert QTOOL.exists(), f"no qtool in {BIN}"
     instance.set(smtp_connection_cache_time_limit="5s", lmtp_connection_cache_time_limit="5s")
     instance.add_service("smtp unix - - n - - smtp")
     instance.add_service("lmtp unix - - n - - lmtp")

@@ -15,12 +15,12 @@ import threading
 
 import pytest
 
-from conftest import Instance, _traversable_tempdir, free_port, wait_for
+from conftest import QTOOL, Instance, _traversable_tempdir, free_port, wait_for
 from qmgr_helpers import FAST, envelopes, trigger
-from test_smtp_client import ENQUEUE, Message, Sink, deliver
+from test_smtp_client import Message, Sink, deliver
 from test_tls import pki, start_tls_smtpd  # noqa: F401 (pki is a fixture)
 
-pytestmark = pytest.mark.skipif(not (shutil.which("certtool") and ENQUEUE.exists()),
+pytestmark = pytest.mark.skipif(not (shutil.which("certtool") and QTOOL.exists()),
                                 reason="certtool or test helpers missing")
 
 BODY = b"Subject: over tls\r\nFrom: a@example.org\r\n\r\nsecret line\r\n"

@@ -1,8 +1,7 @@
 # tests/system/test_smtpd.py — smtpd's protocol end to end: real master, real
 # smtpd on a loopback port, smtplib/swaks/raw sockets as clients, and the
-# queue read back with smtpd_qdump to check envelopes and exact bodies.
+# queue read back with qtool dump to check envelopes and exact bodies.
 # The helpers here are shared by test_smtpd_policy.py and test_smtpd_robust.py.
-import json
 import os
 import smtplib
 import socket
@@ -100,14 +99,7 @@ class Smtpd:
 
     def queue(self):
         """Every message in the queue: dicts with body as bytes."""
-        r = subprocess.run([str(self.instance.bin / "smtpd_qdump"), "-c", str(self.instance.config_dir)],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-        msgs = [json.loads(l) for l in r.stdout.splitlines()]
-        for m in msgs:
-            m["body"] = bytes.fromhex(m["body"])
-            m["rcpts"] = sorted(x["address"] for x in m["recipients"])
-        return msgs
+        return self.instance.queue_messages()
 
     def message(self, msgid):
         found = [m for m in self.queue() if m["id"] == msgid]
