@@ -3,6 +3,9 @@
 #   make test       everything CI runs: unit tests, system tests, fuzz smoke runs
 #   make run        a private instance from the build tree, in the foreground
 #   make install PREFIX=DIR   a relocatable tree under DIR
+#   make asan       unit tests built with ASan+UBSan
+#   make asan-system  the system tests against ASan+UBSan binaries (each test
+#                   fails on a sanitizer report; SYSTEM_TESTS="tests/system/test_x.py")
 #   make bench      benchmarks against Postfix (prints figures, not a test;
 #                   BENCH_ARGS="--quick" or "--scenarios relay,latency")
 PRESET  ?= release
@@ -11,7 +14,7 @@ PREFIX  ?= /usr/local
 PYTHON  := /usr/bin/python3
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps configure build test unit system fuzz asan install run bench clean
+.PHONY: all deps configure build test unit system fuzz asan asan-system install run bench clean
 
 all: build
 
@@ -39,6 +42,16 @@ test: unit system fuzz
 
 asan:
 	$(MAKE) PRESET=asan unit
+
+# Daemons run until killed, so leak checking (a report at exit) stays off here:
+# `make asan` checks leaks in the unit tests. A report aborts the process and is
+# written to a file that tests/system/conftest.py turns into a test failure.
+SYSTEM_TESTS ?= tests/system
+SAN_COMMON := abort_on_error=1:halt_on_error=1:print_stacktrace=1
+asan-system:
+	$(MAKE) PRESET=asan build
+	ASAN_OPTIONS=detect_leaks=0:$(SAN_COMMON) UBSAN_OPTIONS=$(SAN_COMMON) \
+	POSTERN_BIN=$(CURDIR)/build/asan/bin $(PYTHON) -m pytest -q -p no:cacheprovider $(SYSTEM_TESTS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

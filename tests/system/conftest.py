@@ -301,13 +301,51 @@ def _traversable_tempdir():
     return root
 
 
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:")
+
+
+def _sanitizer_logs(root: Path):
+    """Sanitizer runs (make asan-system): every process this test starts, the
+    instance's daemons included (import_environment passes the options on),
+    writes its ASan/UBSan report to root/sanitizer/NAME.PID instead of a
+    stderr nobody reads. Returns the directory, or None in a normal run."""
+    names = [n for n in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if os.environ.get(n) is not None]
+    if not names:
+        return None
+    d = root / "sanitizer"
+    d.mkdir()
+    d.chmod(0o1777)  # workers that run as mail_owner write here too
+    for n in names:
+        os.environ[n] = f"{os.environ[n]}:log_path={d}/{n.split('_')[0].lower()}"
+    return d
+
+
+def _sanitizer_reports(d: Path):
+    found = []
+    for f in sorted(d.iterdir()):
+        text = f.read_text(errors="replace")
+        if SANITIZER_REPORT.search(text):
+            found.append(f"--- {f.name}\n{text}")
+    return found
+
+
 @pytest.fixture
 def instance():
     assert (BIN / "postern").exists(), f"no postern in {BIN}; set POSTERN_BIN"
     root = _traversable_tempdir()
+    saved = {n: os.environ.get(n) for n in ("ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    sanitizer_dir = _sanitizer_logs(root)
     inst = Instance(root)
+    reports = []
     try:
         yield inst
     finally:
         inst.cleanup()
+        if sanitizer_dir:
+            reports = _sanitizer_reports(sanitizer_dir)
+            for n, v in saved.items():
+                if v is not None:
+                    os.environ[n] = v
         shutil.rmtree(root, ignore_errors=True)
+    if reports:
+        pytest.fail("sanitizer report(s) from this test's processes:\n" + "\n".join(reports), pytrace=False)

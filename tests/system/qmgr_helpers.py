@@ -2,6 +2,7 @@
 record file out) in master.cf, qtool to enqueue and list, and the instance
 settings that make qmgr's timing test-sized."""
 import os
+import re
 import socket
 
 from conftest import QTOOL, wait_for  # noqa: F401 (QTOOL: for the tests that import it from here)
@@ -108,6 +109,33 @@ def trigger(instance, request=b"I"):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(str(instance.queue_dir / "public" / "qmgr"))
         s.sendall(request)
+
+
+def route_lines(instance):
+    """qmgr's `postern show routes`: one line per destination queue it holds."""
+    r = instance.postern("show", "routes")
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()
+
+
+def wait_route(instance, pattern, timeout=10.0):
+    """Waits until a `show routes` line matches `pattern` (e.g. "paused window=\\S+ busy=0 queued=1"):
+    qmgr holds the envelopes there, so what it decided of them is a fact, not a guess."""
+    rx = re.compile(pattern)
+    return wait_for(lambda: next((l for l in route_lines(instance) if rx.search(l)), None), timeout,
+                    what=f"a route /{pattern}/ in `show routes`")
+
+
+def scan_settled(instance, since, timeout=10.0):
+    """Triggers a qmgr queue scan and waits for its scheduler trace line after
+    `since` (run `postern trace scheduler` first), then makes one control round
+    trip to qmgr so that the pump after that scan has run as well: a delivery it
+    started is then in the log ("trace: scheduler: ... dispatch to"). Returns
+    the log since `since`."""
+    trigger(instance)
+    instance.wait_log(r"trace: scheduler: scan: \d+ due envelope", since=since, timeout=timeout)
+    route_lines(instance)
+    return instance.log()[since:]
 
 
 def wait_empty(instance, timeout=15.0):

@@ -13,15 +13,6 @@ def smtpd(instance):
     return start_smtpd(instance, local_recipient_maps="inline:{ alice=1, postmaster=1 }")
 
 
-def test_outside_client_must_qualify_sender_and_recipient(smtpd):
-    c = smtpd.raw(source="127.0.0.2")
-    c.ehlo()
-    assert c.cmd("MAIL FROM:<pepe>") == (501, "5.1.7 Bad sender address syntax: domain required")
-    assert c.cmd("MAIL FROM:<pepe@example.org>")[0] == 250
-    assert c.cmd("RCPT TO:<alice>") == (501, "5.1.3 Bad recipient address syntax: domain required")
-    assert c.cmd("RCPT TO:<Postmaster>")[0] == 250  # RFC 5321 §4.5.1: from anyone
-
-
 def test_mynetworks_client_gets_myorigin_appended(smtpd):
     c = smtpd.raw(source="127.0.0.1")
     c.ehlo()
@@ -42,16 +33,6 @@ def test_authenticated_client_outside_mynetworks_gets_myorigin_appended(instance
     assert login(c, "alice", PASSWORDS["alice"])[0] == 235
     assert c.cmd("MAIL FROM:<alice>") == (250, "2.1.0 Ok")
     assert c.cmd("RCPT TO:<alice>") == (250, "2.1.5 Ok")
-
-
-@pytest.mark.parametrize("verb", ["HELO", "EHLO"])
-def test_helo_argument_longer_than_255_octets_is_refused(smtpd, verb):
-    c = smtpd.raw()
-    name = "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 63  # 255
-    assert c.cmd(f"{verb} {name}")[0] == 250
-    c = smtpd.raw()
-    assert c.cmd(f"{verb} {name}x") == (501, f"5.5.2 Error: {verb} argument longer than 255 octets")
-    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250  # nothing else changes (HELO not required)
 
 
 def test_repeated_auth_garbage_ends_in_421_like_wrong_passwords(instance):
