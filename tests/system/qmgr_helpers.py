@@ -126,13 +126,13 @@ def wait_route(instance, pattern, timeout=10.0):
                     what=f"a route /{pattern}/ in `show routes`")
 
 
-def scan_settled(instance, since, timeout=10.0):
+def scan_settled(instance, since, timeout=10.0, request=b"I"):
     """Triggers a qmgr queue scan and waits for its scheduler trace line after
     `since` (run `postern trace scheduler` first), then makes one control round
     trip to qmgr so that the pump after that scan has run as well: a delivery it
     started is then in the log ("trace: scheduler: ... dispatch to"). Returns
     the log since `since`."""
-    trigger(instance)
+    trigger(instance, request)
     instance.wait_log(r"trace: scheduler: scan: \d+ due envelope", since=since, timeout=timeout)
     route_lines(instance)
     return instance.log()[since:]

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, wait_for
-from qmgr_helpers import Sink, configure, envelopes, inject, route_lines, scan_settled, wait_empty, wait_route
+from qmgr_helpers import Sink, configure, envelopes, inject, route_lines, scan_settled, wait_route
 
 
 @pytest.fixture

@@ -2,9 +2,12 @@
 # over-long lines, NUL bytes, bare LF and smuggling attempts, too many
 # recipients, garbage, slowloris, error limits, vanishing clients, SIGKILL
 # of smtpd mid-message, and a thousand idle sessions in one process.
+import fcntl
 import os
 import select
 import signal
+import struct
+import termios
 import threading
 import time
 
@@ -157,12 +160,20 @@ def test_soft_error_limit_delays_error_replies(instance):
     assert time.monotonic() - t < 0.5
 
 
+def content_read(s, since):
+    """Waits until smtpd read content after `since` (its io trace: run
+    `postern trace io` first), so a close or a kill comes mid-message."""
+    s.instance.wait_log(r"trace: io: unknown\[127\.0\.0\.1\]: read \d+ bytes", since=since, timeout=10)
+
+
 def test_client_vanishing_mid_data_leaves_nothing(smtpd):
+    assert smtpd.instance.postern("trace", "io").returncode == 0
     mark = smtpd.instance.log_mark()
     c = open_transaction(smtpd)
     c.cmd("DATA")
+    read_from = smtpd.instance.log_mark()
     c.send(b"Subject: gone\r\n\r\n" + b"z" * 200000)
-    time.sleep(0.3)
+    content_read(smtpd, read_from)
     c.close()
     smtpd.instance.wait_log(r"lost connection after DATA from unknown\[127\.0\.0\.1\]", since=mark)
     smtpd.instance.wait_log(r"disconnect from unknown\[127\.0\.0\.1\]", since=mark)
@@ -177,7 +188,10 @@ def test_client_that_does_not_read_its_replies_is_throttled(smtpd):
     n = 100000
     sender = threading.Thread(target=c.send, args=(b"NOOP\r\n" * n,))
     sender.start()
-    time.sleep(1.5)  # we read nothing: smtpd must stop reading rather than buffer replies
+    # We read nothing: smtpd must stop reading rather than buffer replies. It
+    # has when our own socket holds commands it will not take (its window is
+    # full); were it still reading, the queue would drain and the sender end.
+    wait_for(lambda: unsent(c.sock) > 64 * 1024, 30, what="smtpd to stop reading")
     held = rss_kib(pid) - before
     got = 0
     c.sock.settimeout(20)
@@ -192,10 +206,12 @@ def test_client_that_does_not_read_its_replies_is_throttled(smtpd):
 # --- crashes -----------------------------------------------------------------
 
 def test_sigkill_during_data_queues_nothing(smtpd):
+    assert smtpd.instance.postern("trace", "io").returncode == 0
     c = open_transaction(smtpd)
     c.cmd("DATA")
+    read_from = smtpd.instance.log_mark()
     c.send(b"Subject: killed\r\n\r\n" + b"k" * 100000 + b"\r\n")
-    time.sleep(0.3)
+    content_read(smtpd, read_from)
     [pid] = smtpd.pids()
     os.kill(pid, signal.SIGKILL)
     assert c.closed()
@@ -217,6 +233,11 @@ def test_sigkill_right_after_250_keeps_the_message(smtpd):
 
 
 # --- scale -------------------------------------------------------------------
+
+def unsent(sock):
+    """Bytes written to sock that the peer has not yet taken (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
 
 def rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
