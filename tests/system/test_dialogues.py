@@ -1,5 +1,6 @@
 # tests/system/test_dialogues.py — runs every SMTP dialogue file in
 # tests/system/dialogues/ (format: dialogues/README) against a fresh smtpd.
+import codecs
 import re
 from pathlib import Path
 
@@ -35,9 +36,9 @@ class Dialogue:
 
 
 def client_bytes(text):
-    """A client line: {c*N} repeats c N times, \\xHH and \\\\ escape bytes."""
+    """A client line (UTF-8): {c*N} repeats c N times, \\xHH and \\\\ escape bytes."""
     text = REPEAT.sub(lambda m: m.group(1) * int(m.group(2)), text)
-    return text.encode("latin-1").decode("unicode_escape").encode("latin-1") + b"\r\n"
+    return codecs.escape_decode(text.encode())[0] + b"\r\n"
 
 
 def matches(expected, reply):
