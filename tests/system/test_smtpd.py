@@ -3,7 +3,6 @@
 # queue read back with qtool dump to check envelopes and exact bodies.
 # The helpers here are shared by test_smtpd_policy.py and test_smtpd_robust.py.
 import os
-import re
 import smtplib
 import socket
 import subprocess
