@@ -26,6 +26,7 @@
 #include "mda/pipe_attr.h"
 #include "smtp/address.h"
 #include "table/cidr.h"
+#include "table/pattern.h"
 
 namespace postern::ctl {
 
@@ -271,6 +272,23 @@ bool IsUnusedWarningFor(const std::string& text, const std::set<std::string>& na
   return names.count(text.substr(b, text.find('=', b) - b)) > 0;
 }
 
+// regexp: and pcre: tables as their programs will load them: skipped rules
+// are warnings (file, line, problem), an unusable file an error.
+void CheckPatternTables(const config::Config& cfg, std::vector<Problem>* out) {
+  std::set<std::string> seen;
+  for (const config::NamedTable& t : config::NamedTables(cfg)) {
+    if (t.ref.type != "regexp" && t.ref.type != "pcre") continue;
+    if (!seen.insert(t.ref.ToString()).second) continue;
+    auto dialect = t.ref.type == "pcre" ? table::Dialect::kPcre : table::Dialect::kRegexp;
+    auto r = table::CheckPatternFile(dialect, t.ref.name);
+    if (!r) {
+      out->push_back({false, t.param + ": " + t.ref.ToString() + ": " + r.error()});
+      continue;
+    }
+    for (const std::string& w : *r) out->push_back({true, w});
+  }
+}
+
 }  // namespace
 
 std::vector<Problem> CheckInstance(Context& ctx) {
@@ -280,6 +298,7 @@ std::vector<Problem> CheckInstance(Context& ctx) {
   for (const auto& p : ctx.cfg.Validate())
     if (!p.warning || !IsUnusedWarningFor(p.text, used)) out.push_back({p.warning, p.text});
   for (const auto& f : config::AuditCompat(ctx.cfg)) out.push_back({f.warning, f.text});
+  CheckPatternTables(ctx.cfg, &out);
   std::string config_opt = ctx.config_dir == config::InstallLayout().config_dir ? "" : " -c " + ctx.config_dir;
   for (const auto& f : config::AuditAliasDatabases(ctx.cfg, config_opt)) out.push_back({f.warning, f.text});
   CheckNetworkLists(ctx.cfg, "", &out);

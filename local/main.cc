@@ -23,7 +23,8 @@ namespace {
 std::optional<uid_t> TableOwner(const config::TableRef& ref) {
   std::string path;
   if (ref.type == "lmdb") path = ref.name + ".lmdb";
-  else if (ref.type == "texthash" || ref.type == "cidr") path = ref.name;
+  else if (ref.type == "texthash" || ref.type == "cidr" || ref.type == "regexp" || ref.type == "pcre")
+    path = ref.name;
   if (path.empty()) return std::nullopt;
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return std::nullopt;

@@ -96,20 +96,23 @@ Opts ParseArgs(Flavor flavor, const std::vector<std::string>& args) {
   return o;
 }
 
+// Types whose name is a file (relative names are taken from the cwd).
+bool FileType(std::string_view type) {
+  return type == "lmdb" || type == "texthash" || type == "cidr" || type == "regexp" || type == "pcre";
+}
+
 // "type:name" or a bare file name of default_database_type.
 config::TableRef MapRef(const std::string& arg, const config::Config& cfg) {
   size_t colon = arg.find(':');
   auto parsed = colon == std::string::npos ? Err("") : config::ParseTableRef(arg);
   config::TableRef ref = parsed ? *parsed : config::TableRef{std::string(config::CanonicalTableType(cfg.Str("default_database_type"))), arg};
-  bool file = ref.type == "lmdb" || ref.type == "texthash" || ref.type == "cidr";
-  if (file && ref.name.empty()) log::Fatal("{}: missing file name", arg);
+  if (FileType(ref.type) && ref.name.empty()) log::Fatal("{}: missing file name", arg);
   return ref;
 }
 
 // lib/table wants absolute file names; messages keep the name as given.
 config::TableRef Absolute(config::TableRef ref) {
-  bool file = ref.type == "lmdb" || ref.type == "texthash" || ref.type == "cidr";
-  if (file && ref.name[0] != '/') {
+  if (FileType(ref.type) && ref.name[0] != '/') {
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) log::Fatal("getcwd: {}", std::strerror(errno));
     ref.name = std::string(cwd) + "/" + ref.name;
@@ -118,6 +121,10 @@ config::TableRef Absolute(config::TableRef ref) {
 }
 
 void RequireLmdb(const config::TableRef& ref, std::string_view job) {
+  // Tables read from their text as they are (Postfix: "is not a buildable table type").
+  if (ref.type != "lmdb" && FileType(ref.type))
+    log::Fatal("{}: is not a buildable table type (its file is read as it is; only lmdb: tables are {})",
+               ref.type, job == "building" ? "built" : "changed");
   if (ref.type != "lmdb")
     log::Fatal("unsupported dictionary type for {}: {} (only lmdb: tables are {})", job, ref.type,
                job == "building" ? "built" : "changed");

@@ -198,7 +198,7 @@ TEST(Policy, EntriesThatCannotRunAnswer451WhereReached) {
       {"smtpd_recipient_restrictions = reject_rbl_client zen.example, permit", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = reject_unknown_sender_domain", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = check_recipient_access", "<x@localhost>", 451},
-      {"smtpd_recipient_restrictions = check_recipient_access pcre:/etc/postern/x.pcre", "<x@localhost>", 451},
+      {"smtpd_recipient_restrictions = check_recipient_access mysql:/etc/postern/x.cf", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = check_recipient_access nosuch:/x", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = reject_sender_login_mismatch", "<x@localhost>", 451},
       // The relay list rejects first: the broken list is never reached.

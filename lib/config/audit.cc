@@ -18,7 +18,7 @@ constexpr std::string_view kRestrictionLists[] = {
     "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
 };
 
-constexpr std::string_view kOurTables = "lmdb: (hash:, btree:, dbm:), texthash:, cidr:, inline:, static:, unix:";
+constexpr std::string_view kOurTables = "lmdb: (hash:, btree:, dbm:), texthash:, cidr:, regexp:, pcre:, inline:, static:, unix:";
 
 // in_restriction: smtpd refuses per session (451 4.3.5) what it cannot open,
 // so an unsupported type there is a warning; elsewhere the program fails.
@@ -67,6 +67,25 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
 }
 
 }  // namespace
+
+std::vector<NamedTable> NamedTables(const Config& cfg) {
+  std::vector<NamedTable> out;
+  for (std::string_view param : kRestrictionLists) {
+    auto words = cfg.GetList(param);
+    if (!words) continue;
+    for (size_t i = 0; i + 1 < words->size(); ++i) {
+      if (!LookupRestriction(ToLower((*words)[i])).takes_argument) continue;
+      if (auto ref = ParseTableRef((*words)[++i])) out.push_back({std::string(param), *ref});
+    }
+  }
+  for (const ParamDef& def : Registry()) {
+    if (def.type != ParamType::kTables) continue;
+    auto refs = cfg.GetTables(def.name);
+    if (!refs) continue;
+    for (const TableRef& ref : *refs) out.push_back({std::string(def.name), ref});
+  }
+  return out;
+}
 
 std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std::string_view)>& only) {
   std::vector<Finding> out;

@@ -21,6 +21,14 @@ struct Finding {
 // accepts (every parameter when empty). Malformed values are Validate()'s.
 std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std::string_view)>& only = {});
 
+// Every table that main.cf names, with the parameter naming it: in the
+// restriction lists (check_*_access) and in table parameters.
+struct NamedTable {
+  std::string param;
+  TableRef ref;
+};
+std::vector<NamedTable> NamedTables(const Config& cfg);
+
 // alias_maps file tables whose database is missing (a fresh install before
 // newaliases): warnings naming the command that builds them. `config_opt` is
 // what that command needs to find this instance (" -c DIR", or empty).

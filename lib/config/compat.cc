@@ -99,11 +99,11 @@ constexpr Restriction kRestrictions[] = {
 };
 
 constexpr std::string_view kSupportedTables[] = {
-    "btree", "cidr", "dbm", "hash", "inline", "lmdb", "static", "texthash", "unix",
+    "btree", "cidr", "dbm", "hash", "inline", "lmdb", "pcre", "regexp", "static", "texthash", "unix",
 };
 constexpr std::string_view kPostfixTables[] = {
     "cdb",   "environ", "fail",      "internal", "ldap",    "memcache", "mysql",  "netinfo",  "nis",
-    "nisplus", "pcre",  "pgsql",     "pipemap",  "proxy",   "randmap",  "regexp", "sdbm",     "socketmap",
+    "nisplus", "pgsql", "pipemap",   "proxy",    "randmap", "sdbm",     "socketmap",
     "sqlite", "tcp",    "unionmap",
 };
 

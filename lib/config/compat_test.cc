@@ -27,7 +27,9 @@ TEST(Compat, Restrictions) {
 TEST(Compat, TableTypes) {
   EXPECT_EQ(LookupTableType("lmdb"), TableSupport::kSupported);
   EXPECT_EQ(LookupTableType("hash"), TableSupport::kSupported);
-  EXPECT_EQ(LookupTableType("pcre"), TableSupport::kUnsupported);
+  EXPECT_EQ(LookupTableType("pcre"), TableSupport::kSupported);
+  EXPECT_EQ(LookupTableType("regexp"), TableSupport::kSupported);
+  EXPECT_EQ(LookupTableType("mysql"), TableSupport::kUnsupported);
   EXPECT_EQ(LookupTableType("nosuch"), TableSupport::kUnknown);
   for (const char* t : {"hash", "btree", "dbm"}) EXPECT_EQ(CanonicalTableType(t), "lmdb") << t;
   EXPECT_EQ(CanonicalTableType("cidr"), "cidr");
@@ -72,15 +74,15 @@ int Count(const std::vector<Finding>& f, bool warning, std::string_view text) {
 TEST(Compat, AuditClassifies) {
   auto c = Config::Parse(
       "smtpd_recipient_restrictions = permit_mynetworks, reject_rbl_client zen.example, permit_everyone, "
-      "check_recipient_access pcre:/x, check_sender_access nosuch:/y\n"
-      "transport_maps = regexp:/etc/x\nalias_maps = hash:/etc/aliases\ndefault_database_type = hash\n");
+      "check_recipient_access mysql:/x, check_sender_access nosuch:/y\n"
+      "transport_maps = ldap:/etc/x\nalias_maps = hash:/etc/aliases\ndefault_database_type = hash\n");
   ASSERT_TRUE(c.ok());
   auto f = AuditCompat(*c);
   EXPECT_EQ(Count(f, true, "reject_rbl_client is not supported"), 1);
   EXPECT_EQ(Count(f, false, "unknown restriction \"permit_everyone\""), 1);
-  EXPECT_EQ(Count(f, true, "pcre: tables are not supported"), 1);
+  EXPECT_EQ(Count(f, true, "mysql: tables are not supported"), 1);
   EXPECT_EQ(Count(f, false, "unknown table type \"nosuch\""), 1);
-  EXPECT_EQ(Count(f, false, "transport_maps: regexp:/etc/x: regexp: tables are not supported"), 1);
+  EXPECT_EQ(Count(f, false, "transport_maps: ldap:/etc/x: ldap: tables are not supported"), 1);
   EXPECT_EQ(f.size(), 5u);
   // zen.example is reject_rbl_client's argument, not a restriction.
   EXPECT_EQ(Count(f, false, "zen.example"), 0);

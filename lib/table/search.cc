@@ -13,9 +13,10 @@ namespace {
 class Search {
  public:
   explicit Search(TableList& list) : list_(list) {}
-  bool Try(std::string_view key) {
+  // partial: a key derived from the whole one, which pattern tables never see.
+  bool Try(std::string_view key, bool partial = true) {
     if (key.empty()) return false;
-    result_ = list_.Lookup(key);
+    result_ = list_.Lookup(key, partial);
     return !result_.ok() || result_->has_value();
   }
   LookupResult Take() { return std::move(result_); }
@@ -27,7 +28,7 @@ class Search {
 
 bool TryDomain(Search& s, std::string_view domain, bool parent_matches) {
   if (domain.empty()) return false;
-  if (s.Try(domain)) return true;
+  if (s.Try(domain, false)) return true;
   // An address literal has no parents.
   if (domain.front() == '[') return false;
   for (size_t dot = domain.find('.', 1); dot != std::string_view::npos;
@@ -59,7 +60,7 @@ LookupResult LookupAddress(TableList& list, std::string_view address,
     if (d != std::string_view::npos && d > 0) bare_local = local.substr(0, d);
   }
   std::string at_domain = domain.empty() ? std::string() : "@" + std::string(domain);
-  if (s.Try(address)) return s.Take();
+  if (s.Try(address, false)) return s.Take();
   if (!bare_local.empty() && !domain.empty() && s.Try(std::string(bare_local) + at_domain))
     return s.Take();
   if (TryDomain(s, domain, search.parent_matches_subdomains)) return s.Take();
@@ -76,7 +77,7 @@ LookupResult LookupClient(TableList& list, std::string_view name, std::string_vi
   char delim = addr.find(':') != std::string_view::npos ? ':' : '.';
   std::string_view a = addr;
   while (!a.empty()) {
-    if (s.Try(a)) return s.Take();
+    if (s.Try(a, a.size() < addr.size())) return s.Take();
     size_t cut = a.rfind(delim);
     if (cut == std::string_view::npos) break;
     a = a.substr(0, cut);

@@ -12,6 +12,7 @@
 #include "table/cidr.h"
 #include "table/file_watch.h"
 #include "table/lmdb_file.h"
+#include "table/pattern.h"
 #include "table/source.h"
 #include "util/strings.h"
 
@@ -61,7 +62,7 @@ class LmdbTable : public Table {
   LmdbFile db_;
 };
 
-// Shared by texthash: and cidr:, which read their whole file into memory.
+// Shared by texthash:, cidr:, regexp: and pcre:, which read their whole file into memory.
 template <class Content>
 class FileTable : public Table {
  public:
@@ -83,6 +84,7 @@ class FileTable : public Table {
     }
     return content_.Find(key, options_);
   }
+  bool pattern() const override { return Content::kPattern; }
 
  private:
   Options options_;
@@ -92,6 +94,7 @@ class FileTable : public Table {
 };
 
 struct HashContent {
+  static constexpr bool kPattern = false;
   std::unordered_map<std::string, std::string> map;
   std::optional<std::string> Find(std::string_view key, const Options& o) const {
     auto it = map.find(FoldKey(key, o));
@@ -113,6 +116,7 @@ struct HashContent {
 };
 
 struct CidrContent {
+  static constexpr bool kPattern = true;
   CidrRules rules;
   std::optional<std::string> Find(std::string_view key, const Options&) const {
     return rules.Match(key);
@@ -124,6 +128,24 @@ struct CidrContent {
     CidrContent c{CidrRules::Parse(*text, path, &warnings)};
     LogWarnings(warnings);
     return c;
+  }
+};
+
+// regexp: and pcre: are matched against the key as given: case folding is a
+// pattern flag there (postmap -f changes nothing), as in Postfix.
+template <Dialect kDialect>
+struct PatternContent {
+  static constexpr bool kPattern = true;
+  PatternRules rules;
+  LookupResult Find(std::string_view key, const Options&) const { return rules.Match(key); }
+  static Result<PatternContent> Load(const std::string& path, const Options&) {
+    auto text = ReadWholeFile(path, kMaxPatternFileSize);
+    if (!text) return Err(text.error());
+    std::vector<std::string> warnings;
+    auto rules = PatternRules::Parse(*text, path, kDialect, &warnings);
+    LogWarnings(warnings);
+    if (!rules) return Err(rules.error());
+    return PatternContent{std::move(*rules)};
   }
 };
 
@@ -217,6 +239,8 @@ Result<std::unique_ptr<Table>> Open(const config::TableRef& ref, const Options& 
   }
   if (ref.type == "texthash") return OpenFileTable<HashContent>(ref, o);
   if (ref.type == "cidr") return OpenFileTable<CidrContent>(ref, o);
+  if (ref.type == "regexp") return OpenFileTable<PatternContent<Dialect::kRegexp>>(ref, o);
+  if (ref.type == "pcre") return OpenFileTable<PatternContent<Dialect::kPcre>>(ref, o);
   if (ref.type == "inline") {
     auto t = std::make_unique<InlineTable>(name, o);
     auto r = t->Parse(ref.name);
@@ -266,8 +290,9 @@ LookupResult Table::Lookup(std::string_view key) {
   return r;
 }
 
-LookupResult TableList::Lookup(std::string_view key) {
+LookupResult TableList::Lookup(std::string_view key, bool partial_key) {
   for (auto& t : tables_) {
+    if (partial_key && t->pattern()) continue;
     auto r = t->Lookup(key);
     if (!r) return Err(t->name() + ": " + r.error());
     if (r->has_value()) return r;

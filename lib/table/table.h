@@ -18,7 +18,7 @@ struct Options {
   // Lower-case lookup keys, as Postfix does for every table unless told not
   // to (postmap -f). Tables built by postmap store lower-case keys.
   bool fold_case = true;
-  // File-backed tables (lmdb:, texthash:, cidr:) stat their file at most this
+  // File-backed tables (lmdb:, texthash:, cidr:, regexp:, pcre:) stat their file at most this
   // often and reopen it when it was replaced or changed.
   std::chrono::milliseconds recheck{1000};
   // Values are secrets (password maps): `trace lookup` logs "found" without them.
@@ -39,6 +39,10 @@ class Table {
   LookupResult Lookup(std::string_view key);
   // "type:name", for log lines.
   const std::string& name() const { return name_; }
+  // A pattern table (regexp:, pcre:, cidr:) is asked only about whole keys:
+  // the access(5) searches skip it for the partial keys they derive (user@,
+  // parent domains, address prefixes), as Postfix's DICT_FLAG_PATTERN.
+  virtual bool pattern() const { return false; }
 
  protected:
   // The table type's own search.
@@ -50,7 +54,8 @@ class Table {
 };
 
 // Opens one table: lmdb:FILE (FILE.lmdb made by postmap), texthash:FILE,
-// inline:{ k=v, ... }, static:VALUE, cidr:FILE, unix:passwd.byname.
+// inline:{ k=v, ... }, static:VALUE, cidr:FILE, regexp:FILE, pcre:FILE,
+// unix:passwd.byname.
 Result<std::unique_ptr<Table>> Open(const config::TableRef& ref, const Options& options = {});
 Result<std::unique_ptr<Table>> Open(std::string_view ref_text, const Options& options = {});
 
@@ -64,7 +69,8 @@ class TableList {
                                 const Options& options = {});
   static Result<TableList> Open(std::string_view list_text, const Options& options = {});
 
-  LookupResult Lookup(std::string_view key);
+  // A partial key (derived by a search from the whole one) skips pattern tables.
+  LookupResult Lookup(std::string_view key, bool partial_key = false);
   bool empty() const { return tables_.empty(); }
   size_t size() const { return tables_.size(); }
   void Add(std::unique_ptr<Table> t) { tables_.push_back(std::move(t)); }
@@ -74,7 +80,8 @@ class TableList {
 };
 
 // access(5) search order for an e-mail address: user+ext@domain, user@domain,
-// domain and its parents, user+ext@, user@. `delimiters` is
+// domain and its parents, user+ext@, user@ (pattern tables: the address and
+// its domain only). `delimiters` is
 // recipient_delimiter (empty: no extensions). With parent_matches_subdomains
 // (Postfix's default for smtpd_access_maps) a.b.example falls back to
 // b.example and example; without it to .b.example and .example. The null

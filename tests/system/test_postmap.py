@@ -159,8 +159,9 @@ def test_errors_exit_1_with_one_clear_line(work):
         ([], "postmap: fatal: usage: postmap"),
         (["-x", "t"], "postmap: fatal: usage: postmap"),
         (["-q", "a", "-d", "b", "t"], "postmap: fatal: specify only one of -s -q or -d"),
-        (["pcre:t"], "unsupported dictionary type for building: pcre"),
-        (["-q", "a", "pcre:/x"], "postmap: fatal: unsupported dictionary type: pcre"),
+        (["pcre:t"], "postmap: fatal: pcre: is not a buildable table type"),
+        (["mysql:t"], "unsupported dictionary type for building: mysql"),
+        (["-q", "a", "mysql:/x"], "postmap: fatal: unsupported dictionary type: mysql"),
         (["-q", "a", "lmdb:nothing"], "nothing.lmdb: No such file or directory"),
     ]
     write(work / "t", "a b\n")
