@@ -121,8 +121,8 @@ config::TableRef Absolute(config::TableRef ref) {
 }
 
 void RequireLmdb(const config::TableRef& ref, std::string_view job) {
-  // Tables read from their text as they are (Postfix: "is not a buildable table type").
-  if (ref.type != "lmdb" && FileType(ref.type))
+  // Pattern tables are read from their text as it is (Postfix: "is not a buildable table type").
+  if (ref.type == "regexp" || ref.type == "pcre" || ref.type == "cidr")
     log::Fatal("{}: is not a buildable table type (its file is read as it is; only lmdb: tables are {})",
                ref.type, job == "building" ? "built" : "changed");
   if (ref.type != "lmdb")
