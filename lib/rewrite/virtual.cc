@@ -149,7 +149,8 @@ Result<std::optional<std::vector<std::string>>> VirtualAliases::Lookup(const std
   }
   if (!domain.empty()) keys.push_back({"@" + std::string(domain), has_ext});
   for (const Key& k : keys) {
-    auto v = maps_.Lookup(k.key);
+    // Pattern tables are asked only about the whole address (Postfix's PARTIAL keys).
+    auto v = maps_.Lookup(k.key, &k != &keys.front());
     if (!v) return Err(v.error());
     if (!*v) continue;
     std::vector<std::string> list = SplitAddressList(**v);

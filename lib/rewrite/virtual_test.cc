@@ -3,6 +3,9 @@
 #include "rewrite/virtual.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "config/maincf.h"
 
@@ -49,6 +52,23 @@ TEST(Virtual, Expansions) {
     ASSERT_TRUE(r.ok()) << c.in << ": " << r.error();
     EXPECT_EQ(*r, c.out) << c.in;
   }
+}
+
+// As Postfix: a pattern table is asked about the whole address only, never
+// about user@domain without the extension, the bare user or @domain.
+TEST(Virtual, PatternTablesSeeTheWholeAddressOnly) {
+  char tmpl[] = "/tmp/virtual_test.XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  const std::string rules = "/^@catch\\.test$/ partial-domain@x.test\n/^(bare|base)$/ partial-user@x.test\n"
+                            "/^base@v\\.test$/ partial-stripped@x.test\n/^(.+)@whole\\.test$/ $1@x.test\n";
+  ASSERT_EQ(write(fd, rules.data(), rules.size()), static_cast<ssize_t>(rules.size()));
+  close(fd);
+  auto v = Make(std::string("regexp:") + tmpl);
+  unlink(tmpl);
+  for (const char* unchanged : {"anyone@catch.test", "bare@local.test", "base+ext@v.test"})
+    EXPECT_EQ(*v.Expand(unchanged), List{unchanged}) << unchanged;
+  EXPECT_EQ(*v.Expand("joe@whole.test"), List{"joe@x.test"});
 }
 
 TEST(Virtual, NoPropagation) {

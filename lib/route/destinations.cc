@@ -65,7 +65,8 @@ Result<bool> Destinations::Matches(DomainList& list, std::string_view domain) {
     std::string dotted = "." + std::string(parent);
     if (matches_name(dotted) || (list.parents && matches_name(parent))) return true;
     if (!list.tables.empty()) {
-      auto hit = list.tables.Lookup(list.parents ? std::string(parent) : dotted);
+      // A parent is a partial key: pattern tables never see it (Postfix's match_hostname).
+      auto hit = list.tables.Lookup(list.parents ? std::string(parent) : dotted, true);
       if (!hit) return Err(hit.error());
       if (*hit) return true;
     }

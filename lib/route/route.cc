@@ -152,27 +152,28 @@ static void Apply(const Route& entry, std::string_view domain, Route* r) {
 }
 
 // Search order of transport(5): user+ext@domain, user@domain, domain, its
-// parents as .parent, then "*".
+// parents as .parent, then "*". Pattern tables see only the address, the
+// domain and "*" (the others are partial keys, as in Postfix).
 Result<bool> Router::Transport(std::string_view address, std::string_view domain, Route* r) {
-  std::vector<std::string> keys;
+  std::vector<std::pair<std::string, bool>> keys;  // key, partial
   size_t at = address.rfind('@');
   if (at != std::string_view::npos) {
     std::string local = ToLower(address.substr(0, at));
     std::string full = local + "@" + std::string(domain);
-    keys.push_back(full);
+    keys.emplace_back(full, false);
     if (!s_.recipient_delimiter.empty()) {
       size_t d = local.find_first_of(s_.recipient_delimiter);
-      if (d != std::string::npos && d > 0) keys.push_back(local.substr(0, d) + "@" + std::string(domain));
+      if (d != std::string::npos && d > 0) keys.emplace_back(local.substr(0, d) + "@" + std::string(domain), true);
     }
   }
   if (!domain.empty()) {
-    keys.emplace_back(domain);
+    keys.emplace_back(domain, false);
     for (size_t dot = domain.find('.'); dot != std::string_view::npos; dot = domain.find('.', dot + 1))
-      keys.push_back(std::string(domain.substr(dot)));
+      keys.emplace_back(std::string(domain.substr(dot)), true);
   }
-  keys.emplace_back("*");
-  for (const std::string& k : keys) {
-    auto hit = maps_.Lookup(k);
+  keys.emplace_back("*", false);
+  for (const auto& [k, partial] : keys) {
+    auto hit = maps_.Lookup(k, partial);
     if (!hit) return Err("transport_maps: " + hit.error());
     if (!*hit) continue;
     Apply(ParseSpec(**hit), domain, r);
