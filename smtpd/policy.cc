@@ -59,15 +59,18 @@ int PrefixOf(const sockaddr* mask) {
   return bits;
 }
 
-std::string_view StageLabel(Policy::Stage s) {
+// Postfix's reply classes: "Client host", "Helo command", ...
+std::string ClassName(Policy::Stage s) {
   switch (s) {
-    case Policy::Stage::kClient: return "Client host rejected";
-    case Policy::Stage::kHelo: return "Helo command rejected";
-    case Policy::Stage::kSender: return "Sender address rejected";
-    case Policy::Stage::kRecipient: return "Recipient address rejected";
+    case Policy::Stage::kClient: return "Client host";
+    case Policy::Stage::kHelo: return "Helo command";
+    case Policy::Stage::kSender: return "Sender address";
+    case Policy::Stage::kRecipient: return "Recipient address";
   }
   return "";
 }
+
+std::string StageLabel(Policy::Stage s) { return ClassName(s) + " rejected"; }
 
 bool IsFqdn(const smtp::Address& a) {
   if (a.null) return true;
@@ -78,6 +81,41 @@ bool IsFqdn(const smtp::Address& a) {
 
 Verdict Make(int code, std::string_view enh, std::string text, bool temporary = false) {
   return Verdict{Verdict::Kind::kReject, code, std::string(enh), std::move(text), temporary};
+}
+
+// smtpd_policy_service_*: what a check_policy_service without overrides gets.
+Result<policy::ServiceSpec> PolicyDefaults(const config::Config& cfg) {
+  policy::ServiceSpec s;
+  std::pair<std::string_view, std::chrono::milliseconds*> times[] = {
+      {"smtpd_policy_service_timeout", &s.timeout}, {"smtpd_policy_service_max_idle", &s.max_idle},
+      {"smtpd_policy_service_max_ttl", &s.max_ttl}, {"smtpd_policy_service_retry_delay", &s.retry_delay}};
+  for (auto [name, out] : times) {
+    auto t = cfg.GetTime(name);
+    if (!t) return Err(t.error());
+    *out = *t;
+  }
+  auto limit = cfg.GetInt("smtpd_policy_service_request_limit");
+  if (!limit) return Err(limit.error());
+  s.request_limit = *limit;
+  auto tries = cfg.GetInt("smtpd_policy_service_try_limit");
+  if (!tries) return Err(tries.error());
+  s.try_limit = std::max(1LL, *tries);
+  auto action = cfg.Get("smtpd_policy_service_default_action");
+  if (!action) return Err(action.error());
+  s.default_action = *action;
+  auto context = cfg.Get("smtpd_policy_service_policy_context");
+  if (!context) return Err(context.error());
+  s.policy_context = *context;
+  return s;
+}
+
+// "PREPEND name: value": a header line as RFC 5322 wants its field name.
+bool IsHeaderLine(std::string_view h) {
+  size_t colon = h.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
+  for (char ch : h.substr(0, colon))
+    if (ch <= ' ' || ch > '~') return false;
+  return true;
 }
 
 }  // namespace
@@ -201,7 +239,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
   List l{stage, {}};
   auto broken = [&](std::string why) {
     log::Warning("{}: {}; answering 451 4.3.5 where it applies", param, why);
-    l.steps.push_back({"", nullptr, std::move(why)});
+    l.steps.push_back({"", nullptr, std::move(why), nullptr, {}});
   };
   for (size_t i = 0; i < words->size(); ++i) {
     const std::string& word = (*words)[i];
@@ -212,7 +250,15 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
       if (SenderLogin::IsRestriction(name) && !sender_login_.configured())
         broken(name + " needs smtpd_sender_login_maps");
       else
-        l.steps.push_back({name, nullptr, {}});
+        l.steps.push_back({name, nullptr, {}, nullptr, {}});
+    } else if (name == "check_policy_service") {
+      if (!has_arg) {
+        broken(name + " needs a server");
+        continue;
+      }
+      auto spec = policy::ParseServiceSpec((*words)[++i], policy_defaults_, queue_dir_);
+      if (!spec) broken(spec.error());
+      else l.steps.push_back({name, nullptr, {}, std::make_shared<policy::ServiceSpec>(std::move(*spec)), (*words)[i]});
     } else if (IsAccess(name)) {
       if (!has_arg) {
         broken(name + " needs a table");
@@ -220,7 +266,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
       }
       auto t = table::TableList::Open((*words)[++i]);
       if (!t) broken(t.error());
-      else l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t)), {}});
+      else l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t)), {}, nullptr, {}});
     } else if (info.support == config::RestrictionSupport::kUnsupported) {
       if (has_arg) ++i;
       broken("restriction \"" + word + "\" is not supported by postern");
@@ -278,6 +324,11 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
     p->virtual_error_ = va.error();
   }
 
+  auto spec = PolicyDefaults(cfg);
+  if (!spec) return Err(spec.error());
+  p->policy_defaults_ = std::move(*spec);
+  p->queue_dir_ = cfg.Str("queue_directory");
+
   const std::pair<std::string_view, Stage> lists[] = {
       {"smtpd_client_restrictions", Stage::kClient}, {"smtpd_helo_restrictions", Stage::kHelo},
       {"smtpd_sender_restrictions", Stage::kSender}, {"smtpd_relay_restrictions", Stage::kRecipient},
@@ -306,10 +357,10 @@ Result<bool> Policy::AuthorizedDestination(const smtp::Address& a) {
 
 Verdict Policy::Reject(Stage target, const Facts& f, int code, std::string_view enh,
                        std::string_view text) const {
-  return Make(code, enh, RejectSubject(target, f) + ": " + std::string(StageLabel(target)) + ": " + std::string(text));
+  return Make(code, enh, RejectSubject(target, f) + ": " + StageLabel(target) + ": " + std::string(text));
 }
 
-Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& f, int depth) {
+Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& f, int depth, Check& c) {
   value = Trim(value);
   size_t sp = value.find_first_of(" \t");
   std::string word = ToLower(value.substr(0, sp));
@@ -327,17 +378,38 @@ Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& 
   if (word == "dunno") return {};
   if (word == "reject") return with_text(554, "5.7.1", "Access denied");
   if (word == "defer") return with_text(450, "4.7.1", "Access denied");
+  if (word == "defer_if_permit" || word == "defer_if_reject") {
+    auto& slot = word == "defer_if_permit" ? c.defer_if_permit : c.defer_if_reject;
+    if (!slot) slot = with_text(450, "4.7.1", "Service unavailable");
+    return {};
+  }
+  if (word == "prepend" && IsHeaderLine(rest)) {
+    c.effects.prepend.emplace_back(rest);
+    return {};
+  }
+  if (word == "warn") {
+    c.effects.notes.emplace_back("warn", std::string(rest));
+    return {};
+  }
+  if (word == "hold" || word == "discard") {
+    // As Postfix: DISCARD also ends the restrictions (OK); HOLD goes on.
+    std::string text = rest.empty() ? ClassName(target) + (word == "hold" ? " triggers HOLD action" : " triggers DISCARD action")
+                                    : std::string(rest);
+    c.effects.notes.emplace_back(word, RejectSubject(target, f) + ": " + text);
+    (word == "hold" ? c.effects.hold : c.effects.discard) = true;
+    return word == "hold" ? Verdict{} : Verdict::Permit();
+  }
   unsigned long long code = 0;
   if (word.size() == 3 && ParseUnsigned(word, &code) && code >= 200 && code < 600) {
     if (code < 400) return Verdict::Permit();
     return with_text(int(code), code < 500 ? "4.7.1" : "5.7.1", "Access denied");
   }
-  if (IsSimple(word) && rest.empty() && depth < kMaxDepth) return RunStep({word, nullptr, {}}, target, f, depth + 1);
+  if (IsSimple(word) && rest.empty() && depth < kMaxDepth) return RunStep({word, nullptr, {}, nullptr, {}}, target, f, depth + 1, c);
   log::Warning("access table result \"{}\" is not supported; answering 451", value);
   return Make(451, "4.3.5", std::string(kConfigError), true);
 }
 
-Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
+Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, Check& c) {
   const std::string& n = s.name;
   if (!s.error.empty()) return Make(451, "4.3.5", std::string(kConfigError), true);
   auto temp = [&](Stage target) { return Make(451, "4.3.0", RejectSubject(target, f) + ": Temporary lookup failure", true); };
@@ -404,33 +476,59 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth) {
     return temp(target);
   }
   if (!r->has_value()) return {};
-  return AccessResult(**r, target, f, depth);
+  return AccessResult(**r, target, f, depth, c);
 }
 
-Verdict Policy::RunList(const List& l, const Facts& f) {
-  for (const Step& s : l.steps) {
-    Verdict v = RunStep(s, l.stage, f, 0);
-    if (v.kind != Verdict::Kind::kDunno) return v;
-  }
-  return {};
-}
-
-Verdict Policy::CheckRecipient(const Facts& f) {
+// Runs from where c stands: a reject ends everything, a permit ends its own
+// list, a check_policy_service step stops the run until Resume.
+Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
   // As trivial-rewrite's resolve: user@192.0.2.1 is bad syntax unless
   // resolve_numeric_domain makes it user@[192.0.2.1].
-  if (f.recipient && dest_.RefusedNumeric(f.recipient->domain))
+  if (!c.started && f.recipient && dest_.RefusedNumeric(f.recipient->domain))
     return Make(501, "5.1.3", "Bad recipient address syntax");
-  if (f.recipient && VirtualMailboxDomain(f.recipient->domain)) {
+  if (!c.started && f.recipient && VirtualMailboxDomain(f.recipient->domain)) {
     log::Warning("virtual_mailbox_domains: {}: the virtual(8) delivery agent is not supported by postern yet; "
                  "answering 451 4.3.5",
                  f.recipient->domain);
     return Make(451, "4.3.5", std::string(kConfigError), true);
   }
-  for (const List& l : lists_) {
-    Verdict v = RunList(l, f);
-    if (v.rejected()) return v;
+  c.started = true;
+  for (; c.list < lists_.size(); ++c.list, c.step = 0) {
+    const List& l = lists_[c.list];
+    Verdict v;
+    for (; c.step < l.steps.size(); ++c.step) {
+      const Step& s = l.steps[c.step];
+      if (s.service && s.error.empty()) {
+        c.pending = &s;
+        return {};
+      }
+      v = RunStep(s, l.stage, f, 0, c);
+      if (v.kind != Verdict::Kind::kDunno) break;
+    }
+    if (v.rejected()) return Finalize(c, std::move(v));
   }
-  return Verdict::Permit();
+  return Finalize(c, Verdict::Permit());
+}
+
+Verdict Policy::Resume(Check& c, std::string_view action, const Facts& f) {
+  c.pending = nullptr;
+  Verdict v = AccessResult(action, lists_[c.list].stage, f, 0, c);
+  if (v.rejected()) return Finalize(c, std::move(v));
+  if (v.kind == Verdict::Kind::kPermit) {
+    ++c.list;
+    c.step = 0;
+  } else {
+    ++c.step;
+  }
+  return CheckRecipient(c, f);
+}
+
+// DEFER_IF_PERMIT and DEFER_IF_REJECT, as Postfix: a later permit (or the
+// end of the lists) or a later permanent reject turns into their 450.
+Verdict Policy::Finalize(Check& c, Verdict v) const {
+  if (v.kind == Verdict::Kind::kPermit && c.defer_if_permit) return *c.defer_if_permit;
+  if (v.rejected() && v.code >= 500 && c.defer_if_reject) return *c.defer_if_reject;
+  return v;
 }
 
 bool Policy::VirtualMailboxDomain(std::string_view domain) const {

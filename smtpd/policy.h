@@ -15,6 +15,7 @@
 #include "route/destinations.h"
 #include "smtp/address.h"
 #include "smtpd/auth.h"
+#include "smtpd/policy_proto.h"
 #include "table/cidr.h"
 #include "table/table.h"
 #include "util/result.h"
@@ -80,13 +81,36 @@ struct Facts {
 
 using route::Destination;
 
+// What access actions (from tables or a policy service) ask of the message
+// besides a verdict: PREPEND, HOLD, DISCARD, WARN; the session applies them
+// when the RCPT is accepted.
+struct Effects {
+  std::vector<std::string> prepend;  // header lines, without CRLF
+  bool hold = false;
+  bool discard = false;
+  // (action, text) for the session's log line: "hold", "discard", "warn".
+  std::vector<std::pair<std::string, std::string>> notes;
+};
+
 class Policy {
  public:
   static Result<std::unique_ptr<Policy>> Load(const config::Config& cfg);
 
   // The restriction lists in Postfix's order: client, helo, sender, relay,
   // recipient; the first reject wins, a permit ends only its own list.
-  Verdict CheckRecipient(const Facts& f);
+  // One evaluation may wait for policy services: CheckRecipient stops at a
+  // check_policy_service step (check.pending set, verdict not final);
+  // Resume feeds the service's action in and carries on.
+  struct Step;
+  struct Check {
+    size_t list = 0, step = 0;
+    bool started = false;
+    const Step* pending = nullptr;  // waiting for this step's service
+    std::optional<Verdict> defer_if_permit, defer_if_reject;
+    Effects effects;
+  };
+  Verdict CheckRecipient(Check& c, const Facts& f);
+  Verdict Resume(Check& c, std::string_view action, const Facts& f);
   // local_recipient_maps for a recipient in a local domain: 550 5.1.1 when
   // unknown; permit for non-local domains or when the maps are empty.
   Verdict CheckLocalRecipient(const smtp::Address& rcpt);
@@ -110,6 +134,8 @@ class Policy {
     std::string name;
     std::shared_ptr<table::TableList> table;  // check_*_access
     std::string error;  // not empty: the entry cannot run; it answers 451 4.3.5
+    std::shared_ptr<const policy::ServiceSpec> service;  // check_policy_service
+    std::string service_key;  // its argument as written: one client per key
   };
   enum class Stage { kClient, kHelo, kSender, kRecipient };
 
@@ -119,12 +145,14 @@ class Policy {
     std::vector<Step> steps;
   };
   Result<List> ParseList(const config::Config& cfg, std::string_view param, Stage stage);
-  Verdict RunList(const List& l, const Facts& f);
-  Verdict RunStep(const Step& s, Stage stage, const Facts& f, int depth);
-  Verdict AccessResult(std::string_view value, Stage target, const Facts& f, int depth);
+  Verdict RunStep(const Step& s, Stage stage, const Facts& f, int depth, Check& c);
+  Verdict AccessResult(std::string_view value, Stage target, const Facts& f, int depth, Check& c);
+  Verdict Finalize(Check& c, Verdict v) const;
   Verdict Reject(Stage target, const Facts& f, int code, std::string_view enh, std::string_view text) const;
 
   std::vector<List> lists_;
+  policy::ServiceSpec policy_defaults_;  // smtpd_policy_service_*
+  std::string queue_dir_;                // unix:private/name is relative to it
   NetworkList mynetworks_;
   route::Destinations dest_;
   std::string recipient_delimiter_;

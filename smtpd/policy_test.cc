@@ -25,9 +25,11 @@ smtp::Address Addr(std::string_view path) {
   return a.ok() ? *a : smtp::Address{};
 }
 
-// The restrictions' verdict on one RCPT of client (no name) after HELO helo.
+// The restrictions' verdict on one RCPT of client (no name) after HELO helo;
+// policy services answer with `actions` in turn ("<none>" when they run out).
 Verdict CheckRcpt(Policy& p, std::string_view client, std::string_view helo, std::string_view sender,
-                  std::string_view rcpt) {
+                  std::string_view rcpt, std::vector<std::string> actions = {}, Effects* effects = nullptr,
+                  std::vector<std::string>* asked = nullptr) {
   smtp::Address s = Addr(sender), r = Addr(rcpt);
   Facts f;
   f.client_name = "unknown";
@@ -35,7 +37,15 @@ Verdict CheckRcpt(Policy& p, std::string_view client, std::string_view helo, std
   f.helo = helo;
   f.sender = &s;
   f.recipient = &r;
-  return p.CheckRecipient(f);
+  Policy::Check c;
+  Verdict v = p.CheckRecipient(c, f);
+  size_t next = 0;
+  while (c.pending) {
+    if (asked) asked->push_back(c.pending->service->endpoint);
+    v = p.Resume(c, next < actions.size() ? actions[next++] : "<none>", f);
+  }
+  if (effects) *effects = c.effects;
+  return v;
 }
 
 TEST(NetworkList, MatchesCidrEntries) {
@@ -190,9 +200,10 @@ TEST(Policy, EntriesThatCannotRunAnswer451WhereReached) {
     int code;
   } cases[] = {
       {"smtpd_recipient_restrictions = check_recipient_access inline:{ ok.test=OK }, check_policy_service "
-       "inet:127.0.0.1:1, permit", "<x@ok.test>", 0},
+       "nosuch:127.0.0.1:1, permit", "<x@ok.test>", 0},
       {"smtpd_recipient_restrictions = check_recipient_access inline:{ ok.test=OK }, check_policy_service "
-       "inet:127.0.0.1:1, permit", "<x@localhost>", 451},
+       "nosuch:127.0.0.1:1, permit", "<x@localhost>", 451},
+      {"smtpd_recipient_restrictions = check_policy_service { inet:127.0.0.1:1, bogus=1 }", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = check_recipient_access inline:{ ok.test=OK }, permit_everyone", "<x@ok.test>", 0},
       {"smtpd_recipient_restrictions = permit_everyone", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = reject_rbl_client zen.example, permit", "<x@localhost>", 451},
@@ -229,6 +240,75 @@ void ExpectRecipients(const std::string& maincf, std::vector<std::pair<const cha
   Verdict v = p->CheckLocalRecipient(Addr(cases.back().first));
   EXPECT_EQ(v.enhanced, "5.1.1");
   EXPECT_EQ(v.text, unknown_text);
+}
+
+// A policy service's action is an access(5) action, evaluated where the
+// check_policy_service entry stands in its list.
+TEST(Policy, PolicyServiceActions) {
+  const std::string conf =
+      "mydestination = localhost\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+      "smtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:10023, "
+      "check_recipient_access inline:{ bad@localhost=REJECT }\n";
+  struct Case {
+    const char* rcpt;
+    const char* action;
+    int code;
+    const char* enhanced;
+    const char* text;
+  } cases[] = {
+      {"<x@localhost>", "DUNNO", 0, "", ""},
+      {"<x@localhost>", "OK", 0, "", ""},
+      {"<bad@localhost>", "OK", 0, "", ""},  // OK ends the list: the table is not reached
+      {"<bad@localhost>", "dunno", 554, "5.7.1", "<bad@localhost>: Recipient address rejected: Access denied"},
+      {"<x@localhost>", "REJECT", 554, "5.7.1", "<x@localhost>: Recipient address rejected: Access denied"},
+      {"<x@localhost>", "550 5.7.23 SPF fail", 550, "5.7.23", "<x@localhost>: Recipient address rejected: SPF fail"},
+      {"<x@localhost>", "450 4.2.0 Greylisted", 450, "4.2.0", "<x@localhost>: Recipient address rejected: Greylisted"},
+      {"<x@localhost>", "DEFER_IF_PERMIT Greylisted, see x", 450, "4.7.1",
+       "<x@localhost>: Recipient address rejected: Greylisted, see x"},
+      // DEFER_IF_REJECT turns the table's later 554 into its 450.
+      {"<bad@localhost>", "DEFER_IF_REJECT try later", 450, "4.7.1",
+       "<bad@localhost>: Recipient address rejected: try later"},
+      {"<x@localhost>", "DEFER_IF_REJECT try later", 0, "", ""},
+      {"<x@localhost>", "451 4.3.5 Server configuration problem", 451, "4.3.5",
+       "<x@localhost>: Recipient address rejected: Server configuration problem"},
+  };
+  auto p = Make(conf);
+  ASSERT_TRUE(p);
+  for (const Case& c : cases) {
+    std::vector<std::string> asked;
+    Verdict v = CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", c.rcpt, {c.action}, nullptr, &asked);
+    EXPECT_EQ(asked, std::vector<std::string>{"inet:127.0.0.1:10023"}) << c.action;
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.action << " " << c.rcpt;
+    if (!c.code) continue;
+    EXPECT_EQ(v.enhanced, c.enhanced) << c.action;
+    EXPECT_EQ(v.text, c.text) << c.action;
+  }
+}
+
+TEST(Policy, PolicyServiceEffects) {
+  auto p = Make("mydestination = localhost\nsmtpd_recipient_restrictions = check_policy_service unix:private/a, "
+                "check_policy_service unix:/run/b, check_policy_service inet:127.0.0.1:3, reject\n");
+  ASSERT_TRUE(p);
+  Effects e;
+  std::vector<std::string> asked;
+  Verdict v = CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>",
+                        {"PREPEND Received-SPF: Pass (x)", "WARN look", "HOLD"}, &e, &asked);
+  EXPECT_EQ(v.code, 554);  // HOLD goes on to the final reject
+  ASSERT_EQ(asked.size(), 3u);
+  EXPECT_EQ(asked[1], "unix:/run/b");
+  EXPECT_TRUE(asked[0].ends_with("/private/a")) << asked[0];
+  EXPECT_EQ(e.prepend, std::vector<std::string>{"Received-SPF: Pass (x)"});
+  EXPECT_TRUE(e.hold);
+  ASSERT_EQ(e.notes.size(), 2u);
+  EXPECT_EQ(e.notes[0], (std::pair<std::string, std::string>{"warn", "look"}));
+  EXPECT_EQ(e.notes[1].second, "<x@localhost>: Recipient address triggers HOLD action");
+  // DISCARD is an OK: the list ends there.
+  v = CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>", {"DISCARD"}, &e);
+  EXPECT_FALSE(v.rejected());
+  EXPECT_TRUE(e.discard);
+  // A PREPEND without a header name is not a header: 451 as any bad action.
+  v = CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>", {"PREPEND no header"}, &e);
+  EXPECT_EQ(v.code, 451);
 }
 
 TEST(Policy, LocalRecipientMaps) {

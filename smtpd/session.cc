@@ -64,6 +64,9 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
       policy_(std::move(policy)),
       queue_(std::move(queue)),
       committer_(queue_.get(), ctx.loop),
+      policy_clients_(ctx.loop),
+      compatibility_level_(ctx.config.Str("compatibility_level")),
+      mail_version_(ctx.config.Str("mail_version")),
       reader_check_(queue_.get(), ctx.loop),
       reaper_(ctx.loop) {
   hold_ = ctx.hold;
@@ -109,7 +112,11 @@ void Session::Start() {
   if (getpeername(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family != AF_UNIX) {
     client_addr_ = SockAddrText(ss);
     len = sizeof ss;
-    if (getsockname(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) local_addr_ = SockAddrText(ss);
+    if (getsockname(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      local_addr_ = SockAddrText(ss);
+      // sin_port and sin6_port sit at the same offset.
+      local_port_ = ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+    }
   } else {
     // Local submission over a unix socket: Postfix's name for it.
     client_name_ = "localhost";
@@ -385,15 +392,22 @@ std::string Session::DisconnectCounts() const {
 
 void Session::LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,
                         std::string_view rcpt) {
+  LogAction("reject", stage, fmt::format("{} {} {}", code, enh, text), rcpt);
+  stats::Count(stats::RejectKey(stage, code, enh));
+}
+
+// Postfix's log_whatsup: "NOQUEUE: reject: RCPT from host[addr]: 550 5.1.1
+// <...>: ...; from=<...> to=<...> proto=ESMTP helo=<...>", and hold, warn, ...
+void Session::LogAction(std::string_view action, std::string_view stage, std::string_view text,
+                        std::string_view rcpt) {
   std::string id = "NOQUEUE";
   if (txn_ && txn_->content && txn_->content->writer) id = queue::FormatMsgId(txn_->content->writer->id());
-  std::string line = fmt::format("{}: reject: {} from {}: {} {} {};", id, stage, Who(), code, enh, text);
+  std::string line = fmt::format("{}: {}: {} from {}: {};", id, action, stage, Who(), text);
   if (txn_) line += " from=<" + txn_->sender.Canonical() + ">";
   if (!rcpt.empty()) line += " to=<" + std::string(rcpt) + ">";
   line += esmtp_ ? " proto=ESMTP" : " proto=SMTP";
   if (!helo_.empty()) line += " helo=<" + helo_ + ">";
   log::Info("{}", line);
-  stats::Count(stats::RejectKey(stage, code, enh));
 }
 
 }  // namespace postern::smtpd

@@ -27,6 +27,7 @@
 #include "smtpd/auth.h"
 #include "smtpd/notify.h"
 #include "smtpd/policy.h"
+#include "smtpd/policy_client.h"
 #include "smtpd/sessions.h"
 #include "smtpd/settings.h"
 #include "tls/stream.h"
@@ -54,6 +55,10 @@ class Service {
   Authenticator& auth() { return *auth_; }
   void SetAuth(std::unique_ptr<Authenticator> a) { auth_ = std::move(a); }
   queue::AsyncCommitter& committer() { return committer_; }
+  policy::Clients& policy_clients() { return policy_clients_; }
+  // Attributes of every policy request from this process (mail_version, ...).
+  const std::string& compatibility_level() const { return compatibility_level_; }
+  const std::string& mail_version() const { return mail_version_; }
   const std::string& service_name() const { return service_name_; }
   uv_loop_t* loop() const { return loop_; }
   // Sessions from one client address in this process (the connection count limit).
@@ -72,12 +77,17 @@ class Service {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<queue::Queue> queue_;
   queue::AsyncCommitter committer_;
+  policy::Clients policy_clients_;
+  std::string compatibility_level_, mail_version_;
   queue::ReaderCheckTimer reader_check_;
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   std::vector<std::shared_ptr<Session>> retired_;
   event::Timer reaper_;
   std::unordered_map<std::string, int> per_addr_;
 };
+
+// A new value of the policy protocol's instance attribute (one per MAIL).
+std::string NewPolicyInstance();
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -118,6 +128,15 @@ class Session : public std::enable_shared_from_this<Session> {
     bool bdat = false;              // content is arriving in BDAT chunks
     long long overshoot = 0;        // RCPTs refused past smtpd_recipient_limit
     std::optional<Answer> bdat_error;  // answer to the rest of the chunks
+    std::string instance;           // the policy protocol's instance: one per MAIL
+    std::vector<std::string> prepend;  // PREPEND actions: headers above our Received:
+    bool hold = false, discard = false;  // HOLD and DISCARD actions
+  };
+  // One RCPT whose restrictions wait for a policy service.
+  struct RcptCheck {
+    smtp::Address rcpt;
+    smtp::RcptParams params;
+    Policy::Check check;
   };
 
   // session.cc: the connection and the command loop.
@@ -181,6 +200,14 @@ class Session : public std::enable_shared_from_this<Session> {
   bool Trusted() const;  // local submission, SASL, or mynetworks: bare local parts get $myorigin
   Facts MakeFacts(const smtp::Address* rcpt) const;
 
+  // session_policy.cc: RCPT's restrictions, which may wait for policy services.
+  void CheckRcpt(std::unique_ptr<RcptCheck> rc);
+  void RunRcptCheck(Verdict v);
+  void OnPolicyAction(std::string action);
+  void FinishRcpt(Verdict v);
+  policy::Attributes PolicyAttributes(const policy::ServiceSpec& spec) const;
+  void LogAction(std::string_view action, std::string_view stage, std::string_view text, std::string_view rcpt);
+
   // session_content.cc: DATA, BDAT and the hand-off to the queue.
   void Data(std::string_view arg);
   void Bdat(std::string_view arg);
@@ -205,6 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
   server::Lease lease_;
   event::Timer timer_;
   std::string client_addr_, client_name_ = "unknown", local_addr_;
+  uint16_t local_port_ = 0;
   sessions::Entry entry_{&client_name_, &client_addr_};  // show sessions, kill session
   std::string helo_;
   bool esmtp_ = false;
@@ -222,7 +250,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool bdat_last_ = false;
   bool bdat_discard_ = false;
   Answer bdat_discard_reply_;
-  std::unique_ptr<Txn> txn_;  // out of line: an idle session does not carry its ~340 bytes
+  std::unique_ptr<Txn> txn_;
+  std::unique_ptr<RcptCheck> rcpt_check_;  // a RCPT waiting for a policy service  // out of line: an idle session does not carry its ~340 bytes
   long long errors_ = 0;
   int last_code_ = 0;
   smtp::Verb last_verb_ = smtp::Verb::kUnknown;

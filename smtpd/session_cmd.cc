@@ -136,6 +136,7 @@ void Session::Mail(std::string_view arg) {
   txn_ = std::make_unique<Txn>();
   txn_->sender = std::move(*sender);
   txn_->params = std::move(mp);
+  txn_->instance = NewPolicyInstance();
   Reply(250, "2.1.0", "Ok");
 }
 
@@ -157,33 +158,8 @@ void Session::Rcpt(std::string_view arg) {
   if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);
   auto rcpt = ParseAddress(pa->path, false, txn_->params.smtputf8);
   if (!rcpt) return;
-  Policy& pol = svc_->policy();
-  Verdict v = pol.CheckRecipient(MakeFacts(&*rcpt));
-  if (!v.rejected()) v = pol.CheckLocalRecipient(*rcpt);
-  if (v.rejected()) {
-    LogReject("RCPT", v.code, v.enhanced, v.text, rcpt->Canonical());
-    // A restriction's reject is policy whatever its code (reject_unauth_pipelining
-    // says 5.5.0); a table or configuration it could not use is not.
-    bool ours = v.enhanced.rfind("4.3.", 0) == 0;
-    return ReplyAs(ours ? ErrorClass(v.code, v.enhanced) : notify::kClassPolicy, v.code, v.enhanced, v.text);
-  }
-  auto expanded = pol.ExpandVirtual(rcpt->Canonical());
-  if (!expanded) {
-    log::Warning("virtual_alias_maps: {}", expanded.error());
-    return Reply(451, "4.3.0", "<" + rcpt->Canonical() + ">: Temporary lookup failure");
-  }
-  if (txn_->rcpts.empty()) txn_->first_rcpt = rcpt->Canonical();
-  for (std::string& address : *expanded) {
-    queue::Recipient r;
-    // ORCPT stays what the client sent; without one, a rewritten address
-    // keeps what it was as the original recipient (Postfix's orig_to).
-    if (rp.orcpt) r.orig_recipient = rp.orcpt_type + ";" + *rp.orcpt;
-    else if (address != rcpt->Canonical()) r.orig_recipient = rewrite::OrcptFor(rcpt->Canonical());
-    r.address = std::move(address);
-    r.notify = uint8_t(rp.notify);
-    txn_->rcpts.push_back(std::move(r));
-  }
-  Reply(250, "2.1.5", "Ok");
+  // session_policy.cc: the restrictions, which may have to wait for a policy service.
+  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}}));
 }
 
 void Session::Vrfy(std::string_view arg) {

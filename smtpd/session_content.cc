@@ -102,7 +102,10 @@ std::optional<Session::Answer> Session::BeginContent() {
   c->cleanup = cleanup::Content(svc_->settings().cleanup);
   c->cleanup.AddMissingHeaders(local_uid_.has_value(), c->writer->id(), c->writer->record().sender,
                                c->writer->record().arrival);
-  c->buf = ReceivedHeader(c->writer->id());
+  // PREPEND actions go above our own Received:, as in Postfix.
+  for (const std::string& h : txn_->prepend) c->buf += h + "\r\n";
+  c->buf += ReceivedHeader(c->writer->id());
+  if (txn_->hold) c->writer->Hold();  // HOLD: out of qmgr's sight until released
   c->cleanup.Apply(&c->buf, 0);  // our own Received: counts as a hop, as in Postfix
   txn_->content = std::move(c);
   return std::nullopt;
@@ -238,6 +241,15 @@ void Session::EndOfContent() {
     else
       Reply(a);
     ResetTxn();  // the writer goes, and its body with it
+    ChatReset(svc_->settings().history_flush_threshold);
+    return;
+  }
+  if (txn_->discard) {  // DISCARD: claim delivery, keep nothing
+    std::string id = queue::FormatMsgId(c.writer->id());
+    log::Info("{}: discard: END-OF-MESSAGE from {}: message discarded by an access action", id, Who());
+    ResetTxn();
+    ++ok_[size_t(last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData)];
+    Reply(250, "2.0.0", "Ok: queued as " + id);
     ChatReset(svc_->settings().history_flush_threshold);
     return;
   }

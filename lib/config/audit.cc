@@ -49,6 +49,12 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
     switch (info.support) {
       case RestrictionSupport::kSupported:
         if (!info.takes_argument) break;
+        if (EqualsIgnoreCase(word, "check_policy_service")) {
+          if (!has_arg) out->push_back({false, p + ": " + word + " needs a server (inet:host:port or unix:path)"});
+          else if (std::string_view a = (*words)[++i]; !StartsWith(a, "inet:") && !StartsWith(a, "unix:") && a.front() != '{')
+            out->push_back({false, p + ": " + word + " " + std::string(a) + ": not inet:host:port, unix:path or {...}"});
+          break;
+        }
         if (!has_arg) out->push_back({false, p + ": " + word + " needs a table"});
         else if (auto ref = ParseTableRef((*words)[++i]); !ref) out->push_back({false, p + ": " + ref.error()});
         else AuditTable(param, &*ref, true, out);

@@ -29,7 +29,7 @@ constexpr Restriction kRestrictions[] = {
     {"check_helo_access", S, true},
     {"check_helo_mx_access", U, true},
     {"check_helo_ns_access", U, true},
-    {"check_policy_service", U, true},
+    {"check_policy_service", S, true},
     {"check_recipient_a_access", U, true},
     {"check_recipient_access", S, true},
     {"check_recipient_mx_access", U, true},

@@ -20,6 +20,7 @@ TEST(Compat, Restrictions) {
   EXPECT_TRUE(LookupRestriction("check_client_access").takes_argument);
   EXPECT_EQ(LookupRestriction("reject_rbl_client").support, RestrictionSupport::kUnsupported);
   EXPECT_TRUE(LookupRestriction("check_policy_service").takes_argument);
+  EXPECT_EQ(LookupRestriction("check_policy_service").support, RestrictionSupport::kSupported);
   EXPECT_FALSE(LookupRestriction("reject_unknown_sender_domain").takes_argument);
   EXPECT_EQ(LookupRestriction("permit_everyone").support, RestrictionSupport::kUnknown);
 }

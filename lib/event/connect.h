@@ -1,5 +1,6 @@
-// smtp/connect.h — one non-blocking connect (TCP from an optional source
-// address, or a unix socket) bounded by a timer, ending in an event::Stream.
+// event/connect.h — one non-blocking connect (TCP from an optional source
+// address, or a unix socket) bounded by a timer, ending in an event::Stream
+// (smtp's deliveries, smtpd's policy client).
 #pragma once
 
 #include <uv.h>
@@ -13,12 +14,12 @@
 #include "event/event.h"
 #include "util/result.h"
 
-namespace postern::smtp_client {
+namespace postern::event {
 
 class Connector {
  public:
   // The stream, or the reason in strerror's words ("Connection refused").
-  using Done = std::function<void(Result<std::unique_ptr<event::Stream>>)>;
+  using Done = std::function<void(Result<std::unique_ptr<Stream>>)>;
   explicit Connector(uv_loop_t* loop) : loop_(loop), timer_(loop) {}
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
@@ -35,10 +36,10 @@ class Connector {
   void Finish(int err);
 
   uv_loop_t* loop_;
-  event::Timer timer_;
-  std::unique_ptr<event::Poll> poll_;
+  Timer timer_;
+  std::unique_ptr<Poll> poll_;
   Fd fd_;
   Done done_;
 };
 
-}  // namespace postern::smtp_client
+}  // namespace postern::event

@@ -1,0 +1,137 @@
+// smtpd/session_policy.cc — RCPT's restrictions as a resumable check: a
+// check_policy_service step sends the session's attributes to the service on
+// the shared loop and the session holds still (paused_) until the action comes.
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "log/log.h"
+#include "smtpd/session.h"
+
+namespace postern::smtpd {
+
+void Session::CheckRcpt(std::unique_ptr<RcptCheck> rc) {
+  rcpt_check_ = std::move(rc);
+  RunRcptCheck(svc_->policy().CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+}
+
+// Either asks the pending step's service, or ends the RCPT with the verdict.
+void Session::RunRcptCheck(Verdict v) {
+  const Policy::Step* step = rcpt_check_->check.pending;
+  if (!step) {
+    paused_ = false;
+    return FinishRcpt(std::move(v));
+  }
+  paused_ = true;
+  std::weak_ptr<Session> weak = weak_from_this();
+  policy::Client& client = svc_->policy_clients().Get(*step->service, step->service_key);
+  client.Query(PolicyAttributes(*step->service), [weak](std::string action) {
+    auto s = weak.lock();
+    if (!s || s->finished_ || s->closing_ || !s->rcpt_check_) return;
+    s->OnPolicyAction(std::move(action));
+  });
+}
+
+void Session::OnPolicyAction(std::string action) {
+  auto self = shared_from_this();
+  Verdict v = svc_->policy().Resume(rcpt_check_->check, action, MakeFacts(&rcpt_check_->rcpt));
+  RunRcptCheck(std::move(v));
+  if (paused_ || closing_) {  // another service to ask, or the session ends
+    Flush();
+    return;
+  }
+  // Picks up whatever the client pipelined behind this RCPT.
+  Flush();
+  ArmTimeout();
+  Process();
+  Flush();
+}
+
+void Session::FinishRcpt(Verdict v) {
+  std::unique_ptr<RcptCheck> rc = std::move(rcpt_check_);
+  Policy& pol = svc_->policy();
+  if (!v.rejected()) v = pol.CheckLocalRecipient(rc->rcpt);
+  std::string to = rc->rcpt.Canonical();
+  if (v.rejected()) {
+    LogReject("RCPT", v.code, v.enhanced, v.text, to);
+    // A restriction's reject is policy whatever its code (reject_unauth_pipelining
+    // says 5.5.0); a table or configuration it could not use is not.
+    bool ours = v.enhanced.rfind("4.3.", 0) == 0;
+    return ReplyAs(ours ? ErrorClass(v.code, v.enhanced) : notify::kClassPolicy, v.code, v.enhanced, v.text);
+  }
+  auto expanded = pol.ExpandVirtual(to);
+  if (!expanded) {
+    log::Warning("virtual_alias_maps: {}", expanded.error());
+    return Reply(451, "4.3.0", "<" + to + ">: Temporary lookup failure");
+  }
+  // Access actions of an accepted RCPT apply to the whole message, as Postfix's.
+  Effects& e = rc->check.effects;
+  for (auto& [action, text] : e.notes) LogAction(action, "RCPT", text, to);
+  for (std::string& h : e.prepend) txn_->prepend.push_back(std::move(h));
+  txn_->hold |= e.hold;
+  txn_->discard |= e.discard;
+  if (txn_->rcpts.empty()) txn_->first_rcpt = to;
+  for (std::string& address : *expanded) {
+    queue::Recipient r;
+    // ORCPT stays what the client sent; without one, a rewritten address
+    // keeps what it was as the original recipient (Postfix's orig_to).
+    if (rc->params.orcpt) r.orig_recipient = rc->params.orcpt_type + ";" + *rc->params.orcpt;
+    else if (address != to) r.orig_recipient = rewrite::OrcptFor(to);
+    r.address = std::move(address);
+    r.notify = uint8_t(rc->params.notify);
+    txn_->rcpts.push_back(std::move(r));
+  }
+  Reply(250, "2.1.5", "Ok");
+}
+
+// SMTPD_POLICY_README's attributes, in Postfix's order; empty where postern
+// lacks the fact (client certificates, ETRN, stress).
+policy::Attributes Session::PolicyAttributes(const policy::ServiceSpec& spec) const {
+  const RcptCheck& rc = *rcpt_check_;
+  bool tls = tls_active();
+  const smtp::MailParams& mp = txn_->params;
+  return {
+      {"request", "smtpd_access_policy"},
+      {"protocol_state", "RCPT"},
+      {"protocol_name", esmtp_ ? "ESMTP" : "SMTP"},
+      {"helo_name", helo_},
+      {"queue_id", ""},
+      {"sender", txn_->sender.Canonical()},
+      {"recipient", rc.rcpt.Canonical()},
+      {"recipient_count", "0"},
+      {"client_address", client_addr_},
+      {"client_name", client_name_},
+      {"reverse_client_name", client_name_},
+      {"instance", txn_->instance},
+      {"sasl_method", auth_.authenticated() ? auth_.mechanism : ""},
+      {"sasl_username", auth_.username},
+      {"sasl_sender", ""},
+      {"size", std::to_string(mp.size ? *mp.size : 0)},
+      {"ccert_subject", ""},
+      {"ccert_issuer", ""},
+      {"ccert_fingerprint", ""},
+      {"ccert_pubkey_fingerprint", ""},
+      {"encryption_protocol", tls ? stream_->info().protocol : ""},
+      {"encryption_cipher", tls ? stream_->info().cipher : ""},
+      {"encryption_keysize", tls ? std::to_string(stream_->info().bits) : "0"},
+      {"etrn_domain", ""},
+      {"stress", ""},
+      {"server_address", local_addr_},
+      {"server_port", local_port_ ? std::to_string(local_port_) : ""},
+      {"compatibility_level", svc_->compatibility_level()},
+      {"mail_version", svc_->mail_version()},
+      {"policy_context", spec.policy_context},
+  };
+}
+
+// Postfix's instance: one value per MAIL transaction, so that a policy
+// server can tell the RCPTs of one message from those of the next.
+std::string NewPolicyInstance() {
+  static unsigned seq = 0;
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  return fmt::format("{:x}.{:x}.{:x}.{:x}", unsigned(getpid()), tv.tv_sec, tv.tv_usec, seq++);
+}
+
+}  // namespace postern::smtpd
