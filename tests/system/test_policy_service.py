@@ -9,6 +9,7 @@ import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -284,3 +285,127 @@ def test_unix_socket_relative_to_queue_directory(instance, policy_server):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- real policy servers from Debian -------------------------------------------
+
+@pytest.fixture
+def postgrey():
+    binary = shutil.which("postgrey") or "/usr/sbin/postgrey"
+    if not os.access(binary, os.X_OK):
+        pytest.skip("postgrey is not installed (scripts/install-deps)")
+    # Not under pytest's tmp_path: its parent is private to us, and postgrey
+    # run as root drops to its own user, which must write its database.
+    dbdir = Path(tempfile.mkdtemp(prefix="postern-postgrey-"))
+    os.chmod(dbdir, 0o755)
+    user = getpass.getuser()
+    if os.geteuid() == 0:
+        user = "postgrey"
+        os.chown(dbdir, pwd.getpwnam(user).pw_uid, -1)
+    port = free_port()
+    err = open(dbdir / "stderr", "w")
+    proc = subprocess.Popen([binary, f"--inet=127.0.0.1:{port}", f"--dbdir={dbdir}", "--delay=2",
+                             f"--user={user}", "--auto-whitelist-clients=0"], stdout=err, stderr=err)
+
+    def listening():
+        if proc.poll() is not None:
+            pytest.fail("postgrey exited: " + (dbdir / "stderr").read_text())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(listening, timeout=30, what="postgrey listening")
+    yield port
+    proc.terminate()
+    proc.wait(10)
+    err.close()
+    shutil.rmtree(dbdir, ignore_errors=True)
+
+
+def test_postgrey_greylists_first_attempt_and_accepts_retry_after_delay(instance, postgrey):
+    s = with_policy(instance, f"inet:127.0.0.1:{postgrey}")
+    c, replies = rcpt(s, "alice@localhost")
+    code, text = replies[0]
+    # postgrey writes DSN 4.2.0 for a Postfix that sends etrn_domain (2.3 and later).
+    assert code == 450 and text.startswith("4.2.0 <alice@localhost>: Recipient address rejected: Greylisted"), text
+    c.close()
+
+    def retried():
+        c, [(code, _)] = rcpt(s, "alice@localhost")
+        if code == 250:
+            return c
+        c.close()
+        return None
+
+    c = wait_for(retried, timeout=30, interval=0.5, what="greylisting delay to pass")
+    assert send_data(c)[0] == 250
+    [m] = s.queue()
+    assert m["rcpts"] == ["alice@localhost"]
+    # postgrey PREPENDs its X-Greylist header once the delay has passed.
+    assert m["body"].startswith(b"X-Greylist: delayed "), m["body"][:200]
+
+
+# policyd-spf from Debian's python3-spf-engine (the program of
+# postfix-policyd-spf-python), started per connection as Postfix's spawn(8)
+# would, with its resolver pointed at dnsmasq's port (it only reads
+# /etc/resolv.conf, which cannot name a port).
+SPF_WRAPPER = """
+import sys
+import dns.resolver
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]
+r.port = int(sys.argv.pop(1))
+dns.resolver.default_resolver = r
+sys.argv[0] = "policyd-spf"
+from spf_engine.policyd_spf import main
+main()
+"""
+
+
+@pytest.fixture
+def policyd_spf(tmp_path):
+    try:
+        import spf_engine.policyd_spf  # noqa: F401
+    except ImportError:
+        pytest.skip("policyd-spf is not installed (python3-spf-engine, scripts/install-deps)")
+    # No quotes: in an argv (not a shell) dnsmasq would keep them in the record.
+    d = Dnsmasq(["--txt-record=pass.test,v=spf1 ip4:127.0.0.1 -all",
+                 "--txt-record=fail.test,v=spf1 ip4:192.0.2.1 -all"])
+    conf = tmp_path / "policyd-spf.conf"
+    conf.write_text("debugLevel = 1\nTestOnly = 1\nHELO_reject = False\nMail_From_reject = Fail\n"
+                    "PermError_reject = False\nTempError_Defer = False\nskip_addresses = 192.0.2.250/32\n"
+                    "Header_Type = SPF\n")
+    (tmp_path / "spf_wrapper.py").write_text(SPF_WRAPPER)
+
+    class Spawn(socketserver.BaseRequestHandler):
+        def handle(self):
+            fd = self.request.fileno()
+            subprocess.run([sys.executable, str(tmp_path / "spf_wrapper.py"), str(d.port), str(conf)],
+                           stdin=fd, stdout=fd, stderr=subprocess.DEVNULL, timeout=60)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Spawn)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    d.stop()
+
+
+def test_policyd_spf_rejects_spf_fail(instance, policyd_spf):
+    s = with_policy(instance, f"inet:127.0.0.1:{policyd_spf}")
+    _, [(code, text)] = rcpt(s, "alice@localhost", sender="someone@fail.test")
+    assert code == 550 and text.startswith("5.7.23 <alice@localhost>: Recipient address rejected: "
+                                           "Message rejected due to: SPF fail"), text
+
+
+def test_policyd_spf_pass_prepends_received_spf(instance, policyd_spf):
+    s = with_policy(instance, f"inet:127.0.0.1:{policyd_spf}")
+    c, replies = rcpt(s, "alice@localhost", sender="someone@pass.test")
+    assert replies == [(250, "2.1.5 Ok")]
+    assert send_data(c)[0] == 250
+    [m] = s.queue()
+    first = m["body"].split(b"\r\n", 1)[0]
+    assert first.startswith(b"Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.1;"), m["body"][:300]
