@@ -80,9 +80,12 @@ void Client::Connect() {
   };
   if (StartsWith(spec_.endpoint, "unix:"))
     return connector_.Unix(spec_.endpoint.substr(5), Ms(spec_.timeout), std::move(done));
-  auto t = InetTarget(spec_.endpoint);
-  if (!t) return Fail(t.error());
-  connector_.Tcp(t->first, t->second, nullptr, Ms(spec_.timeout), std::move(done));
+  if (!target_) {
+    auto t = InetTarget(spec_.endpoint);
+    if (!t) return Fail(t.error());
+    target_ = *t;
+  }
+  connector_.Tcp(target_->first, target_->second, nullptr, Ms(spec_.timeout), std::move(done));
 }
 
 void Client::Send() {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "event/connect.h"
@@ -49,6 +50,7 @@ class Client {
   uv_loop_t* loop_;
   ServiceSpec spec_;
   std::string name_;  // as Postfix names the server in its warnings
+  std::optional<std::pair<dns::IpAddress, uint16_t>> target_;  // inet: once looked up
   event::Connector connector_;
   std::unique_ptr<event::Stream> conn_;
   std::chrono::steady_clock::time_point conn_since_;
