@@ -27,7 +27,7 @@ def rcpt(s, addr, source="127.0.0.1"):
 
 def test_unsupported_restriction_answers_451_only_where_it_is_reached(instance):
     s = start_smtpd(instance, smtpd_recipient_restrictions=(
-        "check_recipient_access inline:{ alice@localhost=OK }, check_policy_service inet:127.0.0.1:1"))
+        "check_recipient_access inline:{ alice@localhost=OK }, check_recipient_mx_access inline:{ x.test=OK }"))
     c, reply = rcpt(s, "alice@localhost")
     assert reply == (250, "2.1.5 Ok")
     assert c.cmd("RCPT TO:<bob@localhost>") == (451, "4.3.5 Server configuration error")
@@ -36,7 +36,7 @@ def test_unsupported_restriction_answers_451_only_where_it_is_reached(instance):
     assert c.reply()[0] == 250
     [m] = s.queue()
     assert m["rcpts"] == ["alice@localhost"]
-    instance.wait_log(r"warning: smtpd_recipient_restrictions: restriction \"check_policy_service\" is not "
+    instance.wait_log(r"warning: smtpd_recipient_restrictions: restriction \"check_recipient_mx_access\" is not "
                       r"supported by postern; answering 451 4\.3\.5 where it applies")
     instance.wait_log(r"NOQUEUE: reject: RCPT from \S+: 451 4\.3\.5 Server configuration error; "
                       r"from=<a@example\.org> to=<bob@localhost>")

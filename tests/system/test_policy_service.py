@@ -201,7 +201,7 @@ def test_hanging_server_times_out_to_default_action_without_blocking_others(inst
     ps = policy_server(lambda a: "<hang>" if a["recipient"] == "alice@localhost" else "DUNNO")
     s = start_smtpd(instance, smtpd_recipient_restrictions=f"check_recipient_access inline:{{ bob@localhost=OK }}, "
                                                            f"check_policy_service {{ inet:127.0.0.1:{ps.port}, "
-                                                           f"timeout=3s, try_limit=1 }}")
+                                                           f"timeout=10s, try_limit=1 }}")
     mark = instance.log_mark()
     hung = s.raw()
     hung.ehlo()
@@ -211,7 +211,7 @@ def test_hanging_server_times_out_to_default_action_without_blocking_others(inst
     started = time.monotonic()
     # Meanwhile another session is served (the table's OK comes before the policy step).
     _, replies = rcpt(s, "bob@localhost")
-    assert replies == [(250, "2.1.5 Ok")] and time.monotonic() - started < 2.5
+    assert replies == [(250, "2.1.5 Ok")] and time.monotonic() - started < 8
     assert hung.reply() == (451, "4.3.5 <alice@localhost>: Recipient address rejected: Server configuration problem")
     instance.wait_log(r"warning: problem talking to server 127\.0\.0\.1:\d+: Connection timed out", since=mark)
     assert instance.log()[mark:].count("problem talking to server") == 1
