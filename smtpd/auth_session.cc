@@ -156,15 +156,7 @@ void Session::AuthResume(int code, std::string_view enh, std::string_view text) 
   auth_.step = AuthState::Step::kNone;
   paused_ = false;
   Reply(code, enh, text);
-  if (paused_ || closing_) {  // the error tarpit took over, or the session ends
-    Flush();
-    return;
-  }
-  Flush();
-  ArmTimeout();
-  Process();
-  Flush();
-  ResumeReading();
+  AfterWait();
 }
 
 // Postfix's ", sasl_method=PLAIN, sasl_username=user" after client=.

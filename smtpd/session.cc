@@ -390,6 +390,16 @@ std::string Session::DisconnectCounts() const {
   return s;
 }
 
+void Session::AfterWait() {
+  auto self = shared_from_this();  // Process may finish the session
+  Flush();
+  if (paused_ || closing_) return;
+  ArmTimeout();
+  Process();
+  Flush();
+  ResumeReading();
+}
+
 void Session::LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,
                         std::string_view rcpt) {
   LogAction("reject", stage, fmt::format("{} {} {}", code, enh, text), rcpt);

@@ -154,6 +154,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Finish(bool lost);
   void PauseReading();
   void ResumeReading();
+  // After the session held still (AUTH check, policy service): sends the
+  // answer and picks up what the client pipelined meanwhile, unless it is
+  // paused again (error tarpit, another service) or closing.
+  void AfterWait();
   std::string Who() const { return client_name_ + "[" + client_addr_ + "]"; }
   bool QueueHasRoom(uint64_t size);  // free space for a message of `size` (0: unknown)
   void LogReject(std::string_view stage, int code, std::string_view enh, std::string_view text,

@@ -37,15 +37,7 @@ void Session::OnPolicyAction(std::string action) {
   auto self = shared_from_this();
   Verdict v = svc_->policy().Resume(rcpt_check_->check, action, MakeFacts(&rcpt_check_->rcpt));
   RunRcptCheck(std::move(v));
-  if (paused_ || closing_) {  // another service to ask, or the session ends
-    Flush();
-    return;
-  }
-  // Picks up whatever the client pipelined behind this RCPT.
-  Flush();
-  ArmTimeout();
-  Process();
-  Flush();
+  AfterWait();  // unless another service is to be asked
 }
 
 void Session::FinishRcpt(Verdict v) {
