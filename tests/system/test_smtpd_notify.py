@@ -117,7 +117,7 @@ def test_full_disk_at_end_of_data_sends_a_resource_transcript(instance, postmast
 def test_default_classes_send_nothing_for_policy_and_protocol_errors(instance, postmaster):
     # notify_classes as by default (resource, software); a restriction with
     # a table type postern lacks answers 451 4.3.5, a software error.
-    instance.set(smtpd_recipient_restrictions=f"check_recipient_access regexp:{postmaster.out}/access")
+    instance.set(smtpd_recipient_restrictions=f"check_recipient_access mysql:{postmaster.out}/access")
     postmaster.start()
     with smtplib.SMTP("127.0.0.1", postmaster.port, timeout=10) as c:
         c.ehlo("quiet.test")
