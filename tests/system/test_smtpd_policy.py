@@ -120,6 +120,8 @@ def test_access_tables_and_fqdn_restrictions(instance):
 
 def test_connection_count_limit_per_client_address(instance):
     s = start_smtpd(instance, smtpd_client_connection_count_limit="2", smtpd_client_event_limit_exceptions="")
+    # start_smtpd's greeting probe must be gone from the count first.
+    instance.wait_log(r"smtpd\[\d+\]: disconnect from \S+\[127\.0\.0\.1\]")
     first, second = s.raw(), s.raw()
     mark = instance.log_mark()
     third = Raw(s.port)
