@@ -163,7 +163,9 @@ def test_delay_warning_is_sent_once_after_delay_warning_time(dsn, sink):
     dsn.wait_log(rf"{msg.msgid_text}: to=<u@unreach\.test>, .*status=deferred", since=mark, count=3, timeout=20)
     assert len(re.findall(r"sender delay notification", dsn.log())) == 1
     assert len(notices(sink)) == 1
-    assert [e["state"] for e in envelopes(dsn)] == ["deferred"]
+    # Still queued, one envelope: deferred, or already on its next attempt.
+    (e,) = envelopes(dsn)
+    assert e["state"] in ("deferred", "active"), e
 
 
 def test_bounce_of_a_bounce_goes_to_postmaster_and_nothing_loops(dsn, sink):
