@@ -23,8 +23,13 @@ DEFAULTS = {
 class Raw:
     """A byte-exact SMTP client: send anything, read whole replies."""
 
-    def __init__(self, port, source="127.0.0.1", timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
+    def __init__(self, port, source="127.0.0.1", timeout=10.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # fixed before connect: the kernel then never grows it
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.bind((source, 0))
+        self.sock.connect(("127.0.0.1", port))
         self.buf = b""
         self.greeting = self.reply()
 
@@ -93,8 +98,8 @@ class Smtpd:
         c = smtplib.SMTP("127.0.0.1", self.port, local_hostname=helo, timeout=10, source_address=(source, 0))
         return c
 
-    def raw(self, source="127.0.0.1"):
-        return Raw(self.port, source)
+    def raw(self, source="127.0.0.1", rcvbuf=None):
+        return Raw(self.port, source, rcvbuf=rcvbuf)
 
     def queue(self):
         """Every message in the queue: dicts with body as bytes."""

@@ -2,12 +2,10 @@
 # over-long lines, NUL bytes, bare LF and smuggling attempts, too many
 # recipients, garbage, slowloris, error limits, vanishing clients, SIGKILL
 # of smtpd mid-message, and a thousand idle sessions in one process.
-import fcntl
 import os
 import select
 import signal
 import struct
-import termios
 import threading
 import time
 
@@ -183,25 +181,51 @@ def test_client_vanishing_mid_data_leaves_nothing(smtpd):
 
 
 def test_client_that_does_not_read_its_replies_is_throttled(smtpd):
-    c = smtpd.raw()
+    # Our receive buffer is fixed small, so smtpd's replies back up into its
+    # own send buffer (at most tcp_wmem's ceiling); send commands enough to
+    # overflow that twice over, whatever the kernel's sizes here.
+    c = smtpd.raw(rcvbuf=64 * 1024)
     [pid] = smtpd.pids()
     before = rss_kib(pid)
-    n = 100000
+    reply = b"250 2.0.0 Ok\r\n"
+    wmem_max = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+    n = 2 * wmem_max // len(reply) + 100000
     sender = threading.Thread(target=c.send, args=(b"NOOP\r\n" * n,))
     sender.start()
     # We read nothing: smtpd must stop reading rather than buffer replies. It
-    # has when our own socket holds commands it will not take (its window is
-    # full); were it still reading, the queue would drain and the sender end.
-    wait_for(lambda: unsent(c.sock) > 64 * 1024, 30, what="smtpd to stop reading")
+    # has when commands pile up unread in its own socket's receive queue.
+    wait_for(lambda: unread_by_server(smtpd.port, c.sock) > 64 * 1024, 60, what="smtpd to stop reading")
     held = rss_kib(pid) - before
-    got = 0
-    c.sock.settimeout(20)
-    while got < n:
-        assert c.reply() == (250, "2.0.0 Ok")
-        got += 1
+    c.sock.settimeout(30)
+    got = read_exactly(c, n * len(reply))
+    assert got == reply * n
     sender.join()
     assert c.cmd("QUIT")[0] == 221
     assert held < 8 * 1024, f"smtpd grew by {held} KiB while the client did not read"
+
+
+def read_exactly(c, size):
+    parts, have = [c.buf], len(c.buf)
+    while have < size:
+        chunk = c.sock.recv(1 << 20)
+        assert chunk, "smtpd closed the connection"
+        parts.append(chunk)
+        have += len(chunk)
+    data = b"".join(parts)
+    c.buf = data[size:]
+    return data[:size]
+
+
+def unread_by_server(port, client):
+    """Bytes in smtpd's socket (local port `port`, peer = client's address)
+    that smtpd has not read: rx_queue of its row in /proc/net/tcp."""
+    peer = client.getsockname()[1]
+    for line in open("/proc/net/tcp").readlines()[1:]:
+        f = line.split()
+        local, remote = int(f[1].split(":")[1], 16), int(f[2].split(":")[1], 16)
+        if local == port and remote == peer:
+            return int(f[4].split(":")[1], 16)
+    return 0
 
 
 # --- crashes -----------------------------------------------------------------
@@ -234,11 +258,6 @@ def test_sigkill_right_after_250_keeps_the_message(smtpd):
 
 
 # --- scale -------------------------------------------------------------------
-
-def unsent(sock):
-    """Bytes written to sock that the peer has not yet taken (SIOCOUTQ)."""
-    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
-
 
 def rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
