@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   server::Service svc;
   svc.kind = server::Kind::kMulti;
   svc.client_limit = SessionLimit();
+  svc.pausable = true;  // `postern pause smtp` stops new sessions
   // Read as root (when started by a root master): a private key is often
   // mode 0600 owned by root. Kept for the life of the process.
   smtpd::ServerKeys keys;

@@ -57,8 +57,6 @@ class Worker {
         idle_timer_(loop_.get()),
         status_fd_(status_fd),
         status_(status_fd) {
-    // The one pause that the skeleton enforces: smtpd's new sessions.
-    pausable_ = ctx_.program == "smtpd";
     ctx_.loop = loop_.get();
     ctx_.retired = [this] { return ctx_.draining || StatusClosed(); };
     ctx_.hold = [this] {
@@ -121,7 +119,7 @@ class Worker {
 
   bool WantClients() const {
     if (ctx_.draining || UsedUp()) return false;
-    if (pausable_ && ctx_.runtime.pause_smtp) return false;
+    if (svc_.pausable && ctx_.runtime.pause_smtp) return false;
     if (svc_.kind == Kind::kMulti) return svc_.client_limit == 0 || clients_ < svc_.client_limit;
     return clients_ == 0;
   }
@@ -337,7 +335,7 @@ class Worker {
   bool status_writable_wait_ = false;  // a status frame waits for the socket
   int control_fd_ = -1;
   std::shared_ptr<ipc::control::Link> control_;
-  bool pausable_ = false, verbose_ = false;
+  bool verbose_ = false;
   uint32_t generation_ = 0;
   long long max_use_ = 100;
   uint64_t max_idle_ms_ = 100000;

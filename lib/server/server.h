@@ -118,6 +118,9 @@ struct Service {
   size_t client_limit = 0;
   // kTrigger: most bytes read from one wakeup connection.
   size_t trigger_limit = 1024;
+  // Takes no new clients while the operator has paused SMTP (`postern pause
+  // smtp`, RuntimeState::pause_smtp); smtpd sets it, other services do not.
+  bool pausable = false;
 
   // Optional: runs before the skeleton drops root's privileges (-u), with
   // configuration and logging set up; for what only root may read, such as
@@ -140,7 +143,7 @@ struct Service {
   std::function<void(Context&)> on_drain;
   // Optional: ctx.runtime has just changed (ctx.runtime is already the new
   // state; `old` the previous one). The skeleton itself applies the log
-  // level and, for smtpd, pause smtp; when the `set option` overrides
+  // level and, for a pausable service, pause smtp; when the `set option` overrides
   // changed, ctx.config is already main.cf + -o + the new overrides, and a
   // service adopts what it can of its own parameters here. (Every worker
   // also answers `update table NAME` through lib/table's list of open files.)
