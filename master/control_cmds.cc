@@ -12,9 +12,9 @@ namespace postern::master {
 
 namespace {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
-void ShowStatus(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void ShowStatus(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   if (!req.Args().empty()) return reply->Fail("show status takes no arguments");
   const auto& s = TheControl().state();
   reply->Line(std::string("MDA ") + (s.pause_mda ? "paused" : "running"));
@@ -32,48 +32,48 @@ void ShowStatus(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
 }
 
 // service|type|command|busy|idle|maxproc, one line a master.cf service.
-void ShowProcesses(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void ShowProcesses(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   if (!req.Args().empty()) return reply->Fail("show processes takes no arguments");
   for (const auto& s : TheControl().Services())
     reply->Line(fmt::format("{}|{}|{}|{}|{}|{}", s.service, s.type, s.command, s.busy, s.idle, s.limit));
   reply->Finish();
 }
 
-bool* Flag(ctl::RuntimeState& s, std::string_view what) {
+bool* Flag(ctlproto::RuntimeState& s, std::string_view what) {
   if (what == "smtp") return &s.pause_smtp;
   if (what == "mta") return &s.pause_mta;
   return &s.pause_mda;
 }
 
 // As smtpd's control process: pausing what is paused fails.
-ctl::Handler SetPause(std::string what, bool pause) {
-  return [what, pause](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+ctlproto::Handler SetPause(std::string what, bool pause) {
+  return [what, pause](const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
     if (!req.Args().empty()) return reply->Fail((pause ? "pause " : "resume ") + what + " takes no arguments");
-    ctl::RuntimeState copy = TheControl().state();
+    ctlproto::RuntimeState copy = TheControl().state();
     std::string upper = what == "smtp" ? "SMTP" : what == "mta" ? "MTA" : "MDA";
     if (*Flag(copy, what) == pause)
       return reply->Fail("command failed: " + upper + (pause ? " is already paused" : " is not paused"));
-    TheControl().Update([&](ctl::RuntimeState& s) { *Flag(s, what) = pause; });
+    TheControl().Update([&](ctlproto::RuntimeState& s) { *Flag(s, what) = pause; });
     log::Info("{} {}", what, pause ? "paused" : "resumed");
     reply->Line("command succeeded");
     // Links deliver in order: once the workers concerned answer "sync", they
     // have applied the new state, so the operator's next step sees it.
-    ctl::Request sync{{"sync"}, 1};
+    ctlproto::Request sync{{"sync"}, 1};
     Broadcast(what == "smtp" ? "smtpd" : "qmgr", Aggregate::kAll)(sync, std::move(reply));
   };
 }
 
-const ctl::Registration kShowStatus({"show", "status"}, ShowStatus);
-const ctl::Registration kShowProcesses({"show", "processes"}, ShowProcesses);
-const ctl::Registration kPauseSmtp({"pause", "smtp"}, SetPause("smtp", true));
-const ctl::Registration kPauseMta({"pause", "mta"}, SetPause("mta", true));
-const ctl::Registration kPauseMda({"pause", "mda"}, SetPause("mda", true));
-const ctl::Registration kResumeSmtp({"resume", "smtp"}, SetPause("smtp", false));
-const ctl::Registration kResumeMta({"resume", "mta"}, SetPause("mta", false));
-const ctl::Registration kResumeMda({"resume", "mda"}, SetPause("mda", false));
+const ctlproto::Registration kShowStatus({"show", "status"}, ShowStatus);
+const ctlproto::Registration kShowProcesses({"show", "processes"}, ShowProcesses);
+const ctlproto::Registration kPauseSmtp({"pause", "smtp"}, SetPause("smtp", true));
+const ctlproto::Registration kPauseMta({"pause", "mta"}, SetPause("mta", true));
+const ctlproto::Registration kPauseMda({"pause", "mda"}, SetPause("mda", true));
+const ctlproto::Registration kResumeSmtp({"resume", "smtp"}, SetPause("smtp", false));
+const ctlproto::Registration kResumeMta({"resume", "mta"}, SetPause("mta", false));
+const ctlproto::Registration kResumeMda({"resume", "mda"}, SetPause("mda", false));
 
 // Answered by qmgr, which owns the scheduler and the envelopes in core.
-const ctl::Registration kQmgr[] = {
+const ctlproto::Registration kQmgr[] = {
     {{"show", "queue"}, RelayToQmgr()},      {{"show", "envelope"}, RelayToQmgr()},
     {{"show", "message"}, RelayToQmgr()},    {{"show", "hosts"}, RelayToQmgr()},
     {{"show", "hoststats"}, RelayToQmgr()},  {{"show", "routes"}, RelayToQmgr()},

@@ -17,7 +17,7 @@ namespace postern::master {
 
 namespace {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
 // Master's start, for show stats' uptime (initialised as master starts).
 const auto kStarted = std::chrono::system_clock::now();
@@ -51,14 +51,14 @@ std::string Joined(const std::set<std::string>& s) {
 // Answers once every running worker has the new state (a link delivers in
 // order: a worker answering "sync" has applied every state frame before it),
 // so that the operator's next step meets it.
-void Synced(std::shared_ptr<ctl::Reply> reply) {
-  ctl::Request sync{{"sync"}, 1};
+void Synced(std::shared_ptr<ctlproto::Reply> reply) {
+  ctlproto::Request sync{{"sync"}, 1};
   Broadcast("", Aggregate::kAll)(sync, std::move(reply));
 }
 
-void SetLog(bool verbose, const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void SetLog(bool verbose, const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   if (!req.Args().empty()) return reply->Fail("usage: log brief|verbose");
-  TheControl().Update([&](ctl::RuntimeState& s) { s.verbose = verbose; });
+  TheControl().Update([&](ctlproto::RuntimeState& s) { s.verbose = verbose; });
   log::SetLevel(verbose ? log::Level::kVerbose : log::Level::kBrief);
   log::Info("log level set to {} by administrator", verbose ? "verbose" : "brief");
   reply->Line(std::string("logging ") + (verbose ? "verbose" : "brief"));
@@ -66,8 +66,8 @@ void SetLog(bool verbose, const ctl::Request& req, std::shared_ptr<ctl::Reply> r
 }
 
 // trace/untrace and profile/unprofile: one subsystem set each.
-ctl::Handler Toggle(bool trace, bool on) {
-  return [trace, on](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+ctlproto::Handler Toggle(bool trace, bool on) {
+  return [trace, on](const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
     auto args = req.Args();
     std::string what = trace ? "trace" : "profile";
     std::string verb = on ? what : "un" + what;
@@ -77,7 +77,7 @@ ctl::Handler Toggle(bool trace, bool on) {
     std::string sub = args[0] == "mta" ? "transfer" : args[0];
     if (!(trace ? OneOf(kTraceable, sub) : OneOf(kProfilable, sub)))
       return reply->Fail(fmt::format("{}: unknown subsystem \"{}\" ({})", verb, args[0], valid));
-    TheControl().Update([&](ctl::RuntimeState& s) {
+    TheControl().Update([&](ctlproto::RuntimeState& s) {
       auto& set = trace ? s.traces : s.profiles;
       if (!on && sub == "all") set.clear();
       else if (on) set.insert(sub);
@@ -94,14 +94,14 @@ ctl::Handler Toggle(bool trace, bool on) {
 
 // name=value, or smtpf's OPTN +name / -name for booleans (option_syntax.h);
 // every setting is checked before any is applied.
-void SetOption(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void SetOption(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   auto settings = ParseSetOption(req.Args());
   if (!settings) return reply->Fail(settings.error());
   for (const auto& [name, value] : *settings)
     if (OneOf(kNeedRestart, name))
       return reply->Fail("set option: " + name + " cannot change while postern runs; set it in main.cf and "
                          "restart (postern stop; postern start)");
-  TheControl().Update([&](ctl::RuntimeState& s) {
+  TheControl().Update([&](ctlproto::RuntimeState& s) {
     for (const auto& [name, value] : *settings) s.options[name] = value;
   });
   for (const auto& [name, value] : *settings) {
@@ -111,7 +111,7 @@ void SetOption(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   Synced(std::move(reply));
 }
 
-void ShowOptions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void ShowOptions(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   if (!req.Args().empty()) return reply->Fail("show options takes no arguments");
   for (const auto& [k, v] : TheControl().state().options) reply->Line(k + " = " + v);
   reply->Finish();
@@ -122,12 +122,12 @@ std::string Human(long long s) {
 }
 
 // uptime from master; every smtpd adds its open sessions (ctl sums them).
-void ShowStats(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void ShowStats(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - kStarted).count();
   reply->Line(fmt::format("uptime={}", up));
   reply->Line("uptime.human=" + Human(up));
   reply->Line("smtp.session.active=0");  // the sum's start when no smtpd runs
-  static const ctl::Handler smtpd = Broadcast("smtpd", Aggregate::kAll);
+  static const ctlproto::Handler smtpd = Broadcast("smtpd", Aggregate::kAll);
   smtpd(req, std::move(reply));
 }
 
@@ -155,25 +155,27 @@ bool NamedInConfig(const std::vector<std::string>& words) {
   return false;
 }
 
-const ctl::Registration kLogBrief({"log", "brief"}, [](const ctl::Request& r, std::shared_ptr<ctl::Reply> p) {
-  SetLog(false, r, std::move(p));
-});
-const ctl::Registration kLogVerbose({"log", "verbose"}, [](const ctl::Request& r, std::shared_ptr<ctl::Reply> p) {
-  SetLog(true, r, std::move(p));
-});
-const ctl::Registration kTrace({"trace"}, Toggle(true, true));
-const ctl::Registration kUntrace({"untrace"}, Toggle(true, false));
-const ctl::Registration kProfile({"profile"}, Toggle(false, true));
-const ctl::Registration kUnprofile({"unprofile"}, Toggle(false, false));
-const ctl::Registration kSetOption({"set", "option"}, SetOption);
-const ctl::Registration kShowOptions({"show", "options"}, ShowOptions);
-const ctl::Registration kShowStats({"show", "stats"}, ShowStats);
+const ctlproto::Registration kLogBrief({"log", "brief"},
+                                       [](const ctlproto::Request& r, std::shared_ptr<ctlproto::Reply> p) {
+                                         SetLog(false, r, std::move(p));
+                                       });
+const ctlproto::Registration kLogVerbose({"log", "verbose"},
+                                         [](const ctlproto::Request& r, std::shared_ptr<ctlproto::Reply> p) {
+                                           SetLog(true, r, std::move(p));
+                                         });
+const ctlproto::Registration kTrace({"trace"}, Toggle(true, true));
+const ctlproto::Registration kUntrace({"untrace"}, Toggle(true, false));
+const ctlproto::Registration kProfile({"profile"}, Toggle(false, true));
+const ctlproto::Registration kUnprofile({"unprofile"}, Toggle(false, false));
+const ctlproto::Registration kSetOption({"set", "option"}, SetOption);
+const ctlproto::Registration kShowOptions({"show", "options"}, ShowOptions);
+const ctlproto::Registration kShowStats({"show", "stats"}, ShowStats);
 // Answered by the workers that hold sessions or tables.
-const ctl::Registration kShowSessions({"show", "sessions"}, Broadcast("smtpd", Aggregate::kAll));
-const ctl::Registration kKillSession({"kill", "session"}, Broadcast("smtpd", Aggregate::kAny));
+const ctlproto::Registration kShowSessions({"show", "sessions"}, Broadcast("smtpd", Aggregate::kAll));
+const ctlproto::Registration kKillSession({"kill", "session"}, Broadcast("smtpd", Aggregate::kAny));
 // Every worker holding the table rereads it (the skeleton answers for all
 // of them); when none holds it now, it is enough that main.cf names it.
-const ctl::Registration kUpdateTable({"update", "table"}, Broadcast("", Aggregate::kAny, NamedInConfig));
+const ctlproto::Registration kUpdateTable({"update", "table"}, Broadcast("", Aggregate::kAny, NamedInConfig));
 
 }  // namespace
 

@@ -11,7 +11,7 @@
 
 namespace postern::master {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
 namespace {
 
@@ -52,7 +52,7 @@ void WorkerLink::Write(std::string frame) {
 
 std::shared_ptr<WorkerLink::Call> WorkerLink::Send(const std::vector<std::string>& words,
                                                    std::function<void(std::string_view)> on_text,
-                                                   std::function<void(const ctl::End&)> on_end) {
+                                                   std::function<void(const ctlproto::End&)> on_end) {
   auto call = std::make_shared<Call>(Call{std::move(on_text), std::move(on_end)});
   if (closed_) {
     call->on_end({false, "the worker has exited"});
@@ -62,7 +62,7 @@ std::shared_ptr<WorkerLink::Call> WorkerLink::Send(const std::vector<std::string
   if (next_id_ == 0) next_id_ = 1;
   calls_[id] = call;
   std::string frame;
-  ipc::AppendFrame(ctl::EncodeRequest(words, id), &frame);
+  ipc::AppendFrame(ctlproto::EncodeRequest(words, id), &frame);
   Write(std::move(frame));
   if (!timer_->active()) ArmTimer();
   return call;
@@ -98,7 +98,7 @@ void WorkerLink::TimedOut() {
     c->cancelled = true;
     waiting.push_back(c);
     std::string frame;
-    ipc::AppendFrame(ctl::EncodeCancel(id), &frame);
+    ipc::AppendFrame(ctlproto::EncodeCancel(id), &frame);
     Write(std::move(frame));
   }
   for (auto& c : waiting)
@@ -111,7 +111,7 @@ void WorkerLink::Cancel(const std::shared_ptr<Call>& call) {
   for (const auto& [id, c] : calls_) {
     if (c != call) continue;
     std::string frame;
-    ipc::AppendFrame(ctl::EncodeCancel(id), &frame);
+    ipc::AppendFrame(ctlproto::EncodeCancel(id), &frame);
     Write(std::move(frame));
   }
   ArmTimer();  // what it still sends for this call is dropped, not waited for
@@ -123,16 +123,16 @@ void WorkerLink::Pause(const std::shared_ptr<Call>& call, bool pause) {
     if (c != call) continue;
     call->paused = pause;
     std::string frame;
-    ipc::AppendFrame(ctl::EncodePause(id, pause), &frame);
+    ipc::AppendFrame(ctlproto::EncodePause(id, pause), &frame);
     Write(std::move(frame));
     ArmTimer();  // a paused call waits for its client, not for the worker
     return;
   }
 }
 
-void WorkerLink::SendState(const ctl::RuntimeState& s) {
+void WorkerLink::SendState(const ctlproto::RuntimeState& s) {
   std::string frame;
-  ipc::AppendFrame(std::string(1, char(ctl::Kind::kState)) + s.Encode(), &frame);
+  ipc::AppendFrame(std::string(1, char(ctlproto::Kind::kState)) + s.Encode(), &frame);
   Write(std::move(frame));
 }
 
@@ -173,15 +173,15 @@ void WorkerLink::OnData(std::string_view d) {
   bool any = false;
   while (!closed_ && (st = reader_.Next(&p)) == ipc::FrameReader::Status::kFrame) {
     any = true;
-    auto id = ctl::IdOf(p);
+    auto id = ctlproto::IdOf(p);
     auto it = id ? calls_.find(*id) : calls_.end();
     if (it == calls_.end()) return Fail("worker control link: unexpected frame");
     auto call = it->second;
-    if (ctl::KindOf(p) == ctl::Kind::kText) {
-      if (!call->cancelled && call->on_text) call->on_text(ctl::DecodeText(p));
+    if (ctlproto::KindOf(p) == ctlproto::Kind::kText) {
+      if (!call->cancelled && call->on_text) call->on_text(ctlproto::DecodeText(p));
       continue;
     }
-    auto end = ctl::DecodeEnd(p);
+    auto end = ctlproto::DecodeEnd(p);
     if (!end) return Fail("worker control link: malformed frame");
     calls_.erase(it);
     if (!call->cancelled && call->on_end) call->on_end(*end);
@@ -196,7 +196,7 @@ namespace {
 // each worker's lines stay together.
 struct Relay : std::enable_shared_from_this<Relay> {
   std::vector<std::string> words;
-  std::shared_ptr<ctl::Reply> reply;
+  std::shared_ptr<ctlproto::Reply> reply;
   std::vector<WorkerRef> targets;
   size_t next = 0, ok = 0;
   std::string last_error;
@@ -233,7 +233,7 @@ struct Relay : std::enable_shared_from_this<Relay> {
             r->reply->OnDrain([l, c] { l->Pause(c, false); });
           }
         },
-        [self](const ctl::End& end) {
+        [self](const ctlproto::End& end) {
           if (end.ok) ++self->ok;
           else self->last_error = end.error;
           self->call.reset();
@@ -250,7 +250,7 @@ struct Relay : std::enable_shared_from_this<Relay> {
   }
 };
 
-void RunRelay(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply, std::vector<WorkerRef> targets,
+void RunRelay(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply, std::vector<WorkerRef> targets,
               Aggregate how, std::function<bool(const std::vector<std::string>&)> none_needed = nullptr) {
   auto r = std::make_shared<Relay>();
   r->none_needed = std::move(none_needed);
@@ -263,8 +263,8 @@ void RunRelay(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply, std::v
 
 }  // namespace
 
-ctl::Handler RelayToQmgr() {
-  return [](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+ctlproto::Handler RelayToQmgr() {
+  return [](const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
     std::vector<WorkerRef> qmgr;
     for (auto& w : TheControl().Workers())
       if (w.command == "qmgr" && w.link) qmgr.push_back(w);
@@ -274,9 +274,9 @@ ctl::Handler RelayToQmgr() {
   };
 }
 
-ctl::Handler Broadcast(std::string command, Aggregate how,
+ctlproto::Handler Broadcast(std::string command, Aggregate how,
                        std::function<bool(const std::vector<std::string>&)> none_needed) {
-  return [command, how, none_needed](const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+  return [command, how, none_needed](const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
     std::vector<WorkerRef> targets;
     for (auto& w : TheControl().Workers())
       if ((command.empty() || w.command == command) && w.link) targets.push_back(w);

@@ -11,7 +11,7 @@
 
 namespace postern::qmgr {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
 namespace {
 
@@ -30,10 +30,10 @@ Control::Control(uv_loop_t* loop, Manager& mgr, queue::Queue& q) : loop_(loop), 
 // What the queue alone cannot say of an envelope: waiting here for a window,
 // or in flight and since when. Found through its message, so that listing a
 // queue much larger than the active set costs nothing for the rest of it.
-ctl::RunState Control::RunStateOf(const queue::Envelope& e, int64_t now) const {
-  if (const Job* job = mgr_.active().JobOf(e.id)) return {ctl::RunState::kInflight, now - job->started};
-  if (Waiting(e.id)) return {ctl::RunState::kPending, 0};
-  return ctl::StoredRunState(e, now, false);
+ctlproto::RunState Control::RunStateOf(const queue::Envelope& e, int64_t now) const {
+  if (const Job* job = mgr_.active().JobOf(e.id)) return {ctlproto::RunState::kInflight, now - job->started};
+  if (Waiting(e.id)) return {ctlproto::RunState::kPending, 0};
+  return ctlproto::StoredRunState(e, now, false);
 }
 
 // The queue stores no expiry: qmgr's lifetimes decide it (queue/lifetime.h).
@@ -44,7 +44,7 @@ queue::Envelope Control::Listed(const queue::MessageRecord& m, queue::Envelope e
 
 // The envelopes an id argument names: one, or a message's ("all" is a bulk
 // job, control_bulk.cc).
-void Control::ForEachEnvelope(const ctl::IdArg& a, const std::function<void(const queue::Envelope&)>& each) {
+void Control::ForEachEnvelope(const ctlproto::IdArg& a, const std::function<void(const queue::Envelope&)>& each) {
   if (a.is_envelope) {
     if (auto e = q_.GetEnvelope(a.id); e.ok()) each(*e);
     return;
@@ -54,38 +54,38 @@ void Control::ForEachEnvelope(const ctl::IdArg& a, const std::function<void(cons
 }
 
 void Control::Register() {
-  auto& t = ctl::ProcessTable();
-  using R = std::shared_ptr<ctl::Reply>;
-  t.Add({"show", "queue"}, [this](const ctl::Request& req, R reply) { ShowQueue(req, std::move(reply)); });
-  t.Add({"show", "envelope"}, [this](const ctl::Request& req, R reply) { ShowEnvelope(req, std::move(reply)); });
-  t.Add({"show", "message"}, [this](const ctl::Request& req, R reply) { ShowMessage(req, std::move(reply)); });
-  t.Add({"pause", "envelope"}, [this](const ctl::Request& req, R reply) {
+  auto& t = ctlproto::ProcessTable();
+  using R = std::shared_ptr<ctlproto::Reply>;
+  t.Add({"show", "queue"}, [this](const ctlproto::Request& req, R reply) { ShowQueue(req, std::move(reply)); });
+  t.Add({"show", "envelope"}, [this](const ctlproto::Request& req, R reply) { ShowEnvelope(req, std::move(reply)); });
+  t.Add({"show", "message"}, [this](const ctlproto::Request& req, R reply) { ShowMessage(req, std::move(reply)); });
+  t.Add({"pause", "envelope"}, [this](const ctlproto::Request& req, R reply) {
     Change(
         req, std::move(reply), "paused", [this](const queue::Envelope& e) { return HoldOne(e); }, BulkOp::kHold);
   });
-  t.Add({"resume", "envelope"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"resume", "envelope"}, [this](const ctlproto::Request& req, R reply) {
     Change(
         req, std::move(reply), "resumed",
         [this](const queue::Envelope& e) { return e.state == queue::State::kHold && q_.Release(e.id).ok(); },
         BulkOp::kRelease);
   });
-  t.Add({"schedule"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"schedule"}, [this](const ctlproto::Request& req, R reply) {
     Change(
         req, std::move(reply), "scheduled", [this](const queue::Envelope& e) { return ScheduleOne(e); },
         BulkOp::kSchedule);
   });
-  t.Add({"remove"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"remove"}, [this](const ctlproto::Request& req, R reply) {
     Change(
         req, std::move(reply), "removed", [this](const queue::Envelope& e) { return RemoveOne(e); }, BulkOp::kRemove);
   });
-  t.Add({"discover"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"discover"}, [this](const ctlproto::Request& req, R reply) {
     Change(req, std::move(reply), "discovered", [this](const queue::Envelope& e) { return DiscoverOne(e); });
   });
-  t.Add({"uncorrupt"}, [this](const ctl::Request& req, R reply) { UncorruptCmd(req, std::move(reply)); });
+  t.Add({"uncorrupt"}, [this](const ctlproto::Request& req, R reply) { UncorruptCmd(req, std::move(reply)); });
   RegisterRoutes();
 }
 
-void Control::ShowQueue(const ctl::Request& req, ReplyPtr reply) {
+void Control::ShowQueue(const ctlproto::Request& req, ReplyPtr reply) {
   bool json = false;
   for (const auto& a : req.Args()) {
     if (a != "--json") return reply->Fail("usage: show queue [--json]");
@@ -94,7 +94,7 @@ void Control::ShowQueue(const ctl::Request& req, ReplyPtr reply) {
   // One page of messages per step; the Reply asks for the next page only
   // while the client keeps up, so a queue of any size streams in bounded memory.
   auto after = std::make_shared<queue::MsgId>(0);
-  reply->Stream([this, json, after](ctl::Reply& r) {
+  reply->Stream([this, json, after](ctlproto::Reply& r) {
     auto page = q_.ListMessages(*after, kListPage);
     if (!page.ok()) {
       r.Fail("queue: " + page.status().message);
@@ -108,16 +108,17 @@ void Control::ShowQueue(const ctl::Request& req, ReplyPtr reply) {
       for (const auto& e : *envs) {
         auto rs = RunStateOf(e, now);
         queue::Envelope shown = Listed(m, e);
-        r.Line(json ? ctl::FormatQueueJson(m, shown, rs) : ctl::FormatQueueLine(m, shown, rs));
+        r.Line(json ? ctlproto::FormatQueueJson(m, shown, rs) : ctlproto::FormatQueueLine(m, shown, rs));
       }
     }
     return page->size() == kListPage;
   });
 }
 
-void Control::ShowEnvelope(const ctl::Request& req, ReplyPtr reply) {
+void Control::ShowEnvelope(const ctlproto::Request& req, ReplyPtr reply) {
   auto args = req.Args();
-  auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: show envelope ID"));
+  auto id =
+      args.size() == 1 ? ctlproto::ParseIdArg(args[0], false) : Result<ctlproto::IdArg>(Err("usage: show envelope ID"));
   if (!id) return reply->Fail(id.error());
   if (!id->is_envelope) return reply->Fail("show envelope takes an envelope id (16 hex digits)");
   auto e = q_.GetEnvelope(id->id);
@@ -125,20 +126,21 @@ void Control::ShowEnvelope(const ctl::Request& req, ReplyPtr reply) {
   auto m = q_.GetMessage(queue::MsgOf(e->id));
   if (!m.ok()) return reply->Fail(queue::FormatMsgId(queue::MsgOf(e->id)) + ": " + m.status().message);
   int64_t now = std::time(nullptr);
-  reply->Text(ctl::FormatEnvelopeDetail(*m, Listed(*m, *e), RunStateOf(*e, now)));
+  reply->Text(ctlproto::FormatEnvelopeDetail(*m, Listed(*m, *e), RunStateOf(*e, now)));
   reply->Finish();
 }
 
-void Control::ShowMessage(const ctl::Request& req, ReplyPtr reply) {
+void Control::ShowMessage(const ctlproto::Request& req, ReplyPtr reply) {
   auto args = req.Args();
-  auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: show message ID"));
+  auto id =
+      args.size() == 1 ? ctlproto::ParseIdArg(args[0], false) : Result<ctlproto::IdArg>(Err("usage: show message ID"));
   if (!id) return reply->Fail(id.error());
   queue::MsgId msg = id->is_envelope ? queue::MsgOf(id->id) : queue::MsgId(id->id);
   auto body = q_.OpenBody(msg);
   if (!body.ok()) return reply->Fail("no such message: " + args[0]);
   auto reader = std::make_shared<queue::BodyReader>(std::move(*body));
-  reply->Stream([reader](ctl::Reply& r) {
-    std::string buf(ctl::kTextChunk, '\0');
+  reply->Stream([reader](ctlproto::Reply& r) {
+    std::string buf(ctlproto::kTextChunk, '\0');
     auto n = reader->Read(buf.data(), buf.size());
     if (!n.ok()) {
       r.Fail("read message: " + n.status().message);
@@ -151,12 +153,12 @@ void Control::ShowMessage(const ctl::Request& req, ReplyPtr reply) {
 
 // The common shape of schedule/remove/pause/resume/discover: an id or all,
 // one action per envelope, smtpctl's "N envelope(s) <done>".
-void Control::Change(const ctl::Request& req, ReplyPtr reply, const char* done,
+void Control::Change(const ctlproto::Request& req, ReplyPtr reply, const char* done,
                      const std::function<bool(const queue::Envelope&)>& action, std::optional<BulkOp> bulk) {
   auto args = req.Args();
   bool allow_all = bulk.has_value();
   if (args.size() != 1) return reply->Fail("usage: " + req.words[0] + (allow_all ? " ID|all" : " ID"));
-  auto id = ctl::ParseIdArg(args[0], allow_all);
+  auto id = ctlproto::ParseIdArg(args[0], allow_all);
   if (!id) return reply->Fail(id.error());
   // The whole queue: a page per loop turn (control_bulk.cc).
   if (id->all) return StartBulk(*bulk, done, std::move(reply));
@@ -223,9 +225,10 @@ bool Control::DiscoverOne(const queue::Envelope& e) {
   return true;
 }
 
-void Control::UncorruptCmd(const ctl::Request& req, ReplyPtr reply) {
+void Control::UncorruptCmd(const ctlproto::Request& req, ReplyPtr reply) {
   auto args = req.Args();
-  auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: uncorrupt MSGID"));
+  auto id =
+      args.size() == 1 ? ctlproto::ParseIdArg(args[0], false) : Result<ctlproto::IdArg>(Err("usage: uncorrupt MSGID"));
   if (!id) return reply->Fail(id.error());
   if (id->is_envelope) return reply->Fail("uncorrupt takes a message id (8 hex digits)");
   auto st = q_.Uncorrupt(queue::MsgId(id->id));

@@ -13,7 +13,7 @@
 
 namespace postern::qmgr {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
 namespace {
 
@@ -39,7 +39,8 @@ void Control::BulkStep(BulkJob* j) {
   if (mgr_.draining() || j->reply->cancelled()) {
     log::Info("{} all: stopped after {} envelope(s): {}", BulkVerb(j->op), j->count,
               mgr_.draining() ? "the queue manager is stopping" : "the requester went away");
-    if (mgr_.draining()) j->reply->Fail("the queue manager is stopping; " + std::to_string(j->count) + " envelope(s) " + j->done);
+    if (mgr_.draining())
+      j->reply->Fail("the queue manager is stopping; " + std::to_string(j->count) + " envelope(s) " + j->done);
     return EndBulk(j);
   }
   std::vector<queue::Envelope> envs;

@@ -11,7 +11,7 @@
 
 namespace postern::qmgr {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
 namespace {
 
@@ -36,7 +36,7 @@ std::string Domain(const std::string& address) {
   return d;
 }
 
-bool NoArgs(const ctl::Request& req, ctl::Reply& reply) {
+bool NoArgs(const ctlproto::Request& req, ctlproto::Reply& reply) {
   if (req.Args().empty()) return true;
   reply.Fail(req.words[0] + " " + req.words[1] + " takes no arguments");
   return false;
@@ -61,9 +61,9 @@ std::string Control::StateOf(const Dest& d, int64_t now) const {
 }
 
 void Control::RegisterRoutes() {
-  auto& t = ctl::ProcessTable();
-  using R = std::shared_ptr<ctl::Reply>;
-  t.Add({"show", "routes"}, [this](const ctl::Request& req, R reply) {
+  auto& t = ctlproto::ProcessTable();
+  using R = std::shared_ptr<ctlproto::Reply>;
+  t.Add({"show", "routes"}, [this](const ctlproto::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     int64_t now = std::time(nullptr);
     for (const auto& [key, d] : mgr_.active().dests()) {
@@ -75,7 +75,7 @@ void Control::RegisterRoutes() {
     }
     reply->Finish();
   });
-  t.Add({"show", "hosts"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"show", "hosts"}, [this](const ctlproto::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     // A next hop may be served by several transports: one line per host.
     struct Host {
@@ -96,7 +96,7 @@ void Control::RegisterRoutes() {
       reply->Line(fmt::format("{} {} nconn={} queued={}", name, h.state, h.busy, h.queued));
     reply->Finish();
   });
-  t.Add({"show", "relays"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"show", "relays"}, [this](const ctlproto::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     int64_t now = std::time(nullptr);
     for (const auto& [p, job] : mgr_.active().jobs())
@@ -105,16 +105,17 @@ void Control::RegisterRoutes() {
                               now - job->started));
     reply->Finish();
   });
-  t.Add({"show", "hoststats"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"show", "hoststats"}, [this](const ctlproto::Request& req, R reply) {
     if (!NoArgs(req, *reply)) return;
     int64_t now = std::time(nullptr);
     std::erase_if(hoststats_, [now](const auto& kv) { return now - kv.second.when > kHostStatAge; });
     for (const auto& [domain, s] : hoststats_) reply->Line(fmt::format("{}|{}|{}", domain, s.when, s.status));
     reply->Finish();
   });
-  t.Add({"resume", "route"}, [this](const ctl::Request& req, R reply) {
+  t.Add({"resume", "route"}, [this](const ctlproto::Request& req, R reply) {
     auto args = req.Args();
-    auto id = args.size() == 1 ? ctl::ParseIdArg(args[0], false) : Result<ctl::IdArg>(Err("usage: resume route ID"));
+    auto id = args.size() == 1 ? ctlproto::ParseIdArg(args[0], false)
+                               : Result<ctlproto::IdArg>(Err("usage: resume route ID"));
     if (!id || !id->is_envelope) return reply->Fail(id ? "a route id has 16 hex digits (see show routes)" : id.error());
     for (auto& [key, d] : mgr_.active().dests()) {
       if (RouteId(key.first, key.second) != id->id) continue;

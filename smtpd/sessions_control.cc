@@ -14,7 +14,7 @@ namespace postern::smtpd::sessions {
 
 namespace {
 
-namespace ctl = ipc::control;
+namespace ctlproto = ipc::control;
 
 double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -35,7 +35,7 @@ struct Lister {
 namespace {
 
 // id|state|client|age|idle|octets in|octets out, one line per session.
-void ShowSessions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void ShowSessions(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   if (!req.Args().empty()) return reply->Fail("show sessions takes no arguments");
   auto now = std::chrono::steady_clock::now();
   for (const auto& [id, e] : Registry()) reply->Line(Lister::Line(*e, now));
@@ -45,7 +45,7 @@ void ShowSessions(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
               std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - now).count());
 }
 
-void KillSession(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
+void KillSession(const ctlproto::Request& req, std::shared_ptr<ctlproto::Reply> reply) {
   auto args = req.Args();
   uint64_t id = 0;
   if (args.size() != 1 || args[0].size() != 16 ||
@@ -59,14 +59,14 @@ void KillSession(const ctl::Request& req, std::shared_ptr<ctl::Reply> reply) {
   reply->Finish();
 }
 
-void ShowStats(const ctl::Request&, std::shared_ptr<ctl::Reply> reply) {
+void ShowStats(const ctlproto::Request&, std::shared_ptr<ctlproto::Reply> reply) {
   reply->Line(fmt::format("smtp.session.active={}", Active()));
   reply->Finish();
 }
 
-const ctl::Registration kShowSessions({"show", "sessions"}, ShowSessions);
-const ctl::Registration kKillSession({"kill", "session"}, KillSession);
-const ctl::Registration kShowStats({"show", "stats"}, ShowStats);
+const ctlproto::Registration kShowSessions({"show", "sessions"}, ShowSessions);
+const ctlproto::Registration kKillSession({"kill", "session"}, KillSession);
+const ctlproto::Registration kShowStats({"show", "stats"}, ShowStats);
 
 }  // namespace
 
