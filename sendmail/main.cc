@@ -3,7 +3,6 @@
 // (-bs), queue listing (-bp, mailq), aliases (-bi runs newaliases).
 // See sendmail(1).
 #include <getopt.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,24 +15,6 @@
 #include "showq/showq.h"
 
 namespace postern::sendmail {
-
-Identity WhoAmI() {
-  Identity id;
-  id.uid = getuid();
-  if (const passwd* pw = getpwuid(id.uid)) {
-    id.user = pw->pw_name;
-    std::string_view g = pw->pw_gecos ? pw->pw_gecos : "";
-    id.gecos = std::string(g.substr(0, g.find(',')));
-  } else {
-    id.user = "uid" + std::to_string(id.uid);
-  }
-  return id;
-}
-
-void Die(int status, std::string_view text) {
-  log::Write(2, "fatal: " + std::string(text));
-  exit(status);
-}
 
 namespace {
 
