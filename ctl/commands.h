@@ -1,7 +1,7 @@
 // ctl/commands.h — the `postern` command table: each command is a sequence of
 // words (abbreviable to the shortest unambiguous prefix, as smtpctl does) and
 // a small function. A command set lives in its own file with a function
-// returning its entries (lifecycle.h: LifecycleCommands); main.cc's
+// returning its entries (lifecycle.h: LifecycleCommands); commands.cc's
 // Commands() joins the sets, so adding one is a one-line edit there.
 #pragma once
 

@@ -12,30 +12,12 @@
 #include "config/layout.h"
 #include "config/maincf.h"
 #include "ctl/commands.h"
-#include "ctl/control.h"
-#include "ctl/flush.h"
 #include "ctl/frontends.h"
-#include "ctl/lifecycle.h"
-#include "ctl/ops.h"
-#include "ctl/tools.h"
 #include "log/log.h"
 
 using namespace postern;
 
 namespace postern::ctl {
-
-std::span<const Command> Commands() {
-  static const std::vector<Command> all = [] {
-    std::vector<Command> v;
-    for (const auto& c : LifecycleCommands()) v.push_back(c);
-    for (const auto& c : FlushCommands()) v.push_back(c);
-    for (const auto& c : ControlCommands()) v.push_back(c);
-    for (const auto& c : ToolCommands()) v.push_back(c);
-    for (const auto& c : OpsCommands()) v.push_back(c);
-    return v;
-  }();
-  return all;
-}
 
 FrontendMain FrontendFor(std::string_view argv0) {
   size_t slash = argv0.rfind('/');

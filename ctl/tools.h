@@ -1,6 +1,6 @@
 // ctl/tools.h — the `postern` commands that work without a running system:
 // encrypt (password hashes), spf walk (SPF ranges via DNS), version and cache (the
-// policy cache database). main.cc joins ToolCommands() into its table.
+// policy cache database). commands.cc joins ToolCommands() into its table.
 #pragma once
 
 #include <vector>
