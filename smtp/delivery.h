@@ -14,12 +14,12 @@
 #include "ipc/call.h"
 #include "ipc/delivery.h"
 #include "ipc/frame.h"
+#include "net/connect.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/body_out.h"
 #include "smtp/cache.h"
 #include "smtp/conn.h"
-#include "event/connect.h"
 #include "smtp/data.h"
 #include "smtp/lookup_failure.h"
 #include "smtp/nexthop.h"
@@ -147,7 +147,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::string last_dsn_ = "4.4.1";
   std::string last_relay_ = "none";
   bool last_permanent_ = false;
-  event::Connector connector_;
+  net::Connector connector_;
   std::unique_ptr<Conn> conn_;
 
   std::optional<queue::BodyReader> body_;

@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
-#include "event/connect.h"
 #include "event/event.h"
+#include "net/connect.h"
 #include "smtpd/policy_proto.h"
 
 namespace postern::smtpd::policy {
@@ -51,7 +51,7 @@ class Client {
   ServiceSpec spec_;
   std::string name_;  // as Postfix names the server in its warnings
   std::optional<std::pair<dns::IpAddress, uint16_t>> target_;  // inet: once looked up
-  event::Connector connector_;
+  net::Connector connector_;
   std::unique_ptr<event::Stream> conn_;
   std::chrono::steady_clock::time_point conn_since_;
   long long conn_requests_ = 0;

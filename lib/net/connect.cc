@@ -1,6 +1,6 @@
-// event/connect.cc — non-blocking connect: the socket is polled for
+// net/connect.cc — non-blocking connect: the socket is polled for
 // writability and SO_ERROR says how the attempt ended.
-#include "event/connect.h"
+#include "net/connect.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 
 #include "util/unix_socket.h"
 
-namespace postern::event {
+namespace postern::net {
 
 void Connector::Tcp(const dns::IpAddress& addr, uint16_t port, const dns::IpAddress* bind,
                     uint64_t timeout_ms, Done done) {
@@ -43,7 +43,7 @@ void Connector::Begin(Fd fd, const sockaddr* sa, socklen_t len, uint64_t timeout
   fd_ = std::move(fd);
   if (::connect(fd_.get(), sa, len) == 0) return Finish(0);
   if (errno != EINPROGRESS) return Finish(errno);
-  poll_ = std::make_unique<Poll>(loop_, fd_.get());
+  poll_ = std::make_unique<event::Poll>(loop_, fd_.get());
   poll_->Start(UV_WRITABLE, [this](int status, int) {
     // libuv reports POLLERR as UV_EBADF: the socket itself knows the real reason.
     int err = 0;
@@ -63,7 +63,7 @@ void Connector::Finish(int err) {
   Fd fd = std::move(fd_);
   if (!done) return;
   if (err) return done(Err(std::strerror(err)));
-  done(Stream::Adopt(loop_, fd.Release()));
+  done(event::Stream::Adopt(loop_, fd.Release()));
 }
 
 void Connector::Cancel() {
@@ -73,4 +73,4 @@ void Connector::Cancel() {
   fd_.Reset();
 }
 
-}  // namespace postern::event
+}  // namespace postern::net

@@ -1,4 +1,4 @@
-// event/connect.h — one non-blocking connect (TCP from an optional source
+// net/connect.h — one non-blocking connect (TCP from an optional source
 // address, or a unix socket) bounded by a timer, ending in an event::Stream
 // (smtp's deliveries, smtpd's policy client).
 #pragma once
@@ -12,14 +12,15 @@
 
 #include "dns/address.h"
 #include "event/event.h"
+#include "util/fd.h"
 #include "util/result.h"
 
-namespace postern::event {
+namespace postern::net {
 
 class Connector {
  public:
   // The stream, or the reason in strerror's words ("Connection refused").
-  using Done = std::function<void(Result<std::unique_ptr<Stream>>)>;
+  using Done = std::function<void(Result<std::unique_ptr<event::Stream>>)>;
   explicit Connector(uv_loop_t* loop) : loop_(loop), timer_(loop) {}
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
@@ -36,10 +37,10 @@ class Connector {
   void Finish(int err);
 
   uv_loop_t* loop_;
-  Timer timer_;
-  std::unique_ptr<Poll> poll_;
+  event::Timer timer_;
+  std::unique_ptr<event::Poll> poll_;
   Fd fd_;
   Done done_;
 };
 
-}  // namespace postern::event
+}  // namespace postern::net
