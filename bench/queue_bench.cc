@@ -9,8 +9,8 @@
 #include <functional>
 #include <string>
 
-#include "queue/committer.h"
-#include "queue/queue.h"
+#include "postern/queue/committer.h"
+#include "postern/queue/queue.h"
 
 namespace q = postern::queue;
 

@@ -4,9 +4,9 @@
 #include <memory>
 
 #include "bounce/service.h"
-#include "ipc/frame.h"
-#include "log/log.h"
-#include "server/server.h"
+#include "postern/ipc/frame.h"
+#include "postern/log/log.h"
+#include "postern/server/server.h"
 
 using namespace postern;
 

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "queue/schema.h"
-#include "smtp/received.h"
-#include "util/strings.h"
+#include "postern/queue/schema.h"
+#include "postern/smtp/received.h"
+#include "postern/util/strings.h"
 
 namespace postern::bounce {
 

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/bounce.h"
-#include "notify/notify.h"
-#include "util/result.h"
+#include "postern/ipc/bounce.h"
+#include "postern/notify/notify.h"
+#include "postern/util/result.h"
 
 namespace postern::bounce {
 

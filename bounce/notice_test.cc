@@ -7,8 +7,8 @@
 
 #include <map>
 
-#include "queue/schema.h"
-#include "util/strings.h"
+#include "postern/queue/schema.h"
+#include "postern/util/strings.h"
 
 namespace postern::bounce {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <ctime>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::bounce {
 

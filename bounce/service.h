@@ -7,10 +7,10 @@
 #include <string>
 
 #include "bounce/notice.h"
-#include "config/maincf.h"
-#include "ipc/bounce.h"
-#include "queue/queue.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/ipc/bounce.h"
+#include "postern/queue/queue.h"
+#include "postern/util/result.h"
 
 namespace postern::bounce {
 

@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <ctime>
 
-#include "config/values.h"
 #include "ctl/tools.h"
-#include "log/log.h"
-#include "stats/cache.h"
+#include "postern/config/values.h"
+#include "postern/log/log.h"
+#include "postern/stats/cache.h"
 
 namespace postern::ctl {
 

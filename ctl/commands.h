@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::ctl {
 

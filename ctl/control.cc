@@ -11,11 +11,11 @@
 #include <cstring>
 
 #include "ctl/offline.h"
-#include "event/event.h"
-#include "ipc/control.h"
-#include "ipc/control_client.h"
-#include "ipc/frame.h"
-#include "log/log.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control.h"
+#include "postern/ipc/control_client.h"
+#include "postern/ipc/frame.h"
+#include "postern/log/log.h"
 
 namespace postern::ctl {
 

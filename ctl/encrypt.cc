@@ -12,7 +12,7 @@
 #include <string>
 
 #include "ctl/tools.h"
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::ctl {
 

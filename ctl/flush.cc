@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "ipc/trigger.h"
-#include "log/log.h"
+#include "postern/ipc/trigger.h"
+#include "postern/log/log.h"
 
 namespace postern::ctl {
 

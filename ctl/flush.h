@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "ctl/commands.h"
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::ctl {
 

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "config/layout.h"
+#include "postern/config/layout.h"
 
 namespace postern::ctl {
 

@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "config/maincf.h"
-#include "queue/schema.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/queue/schema.h"
+#include "postern/util/result.h"
 
 namespace postern::ctl {
 

@@ -17,16 +17,16 @@
 #include <set>
 #include <thread>
 
-#include "config/audit.h"
-#include "config/compat.h"
-#include "config/layout.h"
-#include "config/mastercf.h"
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
-#include "mda/pipe_attr.h"
-#include "smtp/address.h"
-#include "table/cidr.h"
-#include "table/pattern.h"
+#include "postern/config/audit.h"
+#include "postern/config/compat.h"
+#include "postern/config/layout.h"
+#include "postern/config/mastercf.h"
+#include "postern/mda/pipe_attr.h"
+#include "postern/smtp/address.h"
+#include "postern/table/cidr.h"
+#include "postern/table/pattern.h"
 
 namespace postern::ctl {
 

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "config/layout.h"
-#include "config/maincf.h"
 #include "ctl/commands.h"
 #include "ctl/frontends.h"
-#include "log/log.h"
+#include "postern/config/layout.h"
+#include "postern/config/maincf.h"
+#include "postern/log/log.h"
 
 using namespace postern;
 

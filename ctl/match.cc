@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "ctl/commands.h"
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::ctl {
 

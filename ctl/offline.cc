@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <ctime>
 
-#include "ipc/control_queue.h"
-#include "log/log.h"
-#include "queue/lifetime.h"
-#include "queue/queue.h"
+#include "postern/ipc/control_queue.h"
+#include "postern/log/log.h"
+#include "postern/queue/lifetime.h"
+#include "postern/queue/queue.h"
 
 namespace postern::ctl {
 

@@ -2,7 +2,7 @@
 // queue directly and prints every envelope with runstate "offline".
 #pragma once
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::ctl {
 

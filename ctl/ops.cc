@@ -4,7 +4,7 @@
 #include "ctl/ops.h"
 
 #include "ctl/control.h"
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::ctl {
 

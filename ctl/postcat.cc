@@ -7,8 +7,8 @@
 
 #include "ctl/frontends.h"
 #include "ctl/postcat.h"
-#include "log/log.h"
-#include "showq/showq.h"
+#include "postern/log/log.h"
+#include "postern/showq/showq.h"
 
 namespace postern::ctl {
 

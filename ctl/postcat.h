@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "queue/schema.h"
+#include "postern/queue/schema.h"
 
 namespace postern::ctl {
 

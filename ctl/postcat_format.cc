@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "ctl/postcat.h"
-#include "showq/showq.h"
+#include "postern/showq/showq.h"
 
 namespace postern::ctl {
 

@@ -9,7 +9,7 @@
 #include "ctl/commands.h"
 #include "ctl/frontends.h"
 #include "ctl/lifecycle.h"
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::ctl {
 

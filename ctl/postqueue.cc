@@ -12,9 +12,9 @@
 #include "ctl/flush.h"
 #include "ctl/frontends.h"
 #include "ctl/lifecycle.h"
-#include "log/log.h"
-#include "queue/ids.h"
-#include "showq/showq.h"
+#include "postern/log/log.h"
+#include "postern/queue/ids.h"
+#include "postern/showq/showq.h"
 
 namespace postern::ctl {
 

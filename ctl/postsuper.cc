@@ -22,8 +22,8 @@
 #include "ctl/frontends.h"
 #include "ctl/lifecycle.h"
 #include "ctl/postsuper.h"
-#include "log/log.h"
-#include "maildrop/maildrop.h"
+#include "postern/log/log.h"
+#include "postern/maildrop/maildrop.h"
 
 namespace postern::ctl {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "showq/showq.h"
-#include "util/result.h"
+#include "postern/showq/showq.h"
+#include "postern/util/result.h"
 
 namespace postern::ctl {
 

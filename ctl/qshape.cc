@@ -11,9 +11,9 @@
 
 #include "ctl/frontends.h"
 #include "ctl/qshape.h"
-#include "log/log.h"
-#include "maildrop/maildrop.h"
-#include "showq/showq.h"
+#include "postern/log/log.h"
+#include "postern/maildrop/maildrop.h"
+#include "postern/showq/showq.h"
 
 namespace postern::ctl {
 

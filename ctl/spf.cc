@@ -11,10 +11,10 @@
 
 #include "ctl/spf_record.h"
 #include "ctl/tools.h"
-#include "dns/resolver.h"
-#include "event/event.h"
-#include "log/log.h"
-#include "util/strings.h"
+#include "postern/dns/resolver.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
+#include "postern/util/strings.h"
 
 namespace postern::ctl {
 

@@ -1,7 +1,7 @@
 // ctl/spf_record.cc — SPF term parsing for `postern spf walk`; see spf_record.h.
 #include "ctl/spf_record.h"
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::ctl::spf {
 

@@ -14,10 +14,10 @@
 
 #include "ctl/control.h"
 #include "ctl/ops.h"
-#include "log/log.h"
-#include "queue/queue.h"
-#include "stats/store.h"
-#include "util/strings.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue.h"
+#include "postern/stats/store.h"
+#include "postern/util/strings.h"
 
 namespace postern::ctl {
 

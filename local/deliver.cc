@@ -12,12 +12,12 @@
 #include <cerrno>
 #include <cstring>
 
-#include "event/event.h"
 #include "local/mailbox.h"
-#include "mda/command.h"
-#include "log/log.h"
-#include "rewrite/virtual.h"
-#include "util/strings.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
+#include "postern/mda/command.h"
+#include "postern/rewrite/virtual.h"
+#include "postern/util/strings.h"
 
 namespace postern::local {
 

@@ -13,16 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "ipc/delivery.h"
 #include "local/expand.h"
 #include "local/mailbox.h"
 #include "local/settings.h"
-#include "mda/message.h"
-#include "mda/privs.h"
-#include "mda/verdict.h"
-#include "queue/queue.h"
-#include "route/route.h"
-#include "table/table.h"
+#include "postern/ipc/delivery.h"
+#include "postern/mda/message.h"
+#include "postern/mda/privs.h"
+#include "postern/mda/verdict.h"
+#include "postern/queue/queue.h"
+#include "postern/route/route.h"
+#include "postern/table/table.h"
 
 namespace postern::local {
 

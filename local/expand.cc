@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::local {
 

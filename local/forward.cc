@@ -6,9 +6,9 @@
 #include <ctime>
 #include <map>
 
-#include "ipc/trigger.h"
 #include "local/deliver.h"
-#include "log/log.h"
+#include "postern/ipc/trigger.h"
+#include "postern/log/log.h"
 
 namespace postern::local {
 

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <thread>
 
-#include "event/event.h"
+#include "postern/event/event.h"
 
 namespace postern::local {
 

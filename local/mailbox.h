@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "mda/copy.h"
-#include "mda/verdict.h"
+#include "postern/mda/copy.h"
+#include "postern/mda/verdict.h"
 
 namespace postern::local {
 

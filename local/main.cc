@@ -7,12 +7,12 @@
 #include <memory>
 #include <vector>
 
-#include "ipc/delivery.h"
 #include "local/deliver.h"
-#include "log/log.h"
-#include "queue/ids.h"
-#include "server/delivery_agent.h"
-#include "table/surrogate.h"
+#include "postern/ipc/delivery.h"
+#include "postern/log/log.h"
+#include "postern/queue/ids.h"
+#include "postern/server/delivery_agent.h"
+#include "postern/table/surrogate.h"
 
 using namespace postern;
 

@@ -4,9 +4,9 @@
 // that agent logs the delivery and its result is the recipient's.
 #include <optional>
 
-#include "ipc/call.h"
 #include "local/deliver.h"
-#include "log/log.h"
+#include "postern/ipc/call.h"
+#include "postern/log/log.h"
 
 namespace postern::local {
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "config/compat.h"
-#include "config/params.h"
+#include "postern/config/compat.h"
+#include "postern/config/params.h"
 
 namespace postern::local {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "cleanup/content.h"
-#include "config/maincf.h"
-#include "util/result.h"
+#include "postern/cleanup/content.h"
+#include "postern/config/maincf.h"
+#include "postern/util/result.h"
 
 namespace postern::local {
 

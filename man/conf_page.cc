@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "config/params.h"
+#include "postern/config/params.h"
 
 namespace postern::man {
 namespace {

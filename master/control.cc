@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ipc/control_link.h"
-#include "log/log.h"
-#include "util/unix_socket.h"
+#include "postern/ipc/control_link.h"
+#include "postern/log/log.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::master {
 

@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "config/maincf.h"
-#include "event/event.h"
-#include "ipc/control.h"
-#include "ipc/frame.h"
 #include "master/setup.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control.h"
+#include "postern/ipc/frame.h"
+#include "postern/util/result.h"
 
 namespace postern::master {
 

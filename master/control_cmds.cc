@@ -3,10 +3,10 @@
 // commands to qmgr (qmgr/control*.cc answers those).
 #include <fmt/format.h>
 
-#include "ipc/control.h"
-#include "log/log.h"
 #include "master/control.h"
-#include "queue/space.h"
+#include "postern/ipc/control.h"
+#include "postern/log/log.h"
+#include "postern/queue/space.h"
 
 namespace postern::master {
 

@@ -7,11 +7,11 @@
 
 #include <chrono>
 
-#include "config/params.h"
-#include "ipc/control.h"
-#include "log/log.h"
 #include "master/control.h"
 #include "master/option_syntax.h"
+#include "postern/config/params.h"
+#include "postern/ipc/control.h"
+#include "postern/log/log.h"
 
 namespace postern::master {
 

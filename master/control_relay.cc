@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "log/log.h"
 #include "master/control.h"
+#include "postern/log/log.h"
 
 namespace postern::master {
 

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "util/strings.h"
-#include "util/unix_socket.h"
+#include "postern/util/strings.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::master {
 

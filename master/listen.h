@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "config/maincf.h"
-#include "config/mastercf.h"
-#include "event/event.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/config/mastercf.h"
+#include "postern/event/event.h"
+#include "postern/util/result.h"
 
 namespace postern::master {
 

@@ -14,13 +14,13 @@
 #include <cstdlib>
 #include <string>
 
-#include "config/layout.h"
-#include "config/maincf.h"
-#include "config/mastercf.h"
-#include "event/event.h"
-#include "log/log.h"
 #include "master/master.h"
 #include "master/setup.h"
+#include "postern/config/layout.h"
+#include "postern/config/maincf.h"
+#include "postern/config/mastercf.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
 
 using namespace postern;
 

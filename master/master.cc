@@ -13,9 +13,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "config/compat.h"
-#include "ipc/trigger.h"
-#include "log/log.h"
+#include "postern/config/compat.h"
+#include "postern/ipc/trigger.h"
+#include "postern/log/log.h"
 
 extern char** environ;
 

@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "config/maincf.h"
-#include "config/mastercf.h"
-#include "event/event.h"
-#include "ipc/frame.h"
-#include "ipc/status.h"
 #include "master/control.h"
 #include "master/listen.h"
 #include "master/setup.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/config/mastercf.h"
+#include "postern/event/event.h"
+#include "postern/ipc/frame.h"
+#include "postern/ipc/status.h"
+#include "postern/util/result.h"
 
 namespace postern::master {
 

@@ -1,9 +1,9 @@
 // master/option_syntax.cc — see option_syntax.h.
 #include "master/option_syntax.h"
 
-#include "config/params.h"
-#include "config/values.h"
-#include "util/strings.h"
+#include "postern/config/params.h"
+#include "postern/config/values.h"
+#include "postern/util/strings.h"
 
 namespace postern::master {
 

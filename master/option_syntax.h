@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::master {
 

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <optional>
 
-#include "log/log.h"
-#include "queue/space.h"
+#include "postern/log/log.h"
+#include "postern/queue/space.h"
 
 namespace postern::master {
 

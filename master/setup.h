@@ -7,9 +7,9 @@
 
 #include <string>
 
-#include "config/maincf.h"
-#include "event/event.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/event/event.h"
+#include "postern/util/result.h"
 
 namespace postern::master {
 

@@ -5,8 +5,8 @@
 
 #include <utility>
 
-#include "stats/keys.h"
-#include "util/strings.h"
+#include "postern/stats/keys.h"
+#include "postern/util/strings.h"
 
 namespace postern::metrics {
 

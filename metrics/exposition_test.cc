@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "stats/keys.h"
+#include "postern/stats/keys.h"
 
 namespace postern::metrics {
 namespace {

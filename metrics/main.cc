@@ -5,13 +5,13 @@
 #include <memory>
 #include <string>
 
-#include "ipc/control_client.h"
-#include "log/log.h"
 #include "metrics/exposition.h"
-#include "http/request.h"
-#include "queue/queue.h"
-#include "server/server.h"
-#include "stats/store.h"
+#include "postern/http/request.h"
+#include "postern/ipc/control_client.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue.h"
+#include "postern/server/server.h"
+#include "postern/stats/store.h"
 
 using namespace postern;
 

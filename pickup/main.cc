@@ -1,10 +1,10 @@
 // pickup/main.cc — the pickup worker: wiring only. A trigger service (master
 // wakes it every 60 s, sendmail after each maildrop write) that moves the
 // maildrop into the queue at start and on every wakeup; see pickup(8).
-#include "log/log.h"
 #include "pickup/pickup.h"
-#include "queue/queue.h"
-#include "server/server.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue.h"
+#include "postern/server/server.h"
 
 using namespace postern;
 

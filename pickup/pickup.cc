@@ -15,11 +15,11 @@
 #include <filesystem>
 #include <vector>
 
-#include "ipc/bounce.h"
-#include "ipc/trigger.h"
-#include "log/log.h"
-#include "maildrop/maildrop.h"
-#include "smtp/received.h"
+#include "postern/ipc/bounce.h"
+#include "postern/ipc/trigger.h"
+#include "postern/log/log.h"
+#include "postern/maildrop/maildrop.h"
+#include "postern/smtp/received.h"
 
 namespace postern::pickup {
 namespace {

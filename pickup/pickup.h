@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "cleanup/content.h"
-#include "config/maincf.h"
-#include "queue/queue.h"
-#include "util/result.h"
+#include "postern/cleanup/content.h"
+#include "postern/config/maincf.h"
+#include "postern/queue/queue.h"
+#include "postern/util/result.h"
 
 namespace postern::pickup {
 

@@ -7,13 +7,13 @@
 #include <chrono>
 #include <ctime>
 
-#include "log/log.h"
-#include "mda/command.h"
-#include "mda/copy.h"
-#include "mda/message.h"
 #include "pipe/expand.h"
-#include "queue/ids.h"
-#include "util/strings.h"
+#include "postern/log/log.h"
+#include "postern/mda/command.h"
+#include "postern/mda/copy.h"
+#include "postern/mda/message.h"
+#include "postern/queue/ids.h"
+#include "postern/util/strings.h"
 
 namespace postern::pipe {
 

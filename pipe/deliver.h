@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "config/maincf.h"
-#include "ipc/delivery.h"
-#include "mda/pipe_attr.h"
-#include "queue/queue.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/ipc/delivery.h"
+#include "postern/mda/pipe_attr.h"
+#include "postern/queue/queue.h"
+#include "postern/util/result.h"
 
 namespace postern::pipe {
 

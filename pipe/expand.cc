@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "mda/copy.h"
-#include "rewrite/virtual.h"
-#include "util/strings.h"
+#include "postern/mda/copy.h"
+#include "postern/rewrite/virtual.h"
+#include "postern/util/strings.h"
 
 namespace postern::pipe {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "mda/pipe_attr.h"
-#include "util/result.h"
+#include "postern/mda/pipe_attr.h"
+#include "postern/util/result.h"
 
 namespace postern::pipe {
 

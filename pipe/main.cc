@@ -1,9 +1,9 @@
 // pipe/main.cc — the pipe(8) delivery agent: started by master for a
 // master.cf service whose command is `pipe`, it serves one qmgr delivery
 // request per client by running the service's argv= command. See pipe(8).
-#include "log/log.h"
 #include "pipe/deliver.h"
-#include "server/delivery_agent.h"
+#include "postern/log/log.h"
+#include "postern/server/delivery_agent.h"
 
 using namespace postern;
 

@@ -1,9 +1,9 @@
 // postconf/edit.cc — postconf's edits: -e/-X/-# on main.cf and -M/-F/-P on
 // master.cf, each written back through a temporary file and a rename.
-#include "config/maincf_edit.h"
-#include "config/mastercf_edit.h"
-#include "log/log.h"
 #include "postconf.h"
+#include "postern/config/maincf_edit.h"
+#include "postern/config/mastercf_edit.h"
+#include "postern/log/log.h"
 
 namespace postern::postconf {
 namespace {

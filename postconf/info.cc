@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <string>
 
-#include "config/compat.h"
-#include "log/log.h"
 #include "postconf.h"
-#include "tls/tls.h"
+#include "postern/config/compat.h"
+#include "postern/log/log.h"
+#include "postern/tls/tls.h"
 
 namespace postern::postconf {
 namespace {

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "config/layout.h"
-#include "log/log.h"
 #include "postconf.h"
+#include "postern/config/layout.h"
+#include "postern/log/log.h"
 
 namespace postern::postconf {
 namespace {

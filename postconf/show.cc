@@ -6,14 +6,14 @@
 #include <optional>
 #include <set>
 
-#include "config/maincf.h"
-#include "config/maincf_edit.h"
-#include "config/mastercf.h"
-#include "config/mastercf_edit.h"
-#include "config/params.h"
-#include "log/log.h"
 #include "postconf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/config/maincf_edit.h"
+#include "postern/config/mastercf.h"
+#include "postern/config/mastercf_edit.h"
+#include "postern/config/params.h"
+#include "postern/log/log.h"
+#include "postern/util/strings.h"
 
 namespace postern::postconf {
 namespace {

@@ -1,5 +1,5 @@
 // postmap/main_newaliases.cc — newaliases: rebuilds every alias_database table.
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "postmap.h"
 
 int main(int argc, char** argv) {

@@ -1,5 +1,5 @@
 // postmap/main_postalias.cc — postalias(1): alias database management.
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "postmap.h"
 
 int main(int argc, char** argv) {

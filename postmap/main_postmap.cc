@@ -1,5 +1,5 @@
 // postmap/main_postmap.cc — postmap(1): lookup table management.
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "postmap.h"
 
 int main(int argc, char** argv) {

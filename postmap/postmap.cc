@@ -12,14 +12,14 @@
 #include <cstring>
 #include <optional>
 
-#include "config/compat.h"
-#include "config/layout.h"
-#include "config/maincf.h"
-#include "log/log.h"
-#include "table/lmdb_file.h"
-#include "table/source.h"
-#include "table/table.h"
-#include "util/strings.h"
+#include "postern/config/compat.h"
+#include "postern/config/layout.h"
+#include "postern/config/maincf.h"
+#include "postern/log/log.h"
+#include "postern/table/lmdb_file.h"
+#include "postern/table/source.h"
+#include "postern/table/table.h"
+#include "postern/util/strings.h"
 
 namespace postern::postmap {
 

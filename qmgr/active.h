@@ -13,12 +13,12 @@
 #include <utility>
 #include <vector>
 
-#include "ipc/bounce.h"
-#include "ipc/delivery.h"
+#include "postern/ipc/bounce.h"
+#include "postern/ipc/delivery.h"
+#include "postern/queue/ids.h"
+#include "postern/queue/schema.h"
 #include "qmgr/policy.h"
 #include "qmgr/settings.h"
-#include "queue/ids.h"
-#include "queue/schema.h"
 
 namespace postern::qmgr {
 

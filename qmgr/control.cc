@@ -4,10 +4,10 @@
 
 #include <ctime>
 
-#include "ipc/control.h"
-#include "ipc/control_queue.h"
-#include "log/log.h"
-#include "stats/recorder.h"
+#include "postern/ipc/control.h"
+#include "postern/ipc/control_queue.h"
+#include "postern/log/log.h"
+#include "postern/stats/recorder.h"
 
 namespace postern::qmgr {
 

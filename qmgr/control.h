@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "event/event.h"
-#include "ipc/control.h"
-#include "ipc/control_queue.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control.h"
+#include "postern/ipc/control_queue.h"
+#include "postern/queue/queue.h"
 #include "qmgr/manager.h"
-#include "queue/queue.h"
 
 namespace postern::qmgr {
 

@@ -6,10 +6,10 @@
 #include <ctime>
 #include <set>
 
-#include "ipc/control.h"
-#include "log/log.h"
+#include "postern/ipc/control.h"
+#include "postern/log/log.h"
+#include "postern/stats/recorder.h"
 #include "qmgr/control.h"
-#include "stats/recorder.h"
 
 namespace postern::qmgr {
 

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "qmgr/control.h"
 
 namespace postern::qmgr {

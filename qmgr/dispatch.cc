@@ -5,10 +5,10 @@
 #include <chrono>
 #include <ctime>
 
-#include "log/log.h"
+#include "postern/log/log.h"
+#include "postern/stats/recorder.h"
+#include "postern/util/fd_limit.h"
 #include "qmgr/manager.h"
-#include "stats/recorder.h"
-#include "util/fd_limit.h"
 
 namespace postern::qmgr {
 

@@ -1,8 +1,8 @@
 // qmgr/io.cc — the real queue and the real calls behind qmgr's interfaces (io.h).
 #include "qmgr/io.h"
 
-#include "event/event.h"
-#include "log/log.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
 
 namespace postern::qmgr {
 

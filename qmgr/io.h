@@ -13,10 +13,10 @@
 #include <utility>
 #include <vector>
 
-#include "ipc/bounce.h"
-#include "ipc/call.h"
-#include "ipc/delivery.h"
-#include "queue/queue.h"
+#include "postern/ipc/bounce.h"
+#include "postern/ipc/call.h"
+#include "postern/ipc/delivery.h"
+#include "postern/queue/queue.h"
 
 namespace postern::qmgr {
 

@@ -1,10 +1,10 @@
 // qmgr/main.cc — the queue manager daemon: one long-running kTrigger worker
 // (master.cf `qmgr unix n - n 300 1 qmgr`) woken by smtpd, master and itself.
-#include "log/log.h"
+#include "postern/log/log.h"
+#include "postern/server/server.h"
+#include "postern/stats/recorder.h"
 #include "qmgr/control.h"
 #include "qmgr/manager.h"
-#include "server/server.h"
-#include "stats/recorder.h"
 
 using namespace postern;
 

@@ -6,7 +6,7 @@
 #include <climits>
 #include <ctime>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::qmgr {
 

@@ -15,17 +15,17 @@
 #include <utility>
 #include <vector>
 
-#include "config/maincf.h"
-#include "event/event.h"
-#include "ipc/control.h"
-#include "log/limited.h"
+#include "postern/config/maincf.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control.h"
+#include "postern/log/limited.h"
+#include "postern/route/route.h"
+#include "postern/server/server.h"
 #include "qmgr/active.h"
 #include "qmgr/io.h"
 #include "qmgr/notifier.h"
 #include "qmgr/recorder.h"
 #include "qmgr/settings.h"
-#include "route/route.h"
-#include "server/server.h"
 
 namespace postern::qmgr {
 

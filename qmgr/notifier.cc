@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "config/mastercf.h"
-#include "log/log.h"
+#include "postern/config/mastercf.h"
+#include "postern/log/log.h"
 
 namespace postern::qmgr {
 

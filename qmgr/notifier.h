@@ -11,11 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include "config/maincf.h"
-#include "ipc/bounce.h"
+#include "postern/config/maincf.h"
+#include "postern/ipc/bounce.h"
+#include "postern/queue/queue.h"
 #include "qmgr/active.h"
 #include "qmgr/settings.h"
-#include "queue/queue.h"
 
 namespace postern::qmgr {
 

@@ -3,9 +3,9 @@
 // deferred to be reported again when bounce did not queue the notice.
 #include <ctime>
 
-#include "log/log.h"
+#include "postern/log/log.h"
+#include "postern/stats/recorder.h"
 #include "qmgr/manager.h"
-#include "stats/recorder.h"
 
 namespace postern::qmgr {
 

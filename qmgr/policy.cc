@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::qmgr {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::qmgr {
 

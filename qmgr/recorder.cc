@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::qmgr {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "ipc/delivery.h"
+#include "postern/ipc/delivery.h"
+#include "postern/queue/lifetime.h"
+#include "postern/queue/queue.h"
 #include "qmgr/active.h"
 #include "qmgr/settings.h"
-#include "queue/lifetime.h"
-#include "queue/queue.h"
 
 namespace postern::qmgr {
 

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <ctime>
 
-#include "log/log.h"
+#include "postern/log/log.h"
+#include "postern/stats/recorder.h"
 #include "qmgr/manager.h"
-#include "stats/recorder.h"
 
 namespace postern::qmgr {
 

@@ -5,7 +5,7 @@
 #include <climits>
 #include <ctime>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "qmgr/manager.h"
 
 namespace postern::qmgr {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::qmgr {
 

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <string>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
+#include "postern/queue/lifetime.h"
+#include "postern/util/result.h"
 #include "qmgr/policy.h"
-#include "queue/lifetime.h"
-#include "util/result.h"
 
 namespace postern::qmgr {
 

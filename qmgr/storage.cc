@@ -6,7 +6,7 @@
 #include <ctime>
 #include <utility>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "qmgr/manager.h"
 
 namespace postern::qmgr {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::sendmail {
 

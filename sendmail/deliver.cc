@@ -12,13 +12,13 @@
 #include <ctime>
 #include <filesystem>
 
-#include "ipc/trigger.h"
-#include "log/log.h"
-#include "maildrop/maildrop.h"
+#include "postern/ipc/trigger.h"
+#include "postern/log/log.h"
+#include "postern/maildrop/maildrop.h"
+#include "postern/smtp/data.h"
 #include "sendmail/message.h"
 #include "sendmail/sendmail.h"
 #include "sendmail/submit.h"
-#include "smtp/data.h"
 
 namespace postern::sendmail {
 namespace {

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "config/layout.h"
-#include "log/log.h"
+#include "postern/config/layout.h"
+#include "postern/log/log.h"
+#include "postern/showq/showq.h"
 #include "sendmail/sendmail.h"
-#include "showq/showq.h"
 
 namespace postern::sendmail {
 

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "postern/util/strings.h"
 #include "sendmail/addrlist.h"
-#include "util/strings.h"
 
 namespace postern::sendmail {
 namespace {

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "smtp/esmtp.h"
+#include "postern/config/maincf.h"
+#include "postern/smtp/esmtp.h"
 
 namespace postern::sendmail {
 

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "util/unix_socket.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::sendmail {
 namespace {

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/reply.h"
-#include "util/fd.h"
-#include "util/result.h"
+#include "postern/smtp/reply.h"
+#include "postern/util/fd.h"
+#include "postern/util/result.h"
 
 namespace postern::sendmail {
 

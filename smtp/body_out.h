@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "mime/lines.h"
-#include "mime/walker.h"
-#include "smtp/text_out.h"
+#include "postern/mime/lines.h"
+#include "postern/mime/walker.h"
+#include "postern/smtp/text_out.h"
 
 namespace postern::smtp_client {
 

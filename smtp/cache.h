@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "event/event.h"
+#include "postern/event/event.h"
 #include "smtp/conn.h"
 
 namespace postern::smtp_client {

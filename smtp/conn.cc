@@ -2,7 +2,7 @@
 // fails every waiter, since nothing more can be trusted on that connection.
 #include "smtp/conn.h"
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::smtp_client {
 

@@ -12,11 +12,11 @@
 #include <memory>
 #include <string>
 
-#include "event/event.h"
+#include "postern/event/event.h"
+#include "postern/smtp/reply.h"
+#include "postern/tls/stream.h"
+#include "postern/util/result.h"
 #include "smtp/format.h"
-#include "smtp/reply.h"
-#include "tls/stream.h"
-#include "util/result.h"
 
 namespace postern::smtp_client {
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <ctime>
 
-#include "log/log.h"
-#include "queue/ids.h"
-#include "stats/recorder.h"
+#include "postern/log/log.h"
+#include "postern/queue/ids.h"
+#include "postern/stats/recorder.h"
 
 namespace postern::smtp_client {
 

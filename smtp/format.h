@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "smtp/reply.h"
+#include "postern/smtp/reply.h"
 
 namespace postern::smtp_client {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "dns/resolver.h"
+#include "postern/dns/resolver.h"
 
 namespace postern::smtp_client {
 

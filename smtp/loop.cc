@@ -3,8 +3,8 @@
 // loops back to myself" (5.4.6), or the request passed on to best_mx_transport.
 #include <algorithm>
 
-#include "log/log.h"
-#include "route/route.h"
+#include "postern/log/log.h"
+#include "postern/route/route.h"
 #include "smtp/delivery.h"
 #include "smtp/self_mx.h"
 

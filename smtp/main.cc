@@ -3,10 +3,10 @@
 #include <cstring>
 #include <string_view>
 
-#include "log/log.h"
-#include "server/server.h"
+#include "postern/log/log.h"
+#include "postern/server/server.h"
+#include "postern/stats/recorder.h"
 #include "smtp/delivery.h"
-#include "stats/recorder.h"
 
 using namespace postern;
 

@@ -3,8 +3,8 @@
 // what LMTP changes (no MX lookups, unix sockets allowed).
 #include "smtp/nexthop.h"
 
-#include "route/route.h"
-#include "util/strings.h"
+#include "postern/route/route.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp_client {
 

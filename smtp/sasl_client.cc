@@ -5,12 +5,12 @@
 
 #include <cstring>
 
-#include "log/log.h"
+#include "postern/log/log.h"
+#include "postern/smtp/sasl.h"
+#include "postern/table/surrogate.h"
+#include "postern/util/strings.h"
 #include "smtp/delivery.h"
-#include "smtp/sasl.h"
 #include "smtp/settings.h"
-#include "table/surrogate.h"
-#include "util/strings.h"
 
 namespace postern::smtp_client {
 

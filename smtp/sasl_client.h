@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
+#include "postern/table/table.h"
+#include "postern/util/result.h"
 #include "smtp/sasl_policy.h"
-#include "table/table.h"
-#include "util/result.h"
 
 namespace postern::smtp_client {
 

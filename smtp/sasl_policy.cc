@@ -2,8 +2,8 @@
 // client's AUTH; see sasl_policy.h.
 #include "smtp/sasl_policy.h"
 
+#include "postern/util/strings.h"
 #include "smtp/nexthop.h"
-#include "util/strings.h"
 
 namespace postern::smtp_client {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "dns/resolver.h"
-#include "route/own_addr.h"
+#include "postern/dns/resolver.h"
+#include "postern/route/own_addr.h"
 
 namespace postern::smtp_client {
 

@@ -6,7 +6,7 @@
 #include <tuple>
 #include <utility>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp_client {
 

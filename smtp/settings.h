@@ -7,10 +7,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "mime/walker.h"
-#include "route/own_addr.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/mime/walker.h"
+#include "postern/route/own_addr.h"
+#include "postern/util/result.h"
 
 namespace postern::smtp_client {
 

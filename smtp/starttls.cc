@@ -4,7 +4,7 @@
 // server's name (verify, secure). Failures are site failures (the next MX is
 // tried) with Postfix's wording; under may a failed handshake is retried in
 // plain text on a new connection to the same server.
-#include "log/log.h"
+#include "postern/log/log.h"
 #include "smtp/delivery.h"
 
 namespace postern::smtp_client {

@@ -2,9 +2,9 @@
 // certificate match names; see tls_policy.h.
 #include "smtp/tls_policy.h"
 
+#include "postern/table/surrogate.h"
+#include "postern/util/strings.h"
 #include "smtp/nexthop.h"
-#include "table/surrogate.h"
-#include "util/strings.h"
 
 namespace postern::smtp_client {
 

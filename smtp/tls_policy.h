@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "table/table.h"
-#include "tls/tls.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/table/table.h"
+#include "postern/tls/tls.h"
+#include "postern/util/result.h"
 
 namespace postern::smtp_client {
 

@@ -4,10 +4,10 @@
 // (one final reply for SMTP, one per accepted recipient for LMTP).
 #include <algorithm>
 
-#include "log/log.h"
-#include "queue/schema.h"
+#include "postern/log/log.h"
+#include "postern/queue/schema.h"
+#include "postern/smtp/esmtp.h"
 #include "smtp/delivery.h"
-#include "smtp/esmtp.h"
 
 namespace postern::smtp_client {
 

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log/log.h"
-#include "smtp/sasl.h"
-#include "util/strings.h"
+#include "postern/log/log.h"
+#include "postern/smtp/sasl.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtpd {
 

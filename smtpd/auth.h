@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "smtp/address.h"
-#include "table/table.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/smtp/address.h"
+#include "postern/table/table.h"
+#include "postern/util/result.h"
 
 namespace postern::smtpd {
 

@@ -1,9 +1,9 @@
 // smtpd/auth_login.cc — smtpd_sender_login_maps (sender address → the SASL
 // logins that own it) and Postfix's reject_*sender_login_mismatch checks.
-#include "log/log.h"
+#include "postern/log/log.h"
+#include "postern/util/strings.h"
 #include "smtpd/auth.h"
 #include "smtpd/policy.h"
-#include "util/strings.h"
 
 namespace postern::smtpd {
 

@@ -3,9 +3,9 @@
 // delay and the 421 after too many failures. Nothing said here is logged.
 #include <algorithm>
 
-#include "log/log.h"
-#include "smtp/reply.h"
-#include "smtp/sasl.h"
+#include "postern/log/log.h"
+#include "postern/smtp/reply.h"
+#include "postern/smtp/sasl.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {

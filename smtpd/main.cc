@@ -1,12 +1,12 @@
 // smtpd/main.cc — the SMTP server worker: wiring only. One process serves
 // many sessions on its loop (server::Kind::kMulti); see smtpd(8).
-#include "dns/resolver.h"
-#include "log/log.h"
-#include "queue/queue.h"
-#include "server/server.h"
+#include "postern/dns/resolver.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue.h"
+#include "postern/server/server.h"
+#include "postern/stats/recorder.h"
+#include "postern/util/fd_limit.h"
 #include "smtpd/session.h"
-#include "stats/recorder.h"
-#include "util/fd_limit.h"
 
 using namespace postern;
 

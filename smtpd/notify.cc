@@ -7,8 +7,8 @@
 
 #include <ctime>
 
-#include "log/limited.h"
-#include "log/log.h"
+#include "postern/log/limited.h"
+#include "postern/log/log.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {

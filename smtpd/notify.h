@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "notify/notify.h"
-#include "queue/status.h"
+#include "postern/notify/notify.h"
+#include "postern/queue/status.h"
 
 namespace postern::smtpd {
 

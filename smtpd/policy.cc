@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "config/compat.h"
-#include "log/log.h"
-#include "smtp/reply.h"
-#include "util/strings.h"
+#include "postern/config/compat.h"
+#include "postern/log/log.h"
+#include "postern/smtp/reply.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtpd {
 

@@ -9,16 +9,16 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "dns/resolver.h"
-#include "rewrite/virtual.h"
-#include "route/destinations.h"
-#include "smtp/address.h"
+#include "postern/config/maincf.h"
+#include "postern/dns/resolver.h"
+#include "postern/rewrite/virtual.h"
+#include "postern/route/destinations.h"
+#include "postern/smtp/address.h"
+#include "postern/table/cidr.h"
+#include "postern/table/table.h"
+#include "postern/util/result.h"
 #include "smtpd/auth.h"
 #include "smtpd/policy_proto.h"
-#include "table/cidr.h"
-#include "table/table.h"
-#include "util/result.h"
 
 namespace postern::smtpd {
 

@@ -4,9 +4,9 @@
 
 #include <netdb.h>
 
-#include "dns/address.h"
-#include "log/log.h"
-#include "util/strings.h"
+#include "postern/dns/address.h"
+#include "postern/log/log.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtpd::policy {
 

@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
-#include "event/event.h"
-#include "net/connect.h"
+#include "postern/event/event.h"
+#include "postern/net/connect.h"
 #include "smtpd/policy_proto.h"
 
 namespace postern::smtpd::policy {

@@ -2,8 +2,8 @@
 // and reply parsing for the policy delegation protocol; see policy_proto.h.
 #include "smtpd/policy_proto.h"
 
-#include "config/values.h"
-#include "util/strings.h"
+#include "postern/config/values.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtpd::policy {
 

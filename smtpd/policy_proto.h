@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::smtpd::policy {
 

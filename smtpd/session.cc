@@ -9,12 +9,12 @@
 
 #include <cstring>
 
-#include "ipc/trigger.h"
-#include "log/log.h"
-#include "smtp/reply.h"
-#include "stats/keys.h"
-#include "stats/recorder.h"
-#include "util/strings.h"
+#include "postern/ipc/trigger.h"
+#include "postern/log/log.h"
+#include "postern/smtp/reply.h"
+#include "postern/stats/keys.h"
+#include "postern/stats/recorder.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtpd {
 

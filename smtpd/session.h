@@ -13,24 +13,24 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cleanup/content.h"
-#include "event/event.h"
-#include "notify/notify.h"
-#include "queue/committer.h"
-#include "queue/queue.h"
-#include "server/server.h"
-#include "smtp/address.h"
-#include "smtp/command.h"
-#include "smtp/data.h"
-#include "smtp/esmtp.h"
-#include "smtp/reader.h"
+#include "postern/cleanup/content.h"
+#include "postern/event/event.h"
+#include "postern/notify/notify.h"
+#include "postern/queue/committer.h"
+#include "postern/queue/queue.h"
+#include "postern/server/server.h"
+#include "postern/smtp/address.h"
+#include "postern/smtp/command.h"
+#include "postern/smtp/data.h"
+#include "postern/smtp/esmtp.h"
+#include "postern/smtp/reader.h"
+#include "postern/tls/stream.h"
 #include "smtpd/auth.h"
 #include "smtpd/notify.h"
 #include "smtpd/policy.h"
 #include "smtpd/policy_client.h"
 #include "smtpd/sessions.h"
 #include "smtpd/settings.h"
-#include "tls/stream.h"
 
 namespace postern::smtpd {
 

@@ -1,11 +1,11 @@
 // smtpd/session_cmd.cc — the envelope commands: HELO/EHLO, MAIL, RCPT (where
 // the restrictions run), VRFY and RSET, with Postfix's replies.
-#include "log/limited.h"
-#include "log/log.h"
-#include "queue/space.h"
-#include "smtp/reply.h"
+#include "postern/log/limited.h"
+#include "postern/log/log.h"
+#include "postern/queue/space.h"
+#include "postern/smtp/reply.h"
+#include "postern/util/strings.h"
 #include "smtpd/session.h"
-#include "util/strings.h"
 
 namespace postern::smtpd {
 

@@ -4,9 +4,9 @@
 // committer; 250 only once the queue says durable.
 #include <ctime>
 
-#include "log/limited.h"
-#include "log/log.h"
-#include "smtp/received.h"
+#include "postern/log/limited.h"
+#include "postern/log/log.h"
+#include "postern/smtp/received.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {

@@ -7,9 +7,9 @@
 #include <map>
 #include <random>
 
-#include "log/log.h"
-#include "stats/recorder.h"
-#include "util/strings.h"
+#include "postern/log/log.h"
+#include "postern/stats/recorder.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtpd::sessions {
 

@@ -6,8 +6,8 @@
 #include <charconv>
 #include <chrono>
 
-#include "ipc/control.h"
-#include "log/log.h"
+#include "postern/ipc/control.h"
+#include "postern/log/log.h"
 #include "smtpd/sessions.h"
 
 namespace postern::smtpd::sessions {

@@ -1,7 +1,7 @@
 // smtpd/settings.cc — reads and checks smtpd's parameters; see settings.h.
 #include "smtpd/settings.h"
 
-#include "notify/notify.h"
+#include "postern/notify/notify.h"
 
 namespace postern::smtpd {
 

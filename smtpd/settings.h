@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <string>
 
-#include "cleanup/content.h"
-#include "config/maincf.h"
-#include "smtp/data.h"
+#include "postern/cleanup/content.h"
+#include "postern/config/maincf.h"
+#include "postern/smtp/data.h"
+#include "postern/util/result.h"
 #include "smtpd/policy.h"
 #include "smtpd/tls.h"
-#include "util/result.h"
 
 namespace postern::smtpd {
 

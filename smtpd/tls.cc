@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "event/event.h"
-#include "log/log.h"
-#include "smtp/reply.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
+#include "postern/smtp/reply.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "config/maincf.h"
-#include "tls/tls.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/tls/tls.h"
+#include "postern/util/result.h"
 
 namespace postern::smtpd {
 

@@ -1,10 +1,10 @@
 // cleanup/content.cc — the cleanup content filter; see content.h.
-#include "cleanup/content.h"
+#include "postern/cleanup/content.h"
 
-#include "config/maincf.h"
-#include "log/log.h"
-#include "smtp/received.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/log/log.h"
+#include "postern/smtp/received.h"
+#include "postern/util/strings.h"
 
 namespace postern::cleanup {
 

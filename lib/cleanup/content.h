@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "queue/queue.h"
-#include "smtp/data.h"
-#include "smtp/headers.h"
-#include "util/result.h"
+#include "postern/queue/queue.h"
+#include "postern/smtp/data.h"
+#include "postern/smtp/headers.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 class Config;

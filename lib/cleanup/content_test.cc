@@ -1,12 +1,12 @@
 // cleanup/content_test.cc — the cleanup content filter: hop counting against
 // hopcount_limit (Postfix counts the header it prepends itself), stray
 // characters and header_size_limit together, any chunking.
-#include "cleanup/content.h"
+#include "postern/cleanup/content.h"
 
 #include <gtest/gtest.h>
 
-#include "smtp/filter_test_util.h"
-#include "table/test_util.h"
+#include "postern/smtp/filter_test_util.h"
+#include "postern/table/test_util.h"
 
 namespace postern::cleanup {
 namespace {

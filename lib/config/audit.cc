@@ -1,13 +1,13 @@
 // config/audit.cc — classifies restriction names and table types of a
 // configuration for `postern check`; see audit.h and compat.h.
-#include "config/audit.h"
+#include "postern/config/audit.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
 
-#include "config/compat.h"
-#include "util/strings.h"
+#include "postern/config/compat.h"
+#include "postern/util/strings.h"
 
 namespace postern::config {
 

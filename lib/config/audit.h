@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::config {
 

@@ -1,6 +1,6 @@
 // config/compat.cc — tables of Postfix names (restrictions, table types,
 // parameters, daemons) and how far postern supports each; see compat.h.
-#include "config/compat.h"
+#include "postern/config/compat.h"
 
 #include <algorithm>
 #include <iterator>

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/mastercf.h"
+#include "postern/config/mastercf.h"
 
 namespace postern::config {
 

@@ -1,6 +1,6 @@
 // config/compat_test.cc — Postfix names postern knows, lacks or ignores, and
 // how `postern check` classifies a configuration that uses them.
-#include "config/compat.h"
+#include "postern/config/compat.h"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config/audit.h"
-#include "config/maincf.h"
+#include "postern/config/audit.h"
+#include "postern/config/maincf.h"
 
 namespace postern::config {
 namespace {

@@ -1,5 +1,5 @@
 // config/layout.cc — install layout from /proc/self/exe (see layout.h).
-#include "config/layout.h"
+#include "postern/config/layout.h"
 
 #include <unistd.h>
 

@@ -1,6 +1,6 @@
 // config/maincf.cc — main.cf parsing and Postfix's $name expansion rules:
 // $name ${name} $(name) ${name?value} ${name:value} ${name?{a}:{b}} $$.
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
-#include "config/compat.h"
-#include "config/mastercf.h"
-#include "util/strings.h"
+#include "postern/config/compat.h"
+#include "postern/config/mastercf.h"
+#include "postern/util/strings.h"
 
 namespace postern::config {
 

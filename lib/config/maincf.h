@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config/params.h"
-#include "config/values.h"
-#include "util/result.h"
+#include "postern/config/params.h"
+#include "postern/config/values.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 

@@ -1,6 +1,6 @@
 // config/maincf_edit.cc — main.cf editing for postconf -e/-X/-# and the
 // atomic file replacement both main.cf and master.cf edits go through.
-#include "config/maincf_edit.h"
+#include "postern/config/maincf_edit.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <map>
 
-#include "config/maincf.h"
-#include "util/fd.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/util/fd.h"
+#include "postern/util/strings.h"
 
 namespace postern::config {
 

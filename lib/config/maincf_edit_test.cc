@@ -1,6 +1,6 @@
 // config/maincf_edit_test.cc — postconf -e/-X/-# edits of main.cf text:
 // table-driven cases that pin what survives (comments, order) and what changes.
-#include "config/maincf_edit.h"
+#include "postern/config/maincf_edit.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 // config/maincf_test.cc — main.cf syntax and Postfix's expansion rules,
 // table-driven, with the examples of Postfix's postconf(5).
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

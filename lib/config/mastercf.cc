@@ -1,5 +1,5 @@
 // config/mastercf.cc — master.cf parsing with file:line errors; see mastercf.h.
-#include "config/mastercf.h"
+#include "postern/config/mastercf.h"
 
 #include <cerrno>
 #include <cstring>
@@ -7,9 +7,9 @@
 #include <set>
 #include <sstream>
 
-#include "config/maincf.h"
-#include "config/values.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/config/values.h"
+#include "postern/util/strings.h"
 
 namespace postern::config {
 

@@ -1,12 +1,12 @@
 // config/mastercf_edit.cc — postconf -M/-F/-P requests and master.cf edits;
 // entries are changed as parsed MasterService values and re-rendered.
-#include "config/mastercf_edit.h"
+#include "postern/config/mastercf_edit.h"
 
 #include <algorithm>
 #include <optional>
 
-#include "config/maincf_edit.h"
-#include "util/strings.h"
+#include "postern/config/maincf_edit.h"
+#include "postern/util/strings.h"
 
 namespace postern::config {
 

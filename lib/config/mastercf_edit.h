@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/mastercf.h"
-#include "util/result.h"
+#include "postern/config/mastercf.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 

@@ -1,6 +1,6 @@
 // config/mastercf_edit_test.cc — postconf -M/-F/-P requests and master.cf
 // edits, table-driven: what each edit changes and that nothing else moves.
-#include "config/mastercf_edit.h"
+#include "postern/config/mastercf_edit.h"
 
 #include <gtest/gtest.h>
 

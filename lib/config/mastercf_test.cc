@@ -1,5 +1,5 @@
 // config/mastercf_test.cc — master.cf columns, overrides and errors.
-#include "config/mastercf.h"
+#include "postern/config/mastercf.h"
 
 #include <gtest/gtest.h>
 

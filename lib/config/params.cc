@@ -1,14 +1,14 @@
 // config/params.cc — THE parameter registry. Keep it sorted by name (a unit
 // test checks); Postfix's names and defaults wherever the meaning is the same.
 // postconf -d, main.cf validation and postern.conf(5) all come from here.
-#include "config/params.h"
+#include "postern/config/params.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 
-#include "config/layout.h"
+#include "postern/config/layout.h"
 
 namespace postern::config {
 

@@ -1,9 +1,9 @@
 // config/params_test.cc — the registry is sorted, unique and self-consistent.
-#include "config/params.h"
+#include "postern/config/params.h"
 
 #include <gtest/gtest.h>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::config {
 namespace {

@@ -1,11 +1,11 @@
 // config/values.cc — typed parameter values: time units, sizes, booleans, tables.
-#include "config/values.h"
+#include "postern/config/values.h"
 
 #include <charconv>
 #include <limits>
 
-#include "config/compat.h"
-#include "util/strings.h"
+#include "postern/config/compat.h"
+#include "postern/util/strings.h"
 
 namespace postern::config {
 

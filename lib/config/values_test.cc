@@ -1,5 +1,5 @@
 // config/values_test.cc — typed value parsing, table-driven.
-#include "config/values.h"
+#include "postern/config/values.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // dns/address.cc — IpAddress: text, sockaddr and reverse-name forms.
-#include "dns/address.h"
+#include "postern/dns/address.h"
 
 #include <arpa/inet.h>
 

@@ -1,12 +1,12 @@
 // dns/address_test.cc — IpAddress forms, and the resolver's options as read
 // from dns_servers and inet_protocols.
-#include "dns/address.h"
+#include "postern/dns/address.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-#include "config/maincf.h"
-#include "dns/resolver.h"
+#include "postern/config/maincf.h"
+#include "postern/dns/resolver.h"
 
 namespace postern::dns {
 namespace {

@@ -1,6 +1,6 @@
 // dns/answer.cc — typed records out of raw answers, status mapping and the MX
 // rules. c-ares' parsers do the work wherever c-ares has one.
-#include "dns/answer.h"
+#include "postern/dns/answer.h"
 
 #include <ares.h>
 #include <netdb.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::dns {
 namespace {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "dns/address.h"
-#include "util/result.h"
+#include "postern/dns/address.h"
+#include "postern/util/result.h"
 
 namespace postern::dns {
 

@@ -1,13 +1,13 @@
 // dns/answer_test.cc — the pure half of lib/dns: status mapping, name syntax,
 // typed records out of crafted answers, MX ordering and null MX.
-#include "dns/answer.h"
+#include "postern/dns/answer.h"
 
 #include <ares.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "dns/test_message.h"
+#include "postern/dns/test_message.h"
 
 namespace postern::dns {
 namespace {

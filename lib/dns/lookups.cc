@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "dns/resolver.h"
-#include "util/strings.h"
+#include "postern/dns/resolver.h"
+#include "postern/util/strings.h"
 
 namespace postern::dns {
 namespace {

@@ -2,15 +2,15 @@
 // c-ares socket (via ARES_OPT_SOCK_STATE_CB, which c-ares 1.18 has), one timer
 // for c-ares' timeouts, and user callbacks deferred to an idle handle so they
 // never run inside c-ares or inside the call that started a lookup.
-#include "dns/resolver.h"
+#include "postern/dns/resolver.h"
 
 #include <ares.h>
 
 #include <cstring>
 #include <utility>
 
-#include "config/maincf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/util/strings.h"
 
 namespace postern::dns {
 

@@ -17,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
-#include "dns/address.h"
-#include "dns/answer.h"
-#include "event/event.h"
-#include "util/result.h"
+#include "postern/dns/address.h"
+#include "postern/dns/answer.h"
+#include "postern/event/event.h"
+#include "postern/util/result.h"
 
 struct ares_channeldata;
 

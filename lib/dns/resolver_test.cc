@@ -1,7 +1,7 @@
 // dns/resolver_test.cc — the Resolver against real DNS on loopback: dnsmasq
 // serving a small test zone, a server that answers SERVFAIL to everything,
 // and a bound UDP socket nobody reads (timeouts).
-#include "dns/resolver.h"
+#include "postern/dns/resolver.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -18,7 +18,7 @@
 #include <optional>
 #include <set>
 
-#include "dns/test_message.h"
+#include "postern/dns/test_message.h"
 
 extern char** environ;
 

@@ -1,6 +1,6 @@
 // event/event.cc — libuv owners; see event.h. Callbacks find their owner via
 // handle->data, which Handle::Close clears so late callbacks are ignored.
-#include "event/event.h"
+#include "postern/event/event.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,5 +1,5 @@
 // event/event_test.cc — line splitting limits, timers and streams on a real loop.
-#include "event/event.h"
+#include "postern/event/event.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

@@ -1,5 +1,5 @@
 // http/request.cc — see request.h.
-#include "http/request.h"
+#include "postern/http/request.h"
 
 #include <fmt/format.h>
 

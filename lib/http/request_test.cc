@@ -1,6 +1,6 @@
 // http/request_test.cc — the request head parser's limits and the answer to
 // each kind of request.
-#include "http/request.h"
+#include "postern/http/request.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // ipc/bounce.cc — encoding of the bounce protocol: a kind byte, then
 // big-endian numbers and u32-length-prefixed strings, as delivery.cc.
-#include "ipc/bounce.h"
+#include "postern/ipc/bounce.h"
 
-#include "ipc/frame.h"
+#include "postern/ipc/frame.h"
 
 namespace postern::ipc {
 

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstring>
 
-#include "ipc/bounce.h"
-#include "ipc/frame.h"
-#include "util/unix_socket.h"
+#include "postern/ipc/bounce.h"
+#include "postern/ipc/frame.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::ipc {
 

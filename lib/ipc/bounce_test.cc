@@ -1,5 +1,5 @@
 // ipc/bounce_test.cc — the bounce protocol round-trips and refuses malformed frames.
-#include "ipc/bounce.h"
+#include "postern/ipc/bounce.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // ipc/call.cc — the client side of qmgr's calls to transports and to bounce on an
 // event loop (qmgr, and the smtp client passing mail on to best_mx_transport).
-#include "ipc/call.h"
+#include "postern/ipc/call.h"
 
 #include <cerrno>
 
-#include "util/unix_socket.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::ipc {
 

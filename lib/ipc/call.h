@@ -10,10 +10,10 @@
 #include <memory>
 #include <string>
 
-#include "event/event.h"
-#include "ipc/bounce.h"
-#include "ipc/delivery.h"
-#include "ipc/frame.h"
+#include "postern/event/event.h"
+#include "postern/ipc/bounce.h"
+#include "postern/ipc/delivery.h"
+#include "postern/ipc/frame.h"
 
 namespace postern::ipc {
 

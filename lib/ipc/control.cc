@@ -1,6 +1,6 @@
 // ipc/control.cc — control frames, runtime state, the handler table and the
 // streaming Reply; see control.h for the design.
-#include "ipc/control.h"
+#include "postern/ipc/control.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "event/event.h"
-#include "ipc/frame.h"
-#include "util/strings.h"
+#include "postern/event/event.h"
+#include "postern/ipc/frame.h"
+#include "postern/util/strings.h"
 
 namespace postern::ipc::control {
 

@@ -71,8 +71,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/util/result.h"
 
 namespace postern::ipc::control {
 

@@ -1,12 +1,12 @@
 // ipc/control_client.cc — see control_client.h.
-#include "ipc/control_client.h"
+#include "postern/ipc/control_client.h"
 
 #include <cerrno>
 #include <memory>
 
-#include "ipc/control.h"
-#include "ipc/frame.h"
-#include "util/unix_socket.h"
+#include "postern/ipc/control.h"
+#include "postern/ipc/frame.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::ipc::control {
 

@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "event/event.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/event/event.h"
+#include "postern/util/result.h"
 
 namespace postern::ipc::control {
 

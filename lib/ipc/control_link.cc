@@ -1,6 +1,6 @@
 // ipc/control_link.cc — requests run as they arrive, replies streamed and
 // tagged with their request id; see control_link.h.
-#include "ipc/control_link.h"
+#include "postern/ipc/control_link.h"
 
 namespace postern::ipc::control {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "event/event.h"
-#include "ipc/control.h"
-#include "ipc/frame.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control.h"
+#include "postern/ipc/frame.h"
 
 namespace postern::ipc::control {
 

@@ -1,11 +1,11 @@
 // ipc/control_queue.cc — envelope listings for `show queue`; see
 // control_queue.h.
-#include "ipc/control_queue.h"
+#include "postern/ipc/control_queue.h"
 
 #include <cstdio>
 
-#include "queue/ids.h"
-#include "util/strings.h"
+#include "postern/queue/ids.h"
+#include "postern/util/strings.h"
 
 namespace postern::ipc::control {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "queue/schema.h"
+#include "postern/queue/schema.h"
 
 namespace postern::ipc::control {
 

@@ -1,16 +1,16 @@
 // ipc/control_test.cc — control frames, runtime state, ids, the handler table,
 // the streaming Reply (backpressure, cancel, pause) and a Link serving
 // requests side by side.
-#include "ipc/control.h"
+#include "postern/ipc/control.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "event/event.h"
-#include "ipc/control_link.h"
-#include "ipc/control_queue.h"
-#include "ipc/frame.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control_link.h"
+#include "postern/ipc/control_queue.h"
+#include "postern/ipc/frame.h"
 
 namespace postern::ipc::control {
 namespace {

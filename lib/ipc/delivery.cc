@@ -1,8 +1,8 @@
 // ipc/delivery.cc — encoding of the delivery protocol: a kind byte, then
 // fixed-width big-endian numbers and u32-length-prefixed strings.
-#include "ipc/delivery.h"
+#include "postern/ipc/delivery.h"
 
-#include "ipc/frame.h"
+#include "postern/ipc/frame.h"
 
 namespace postern::ipc {
 

@@ -1,6 +1,6 @@
 // ipc/delivery_test.cc — the delivery protocol round-trips and refuses
 // malformed frames.
-#include "ipc/delivery.h"
+#include "postern/ipc/delivery.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // ipc/frame.cc — length-prefixed frames; see frame.h.
-#include "ipc/frame.h"
+#include "postern/ipc/frame.h"
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::ipc {
 

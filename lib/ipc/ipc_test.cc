@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <vector>
 
-#include "ipc/frame.h"
-#include "ipc/status.h"
+#include "postern/ipc/frame.h"
+#include "postern/ipc/status.h"
 
 namespace postern::ipc {
 namespace {

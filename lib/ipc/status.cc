@@ -1,11 +1,11 @@
 // ipc/status.cc — status message encoding; see status.h.
-#include "ipc/status.h"
+#include "postern/ipc/status.h"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "ipc/frame.h"
+#include "postern/ipc/frame.h"
 
 namespace postern::ipc {
 

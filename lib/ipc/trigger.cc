@@ -1,13 +1,13 @@
 // ipc/trigger.cc — the wakeup requests of trigger.h.
-#include "ipc/trigger.h"
+#include "postern/ipc/trigger.h"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "log/log.h"
-#include "util/unix_socket.h"
+#include "postern/log/log.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::ipc {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::ipc {
 

@@ -1,7 +1,7 @@
 // log/limited.cc — once-per-interval warnings; see limited.h.
-#include "log/limited.h"
+#include "postern/log/limited.h"
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::log {
 

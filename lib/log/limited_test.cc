@@ -1,5 +1,5 @@
 // log/limited_test.cc — a persisting condition gives one warning per interval.
-#include "log/limited.h"
+#include "postern/log/limited.h"
 
 #include <gtest/gtest.h>
 

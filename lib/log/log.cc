@@ -1,7 +1,7 @@
 // log/log.cc — spdlog sinks for syslog, maillog_file and stderr, with
 // Postfix's line shape. One write(2) per line on an O_APPEND descriptor, so
 // lines of many processes never interleave in maillog_file.
-#include "log/log.h"
+#include "postern/log/log.h"
 
 #include <fcntl.h>
 #include <syslog.h>
@@ -17,8 +17,8 @@
 #include <ctime>
 #include <mutex>
 
-#include "config/maincf.h"
-#include "log/last_words.h"
+#include "postern/config/maincf.h"
+#include "postern/log/last_words.h"
 
 namespace postern::log {
 

@@ -1,5 +1,5 @@
 // log/log_test.cc — maillog_file lines have Postfix's shape.
-#include "log/log.h"
+#include "postern/log/log.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::log {
 namespace {

@@ -2,7 +2,7 @@
 // rename + directory fsync, so pickup never sees half a file; all file
 // operations go through a directory descriptor opened without following
 // symlinks, since root may be writing into another user's directory.
-#include "maildrop/maildrop.h"
+#include "postern/maildrop/maildrop.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include <limits>
 #include <random>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::maildrop {
 namespace {

@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "event/event.h"
-#include "queue/schema.h"
-#include "util/result.h"
+#include "postern/event/event.h"
+#include "postern/queue/schema.h"
+#include "postern/util/result.h"
 
 namespace postern::maildrop {
 

@@ -1,6 +1,6 @@
 // maildrop/maildrop_test.cc — envelope format round trips and refusals, and a
 // written file read back whole; an abandoned writer leaves nothing behind.
-#include "maildrop/maildrop.h"
+#include "postern/maildrop/maildrop.h"
 
 #include <gtest/gtest.h>
 

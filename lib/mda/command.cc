@@ -1,7 +1,7 @@
 // mda/command.cc — fork, drop privileges, exec (a shell command or an
 // argument vector), feed the message and collect output under a deadline;
 // see command.h.
-#include "mda/command.h"
+#include "postern/mda/command.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 #include <cstring>
 #include <thread>
 
-#include "event/event.h"
+#include "postern/event/event.h"
 
 namespace postern::mda {
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "mda/privs.h"
-#include "mda/verdict.h"
+#include "postern/mda/privs.h"
+#include "postern/mda/verdict.h"
 
 namespace postern::mda {
 

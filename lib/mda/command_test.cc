@@ -1,7 +1,7 @@
 // mda/command_test.cc — command deliveries: input, environment, exit
 // statuses mapped like Postfix's sysexits, status codes in the output, the
 // time limit, argument vectors run without a shell.
-#include "mda/command.h"
+#include "postern/mda/command.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -1,7 +1,7 @@
 // mda/copy.cc — message bytes for mailboxes and commands; see copy.h.
-#include "mda/copy.h"
+#include "postern/mda/copy.h"
 
-#include "smtp/address.h"
+#include "postern/smtp/address.h"
 
 namespace postern::mda {
 

@@ -1,6 +1,6 @@
 // mda/copy_test.cc — message bytes for mailboxes and commands: From_ line,
 // headers, >From and dot escapes, blank line, record delimiter, quoting.
-#include "mda/copy.h"
+#include "postern/mda/copy.h"
 
 #include <gtest/gtest.h>
 

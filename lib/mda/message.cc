@@ -1,12 +1,12 @@
 // mda/message.cc — the queued message as delivery agents read it; see message.h.
-#include "mda/message.h"
+#include "postern/mda/message.h"
 
 #include <cctype>
 #include <ctime>
 
-#include "log/log.h"
-#include "mda/copy.h"
-#include "util/strings.h"
+#include "postern/log/log.h"
+#include "postern/mda/copy.h"
+#include "postern/util/strings.h"
 
 namespace postern::mda {
 

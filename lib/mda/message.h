@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/delivery.h"
-#include "mda/verdict.h"
-#include "queue/queue.h"
+#include "postern/ipc/delivery.h"
+#include "postern/mda/verdict.h"
+#include "postern/queue/queue.h"
 
 namespace postern::mda {
 

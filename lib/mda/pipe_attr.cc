@@ -1,11 +1,11 @@
 // mda/pipe_attr.cc — pipe(8) command attributes and argv= macros; see
 // pipe_attr.h. Error texts are Postfix's (get_service_attr, parse_callback).
-#include "mda/pipe_attr.h"
+#include "postern/mda/pipe_attr.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::mda {
 

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "mda/privs.h"
-#include "util/result.h"
+#include "postern/mda/privs.h"
+#include "postern/util/result.h"
 
 namespace postern::mda {
 

@@ -1,6 +1,6 @@
 // mda/pipe_attr_test.cc — pipe(8) attributes (table-driven: what parses, what
 // Postfix refuses and with which words), eol escapes and argv= macros.
-#include "mda/pipe_attr.h"
+#include "postern/mda/pipe_attr.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // mda/privs.cc — user look-ups and id switching; see privs.h.
-#include "mda/privs.h"
+#include "postern/mda/privs.h"
 
 #include <grp.h>
 #include <pwd.h>

@@ -1,5 +1,5 @@
 // mda/verdict.cc — Postfix's mbox_dsn(): which errno defers and which bounces.
-#include "mda/verdict.h"
+#include "postern/mda/verdict.h"
 
 #include <cerrno>
 

@@ -1,5 +1,5 @@
 // mime/lines_test.cc — line pieces from arbitrary chunks.
-#include "mime/lines.h"
+#include "postern/mime/lines.h"
 
 #include <gtest/gtest.h>
 

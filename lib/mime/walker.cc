@@ -1,6 +1,6 @@
 // mime/walker.cc — the MIME walker's states: header fields, end of a header
 // block, boundaries, quoted-printable output; see walker.h.
-#include "mime/walker.h"
+#include "postern/mime/walker.h"
 
 #include <algorithm>
 #include <cctype>

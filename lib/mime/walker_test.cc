@@ -1,12 +1,12 @@
 // mime/walker_test.cc — MIME structure, header classification and the
 // 8bit to quoted-printable conversion, message by message.
-#include "mime/walker.h"
+#include "postern/mime/walker.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "mime/lines.h"
+#include "postern/mime/lines.h"
 
 namespace postern::mime {
 namespace {

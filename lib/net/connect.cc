@@ -1,6 +1,6 @@
 // net/connect.cc — non-blocking connect: the socket is polled for
 // writability and SO_ERROR says how the attempt ended.
-#include "net/connect.h"
+#include "postern/net/connect.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "util/unix_socket.h"
+#include "postern/util/unix_socket.h"
 
 namespace postern::net {
 

@@ -10,10 +10,10 @@
 #include <optional>
 #include <string>
 
-#include "dns/address.h"
-#include "event/event.h"
-#include "util/fd.h"
-#include "util/result.h"
+#include "postern/dns/address.h"
+#include "postern/event/event.h"
+#include "postern/util/fd.h"
+#include "postern/util/result.h"
 
 namespace postern::net {
 

@@ -1,13 +1,13 @@
 // notify/notify.cc — see notify.h; the notice follows Postfix's
 // smtpd_chat_notify, line for line.
-#include "notify/notify.h"
+#include "postern/notify/notify.h"
 
 #include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::notify {
 

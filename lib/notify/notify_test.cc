@@ -1,5 +1,5 @@
 // notify/notify_test.cc — class names, transcripts, the notice text and the limiter.
-#include "notify/notify.h"
+#include "postern/notify/notify.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // queue/body.cc — body files: exclusive creation (the id is reserved by the
 // file's existence), writes in large chunks, and disk-full mapped to its own code.
-#include "queue/body.h"
+#include "postern/queue/body.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <utility>
 
-#include "queue/ids.h"
-#include "queue/status.h"
-#include "util/fd.h"
+#include "postern/queue/ids.h"
+#include "postern/queue/status.h"
+#include "postern/util/fd.h"
 
 namespace postern::queue {
 

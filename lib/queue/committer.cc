@@ -1,6 +1,6 @@
 // queue/committer.cc — the group-commit thread. While one batch syncs, new
 // submissions pile up in pending_ and form the next batch.
-#include "queue/committer.h"
+#include "postern/queue/committer.h"
 
 #include <algorithm>
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "queue/queue.h"
+#include "postern/queue/queue.h"
 
 namespace postern::queue {
 

@@ -1,6 +1,6 @@
 // queue/committer_test.cc — group commit on a libuv loop: callbacks arrive on
 // the loop after the data is durable, concurrent commits share transactions.
-#include "queue/committer.h"
+#include "postern/queue/committer.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 // queue/ids.cc — random ids from the kernel's generator (getrandom, buffered
 // per thread so a busy smtpd does not pay one system call per id).
-#include "queue/ids.h"
+#include "postern/queue/ids.h"
 
 #include <sys/random.h>
 

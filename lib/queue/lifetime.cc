@@ -1,7 +1,7 @@
 // queue/lifetime.cc — reading the two queue lifetimes from main.cf (see lifetime.h).
-#include "queue/lifetime.h"
+#include "postern/queue/lifetime.h"
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::queue {
 

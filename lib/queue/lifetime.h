@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "queue/schema.h"
-#include "util/result.h"
+#include "postern/queue/schema.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 class Config;

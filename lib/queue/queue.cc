@@ -1,7 +1,7 @@
 // queue/queue.cc — opening the environment, transactions (map growth and
 // adoption), enqueueing with batched commits (small bodies inside the
 // transaction, large ones as fsynced files), and reading back.
-#include "queue/queue.h"
+#include "postern/queue/queue.h"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -16,9 +16,9 @@
 #include <optional>
 #include <set>
 
-#include "config/maincf.h"
-#include "log/log.h"
-#include "queue/queue_internal.h"
+#include "postern/config/maincf.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue_internal.h"
 
 namespace postern::queue {
 

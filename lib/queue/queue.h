@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "queue/body.h"
-#include "queue/ids.h"
-#include "queue/lmdb.h"
-#include "queue/schema.h"
-#include "queue/status.h"
+#include "postern/queue/body.h"
+#include "postern/queue/ids.h"
+#include "postern/queue/lmdb.h"
+#include "postern/queue/schema.h"
+#include "postern/queue/status.h"
 
 namespace postern::config {
 class Config;

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "queue/queue.h"
-#include "queue/schema.h"
-#include "queue/status.h"
+#include "postern/queue/queue.h"
+#include "postern/queue/schema.h"
+#include "postern/queue/status.h"
 
 namespace postern::queue::internal {
 

@@ -16,9 +16,9 @@
 #include <map>
 #include <sstream>
 
-#include "log/log.h"
-#include "queue/queue.h"
-#include "queue/queue_internal.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue.h"
+#include "postern/queue/queue_internal.h"
 
 namespace postern::queue {
 

@@ -1,8 +1,8 @@
 // queue/queue_test.cc — every Queue call against a real LMDB environment in a
 // temporary directory: enqueue, abort, read, update, remove, hold, corrupt,
 // iteration order, recovery, map growth and insufficient storage.
-#include "queue/lifetime.h"
-#include "queue/queue.h"
+#include "postern/queue/lifetime.h"
+#include "postern/queue/queue.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::queue {
 namespace {

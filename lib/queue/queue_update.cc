@@ -2,9 +2,9 @@
 // state sets, schedule index and counters kept in step) and paged iteration.
 #include <unistd.h>
 
-#include "log/log.h"
-#include "queue/queue.h"
-#include "queue/queue_internal.h"
+#include "postern/log/log.h"
+#include "postern/queue/queue.h"
+#include "postern/queue/queue_internal.h"
 
 namespace postern::queue {
 

@@ -1,6 +1,6 @@
 // queue/schema.cc — the binary encoding: a version byte, then fields in a
 // fixed order; integers as LEB128 varints, strings as varint length + bytes.
-#include "queue/schema.h"
+#include "postern/queue/schema.h"
 
 #include <limits>
 

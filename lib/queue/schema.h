@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "queue/ids.h"
+#include "postern/queue/ids.h"
 
 namespace postern::queue {
 

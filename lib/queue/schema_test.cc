@@ -1,10 +1,10 @@
 // queue/schema_test.cc — ids and the record encoding: round trips, bounds,
 // and rejection of damaged values.
-#include "queue/schema.h"
+#include "postern/queue/schema.h"
 
 #include <gtest/gtest.h>
 
-#include "queue/ids.h"
+#include "postern/queue/ids.h"
 
 namespace postern::queue {
 namespace {

@@ -1,7 +1,7 @@
 // queue/space.cc — the reserve file (released when a queue update finds the
 // file system full, restored by qmgr when space is back), free-space checks,
 // the queue file's usage and its compaction at start; see space.h.
-#include "queue/space.h"
+#include "postern/queue/space.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "log/log.h"
-#include "queue/lmdb.h"
-#include "queue/queue.h"
-#include "queue/queue_internal.h"
+#include "postern/log/log.h"
+#include "postern/queue/lmdb.h"
+#include "postern/queue/queue.h"
+#include "postern/queue/queue_internal.h"
 
 namespace postern::queue {
 

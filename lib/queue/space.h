@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "queue/body.h"
-#include "queue/status.h"
+#include "postern/queue/body.h"
+#include "postern/queue/status.h"
 
 namespace postern::queue {
 

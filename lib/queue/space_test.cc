@@ -1,6 +1,6 @@
 // queue/space_test.cc — smtpd's free-space check follows Postfix's
 // smtpd_check_queue/smtpd_check_size; the reserve is given up and restored.
-#include "queue/space.h"
+#include "postern/queue/space.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "queue/queue.h"
+#include "postern/queue/queue.h"
 
 namespace postern::queue {
 namespace {

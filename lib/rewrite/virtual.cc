@@ -1,11 +1,11 @@
 // rewrite/virtual.cc — virtual_alias_maps expansion; see virtual.h for the
 // rules (Postfix's virtual(5) lookup order, recursion and expansion limits).
-#include "rewrite/virtual.h"
+#include "postern/rewrite/virtual.h"
 
 #include <algorithm>
 
-#include "config/maincf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/util/strings.h"
 
 namespace postern::rewrite {
 

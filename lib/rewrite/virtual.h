@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "table/table.h"
-#include "util/result.h"
+#include "postern/table/table.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 class Config;

@@ -1,13 +1,13 @@
 // rewrite/virtual_test.cc — virtual_alias_maps expansion: lookup order,
 // extension propagation, self-references, loops and limits.
-#include "rewrite/virtual.h"
+#include "postern/rewrite/virtual.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::rewrite {
 namespace {

@@ -1,12 +1,12 @@
 // route/destinations.cc — mydestination, relay_domains and our own address
 // literals, matched as Postfix's resolve_local and match_list do.
-#include "route/destinations.h"
+#include "postern/route/destinations.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "config/maincf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/util/strings.h"
 
 namespace postern::route {
 

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "route/own_addr.h"
-#include "table/table.h"
-#include "util/result.h"
+#include "postern/route/own_addr.h"
+#include "postern/table/table.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 class Config;

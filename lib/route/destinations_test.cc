@@ -1,6 +1,6 @@
 // route/destinations_test.cc — "is this domain mine": names, tables, every
 // form of address literal of our own and proxy addresses, dots and case.
-#include "route/destinations.h"
+#include "postern/route/destinations.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::route {
 namespace {

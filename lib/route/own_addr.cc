@@ -1,6 +1,6 @@
 // route/own_addr.cc — collecting the host's own addresses from main.cf,
 // master.cf and the interfaces (getifaddrs); see own_addr.h.
-#include "route/own_addr.h"
+#include "postern/route/own_addr.h"
 
 #include <ifaddrs.h>
 #include <netdb.h>
@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
-#include "config/maincf.h"
-#include "config/mastercf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/config/mastercf.h"
+#include "postern/util/strings.h"
 
 namespace postern::route {
 

@@ -1,14 +1,14 @@
 // route/route.cc — resolving a recipient to transport:nexthop as Postfix's
 // trivial-rewrite does, with transport(5) lookups overriding the default.
-#include "route/route.h"
+#include "postern/route/route.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
 
 #include <utility>
 
-#include "config/maincf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/util/strings.h"
 
 namespace postern::route {
 

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "route/destinations.h"
-#include "table/table.h"
-#include "util/result.h"
+#include "postern/route/destinations.h"
+#include "postern/table/table.h"
+#include "postern/util/result.h"
 
 namespace postern::config {
 class Config;

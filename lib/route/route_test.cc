@@ -1,6 +1,6 @@
 // route/route_test.cc — table-driven checks of recipient routing (resolve
 // classes, relayhost, transport(5) search order and results) and of nexthop syntax.
-#include "route/route.h"
+#include "postern/route/route.h"
 
 #include <gtest/gtest.h>
 

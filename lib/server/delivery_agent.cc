@@ -1,10 +1,10 @@
 // server/delivery_agent.cc — one delivery request per client; see delivery_agent.h.
-#include "server/delivery_agent.h"
+#include "postern/server/delivery_agent.h"
 
 #include <memory>
 
-#include "ipc/frame.h"
-#include "log/log.h"
+#include "postern/ipc/frame.h"
+#include "postern/log/log.h"
 
 namespace postern::server {
 

@@ -7,8 +7,8 @@
 #include <functional>
 #include <vector>
 
-#include "ipc/delivery.h"
-#include "server/server.h"
+#include "postern/ipc/delivery.h"
+#include "postern/server/server.h"
 
 namespace postern::server {
 

@@ -1,7 +1,7 @@
 // server/server.cc — the worker skeleton (see server.h): accept on inherited
 // listeners, report accepting/not accepting to master, recycle after
 // max_idle/max_use, drain when the status socket reaches end of file.
-#include "server/server.h"
+#include "postern/server/server.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -13,14 +13,14 @@
 #include <cstring>
 #include <optional>
 
-#include "config/layout.h"
-#include "ipc/control_link.h"
-#include "ipc/status.h"
-#include "log/last_words.h"
-#include "log/log.h"
-#include "server/watchdog.h"
-#include "table/file_watch.h"
-#include "util/strings.h"
+#include "postern/config/layout.h"
+#include "postern/ipc/control_link.h"
+#include "postern/ipc/status.h"
+#include "postern/log/last_words.h"
+#include "postern/log/log.h"
+#include "postern/server/watchdog.h"
+#include "postern/table/file_watch.h"
+#include "postern/util/strings.h"
 
 namespace postern::server {
 

@@ -36,10 +36,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "event/event.h"
-#include "ipc/control.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/event/event.h"
+#include "postern/ipc/control.h"
+#include "postern/util/result.h"
 
 namespace postern::server {
 

@@ -2,14 +2,14 @@
 // the loop resets the count. Like Postfix's, the handler logs the fatal line
 // itself (a wedged loop will never run again), with a 5 s alarm behind it in
 // case logging itself is what hangs (killme_after).
-#include "server/watchdog.h"
+#include "postern/server/watchdog.h"
 
 #include <signal.h>
 #include <sys/time.h>
 
 #include <algorithm>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::server {
 

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <functional>
 
-#include "event/event.h"
+#include "postern/event/event.h"
 
 namespace postern::server {
 

@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "log/log.h"
-#include "showq/showq.h"
+#include "postern/log/log.h"
+#include "postern/showq/showq.h"
 
 namespace postern::showq {
 namespace {

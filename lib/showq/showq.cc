@@ -1,6 +1,6 @@
 // showq/showq.cc — Postfix queue names of postern's messages, the paged walk
 // over the queue, and postqueue -j's JSON lines (Postfix's showq_json fields).
-#include "showq/showq.h"
+#include "postern/showq/showq.h"
 
 #include <unistd.h>
 
@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "ipc/control_queue.h"
-#include "log/log.h"
-#include "util/strings.h"
+#include "postern/ipc/control_queue.h"
+#include "postern/log/log.h"
+#include "postern/util/strings.h"
 
 namespace postern::showq {
 

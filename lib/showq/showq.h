@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config/maincf.h"
-#include "queue/queue.h"
-#include "util/result.h"
+#include "postern/config/maincf.h"
+#include "postern/queue/queue.h"
+#include "postern/util/result.h"
 
 namespace postern::showq {
 

@@ -1,7 +1,7 @@
 // showq/showq_test.cc — golden tests of the mailq listing (Postfix's
 // showq_compat format) and postqueue -j's JSON lines over a real queue with
 // deferred, active and held mail, and the table of Postfix queue names.
-#include "showq/showq.h"
+#include "postern/showq/showq.h"
 
 #include <gtest/gtest.h>
 

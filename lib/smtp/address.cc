@@ -1,9 +1,9 @@
 // smtp/address.cc — RFC 5321 path and mailbox parsing; see address.h.
-#include "smtp/address.h"
+#include "postern/smtp/address.h"
 
 #include <arpa/inet.h>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp {
 namespace {

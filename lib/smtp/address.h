@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/limits.h"
-#include "util/result.h"
-#include "util/strings.h"  // IsValidUtf8
+#include "postern/smtp/limits.h"
+#include "postern/util/result.h"
+#include "postern/util/strings.h"  // IsValidUtf8
 
 namespace postern::smtp {
 

@@ -1,6 +1,6 @@
 // smtp/address_test.cc — table tests for path parsing, including the relay
 // battery of issue 5 and the SMTPUTF8 gate.
-#include "smtp/address.h"
+#include "postern/smtp/address.h"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
 // smtp/command.cc — SMTP command line splitting; see command.h.
-#include "smtp/command.h"
+#include "postern/smtp/command.h"
 
 #include <cstring>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp {
 namespace {

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "smtp/limits.h"
-#include "util/result.h"
+#include "postern/smtp/limits.h"
+#include "postern/util/result.h"
 
 namespace postern::smtp {
 

@@ -1,6 +1,6 @@
 // smtp/command_test.cc — table tests for command splitting, MAIL/RCPT
 // arguments and BDAT arguments.
-#include "smtp/command.h"
+#include "postern/smtp/command.h"
 
 #include <gtest/gtest.h>
 

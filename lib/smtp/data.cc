@@ -1,6 +1,6 @@
 // smtp/data.cc — DATA decoding and dot-stuffing on whole spans: memchr finds
 // line ends, and unchanged runs of input are copied with one append.
-#include "smtp/data.h"
+#include "postern/smtp/data.h"
 
 #include <cstring>
 

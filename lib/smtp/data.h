@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/limits.h"
+#include "postern/smtp/limits.h"
 
 namespace postern::smtp {
 

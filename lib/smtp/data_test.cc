@@ -1,7 +1,7 @@
 // smtp/data_test.cc — the DATA decoder (smuggling cases, bare-LF modes,
 // limits, every chunk split) and the dot-stuffer (round trips).
-#include "smtp/data.h"
-#include "smtp/filter_test_util.h"
+#include "postern/smtp/data.h"
+#include "postern/smtp/filter_test_util.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // smtp/esmtp.cc — ESMTP parameter and xtext parsing; see esmtp.h.
-#include "smtp/esmtp.h"
+#include "postern/smtp/esmtp.h"
 
-#include "smtp/address.h"
-#include "util/strings.h"
+#include "postern/smtp/address.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp {
 namespace {

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "smtp/limits.h"
-#include "util/result.h"
+#include "postern/smtp/limits.h"
+#include "postern/util/result.h"
 
 namespace postern::smtp {
 

@@ -1,5 +1,5 @@
 // smtp/esmtp_test.cc — table tests for ESMTP parameters and xtext.
-#include "smtp/esmtp.h"
+#include "postern/smtp/esmtp.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // smtp/headers.cc — the streaming header filter; see headers.h.
-#include "smtp/headers.h"
+#include "postern/smtp/headers.h"
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp {
 namespace {

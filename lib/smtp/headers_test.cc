@@ -1,8 +1,8 @@
 // smtp/headers_test.cc — the streaming header filter: Return-Path removal,
 // end-of-headers detection, every chunk split giving the same result.
-#include "smtp/headers.h"
+#include "postern/smtp/headers.h"
 
-#include "smtp/filter_test_util.h"
+#include "postern/smtp/filter_test_util.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // smtp/reader.cc — the command line splitter; see reader.h.
-#include "smtp/reader.h"
+#include "postern/smtp/reader.h"
 
 #include <cstring>
 

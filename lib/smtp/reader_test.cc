@@ -1,10 +1,10 @@
 // smtp/reader_test.cc — command line splitting: pipelining, bare LF,
 // over-long lines in any split, and the hand-over to the DATA decoder.
-#include "smtp/reader.h"
+#include "postern/smtp/reader.h"
 
 #include <gtest/gtest.h>
 
-#include "smtp/data.h"
+#include "postern/smtp/data.h"
 
 namespace postern::smtp {
 namespace {

@@ -1,5 +1,5 @@
 // smtp/received.cc — Received: header lines; see received.h.
-#include "smtp/received.h"
+#include "postern/smtp/received.h"
 
 #include <cstdio>
 

@@ -1,5 +1,5 @@
 // smtp/received_test.cc — the Received: lines keep Postfix's shapes.
-#include "smtp/received.h"
+#include "postern/smtp/received.h"
 
 #include <gtest/gtest.h>
 

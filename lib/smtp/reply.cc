@@ -1,9 +1,9 @@
 // smtp/reply.cc — reply formatting and the streaming reply parser; see reply.h.
-#include "smtp/reply.h"
+#include "postern/smtp/reply.h"
 
 #include <cstring>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp {
 namespace {

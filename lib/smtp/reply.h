@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "smtp/limits.h"
+#include "postern/smtp/limits.h"
 
 namespace postern::smtp {
 

@@ -1,6 +1,6 @@
 // smtp/reply_test.cc — reply formatting, the streaming reply parser (whole,
 // byte by byte, malformed input) and EHLO keyword extraction.
-#include "smtp/reply.h"
+#include "postern/smtp/reply.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // smtp/sasl.cc — AUTH command, base64 and PLAIN/LOGIN parsing with explicit
 // limits; see sasl.h. Nothing here logs: the inputs carry passwords.
-#include "smtp/sasl.h"
+#include "postern/smtp/sasl.h"
 
 #include <array>
 #include <cstring>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp {
 

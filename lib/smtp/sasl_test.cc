@@ -1,6 +1,6 @@
 // smtp/sasl_test.cc — base64, AUTH command and PLAIN parsing: table-driven,
 // with the limits and the malformed inputs a hostile client would send.
-#include "smtp/sasl.h"
+#include "postern/smtp/sasl.h"
 
 #include <gtest/gtest.h>
 

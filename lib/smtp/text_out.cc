@@ -1,5 +1,5 @@
 // smtp/text_out.cc — line breaking and dot-stuffing; see text_out.h.
-#include "smtp/text_out.h"
+#include "postern/smtp/text_out.h"
 
 #include <algorithm>
 

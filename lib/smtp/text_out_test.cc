@@ -1,6 +1,6 @@
 // smtp/text_out_test.cc — line breaking, header folding and dot-stuffing of
 // outgoing message text.
-#include "smtp/text_out.h"
+#include "postern/smtp/text_out.h"
 
 #include <gtest/gtest.h>
 

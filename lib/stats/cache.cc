@@ -1,6 +1,6 @@
 // stats/cache.cc — the policy cache. A value is stored as 8 bytes of expiry
 // time (big-endian seconds since the epoch, 0 = never) followed by the value.
-#include "stats/cache.h"
+#include "postern/stats/cache.h"
 
 namespace postern::stats {
 

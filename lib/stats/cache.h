@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "stats/db.h"
-#include "util/result.h"
+#include "postern/stats/db.h"
+#include "postern/util/result.h"
 
 namespace postern::stats {
 

@@ -1,6 +1,6 @@
 // stats/db.cc — environment opening shared by the stats store and the policy
 // cache; see db.h.
-#include "stats/db.h"
+#include "postern/stats/db.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

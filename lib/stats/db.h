@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "queue/lmdb.h"
-#include "util/result.h"
+#include "postern/queue/lmdb.h"
+#include "postern/util/result.h"
 
 namespace postern::stats {
 

@@ -1,9 +1,9 @@
 // stats/keys.cc — see keys.h.
-#include "stats/keys.h"
+#include "postern/stats/keys.h"
 
 #include <fmt/format.h>
 
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 namespace postern::stats {
 

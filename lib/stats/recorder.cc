@@ -1,15 +1,15 @@
 // stats/recorder.cc — see recorder.h. The recorder lives until the process
 // exits (workers end with exit()), so its timer never outlives the loop's use.
-#include "stats/recorder.h"
+#include "postern/stats/recorder.h"
 
 #include <cstdlib>
 #include <ctime>
 #include <memory>
 
-#include "event/event.h"
-#include "log/log.h"
-#include "stats/keys.h"
-#include "stats/store.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
+#include "postern/stats/keys.h"
+#include "postern/stats/store.h"
 
 namespace postern::stats {
 

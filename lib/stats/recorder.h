@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/maincf.h"
+#include "postern/config/maincf.h"
 
 namespace postern::stats {
 

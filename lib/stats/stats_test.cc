@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <string>
 
-#include "stats/cache.h"
-#include "stats/store.h"
+#include "postern/stats/cache.h"
+#include "postern/stats/store.h"
 
 namespace postern::stats {
 namespace {

@@ -3,7 +3,7 @@
 //   hourly: hour(4) name          → uint64
 //   routes: hour(4) route \0 name → uint64
 //   totals: name                  → uint64
-#include "stats/store.h"
+#include "postern/stats/store.h"
 
 namespace postern::stats {
 

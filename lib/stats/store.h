@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "stats/db.h"
-#include "util/result.h"
+#include "postern/stats/db.h"
+#include "postern/util/result.h"
 
 namespace postern::stats {
 

@@ -1,14 +1,14 @@
 // table/cidr.cc — cidr_table(5) parsing and matching. As in Postfix, a rule
 // with host bits set or a bad prefix is skipped with a warning, and a
 // negated rule also matches addresses of the other family.
-#include "table/cidr.h"
+#include "postern/table/cidr.h"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-#include "config/maincf.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/util/strings.h"
 
 namespace postern::table {
 

@@ -1,5 +1,5 @@
 // table/cidr_test.cc — cidr_table(5) parsing and first-match semantics.
-#include "table/cidr.h"
+#include "postern/table/cidr.h"
 
 #include <gtest/gtest.h>
 

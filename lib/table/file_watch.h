@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "util/fd.h"
+#include "postern/util/fd.h"
 
 namespace postern::table {
 

@@ -1,6 +1,6 @@
 // table/lmdb_file.cc — LMDB access for lmdb: tables and postmap. Readers use
 // MDB_RDONLY|MDB_NOLOCK because files are replaced, never modified in place.
-#include "table/lmdb_file.h"
+#include "postern/table/lmdb_file.h"
 
 #include <fcntl.h>
 #include <lmdb.h>

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "table/file_watch.h"
-#include "util/result.h"
+#include "postern/table/file_watch.h"
+#include "postern/util/result.h"
 
 struct MDB_env;
 struct MDB_txn;

@@ -1,12 +1,12 @@
 // table/lmdb_file_test.cc — building, copying and reading FILE.lmdb files.
-#include "table/lmdb_file.h"
+#include "postern/table/lmdb_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
-#include "table/test_util.h"
+#include "postern/table/test_util.h"
 
 namespace postern::table {
 namespace {

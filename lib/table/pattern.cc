@@ -1,11 +1,11 @@
 // table/pattern.cc — regexp_table(5)/pcre_table(5) parsing and matching. As in
 // Postfix, a bad rule is skipped with a warning; an unusable IF never matches
 // so that its block stays closed.
-#include "table/pattern.h"
+#include "postern/table/pattern.h"
 
-#include "config/maincf.h"
-#include "table/source.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/table/source.h"
+#include "postern/util/strings.h"
 
 namespace postern::table {
 

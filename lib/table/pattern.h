@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "table/regex.h"
-#include "util/result.h"
+#include "postern/table/regex.h"
+#include "postern/util/result.h"
 
 namespace postern::table {
 

@@ -1,11 +1,11 @@
 // table/pattern_test.cc — regexp_table(5)/pcre_table(5) syntax, flags,
 // if/endif, substitution, warnings with line numbers and PCRE2 match limits.
-#include "table/pattern.h"
+#include "postern/table/pattern.h"
 
 #include <gtest/gtest.h>
 
-#include "table/table.h"
-#include "table/test_util.h"
+#include "postern/table/table.h"
+#include "postern/table/test_util.h"
 
 namespace postern::table {
 namespace {

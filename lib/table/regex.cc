@@ -1,7 +1,7 @@
 // table/regex.cc — the two regular expression engines behind regexp: and
 // pcre: tables: POSIX <regex.h> (extended by default, as Postfix) and PCRE2
 // with match and depth limits.
-#include "table/regex.h"
+#include "postern/table/regex.h"
 
 #include <regex.h>
 

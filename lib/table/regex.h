@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "util/result.h"
+#include "postern/util/result.h"
 
 namespace postern::table {
 

@@ -2,8 +2,8 @@
 // address, a domain or a client is looked up as, and in what order.
 #include <string>
 
-#include "table/table.h"
-#include "util/strings.h"
+#include "postern/table/table.h"
+#include "postern/util/strings.h"
 
 namespace postern::table {
 

@@ -1,7 +1,7 @@
 // table/search_test.cc — access(5) search orders: which key answers first.
 #include <gtest/gtest.h>
 
-#include "table/table.h"
+#include "postern/table/table.h"
 
 namespace postern::table {
 namespace {

@@ -1,6 +1,6 @@
 // table/source.cc — parsing of postmap and aliases(5) source text. Skips bad
 // lines with a warning rather than failing, as Postfix's postmap does.
-#include "table/source.h"
+#include "postern/table/source.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "config/maincf.h"
-#include "table/file_watch.h"
-#include "util/strings.h"
+#include "postern/config/maincf.h"
+#include "postern/table/file_watch.h"
+#include "postern/util/strings.h"
 
 namespace postern::table {
 

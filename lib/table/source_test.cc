@@ -1,5 +1,5 @@
 // table/source_test.cc — postmap and aliases(5) text syntax.
-#include "table/source.h"
+#include "postern/table/source.h"
 
 #include <gtest/gtest.h>
 

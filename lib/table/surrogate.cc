@@ -1,8 +1,8 @@
 // table/surrogate.cc — opening a parameter's tables so that one that does not
 // open fails its lookups (the caller defers) instead of stopping the program.
-#include "table/surrogate.h"
+#include "postern/table/surrogate.h"
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::table {
 

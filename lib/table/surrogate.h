@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "table/table.h"
+#include "postern/table/table.h"
 
 namespace postern::table {
 

@@ -1,20 +1,20 @@
 // table/table.cc — the table types and the factory. File-backed tables
 // notice a replaced or edited file (FileWatch) and reload it on the next
 // lookup, so workers see a rebuilt table without a restart.
-#include "table/table.h"
+#include "postern/table/table.h"
 
 #include <pwd.h>
 #include <unistd.h>
 
 #include <unordered_map>
 
-#include "log/log.h"
-#include "table/cidr.h"
-#include "table/file_watch.h"
-#include "table/lmdb_file.h"
-#include "table/pattern.h"
-#include "table/source.h"
-#include "util/strings.h"
+#include "postern/log/log.h"
+#include "postern/table/cidr.h"
+#include "postern/table/file_watch.h"
+#include "postern/table/lmdb_file.h"
+#include "postern/table/pattern.h"
+#include "postern/table/source.h"
+#include "postern/util/strings.h"
 
 namespace postern::table {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/values.h"
-#include "util/result.h"
+#include "postern/config/values.h"
+#include "postern/util/result.h"
 
 namespace postern::table {
 

@@ -1,6 +1,6 @@
 // table/table_test.cc — every table type through the factory, reload after
 // a rebuild, and TableList order.
-#include "table/table.h"
+#include "postern/table/table.h"
 
 #include <gtest/gtest.h>
 #include <pwd.h>
@@ -8,8 +8,8 @@
 
 #include <cstdio>
 
-#include "table/lmdb_file.h"
-#include "table/test_util.h"
+#include "postern/table/lmdb_file.h"
+#include "postern/table/test_util.h"
 
 namespace postern::table {
 namespace {

@@ -1,12 +1,12 @@
 // tls/stream.cc — GnuTLS over memory buffers: ciphertext read from the uv
 // stream is queued for GnuTLS's pull function, and what its push function
 // produces is written to the uv stream in one write per call; see stream.h.
-#include "tls/stream.h"
+#include "postern/tls/stream.h"
 
 #include <array>
 #include <cerrno>
 
-#include "log/log.h"
+#include "postern/log/log.h"
 
 namespace postern::tls {
 

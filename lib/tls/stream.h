@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "event/event.h"
-#include "tls/tls.h"
-#include "util/result.h"
+#include "postern/event/event.h"
+#include "postern/tls/tls.h"
+#include "postern/util/result.h"
 
 namespace postern::tls {
 

@@ -1,6 +1,6 @@
 // tls/tls.cc — credentials, priorities, the shared ticket key file and
 // handshake facts; see tls.h. Nothing here runs per byte.
-#include "tls/tls.h"
+#include "postern/tls/tls.h"
 
 #include <fcntl.h>
 #include <gnutls/x509.h>
@@ -14,9 +14,9 @@
 #include <ctime>
 #include <mutex>
 
-#include "event/event.h"
-#include "log/log.h"
-#include "util/strings.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
+#include "postern/util/strings.h"
 
 namespace postern::tls {
 

@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tls/stream.h"
-#include "tls/tls.h"
+#include "postern/tls/stream.h"
+#include "postern/tls/tls.h"
 
 namespace postern::tls {
 namespace {

@@ -1,5 +1,5 @@
 // util/fd_limit.cc — the descriptor budget of fd_limit.h.
-#include "util/fd_limit.h"
+#include "postern/util/fd_limit.h"
 
 #include <sys/resource.h>
 

@@ -1,5 +1,5 @@
 // util/strings.cc — small string_view helpers shared by every parser.
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 #include <charconv>
 

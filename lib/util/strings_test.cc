@@ -1,5 +1,5 @@
 // util/strings_test.cc — table tests for the string helpers.
-#include "util/strings.h"
+#include "postern/util/strings.h"
 
 #include <gtest/gtest.h>
 

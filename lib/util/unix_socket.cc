@@ -1,5 +1,5 @@
 // util/unix_socket.cc — unix-domain socket addresses and connects; see unix_socket.h.
-#include "util/unix_socket.h"
+#include "postern/util/unix_socket.h"
 
 #include <cerrno>
 #include <cstring>

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "util/fd.h"
-#include "util/result.h"
+#include "postern/util/fd.h"
+#include "postern/util/result.h"
 
 namespace postern {
 

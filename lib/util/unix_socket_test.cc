@@ -1,6 +1,6 @@
 // util/unix_socket_test.cc — the fd owner and unix-socket connects against a
 // real listener in a temporary directory.
-#include "util/unix_socket.h"
+#include "postern/util/unix_socket.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

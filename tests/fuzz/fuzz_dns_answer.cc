@@ -6,7 +6,7 @@
 #include <span>
 #include <string_view>
 
-#include "dns/answer.h"
+#include "postern/dns/answer.h"
 
 using namespace postern::dns;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/request.h"
+#include "postern/http/request.h"
 
 using namespace postern::http;
 

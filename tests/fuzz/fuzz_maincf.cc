@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "config/maincf.h"
-#include "config/maincf_edit.h"
+#include "postern/config/maincf.h"
+#include "postern/config/maincf_edit.h"
 
 using postern::config::Config;
 using postern::config::EditMainCf;

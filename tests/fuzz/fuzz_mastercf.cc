@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "config/mastercf.h"
-#include "config/mastercf_edit.h"
+#include "postern/config/mastercf.h"
+#include "postern/config/mastercf_edit.h"
 
 using namespace postern::config;
 

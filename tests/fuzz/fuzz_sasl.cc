@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/sasl.h"
+#include "postern/smtp/sasl.h"
 #include "tests/fuzz/check.h"
 
 using namespace postern::smtp;

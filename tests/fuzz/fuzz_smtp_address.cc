@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/address.h"
-#include "smtp/esmtp.h"
+#include "postern/smtp/address.h"
+#include "postern/smtp/esmtp.h"
 #include "tests/fuzz/check.h"
 
 using namespace postern::smtp;

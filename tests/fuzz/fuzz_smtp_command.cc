@@ -7,10 +7,10 @@
 #include <string_view>
 #include <vector>
 
-#include "smtp/address.h"
-#include "smtp/command.h"
-#include "smtp/esmtp.h"
-#include "smtp/reader.h"
+#include "postern/smtp/address.h"
+#include "postern/smtp/command.h"
+#include "postern/smtp/esmtp.h"
+#include "postern/smtp/reader.h"
 #include "tests/fuzz/check.h"
 
 using namespace postern::smtp;

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/data.h"
-#include "smtp/filter_test_util.h"
-#include "smtp/headers.h"
+#include "postern/smtp/data.h"
+#include "postern/smtp/filter_test_util.h"
+#include "postern/smtp/headers.h"
 #include "tests/fuzz/check.h"
 
 using namespace postern::smtp;

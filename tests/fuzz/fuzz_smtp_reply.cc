@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/reply.h"
+#include "postern/smtp/reply.h"
 #include "tests/fuzz/check.h"
 
 using namespace postern::smtp;

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "table/cidr.h"
+#include "postern/table/cidr.h"
 
 using postern::table::CidrRules;
 using postern::table::ParseNetwork;

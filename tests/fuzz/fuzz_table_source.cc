@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "table/source.h"
-#include "table/table.h"
+#include "postern/table/source.h"
+#include "postern/table/table.h"
 
 namespace table = postern::table;
 

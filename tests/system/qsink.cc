@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "event/event.h"
-#include "ipc/delivery.h"
-#include "ipc/frame.h"
-#include "log/log.h"
-#include "server/server.h"
+#include "postern/event/event.h"
+#include "postern/ipc/delivery.h"
+#include "postern/ipc/frame.h"
+#include "postern/log/log.h"
+#include "postern/server/server.h"
 
 using namespace postern;
 

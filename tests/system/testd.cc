@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "event/event.h"
-#include "log/log.h"
-#include "server/server.h"
+#include "postern/event/event.h"
+#include "postern/log/log.h"
+#include "postern/server/server.h"
 
 using namespace postern;
 

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "ipc/trigger.h"
+#include "postern/ipc/trigger.h"
+#include "postern/util/strings.h"
 #include "tests/tools/qtool.h"
-#include "util/strings.h"
 
 namespace postern::qtool {
 

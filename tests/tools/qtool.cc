@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <map>
 
-#include "config/layout.h"
-#include "config/maincf.h"
-#include "log/log.h"
+#include "postern/config/layout.h"
+#include "postern/config/maincf.h"
+#include "postern/log/log.h"
 
 namespace postern::qtool {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "queue/queue.h"
+#include "postern/queue/queue.h"
 
 namespace postern::qtool {
 

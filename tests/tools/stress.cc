@@ -13,7 +13,7 @@
 #include <functional>
 #include <set>
 
-#include "queue/committer.h"
+#include "postern/queue/committer.h"
 #include "tests/tools/qtool.h"
 
 namespace postern::qtool {
