@@ -33,7 +33,7 @@ Pickup::Pickup(const config::Config& cfg, std::unique_ptr<queue::Queue> q)
       dir_(qdir_ + "/maildrop"),
       myhostname_(cfg.Str("myhostname")),
       mail_name_(cfg.Str("mail_name")),
-      cleanup_(cleanup::Options::FromConfig(cfg)),
+      cleanup_(cleanup::Options::FromConfig(cfg, true)),
       queue_(std::move(q)) {}
 
 Result<void> Pickup::Prepare() {
@@ -100,10 +100,9 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   queue::MessageWriter& mw = **w;
   std::string id = queue::FormatMsgId(mw.id());
   cleanup::Writer cw(&mw, *cleanup_);
+  cw.SetCheckContext({id, "local", env.sender, env.recipients.empty() ? "" : env.recipients[0], "", ""});
   cw.AddMissingHeaders(mw.id(), env.sender, env.time);  // a local submission
   queue::Status st = cw.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
-  for (const std::string& rcpt : env.recipients)
-    if (st.ok()) st = mw.AddRecipient({rcpt, "", env.notify});
   std::string piece;
   while (st.ok()) {
     auto more = r->Next(&piece);
@@ -115,7 +114,19 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
     st = cw.Append(piece);
   }
   if (st.ok()) st = cw.Finish();
-  if (st.ok() && cw.content().too_many_hops()) return Bounce(name, std::move(*w), env.time);
+  const cleanup::Verdict& v = cw.content().verdict();
+  std::vector<queue::Recipient> rcpts;
+  for (const std::string& rcpt : env.recipients) rcpts.push_back({rcpt, "", env.notify});
+  for (queue::Recipient& r : cleanup::FinalRecipients(v, std::move(rcpts)))
+    if (st.ok()) st = mw.AddRecipient(std::move(r));
+  if (st.ok() && v.reject) return Refuse(name, std::move(*w), env.time, v);
+  if (st.ok() && cw.content().too_many_hops())
+    return Bounce(name, std::move(*w), env.time, cleanup::kHopsStatus, cleanup::kHopsText);
+  if (st.ok() && v.discard) {  // cleanup logged the discard: nothing is queued
+    if (unlink(path.c_str()) != 0) log::Warning("remove {}: {}", path, strerror(errno));
+    return Outcome::kLeft;
+  }
+  if (v.hold) mw.Hold();
   if (!st.ok()) {
     log::Warning("{}: queue: {}", path, st.message);
     return st.code == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
@@ -131,11 +142,24 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   return Outcome::kQueued;
 }
 
+// A REJECT of header/body checks: a 5.x.x reason bounces to the sender, a
+// 4.x.x one leaves the file for a later scan.
+Pickup::Outcome Pickup::Refuse(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+                               const cleanup::Verdict& v) {
+  size_t sp = v.reason.find(' ');
+  std::string dsn = v.reason.substr(0, sp);
+  std::string text = sp == std::string::npos ? "" : v.reason.substr(sp + 1);
+  if (v.code / 100 == 5) return Bounce(name, std::move(w), arrival, dsn, text);
+  log::Warning("{}/{}: message deferred: {}", dir_, name, v.reason);
+  return Outcome::kLeft;
+}
+
 // Postfix's cleanup_bounce: the refused message is committed on hold (out of
 // qmgr's sight), the bounce service queues the notice to its sender, then the
 // message is removed, and the maildrop file last: a failure on the way
 // leaves the file for the next scan.
-Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival) {
+Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+                               const std::string& dsn, const std::string& text) {
   std::string path = dir_ + "/" + name;
   w->Hold();
   auto id = queue_->Commit(std::move(w));
@@ -149,8 +173,7 @@ Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<queue::M
   req.message_id = *id;
   if (envs.ok()) {
     for (const queue::Envelope& e : *envs)
-      req.recipients.push_back({e.recipient, e.orig_recipient, e.notify, "failed", cleanup::kHopsStatus,
-                                cleanup::kHopsText, "none"});
+      req.recipients.push_back({e.recipient, e.orig_recipient, e.notify, "failed", dsn, text, "none"});
   }
   auto answer = envs.ok() ? ipc::CallBounce(qdir_ + "/private/bounce", req, 60000)
                           : Result<ipc::BounceAnswer>(Err(envs.status().message));

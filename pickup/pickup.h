@@ -27,7 +27,10 @@ class Pickup {
  private:
   enum class Outcome { kQueued, kLeft, kStop };
   Outcome Take(const std::string& name);
-  Outcome Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival);
+  Outcome Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+                 const std::string& dsn, const std::string& text);
+  Outcome Refuse(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+                 const cleanup::Verdict& v);
   void SetAside(const std::string& name, const std::string& why);
 
   std::string qdir_, dir_, myhostname_, mail_name_;

@@ -35,6 +35,9 @@ Result<void> LoadContent(const config::Config& cfg, bool lmtp, Settings* s) {
   auto off = cfg.GetBool("disable_mime_output_conversion");
   if (!off) return Err(off.error());
   s->mime_output_conversion = !*off;
+  auto checks = cleanup::CheckTables::Load(cfg, lmtp ? "lmtp_" : "smtp_");
+  if (!checks) return Err(checks.error());
+  s->checks = std::move(*checks);
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postern/cleanup/checks.h"
 #include "postern/config/maincf.h"
 #include "postern/mime/walker.h"
 #include "postern/route/own_addr.h"
@@ -39,6 +40,9 @@ struct Settings {
   size_t text_line_limit = 990;  // smtp_line_length_limit / lmtp_line_length_limit; 0 = none
   bool mime_output_conversion = true;  // !disable_mime_output_conversion
   mime::Limits mime_limits;            // mime_nesting_limit, mime_boundary_length_limit
+  // smtp_header_checks, smtp_mime_header_checks, smtp_nested_header_checks,
+  // smtp_body_checks (lmtp_*); null when none is set.
+  std::shared_ptr<cleanup::CheckTables> checks;
   std::string myhostname;
   // Loop detection (smtp only): our addresses (inet_interfaces,
   // proxy_interfaces), where mail for which we are the best MX goes, and

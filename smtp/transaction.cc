@@ -154,7 +154,7 @@ void Delivery::OnDataReply(const smtp::Reply& r) {
     for (size_t i : accepted_) SetReply(i, r, "DATA");
     return Finish(true);
   }
-  body_out_.emplace(s_.text_line_limit, downgrade_, s_.mime_limits);
+  body_out_.emplace(s_.text_line_limit, downgrade_, s_.mime_limits, s_.checks, queue::FormatMsgId(req_.message_id));
   SendBody();
 }
 

@@ -218,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Answer> BeginContent();  // nullopt: the queue file is open
   // What the client hears when the queue failed (Postfix's cleanup answers).
   static Answer QueueErrorAnswer(queue::Code code);
+  static Answer ChecksAnswer(const cleanup::Verdict& v);
   void FeedData();
   void FeedBdat();
   void AppendBdat(std::string_view chunk);

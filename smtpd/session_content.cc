@@ -24,6 +24,14 @@ void QueueWarning(const queue::Status& s, std::string_view prefix) {
 
 }  // namespace
 
+// A REJECT of header/body checks: 550 with its reason, 451 for a 4.x.x one.
+Session::Answer Session::ChecksAnswer(const cleanup::Verdict& v) {
+  std::string_view reason = v.reason;
+  size_t sp = reason.find(' ');
+  if (sp == std::string_view::npos) return {v.code, std::string(reason), ""};
+  return {v.code, std::string(reason.substr(0, sp)), std::string(reason.substr(sp + 1))};
+}
+
 Session::Answer Session::QueueErrorAnswer(queue::Code code) {
   if (code == queue::Code::kInsufficientStorage) return {452, "4.3.1", "Insufficient system storage"};
   return {451, "4.3.0", "Error: queue file write error"};
@@ -87,9 +95,6 @@ std::optional<Session::Answer> Session::BeginContent() {
   }
   auto c = std::make_unique<Content>();
   c->writer = std::move(*w);
-  for (const queue::Recipient& r : txn_->rcpts) {
-    if (auto s = c->writer->AddRecipient(r); !s.ok() && c->write_error.ok()) c->write_error = s;
-  }
   smtp::DataDecoder::Options o;
   o.bare_lf = BareLfMode();
   o.line_limit = svc_->settings().line_length_limit;
@@ -100,6 +105,9 @@ std::optional<Session::Answer> Session::BeginContent() {
   else
     log::Info("{}: client={}{}", queue::FormatMsgId(c->writer->id()), Who(), AuthLogSuffix());
   c->cleanup = cleanup::Content(svc_->settings().cleanup);
+  c->cleanup.SetCheckContext({queue::FormatMsgId(c->writer->id()), local_uid_ ? "local" : Who(),
+                              c->writer->record().sender, txn_->first_rcpt, local_uid_ ? "" : Protocol(),
+                              local_uid_ ? "" : helo_});
   c->cleanup.AddMissingHeaders(local_uid_.has_value(), c->writer->id(), c->writer->record().sender,
                                c->writer->record().arrival);
   // PREPEND actions go above our own Received:, as in Postfix.
@@ -228,6 +236,8 @@ void Session::EndOfContent() {
     a = {552, "5.3.4", "Error: message file too big"};
   } else if (bare && BareLfMode() == smtp::BareLf::kReject) {
     a = {550, "5.5.2", "Error: bare <LF> received"};
+  } else if (c.cleanup.verdict().reject) {  // header/body checks: cleanup logged it
+    a = ChecksAnswer(c.cleanup.verdict());
   } else if (c.cleanup.too_many_hops()) {
     a = {cleanup::kHopsCode, cleanup::kHopsStatus, std::string("Error: ") + cleanup::kHopsText};
   } else if (!c.write_error.ok()) {
@@ -235,7 +245,7 @@ void Session::EndOfContent() {
     a = QueueErrorAnswer(c.write_error.code);
   }
   if (a.code) {
-    LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
+    if (!c.cleanup.verdict().reject) LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
     if (!c.write_error.ok())
       ReplyAs(QueueErrorClass(c.write_error.code), a.code, a.enhanced, a.text);
     else
@@ -244,9 +254,10 @@ void Session::EndOfContent() {
     ChatReset(svc_->settings().history_flush_threshold);
     return;
   }
-  if (txn_->discard) {  // DISCARD: claim delivery, keep nothing
+  if (txn_->discard || c.cleanup.verdict().discard) {  // DISCARD: claim delivery, keep nothing
     std::string id = queue::FormatMsgId(c.writer->id());
-    log::Info("{}: discard: END-OF-MESSAGE from {}: message discarded by an access action", id, Who());
+    if (txn_->discard)
+      log::Info("{}: discard: END-OF-MESSAGE from {}: message discarded by an access action", id, Who());
     ResetTxn();
     ++ok_[size_t(last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData)];
     Reply(250, "2.0.0", "Ok: queued as " + id);
@@ -257,6 +268,19 @@ void Session::EndOfContent() {
 }
 
 void Session::Commit() {
+  Content& c = *txn_->content;
+  // Header/body checks may redirect, add BCC recipients or hold the message.
+  for (queue::Recipient& r : cleanup::FinalRecipients(c.cleanup.verdict(), txn_->rcpts)) {
+    if (auto s = c.writer->AddRecipient(std::move(r)); !s.ok()) {
+      QueueWarning(s, queue::FormatMsgId(c.writer->id()) + ": queue: ");
+      Answer a = QueueErrorAnswer(s.code);
+      ReplyAs(QueueErrorClass(s.code), a.code, a.enhanced, a.text);
+      ResetTxn();
+      ChatReset(svc_->settings().history_flush_threshold);
+      return;
+    }
+  }
+  if (c.cleanup.verdict().hold) c.writer->Hold();
   phase_ = Phase::kCommitting;
   entry_.State("COMMIT");  // also starts profile queue's clock
   timer_.Stop();  // the queue, not the client, is what we wait for now

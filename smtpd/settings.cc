@@ -107,7 +107,7 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   auto ev = Networks(cfg, "smtpd_client_event_limit_exceptions");
   if (!ev) return Err(ev.error());
   s.event_limit_exceptions = std::move(*ev);
-  auto cl = cleanup::Options::FromConfig(cfg);
+  auto cl = cleanup::Options::FromConfig(cfg, true);
   if (!cl) return Err(cl.error());
   s.cleanup = std::move(*cl);
   s.cleanup.drop_headers = {"Return-Path"};  // Postfix's cleanup removes it from everything smtpd receives

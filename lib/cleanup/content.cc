@@ -1,6 +1,7 @@
 // cleanup/content.cc — the cleanup content filter; see content.h.
 #include "postern/cleanup/content.h"
 
+#include "postern/cleanup/check_stream.h"
 #include "postern/config/maincf.h"
 #include "postern/log/log.h"
 #include "postern/smtp/received.h"
@@ -8,7 +9,7 @@
 
 namespace postern::cleanup {
 
-Result<Options> Options::FromConfig(const config::Config& cfg) {
+Result<Options> Options::FromConfig(const config::Config& cfg, bool checks) {
   Options o;
   auto hops = cfg.GetInt("hopcount_limit");
   if (!hops) return Err(hops.error());
@@ -25,6 +26,11 @@ Result<Options> Options::FromConfig(const config::Config& cfg) {
   if (!add) return Err(add.error());
   o.always_add_missing_headers = *add;
   o.myhostname = cfg.Str("myhostname");
+  if (checks) {
+    auto t = CheckTables::Load(cfg, "");
+    if (!t) return Err(t.error());
+    o.checks = std::move(*t);
+  }
   return o;
 }
 
@@ -42,11 +48,25 @@ smtp::HeaderFilter::Options HeaderOptions(const Options& o) {
 
 Content::Content(const Options& o)
     : stray_(o.replace_stray_cr_lf),
+      checks_(o.checks ? std::make_unique<CheckFilter>(o.checks) : nullptr),
       headers_(HeaderOptions(o)),
       hop_limit_(o.hopcount_limit),
       header_limit_(o.header_size_limit),
       always_add_(o.always_add_missing_headers),
       myhostname_(o.myhostname) {}
+
+Content::~Content() = default;
+Content::Content(Content&&) noexcept = default;
+Content& Content::operator=(Content&&) noexcept = default;
+
+void Content::SetCheckContext(LogContext c) {
+  if (checks_) checks_->checks().SetContext(std::move(c));
+}
+
+const Verdict& Content::verdict() const {
+  static const Verdict kNone;
+  return checks_ ? checks_->checks().verdict() : kNone;
+}
 
 void Content::AddMissingHeaders(bool local, uint32_t msgid, std::string_view sender, time_t arrival) {
   if (!local && !always_add_) return;
@@ -62,12 +82,14 @@ void Content::AddMissingHeaders(bool local, uint32_t msgid, std::string_view sen
 
 void Content::Apply(std::string* buf, size_t from) {
   stray_.Apply(buf, from);
+  if (checks_) checks_->Apply(buf, from);
   headers_.Apply(buf, from);
 }
 
 void Content::Finish(std::string* buf) {
   size_t from = buf->size();
   stray_.Finish(buf);
+  if (checks_) checks_->Finish(buf, from);
   headers_.Apply(buf, from);
   headers_.Finish(buf);
 }
@@ -90,6 +112,22 @@ void Content::Log(std::string_view id) const {
                  truncated(), header_limit_);
   if (nuls() > 0) log::Warning("{}: {} NUL character(s) in message content replaced with spaces", id, nuls());
   if (stray() > 0) log::Info("{}: {} stray CR or LF character(s) in message content replaced with spaces", id, stray());
+}
+
+std::vector<queue::Recipient> FinalRecipients(const Verdict& v, std::vector<queue::Recipient> rcpts) {
+  if (v.redirect.empty() && v.bcc.empty()) return rcpts;
+  std::vector<queue::Recipient> out;
+  auto add = [&out](queue::Recipient r) {
+    for (const queue::Recipient& o : out)
+      if (o.address == r.address) return;
+    out.push_back(std::move(r));
+  };
+  for (queue::Recipient& r : rcpts) {
+    if (!v.redirect.empty()) r.address = v.redirect;
+    add(std::move(r));
+  }
+  for (const std::string& b : v.bcc) add({b, "", queue::kNotifyNever});
+  return out;
 }
 
 queue::Status Writer::Append(std::string_view data) {

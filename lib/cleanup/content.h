@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "postern/cleanup/checks.h"
 #include "postern/queue/queue.h"
 #include "postern/smtp/data.h"
 #include "postern/smtp/headers.h"
@@ -20,6 +22,8 @@ class Config;
 
 namespace postern::cleanup {
 
+class CheckFilter;
+
 // The headers hopcount_limit counts.
 inline const std::vector<std::string> kHopHeaders = {"Received", "Delivered-To"};
 
@@ -30,10 +34,14 @@ struct Options {
   std::vector<std::string> drop_headers;  // smtpd: Return-Path
   bool always_add_missing_headers = false;
   std::string myhostname;                 // for an added Message-Id:
+  // header_checks ... body_checks (CheckTables::Load): null for mail that
+  // Postfix does not inspect (local forwarding, notices).
+  std::shared_ptr<CheckTables> checks;
 
   // hopcount_limit, header_size_limit, cleanup_replace_stray_cr_lf,
-  // always_add_missing_headers, myhostname.
-  static Result<Options> FromConfig(const config::Config& cfg);
+  // always_add_missing_headers, myhostname; with `checks` (mail from outside:
+  // smtpd, pickup) also header_checks ... body_checks.
+  static Result<Options> FromConfig(const config::Config& cfg, bool checks = false);
 };
 
 // Postfix's cleanup status for too many hops (cleanup_strerror.c).
@@ -45,6 +53,15 @@ class Content {
  public:
   Content() : Content(Options()) {}
   explicit Content(const Options& o);
+  ~Content();
+  Content(Content&&) noexcept;
+  Content& operator=(Content&&) noexcept;
+
+  // Who the message is from, for the checks' log lines (before the first Apply).
+  void SetCheckContext(LogContext c);
+  // What header/body checks decided (REJECT, HOLD, DISCARD, REDIRECT, BCC,
+  // FILTER); all false without checks.
+  const Verdict& verdict() const;
 
   // Filters buf[from, end) in place (the bytes just appended); some bytes
   // may be withheld until the next call. Callers may write out all of buf
@@ -74,12 +91,18 @@ class Content {
 
  private:
   smtp::StrayFilter stray_;
+  std::unique_ptr<CheckFilter> checks_;  // between the two: it sees the client's headers, as Postfix
   smtp::HeaderFilter headers_;
   unsigned hop_limit_;
   size_t header_limit_;
   bool always_add_;
   std::string myhostname_;
 };
+
+// The recipients to queue after header/body checks: REDIRECT replaces every
+// address (keeping ORCPT and NOTIFY; duplicates go), BCC adds addresses with
+// NOTIFY=NEVER, as Postfix.
+std::vector<queue::Recipient> FinalRecipients(const Verdict& v, std::vector<queue::Recipient> rcpts);
 
 // A message being written through cleanup into a queue file: for programs
 // that produce content in pieces (pickup, local's forwarding).
@@ -90,6 +113,7 @@ class Writer {
   void AddMissingHeaders(uint32_t msgid, std::string_view sender, time_t arrival) {
     content_.AddMissingHeaders(true, msgid, sender, arrival);
   }
+  void SetCheckContext(LogContext c) { content_.SetCheckContext(std::move(c)); }
   queue::Status Append(std::string_view data);
   // Flushes what cleanup withheld and logs what it changed.
   queue::Status Finish();

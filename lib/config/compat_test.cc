@@ -117,12 +117,12 @@ TEST(Compat, MissingAliasDatabaseNamesTheCommandThatBuildsIt) {
 }
 
 TEST(Compat, UnsupportedParametersNameTheFeature) {
-  auto c = Config::Parse("header_checks = regexp:/etc/postfix/header_checks\nbiff = no\nno_such_thing = 1\n");
+  auto c = Config::Parse("relocated_maps = hash:/etc/postfix/relocated\nbiff = no\nno_such_thing = 1\n");
   ASSERT_TRUE(c.ok());
   auto problems = c->Validate();
   ASSERT_EQ(problems.size(), 2u);  // biff: a known no-op, no word about it
   EXPECT_TRUE(problems[0].warning);
-  EXPECT_NE(problems[0].text.find("header_checks: content inspection"), std::string::npos) << problems[0].text;
+  EXPECT_NE(problems[0].text.find("relocated_maps: relocated(5) tables"), std::string::npos) << problems[0].text;
   EXPECT_NE(problems[1].text.find("unused parameter: no_such_thing"), std::string::npos);
 }
 

@@ -223,6 +223,7 @@ void Walker::EndHeader() {
     Push(Frame{part_.boundary, part_.digest});
   } else if (part_.nested && Push(Frame{})) {
     in_header_ = true;  // the nested message's own header
+    block_ = Block::kNested;
     part_ = Part{};
   }
 }
@@ -259,6 +260,7 @@ bool Walker::Boundary(std::string_view piece, bool eol) {
     qp_ = false;
     part_ = Part{};
     in_header_ = !close;
+    block_ = Block::kPart;
     if (!close && digest) {
       part_.ctype = Ctype::kMessage;
       part_.nested = true;

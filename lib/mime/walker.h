@@ -23,6 +23,10 @@ struct Limits {
 
 enum class Error { kNone, kNesting };
 
+// The header block a header line belongs to: the message's own, a multipart
+// body part's, or that of an attached message (message/rfc822, digest parts).
+enum class Block { kPrimary, kPart, kNested };
+
 // Postfix's wording and status code for a message that cannot be converted.
 struct ErrorDetail {
   const char* dsn;
@@ -47,6 +51,8 @@ class Walker {
   // Pieces as LineSplitter makes them. After an error nothing more goes out.
   Error Feed(std::string_view piece, bool eol);
   Error error() const { return error_; }
+  // The block of the header line being passed to the sink now (or last).
+  Block block() const { return block_; }
 
  private:
   enum class Ctype { kOther, kMultipart, kMessage };
@@ -78,6 +84,7 @@ class Walker {
   LineSink* sink_;
   Error error_ = Error::kNone;
   bool in_header_ = true;
+  Block block_ = Block::kPrimary;
   bool line_start_ = true;
   bool pass_line_ = false;  // the rest of this line is body text (a long boundary line)
   std::vector<Frame> stack_;
