@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "table/test_util.h"
+
 namespace postern::smtp_client {
 namespace {
 
@@ -73,6 +75,29 @@ TEST(BodyOut, LongLinesOfAnyLengthStayWithinTheLimit) {
   std::string joined = s.wire;
   for (size_t p; (p = joined.find("\r\n ")) != std::string::npos;) joined.erase(p, 3);
   EXPECT_EQ(joined.substr(0, 8 + 100000), body.substr(0, 8 + 100000));
+}
+
+// smtp_header_checks and smtp_body_checks change what goes on the wire,
+// after MIME conversion and before dot-stuffing; actions the client does not
+// allow change nothing.
+TEST(BodyOut, ChecksRewriteTheWire) {
+  table::testing::TempDir dir;
+  auto tables = std::make_shared<cleanup::CheckTables>();
+  auto open = [&](const std::string& name, const std::string& rules, table::TableList* list) {
+    auto l = table::TableList::Open("regexp:" + dir.Write(name, rules), table::Options{.fold_case = false});
+    ASSERT_TRUE(l.ok()) << l.error();
+    *list = std::move(*l);
+  };
+  open("h", "/^X-Secret:/ IGNORE\n/^Subject: (.*)/ REPLACE Subject: [ext] $1\n/^X-Hold:/ HOLD\n", &tables->header);
+  open("b", "/^\\.hidden/ REPLACE .shown\n/^mark/ PREPEND .before\n", &tables->body);
+  tables->header_name = "smtp_header_checks";
+  tables->body_limit = 0;
+  BodyOut b(990, false, {}, tables, "0000abcd");
+  std::string in = "X-Secret: a\r\n b\r\nSubject: hi\r\nX-Hold: 1\r\n\r\n.hidden\r\nmark\r\n";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 5) ASSERT_TRUE(b.Feed(std::string_view(in).substr(i, 5), &out));
+  ASSERT_TRUE(b.Finish(&out));
+  EXPECT_EQ(out, "Subject: [ext] hi\r\nX-Hold: 1\r\n\r\n..shown\r\n..before\r\nmark\r\n.\r\n");
 }
 
 }  // namespace

@@ -24,6 +24,17 @@ def relay_host(instance, port, **params):
     return Smtpd(instance, port)
 
 
+def pickup_host(instance, mx, **params):
+    """pickup from the maildrop with qmgr, bounce and the smtp client; mail for
+    the sender's domain (myorigin, origin.test) goes to `mx`. Not started."""
+    with_submit(instance, start=False, pickup=True)
+    instance.set(**{**FAST, "default_transport": "smtp",
+                    "transport_maps": f"inline:{{ origin.test=smtp:[127.0.0.2]:{mx.port} }}", **params})
+    instance.add_service("qmgr unix n - n 300 1 qmgr")
+    instance.add_service("bounce unix - - n - 0 bounce")
+    instance.add_service("smtp unix - - n - - smtp")
+
+
 def test_a_mail_loop_through_our_own_smtpd_bounces_at_hopcount_limit(instance):
     mx = Scripted(host="127.0.0.2")  # the sender's domain: receives the notice
     port = free_port()
@@ -93,15 +104,10 @@ def test_a_megabyte_header_is_cut_at_header_size_limit(instance):
 
 
 def test_pickup_returns_a_looping_message_to_its_sender(instance):
-    from test_sendmail import USER, sendmail, with_submit
+    from test_sendmail import USER, sendmail
     mx = Scripted(host="127.0.0.2")  # the sender's domain (myorigin) receives the notice
     try:
-        with_submit(instance, start=False, pickup=True)
-        instance.set(**{**FAST, "default_transport": "smtp", "hopcount_limit": 3,
-                        "transport_maps": f"inline:{{ origin.test=smtp:[127.0.0.2]:{mx.port} }}"})
-        instance.add_service("qmgr unix n - n 300 1 qmgr")
-        instance.add_service("bounce unix - - n - 0 bounce")
-        instance.add_service("smtp unix - - n - - smtp")
+        pickup_host(instance, mx, hopcount_limit=3)
         # Two Received: headers and the one pickup adds reach hopcount_limit 3.
         r = sendmail(instance, "b@far.test", data=b"Received: from a\nReceived: from b\nSubject: loop\n\nagain\n")
         assert r.returncode == 0, r.stderr

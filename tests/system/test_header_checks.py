@@ -5,11 +5,11 @@
 import re
 
 from conftest import free_port, wait_for
-from qmgr_helpers import FAST, wait_empty
-from test_sendmail import USER, sendmail, with_submit
+from qmgr_helpers import wait_empty
+from test_sendmail import USER, sendmail
 from test_smtp_client import Scripted, Sink
 from test_smtpd import start_smtpd
-from test_cleanup import relay_host
+from test_cleanup import pickup_host, relay_host
 
 FROM, TO = "a@example.org", "b@remote.test"
 
@@ -197,13 +197,7 @@ def test_smtp_header_checks_rewrite_outbound_mail(instance):
 def test_pickup_bounces_a_rejected_local_submission_to_its_sender(instance):
     mx = Scripted(host="127.0.0.2")  # the sender's domain (myorigin) receives the notice
     try:
-        with_submit(instance, start=False, pickup=True)
-        instance.set(**{**FAST, "default_transport": "smtp",
-                        "header_checks": table(instance, "hc", "/^Subject: forbidden/ REJECT not from here\n"),
-                        "transport_maps": f"inline:{{ origin.test=smtp:[127.0.0.2]:{mx.port} }}"})
-        instance.add_service("qmgr unix n - n 300 1 qmgr")
-        instance.add_service("bounce unix - - n - 0 bounce")
-        instance.add_service("smtp unix - - n - - smtp")
+        pickup_host(instance, mx, header_checks=table(instance, "hc", "/^Subject: forbidden/ REJECT not from here\n"))
         r = sendmail(instance, "b@far.test", data=b"Subject: forbidden fruit\n\nbody\n")
         assert r.returncode == 0, r.stderr
         instance.start()
