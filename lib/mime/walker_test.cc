@@ -140,5 +140,27 @@ TEST(Walker, BoundariesCompareOnTheLimit) {
   EXPECT_NE(r.text.find("=E9"), std::string::npos) << r.text;
 }
 
+// Walker::block(): which header block each header line is in (P primary,
+// p part, n nested message), for header_checks' classes.
+TEST(Walker, BlockOfEachHeaderLine) {
+  struct Blocks : LineSink {
+    const Walker* w = nullptr;
+    std::string seen;
+    void Line(std::string_view, bool eol, bool header) override {
+      if (header && eol) seen.push_back(w->block() == Block::kPrimary ? 'P' : w->block() == Block::kPart ? 'p' : 'n');
+    }
+  } sink;
+  Walker w(Limits{}, false, &sink);
+  sink.w = &w;
+  std::string in =
+      "A: 1\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nB: 2\r\n\r\nx\r\n"
+      "--b\r\nContent-Type: message/rfc822\r\n\r\nC: 3\r\n D: folded\r\n\r\ny\r\n--b--\r\n";
+  LineSplitter split;
+  auto fn = [&](std::string_view piece, bool eol) { w.Feed(piece, eol); };
+  split.Feed(in, fn);
+  split.Finish(fn);
+  EXPECT_EQ(sink.seen, "PPppnn");
+}
+
 }  // namespace
 }  // namespace postern::mime
