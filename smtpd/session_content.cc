@@ -232,12 +232,14 @@ void Session::EndOfContent() {
   bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
   bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
   Answer a;
+  bool checked = false;  // refused by header/body checks, which logged it as cleanup does
   if (over) {
     a = {552, "5.3.4", "Error: message file too big"};
   } else if (bare && BareLfMode() == smtp::BareLf::kReject) {
     a = {550, "5.5.2", "Error: bare <LF> received"};
-  } else if (c.cleanup.verdict().reject) {  // header/body checks: cleanup logged it
+  } else if (c.cleanup.verdict().reject) {
     a = ChecksAnswer(c.cleanup.verdict());
+    checked = true;
   } else if (c.cleanup.too_many_hops()) {
     a = {cleanup::kHopsCode, cleanup::kHopsStatus, std::string("Error: ") + cleanup::kHopsText};
   } else if (!c.write_error.ok()) {
@@ -245,7 +247,7 @@ void Session::EndOfContent() {
     a = QueueErrorAnswer(c.write_error.code);
   }
   if (a.code) {
-    if (!c.cleanup.verdict().reject) LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
+    if (!checked) LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
     if (!c.write_error.ok())
       ReplyAs(QueueErrorClass(c.write_error.code), a.code, a.enhanced, a.text);
     else
