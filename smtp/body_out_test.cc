@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "table/test_util.h"
+#include "postern/table/test_util.h"
 
 namespace postern::smtp_client {
 namespace {
