@@ -12,6 +12,7 @@ namespace postern::ctl {
 const std::vector<Command>& EncryptCommands();
 const std::vector<Command>& SpfCommands();
 const std::vector<Command>& CacheCommands();
+const std::vector<Command>& VerifyCommands();  // verify.cc
 // All of the above.
 const std::vector<Command>& ToolCommands();
 

@@ -33,6 +33,17 @@ queue::EnvelopeUpdate Activation(const queue::Envelope& e, const Result<route::R
   return u;
 }
 
+// A FILTER action's "transport:nexthop" replaces the recipient's route; an
+// empty nexthop is the recipient's domain, as Postfix's content_filter.
+route::Route FilterRoute(const queue::Envelope& e) {
+  route::Route r = route::ParseSpec(e.filter);
+  if (r.nexthop.empty()) {
+    size_t at = e.recipient.rfind('@');
+    r.nexthop = at == std::string::npos ? std::string() : e.recipient.substr(at + 1);
+  }
+  return r;
+}
+
 }  // namespace
 
 // Scans run in pages, one page per loop turn, so that results and triggers
@@ -82,7 +93,7 @@ void Manager::ScanPage() {
     if (Message* m = LoadMessage(queue::MsgOf(e.id))) {
       // Counted now, so that the bounds above see it; undone if activation fails.
       active_.Count(*m);
-      routes.push_back(router_.Resolve(e.recipient));
+      routes.push_back(e.filter.empty() ? router_.Resolve(e.recipient) : Result<route::Route>(FilterRoute(e)));
       activations.emplace_back(e.id, Activation(e, routes.back()));
       admitted.push_back(&e);
     }

@@ -1,6 +1,7 @@
 // sendmail/main.cc — `sendmail` and `mailq` (one program, two names):
 // Postfix's sendmail options, then one of submit, SMTP on stdin/stdout
-// (-bs), queue listing (-bp, mailq), aliases (-bi runs newaliases).
+// (-bs), queue listing (-bp, mailq), aliases (-bi runs newaliases), address
+// verification (-bv, through verify(8)).
 // See sendmail(1).
 #include <getopt.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "postern/config/layout.h"
+#include "postern/ipc/verify.h"
 #include "postern/log/log.h"
 #include "postern/showq/showq.h"
 #include "sendmail/sendmail.h"
@@ -21,7 +23,7 @@ namespace {
 [[noreturn]] void Usage(std::string_view why) {
   log::Write(3, std::string(why));
   fputs("usage: sendmail [-t] [-i] [-f sender] [-F full_name] [-N dsn] [-R ret] [-V envid] [-B body_type]\n"
-        "                [-bm|-bs|-bp|-bi|-bd] [-q] [-v] [-C config_dir] [recipient ...]\n",
+        "                [-bm|-bs|-bp|-bi|-bd|-bv] [-q] [-v] [-C config_dir] [recipient ...]\n",
         stderr);
   exit(kExUsage);
 }
@@ -48,6 +50,7 @@ void ParseMode(Args* a, std::string_view m) {
   else if (m == "p") a->mode = Mode::kList;
   else if (m == "i") a->mode = Mode::kAliases;
   else if (m == "d" || m == "l") a->mode = Mode::kDaemon;
+  else if (m == "v") a->mode = Mode::kVerify;
   else Usage("unsupported: -b" + std::string(m));
 }
 
@@ -119,6 +122,14 @@ std::string ProgramName(const char* argv0) {
   return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
 }
 
+// -bv: each recipient probed by verify(8); the result and the remote reply
+// are printed (Postfix mails them as a report).
+int Verify(const config::Config& cfg, const Args& a) {
+  if (a.rcpts.empty()) Usage("-bv needs at least one recipient");
+  std::string socket = cfg.Str("queue_directory") + "/private/" + cfg.Str("address_verify_service_name");
+  return ipc::VerifyAndPrint(socket, ipc::VerifyKind::kRecipient, a.rcpts);
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -143,6 +154,7 @@ int Main(int argc, char** argv) {
     case Mode::kDaemon: Exec(*cfg, dir, "postern", {"start"});
     case Mode::kFlush: Exec(*cfg, dir, "postern", {"flush"});
     case Mode::kSmtp: return SmtpSession(*cfg, a);
+    case Mode::kVerify: return Verify(*cfg, a);
     case Mode::kMail: break;
   }
   return SendMail(*cfg, a);

@@ -26,7 +26,7 @@ inline constexpr int kExOsErr = 71;        // EX_OSERR: system error (exec, fork
 inline constexpr int kExTempFail = 75;     // EX_TEMPFAIL: try again later
 inline constexpr int kExConfig = 78;       // EX_CONFIG: configuration error
 
-enum class Mode { kMail, kSmtp, kList, kAliases, kDaemon, kFlush };
+enum class Mode { kMail, kSmtp, kList, kAliases, kDaemon, kFlush, kVerify };
 
 struct Args {
   Mode mode = Mode::kMail;

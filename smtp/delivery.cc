@@ -62,13 +62,15 @@ void Delivery::OnRequest() {
   }
   hop_ = std::move(*hop);
   hop_text_ = req_.nexthop;
-  auto body = w_.queue->OpenBody(req_.message_id);
-  if (!body.ok()) {
-    SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "cannot read message: " + body.status().message, "none");
-    return Finish(false);
+  if (!probe()) {  // a probe has no message in the queue
+    auto body = w_.queue->OpenBody(req_.message_id);
+    if (!body.ok()) {
+      SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "cannot read message: " + body.status().message, "none");
+      return Finish(false);
+    }
+    body_.emplace(std::move(*body));
+    body_size_ = body_->size();
   }
-  body_.emplace(std::move(*body));
-  body_size_ = body_->size();
   if (auto t = LoadTlsPolicy(); !t) {
     log::Warning("{}", t.error());
     SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.7.5", t.error(), "none");
@@ -306,8 +308,9 @@ std::string Delivery::LogLine(size_t i, const ipc::DeliveryResult& r) const {
   double setup = std::chrono::duration<double>(ready - t_start_).count();
   double xfer = std::chrono::duration<double>(now - ready).count();
   double total = queued_seconds_ + setup + xfer;
-  const char* status = r.status == ipc::DeliveryStatus::kSent      ? "sent"
-                       : r.status == ipc::DeliveryStatus::kBounced ? "bounced"
+  // A probe's outcome is logged as Postfix's verify probes are.
+  const char* status = r.status == ipc::DeliveryStatus::kSent      ? (probe() ? "deliverable" : "sent")
+                       : r.status == ipc::DeliveryStatus::kBounced ? (probe() ? "undeliverable" : "bounced")
                                                                    : "deferred";
   return fmt::format("{}: to=<{}>, relay={}, {}, dsn={}, status={} ({})", msgid_, req_.recipients[i].address, r.relay,
                      log::FormatDelays(total, queued_seconds_, 0, setup, xfer), r.dsn, status, r.reason);

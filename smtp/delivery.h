@@ -97,6 +97,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::string MailCommand() const;
   std::string RcptCommand(size_t i) const;
   void SendRcpt(size_t i);
+  // verify(8)'s address probe: MAIL and RCPT only, no body, then RSET.
+  bool probe() const { return req_.flags & queue::kFlagVerifyProbe; }
   void OnMail(const smtp::Reply& r);
   void OnRcpt(size_t i, const smtp::Reply& r);
   void OnDataReply(const smtp::Reply& r);

@@ -8,6 +8,7 @@
 #include "postern/queue/schema.h"
 #include "postern/smtp/esmtp.h"
 #include "smtp/delivery.h"
+#include "smtp/format.h"
 
 namespace postern::smtp_client {
 
@@ -87,11 +88,16 @@ void Delivery::Transaction() {
   // RFC 2920: the whole envelope and DATA in one write; replies come in order.
   std::string out = MailCommand();
   for (size_t i = 0; i < req_.recipients.size(); ++i) out += RcptCommand(i);
-  out += "DATA\r\n";
+  if (!probe()) out += "DATA\r\n";
   conn_->Write(std::move(out));
   expect("sending MAIL FROM", s_.mail_ms, [self](const smtp::Reply& r) { self->OnMail(r); });
+  size_t last = req_.recipients.size() - 1;
   for (size_t i = 0; i < req_.recipients.size(); ++i)
-    expect("sending RCPT TO", s_.rcpt_ms, [self, i](const smtp::Reply& r) { self->OnRcpt(i, r); });
+    expect("sending RCPT TO", s_.rcpt_ms, [self, i, last](const smtp::Reply& r) {
+      self->OnRcpt(i, r);
+      if (self->probe() && i == last) self->Finish(true);  // the probe ends here: RSET, no DATA
+    });
+  if (probe()) return;
   expect("sending DATA command", s_.data_init_ms, [self](const smtp::Reply& r) { self->OnDataReply(r); });
 }
 
@@ -110,7 +116,7 @@ void Delivery::OnMail(const smtp::Reply& r) {
 void Delivery::SendRcpt(size_t i) {
   auto self = shared_from_this();
   if (i == req_.recipients.size()) {
-    if (accepted_.empty()) return Finish(true);
+    if (accepted_.empty() || probe()) return Finish(true);
     conn_->Write("DATA\r\n");
     conn_->Expect("sending DATA command", s_.data_init_ms, [self](Result<smtp::Reply> r) {
       if (self->finished_) return;
@@ -132,6 +138,9 @@ void Delivery::OnRcpt(size_t i, const smtp::Reply& r) {
   if (mail_failed_) return;
   if (r.code / 100 == 2) {
     accepted_.push_back(i);
+    // A probe's result is the RCPT reply itself, with who said it.
+    if (probe()) Set(i, ipc::DeliveryStatus::kSent, ReplyDsn(r), "host " + conn_->peer() + " said: " + ReplyText(r) +
+                     " (in reply to RCPT TO command)", conn_->relay());
     return;
   }
   SetReply(i, r, "RCPT TO");

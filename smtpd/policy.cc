@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstring>
 
 #include "postern/config/compat.h"
@@ -19,6 +21,7 @@ namespace postern::smtpd {
 namespace {
 
 constexpr int kMaxDepth = 10;  // access-table results naming restrictions
+constexpr size_t kMaxActionArg = 1000;  // a REDIRECT/BCC address or a FILTER route
 
 // Supported restrictions: those without an argument, and check_*_access.
 bool IsSimple(std::string_view n) {
@@ -246,7 +249,9 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
     std::string name = ToLower(word);
     auto info = config::LookupRestriction(name);
     bool has_arg = info.takes_argument && i + 1 < words->size();
-    if (IsSimple(name)) {
+    if (class_names_.count(name)) {
+      l.steps.push_back({name, nullptr, {}, nullptr, {}});
+    } else if (IsSimple(name)) {
       if (SenderLogin::IsRestriction(name) && !sender_login_.configured())
         broken(name + " needs smtpd_sender_login_maps");
       else
@@ -324,11 +329,35 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
     p->virtual_error_ = va.error();
   }
 
+  auto us = LoadUnverified(cfg, "sender");
+  if (!us) return Err(us.error());
+  p->unverified_sender_ = std::move(*us);
+  auto ur = LoadUnverified(cfg, "recipient");
+  if (!ur) return Err(ur.error());
+  p->unverified_recipient_ = std::move(*ur);
+  auto polls = cfg.GetInt("address_verify_poll_count");
+  if (!polls) return Err(polls.error());
+  auto delay = cfg.GetTime("address_verify_poll_delay");
+  if (!delay) return Err(delay.error());
+  // Postfix polls poll_count times, poll_delay apart: the first answer is immediate.
+  p->verify_wait_ms_ = uint32_t(std::max(0LL, *polls - 1) * std::chrono::milliseconds(*delay).count());
+  p->verify_socket_ = cfg.Str("queue_directory") + "/private/" + cfg.Str("address_verify_service_name");
+
   auto spec = PolicyDefaults(cfg);
   if (!spec) return Err(spec.error());
   p->policy_defaults_ = std::move(*spec);
   p->queue_dir_ = cfg.Str("queue_directory");
 
+  // smtpd_restriction_classes: names first (a class may name another), then their lists.
+  const std::vector<std::string> class_params = cfg.List("smtpd_restriction_classes");
+  for (const std::string& name : class_params) p->class_names_.insert(ToLower(name));
+  for (const std::string& name : class_params) {
+    auto l = p->ParseList(cfg, name, Stage::kRecipient);
+    if (!l) return Err(l.error());
+    for (const Step& st : l->steps)
+      if (st.service) return Err("restriction class " + name + ": check_policy_service cannot be used in a class");
+    p->classes_[ToLower(name)] = std::move(l->steps);
+  }
   const std::pair<std::string_view, Stage> lists[] = {
       {"smtpd_client_restrictions", Stage::kClient}, {"smtpd_helo_restrictions", Stage::kHelo},
       {"smtpd_sender_restrictions", Stage::kSender}, {"smtpd_relay_restrictions", Stage::kRecipient},
@@ -391,6 +420,7 @@ Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& 
     c.effects.notes.emplace_back("warn", std::string(rest));
     return {};
   }
+  if (auto v = EnvelopeAction(word, rest, target, f, c)) return *v;
   if (word == "hold" || word == "discard") {
     // As Postfix: DISCARD also ends the restrictions (OK); HOLD goes on.
     std::string text = rest.empty() ? ClassName(target) + (word == "hold" ? " triggers HOLD action" : " triggers DISCARD action")
@@ -404,9 +434,33 @@ Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& 
     if (code < 400) return Verdict::Permit();
     return with_text(int(code), code < 500 ? "4.7.1" : "5.7.1", "Access denied");
   }
-  if (IsSimple(word) && rest.empty() && depth < kMaxDepth) return RunStep({word, nullptr, {}, nullptr, {}}, target, f, depth + 1, c);
+  if ((IsSimple(word) || class_names_.count(word)) && rest.empty() && depth < kMaxDepth)
+    return RunStep({word, nullptr, {}, nullptr, {}}, target, f, depth + 1, c);
   log::Warning("access table result \"{}\" is not supported; answering 451", value);
   return Make(451, "4.3.5", std::string(kConfigError), true);
+}
+
+// REDIRECT, BCC and FILTER: they change where the message goes and let the
+// restrictions go on (DUNNO), as Postfix's; nullopt for any other word.
+std::optional<Verdict> Policy::EnvelopeAction(std::string_view word, std::string_view arg, Stage target,
+                                              const Facts& f, Check& c) const {
+  if (word != "redirect" && word != "bcc" && word != "filter") return std::nullopt;
+  bool ok = !arg.empty() && arg.size() <= kMaxActionArg && arg.find_first_of(" \t") == std::string_view::npos;
+  if (word == "filter") ok = ok && arg.find(':') != std::string_view::npos && arg.front() != ':';
+  else ok = ok && smtp::ParseMailbox(arg, {.smtputf8 = true, .allow_null = false}).ok();
+  if (!ok) {
+    log::Warning("access table action \"{} {}\": it needs {}; answering 451", word, arg,
+                 word == "filter" ? "transport:destination" : "one address");
+    return Make(451, "4.3.5", std::string(kConfigError), true);
+  }
+  std::string upper(word);
+  for (char& ch : upper) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+  c.effects.notes.emplace_back(std::string(word), RejectSubject(target, f) + ": " + ClassName(target) + " triggers " + upper +
+                                         " " + std::string(arg));
+  if (word == "redirect") c.effects.redirect = arg;
+  else if (word == "filter") c.effects.filter = arg;
+  else if (c.effects.bcc.empty()) c.effects.bcc = arg;
+  return Verdict{};
 }
 
 Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, Check& c) {
@@ -424,6 +478,16 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
     return *in ? Verdict::Permit() : Verdict{};
   }
   if (n == "permit_sasl_authenticated") return f.sasl_authenticated ? Verdict::Permit() : Verdict{};
+  if (auto cl = classes_.find(n); cl != classes_.end()) return RunClass(cl->second, stage, f, depth, c);
+  if (n == "reject_unverified_sender" || n == "reject_unverified_recipient") {
+    // The evaluation stops here until verify(8) answers (ResumeVerify).
+    bool sender = n == "reject_unverified_sender";
+    const smtp::Address* a = sender ? f.sender : f.recipient;
+    if (!a || a->null) return {};  // the null sender is not verified
+    c.verify = VerifyWait{sender ? ipc::VerifyKind::kSender : ipc::VerifyKind::kRecipient, a->Canonical(),
+                          sender ? Stage::kSender : Stage::kRecipient};
+    return {};
+  }
   if (SenderLogin::IsRestriction(n)) return CheckSenderLogin(sender_login_, n, f);
   if (n == "permit_auth_destination" || n == "reject_unauth_destination" || n == "defer_unauth_destination") {
     if (!f.recipient) return {};
@@ -503,6 +567,7 @@ Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
         return {};
       }
       v = RunStep(s, l.stage, f, 0, c);
+      if (c.verify) return {};  // ResumeVerify carries on after this step
       if (v.kind != Verdict::Kind::kDunno) break;
     }
     if (v.rejected()) return Finalize(c, std::move(v));
@@ -513,6 +578,7 @@ Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
 Verdict Policy::Resume(Check& c, std::string_view action, const Facts& f) {
   c.pending = nullptr;
   Verdict v = AccessResult(action, lists_[c.list].stage, f, 0, c);
+  if (c.verify) return {};  // the action named reject_unverified_*: verify(8) first
   if (v.rejected()) return Finalize(c, std::move(v));
   if (v.kind == Verdict::Kind::kPermit) {
     ++c.list;
@@ -521,6 +587,97 @@ Verdict Policy::Resume(Check& c, std::string_view action, const Facts& f) {
     ++c.step;
   }
   return CheckRecipient(c, f);
+}
+
+// A restriction class (smtpd_restriction_classes): its list, as if it stood
+// in place of its name; a permit or reject is the class's result. When a step
+// waits for verify(8), the rest of the class waits in c.class_rest.
+Verdict Policy::RunClass(const std::vector<Step>& steps, Stage stage, const Facts& f, int depth, Check& c) {
+  if (depth >= kMaxDepth) {
+    log::Warning("restriction classes nest deeper than {}; answering 451", kMaxDepth);
+    return Make(451, "4.3.5", std::string(kConfigError), true);
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Verdict v = RunStep(steps[i], stage, f, depth + 1, c);
+    if (c.verify) {
+      for (size_t j = i + 1; j < steps.size(); ++j) c.class_rest.push_back(&steps[j]);
+      return {};
+    }
+    if (v.kind != Verdict::Kind::kDunno) return v;
+  }
+  return {};
+}
+
+Verdict Policy::ResumeVerify(Check& c, const Result<ipc::VerifyAnswer>& answer, const Facts& f) {
+  VerifyWait w = std::move(*c.verify);
+  c.verify.reset();
+  Verdict v;
+  if (!answer) {
+    log::Warning("address verification service {}: {}", verify_socket_, answer.error());
+    v = Make(451, "4.3.0", RejectSubject(w.target, f) + ": Temporary lookup failure", true);
+  } else {
+    v = VerifyVerdict(c, w, *answer, f);
+  }
+  // The rest of a restriction class that stopped for verify(8).
+  std::vector<const Step*> rest = std::move(c.class_rest);
+  c.class_rest.clear();
+  for (size_t i = 0; i < rest.size() && v.kind == Verdict::Kind::kDunno; ++i) {
+    v = RunStep(*rest[i], lists_[c.list].stage, f, 1, c);
+    if (c.verify) {
+      c.class_rest.insert(c.class_rest.end(), rest.begin() + long(i) + 1, rest.end());
+      return {};
+    }
+  }
+  if (v.rejected()) return Finalize(c, std::move(v));
+  if (v.kind == Verdict::Kind::kPermit) {  // a permit ends its own list
+    ++c.list;
+    c.step = 0;
+  } else {
+    ++c.step;
+  }
+  return CheckRecipient(c, f);
+}
+
+// Postfix's check_verify: undeliverable → unverified_*_reject_code, a probe
+// in progress → unverified_*_defer_code, a temporary failure →
+// unverified_*_tempfail_action; a deliverable address goes on (DUNNO).
+Verdict Policy::VerifyVerdict(Check& c, const VerifyWait& w, const ipc::VerifyAnswer& a, const Facts& f) {
+  bool sender = w.kind == ipc::VerifyKind::kSender;
+  const Unverified& u = sender ? unverified_sender_ : unverified_recipient_;
+  std::string detail = sender ? ".1.7" : ".1.1";
+  switch (a.status) {
+    case ipc::VerifyStatus::kDeliverable: return {};
+    case ipc::VerifyStatus::kUndeliverable: {
+      std::string text = u.reject_reason.empty() ? "undeliverable address: " + a.reason : u.reject_reason;
+      return Reject(w.target, f, u.reject_code, std::to_string(u.reject_code / 100) + detail, text);
+    }
+    case ipc::VerifyStatus::kInProgress:
+      return Reject(w.target, f, u.defer_code, std::to_string(u.defer_code / 100) + detail,
+                    "unverified address: " + a.reason);
+    case ipc::VerifyStatus::kUnknown: break;
+  }
+  return AccessResult(u.tempfail_action + " 4" + detail + " unverified address: " + a.reason, w.target, f, 0, c);
+}
+
+Result<Policy::Unverified> Policy::LoadUnverified(const config::Config& cfg, std::string_view who) {
+  Unverified u;
+  std::string prefix = "unverified_" + std::string(who) + "_";
+  for (auto [name, out] : {std::pair{"reject_code", &u.reject_code}, std::pair{"defer_code", &u.defer_code}}) {
+    auto code = cfg.GetInt(prefix + name);
+    if (!code) return Err(code.error());
+    if (*code < 400 || *code > 599) return Err(prefix + name + ": " + std::to_string(*code) + " is not a 4XX or 5XX code");
+    *out = int(*code);
+  }
+  auto reason = cfg.Get(prefix + "reject_reason");
+  if (!reason) return Err(reason.error());
+  u.reject_reason = *reason;
+  auto action = cfg.Get(prefix + "tempfail_action");
+  if (!action) return Err(action.error());
+  std::string act = ToLower(*action);
+  if (act != "defer_if_permit" && act != "defer" && act != "reject" && act != "dunno" && act != "defer_if_reject")
+    return Err(prefix + "tempfail_action: \"" + *action + "\" is not one of defer_if_permit, defer, reject, dunno");
+  u.tempfail_action = act;
+  return u;
 }
 
 // DEFER_IF_PERMIT and DEFER_IF_REJECT, as Postfix: a later permit (or the

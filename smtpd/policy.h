@@ -3,7 +3,9 @@
 // time, as Postfix does with smtpd_delay_reject = yes).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 
 #include "postern/config/maincf.h"
 #include "postern/dns/resolver.h"
+#include "postern/ipc/verify.h"
 #include "postern/rewrite/virtual.h"
 #include "postern/route/destinations.h"
 #include "postern/smtp/address.h"
@@ -82,12 +85,15 @@ struct Facts {
 using route::Destination;
 
 // What access actions (from tables or a policy service) ask of the message
-// besides a verdict: PREPEND, HOLD, DISCARD, WARN; the session applies them
-// when the RCPT is accepted.
+// besides a verdict: PREPEND, HOLD, DISCARD, WARN, REDIRECT, BCC, FILTER;
+// the session applies them when the RCPT is accepted.
 struct Effects {
   std::vector<std::string> prepend;  // header lines, without CRLF
   bool hold = false;
   bool discard = false;
+  std::string redirect;  // REDIRECT: the one recipient of the message (the last action wins)
+  std::string bcc;       // BCC: one more recipient (the first action wins)
+  std::string filter;    // FILTER: "transport:nexthop" for every recipient (the last wins)
   // (action, text) for the session's log line: "hold", "discard", "warn".
   std::vector<std::pair<std::string, std::string>> notes;
 };
@@ -102,15 +108,30 @@ class Policy {
   // check_policy_service step (check.pending set, verdict not final);
   // Resume feeds the service's action in and carries on.
   struct Step;
+  enum class Stage { kClient, kHelo, kSender, kRecipient };
+  // reject_unverified_sender/recipient: the address verify(8) is asked about.
+  struct VerifyWait {
+    ipc::VerifyKind kind;
+    std::string address;
+    Stage target;
+  };
   struct Check {
     size_t list = 0, step = 0;
     bool started = false;
     const Step* pending = nullptr;  // waiting for this step's service
+    std::optional<VerifyWait> verify;  // or for verify(8)
+    std::vector<const Step*> class_rest;  // a restriction class's steps after the verify
     std::optional<Verdict> defer_if_permit, defer_if_reject;
     Effects effects;
   };
   Verdict CheckRecipient(Check& c, const Facts& f);
   Verdict Resume(Check& c, std::string_view action, const Facts& f);
+  // verify(8)'s answer to c.verify (an error: the service could not answer).
+  Verdict ResumeVerify(Check& c, const Result<ipc::VerifyAnswer>& answer, const Facts& f);
+  // smtpd's query: how long verify may wait for a probe it starts
+  // (address_verify_poll_count and _poll_delay), and where it listens.
+  uint32_t verify_wait_ms() const { return verify_wait_ms_; }
+  const std::string& verify_socket() const { return verify_socket_; }
   // local_recipient_maps for a recipient in a local domain: 550 5.1.1 when
   // unknown; permit for non-local domains or when the maps are empty.
   Verdict CheckLocalRecipient(const smtp::Address& rcpt);
@@ -137,7 +158,6 @@ class Policy {
     std::shared_ptr<const policy::ServiceSpec> service;  // check_policy_service
     std::string service_key;  // its argument as written: one client per key
   };
-  enum class Stage { kClient, kHelo, kSender, kRecipient };
 
  private:
   struct List {
@@ -147,10 +167,26 @@ class Policy {
   Result<List> ParseList(const config::Config& cfg, std::string_view param, Stage stage);
   Verdict RunStep(const Step& s, Stage stage, const Facts& f, int depth, Check& c);
   Verdict AccessResult(std::string_view value, Stage target, const Facts& f, int depth, Check& c);
+  std::optional<Verdict> EnvelopeAction(std::string_view word, std::string_view arg, Stage target, const Facts& f,
+                                        Check& c) const;
   Verdict Finalize(Check& c, Verdict v) const;
   Verdict Reject(Stage target, const Facts& f, int code, std::string_view enh, std::string_view text) const;
 
+  // unverified_{sender,recipient}_{reject,defer}_code, _reject_reason, _tempfail_action.
+  struct Unverified {
+    int reject_code = 450, defer_code = 450;
+    std::string reject_reason, tempfail_action;
+  };
+  static Result<Unverified> LoadUnverified(const config::Config& cfg, std::string_view who);
+  Verdict VerifyVerdict(Check& c, const VerifyWait& w, const ipc::VerifyAnswer& a, const Facts& f);
+  Verdict RunClass(const std::vector<Step>& steps, Stage stage, const Facts& f, int depth, Check& c);
+
   std::vector<List> lists_;
+  std::set<std::string, std::less<>> class_names_;              // smtpd_restriction_classes
+  std::map<std::string, std::vector<Step>, std::less<>> classes_;  // their lists
+  Unverified unverified_sender_, unverified_recipient_;
+  uint32_t verify_wait_ms_ = 6000;
+  std::string verify_socket_;
   policy::ServiceSpec policy_defaults_;  // smtpd_policy_service_*
   std::string queue_dir_;                // unix:private/name is relative to it
   NetworkList mynetworks_;

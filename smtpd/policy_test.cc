@@ -311,6 +311,194 @@ TEST(Policy, PolicyServiceEffects) {
   EXPECT_EQ(v.code, 451);
 }
 
+// Every access(5) action, as the value of a check_*_access table, at every
+// stage: the verdict and what it asks of the message.
+TEST(Policy, AccessTableActions) {
+  struct Case {
+    const char* list;    // which restriction list
+    const char* check;   // which table lookup
+    const char* key;     // the key the lookup finds
+    const char* action;  // the table's value
+    int code;            // 0: not rejected
+    const char* text;
+    const char* redirect = "";
+    const char* bcc = "";
+    const char* filter = "";
+    bool hold = false, discard = false;
+    const char* prepend = "";
+  } cases[] = {
+      {"client", "check_client_access", "192.0.2.9", "OK", 0, ""},
+      {"client", "check_client_access", "192.0.2.9", "REJECT", 554,
+       "<unknown[192.0.2.9]>: Client host rejected: Access denied"},
+      {"client", "check_client_access", "192.0.2.9", "521 no thanks", 521,
+       "<unknown[192.0.2.9]>: Client host rejected: no thanks"},
+      {"client", "check_client_access", "192.0.2.9", "DEFER", 450,
+       "<unknown[192.0.2.9]>: Client host rejected: Access denied"},
+      {"client", "check_client_access", "192.0.2.9", "DEFER_IF_PERMIT busy", 450,
+       "<unknown[192.0.2.9]>: Client host rejected: busy"},
+      {"client", "check_client_access", "192.0.2.9", "DEFER_IF_REJECT busy", 0, ""},
+      {"client", "check_client_access", "192.0.2.9", "DUNNO", 0, ""},
+      {"client", "check_client_access", "192.0.2.9", "HOLD", 0, "", "", "", "", true},
+      {"client", "check_client_access", "192.0.2.9", "DISCARD", 0, "", "", "", "", false, true},
+      {"helo", "check_helo_access", "h.test", "PREPEND X-Helo: seen", 0, "", "", "", "", false, false,
+       "X-Helo: seen"},
+      {"helo", "check_helo_access", "h.test", "REJECT 5.7.0 bad helo", 554, "<h.test>: Helo command rejected: bad helo"},
+      {"sender", "check_sender_access", "a@b.test", "REDIRECT r@elsewhere.test", 0, "", "r@elsewhere.test"},
+      {"sender", "check_sender_access", "b.test", "BCC archive@localhost", 0, "", "", "archive@localhost"},
+      {"sender", "check_sender_access", "a@", "FILTER smtp:[127.0.0.1]:10025", 0, "", "", "", "smtp:[127.0.0.1]:10025"},
+      {"sender", "check_sender_access", "a@b.test", "WARN look at this", 0, ""},
+      {"recipient", "check_recipient_access", "x@localhost", "FILTER relay:", 0, "", "", "", "relay:"},
+      {"recipient", "check_recipient_access", "x@localhost", "reject_unauth_destination", 0, ""},
+      {"recipient", "check_recipient_access", "localhost", "defer", 450,
+       "<x@localhost>: Recipient address rejected: Access denied"},
+      // Actions without what they need are configuration errors, answered 451.
+      {"recipient", "check_recipient_access", "x@localhost", "REDIRECT", 451, "Server configuration error"},
+      {"recipient", "check_recipient_access", "x@localhost", "REDIRECT not an address", 451,
+       "Server configuration error"},
+      {"recipient", "check_recipient_access", "x@localhost", "FILTER nocolon", 451, "Server configuration error"},
+      {"recipient", "check_recipient_access", "x@localhost", "BCC", 451, "Server configuration error"},
+  };
+  for (const Case& c : cases) {
+    std::string conf = std::string("mydestination = localhost\nsmtpd_") + c.list + "_restrictions = " + c.check +
+                       " inline:{ {" + c.key + "=" + c.action + "} }\n";
+    auto p = Make(conf);
+    ASSERT_TRUE(p) << conf;
+    Effects e;
+    Verdict v = CheckRcpt(*p, "192.0.2.9", "h.test", "<a@b.test>", "<x@localhost>", {}, &e);
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << conf;
+    if (c.code) {
+      EXPECT_EQ(v.text, c.text) << conf;
+    }
+    EXPECT_EQ(e.redirect, c.redirect) << conf;
+    EXPECT_EQ(e.bcc, c.bcc) << conf;
+    EXPECT_EQ(e.filter, c.filter) << conf;
+    EXPECT_EQ(e.hold, c.hold) << conf;
+    EXPECT_EQ(e.discard, c.discard) << conf;
+    EXPECT_EQ(e.prepend.empty() ? "" : e.prepend[0], c.prepend) << conf;
+  }
+}
+
+// REDIRECT and FILTER: the last action wins; BCC: the first, as Postfix.
+TEST(Policy, EnvelopeActionsLastOrFirstWins) {
+  auto p = Make("mydestination = localhost\nsmtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:3, "
+                "check_policy_service inet:127.0.0.1:4\n");
+  ASSERT_TRUE(p);
+  Effects e;
+  CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>", {"REDIRECT one@b.test", "REDIRECT two@b.test"}, &e);
+  EXPECT_EQ(e.redirect, "two@b.test");
+  CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>", {"BCC one@b.test", "BCC two@b.test"}, &e);
+  EXPECT_EQ(e.bcc, "one@b.test");
+  CheckRcpt(*p, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>", {"FILTER a:b", "FILTER c:d"}, &e);
+  EXPECT_EQ(e.filter, "c:d");
+  ASSERT_EQ(e.notes.size(), 2u);
+  EXPECT_EQ(e.notes[1], (std::pair<std::string, std::string>{"filter", "<x@localhost>: Recipient address triggers FILTER c:d"}));
+}
+
+// One RCPT whose restrictions ask verify(8): `answers` are given in turn to
+// each verification (`asked` gets "S:addr" or "R:addr" per question).
+Verdict CheckVerified(Policy& p, std::string_view sender, std::string_view rcpt,
+                      std::vector<ipc::VerifyAnswer> answers, std::vector<std::string>* asked = nullptr) {
+  smtp::Address s = Addr(sender), r = Addr(rcpt);
+  Facts f;
+  f.client_name = "unknown";
+  f.client_addr = "127.0.0.1";
+  f.helo = "h";
+  f.sender = &s;
+  f.recipient = &r;
+  Policy::Check c;
+  Verdict v = p.CheckRecipient(c, f);
+  size_t next = 0;
+  while (c.verify) {
+    if (asked) asked->push_back(std::string(c.verify->kind == ipc::VerifyKind::kSender ? "S:" : "R:") + c.verify->address);
+    if (next == answers.size()) return p.ResumeVerify(c, Err("no answer"), f);
+    v = p.ResumeVerify(c, answers[next++], f);
+  }
+  return v;
+}
+
+TEST(Policy, UnverifiedAddressVerdicts) {
+  using S = ipc::VerifyStatus;
+  struct Case {
+    const char* maincf;
+    ipc::VerifyAnswer answer;
+    int code;  // 0: not rejected
+    const char* enhanced;
+    const char* text;
+  } cases[] = {
+      {"", {S::kDeliverable, "250 ok"}, 0, "", ""},
+      {"", {S::kUndeliverable, "host mx said: 550 no"}, 450, "4.1.1",
+       "<x@remote.test>: Recipient address rejected: undeliverable address: host mx said: 550 no"},
+      {"unverified_recipient_reject_code = 550\nunverified_recipient_reject_reason = Address lookup failed",
+       {S::kUndeliverable, "x"}, 550, "5.1.1", "<x@remote.test>: Recipient address rejected: Address lookup failed"},
+      {"", {S::kInProgress, "Address verification in progress"}, 450, "4.1.1",
+       "<x@remote.test>: Recipient address rejected: unverified address: Address verification in progress"},
+      // A temporary failure: defer_if_permit, so the final permit turns into 450.
+      {"", {S::kUnknown, "connect refused"}, 450, "4.1.1",
+       "<x@remote.test>: Recipient address rejected: unverified address: connect refused"},
+      {"unverified_recipient_tempfail_action = dunno", {S::kUnknown, "connect refused"}, 0, "", ""},
+  };
+  for (const Case& c : cases) {
+    auto p = Make(std::string("smtpd_recipient_restrictions = reject_unverified_recipient, permit\n") + c.maincf + "\n");
+    ASSERT_TRUE(p) << c.maincf;
+    std::vector<std::string> asked;
+    Verdict v = CheckVerified(*p, "<a@b.test>", "<x@remote.test>", {c.answer}, &asked);
+    EXPECT_EQ(asked, std::vector<std::string>{"R:x@remote.test"});
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.answer.reason;
+    if (!c.code) continue;
+    EXPECT_EQ(v.enhanced, c.enhanced) << c.answer.reason;
+    EXPECT_EQ(v.text, c.text) << c.answer.reason;
+  }
+  // The service could not answer: 451, as a table that cannot be read.
+  auto p = Make("smtpd_recipient_restrictions = reject_unverified_recipient, permit\n");
+  Verdict v = CheckVerified(*p, "<a@b.test>", "<x@remote.test>", {});
+  EXPECT_EQ(v.code, 451);
+  EXPECT_EQ(v.text, "<x@remote.test>: Temporary lookup failure");
+}
+
+TEST(Policy, UnverifiedSenderAndTheNullSender) {
+  auto p = Make("smtpd_sender_restrictions = reject_unverified_sender\n"
+                "smtpd_recipient_restrictions = permit\n");
+  std::vector<std::string> asked;
+  Verdict v = CheckVerified(*p, "<s@b.test>", "<x@remote.test>", {{ipc::VerifyStatus::kUndeliverable, "550 no"}}, &asked);
+  EXPECT_EQ(asked, std::vector<std::string>{"S:s@b.test"});
+  EXPECT_EQ(v.code, 450);
+  EXPECT_EQ(v.enhanced, "4.1.7");
+  EXPECT_EQ(v.text, "<s@b.test>: Sender address rejected: undeliverable address: 550 no");
+  asked.clear();
+  v = CheckVerified(*p, "<>", "<x@remote.test>", {}, &asked);
+  EXPECT_TRUE(asked.empty());  // the null sender is not verified
+  EXPECT_FALSE(v.rejected());
+}
+
+// smtpd_restriction_classes: a class stands for its list, by name in a list
+// or as an access table's result, and may wait for verify(8) midway.
+TEST(Policy, RestrictionClasses) {
+  auto p = Make("mydestination = localhost\nsmtpd_restriction_classes = verify_some, Strict\n"
+                "verify_some = reject_unverified_recipient, check_recipient_access inline:{ {late@localhost=REJECT late} }, permit\n"
+                "Strict = reject\n"
+                "smtpd_recipient_restrictions = check_recipient_access inline:{ {a@localhost=verify_some}, "
+                "{late@localhost=verify_some}, {b@localhost=strict} }, reject_unauth_destination, permit\n");
+  ASSERT_TRUE(p);
+  using S = ipc::VerifyStatus;
+  std::vector<std::string> asked;
+  EXPECT_FALSE(CheckVerified(*p, "<s@b.test>", "<a@localhost>", {{S::kDeliverable, ""}}, &asked).rejected());
+  EXPECT_EQ(asked, std::vector<std::string>{"R:a@localhost"});
+  EXPECT_EQ(CheckVerified(*p, "<s@b.test>", "<a@localhost>", {{S::kUndeliverable, "no"}}).code, 450);
+  // After the verification the rest of the class runs.
+  Verdict late = CheckVerified(*p, "<s@b.test>", "<late@localhost>", {{S::kDeliverable, ""}});
+  EXPECT_EQ(late.code, 554);
+  EXPECT_EQ(late.text, "<late@localhost>: Recipient address rejected: late");
+  Verdict strict = CheckVerified(*p, "<s@b.test>", "<b@localhost>", {});
+  EXPECT_EQ(strict.code, 554);
+  asked.clear();
+  EXPECT_FALSE(CheckVerified(*p, "<s@b.test>", "<c@localhost>", {}, &asked).rejected());
+  EXPECT_TRUE(asked.empty());
+  // A class by name in a list.
+  auto q = Make("smtpd_restriction_classes = no_way\nno_way = reject\nsmtpd_client_restrictions = no_way\n");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(CheckRcpt(*q, "127.0.0.1", "h", "<a@b.test>", "<x@localhost>").code, 554);
+}
+
 TEST(Policy, LocalRecipientMaps) {
   ExpectRecipients("mydestination = localhost\nlocal_recipient_maps = inline:{ alice=x, bob@localhost=y }\n"
                    "recipient_delimiter = +\n",

@@ -131,12 +131,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string instance;           // the policy protocol's instance: one per MAIL
     std::vector<std::string> prepend;  // PREPEND actions: headers above our Received:
     bool hold = false, discard = false;  // HOLD and DISCARD actions
+    std::string redirect, bcc, filter;   // REDIRECT, BCC and FILTER actions (policy.h: Effects)
   };
   // One RCPT whose restrictions wait for a policy service.
   struct RcptCheck {
     smtp::Address rcpt;
     smtp::RcptParams params;
     Policy::Check check;
+    std::unique_ptr<ipc::Call> verify_call;  // to verify(8), while check.verify waits
   };
 
   // session.cc: the connection and the command loop.
@@ -208,6 +210,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void CheckRcpt(std::unique_ptr<RcptCheck> rc);
   void RunRcptCheck(Verdict v);
   void OnPolicyAction(std::string action);
+  void AskVerify();
+  void OnVerifyAnswer(Result<ipc::VerifyAnswer> answer);
   void FinishRcpt(Verdict v);
   policy::Attributes PolicyAttributes(const policy::ServiceSpec& spec) const;
   void LogAction(std::string_view action, std::string_view stage, std::string_view text, std::string_view rcpt);
@@ -216,6 +220,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Data(std::string_view arg);
   void Bdat(std::string_view arg);
   std::optional<Answer> BeginContent();  // nullopt: the queue file is open
+  // The recipients after REDIRECT/BCC access actions; sets a FILTER on w.
+  std::vector<queue::Recipient> EnvelopeRecipients(queue::MessageWriter& w);
   // What the client hears when the queue failed (Postfix's cleanup answers).
   static Answer QueueErrorAnswer(queue::Code code);
   static Answer ChecksAnswer(const cleanup::Verdict& v);

@@ -159,7 +159,7 @@ void Session::Rcpt(std::string_view arg) {
   auto rcpt = ParseAddress(pa->path, false, txn_->params.smtputf8);
   if (!rcpt) return;
   // session_policy.cc: the restrictions, which may have to wait for a policy service.
-  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}}));
+  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}, nullptr}));
 }
 
 void Session::Vrfy(std::string_view arg) {

@@ -119,6 +119,16 @@ std::optional<Session::Answer> Session::BeginContent() {
   return std::nullopt;
 }
 
+// REDIRECT replaces the recipients, BCC adds one, FILTER names the route of
+// every envelope: Postfix's access actions, applied when the message is queued.
+std::vector<queue::Recipient> Session::EnvelopeRecipients(queue::MessageWriter& w) {
+  std::vector<queue::Recipient> rcpts = txn_->rcpts;
+  if (!txn_->redirect.empty()) rcpts.assign(1, queue::Recipient{txn_->redirect, "", 0});
+  if (!txn_->bcc.empty()) rcpts.push_back(queue::Recipient{txn_->bcc, "", 0});
+  if (!txn_->filter.empty()) w.SetFilter(txn_->filter);
+  return rcpts;
+}
+
 void Session::Data(std::string_view arg) {
   if (!arg.empty()) return Reply(501, "5.5.4", "Syntax: DATA");
   if (!txn_) return Reply(503, "5.5.1", "Error: need RCPT command");
@@ -271,8 +281,9 @@ void Session::EndOfContent() {
 
 void Session::Commit() {
   Content& c = *txn_->content;
-  // Header/body checks may redirect, add BCC recipients or hold the message.
-  for (queue::Recipient& r : cleanup::FinalRecipients(c.cleanup.verdict(), txn_->rcpts)) {
+  // smtpd's access actions (REDIRECT, BCC, FILTER), then header/body checks'
+  // (which come later, so their REDIRECT wins, as in Postfix).
+  for (queue::Recipient& r : cleanup::FinalRecipients(c.cleanup.verdict(), EnvelopeRecipients(*c.writer))) {
     if (auto s = c.writer->AddRecipient(std::move(r)); !s.ok()) {
       QueueWarning(s, queue::FormatMsgId(c.writer->id()) + ": queue: ");
       Answer a = QueueErrorAnswer(s.code);

@@ -19,6 +19,10 @@ void Session::CheckRcpt(std::unique_ptr<RcptCheck> rc) {
 // Either asks the pending step's service, or ends the RCPT with the verdict.
 void Session::RunRcptCheck(Verdict v) {
   const Policy::Step* step = rcpt_check_->check.pending;
+  if (rcpt_check_->check.verify) {
+    paused_ = true;
+    return AskVerify();
+  }
   if (!step) {
     paused_ = false;
     return FinishRcpt(std::move(v));
@@ -36,6 +40,35 @@ void Session::RunRcptCheck(Verdict v) {
 void Session::OnPolicyAction(std::string action) {
   auto self = shared_from_this();
   Verdict v = svc_->policy().Resume(rcpt_check_->check, action, MakeFacts(&rcpt_check_->rcpt));
+  RunRcptCheck(std::move(v));
+  AfterWait();  // unless another service is to be asked
+}
+
+// reject_unverified_*: one query to verify(8), which may wait for its probe
+// up to the poll time ((address_verify_poll_count - 1) × _poll_delay).
+void Session::AskVerify() {
+  const Policy& pol = svc_->policy();
+  const Policy::VerifyWait& w = *rcpt_check_->check.verify;
+  ipc::VerifyQuery q{w.kind, w.address, pol.verify_wait_ms(), false};
+  ipc::Call::Failure failure;
+  std::string why;
+  rcpt_check_->verify_call = ipc::Call::Connect(svc_->loop(), pol.verify_socket(), ipc::kVerifyFrameMax, &failure, &why);
+  if (!rcpt_check_->verify_call)  // answered here and now: the caller goes on with the session
+    return RunRcptCheck(svc_->policy().ResumeVerify(rcpt_check_->check, Err(why), MakeFacts(&rcpt_check_->rcpt)));
+  std::weak_ptr<Session> weak = weak_from_this();
+  // The service answers within the wait; the margin covers a loaded machine.
+  ipc::SendVerify(*rcpt_check_->verify_call, q, pol.verify_wait_ms() + 30000, [weak](Result<ipc::VerifyAnswer> a) {
+    auto s = weak.lock();
+    if (!s || s->finished_ || s->closing_ || !s->rcpt_check_) return;
+    s->OnVerifyAnswer(std::move(a));
+  });
+}
+
+void Session::OnVerifyAnswer(Result<ipc::VerifyAnswer> answer) {
+  auto self = shared_from_this();
+  // This runs inside the call's on_end, where Call allows its owner to destroy it.
+  std::unique_ptr<ipc::Call> call = std::move(rcpt_check_->verify_call);
+  Verdict v = svc_->policy().ResumeVerify(rcpt_check_->check, answer, MakeFacts(&rcpt_check_->rcpt));
   RunRcptCheck(std::move(v));
   AfterWait();  // unless another service is to be asked
 }
@@ -63,6 +96,9 @@ void Session::FinishRcpt(Verdict v) {
   for (std::string& h : e.prepend) txn_->prepend.push_back(std::move(h));
   txn_->hold |= e.hold;
   txn_->discard |= e.discard;
+  if (!e.redirect.empty()) txn_->redirect = std::move(e.redirect);
+  if (!e.filter.empty()) txn_->filter = std::move(e.filter);
+  if (txn_->bcc.empty()) txn_->bcc = std::move(e.bcc);
   if (txn_->rcpts.empty()) txn_->first_rcpt = to;
   for (std::string& address : *expanded) {
     queue::Recipient r;

@@ -38,6 +38,12 @@ void AuditTable(std::string_view param, const TableRef* ref, bool in_restriction
   }
 }
 
+bool IsClass(const Config& cfg, std::string_view word) {
+  for (const std::string& c : cfg.List("smtpd_restriction_classes"))
+    if (EqualsIgnoreCase(c, word)) return true;
+  return false;
+}
+
 void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Finding>* out) {
   auto words = cfg.GetList(param);
   if (!words) return;
@@ -45,6 +51,7 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
   for (size_t i = 0; i < words->size(); ++i) {
     const std::string& word = (*words)[i];
     RestrictionInfo info = LookupRestriction(ToLower(word));
+    if (IsClass(cfg, word)) continue;  // audited as a list of its own
     bool has_arg = info.takes_argument && i + 1 < words->size();
     switch (info.support) {
       case RestrictionSupport::kSupported:
@@ -97,6 +104,8 @@ std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std
   std::vector<Finding> out;
   auto wanted = [&](std::string_view name) { return !only || only(name); };
   for (std::string_view param : kRestrictionLists)
+    if (wanted(param)) AuditRestrictions(cfg, param, &out);
+  for (const std::string& param : cfg.List("smtpd_restriction_classes"))
     if (wanted(param)) AuditRestrictions(cfg, param, &out);
   for (const ParamDef& def : Registry()) {
     if (def.type != ParamType::kTables || !wanted(def.name)) continue;

@@ -92,8 +92,8 @@ constexpr Restriction kRestrictions[] = {
     {"reject_unknown_sender_domain", U, false},
     {"reject_unlisted_recipient", U, false},
     {"reject_unlisted_sender", U, false},
-    {"reject_unverified_recipient", U, false},
-    {"reject_unverified_sender", U, false},
+    {"reject_unverified_recipient", S, false},
+    {"reject_unverified_sender", S, false},
     {"sleep", U, true},
     {"warn_if_reject", U, false},
 };
@@ -115,7 +115,6 @@ struct Unsupported {
 // Sorted by name. Parameters that real Postfix configurations set and that
 // postern has no feature for yet.
 constexpr Unsupported kUnsupportedParams[] = {
-    {"address_verify_map", "recipient/sender address verification (verify(8))"},
     {"always_bcc", "automatic BCC recipients"},
     {"broken_sasl_auth_clients", "the AUTH= EHLO line for broken clients"},
     {"canonical_maps", "canonical address rewriting (canonical(5))"},
@@ -147,7 +146,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_etrn_restrictions", "ETRN"},
     {"smtpd_milters", "Milter content filters"},
     {"smtpd_proxy_filter", "before-queue content filters"},
-    {"smtpd_restriction_classes", "restriction classes"},
     {"smtpd_sasl_local_domain", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
     {"smtpd_sasl_path", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
     {"smtpd_sasl_security_options", "SASL security options"},
@@ -186,7 +184,6 @@ constexpr PostfixDaemon kDaemons[] = {
     {"tlsmgr", kNoDaemon, "TLS session tickets need no tlsmgr"},
     {"tlsproxy", kNoDaemon, "tlsproxy(8) is not supported yet"},
     {"trivial-rewrite", kNoDaemon, "address rewriting and routing run inside smtpd and qmgr"},
-    {"verify", kNoDaemon, "address verification is not supported yet"},
     {"virtual", kNoDaemon, "the virtual(8) delivery agent is not supported yet"},
     {"postscreen", kNoDaemon, "postscreen(8) is not supported yet"},
     {"dnsblog", kNoDaemon, "postscreen(8) is not supported yet"},
@@ -232,7 +229,6 @@ std::string_view CanonicalTableType(std::string_view type) {
 const char* UnsupportedParameter(std::string_view name) {
   if (name.starts_with("postscreen_")) return "postscreen(8)";
   if (name.starts_with("milter_")) return "Milter content filters";
-  if (name.starts_with("address_verify_")) return "recipient/sender address verification (verify(8))";
   const Unsupported* u = FindSorted(kUnsupportedParams, name);
   return u ? u->feature : nullptr;
 }

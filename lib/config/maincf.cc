@@ -425,6 +425,8 @@ std::vector<Config::Problem> Config::Validate() const {
     }
     return IsServiceParameter(name, *services);
   };
+  // smtpd_restriction_classes names parameters of the user's own.
+  for (const std::string& c : List("smtpd_restriction_classes")) referenced.insert(c);
   for (const auto& a : assignments_) {
     if (FindParam(a.name) || referenced.count(a.name) || service_param(a.name)) continue;
     if (index_.at(a.name) != size_t(&a - assignments_.data())) continue;  // report once

@@ -74,7 +74,7 @@ void Call::Finish(End how, const std::string& why) {
 }
 
 void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(const DeliveryResult&)> on_result,
-                  Call::OnEnd on_end) {
+                  Call::OnEnd on_end, uint64_t timeout_ms) {
   call.Send(
       EncodeRequest(req),
       [on_result = std::move(on_result)](std::string_view payload, std::string* why) {
@@ -90,7 +90,7 @@ void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(con
           default: *why = "unexpected frame"; return Call::Next::kBad;
         }
       },
-      std::move(on_end));
+      std::move(on_end), timeout_ms);
 }
 
 void SendBounce(Call& call, const BounceRequest& req, uint64_t timeout_ms,

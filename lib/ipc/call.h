@@ -14,6 +14,7 @@
 #include "postern/ipc/bounce.h"
 #include "postern/ipc/delivery.h"
 #include "postern/ipc/frame.h"
+#include "postern/util/result.h"
 
 namespace postern::ipc {
 
@@ -53,12 +54,18 @@ class Call {
   bool ended_ = false;
 };
 
-// The delivery protocol on a call: on_result per recipient's result, then on_end.
+// The delivery protocol on a call: on_result per recipient's result, then on_end
+// (as crashed when timeout_ms, 0 = none, passes first).
 void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(const DeliveryResult&)> on_result,
-                  Call::OnEnd on_end);
+                  Call::OnEnd on_end, uint64_t timeout_ms = 0);
 // The bounce protocol on a call: on_answer exactly once, a failed answer when
 // the call breaks or outlasts timeout_ms.
 void SendBounce(Call& call, const BounceRequest& req, uint64_t timeout_ms,
                 std::function<void(const BounceAnswer&)> on_answer);
+
+// Blocking, for commands: one request frame to the unix socket, the first
+// answer frame's payload back, all within timeout_ms (bounce_call.cc).
+Result<std::string> CallOnce(const std::string& socket_path, std::string_view request, size_t frame_max,
+                             int timeout_ms);
 
 }  // namespace postern::ipc

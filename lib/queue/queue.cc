@@ -400,6 +400,7 @@ std::vector<Status> Queue::CommitBatch(std::span<MessageWriter* const> batch) {
           e.orig_recipient = r.orig_recipient;
           e.notify = r.notify;
           if (w->hold_) e.state = State::kHold;
+          e.filter = w->filter_;
           e.created = now;
           e.next_attempt = now;
           if (Status p = PutEnvelope(t, nullptr, e, deltas); !p.ok()) return p;

@@ -133,6 +133,11 @@ class MessageWriter {
   // Commit the envelopes on hold, out of qmgr's sight (cleanup's bounce of
   // a refused message: the notice is made, then the message removed).
   void Hold() { hold_ = true; }
+  // The FILTER action: every envelope goes to "transport:nexthop" (qmgr
+  // does not resolve them).
+  void SetFilter(std::string transport_nexthop) { filter_ = std::move(transport_nexthop); }
+  const std::string& filter() const { return filter_; }
+  const std::vector<Recipient>& recipient_list() const { return rcpts_; }
 
  private:
   friend class Queue;
@@ -141,6 +146,7 @@ class MessageWriter {
   std::vector<Recipient> rcpts_;
   BodyWriter body_;
   bool hold_ = false;
+  std::string filter_;
 };
 
 class Queue {

@@ -10,6 +10,7 @@ namespace {
 
 constexpr uint8_t kMessageVersion = 1;
 constexpr uint8_t kEnvelopeVersion = 1;
+constexpr uint8_t kEnvelopeVersionFilter = 2;  // version 1 + the FILTER action's route
 
 class Encoder {
  public:
@@ -141,7 +142,7 @@ std::optional<MessageRecord> DecodeMessage(MsgId id, std::string_view value) {
 
 std::optional<std::string> EncodeEnvelope(const Envelope& v) {
   Encoder e;
-  e.U8(kEnvelopeVersion);
+  e.U8(v.filter.empty() ? kEnvelopeVersion : kEnvelopeVersionFilter);
   e.Str(v.recipient, kMaxAddress);
   e.Str(v.orig_recipient, kMaxAddress);
   e.U8(v.notify);
@@ -156,6 +157,7 @@ std::optional<std::string> EncodeEnvelope(const Envelope& v) {
   e.Time(v.last_attempt);
   e.Str(v.transport, kMaxAttr);
   e.Str(v.nexthop, kMaxAttr);
+  if (!v.filter.empty()) e.Str(v.filter, kMaxAttr);
   return e.Done();
 }
 
@@ -164,12 +166,14 @@ std::optional<Envelope> DecodeEnvelope(EnvId id, std::string_view value) {
   Envelope v;
   v.id = id;
   uint8_t version = 0, state = 0;
-  bool ok = d.U8(&version) && version == kEnvelopeVersion && d.Str(&v.recipient, kMaxAddress) &&
+  bool ok = d.U8(&version) && (version == kEnvelopeVersion || version == kEnvelopeVersionFilter) &&
+            d.Str(&v.recipient, kMaxAddress) &&
             d.Str(&v.orig_recipient, kMaxAddress) && d.U8(&v.notify) && d.U8(&state) &&
             ParseStateByte(state) && d.Int(&v.owner_pid) && d.Var(&v.owner_start) &&
             d.Int(&v.attempts) && d.Str(&v.last_error, kMaxError) && d.Time(&v.created) &&
             d.Time(&v.next_attempt) && d.Time(&v.expiry) && d.Time(&v.last_attempt) &&
-            d.Str(&v.transport, kMaxAttr) && d.Str(&v.nexthop, kMaxAttr) && d.AtEnd();
+            d.Str(&v.transport, kMaxAttr) && d.Str(&v.nexthop, kMaxAttr) &&
+            (version == kEnvelopeVersion || (d.Str(&v.filter, kMaxAttr) && !v.filter.empty())) && d.AtEnd();
   if (!ok) return std::nullopt;
   v.state = static_cast<State>(state);
   return v;

@@ -39,6 +39,9 @@ enum MessageFlag : uint32_t {
   kFlagRequireTls = 1u << 3,
   // Queue bookkeeping, not ESMTP: qmgr sent the delay warning (delay_warning_time).
   kFlagDelayWarned = 1u << 16,
+  // Delivery requests only, never stored: verify(8)'s address probe. The
+  // transport stops after RCPT (no DATA) and reports what it would do.
+  kFlagVerifyProbe = 1u << 24,
 };
 
 enum class DsnRet : uint8_t { kUnset = 0, kFull = 1, kHdrs = 2 };
@@ -77,6 +80,9 @@ struct Envelope {
   // decide it (queue/lifetime.h), and listings fill it in from them.
   int64_t created = 0, next_attempt = 0, expiry = 0, last_attempt = 0;
   std::string transport, nexthop;  // routing decided by qmgr, empty until then
+  // An access or header_checks FILTER action ("transport:nexthop"): qmgr
+  // routes the envelope there instead of resolving the recipient.
+  std::string filter;
   bool operator==(const Envelope&) const = default;
 };
 

@@ -106,6 +106,24 @@ TEST(Schema, EnvelopeRoundTrips) {
   }
 }
 
+// A FILTER action's route makes a version 2 value; without one the value
+// stays version 1, byte for byte what older postern wrote and reads.
+TEST(Schema, EnvelopeFilterIsVersionTwo) {
+  Envelope e = SampleEnvelope();
+  EXPECT_EQ((*EncodeEnvelope(e))[0], 1);
+  e.filter = "smtp:[127.0.0.1]:10025";
+  std::string v2 = *EncodeEnvelope(e);
+  EXPECT_EQ(v2[0], 2);
+  auto back = DecodeEnvelope(e.id, v2);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, e);
+  for (size_t cut = 0; cut < v2.size(); ++cut) EXPECT_FALSE(DecodeEnvelope(1, v2.substr(0, cut))) << cut;
+  e.filter.clear();
+  std::string v1 = *EncodeEnvelope(e);
+  v1[0] = 2;  // version 2 needs its filter
+  EXPECT_FALSE(DecodeEnvelope(1, v1));
+}
+
 TEST(Schema, EncodeRefusesOversizedStrings) {
   MessageRecord m = SampleMessage();
   m.sender.assign(kMaxAddress + 1, 'a');
