@@ -27,16 +27,21 @@ smtp::Address Addr(std::string_view path) {
 
 // The restrictions' verdict on one RCPT of client (no name) after HELO helo;
 // policy services answer with `actions` in turn ("<none>" when they run out).
-Verdict CheckRcpt(Policy& p, std::string_view client, std::string_view helo, std::string_view sender,
-                  std::string_view rcpt, std::vector<std::string> actions = {}, Effects* effects = nullptr,
-                  std::vector<std::string>* asked = nullptr) {
-  smtp::Address s = Addr(sender), r = Addr(rcpt);
+Facts FactsOf(std::string_view client, std::string_view helo, const smtp::Address& s, const smtp::Address& r) {
   Facts f;
   f.client_name = "unknown";
   f.client_addr = client;
   f.helo = helo;
   f.sender = &s;
   f.recipient = &r;
+  return f;
+}
+
+Verdict CheckRcpt(Policy& p, std::string_view client, std::string_view helo, std::string_view sender,
+                  std::string_view rcpt, std::vector<std::string> actions = {}, Effects* effects = nullptr,
+                  std::vector<std::string>* asked = nullptr) {
+  smtp::Address s = Addr(sender), r = Addr(rcpt);
+  Facts f = FactsOf(client, helo, s, r);
   Policy::Check c;
   Verdict v = p.CheckRecipient(c, f);
   size_t next = 0;
@@ -399,12 +404,7 @@ TEST(Policy, EnvelopeActionsLastOrFirstWins) {
 Verdict CheckVerified(Policy& p, std::string_view sender, std::string_view rcpt,
                       std::vector<ipc::VerifyAnswer> answers, std::vector<std::string>* asked = nullptr) {
   smtp::Address s = Addr(sender), r = Addr(rcpt);
-  Facts f;
-  f.client_name = "unknown";
-  f.client_addr = "127.0.0.1";
-  f.helo = "h";
-  f.sender = &s;
-  f.recipient = &r;
+  Facts f = FactsOf("127.0.0.1", "h", s, r);
   Policy::Check c;
   Verdict v = p.CheckRecipient(c, f);
   size_t next = 0;

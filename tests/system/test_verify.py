@@ -7,24 +7,21 @@ import os
 import subprocess
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import BIN, free_port, wait_for
+from conftest import BIN, wait_for
+from test_smtp_client import Sink
 from test_smtpd import start_smtpd
 
 
-class ProbeSink:
-    """aiosmtpd on 127.0.0.3 counting the commands it gets; RCPT answers by
-    rules (substring of the address -> reply), after `rcpt_delay` seconds."""
+class ProbeSink(Sink):
+    """test_smtp_client's Sink on 127.0.0.3 that also counts the commands it
+    gets; RCPT answers by rules after `rcpt_delay` seconds."""
 
     def __init__(self, rules=None, rcpt_delay=0.0):
-        self.rules = rules or {}
         self.rcpt_delay = rcpt_delay
         self.counts = {"MAIL": 0, "RCPT": 0, "DATA": 0, "RSET": 0}
         self.senders = []
-        self.port = free_port("127.0.0.3")
-        self.controller = Controller(self, hostname="127.0.0.3", port=self.port)
-        self.controller.start()
+        super().__init__("127.0.0.3", rules=rules)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.counts["MAIL"] += 1
@@ -36,22 +33,15 @@ class ProbeSink:
         self.counts["RCPT"] += 1
         if self.rcpt_delay:
             await asyncio.sleep(self.rcpt_delay)
-        for needle, reply in self.rules.items():
-            if needle in address:
-                return reply
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 Ok"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
     async def handle_DATA(self, server, session, envelope):
         self.counts["DATA"] += 1
-        return "250 2.0.0 Ok"
+        return await super().handle_DATA(server, session, envelope)
 
     async def handle_RSET(self, server, session, envelope):
         self.counts["RSET"] += 1
         return "250 2.0.0 Ok"
-
-    def stop(self):
-        self.controller.stop()
 
 
 @pytest.fixture
