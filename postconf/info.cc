@@ -30,9 +30,11 @@ void ShowTls(const std::string& what) {
 void ShowInfo(const Options& o) {
   if (o.mode & kShowMaps) return PrintLines(config::SupportedTableTypes());
   if (o.mode & kShowLocks) return PrintLines(config::MailboxLockTypes());
-  // smtpd checks smtpd_sasl_password_maps and the clients send PLAIN/LOGIN
-  // themselves: no Cyrus or Dovecot plug-in, so no types, as Postfix built without SASL.
-  if (o.mode & (kShowSaslServer | kShowSaslClient)) return;
+  // smtpd_sasl_type: Dovecot's auth server, or postern's own password
+  // tables (smtpd/auth.cc). The smtp/lmtp clients send PLAIN/LOGIN
+  // themselves, no plug-in: no client types, as Postfix built without Cyrus.
+  if (o.mode & kShowSaslServer) return PrintLines(std::initializer_list<std::string>{"dovecot", "postern"});
+  if (o.mode & kShowSaslClient) return;
   if (o.mode & kShowTls) ShowTls(o.tls_query);
 }
 

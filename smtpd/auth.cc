@@ -66,6 +66,15 @@ void AfterVerify(uv_work_t* req, int) {
   done(o);
 }
 
+// smtpd_sasl_path: inet:host:port, or a socket path; a relative one is
+// under queue_directory, as Postfix's private/auth.
+std::string DovecotEndpoint(const config::Config& cfg) {
+  std::string path = cfg.Str("smtpd_sasl_path");
+  if (StartsWith(path, "inet:") || StartsWith(path, "/")) return path;
+  if (StartsWith(path, "unix:")) path = path.substr(5);
+  return StartsWith(path, "/") ? path : cfg.Str("queue_directory") + "/" + path;
+}
+
 Result<std::string> MakeDummyHash() {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   if (!crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt))
@@ -95,9 +104,27 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Load(const config::Config&
   auto delay = cfg.GetTime("smtpd_sasl_failure_delay");
   if (!delay) return Err(delay.error());
   s.failure_delay_ms = uint64_t(delay->count()) * 1000;
-  s.mechanisms = {"PLAIN", "LOGIN"};
+  for (auto [name, out] : {std::pair{"smtpd_sasl_security_options", &s.security_options},
+                           std::pair{"smtpd_sasl_tls_security_options", &s.tls_security_options}}) {
+    auto v = cfg.GetList(name);
+    if (!v) return Err(v.error());
+    *out = std::move(*v);
+  }
+  s.type = cfg.Str("smtpd_sasl_type");
+  s.service = cfg.Str("smtpd_sasl_service");
   std::unique_ptr<Authenticator> a(new Authenticator(loop, std::move(s)));
   if (!a->s_.enable) return a;
+  if (a->s_.type == "dovecot") {
+    a->dovecot_ = std::make_unique<dovecot::Client>(loop, DovecotEndpoint(cfg));
+    a->dovecot_->Connect();  // the mechanisms are known before the first EHLO, mostly
+    return a;
+  }
+  if (a->s_.type != "postern") {
+    log::Warning("smtpd_sasl_type = {} is not supported (postern, dovecot); AUTH is not offered (454 4.7.0)",
+                 a->s_.type);
+    a->broken_ = true;
+    return a;
+  }
 
   // Without a usable password table the worker still serves mail: AUTH is
   // not offered and, when a client tries it anyway, answers 454 4.7.0.
@@ -119,6 +146,16 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Load(const config::Config&
 }
 
 Authenticator::~Authenticator() { smtp::WipeSecret(&dummy_hash_); }
+
+std::vector<std::string> Authenticator::Mechanisms(bool tls) const {
+  const auto& options = tls ? s_.tls_security_options : s_.security_options;
+  if (!dovecot_) {
+    dovecot::Mechanism plain{.name = "PLAIN", .plaintext = true}, login{.name = "LOGIN", .plaintext = true};
+    return dovecot::Allowed({plain, login}, options);
+  }
+  if (!dovecot_->mechanisms()) return {};
+  return dovecot::Allowed(*dovecot_->mechanisms(), options);
+}
 
 void Authenticator::Verify(const std::string& user, std::string password, std::function<void(AuthOutcome)> done) {
   auto w = std::make_unique<VerifyWork>();

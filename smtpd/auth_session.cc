@@ -12,28 +12,37 @@ namespace postern::smtpd {
 
 bool Session::AuthOffered() const {
   const AuthSettings& a = svc_->auth().settings();
-  return a.enable && !svc_->auth().broken() && (!a.tls_auth_only || tls_active());
+  return a.enable && !svc_->auth().broken() && (!a.tls_auth_only || tls_active()) &&
+         !svc_->auth().Mechanisms(tls_active()).empty();
 }
 
 std::string Session::AuthEhloLine() const {
   std::string line = "AUTH";
-  for (const std::string& m : svc_->auth().settings().mechanisms) line += " " + m;
+  for (const std::string& m : svc_->auth().Mechanisms(tls_active())) line += " " + m;
   return line;
 }
 
 void Session::Auth(std::string_view arg) {
-  if (svc_->auth().settings().enable && svc_->auth().broken())
+  const AuthSettings& a = svc_->auth().settings();
+  if (a.enable && svc_->auth().broken())
     return Reply(454, "4.7.0", "Temporary authentication failure: Server configuration error");
+  // Dovecot has not told this process its mechanisms yet: it is down.
+  dovecot::Client* dc = svc_->auth().dovecot();
+  if (a.enable && dc && !dc->mechanisms() && (!a.tls_auth_only || tls_active())) {
+    dc->Connect();
+    return Reply(454, "4.7.0", "Temporary authentication failure");
+  }
   if (!AuthOffered()) return Reply(503, "5.5.1", "Error: authentication not enabled");
   if (!esmtp_) return Reply(503, "5.5.1", "Error: send EHLO first");
   if (auth_.authenticated()) return Reply(503, "5.5.1", "Error: already authenticated");
   if (txn_) return Reply(503, "5.5.1", "Error: MAIL transaction in progress");
   auto cmd = smtp::ParseAuthCommand(arg);
   if (!cmd) return Reply(501, "5.5.4", "Syntax: AUTH mechanism");
-  const auto& mechs = svc_->auth().settings().mechanisms;
+  const auto mechs = svc_->auth().Mechanisms(tls_active());
   if (std::find(mechs.begin(), mechs.end(), cmd->mechanism) == mechs.end())
     return Reply(504, "5.5.4", "Unsupported authentication mechanism");
   auth_.mechanism = cmd->mechanism;
+  if (dc) return AuthDovecotStart(std::move(cmd->initial));
   if (cmd->mechanism == "PLAIN") {
     auth_.step = AuthState::Step::kPlainResponse;
     if (!cmd->initial) return AuthChallenge("");
@@ -53,6 +62,7 @@ void Session::AuthChallenge(std::string_view text) {
 }
 
 void Session::AuthAbort(int code, std::string_view enh, std::string_view text) {
+  AuthDovecotForget();
   auth_.step = AuthState::Step::kNone;
   smtp::WipeSecret(&auth_.login_user);
   Reply(code, enh, text);
@@ -60,6 +70,7 @@ void Session::AuthAbort(int code, std::string_view enh, std::string_view text) {
 
 void Session::AuthResponse(std::string_view line) {
   if (smtp::IsSaslCancel(line)) return AuthAbort(501, "5.7.0", "Authentication aborted");
+  if (auth_.step == AuthState::Step::kDovecotResponse) return AuthDovecotContinue(line);
   if (line.size() > smtp::kSaslResponseMax) return AuthAbort(500, "5.5.6", "Authentication exchange line is too long");
   auto decoded = smtp::Base64Decode(line, smtp::kSaslFieldMax * 3 + 2);
   if (!decoded) return AuthGarbage("Cannot decode response");
@@ -131,7 +142,8 @@ void Session::AuthVerify(std::string user, std::string password) {
   });
 }
 
-void Session::AuthDone(AuthOutcome o, const std::string& user) {
+// reason: Dovecot's reason= of a failure (already printable), else empty.
+void Session::AuthDone(AuthOutcome o, const std::string& user, std::string reason) {
   const AuthSettings& a = svc_->auth().settings();
   if (o == AuthOutcome::kOk) {
     auth_.username = user;
@@ -141,12 +153,12 @@ void Session::AuthDone(AuthOutcome o, const std::string& user) {
   }
   if (o == AuthOutcome::kTempFail) return AuthResume(454, "4.7.0", "Temporary authentication failure");
   ++auth_.failures;
-  log::Warning("{}: SASL {} authentication failed: authentication failure, sasl_username={}", Who(),
-               auth_.mechanism, user);
+  log::Warning("{}: SASL {} authentication failed: {}{}", Who(), auth_.mechanism,
+               reason.empty() ? "authentication failure" : reason, user.empty() ? "" : ", sasl_username=" + user);
   // Each failure waits before its answer: a password guesser gets few tries a second.
-  timer_.Start(a.failure_delay_ms, 0, [this, max = a.max_failures] {
+  timer_.Start(a.failure_delay_ms, 0, [this, max = a.max_failures, reason = std::move(reason)] {
     if (auth_.failures >= max) return AuthTooManyFailures();
-    AuthResume(535, "5.7.8", "Error: authentication failed");
+    AuthResume(535, "5.7.8", reason.empty() ? "Error: authentication failed" : "Error: authentication failed: " + reason);
   });
 }
 

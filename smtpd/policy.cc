@@ -13,6 +13,7 @@
 
 #include "postern/config/compat.h"
 #include "postern/log/log.h"
+#include "postern/route/route.h"
 #include "postern/smtp/reply.h"
 #include "postern/util/strings.h"
 
@@ -301,20 +302,12 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   if (!slm) return Err(slm.error());
   p->sender_login_ = std::move(*slm);
 
-  for (const std::string& e : cfg.List("virtual_mailbox_domains")) {
-    if (e.find(':') == std::string::npos) {
-      p->virtual_mailbox_names_.push_back(NormalDomain(e));
-      continue;
-    }
-    auto t = table::Open(e);
-    if (!t) {
-      log::Warning("virtual_mailbox_domains: {}", t.error());  // its domains meet relay control instead
-      continue;
-    }
-    p->virtual_mailbox_tables_.push_back(std::shared_ptr<table::Table>(std::move(*t)));
-  }
+  // postern has no virtual(8) agent: with the default virtual_transport its
+  // domains are refused with 451 4.3.5, never taken and left to rot.
+  p->virtual_agent_missing_ = route::ParseSpec(cfg.Str("virtual_transport")).transport == "virtual";
   for (auto [param, maps] : {std::pair{"local_recipient_maps", &p->local_maps_},
-                             std::pair{"relay_recipient_maps", &p->relay_maps_}}) {
+                             std::pair{"relay_recipient_maps", &p->relay_maps_},
+                             std::pair{"virtual_mailbox_maps", &p->virtual_mailbox_maps_}}) {
     auto refs = cfg.GetTables(param);
     if (!refs) return Err(refs.error());
     if (refs->empty()) continue;
@@ -550,7 +543,7 @@ Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
   // resolve_numeric_domain makes it user@[192.0.2.1].
   if (!c.started && f.recipient && dest_.RefusedNumeric(f.recipient->domain))
     return Make(501, "5.1.3", "Bad recipient address syntax");
-  if (!c.started && f.recipient && VirtualMailboxDomain(f.recipient->domain)) {
+  if (!c.started && f.recipient && virtual_agent_missing_ && VirtualMailboxDomain(f.recipient->domain)) {
     log::Warning("virtual_mailbox_domains: {}: the virtual(8) delivery agent is not supported by postern yet; "
                  "answering 451 4.3.5",
                  f.recipient->domain);
@@ -688,38 +681,53 @@ Verdict Policy::Finalize(Check& c, Verdict v) const {
   return v;
 }
 
-bool Policy::VirtualMailboxDomain(std::string_view domain) const {
+bool Policy::VirtualMailboxDomain(std::string_view domain) {
   if (domain.empty()) return false;
-  std::string d = NormalDomain(domain);
-  if (std::find(virtual_mailbox_names_.begin(), virtual_mailbox_names_.end(), d) != virtual_mailbox_names_.end())
-    return true;
-  for (const auto& t : virtual_mailbox_tables_) {
-    auto r = t->Lookup(d);
-    if (!r || r->has_value()) return true;  // a table that fails refuses too (451)
-  }
-  return false;
+  auto d = dest_.Classify(domain);
+  return !d || *d == Destination::kVirtualMailbox;  // a table that fails refuses too (451)
 }
 
-// Postfix's local_recipient_maps and relay_recipient_maps: a recipient in
-// mydestination, or in relay_domains, must be in its table (user@domain,
-// user, user without its extension; relay: user@domain, user+ext stripped,
-// @domain) or be a virtual alias; an empty parameter accepts everyone.
+// Postfix's smtpd_reject_unlisted_recipient: a recipient in mydestination,
+// relay_domains or virtual_mailbox_domains must be in local_recipient_maps
+// (user@domain, user, user without its extension), relay_recipient_maps or
+// virtual_mailbox_maps (user@domain, user+ext stripped, @domain), or be a
+// virtual alias; an empty parameter accepts everyone. In a virtual alias
+// domain only aliases are known.
 Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
   std::string subject = "<" + rcpt.Canonical() + ">";
-  auto d = Classify(rcpt);
-  if (!d) {
-    log::Warning("{}", d.error());
+  auto temp = [&](std::string_view param, const std::string& why) {
+    log::Warning("{}{}{}", param, param.empty() ? "" : ": ", why);
     return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
-  }
+  };
+  auto d = Classify(rcpt);
+  if (!d) return temp("", d.error());
   if (*d == Destination::kRemote || smtp::HasRoutingChars(rcpt.local)) return Verdict::Permit();
   bool local = *d == Destination::kLocal;
-  const RecipientMaps& maps = local ? local_maps_ : relay_maps_;
-  const char* param = local ? "local_recipient_maps" : "relay_recipient_maps";
-  if (!maps.error.empty()) {
-    log::Warning("{}: {}", param, maps.error);
-    return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
+  const RecipientMaps* maps = nullptr;
+  const char *param = "", *table = "virtual alias";
+  if (local) maps = &local_maps_, param = "local_recipient_maps", table = "local recipient";
+  if (*d == Destination::kRelay) maps = &relay_maps_, param = "relay_recipient_maps", table = "relay recipient";
+  if (*d == Destination::kVirtualMailbox)
+    maps = &virtual_mailbox_maps_, param = "virtual_mailbox_maps", table = "virtual mailbox";
+  if (maps) {
+    if (!maps->error.empty()) return temp(param, maps->error);
+    if (!maps->tables) return Verdict::Permit();
+    auto hit = LookupRecipient(*maps->tables, rcpt, local);
+    if (!hit) return temp(param, hit.error());
+    if (*hit) return Verdict::Permit();
   }
-  if (!maps.tables) return Verdict::Permit();
+  // As Postfix: a virtual alias makes an address known.
+  if (!virtual_error_.empty() && !maps) return temp("virtual_alias_maps", virtual_error_);
+  if (!virtual_.empty()) {
+    auto e = virtual_.Expand(rcpt.Canonical());
+    if (!e) return temp("virtual_alias_maps", e.error());
+    if (e->size() != 1 || !EqualsIgnoreCase(e->front(), rcpt.Canonical())) return Verdict::Permit();
+  }
+  return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in " + table + " table");
+}
+
+// The keys of one recipient in a recipient table, most specific first.
+Result<bool> Policy::LookupRecipient(table::TableList& maps, const smtp::Address& rcpt, bool local) {
   std::string user = ToLower(rcpt.local), domain = NormalDomain(rcpt.domain);
   std::string bare = user;
   if (!recipient_delimiter_.empty()) {
@@ -732,24 +740,11 @@ Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
   if (bare != user) keys.push_back(local ? bare : bare + "@" + domain);
   if (!local) keys.push_back("@" + domain);
   for (const std::string& k : keys) {
-    auto r = maps.tables->Lookup(k);
-    if (!r) {
-      log::Warning("{}: {}", param, r.error());
-      return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
-    }
-    if (r->has_value()) return Verdict::Permit();
+    auto r = maps.Lookup(k);
+    if (!r) return Err(r.error());
+    if (r->has_value()) return true;
   }
-  // As Postfix: a virtual alias makes an address known.
-  if (!virtual_.empty()) {
-    auto e = virtual_.Expand(rcpt.Canonical());
-    if (!e) {
-      log::Warning("virtual_alias_maps: {}", e.error());
-      return Make(451, "4.3.0", subject + ": Temporary lookup failure", true);
-    }
-    if (e->size() != 1 || !EqualsIgnoreCase(e->front(), rcpt.Canonical())) return Verdict::Permit();
-  }
-  return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in " +
-                                (local ? "local" : "relay") + " recipient table");
+  return false;
 }
 
 Result<std::vector<std::string>> Policy::ExpandVirtual(std::string_view address) {

@@ -202,11 +202,12 @@ class Policy {
   SenderLogin sender_login_;      // smtpd_sender_login_maps
   rewrite::VirtualAliases virtual_;
   std::string virtual_error_;  // why virtual_alias_maps could not be opened
-  // virtual_mailbox_domains: names and type:table entries. postern has no
-  // virtual(8) routing: mail for them is refused with 451 4.3.5, never taken.
-  std::vector<std::string> virtual_mailbox_names_;
-  std::vector<std::shared_ptr<table::Table>> virtual_mailbox_tables_;
-  bool VirtualMailboxDomain(std::string_view domain) const;
+  RecipientMaps virtual_mailbox_maps_;  // virtual_mailbox_maps
+  // virtual_transport is Postfix's virtual(8), which postern lacks: mail for
+  // virtual_mailbox_domains is refused with 451 4.3.5, never taken.
+  bool virtual_agent_missing_ = false;
+  bool VirtualMailboxDomain(std::string_view domain);
+  Result<bool> LookupRecipient(table::TableList& maps, const smtp::Address& rcpt, bool local);
 };
 
 // "<name[addr]>" etc.: the thing a rejection names, per stage.

@@ -14,6 +14,8 @@ namespace {
 
 uint64_t Ms(std::chrono::milliseconds d) { return uint64_t(d.count()); }
 
+}  // namespace
+
 // inet:host:port → address and port; a host name is resolved once, here
 // (Postfix's policy services live on localhost or a fixed address).
 Result<std::pair<dns::IpAddress, uint16_t>> InetTarget(std::string_view ep) {
@@ -39,8 +41,6 @@ Result<std::pair<dns::IpAddress, uint16_t>> InetTarget(std::string_view ep) {
   if (!a) return Err(host + ": no address");
   return std::make_pair(*a, uint16_t(port));
 }
-
-}  // namespace
 
 Client::Client(uv_loop_t* loop, ServiceSpec spec)
     : loop_(loop), spec_(std::move(spec)), connector_(loop), timer_(loop), idle_(loop), kick_(loop) {

@@ -104,6 +104,7 @@ Session::Session(Service* svc, server::Client c)
 
 Session::~Session() {
   if (counted_) svc_->RemoveClient(client_addr_);
+  AuthDovecotForget();
 }
 
 void Session::Start() {

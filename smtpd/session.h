@@ -185,10 +185,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void AuthTooManyFailures();
   void AuthResponse(std::string_view line);
   void AuthVerify(std::string user, std::string password);
-  void AuthDone(AuthOutcome o, const std::string& user);
+  void AuthDone(AuthOutcome o, const std::string& user, std::string reason = {});
   void AuthResume(int code, std::string_view enh, std::string_view text);
   std::string AuthLogSuffix() const;
   std::string AuthReceivedInfo() const;  // "(Authenticated sender: user)" when enabled
+
+  // auth_dovecot.cc: AUTH relayed to Dovecot's auth server (smtpd_sasl_type = dovecot).
+  bool AuthWaitForMechanisms(std::string_view helo_arg);  // true: EHLO waits for the handshake
+  void AuthDovecotStart(std::optional<std::string> initial);
+  void AuthDovecotSend(std::optional<std::string> initial);
+  void AuthDovecotContinue(std::string_view line);
+  void AuthDovecotAnswer(dovecot::Client::Answer a);
+  void AuthDovecotForget();
 
   // tls.cc: STARTTLS and wrapper mode.
   void Starttls(std::string_view arg);

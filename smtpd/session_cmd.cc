@@ -44,6 +44,7 @@ void Session::Helo(std::string_view arg, bool ehlo) {
     Reply(501, "5.5.2", ehlo ? "Error: EHLO argument longer than 255 octets" : "Error: HELO argument longer than 255 octets");
     return;
   }
+  if (ehlo && AuthWaitForMechanisms(arg)) return;
   ResetTxn();
   helo_ = std::string(arg);
   esmtp_ = ehlo;

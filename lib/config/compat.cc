@@ -147,10 +147,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_milters", "Milter content filters"},
     {"smtpd_proxy_filter", "before-queue content filters"},
     {"smtpd_sasl_local_domain", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
-    {"smtpd_sasl_path", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
-    {"smtpd_sasl_security_options", "SASL security options"},
-    {"smtpd_sasl_tls_security_options", "SASL security options"},
-    {"smtpd_sasl_type", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
     {"smtpd_tls_CAfile", "client certificates in smtpd"},
     {"smtpd_tls_CApath", "client certificates in smtpd"},
     {"smtpd_tls_ask_ccert", "client certificates in smtpd"},
@@ -158,10 +154,7 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_tls_session_cache_database", "a TLS session cache database (postern uses session tickets)"},
     {"virtual_gid_maps", "the virtual(8) delivery agent"},
     {"virtual_mailbox_base", "the virtual(8) delivery agent"},
-    {"virtual_mailbox_domains", "the virtual(8) delivery agent"},
-    {"virtual_mailbox_maps", "the virtual(8) delivery agent"},
     {"virtual_minimum_uid", "the virtual(8) delivery agent"},
-    {"virtual_transport", "the virtual(8) delivery agent"},
     {"virtual_uid_maps", "the virtual(8) delivery agent"},
 };
 

@@ -286,6 +286,11 @@ constexpr ParamDef kParams[] = {
     {"smtpd_sasl_failure_delay", T::kTime, "1s", "delay before each answer to a failed AUTH (postern)"},
     {"smtpd_sasl_max_failures", T::kInt, "3", "failed AUTH attempts after which smtpd answers 421 and disconnects (postern)"},
     {"smtpd_sasl_password_maps", T::kTables, "", "tables of AUTH user name to crypt hash (yescrypt, bcrypt, SHA-crypt; see postern encrypt)"},
+    {"smtpd_sasl_path", T::kString, "smtpd", "with smtpd_sasl_type = dovecot: Dovecot's auth socket, a path (relative: under queue_directory, e.g. private/auth) or inet:host:port"},
+    {"smtpd_sasl_security_options", T::kList, "noanonymous", "AUTH mechanisms not offered before TLS: noanonymous, noplaintext (PLAIN, LOGIN), noactive, nodictionary, mutual_auth, forward_secrecy"},
+    {"smtpd_sasl_service", T::kString, "smtp", "service name that smtpd gives Dovecot's auth server (service=)"},
+    {"smtpd_sasl_tls_security_options", T::kList, "$smtpd_sasl_security_options", "smtpd_sasl_security_options in force over a TLS connection"},
+    {"smtpd_sasl_type", T::kString, "postern", "who checks AUTH passwords: postern (smtpd_sasl_password_maps) or dovecot (Dovecot's auth server at smtpd_sasl_path); Postfix's default, cyrus, is not supported"},
     {"smtpd_sender_login_maps", T::kTables, "", "tables of sender address (or @domain) to the AUTH users that own it"},
     {"smtpd_sender_restrictions", T::kList, "", "restrictions applied to MAIL FROM"},
     {"smtpd_soft_error_limit", T::kInt, "10", "errors after which smtpd delays each error reply"},
@@ -322,9 +327,13 @@ constexpr ParamDef kParams[] = {
     {"unverified_sender_reject_code", T::kInt, "450", "reply code of reject_unverified_sender for an address the probe found undeliverable"},
     {"unverified_sender_reject_reason", T::kString, "", "text of reject_unverified_sender's rejection instead of the probe's reply (empty: undeliverable address: the reply)"},
     {"unverified_sender_tempfail_action", T::kString, "defer_if_permit", "access(5) action of reject_unverified_sender when the probe failed temporarily"},
+    {"virtual_alias_domains", T::kList, "$virtual_alias_maps", "domains whose every address is a virtual alias (names or type:table); other addresses in them are refused at RCPT (User unknown in virtual alias table)"},
     {"virtual_alias_expansion_limit", T::kInt, "1000", "most final recipients one virtual alias expansion may produce"},
     {"virtual_alias_maps", T::kTables, "", "tables that rewrite recipient addresses before delivery"},
     {"virtual_alias_recursion_limit", T::kInt, "1000", "deepest nesting of a virtual alias expansion"},
+    {"virtual_mailbox_domains", T::kList, "$virtual_mailbox_maps", "domains whose mail goes to virtual_transport (names or type:table)"},
+    {"virtual_mailbox_maps", T::kTables, "", "tables of the valid addresses (user@domain, @domain) of virtual_mailbox_domains; others are refused at RCPT (User unknown in virtual mailbox table)"},
+    {"virtual_transport", T::kString, "virtual", "transport[:nexthop] of mail for virtual_mailbox_domains, e.g. lmtp:unix:private/dovecot-lmtp (postern has no virtual(8) agent: the default is refused with 451 4.3.5)"},
 };
 
 }  // namespace

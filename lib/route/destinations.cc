@@ -1,5 +1,5 @@
-// route/destinations.cc — mydestination, relay_domains and our own address
-// literals, matched as Postfix's resolve_local and match_list do.
+// route/destinations.cc — mydestination, the virtual domains, relay_domains
+// and our own address literals, matched as Postfix's resolve and match_list do.
 #include "postern/route/destinations.h"
 
 #include <algorithm>
@@ -98,7 +98,27 @@ Result<Destinations> Destinations::FromConfig(const config::Config& cfg) {
   if (!numeric) return Err(numeric.error());
   auto own = OwnAddresses::FromConfig(cfg, true);
   if (!own) return Err(own.error());
-  return Make(*mydest, *relay, std::move(*own), *numeric);
+  auto d = Make(*mydest, *relay, std::move(*own), *numeric);
+  if (!d) return d;
+  auto alias = cfg.GetList("virtual_alias_domains");
+  if (!alias) return Err(alias.error());
+  auto mailbox = cfg.GetList("virtual_mailbox_domains");
+  if (!mailbox) return Err(mailbox.error());
+  d->SetVirtual(*alias, *mailbox);
+  return d;
+}
+
+void Destinations::SetVirtual(const std::vector<std::string>& alias_domains,
+                              const std::vector<std::string>& mailbox_domains) {
+  // A table that does not open (the default is $virtual_alias_maps) makes
+  // every domain that is not local wait, as Postfix's resolve does, rather
+  // than stopping the program.
+  auto alias = MakeList(alias_domains, false);
+  if (!alias) virtual_error_ = "virtual_alias_domains: " + alias.error();
+  else virtual_alias_ = std::move(*alias);
+  auto mailbox = MakeList(mailbox_domains, false);
+  if (!mailbox) virtual_error_ = "virtual_mailbox_domains: " + mailbox.error();
+  else virtual_mailbox_ = std::move(*mailbox);
 }
 
 std::string Destinations::Canonical(std::string_view domain) const {
@@ -128,6 +148,14 @@ Result<Destination> Destinations::Classify(std::string_view domain) {
   if (*mine) return Destination::kLocal;
   std::string d = Canonical(domain);
   if (d.empty() || d.back() == '.') return Destination::kRemote;
+  // Postfix's resolve order: local, virtual alias, virtual mailbox, relay.
+  if (!virtual_error_.empty()) return Err(virtual_error_);
+  auto alias = Matches(virtual_alias_, d);
+  if (!alias) return Err("virtual_alias_domains: " + alias.error());
+  if (*alias) return Destination::kVirtualAlias;
+  auto mailbox = Matches(virtual_mailbox_, d);
+  if (!mailbox) return Err("virtual_mailbox_domains: " + mailbox.error());
+  if (*mailbox) return Destination::kVirtualMailbox;
   auto relay = Matches(relay_domains_, d);
   if (!relay) return Err("relay_domains: " + relay.error());
   return *relay ? Destination::kRelay : Destination::kRemote;

@@ -1,6 +1,7 @@
 // route/destinations.h — THE answer to "is this domain mine?" (Postfix's
 // resolve_local) and "do I relay to it?", shared by smtpd's restrictions and
-// qmgr's routing so that the two can never disagree.
+// qmgr's routing so that the two can never disagree; also Postfix's virtual
+// alias and virtual mailbox domain classes.
 #pragma once
 
 #include <string>
@@ -18,9 +19,11 @@ class Config;
 namespace postern::route {
 
 enum class Destination {
-  kLocal,   // mydestination, or a literal of one of our addresses
-  kRelay,   // relay_domains
-  kRemote,  // anything else
+  kLocal,           // mydestination, or a literal of one of our addresses
+  kVirtualAlias,    // virtual_alias_domains: every address must be an alias
+  kVirtualMailbox,  // virtual_mailbox_domains: virtual_transport delivers
+  kRelay,           // relay_domains
+  kRemote,          // anything else
 };
 
 class Destinations {
@@ -33,6 +36,11 @@ class Destinations {
   static Result<Destinations> Make(const std::vector<std::string>& mydestination,
                                    const std::vector<std::string>& relay_domains, OwnAddresses own,
                                    bool resolve_numeric_domain);
+
+  // virtual_alias_domains and virtual_mailbox_domains (names, exact, or
+  // type:table), classified after mydestination and before relay_domains.
+  void SetVirtual(const std::vector<std::string>& alias_domains,
+                          const std::vector<std::string>& mailbox_domains);
 
   // The domain as resolve compares it: lower case, one trailing dot removed,
   // and under resolve_numeric_domain a bare address ("192.0.2.1") as its
@@ -58,7 +66,8 @@ class Destinations {
   static Result<DomainList> MakeList(const std::vector<std::string>& entries, bool parents);
   static Result<bool> Matches(DomainList& list, std::string_view domain);
 
-  DomainList mydestination_, relay_domains_;
+  DomainList mydestination_, relay_domains_, virtual_alias_, virtual_mailbox_;
+  std::string virtual_error_;  // a virtual domain table that did not open
   OwnAddresses own_;
   bool resolve_numeric_ = false;
 };

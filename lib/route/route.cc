@@ -98,6 +98,7 @@ Result<Router> Router::Make(Settings s, table::TableList transport_maps) {
   auto dest = Destinations::Make(s.mydestination, s.relay_domains, s.own, s.resolve_numeric_domain);
   if (!dest) return Err(dest.error());
   r.dest_ = std::move(*dest);
+  r.dest_.SetVirtual(s.virtual_alias_domains, s.virtual_mailbox_domains);
   r.maps_ = std::move(transport_maps);
   r.s_ = std::move(s);
   return r;
@@ -115,6 +116,7 @@ Result<Router> Router::FromConfig(const config::Config& cfg) {
                                                          {"default_transport", &s.default_transport},
                                                          {"local_transport", &s.local_transport},
                                                          {"relay_transport", &s.relay_transport},
+                                                         {"virtual_transport", &s.virtual_transport},
                                                          {"myhostname", &s.myhostname},
                                                          {"recipient_delimiter", &s.recipient_delimiter}};
   for (auto [name, out] : fields) {
@@ -126,6 +128,12 @@ Result<Router> Router::FromConfig(const config::Config& cfg) {
   if (!relay) return Err(relay.error());
   s.mydestination = std::move(*mydest);
   s.relay_domains = std::move(*relay);
+  for (auto [name, out] : {std::pair{"virtual_alias_domains", &s.virtual_alias_domains},
+                           std::pair{"virtual_mailbox_domains", &s.virtual_mailbox_domains}}) {
+    auto l = cfg.GetList(name);
+    if (!l) return Err(l.error());
+    *out = std::move(*l);
+  }
   auto numeric = cfg.GetBool("resolve_numeric_domain");
   if (!numeric) return Err(numeric.error());
   s.resolve_numeric_domain = *numeric;
@@ -191,6 +199,12 @@ Result<Route> Router::Resolve(std::string_view recipient) {
   if (*cls == Destination::kLocal) {
     r = ParseSpec(s_.local_transport);
     if (r.nexthop.empty()) r.nexthop = s_.myhostname;
+  } else if (*cls == Destination::kVirtualAlias) {
+    // Not an alias (smtpd refuses these at RCPT): Postfix's error transport.
+    r = Route{"error", "User unknown in virtual alias table"};
+  } else if (*cls == Destination::kVirtualMailbox) {
+    r = ParseSpec(s_.virtual_transport);
+    if (r.nexthop.empty()) r.nexthop = domain;
   } else {
     r = ParseSpec(*cls == Destination::kRelay ? s_.relay_transport : s_.default_transport);
     // Precedence: the transport's own nexthop, relayhost, the domain.

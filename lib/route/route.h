@@ -1,5 +1,6 @@
 // route/route.h — where a recipient goes: Postfix's trivial-rewrite resolve
-// (our domains and address literals → local_transport, relay_domains →
+// (our domains and address literals → local_transport, virtual mailbox
+// domains → virtual_transport, virtual alias domains → error, relay_domains →
 // relay_transport, else default_transport; relayhost for remote mail) and
 // then transport(5) maps. "Ours" is decided by destinations.h.
 #pragma once
@@ -54,10 +55,12 @@ Result<uint16_t> ParsePort(std::string_view text);
 struct Settings {
   std::vector<std::string> mydestination;  // domains (exact) or type:table
   std::vector<std::string> relay_domains;  // domains (and subdomains) or type:table
+  std::vector<std::string> virtual_alias_domains, virtual_mailbox_domains;  // domains or type:table
   std::string relayhost;
   std::string default_transport = "smtp";
   std::string local_transport = "local";
   std::string relay_transport = "relay";
+  std::string virtual_transport = "virtual";
   std::string myhostname;
   std::string recipient_delimiter;  // characters; empty = no address extensions
   OwnAddresses own;                 // whose address literals are local

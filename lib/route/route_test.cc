@@ -103,6 +103,34 @@ TEST(Router, TransportWithNexthopInDefaults) {
   EXPECT_EQ(*got, (Route{"smtp", "[smarthost.test]:587"}));
 }
 
+TEST(Router, VirtualDomainClasses) {
+  Settings s = Base();
+  s.virtual_mailbox_domains = {"vbox.test", "inline:{ vtable.test=1 }", "local.test"};
+  s.virtual_alias_domains = {"valias.test"};
+  s.virtual_transport = "lmtp:unix:private/dovecot-lmtp";
+  s.relay_domains = {"relayed.test", "vbox.test"};
+  auto r = Router::Make(s, {});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->Resolve("u@vbox.test").value(), (Route{"lmtp", "unix:private/dovecot-lmtp"}));
+  EXPECT_EQ(r->Resolve("u@VTable.test").value(), (Route{"lmtp", "unix:private/dovecot-lmtp"}));
+  EXPECT_EQ(r->Resolve("u@local.test").value(), (Route{"local", "mx.postern.test"}));  // mydestination first
+  EXPECT_EQ(r->Resolve("u@valias.test").value(), (Route{"error", "User unknown in virtual alias table"}));
+  EXPECT_EQ(r->Resolve("u@sub.vbox.test").value(), (Route{"relay", "sub.vbox.test"}));  // no parent matching
+  s.virtual_transport = "virtual";
+  auto v = Router::Make(s, {});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->Resolve("u@vbox.test").value(), (Route{"virtual", "vbox.test"}));
+}
+
+TEST(Router, UnreadableVirtualDomainTableIsATemporaryError) {
+  Settings s = Base();
+  s.virtual_alias_domains = {"lmdb:/nonexistent/postern-virtual"};
+  auto r = Router::Make(s, {});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->Resolve("u@mx.postern.test").value(), (Route{"local", "mx.postern.test"}));
+  EXPECT_FALSE(r->Resolve("u@example.com").ok());
+}
+
 TEST(Route, ParseSpec) {
   const std::pair<const char*, Route> cases[] = {
       {"smtp", {"smtp", ""}},

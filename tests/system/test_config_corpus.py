@@ -121,11 +121,13 @@ def flow_debian(c, smarthost):
 
 def flow_dovecot_opendkim(c, smarthost):
     c.delivered_locally("root@mail.example.org")
-    # Its virtual mailbox domains need virtual(8)/LMTP routing postern lacks:
-    # a temporary refusal that the sender retries, never mail taken and lost.
-    assert c.send("alice@example.org", source="127.0.0.5") == (451, "4.3.5 Server configuration error")
-    c.i.wait_log(r"warning: virtual_mailbox_domains: example\.org: the virtual\(8\) delivery agent is not supported")
-    # Submission demands TLS first; Dovecot SASL is not there, so no AUTH.
+    # Its virtual mailbox domains go to Dovecot over LMTP; there is no Dovecot
+    # here (test_dovecot_acceptance has one): taken, then deferred, never bounced.
+    assert c.send("alice@example.org", source="127.0.0.5") == (250, "2.1.5 Ok")
+    c.i.wait_log(r"to=<alice@example\.org>, relay=none, .*status=deferred \(connect to .*dovecot-lmtp", timeout=60)
+    assert c.send("carol@example.org", source="127.0.0.5") == (
+        550, "5.1.1 <carol@example.org>: Recipient address rejected: User unknown in virtual mailbox table")
+    # Submission demands TLS first; Dovecot's auth socket is not there, so no AUTH yet.
     with c.smtp("submission") as s:
         assert s.mail("alice@example.org")[0] == 530  # Must issue a STARTTLS command first
     with c.smtp("submission", tls=True) as s:

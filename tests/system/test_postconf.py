@@ -326,11 +326,13 @@ def test_l_lists_the_mailbox_locks_local_takes(confdir):
     assert ok(confdir, "-l").splitlines() == ["flock", "fcntl", "dotlock"]
 
 
-def test_a_and_A_list_no_sasl_plugins(confdir):
-    # postern authenticates itself (smtpd_sasl_password_maps, PLAIN/LOGIN): no plug-in types.
-    for opt in ("-a", "-A"):
-        r = postconf(confdir, opt)
-        assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+def test_a_lists_the_smtpd_sasl_types_and_A_none(confdir):
+    # smtpd_sasl_type: Dovecot's auth server or postern's own tables; the
+    # clients log in by themselves (PLAIN/LOGIN): no client plug-in types.
+    r = postconf(confdir, "-a")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "dovecot\npostern\n", "")
+    r = postconf(confdir, "-A")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
 
 def test_T_reports_the_tls_library(confdir):
