@@ -6,6 +6,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,9 @@ service lmtp {{
 """
 
     def start(self):
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)],
+        # A session of its own: stop() ends its children too (an auth process
+        # outlives the master while a client is still connected).
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)], start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr", "wb"))
         wait_for(lambda: self.proc.poll() is not None or
                  (self.auth_socket.exists() and self.lmtp_socket.exists() and self._answers()),
@@ -127,14 +130,37 @@ service lmtp {{
             return False
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        """Ends the master and every process of its group (ours alone)."""
+        if not self.proc:
+            return
+        group = self.proc.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not self._group_alive(group):
+                break
             try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                break
+            end = time.monotonic() + 20
+            while self._group_alive(group) and time.monotonic() < end:
+                self.proc.poll()
+                time.sleep(0.05)
+        self.proc.wait(timeout=20)
         self.proc = None
+
+    @staticmethod
+    def _group_alive(group):
+        """A process of the group that is not a zombie."""
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) == group:
+                return True
+        return False
 
     def diagnostics(self):
         out = []
