@@ -195,3 +195,19 @@ def test_dovecot_down_defers_lmtp_delivery(dovecot_and_smtpd):
     server.instance.wait_log(r"to=<bob@example\.org>, relay=\S*dovecot-lmtp.*status=sent", timeout=90)
     assert "status=bounced" not in server.instance.log()
     assert dovecot.maildir_messages("bob@example.org")
+
+
+def test_mailbox_transport_hands_local_users_to_dovecot(instance):
+    dovecot = Dovecot(instance.root, instance.queue_dir, {**USERS, "nobody@mx.postern.test": "x"}).start()
+    try:
+        for line in ("qmgr unix n - n 300 1 qmgr", "lmtp unix - - n - - lmtp", "local unix - n n - - local",
+                     "bounce unix - - n - 0 bounce"):
+            instance.add_service(line)
+        server = start_smtpd(instance, mailbox_transport="lmtp:unix:private/dovecot-lmtp", local_transport="local",
+                             local_recipient_maps="", alias_maps="", **FAST)
+        assert send(server, "nobody@mx.postern.test")[0] == 250
+        instance.wait_log(r"to=<nobody@mx\.postern\.test>, relay=\S*dovecot-lmtp.*status=sent", timeout=60)
+        assert wait_for(lambda: dovecot.maildir_messages("nobody@mx.postern.test"), timeout=10)
+    finally:
+        instance.cleanup()
+        dovecot.stop()
