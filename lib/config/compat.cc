@@ -146,7 +146,7 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_etrn_restrictions", "ETRN"},
     {"smtpd_milters", "Milter content filters"},
     {"smtpd_proxy_filter", "before-queue content filters"},
-    {"smtpd_sasl_local_domain", "Cyrus/Dovecot SASL (postern checks smtpd_sasl_password_maps itself)"},
+    {"smtpd_sasl_local_domain", "SASL realms (Cyrus SASL)"},
     {"smtpd_tls_CAfile", "client certificates in smtpd"},
     {"smtpd_tls_CApath", "client certificates in smtpd"},
     {"smtpd_tls_ask_ccert", "client certificates in smtpd"},
