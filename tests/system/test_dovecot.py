@@ -3,7 +3,7 @@
 # (smtpd_sasl_type = dovecot), virtual mailbox domains delivered into
 # Dovecot's Maildirs over LMTP, and what happens while Dovecot is down.
 import base64
-import re
+import contextlib
 
 import pytest
 
@@ -44,12 +44,21 @@ def start(instance, **params):
     return dovecot, server
 
 
+@contextlib.contextmanager
+def stopped_after(instance, dovecot):
+    """Ends the instance and Dovecot (its whole process group) when done."""
+    try:
+        yield dovecot
+    finally:
+        instance.cleanup()
+        dovecot.stop()
+
+
 @pytest.fixture
 def dovecot_and_smtpd(instance):
     dovecot, server = start(instance)
-    yield dovecot, server
-    instance.cleanup()
-    dovecot.stop()
+    with stopped_after(instance, dovecot):
+        yield dovecot, server
 
 
 # --- SASL --------------------------------------------------------------------
@@ -73,13 +82,10 @@ def test_login_succeeds_and_fails_as_dovecot_says(dovecot_and_smtpd, mech):
 
 def test_noplaintext_keeps_plain_and_login_out_of_ehlo(instance):
     dovecot, server = start(instance, smtpd_sasl_security_options="noanonymous, noplaintext")
-    try:
+    with stopped_after(instance, dovecot):
         c = server.raw()
         assert not any(l.startswith("AUTH") for l in c.ehlo())
         assert c.cmd("AUTH PLAIN " + b64("\0alice@example.org\0x"))[0] == 503
-    finally:
-        instance.cleanup()
-        dovecot.stop()
 
 
 def test_relay_after_login_logs_sasl_username(dovecot_and_smtpd):
@@ -99,16 +105,12 @@ def test_relay_after_login_logs_sasl_username(dovecot_and_smtpd):
 
 
 def test_auth_socket_on_inet(instance):
-    dovecot = Dovecot(instance.root, instance.queue_dir, USERS).start()
-    try:
+    with stopped_after(instance, Dovecot(instance.root, instance.queue_dir, USERS).start()) as dovecot:
         server = start_smtpd(instance, smtpd_sasl_auth_enable="yes", smtpd_sasl_type="dovecot",
                              smtpd_sasl_path=f"inet:127.0.0.1:{dovecot.auth_port}", smtpd_tls_auth_only="no")
         c = server.raw()
         assert "AUTH PLAIN LOGIN" in c.ehlo()
         assert login(c, "alice@example.org", USERS["alice@example.org"], "LOGIN")[0] == 235
-    finally:
-        instance.cleanup()
-        dovecot.stop()
 
 
 def test_dovecot_down_answers_454_then_reconnects(dovecot_and_smtpd):
@@ -160,8 +162,7 @@ def test_unknown_virtual_user_is_refused_at_rcpt(dovecot_and_smtpd):
 
 
 def test_lmtp_over_inet_with_per_recipient_replies(instance):
-    dovecot = Dovecot(instance.root, instance.queue_dir, USERS).start()
-    try:
+    with stopped_after(instance, Dovecot(instance.root, instance.queue_dir, USERS).start()) as dovecot:
         instance.add_service("qmgr unix n - n 300 1 qmgr")
         instance.add_service("lmtp unix - - n - - lmtp")
         instance.add_service("bounce unix - - n - 0 bounce")
@@ -181,9 +182,6 @@ def test_lmtp_over_inet_with_per_recipient_replies(instance):
                               r".*status=sent", timeout=60)
             assert wait_for(lambda: dovecot.maildir_messages(f"{who}@example.org"), timeout=10)
         instance.wait_log(r"to=<ghost@example\.org>, .*dsn=5\.1\.1, status=bounced", timeout=60)
-    finally:
-        instance.cleanup()
-        dovecot.stop()
 
 
 def test_dovecot_down_defers_lmtp_delivery(dovecot_and_smtpd):
@@ -198,8 +196,8 @@ def test_dovecot_down_defers_lmtp_delivery(dovecot_and_smtpd):
 
 
 def test_mailbox_transport_hands_local_users_to_dovecot(instance):
-    dovecot = Dovecot(instance.root, instance.queue_dir, {**USERS, "nobody@mx.postern.test": "x"}).start()
-    try:
+    users = {**USERS, "nobody@mx.postern.test": "x"}
+    with stopped_after(instance, Dovecot(instance.root, instance.queue_dir, users).start()) as dovecot:
         for line in ("qmgr unix n - n 300 1 qmgr", "lmtp unix - - n - - lmtp", "local unix - n n - - local",
                      "bounce unix - - n - 0 bounce"):
             instance.add_service(line)
@@ -208,6 +206,3 @@ def test_mailbox_transport_hands_local_users_to_dovecot(instance):
         assert send(server, "nobody@mx.postern.test")[0] == 250
         instance.wait_log(r"to=<nobody@mx\.postern\.test>, relay=\S*dovecot-lmtp.*status=sent", timeout=60)
         assert wait_for(lambda: dovecot.maildir_messages("nobody@mx.postern.test"), timeout=10)
-    finally:
-        instance.cleanup()
-        dovecot.stop()

@@ -5,15 +5,15 @@
 # accounts; mail from the Internet is greylisted by a real postgrey, then
 # lands in a real Dovecot's Maildir over LMTP; a submission client logs in
 # through Dovecot's auth socket over TLS.
-import base64
 import re
 import smtplib
 import ssl
 from pathlib import Path
 
-from conftest import BIN, free_port, wait_for
+from conftest import free_port, wait_for
 from corpus_helpers import build_table, classify, rewrite, rewrites
 from dovecot_helpers import Dovecot
+from test_dovecot import stopped_after
 from test_auth import make_certificate
 from test_policy_service import postgrey  # noqa: F401 (a fixture)
 from test_smtpd import _greets
@@ -62,16 +62,12 @@ def test_debian_dovecot_configuration_checks_clean_and_mail_flows(instance, post
         assert kind in ("ignored", "other") or "milter" in line or re.search(
             r"service (maildrop|uucp|ifmail|bsmtp|scalemail-backend|mailman)/unix", line), line
 
-    dovecot = Dovecot(instance.root, instance.queue_dir, USERS).start()
-    try:
+    with stopped_after(instance, Dovecot(instance.root, instance.queue_dir, USERS).start()) as dovecot:
         instance.start()
         for port in ports.values():
             wait_for(lambda: (_greets(port) or b"").startswith(b"220 "), timeout=15, what="greeting")
         greylisted_then_delivered(instance, ports["smtp"], dovecot)
         submission_login_over_tls(instance, ports["submission"], dovecot)
-    finally:
-        instance.cleanup()
-        dovecot.stop()
 
 
 def greylisted_then_delivered(instance, port, dovecot):
