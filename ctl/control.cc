@@ -106,6 +106,15 @@ int NoArgs(Context& ctx) {
   return RunRemote(ctx);
 }
 
+// No argument, or --json (smtpctl's views of qmgr's tables).
+int JsonOnly(Context& ctx) {
+  if (!ctx.args.empty() && (ctx.args.size() > 1 || ctx.args[0] != "--json")) {
+    log::Info("usage: postern {} [--json]", Name(ctx));
+    return 1;
+  }
+  return RunRemote(ctx);
+}
+
 // One id argument: which kinds the command takes.
 template <bool kAll, bool kEnvelope, bool kMessage>
 int IdCommand(Context& ctx) {
@@ -166,10 +175,10 @@ const std::vector<Command>& ControlCommands() {
       {{"show", "envelope"}, "ID", "one envelope in detail", IdCommand<false, true, false>},
       {{"show", "message"}, "ID", "the raw message of a message or envelope id", IdCommand<false, true, true>},
       {{"show", "status"}, "", "whether smtp, mta and mda are running or paused", NoArgs},
-      {{"show", "hosts"}, "", "destinations qmgr knows and their state", NoArgs},
-      {{"show", "hoststats"}, "", "last result per domain, last 4 hours", NoArgs},
-      {{"show", "routes"}, "", "routes (transport, next hop) and their state", NoArgs},
-      {{"show", "relays"}, "", "deliveries in progress per destination", NoArgs},
+      {{"show", "hosts"}, "[--json]", "remote hosts: connections in use, made, last one", JsonOnly},
+      {{"show", "hoststats"}, "[--json]", "last result per domain, last 4 hours", JsonOnly},
+      {{"show", "routes"}, "[--json]", "destination queues, then routes (source -> host): flags, penalty", JsonOnly},
+      {{"show", "relays"}, "[--json]", "relays (next hop, port, TLS) and their connectors", JsonOnly},
       {{"pause", "smtp"}, "", "stop accepting new SMTP sessions", NoArgs},
       {{"pause", "mta"}, "", "stop remote delivery", NoArgs},
       {{"pause", "mda"}, "", "stop local delivery", NoArgs},

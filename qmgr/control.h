@@ -1,6 +1,7 @@
 // qmgr/control.h — the control adapter: the `postern` commands qmgr answers (master
 // relays them; ipc/control.h) — show queue/envelope/message/routes/hosts/relays/
 // hoststats, schedule, remove, pause/resume envelope and route, discover, uncorrupt.
+// It keeps the host/route/relay tables (mta_view.h), fed with the transports' connection facts.
 // Changes go through the queue and the manager's core together, so that nothing
 // qmgr holds is delivered after it was held or removed.
 #pragma once
@@ -19,6 +20,7 @@
 #include "postern/ipc/control_queue.h"
 #include "postern/queue/queue.h"
 #include "qmgr/manager.h"
+#include "qmgr/mta_view.h"
 
 namespace postern::qmgr {
 
@@ -76,12 +78,30 @@ class Control {
     int64_t when = 0;
     std::string status;
   };
+  // No argument, or --json: false/true; nullopt after answering a usage error.
+  static std::optional<bool> JsonArg(const ipc::control::Request& req, ipc::control::Reply& reply);
+  void DestLines(bool json, ReplyPtr reply);
+  bool ResumeDest(uint64_t id);
+
+  // control_views.cc: smtpctl's show hosts|relays, and the connection routes of show routes.
+  struct DestView {
+    bool known = false, dead = false, failing = false;
+    int64_t revive_in = 0;  // seconds, when dead
+    std::string state;      // StateOf, or "idle" when qmgr holds no queue for it
+  };
+  DestView ViewOf(const DestRef& d);
+  void RegisterViews();
+  void RouteLines(bool json, ReplyPtr reply);
+  bool ResumeConnectionRoute(uint64_t id);
+  void ShowHosts(bool json, ReplyPtr reply);
+  void ShowRelays(bool json, ReplyPtr reply);
 
   uv_loop_t* loop_;
   Manager& mgr_;
   queue::Queue& q_;
   std::vector<std::unique_ptr<BulkJob>> bulk_, finished_bulk_;
   std::map<std::string, HostStat> hoststats_;  // by recipient domain, last 4 hours
+  MtaView mta_;
 };
 
 }  // namespace postern::qmgr

@@ -1,12 +1,14 @@
-// qmgr/control_routes.cc — what qmgr knows of destinations, for `postern
-// show hosts|hoststats|routes|relays` and `resume route ID`: routes are the
-// (transport, next hop) queues of the active set (active.h), named by a stable 64-bit id.
+// qmgr/control_routes.cc — what qmgr knows of destinations, for `postern show
+// routes|hoststats` and `resume route ID`: the (transport, next hop) queues of the
+// active set (active.h), named by a stable 64-bit id, then the connection routes
+// (source → host) of control_views.cc.
 #include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
 
 #include "postern/log/log.h"
+#include "postern/util/strings.h"
 #include "qmgr/control.h"
 
 namespace postern::qmgr {
@@ -17,18 +19,6 @@ namespace {
 
 constexpr int64_t kHostStatAge = 4 * 3600;  // show hoststats: the last four hours
 
-// FNV-1a: the same route keeps its id across restarts of qmgr.
-uint64_t RouteId(const std::string& transport, const std::string& nexthop) {
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  };
-  mix(transport);
-  mix(std::string_view("\0", 1));
-  mix(nexthop);
-  return h;
-}
-
 std::string Domain(const std::string& address) {
   size_t at = address.rfind('@');
   std::string d = at == std::string::npos ? address : address.substr(at + 1);
@@ -36,13 +26,15 @@ std::string Domain(const std::string& address) {
   return d;
 }
 
-bool NoArgs(const ctlproto::Request& req, ctlproto::Reply& reply) {
-  if (req.Args().empty()) return true;
-  reply.Fail(req.words[0] + " " + req.words[1] + " takes no arguments");
-  return false;
-}
-
 }  // namespace
+
+std::optional<bool> Control::JsonArg(const ctlproto::Request& req, ctlproto::Reply& reply) {
+  auto args = req.Args();
+  if (args.empty()) return false;
+  if (args.size() == 1 && args[0] == "--json") return true;
+  reply.Fail("usage: " + req.words[0] + " " + req.words[1] + " [--json]");
+  return std::nullopt;
+}
 
 void Control::NoteHostStat(const std::string& address, const ipc::DeliveryResult& r) {
   int64_t now = std::time(nullptr);
@@ -60,74 +52,68 @@ std::string Control::StateOf(const Dest& d, int64_t now) const {
   return "active";
 }
 
+// The destination queues: "ID. transport:nexthop state window=N busy=N queued=N (why)".
+void Control::DestLines(bool json, ReplyPtr reply) {
+  int64_t now = std::time(nullptr);
+  for (const auto& [key, d] : mgr_.active().dests()) {
+    std::string reason = d->window.dead() ? d->dead_reason
+                         : d->transport->throttled_until > now ? d->transport->throttle_reason : "";
+    uint64_t id = MtaView::Id(key.first, key.second);
+    std::string state = StateOf(*d, now);
+    if (json) {
+      reply->Line(fmt::format(
+          R"({{"type":"destination","id":"{:016x}","transport":{},"nexthop":{},"state":"{}","window":{},"busy":{},"queued":{},"reason":{}}})",
+          id, JsonString(key.first), JsonString(key.second), state, d->window.concurrency(), d->busy, d->Queued(),
+          JsonString(reason)));
+      continue;
+    }
+    reply->Line(fmt::format("{:016x}. {}:{} {} window={} busy={} queued={}{}", id, key.first, key.second, state,
+                            d->window.concurrency(), d->busy, d->Queued(), reason.empty() ? "" : " (" + reason + ")"));
+  }
+}
+
+bool Control::ResumeDest(uint64_t id) {
+  for (auto& [key, d] : mgr_.active().dests()) {
+    if (MtaView::Id(key.first, key.second) != id) continue;
+    mgr_.active().Revive(*d);
+    d->transport->throttled_until = 0;
+    log::Info("{}:{}: route resumed by administrator", key.first, key.second);
+    return true;
+  }
+  return false;
+}
+
 void Control::RegisterRoutes() {
   auto& t = ctlproto::ProcessTable();
   using R = std::shared_ptr<ctlproto::Reply>;
   t.Add({"show", "routes"}, [this](const ctlproto::Request& req, R reply) {
-    if (!NoArgs(req, *reply)) return;
-    int64_t now = std::time(nullptr);
-    for (const auto& [key, d] : mgr_.active().dests()) {
-      std::string reason = d->window.dead() ? d->dead_reason
-                           : d->transport->throttled_until > now ? d->transport->throttle_reason : "";
-      reply->Line(fmt::format("{:016x}. {}:{} {} window={} busy={} queued={}{}", RouteId(key.first, key.second),
-                              key.first, key.second, StateOf(*d, now), d->window.concurrency(), d->busy, d->Queued(),
-                              reason.empty() ? "" : " (" + reason + ")"));
-    }
-    reply->Finish();
-  });
-  t.Add({"show", "hosts"}, [this](const ctlproto::Request& req, R reply) {
-    if (!NoArgs(req, *reply)) return;
-    // A next hop may be served by several transports: one line per host.
-    struct Host {
-      int busy = 0;
-      size_t queued = 0;
-      std::string state;
-    };
-    std::map<std::string, Host> hosts;
-    int64_t now = std::time(nullptr);
-    for (const auto& [key, d] : mgr_.active().dests()) {
-      Host& h = hosts[key.second];
-      h.busy += d->busy;
-      h.queued += d->Queued();
-      std::string st = StateOf(*d, now);
-      if (h.state.empty() || h.state == "active") h.state = st;
-    }
-    for (const auto& [name, h] : hosts)
-      reply->Line(fmt::format("{} {} nconn={} queued={}", name, h.state, h.busy, h.queued));
-    reply->Finish();
-  });
-  t.Add({"show", "relays"}, [this](const ctlproto::Request& req, R reply) {
-    if (!NoArgs(req, *reply)) return;
-    int64_t now = std::time(nullptr);
-    for (const auto& [p, job] : mgr_.active().jobs())
-      reply->Line(fmt::format("{} {}:{} envelopes={} running={}s", queue::FormatMsgId(job->msg),
-                              job->dest->transport->name, job->dest->nexthop, job->entries.size(),
-                              now - job->started));
+    auto json = JsonArg(req, *reply);
+    if (!json) return;
+    DestLines(*json, reply);
+    RouteLines(*json, reply);
     reply->Finish();
   });
   t.Add({"show", "hoststats"}, [this](const ctlproto::Request& req, R reply) {
-    if (!NoArgs(req, *reply)) return;
+    auto json = JsonArg(req, *reply);
+    if (!json) return;
     int64_t now = std::time(nullptr);
     std::erase_if(hoststats_, [now](const auto& kv) { return now - kv.second.when > kHostStatAge; });
-    for (const auto& [domain, s] : hoststats_) reply->Line(fmt::format("{}|{}|{}", domain, s.when, s.status));
+    for (const auto& [domain, s] : hoststats_)
+      reply->Line(*json ? fmt::format(R"({{"domain":{},"time":{},"status":{}}})", JsonString(domain), s.when,
+                                      JsonString(s.status))
+                        : fmt::format("{}|{}|{}", domain, s.when, s.status));
     reply->Finish();
   });
   t.Add({"resume", "route"}, [this](const ctlproto::Request& req, R reply) {
     auto args = req.Args();
-    auto id = args.size() == 1 ? ctlproto::ParseIdArg(args[0], false)
-                               : Result<ctlproto::IdArg>(Err("usage: resume route ID"));
+    auto id = args.size() == 1 ? ctlproto::ParseIdArg(args[0], false) : Result<ctlproto::IdArg>(Err("usage: resume route ID"));
     if (!id || !id->is_envelope) return reply->Fail(id ? "a route id has 16 hex digits (see show routes)" : id.error());
-    for (auto& [key, d] : mgr_.active().dests()) {
-      if (RouteId(key.first, key.second) != id->id) continue;
-      mgr_.active().Revive(*d);
-      d->transport->throttled_until = 0;
-      log::Info("{}:{}: route resumed by administrator", key.first, key.second);
-      mgr_.SchedulePump(0);
-      reply->Line("command succeeded");
-      return reply->Finish();
-    }
-    reply->Fail("no such route: " + args[0]);
+    if (!ResumeDest(id->id) && !ResumeConnectionRoute(id->id)) return reply->Fail("no such route: " + args[0]);
+    mgr_.SchedulePump(0);
+    reply->Line("command succeeded");
+    reply->Finish();
   });
+  RegisterViews();
 }
 
 }  // namespace postern::qmgr

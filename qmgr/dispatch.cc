@@ -77,6 +77,9 @@ bool Manager::StartJob(Job& job) {
   Job* jp = &job;
   auto call = calls_.Deliver(
       req, [this, jp](const ipc::DeliveryResult& r) { OnResult(jp, r); },
+      [this, jp](const ipc::ConnectionFact& c) {
+        if (watcher_.on_connection) watcher_.on_connection(*jp, c);
+      },
       [this, jp](ipc::Call::End how, const std::string& w) { OnJobEnd(jp, how, w); }, &failure, &why);
   if (!call && failure == ipc::Call::Failure::kBusy) {
     // Master starts workers as connections wait; put the work back and retry.
@@ -142,6 +145,7 @@ void Manager::OnJobEnd(Job* job, ipc::Call::End how, const std::string& why) {
   Dest* d = job->dest;
   Transport* t = d->transport;
   JobEnd end = active_.Finish(*job, crashed);
+  if (watcher_.on_job_end) watcher_.on_job_end(*end.job);
   if (crashed) {
     ++stats_.crashes;
     log::Warning("{}: transport {} failed on a delivery request: {}", queue::FormatMsgId(end.job->msg), t->name, why);

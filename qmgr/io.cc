@@ -35,12 +35,13 @@ void QueueStore::Housekeep(size_t in_core) {
 }
 
 std::unique_ptr<Calls::Pending> SocketCalls::Deliver(const ipc::DeliveryRequest& req, OnResult on_result,
-                                                     OnEnd on_end, ipc::Call::Failure* failure, std::string* why) {
+                                                     OnConnection on_connection, OnEnd on_end,
+                                                     ipc::Call::Failure* failure, std::string* why) {
   auto call = ipc::Call::Connect(loop_, dir_ + "/" + req.transport, ipc::kDeliveryFrameMax, failure, why);
   if (!call) return nullptr;
   auto p = std::make_unique<SocketCall>();
   p->call = std::move(call);
-  ipc::SendDelivery(*p->call, req, std::move(on_result), std::move(on_end));
+  ipc::SendDelivery(*p->call, req, std::move(on_result), std::move(on_end), 0, std::move(on_connection));
   return p;
 }
 

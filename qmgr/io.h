@@ -46,13 +46,16 @@ class Calls {
     virtual ~Pending() = default;
   };
   using OnResult = std::function<void(const ipc::DeliveryResult&)>;
+  using OnConnection = std::function<void(const ipc::ConnectionFact&)>;
   using OnEnd = ipc::Call::OnEnd;
   using OnAnswer = std::function<void(const ipc::BounceAnswer&)>;
   virtual ~Calls() = default;
   // A delivery request to private/<req.transport>; nullptr with *failure and
-  // *why when it cannot connect. on_result per result, then on_end once.
-  virtual std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result, OnEnd on_end,
-                                           ipc::Call::Failure* failure, std::string* why) = 0;
+  // *why when it cannot connect. on_result per result and on_connection per
+  // connection fact, then on_end once.
+  virtual std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result,
+                                           OnConnection on_connection, OnEnd on_end, ipc::Call::Failure* failure,
+                                           std::string* why) = 0;
   // A notice request to private/bounce: on_answer exactly once, never from inside Notify.
   virtual std::unique_ptr<Pending> Notify(const ipc::BounceRequest& req, OnAnswer on_answer) = 0;
 };
@@ -81,8 +84,8 @@ class QueueStore : public Store {
 class SocketCalls : public Calls {
  public:
   SocketCalls(uv_loop_t* loop, std::string private_dir) : loop_(loop), dir_(std::move(private_dir)) {}
-  std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result, OnEnd on_end,
-                                   ipc::Call::Failure* failure, std::string* why) override;
+  std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result, OnConnection on_connection,
+                                   OnEnd on_end, ipc::Call::Failure* failure, std::string* why) override;
   std::unique_ptr<Pending> Notify(const ipc::BounceRequest& req, OnAnswer on_answer) override;
 
  private:

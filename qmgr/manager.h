@@ -73,6 +73,12 @@ class Manager {
   void SetResultObserver(std::function<void(const Entry&, const ipc::DeliveryResult&)> fn) {
     observer_ = std::move(fn);
   }
+  // Sees the connection facts of each delivery and its end (show hosts|routes|relays).
+  struct ConnectionWatcher {
+    std::function<void(const Job&, const ipc::ConnectionFact&)> on_connection;
+    std::function<void(const Job&)> on_job_end;
+  };
+  void SetConnectionWatcher(ConnectionWatcher w) { watcher_ = std::move(w); }
 
  private:
   // Scanning (scan.cc).
@@ -136,6 +142,7 @@ class Manager {
   Notifier notifier_;
   bool pause_mta_ = false, pause_mda_ = false;
   std::function<void(const Entry&, const ipc::DeliveryResult&)> observer_;
+  ConnectionWatcher watcher_;
 
   std::map<Job*, std::unique_ptr<Calls::Pending>> deliveries_;
   std::vector<std::unique_ptr<Calls::Pending>> finished_calls_;  // freed on the next loop turn

@@ -83,6 +83,7 @@ class FakeCalls : public Calls {
   struct Delivery {
     ipc::DeliveryRequest req;
     OnResult on_result;
+    OnConnection on_connection;
     OnEnd on_end;
   };
   struct Notice {
@@ -92,9 +93,9 @@ class FakeCalls : public Calls {
   std::vector<Delivery> deliveries;
   std::vector<Notice> notices;
 
-  std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result, OnEnd on_end,
-                                   ipc::Call::Failure*, std::string*) override {
-    deliveries.push_back({req, std::move(on_result), std::move(on_end)});
+  std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result, OnConnection on_connection,
+                                   OnEnd on_end, ipc::Call::Failure*, std::string*) override {
+    deliveries.push_back({req, std::move(on_result), std::move(on_connection), std::move(on_end)});
     return std::make_unique<Pending>();
   }
   std::unique_ptr<Pending> Notify(const ipc::BounceRequest& req, OnAnswer on_answer) override {
@@ -217,6 +218,23 @@ TEST_F(ManagerTest, AFailedNoticeLeavesTheRecipientDeferredForALaterReport) {
   ASSERT_TRUE(store_.envelopes.count(id));
   EXPECT_EQ(store_.envelopes[id].state, queue::State::kDeferred);
   EXPECT_TRUE(store_.removed_messages.empty());
+}
+
+TEST_F(ManagerTest, ConnectionFactsReachTheWatcherWithTheirDeliveryAndItsEnd) {
+  std::vector<std::string> seen;
+  mgr_->SetConnectionWatcher({[&](const Job& j, const ipc::ConnectionFact& c) {
+                                seen.push_back(j.dest->nexthop + " " + c.address);
+                              },
+                              [&](const Job& j) { seen.push_back("end " + j.dest->nexthop); }});
+  queue::EnvId id = Enqueue(0x15, "user@remote.example");
+  mgr_->Start();
+  Turns();
+  ASSERT_EQ(calls_.deliveries.size(), 1u);
+  ipc::ConnectionFact c;
+  c.address = "192.0.2.7";
+  calls_.deliveries[0].on_connection(c);
+  Answer(0, id, ipc::DeliveryStatus::kSent, "2.0.0");
+  EXPECT_EQ(seen, (std::vector<std::string>{"remote.example 192.0.2.7", "end remote.example"}));
 }
 
 }  // namespace

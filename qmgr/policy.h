@@ -36,6 +36,8 @@ class Window {
   explicit Window(const WindowParams& p);
   int concurrency() const { return static_cast<int>(window_); }
   bool dead() const { return window_ <= 0; }
+  // Failures since the last success count towards a failed cohort.
+  bool failing() const { return fail_cohorts_ > 0; }
   // busy: deliveries to the destination still running.
   void Success(int busy);
   // True when this failure made the destination dead.

@@ -57,6 +57,7 @@ class Conn {
   size_t write_queue_size() const { return stream_->write_queue_size(); }
 
   const std::string& host() const { return host_; }
+  const std::string& addr() const { return addr_; }  // an IP address, or a unix socket path
   // "host[addr]" and "host[addr]:port" (unix sockets: no port).
   std::string peer() const { return host_ + "[" + addr_ + "]"; }
   std::string relay() const { return port_ ? peer() + ":" + std::to_string(port_) : peer(); }

@@ -84,6 +84,7 @@ void Delivery::OnRequest() {
     stats::Count(c ? "mta.connection.cache.hit" : "mta.connection.cache.miss");
     if (c) {
       conn_ = std::move(c);
+      Report(ipc::ConnectionFact::Kind::kReused, conn_->host(), conn_->addr());
       reused_ = ready_ = true;
       t_ready_ = Clock::now();
       return Transaction();
@@ -214,8 +215,10 @@ void Delivery::OnConnected(const Target& t, Result<std::unique_ptr<event::Stream
     last_relay_ = "none";
     last_permanent_ = false;
     log::Info("{}", last_reason_);
+    Report(ipc::ConnectionFact::Kind::kFailed, t.host, addr, s.error());
     return TryNext();
   }
+  Report(ipc::ConnectionFact::Kind::kNew, t.host, addr);
   conn_ = std::make_unique<Conn>(w_.ctx->loop, std::move(*s), t.host, addr, t.port, s_.line_length_limit);
   ++sessions_;
   Greeting();
@@ -314,6 +317,28 @@ std::string Delivery::LogLine(size_t i, const ipc::DeliveryResult& r) const {
                                                                    : "deferred";
   return fmt::format("{}: to=<{}>, relay={}, {}, dsn={}, status={} ({})", msgid_, req_.recipients[i].address, r.relay,
                      log::FormatDelays(total, queued_seconds_, 0, setup, xfer), r.dsn, status, r.reason);
+}
+
+void Delivery::Report(ipc::ConnectionFact::Kind kind, const std::string& host, const std::string& addr,
+                      const std::string& error) {
+  ipc::ConnectionFact c;
+  c.kind = kind;
+  bool unix_socket = hop_.kind == Nexthop::Kind::kUnix;
+  c.relay = unix_socket ? "unix:" + hop_.host : hop_.mx_lookup ? hop_.host : "[" + hop_.host + "]";
+  c.port = unix_socket ? 0 : hop_.port;
+  c.tls = std::string(TlsLevelName(tls_policy_.level));
+  c.host = host;
+  c.address = addr;
+  c.source = w_.bind && !unix_socket ? w_.bind->ToString() : "";
+  c.error = error;
+  Forward(c);
+}
+
+void Delivery::Forward(const ipc::ConnectionFact& c) {
+  if (finished_ || !client_.stream) return;
+  std::string out;
+  ipc::AppendFrame(ipc::EncodeConnection(c), &out);
+  client_.stream->Write(std::move(out));
 }
 
 void Delivery::Finish(bool need_rset) {

@@ -115,6 +115,10 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void Finish(bool need_rset);
   void Release(bool need_rset);
   std::string LogLine(size_t i, const ipc::DeliveryResult& r) const;
+  // Connection facts for qmgr's show hosts|routes|relays, sent at once.
+  void Report(ipc::ConnectionFact::Kind kind, const std::string& host, const std::string& addr,
+              const std::string& error = "");
+  void Forward(const ipc::ConnectionFact& c);
 
   Worker& w_;
   const Settings& s_;

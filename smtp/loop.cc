@@ -90,7 +90,8 @@ void Delivery::PassToBestMx() {
           break;
         }
       },
-      [self](ipc::Call::End how, const std::string& w) { self->OnPassEnd(how, w); });
+      [self](ipc::Call::End how, const std::string& w) { self->OnPassEnd(how, w); }, 0,
+      [this](const ipc::ConnectionFact& c) { Forward(c); });
 }
 
 void Delivery::OnPassEnd(ipc::Call::End how, const std::string& why) {

@@ -74,10 +74,12 @@ void Call::Finish(End how, const std::string& why) {
 }
 
 void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(const DeliveryResult&)> on_result,
-                  Call::OnEnd on_end, uint64_t timeout_ms) {
+                  Call::OnEnd on_end, uint64_t timeout_ms,
+                  std::function<void(const ConnectionFact&)> on_connection) {
   call.Send(
       EncodeRequest(req),
-      [on_result = std::move(on_result)](std::string_view payload, std::string* why) {
+      [on_result = std::move(on_result), on_connection = std::move(on_connection)](std::string_view payload,
+                                                                                   std::string* why) {
         switch (KindOf(payload)) {
           case DeliveryFrame::kResult:
             if (auto r = DecodeResult(payload)) {
@@ -85,6 +87,13 @@ void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(con
               return Call::Next::kMore;
             }
             *why = "malformed result frame";
+            return Call::Next::kBad;
+          case DeliveryFrame::kConnection:
+            if (auto c = DecodeConnection(payload)) {
+              if (on_connection) on_connection(*c);
+              return Call::Next::kMore;
+            }
+            *why = "malformed connection frame";
             return Call::Next::kBad;
           case DeliveryFrame::kEnd: return Call::Next::kLast;
           default: *why = "unexpected frame"; return Call::Next::kBad;

@@ -54,10 +54,12 @@ class Call {
   bool ended_ = false;
 };
 
-// The delivery protocol on a call: on_result per recipient's result, then on_end
-// (as crashed when timeout_ms, 0 = none, passes first).
+// The delivery protocol on a call: on_result per recipient's result and
+// on_connection per connection fact (ignored when empty), then on_end (as
+// crashed when timeout_ms, 0 = none, passes first).
 void SendDelivery(Call& call, const DeliveryRequest& req, std::function<void(const DeliveryResult&)> on_result,
-                  Call::OnEnd on_end, uint64_t timeout_ms = 0);
+                  Call::OnEnd on_end, uint64_t timeout_ms = 0,
+                  std::function<void(const ConnectionFact&)> on_connection = {});
 // The bounce protocol on a call: on_answer exactly once, a failed answer when
 // the call breaks or outlasts timeout_ms.
 void SendBounce(Call& call, const BounceRequest& req, uint64_t timeout_ms,

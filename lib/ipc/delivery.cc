@@ -8,7 +8,7 @@ namespace postern::ipc {
 
 namespace {
 
-constexpr char kRequest = 'Q', kResult = 'R', kEnd = 'E';
+constexpr char kRequest = 'Q', kResult = 'R', kConnection = 'C', kEnd = 'E';
 
 }  // namespace
 
@@ -43,6 +43,19 @@ std::string EncodeResult(const DeliveryResult& r) {
   return out;
 }
 
+std::string EncodeConnection(const ConnectionFact& c) {
+  std::string out(1, kConnection);
+  PutU8(uint8_t(c.kind), &out);
+  PutStr(c.relay, &out);
+  PutU32(c.port, &out);
+  PutStr(c.tls, &out);
+  PutStr(c.host, &out);
+  PutStr(c.address, &out);
+  PutStr(c.source, &out);
+  PutStr(c.error, &out);
+  return out;
+}
+
 std::string EncodeEnd() { return std::string(1, kEnd); }
 
 DeliveryFrame KindOf(std::string_view payload) {
@@ -50,6 +63,7 @@ DeliveryFrame KindOf(std::string_view payload) {
   switch (payload[0]) {
     case kRequest: return DeliveryFrame::kRequest;
     case kResult: return DeliveryFrame::kResult;
+    case kConnection: return DeliveryFrame::kConnection;
     case kEnd: return payload.size() == 1 ? DeliveryFrame::kEnd : DeliveryFrame::kBad;
     default: return DeliveryFrame::kBad;
   }
@@ -89,6 +103,23 @@ std::optional<DeliveryResult> DecodeResult(std::string_view in) {
   r.status = DeliveryStatus(status);
   r.relayed_without_dsn = relayed != 0;
   return r;
+}
+
+std::optional<ConnectionFact> DecodeConnection(std::string_view in) {
+  if (KindOf(in) != DeliveryFrame::kConnection) return std::nullopt;
+  in.remove_prefix(1);
+  ConnectionFact c;
+  uint8_t kind = 0;
+  uint32_t port = 0;
+  if (!GetU8(&in, &kind) || !GetStr(&in, &c.relay) || !GetU32(&in, &port) || !GetStr(&in, &c.tls) ||
+      !GetStr(&in, &c.host) || !GetStr(&in, &c.address) || !GetStr(&in, &c.source) || !GetStr(&in, &c.error) ||
+      !in.empty() || port > 65535)
+    return std::nullopt;
+  using K = ConnectionFact::Kind;
+  if (kind != uint8_t(K::kNew) && kind != uint8_t(K::kReused) && kind != uint8_t(K::kFailed)) return std::nullopt;
+  c.kind = K(kind);
+  c.port = uint16_t(port);
+  return c;
 }
 
 }  // namespace postern::ipc

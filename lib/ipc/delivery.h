@@ -2,6 +2,8 @@
 // transport's unix service (one connection = one request = one client for
 // max_use), sends one request frame; the transport answers one result frame
 // per recipient, in any order, then an end frame. qmgr alone updates the queue.
+// A network transport (smtp, lmtp) also reports each connection it made,
+// reused or failed to make, as it happens (connection frames, before the end).
 #pragma once
 
 #include <cstdint>
@@ -52,15 +54,37 @@ struct DeliveryResult {
   bool operator==(const DeliveryResult&) const = default;
 };
 
+// What a network transport tells qmgr about one connection (smtpctl's
+// show hosts|routes|relays). The route is (source, address); the relay is the
+// next hop as the transport tried it (the request's, or a fallback relay).
+struct ConnectionFact {
+  enum class Kind : uint8_t {
+    kNew = 'N',     // connected: a new connection, now used by this request
+    kReused = 'R',  // a cached connection taken for this request
+    kFailed = 'F',  // the connection could not be set up (TCP connect)
+  };
+  Kind kind = Kind::kNew;
+  std::string relay;    // "example.com", "[mx.example]" (no MX lookup), "unix:/path"
+  uint16_t port = 0;    // of the relay (0: unix socket)
+  std::string tls;      // the TLS security level of the relay's policy ("none", "may", ...)
+  std::string host;     // the server's name (an MX host, or the relay itself)
+  std::string address;  // its address, or a unix socket path
+  std::string source;   // our bind address (smtp_bind_address); empty: any
+  std::string error;    // kFailed: why
+  bool operator==(const ConnectionFact&) const = default;
+};
+
 // One frame's payload each (wrap with AppendFrame).
 std::string EncodeRequest(const DeliveryRequest& r);
 std::string EncodeResult(const DeliveryResult& r);
+std::string EncodeConnection(const ConnectionFact& c);
 std::string EncodeEnd();
 
-enum class DeliveryFrame { kRequest, kResult, kEnd, kBad };
+enum class DeliveryFrame { kRequest, kResult, kConnection, kEnd, kBad };
 DeliveryFrame KindOf(std::string_view payload);
 // nullopt when malformed (truncated, trailing bytes, wrong kind).
 std::optional<DeliveryRequest> DecodeRequest(std::string_view payload);
 std::optional<DeliveryResult> DecodeResult(std::string_view payload);
+std::optional<ConnectionFact> DecodeConnection(std::string_view payload);
 
 }  // namespace postern::ipc

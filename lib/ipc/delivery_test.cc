@@ -39,6 +39,22 @@ TEST(Delivery, ResultRoundTrip) {
   EXPECT_EQ(KindOf(EncodeEnd()), DeliveryFrame::kEnd);
 }
 
+TEST(Delivery, ConnectionFactRoundTripAndTruncation) {
+  ConnectionFact c{ConnectionFact::Kind::kFailed, "example.com", 2525, "may", "mx.example.com", "192.0.2.7",
+                   "192.0.2.1", "Connection refused"};
+  std::string wire = EncodeConnection(c);
+  EXPECT_EQ(KindOf(wire), DeliveryFrame::kConnection);
+  auto back = DecodeConnection(wire);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, c);
+  for (size_t n = 0; n < wire.size(); ++n)
+    EXPECT_FALSE(DecodeConnection(std::string_view(wire).substr(0, n)).has_value()) << n;
+  EXPECT_FALSE(DecodeConnection(wire + "x").has_value());
+  wire[1] = 'Z';  // unknown kind
+  EXPECT_FALSE(DecodeConnection(wire).has_value());
+  EXPECT_FALSE(DecodeResult(EncodeConnection(c)).has_value());
+}
+
 TEST(Delivery, RefusesMalformedFrames) {
   std::string req = EncodeRequest(Sample());
   for (size_t n = 0; n < req.size(); ++n)

@@ -143,7 +143,7 @@ def test_show_envelope_message_and_json(sys_):
     assert objs[0]["id"] == env and objs[0]["dest"] == "j@example.net" and objs[0]["runstate"] == "pending"
     assert ok(sys_, "schedule", env) == "1 envelope scheduled\n"
     assert re.match(r"^[0-9a-f]{16}\. test:", ok(sys_, "show", "routes"))
-    assert "nconn=0" in ok(sys_, "show", "hosts")
+    assert ok(sys_, "show", "hosts") == ""  # qsink reports no connections (test_show_views.py: smtp does)
     ok(sys_, "resume", "mta")
     wait_for(lambda: sys_.sink.sent(), 5, what="delivery")
     wait_for(lambda: ok(sys_, "show", "hoststats").startswith("example.net|"), 5, what="hoststats")

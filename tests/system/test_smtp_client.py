@@ -100,6 +100,8 @@ def deliver(instance, msg, nexthop, transport="smtp", flags=0, envid="", ret=0, 
             p = _recv_exact(s, n)
             if p == b"E":
                 return results
+            if p[:1] == b"C":  # a connection fact, for qmgr's show hosts|routes|relays
+                continue
             r = decode_result(p)
             results[by_env[r["env"]]] = r
 
