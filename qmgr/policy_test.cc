@@ -102,6 +102,15 @@ TEST(Window, SuccessForgetsFailedCohorts) {
   EXPECT_TRUE(w.Failure());   // 1/2 + 1 + 1
 }
 
+TEST(Window, FailingFromAFailureUntilASuccess) {
+  Window w(Params(5, 10, 2));
+  EXPECT_FALSE(w.failing());
+  EXPECT_FALSE(w.Failure());
+  EXPECT_TRUE(w.failing());  // show routes: Q while this lasts
+  w.Success(1);
+  EXPECT_FALSE(w.failing());
+}
+
 TEST(Window, CohortLimitZeroNeverDies) {
   Window w(Params(1, 10, 0));
   for (int i = 0; i < 100; ++i) EXPECT_FALSE(w.Failure());
