@@ -34,49 +34,46 @@ def line_matching(instance, pattern, *cmd):
     return next((l for l in ok(instance, *cmd).splitlines() if rx.search(l)), None)
 
 
-def test_show_hosts_lists_the_sink_after_a_delivery_with_refcount_0(mta):
+@pytest.fixture
+def delivered(mta):
+    """One message relayed through relayhost [127.0.0.2]:port to an aiosmtpd sink."""
     sink = Sink("127.0.0.2")
+    mta.set(relayhost=f"[127.0.0.2]:{sink.port}")
+    mta.start()
+    Message(mta, BODY, ["u@x.test"])
+    trigger(mta)
     try:
-        mta.set(relayhost=f"[127.0.0.2]:{sink.port}")
-        mta.start()
-        Message(mta, BODY, ["u@x.test"])
-        trigger(mta)
         wait_for(lambda: sink.messages, 20, what="delivery to the sink")
-        # The delivery's end reaches qmgr just after the sink saw the mail.
-        line = wait_for(lambda: line_matching(mta, r"^127\.0\.0\.2 .*refcount=0 ", "show", "hosts"), 10,
-                        what="127.0.0.2 in show hosts, no longer in use")
-        assert re.fullmatch(r"127\.0\.0\.2 127\.0\.0\.2 refcount=0 nconn=1 lastconn=\d+s nreuse=0 nfail=0", line), line
-        (host,) = [json.loads(l) for l in ok(mta, "show", "hosts", "--json").splitlines()]
-        assert host["address"] == "127.0.0.2" and host["refcount"] == 0 and host["nconn"] == 1
-        assert isinstance(host["lastconn"], int) and host["lastconn"] >= 0
-        route = line_matching(mta, r" <-> 127\.0\.0\.2 ", "show", "routes")
-        assert re.match(r"^[0-9a-f]{16}\. - <-> 127\.0\.0\.2 \(127\.0\.0\.2\) --- refcount=0 nconn=1 penalty=0 "
-                        r"timeout=-$", route), route
+        yield sink
     finally:
         sink.stop()
 
 
-def test_show_relays_lists_the_relayhost_and_its_connector(mta):
-    sink = Sink("127.0.0.2")
-    try:
-        mta.set(relayhost=f"[127.0.0.2]:{sink.port}")
-        mta.start()
-        Message(mta, BODY, ["u@x.test"])
-        trigger(mta)
-        wait_for(lambda: sink.messages, 20, what="delivery to the sink")
-        relay = rf"[relay:[127.0.0.2]:{sink.port},smtp,tls=none]"
-        text = wait_for(lambda: next((t for t in [ok(mta, "show", "relays")] if "refcount=0" in t), None), 10,
-                        what="the relay, no longer in use")
-        lines = text.splitlines()
-        assert re.fullmatch(re.escape(relay) + r" refcount=0 nconn=1 lastconn=\d+s state=\w+", lines[0]), text
-        assert re.fullmatch(r"  connector - refcount=0 nconn=1 nfail=0 lastconn=\d+s timeout=- flags=", lines[1]), text
-        (obj,) = [json.loads(l) for l in ok(mta, "show", "relays", "--json").splitlines()]
-        assert obj["relay"] == relay and obj["transport"] == "smtp"
-        assert obj["nexthop"] == f"[127.0.0.2]:{sink.port}"
-        assert obj["connectors"] == [{"source": "-", "refcount": 0, "nconn": 1, "nfail": 0,
-                                      "lastconn": obj["connectors"][0]["lastconn"], "flags": []}]
-    finally:
-        sink.stop()
+def test_show_hosts_lists_the_sink_after_a_delivery_with_refcount_0(mta, delivered):
+    # The delivery's end reaches qmgr just after the sink saw the mail.
+    line = wait_for(lambda: line_matching(mta, r"^127\.0\.0\.2 .*refcount=0 ", "show", "hosts"), 10,
+                    what="127.0.0.2 in show hosts, no longer in use")
+    assert re.fullmatch(r"127\.0\.0\.2 127\.0\.0\.2 refcount=0 nconn=1 lastconn=\d+s nreuse=0 nfail=0", line), line
+    (host,) = [json.loads(l) for l in ok(mta, "show", "hosts", "--json").splitlines()]
+    assert host["address"] == "127.0.0.2" and host["refcount"] == 0 and host["nconn"] == 1
+    assert isinstance(host["lastconn"], int) and host["lastconn"] >= 0
+    route = line_matching(mta, r" <-> 127\.0\.0\.2 ", "show", "routes")
+    assert re.match(r"^[0-9a-f]{16}\. - <-> 127\.0\.0\.2 \(127\.0\.0\.2\) --- refcount=0 nconn=1 penalty=0 "
+                    r"timeout=-$", route), route
+
+
+def test_show_relays_lists_the_relayhost_and_its_connector(mta, delivered):
+    relay = rf"[relay:[127.0.0.2]:{delivered.port},smtp,tls=none]"
+    text = wait_for(lambda: next((t for t in [ok(mta, "show", "relays")] if "refcount=0" in t), None), 10,
+                    what="the relay, no longer in use")
+    lines = text.splitlines()
+    assert re.fullmatch(re.escape(relay) + r" refcount=0 nconn=1 lastconn=\d+s state=\w+", lines[0]), text
+    assert re.fullmatch(r"  connector - refcount=0 nconn=1 nfail=0 lastconn=\d+s timeout=- flags=", lines[1]), text
+    (obj,) = [json.loads(l) for l in ok(mta, "show", "relays", "--json").splitlines()]
+    assert obj["relay"] == relay and obj["transport"] == "smtp"
+    assert obj["nexthop"] == f"[127.0.0.2]:{delivered.port}"
+    assert obj["connectors"] == [{"source": "-", "refcount": 0, "nconn": 1, "nfail": 0,
+                                  "lastconn": obj["connectors"][0]["lastconn"], "flags": []}]
 
 
 def test_a_route_to_a_closed_port_shows_its_penalty_and_flags(mta):
