@@ -112,7 +112,8 @@ def trigger(instance, request=b"I"):
 
 
 def route_lines(instance):
-    """qmgr's `postern show routes`: one line per destination queue it holds."""
+    """qmgr's `postern show routes`: one line per destination queue it holds, then one per
+    connection route (source <-> server address)."""
     r = instance.postern("show", "routes")
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
