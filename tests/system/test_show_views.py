@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not QTOOL.exists(), reason="test helpers not bui
 
 @pytest.fixture
 def mta(instance):
-    instance.set(**{**FAST, "default_transport": "smtp", "relay_domains": ""})
+    instance.set(**{**FAST, "default_transport": "smtp", "relay_domains": "",
+                    "smtp_connection_cache_time_limit": "60s"})
     instance.add_service("qmgr unix n - n 300 1 qmgr")
     instance.add_service("bounce unix - - n - 0 bounce")
     instance.add_service("smtp unix - - n - - smtp")
@@ -74,6 +75,17 @@ def test_show_relays_lists_the_relayhost_and_its_connector(mta, delivered):
     assert obj["nexthop"] == f"[127.0.0.2]:{delivered.port}"
     assert obj["connectors"] == [{"source": "-", "refcount": 0, "nconn": 1, "nfail": 0,
                                   "lastconn": obj["connectors"][0]["lastconn"], "flags": []}]
+
+
+def test_a_cached_connection_taken_again_counts_as_reused_not_new(mta, delivered):
+    Message(mta, BODY, ["v@x.test"])
+    trigger(mta)
+    wait_for(lambda: len(delivered.messages) == 2, 20, what="the second delivery")
+    line = wait_for(lambda: line_matching(mta, r"^127\.0\.0\.2 .*refcount=0 ", "show", "hosts"), 10,
+                    what="127.0.0.2 no longer in use")
+    m = re.search(r" nconn=(\d+) .* nreuse=(\d+) ", line)
+    # One EHLO per connection the sink saw; every other delivery went over a cached one.
+    assert int(m[1]) == delivered.ehlos and int(m[1]) + int(m[2]) == 2, (line, delivered.ehlos)
 
 
 def test_a_route_to_a_closed_port_shows_its_penalty_and_flags(mta):
