@@ -18,25 +18,36 @@ namespace {
 // hard one first: one process is meant to hold thousands of sessions.
 size_t SessionLimit() { return DescriptorBudget(64, true); }
 
+// The process's one resolver (dns_servers): client names, DNS restrictions,
+// host names in network lists. Lives as long as the process; null (with one
+// warning) when it cannot be made, and then every lookup fails temporarily.
+dns::Resolver* ProcessResolver(server::Context& ctx) {
+  static std::unique_ptr<dns::Resolver> resolver;
+  static bool tried = false;
+  if (tried) return resolver.get();
+  tried = true;
+  auto opts = dns::ResolverOptions::FromConfig(ctx.config);
+  if (!opts) return log::Warning("DNS lookups are not possible: {}", opts.error()), nullptr;
+  auto r = dns::Resolver::Create(ctx.loop, *opts);
+  if (!r) return log::Warning("DNS lookups are not possible: {}", r.error()), nullptr;
+  resolver = std::move(*r);
+  return resolver.get();
+}
+
 // Host names in mynetworks and the exclusion lists: resolved on the loop
 // (dns_servers), as Postfix matches them; until then such a list cannot say
 // "no" and permit_mynetworks answers 451 4.3.5 to clients nothing else matched.
 void ResolveNetworkHosts(server::Context& ctx, smtpd::Settings& s, smtpd::NetworkList* mynetworks) {
-  static std::unique_ptr<dns::Resolver> resolver;  // lives as long as the process
   std::pair<smtpd::NetworkList*, const char*> lists[] = {
       {mynetworks, "mynetworks"},
       {&s.event_limit_exceptions, "smtpd_client_event_limit_exceptions"},
-      {&s.bare_lf_exclusions, "smtpd_forbid_bare_newline_exclusions"}};
+      {&s.bare_lf_exclusions, "smtpd_forbid_bare_newline_exclusions"},
+      {&s.debug_peer_nets, "debug_peer_list"}};
   for (auto [list, param] : lists) {
     if (!list || !list->has_hosts()) continue;
-    if (!resolver) {
-      auto opts = dns::ResolverOptions::FromConfig(ctx.config);
-      if (!opts) return log::Warning("{}: host names cannot be resolved: {}", param, opts.error());
-      auto r = dns::Resolver::Create(ctx.loop, *opts);
-      if (!r) return log::Warning("{}: host names cannot be resolved: {}", param, r.error());
-      resolver = std::move(*r);
-    }
-    list->ResolveHosts(resolver.get(), param);
+    dns::Resolver* resolver = ProcessResolver(ctx);
+    if (!resolver) return log::Warning("{}: host names cannot be resolved", param);
+    list->ResolveHosts(resolver, param);
   }
 }
 
@@ -74,6 +85,7 @@ int main(int argc, char** argv) {
     ResolveNetworkHosts(ctx, *settings, &(*policy)->mynetworks());
     service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q));
     service->SetAuth(std::move(*auth));
+    service->SetResolver(ProcessResolver(ctx));
     return {};
   };
   svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {

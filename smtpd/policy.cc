@@ -6,10 +6,13 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "postern/config/compat.h"
 #include "postern/log/log.h"
@@ -265,6 +268,14 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
       auto spec = policy::ParseServiceSpec((*words)[++i], policy_defaults_, queue_dir_);
       if (!spec) broken(spec.error());
       else l.steps.push_back({name, nullptr, {}, std::make_shared<policy::ServiceSpec>(std::move(*spec)), (*words)[i]});
+    } else if (IsDnsListRestriction(name)) {
+      if (!has_arg) {
+        broken(name + " needs a DNS list domain");
+        continue;
+      }
+      auto site = RblSite::Parse((*words)[++i]);
+      if (!site) broken(name + ": " + site.error());
+      else l.steps.push_back({name, nullptr, {}, nullptr, {}, std::make_shared<RblSite>(std::move(*site))});
     } else if (IsAccess(name)) {
       if (!has_arg) {
         broken(name + " needs a table");
@@ -336,6 +347,7 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   p->verify_wait_ms_ = uint32_t(std::max(0LL, *polls - 1) * std::chrono::milliseconds(*delay).count());
   p->verify_socket_ = cfg.Str("queue_directory") + "/private/" + cfg.Str("address_verify_service_name");
 
+  if (auto d = p->LoadDnsSettings(cfg); !d) return Err(d.error());
   auto spec = PolicyDefaults(cfg);
   if (!spec) return Err(spec.error());
   p->policy_defaults_ = std::move(*spec);
@@ -482,6 +494,20 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
     return {};
   }
   if (SenderLogin::IsRestriction(n)) return CheckSenderLogin(sender_login_, n, f);
+  if (Verdict v; RunIdentityStep(s, f, c, &v)) return v;
+  if (n == "reject_unlisted_sender" || n == "reject_unlisted_recipient") {
+    bool sender = n == "reject_unlisted_sender";
+    const smtp::Address* a = sender ? f.sender : f.recipient;
+    if (!a || a->null) return {};
+    Verdict v = CheckListed(*a, sender);
+    return v.rejected() ? v : Verdict{};
+  }
+  if (n == "reject_unauthenticated_local_sender") {
+    auto foreign = ForeignLocalSender(f);
+    if (!foreign) return temp(Stage::kSender);
+    if (!*foreign) return {};
+    return Reject(Stage::kSender, f, 553, "5.7.1", "not logged in");
+  }
   if (n == "permit_auth_destination" || n == "reject_unauth_destination" || n == "defer_unauth_destination") {
     if (!f.recipient) return {};
     auto ok = AuthorizedDestination(*f.recipient);
@@ -513,9 +539,10 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
   // check_*_access
   table::LookupResult r = std::optional<std::string>();
   Stage target = stage;
-  if (n == "check_client_access") {
+  if (n == "check_client_access" || n == "check_reverse_client_hostname_access") {
     target = Stage::kClient;
-    r = table::LookupClient(*s.table, f.client_name, f.client_addr);
+    bool reverse = n == "check_reverse_client_hostname_access";
+    r = table::LookupClient(*s.table, reverse ? f.reverse_client_name : f.client_name, f.client_addr);
   } else if (n == "check_helo_access") {
     target = Stage::kHelo;
     if (f.helo.empty()) return {};
@@ -550,6 +577,10 @@ Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
     return Make(451, "4.3.5", std::string(kConfigError), true);
   }
   c.started = true;
+  return RunSteps(c, f);
+}
+
+Verdict Policy::RunSteps(Check& c, const Facts& f) {
   for (; c.list < lists_.size(); ++c.list, c.step = 0) {
     const List& l = lists_[c.list];
     Verdict v;
@@ -559,8 +590,18 @@ Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
         c.pending = &s;
         return {};
       }
+      if (s.name == "warn_if_reject") {
+        c.warn_next = true;
+        continue;
+      }
       v = RunStep(s, l.stage, f, 0, c);
       if (c.verify) return {};  // ResumeVerify carries on after this step
+      if (c.dns) return {};  // waiting for a lookup: this step runs again with its answer
+      // warn_if_reject: Postfix logs the reject as reject_warning and goes on.
+      if (std::exchange(c.warn_next, false) && v.rejected()) {
+        c.effects.notes.emplace_back("reject_warning", fmt::format("{} {} {}", v.code, v.enhanced, v.text));
+        v = {};
+      }
       if (v.kind != Verdict::Kind::kDunno) break;
     }
     if (v.rejected()) return Finalize(c, std::move(v));
@@ -687,13 +728,13 @@ bool Policy::VirtualMailboxDomain(std::string_view domain) {
   return !d || *d == Destination::kVirtualMailbox;  // a table that fails refuses too (451)
 }
 
-// Postfix's smtpd_reject_unlisted_recipient: a recipient in mydestination,
+// Postfix's smtpd_reject_unlisted_recipient (and _sender, for reject_unlisted_sender): an address in mydestination,
 // relay_domains or virtual_mailbox_domains must be in local_recipient_maps
 // (user@domain, user, user without its extension), relay_recipient_maps or
 // virtual_mailbox_maps (user@domain, user+ext stripped, @domain), or be a
 // virtual alias; an empty parameter accepts everyone. In a virtual alias
 // domain only aliases are known.
-Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
+Verdict Policy::CheckListed(const smtp::Address& rcpt, bool sender) {
   std::string subject = "<" + rcpt.Canonical() + ">";
   auto temp = [&](std::string_view param, const std::string& why) {
     log::Warning("{}{}{}", param, param.empty() ? "" : ": ", why);
@@ -723,7 +764,9 @@ Verdict Policy::CheckLocalRecipient(const smtp::Address& rcpt) {
     if (!e) return temp("virtual_alias_maps", e.error());
     if (e->size() != 1 || !EqualsIgnoreCase(e->front(), rcpt.Canonical())) return Verdict::Permit();
   }
-  return Make(550, "5.1.1", subject + ": Recipient address rejected: User unknown in " + table + " table");
+  return Make(550, sender ? "5.1.0" : "5.1.1",
+              subject + (sender ? ": Sender address rejected" : ": Recipient address rejected") + ": User unknown in " +
+                  table + " table");
 }
 
 // The keys of one recipient in a recipient table, most specific first.
@@ -745,6 +788,19 @@ Result<bool> Policy::LookupRecipient(table::TableList& maps, const smtp::Address
     if (r->has_value()) return true;
   }
   return false;
+}
+
+std::optional<bool> Policy::ForeignLocalSender(const Facts& f) {
+  if (!f.sender || f.sender->null || f.sender->domain.empty() || f.sasl_authenticated) return false;
+  auto d = Classify(*f.sender);
+  if (!d) {
+    log::Warning("{}", d.error());
+    return std::nullopt;
+  }
+  if (*d != Destination::kLocal) return false;
+  auto inside = mynetworks_.Contains(f.client_addr);
+  if (!inside) return std::nullopt;
+  return !*inside;
 }
 
 Result<std::vector<std::string>> Policy::ExpandVirtual(std::string_view address) {

@@ -21,6 +21,7 @@
 #include "postern/table/table.h"
 #include "postern/util/result.h"
 #include "smtpd/auth.h"
+#include "smtpd/policy_dns.h"
 #include "smtpd/policy_proto.h"
 
 namespace postern::smtpd {
@@ -71,9 +72,15 @@ struct Verdict {
   bool rejected() const { return kind == Kind::kReject; }
 };
 
+// How a client name was found (Postfix's name_status): kTempFail when a DNS
+// lookup on the way failed temporarily, kPermFail when there is none.
+enum class NameStatus : uint8_t { kOk, kTempFail, kPermFail };
+
 // What the restrictions see of a session at the time of one RCPT.
 struct Facts {
-  std::string_view client_name;  // "unknown" without a name
+  std::string_view client_name;  // forward-confirmed; "unknown" without one
+  std::string_view reverse_client_name;  // first PTR name; "unknown" without one
+  NameStatus client_name_status = NameStatus::kOk, reverse_name_status = NameStatus::kOk;
   std::string_view client_addr;
   std::string_view helo;         // empty when no HELO/EHLO was given
   const smtp::Address* sender = nullptr;
@@ -123,6 +130,9 @@ class Policy {
     std::vector<const Step*> class_rest;  // a restriction class's steps after the verify
     std::optional<Verdict> defer_if_permit, defer_if_reject;
     Effects effects;
+    std::optional<DnsQuery> dns;  // waiting for this lookup: AddDnsAnswer, then CheckRecipient again
+    std::vector<std::pair<std::string, DnsFact>> answers;  // by DnsQuery::Key, for this check
+    bool warn_next = false;  // warn_if_reject: the next step's reject is only logged
   };
   Verdict CheckRecipient(Check& c, const Facts& f);
   Verdict Resume(Check& c, std::string_view action, const Facts& f);
@@ -132,9 +142,18 @@ class Policy {
   // (address_verify_poll_count and _poll_delay), and where it listens.
   uint32_t verify_wait_ms() const { return verify_wait_ms_; }
   const std::string& verify_socket() const { return verify_socket_; }
+  // The answer to c.dns (kept for the check, and cached for its TTL), after
+  // which CheckRecipient carries on from the step that asked.
+  void AddDnsAnswer(Check& c, DnsFact fact, uint32_t ttl);
   // local_recipient_maps for a recipient in a local domain: 550 5.1.1 when
   // unknown; permit for non-local domains or when the maps are empty.
-  Verdict CheckLocalRecipient(const smtp::Address& rcpt);
+  Verdict CheckLocalRecipient(const smtp::Address& rcpt) { return CheckListed(rcpt, false); }
+  // reject_unlisted_sender's and reject_unlisted_recipient's test: the same
+  // tables for a sender (550 5.1.0 Sender address rejected) or a recipient.
+  Verdict CheckListed(const smtp::Address& a, bool sender);
+  // Plan 9's smtpd -f: a sender in one of our (local) domains, from a client
+  // outside mynetworks that did not authenticate (nullopt: cannot tell now).
+  std::optional<bool> ForeignLocalSender(const Facts& f);
 
   // virtual_alias_maps: the final recipients of one RCPT address (itself
   // when no alias applies); an error means "try again later" (451).
@@ -157,6 +176,7 @@ class Policy {
     std::string error;  // not empty: the entry cannot run; it answers 451 4.3.5
     std::shared_ptr<const policy::ServiceSpec> service;  // check_policy_service
     std::string service_key;  // its argument as written: one client per key
+    std::shared_ptr<const RblSite> rbl;  // reject_rbl_client and the other DNS lists
   };
 
  private:
@@ -171,6 +191,22 @@ class Policy {
                                         Check& c) const;
   Verdict Finalize(Check& c, Verdict v) const;
   Verdict Reject(Stage target, const Facts& f, int code, std::string_view enh, std::string_view text) const;
+  Verdict RunSteps(Check& c, const Facts& f);
+
+  // policy_dns.cc: restrictions that need DNS or the client's names.
+  bool RunIdentityStep(const Step& s, const Facts& f, Check& c, Verdict* v);
+  const DnsFact* Fact(Check& c, DnsQuery::Kind kind, const std::string& name);
+  Verdict UnknownName(const Step& s, const Facts& f, Check& c);
+  Verdict UnknownDomain(bool sender, const Facts& f, Check& c);
+  Verdict DnsList(const Step& s, const Facts& f, Check& c);
+  Verdict RblReject(const Step& s, const Facts& f, std::string_view what, const std::vector<std::string>& txt);
+  struct DnsSettings {
+    int unknown_client_code = 450, unknown_hostname_code = 450, unknown_address_code = 450, rbl_code = 554;
+    std::string default_rbl_reply;
+    std::shared_ptr<table::TableList> rbl_reply_maps;
+    std::string rbl_reply_error;  // why rbl_reply_maps could not be opened
+  };
+  Result<void> LoadDnsSettings(const config::Config& cfg);
 
   // unverified_{sender,recipient}_{reject,defer}_code, _reject_reason, _tempfail_action.
   struct Unverified {
@@ -187,6 +223,8 @@ class Policy {
   Unverified unverified_sender_, unverified_recipient_;
   uint32_t verify_wait_ms_ = 6000;
   std::string verify_socket_;
+  DnsSettings dns_;
+  DnsCache dns_cache_;
   policy::ServiceSpec policy_defaults_;  // smtpd_policy_service_*
   std::string queue_dir_;                // unix:private/name is relative to it
   NetworkList mynetworks_;

@@ -120,14 +120,17 @@ void Session::Start() {
     }
   } else {
     // Local submission over a unix socket: Postfix's name for it.
-    client_name_ = "localhost";
+    client_name_ = reverse_name_ = "localhost";
+    name_status_ = reverse_status_ = NameStatus::kOk;
     client_addr_ = "127.0.0.1";
     // The kernel says who is submitting (sendmail's user); logged per message.
     ucred cred{};
     socklen_t clen = sizeof cred;
     if (getsockopt(stream_->fd(), SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) local_uid_ = unsigned(cred.uid);
   }
-  log::Info("connect from {}", Who());
+  // The banner goes out at once; commands wait for the name (Process).
+  if (!local_addr_.empty() && svc_->settings().peername_lookup) StartNameLookup();
+  else LogConnect();
   entry_.Started(local_addr_.empty(), [this] {  // kill session ID
     auto self = shared_from_this();
     if (closing_ || finished_) return;
@@ -186,7 +189,7 @@ void Session::OnEnd(int) {
 // the session must wait (a commit, an error delay, closing).
 void Session::Process() {
   auto self = shared_from_this();  // a command may finish the session
-  while (!closing_ && !paused_) {
+  while (!closing_ && !paused_ && !naming_) {
     if (phase_ == Phase::kCommitting) break;
     size_t avail = reader_.pending();
     if (phase_ == Phase::kData) {
@@ -362,6 +365,8 @@ void Session::Finish(bool lost) {
   if (finished_) return;
   finished_ = true;
   auto self = shared_from_this();
+  name_lookup_.Cancel();
+  LogConnect();  // a client that left before its name was known
   if (lost)
     log::Info("lost connection after {} from {}", any_command_ ? smtp::VerbName(last_verb_) : "CONNECT", Who());
   log::Info("disconnect from {}{}", Who(), DisconnectCounts());

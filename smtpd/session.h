@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "postern/cleanup/content.h"
+#include "postern/dns/resolver.h"
 #include "postern/event/event.h"
 #include "postern/notify/notify.h"
 #include "postern/queue/committer.h"
@@ -56,6 +57,9 @@ class Service {
   void SetAuth(std::unique_ptr<Authenticator> a) { auth_ = std::move(a); }
   queue::AsyncCommitter& committer() { return committer_; }
   policy::Clients& policy_clients() { return policy_clients_; }
+  // The process's resolver (client names, DNS restrictions); null when none could be made.
+  dns::Resolver* resolver() const { return resolver_; }
+  void SetResolver(dns::Resolver* r) { resolver_ = r; }
   // Attributes of every policy request from this process (mail_version, ...).
   const std::string& compatibility_level() const { return compatibility_level_; }
   const std::string& mail_version() const { return mail_version_; }
@@ -76,6 +80,7 @@ class Service {
   std::unique_ptr<Policy> policy_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<queue::Queue> queue_;
+  dns::Resolver* resolver_ = nullptr;
   queue::AsyncCommitter committer_;
   policy::Clients policy_clients_;
   std::string compatibility_level_, mail_version_;
@@ -139,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
     smtp::RcptParams params;
     Policy::Check check;
     std::unique_ptr<ipc::Call> verify_call;  // to verify(8), while check.verify waits
+    dns::Ticket lookup;  // the DNS fact check.dns asks for
   };
 
   // session.cc: the connection and the command loop.
@@ -214,6 +220,14 @@ class Session : public std::enable_shared_from_this<Session> {
   bool Trusted() const;  // local submission, SASL, or mynetworks: bare local parts get $myorigin
   Facts MakeFacts(const smtp::Address* rcpt) const;
 
+  // session_identity.cc: the client's names, DNS lookups of restrictions, debug_peer_list.
+  void StartNameLookup();
+  void OnClientName(const dns::ConfirmedNameResult& r);
+  void LogConnect();
+  void LookupForCheck();
+  void OnCheckAnswer(DnsFact fact, uint32_t ttl);
+  void AddForeignSenderHeader();
+
   // session_policy.cc: RCPT's restrictions, which may wait for policy services.
   void CheckRcpt(std::unique_ptr<RcptCheck> rc);
   void RunRcptCheck(Verdict v);
@@ -251,6 +265,12 @@ class Session : public std::enable_shared_from_this<Session> {
   server::Lease lease_;
   event::Timer timer_;
   std::string client_addr_, client_name_ = "unknown", local_addr_;
+  std::string reverse_name_ = "unknown";  // first PTR name, unconfirmed (reverse_client_name)
+  NameStatus name_status_ = NameStatus::kPermFail, reverse_status_ = NameStatus::kPermFail;
+  bool naming_ = false;          // the name lookup runs: commands wait for it
+  bool connect_logged_ = false;  // "connect from" waits for the name
+  uint8_t debug_level_ = 0;      // debug_peer_level when the client is in debug_peer_list
+  dns::Ticket name_lookup_;
   uint16_t local_port_ = 0;
   sessions::Entry entry_{&client_name_, &client_addr_};  // show sessions, kill session
   std::string helo_;

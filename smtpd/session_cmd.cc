@@ -25,6 +25,9 @@ bool HasNonAscii(std::string_view s) {
 Facts Session::MakeFacts(const smtp::Address* rcpt) const {
   Facts f;
   f.client_name = client_name_;
+  f.reverse_client_name = reverse_name_;
+  f.client_name_status = name_status_;
+  f.reverse_name_status = reverse_status_;
   f.client_addr = client_addr_;
   f.helo = helo_;
   f.sender = txn_ ? &txn_->sender : nullptr;
@@ -160,7 +163,7 @@ void Session::Rcpt(std::string_view arg) {
   auto rcpt = ParseAddress(pa->path, false, txn_->params.smtputf8);
   if (!rcpt) return;
   // session_policy.cc: the restrictions, which may have to wait for a policy service.
-  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}, nullptr}));
+  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}, nullptr, {}}));
 }
 
 void Session::Vrfy(std::string_view arg) {

@@ -16,13 +16,20 @@ void Session::CheckRcpt(std::unique_ptr<RcptCheck> rc) {
   RunRcptCheck(svc_->policy().CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
 }
 
-// Either asks the pending step's service, or ends the RCPT with the verdict.
+// Either looks up what a step needs, asks the pending step's service, or
+// ends the RCPT with the verdict.
 void Session::RunRcptCheck(Verdict v) {
-  const Policy::Step* step = rcpt_check_->check.pending;
-  if (rcpt_check_->check.verify) {
+  Policy::Check& c = rcpt_check_->check;
+  while (c.dns && !svc_->resolver()) {  // no resolver: every lookup fails for now
+    svc_->policy().AddDnsAnswer(c, DnsFact{DnsFact::Result::kTempFail, {}, "no resolver"}, 0);
+    v = svc_->policy().CheckRecipient(c, MakeFacts(&rcpt_check_->rcpt));
+  }
+  if (c.dns) return LookupForCheck();
+  if (c.verify) {
     paused_ = true;
     return AskVerify();
   }
+  const Policy::Step* step = c.pending;
   if (!step) {
     paused_ = false;
     return FinishRcpt(std::move(v));
@@ -79,6 +86,8 @@ void Session::FinishRcpt(Verdict v) {
   if (!v.rejected()) v = pol.CheckLocalRecipient(rc->rcpt);
   std::string to = rc->rcpt.Canonical();
   if (v.rejected()) {
+    for (auto& [action, text] : rc->check.effects.notes)
+      if (action == "reject_warning") LogAction(action, "RCPT", text, to);
     LogReject("RCPT", v.code, v.enhanced, v.text, to);
     // A restriction's reject is policy whatever its code (reject_unauth_pipelining
     // says 5.5.0); a table or configuration it could not use is not.
@@ -99,7 +108,10 @@ void Session::FinishRcpt(Verdict v) {
   if (!e.redirect.empty()) txn_->redirect = std::move(e.redirect);
   if (!e.filter.empty()) txn_->filter = std::move(e.filter);
   if (txn_->bcc.empty()) txn_->bcc = std::move(e.bcc);
-  if (txn_->rcpts.empty()) txn_->first_rcpt = to;
+  if (txn_->rcpts.empty()) {
+    txn_->first_rcpt = to;
+    AddForeignSenderHeader();
+  }
   for (std::string& address : *expanded) {
     queue::Recipient r;
     // ORCPT stays what the client sent; without one, a rewritten address
@@ -130,7 +142,7 @@ policy::Attributes Session::PolicyAttributes(const policy::ServiceSpec& spec) co
       {"recipient_count", "0"},
       {"client_address", client_addr_},
       {"client_name", client_name_},
-      {"reverse_client_name", client_name_},
+      {"reverse_client_name", reverse_name_},
       {"instance", txn_->instance},
       {"sasl_method", auth_.authenticated() ? auth_.mechanism : ""},
       {"sasl_username", auth_.username},

@@ -57,7 +57,7 @@ void Entry::Wrote(size_t n) {
   log::Trace("io", "{}[{}]: write {} bytes", *name_, *addr_, n);
 }
 
-bool Entry::Dialogue() const { return log::GetLevel() == log::Level::kVerbose || log::Tracing("smtp"); }
+bool Entry::Dialogue() const { return debug_ || log::GetLevel() == log::Level::kVerbose || log::Tracing("smtp"); }
 
 void Entry::Command(std::string_view verb, std::string_view line) {
   state_ = std::string(verb);

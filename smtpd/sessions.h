@@ -34,6 +34,8 @@ class Entry {
   // "COMMIT" starts the clock of the profile queue line that Committed writes.
   void State(std::string_view state);
   void Committed(bool ok, size_t recipients);
+  // debug_peer_list: this session's dialogue is logged whatever the log level.
+  void SetDebug(bool on) { debug_ = on; }
 
   uint64_t id() const { return id_; }
 
@@ -46,6 +48,7 @@ class Entry {
   std::string state_ = "CONNECT";
   std::chrono::steady_clock::time_point start_, last_, commit_;
   uint64_t in_ = 0, out_ = 0;
+  bool debug_ = false;
   std::function<void()> kill_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "postern/cleanup/content.h"
 #include "postern/config/maincf.h"
@@ -35,6 +37,14 @@ struct Settings {
   unsigned notify_classes = 0;
   std::string error_rcpt, double_bounce;  // qualified with $myorigin
   size_t history_flush_threshold = 100;   // smtpd_history_flush_threshold
+  bool peername_lookup = true;            // smtpd_peername_lookup
+  std::string foreign_sender_header;      // smtpd_foreign_sender_header; empty: none
+  // debug_peer_list: host names (and their subdomains), and addresses,
+  // networks and tables; debug_peer_level for the clients it matches.
+  std::vector<std::string> debug_peer_names;
+  NetworkList debug_peer_nets;
+  long long debug_peer_level = 2;
+  bool DebugPeer(std::string_view name, std::string_view addr) const;
 
   // keys: the certificate and key read before privileges were dropped.
   static Result<Settings> Load(const config::Config& cfg, ServerKeys* keys);

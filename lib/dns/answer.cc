@@ -82,7 +82,44 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// The TTL of the record at the cursor: its own in the answer section; in
+// the authority section of a negative answer an SOA's min(TTL, MINIMUM), and
+// UINT32_MAX (no limit) for any other record. False when the record is cut short.
+bool RecordTtl(Reader& r, bool negative, uint32_t* ttl) {
+  uint16_t type, klass, hi, lo, rdlen;
+  if (!r.SkipName() || !r.U16(&type) || !r.U16(&klass) || !r.U16(&hi) || !r.U16(&lo) || !r.U16(&rdlen) ||
+      !r.Skip(rdlen))
+    return false;
+  *ttl = uint32_t(hi) << 16 | lo;
+  if (!negative) return true;
+  constexpr uint16_t kSoa = 6;
+  if (type != kSoa || rdlen < 20) {
+    *ttl = UINT32_MAX;
+    return true;
+  }
+  auto rd = r.Take(rdlen);  // MINIMUM is the RDATA's last 32 bits
+  *ttl = std::min(*ttl, uint32_t(Get16(rd, rdlen - 4)) << 16 | Get16(rd, rdlen - 2));
+  return true;
+}
+
 }  // namespace
+
+uint32_t AnswerTtl(std::span<const uint8_t> answer) {
+  if (answer.size() < kHeaderSize) return 0;
+  uint16_t qd = Get16(answer, 4), an = Get16(answer, 6), ns = Get16(answer, 8);
+  Reader r(answer);
+  r.Skip(kHeaderSize);
+  for (uint16_t i = 0; i < qd; ++i)
+    if (!r.SkipName() || !r.Skip(4)) return 0;
+  uint32_t best = UINT32_MAX;
+  bool negative = an == 0;
+  for (uint16_t i = 0; i < (negative ? ns : an); ++i) {
+    uint32_t ttl;
+    if (!RecordTtl(r, negative, &ttl)) return 0;
+    best = std::min(best, ttl);
+  }
+  return best == UINT32_MAX ? 0 : best;
+}
 
 std::string_view StatusName(Status s) {
   switch (s) {

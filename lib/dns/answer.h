@@ -40,6 +40,11 @@ Status StatusFromHeader(std::span<const uint8_t> answer);
 // The AD bit: the answering resolver validated the answer with DNSSEC.
 bool IsAuthentic(std::span<const uint8_t> answer);
 
+// How long an answer may be cached: the smallest TTL of its answer records,
+// or for a negative answer (NXDOMAIN, NODATA) the SOA's negative TTL from the
+// authority section (RFC 2308: min of its TTL and MINIMUM); 0 when neither.
+uint32_t AnswerTtl(std::span<const uint8_t> answer);
+
 // Postfix's wording, for log lines and delivery status notices:
 // "Host or domain name not found. Name service error for name=N type=T: ...".
 std::string DescribeFailure(Status s, std::string_view name, RrType type);

@@ -120,6 +120,25 @@ TEST(DnsParse, AddressesFollowCname) {
   EXPECT_EQ(r6.records.at(0).ToString(), "::1");
 }
 
+TEST(DnsTtl, SmallestAnswerTtlOrNothing) {
+  auto msg = Message().Question("h.test", kA).Answer("h.test", kA, {127, 0, 0, 2}).Build();
+  EXPECT_EQ(AnswerTtl(msg), 256u);  // the builder's TTL
+  // A negative answer without an SOA says nothing about how long it holds.
+  EXPECT_EQ(AnswerTtl(Message(3).Question("h.test", kA).Build()), 0u);
+  // A negative answer with an SOA in the authority section: min(TTL, MINIMUM).
+  Bytes soa = testing::WireName("ns.test");
+  Bytes rname = testing::WireName("root.test");
+  soa.insert(soa.end(), rname.begin(), rname.end());
+  soa.insert(soa.end(), {0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 60});  // MINIMUM 60
+  auto neg = Message(3).Question("h.test", kA).Answer("test", 6, soa).Build();
+  neg[7] = 0;  // move the SOA from the answer to the authority section
+  neg[9] = 1;
+  EXPECT_EQ(AnswerTtl(neg), 60u);
+  msg.resize(msg.size() - 2);  // truncated rdata
+  EXPECT_EQ(AnswerTtl(msg), 0u);
+  EXPECT_EQ(AnswerTtl({}), 0u);
+}
+
 TEST(DnsParse, AddressesAbsentOrBroken) {
   auto only_cname =
       Message().Question("www.test", kA).Answer("www.test", kCname, testing::WireName("h.test")).Build();

@@ -48,6 +48,7 @@ void Resolver::ResolveAddresses(const std::string& name, bool v4, bool v6, const
     Outcome outcome;
     std::vector<IpAddress> addresses;
     bool authentic = false;
+    uint32_t ttl = 0;
   };
   struct Acc {
     int remaining = 0;
@@ -59,13 +60,16 @@ void Resolver::ResolveAddresses(const std::string& name, bool v4, bool v6, const
     AddressResult r;
     std::vector<const Outcome*> outcomes;
     r.authentic = true;
+    r.ttl = UINT32_MAX;
     for (int i = 0; i < 2; ++i) {
       if (!(i == 0 ? v4 : v6)) continue;
       auto& f = acc->fam[i];
+      r.ttl = std::min(r.ttl, f.ttl);
       r.addresses.insert(r.addresses.end(), f.addresses.begin(), f.addresses.end());
       r.authentic = r.authentic && f.authentic;
       outcomes.push_back(&f.outcome);
     }
+    if (r.ttl == UINT32_MAX) r.ttl = 0;
     if (r.addresses.empty()) {
       if (const Outcome* worst = WorstOf(outcomes)) r.outcome = *worst;
     }
@@ -75,6 +79,7 @@ void Resolver::ResolveAddresses(const std::string& name, bool v4, bool v6, const
     Send(name, type, [acc, i, type, name, finish](const Raw& raw) {
       auto& f = acc->fam[i];
       Status s = raw.status;
+      f.ttl = AnswerTtl(raw.answer);
       if (s == Status::kOk) {
         auto parsed = type == RrType::kA ? ParseA(raw.answer) : ParseAaaa(raw.answer);
         s = parsed.status;
@@ -207,12 +212,13 @@ Ticket Resolver::LookupTxt(std::string_view name, std::function<void(TxtResult)>
     Deliver(st, [done, r = std::move(r)] { done(r); });
   };
   if (!n) {
-    finish(TxtResult{BadName(name, RrType::kTxt, n.error()), {}});
+    finish(TxtResult{BadName(name, RrType::kTxt, n.error()), {}, 0});
     return Ticket(st);
   }
   Send(*n, RrType::kTxt, [n = *n, finish](const Raw& raw) {
     TxtResult r;
     Status s = raw.status;
+    r.ttl = AnswerTtl(raw.answer);
     if (s == Status::kOk) {
       auto parsed = ParseTxt(raw.answer);
       s = parsed.status;

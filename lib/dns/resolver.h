@@ -45,6 +45,7 @@ struct AddressResult {
   Outcome outcome;
   std::vector<IpAddress> addresses;  // IPv4 first, then IPv6, as inet_protocols allows
   bool authentic = false;            // every answer carried the AD bit
+  uint32_t ttl = 0;                  // seconds it may be cached (AnswerTtl; the smallest of A and AAAA)
 };
 
 struct MxHost {
@@ -69,6 +70,7 @@ struct MxResult {
 struct TxtResult {
   Outcome outcome;
   std::vector<std::string> records;  // one per TXT record, strings joined
+  uint32_t ttl = 0;                  // seconds it may be cached (AnswerTtl)
 };
 
 struct TlsaResult {

@@ -154,6 +154,9 @@ class Instance:
             "inet_protocols": "ipv4",
             "myhostname": "mx.postern.test",
             "stop_grace_time": "5s",
+            # Hermetic: no client name lookups in the host's DNS (tests that
+            # want them turn them on with their own dns_servers).
+            "smtpd_peername_lookup": "no",
         }
         if os.environ.get("ASAN_OPTIONS") or os.environ.get("UBSAN_OPTIONS"):
             # Sanitizer runs: master passes only import_environment on.
