@@ -246,7 +246,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
   List l{stage, {}};
   auto broken = [&](std::string why) {
     log::Warning("{}: {}; answering 451 4.3.5 where it applies", param, why);
-    l.steps.push_back({"", nullptr, std::move(why), nullptr, {}});
+    l.steps.push_back({"", nullptr, std::move(why), nullptr, {}, nullptr});
   };
   for (size_t i = 0; i < words->size(); ++i) {
     const std::string& word = (*words)[i];
@@ -259,7 +259,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
       if (SenderLogin::IsRestriction(name) && !sender_login_.configured())
         broken(name + " needs smtpd_sender_login_maps");
       else
-        l.steps.push_back({name, nullptr, {}, nullptr, {}});
+        l.steps.push_back({name, nullptr, {}, nullptr, {}, nullptr});
     } else if (name == "check_policy_service") {
       if (!has_arg) {
         broken(name + " needs a server");
@@ -267,8 +267,8 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
       }
       auto spec = policy::ParseServiceSpec((*words)[++i], policy_defaults_, queue_dir_);
       if (!spec) broken(spec.error());
-      else l.steps.push_back({name, nullptr, {}, std::make_shared<policy::ServiceSpec>(std::move(*spec)), (*words)[i]});
-    } else if (IsDnsListRestriction(name)) {
+      else l.steps.push_back({name, nullptr, {}, std::make_shared<policy::ServiceSpec>(std::move(*spec)), (*words)[i], nullptr});
+    } else if (config::IsDnsListRestriction(name)) {
       if (!has_arg) {
         broken(name + " needs a DNS list domain");
         continue;
@@ -283,7 +283,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
       }
       auto t = table::TableList::Open((*words)[++i]);
       if (!t) broken(t.error());
-      else l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t)), {}, nullptr, {}});
+      else l.steps.push_back({name, std::make_shared<table::TableList>(std::move(*t)), {}, nullptr, {}, nullptr});
     } else if (info.support == config::RestrictionSupport::kUnsupported) {
       if (has_arg) ++i;
       broken("restriction \"" + word + "\" is not supported by postern");
@@ -440,7 +440,7 @@ Verdict Policy::AccessResult(std::string_view value, Stage target, const Facts& 
     return with_text(int(code), code < 500 ? "4.7.1" : "5.7.1", "Access denied");
   }
   if ((IsSimple(word) || class_names_.count(word)) && rest.empty() && depth < kMaxDepth)
-    return RunStep({word, nullptr, {}, nullptr, {}}, target, f, depth + 1, c);
+    return RunStep({word, nullptr, {}, nullptr, {}, nullptr}, target, f, depth + 1, c);
   log::Warning("access table result \"{}\" is not supported; answering 451", value);
   return Make(451, "4.3.5", std::string(kConfigError), true);
 }

@@ -167,10 +167,4 @@ std::optional<ParsedReply> ParseReplyText(std::string_view reply) {
   return r;
 }
 
-bool IsDnsListRestriction(std::string_view n) {
-  return n == "reject_rbl_client" || n == "reject_rhsbl_client" || n == "reject_rhsbl_sender" ||
-         n == "reject_rhsbl_helo" || n == "reject_rhsbl_reverse_client" || n == "reject_rhsbl_recipient" ||
-         n == "permit_dnswl_client" || n == "permit_rhswl_client";
-}
-
 }  // namespace postern::smtpd

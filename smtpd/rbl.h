@@ -15,10 +15,6 @@
 
 namespace postern::smtpd {
 
-// reject_rbl_client, reject_rhsbl_*, permit_dnswl_client, permit_rhswl_client:
-// the restrictions whose argument is an RblSite.
-bool IsDnsListRestriction(std::string_view name);
-
 // One reject_rbl_client/permit_dnswl_client/reject_rhsbl_* argument.
 class RblSite {
  public:

@@ -56,6 +56,11 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
     switch (info.support) {
       case RestrictionSupport::kSupported:
         if (!info.takes_argument) break;
+        if (IsDnsListRestriction(ToLower(word))) {
+          if (!has_arg) out->push_back({false, p + ": " + word + " needs a DNS list domain"});
+          else ++i;
+          break;
+        }
         if (EqualsIgnoreCase(word, "check_policy_service")) {
           if (!has_arg) out->push_back({false, p + ": " + word + " needs a server (inet:host:port or unix:path)"});
           else if (std::string_view a = (*words)[++i]; !StartsWith(a, "inet:") && !StartsWith(a, "unix:") && a.front() != '{')
@@ -87,7 +92,12 @@ std::vector<NamedTable> NamedTables(const Config& cfg) {
     auto words = cfg.GetList(param);
     if (!words) continue;
     for (size_t i = 0; i + 1 < words->size(); ++i) {
-      if (!LookupRestriction(ToLower((*words)[i])).takes_argument) continue;
+      std::string name = ToLower((*words)[i]);
+      if (!LookupRestriction(name).takes_argument) continue;
+      if (IsDnsListRestriction(name)) {
+        ++i;
+        continue;
+      }
       if (auto ref = ParseTableRef((*words)[++i])) out.push_back({std::string(param), *ref});
     }
   }

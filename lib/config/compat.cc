@@ -183,6 +183,16 @@ constexpr PostfixDaemon kDaemons[] = {
     {"dnsblog", kNoDaemon, "postscreen(8) is not supported yet"},
 };
 
+}  // namespace
+
+bool IsDnsListRestriction(std::string_view n) {
+  return n == "reject_rbl_client" || n == "reject_rhsbl_client" || n == "reject_rhsbl_sender" ||
+         n == "reject_rhsbl_helo" || n == "reject_rhsbl_reverse_client" || n == "reject_rhsbl_recipient" ||
+         n == "permit_dnswl_client" || n == "permit_rhswl_client";
+}
+
+namespace {
+
 template <class T, size_t N>
 const T* FindSorted(const T (&table)[N], std::string_view name) {
   auto it = std::lower_bound(std::begin(table), std::end(table), name,

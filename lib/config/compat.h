@@ -22,6 +22,9 @@ struct RestrictionInfo {
   bool takes_argument = false;  // the next word belongs to it (a table, a service, a DNS domain)
 };
 RestrictionInfo LookupRestriction(std::string_view name);
+// reject_rbl_client, reject_rhsbl_*, permit_dnswl_client, permit_rhswl_client:
+// their argument is a DNS list domain[=filter], not a table.
+bool IsDnsListRestriction(std::string_view name);
 
 // The type part of a type:name table reference.
 enum class TableSupport { kSupported, kUnsupported, kUnknown };

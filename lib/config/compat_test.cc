@@ -90,6 +90,14 @@ TEST(Compat, AuditClassifies) {
   EXPECT_EQ(Count(f, false, "zen.example"), 0);
   // Only the parameters asked for.
   EXPECT_TRUE(AuditCompat(*c, [](std::string_view n) { return n == "smtpd_client_restrictions"; }).empty());
+  // A DNS list's argument is a domain, not a table.
+  c = Config::Parse("smtpd_client_restrictions = reject_rbl_client zen.example=127.0.0.[2..4], "
+                    "permit_dnswl_client list.example, reject_rhsbl_sender\n");
+  f = AuditCompat(*c);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].text, "smtpd_client_restrictions: reject_rhsbl_sender needs a DNS list domain");
+  EXPECT_TRUE(IsDnsListRestriction("permit_rhswl_client"));
+  EXPECT_FALSE(IsDnsListRestriction("check_client_access"));
   c = Config::Parse("default_database_type = pcre\n");
   EXPECT_EQ(Count(AuditCompat(*c), false, "default_database_type"), 1);
 }

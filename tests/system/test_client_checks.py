@@ -122,8 +122,8 @@ def test_client_access_matches_the_name_and_its_parent_domains(instance, dns):
 
 # --- DNS lists --------------------------------------------------------------
 
-def test_listed_client_gets_the_rbl_reply_maps_reply(instance, dns, tmp_path):
-    replies = tmp_path / "rbl_replies"
+def test_listed_client_gets_the_rbl_reply_maps_reply(instance, dns):
+    replies = instance.config_dir / "rbl_replies"  # readable by mail_owner
     replies.write_text("bl.test 550 5.7.1 Go away, $rbl_what is listed at $rbl_domain ($rbl_reason)\n")
     s = smtpd_with(instance, dns, smtpd_client_restrictions="reject_rbl_client bl.test=127.0.0.[2..4]",
                    rbl_reply_maps=f"texthash:{replies}")
