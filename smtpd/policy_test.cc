@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace postern::smtpd {
 namespace {
 
@@ -540,6 +542,89 @@ TEST(Policy, BrokenLocalRecipientMapsDefer) {
   Verdict v = p->CheckLocalRecipient(Addr("<carol@localhost>"));
   EXPECT_EQ(v.code, 451);
   EXPECT_EQ(v.enhanced, "4.3.0");
+}
+
+}  // namespace
+}  // namespace postern::smtpd
+
+namespace postern::smtpd {
+namespace {
+
+// DNS restrictions against a fake DNS: each lookup a step asks for (Check::dns)
+// is answered from `zone` (by DnsQuery::Key; missing: NXDOMAIN) and the check
+// goes on, as Session::OnCheckAnswer does. Returns the verdict and the lookups.
+Verdict CheckWithDns(Policy& p, const Facts& f, const std::map<std::string, DnsFact>& zone,
+                     std::vector<std::string>* asked) {
+  Policy::Check c;
+  Verdict v = p.CheckRecipient(c, f);
+  while (c.dns) {
+    asked->push_back(c.dns->Key());
+    auto it = zone.find(c.dns->Key());
+    p.AddDnsAnswer(c, it == zone.end() ? DnsFact{} : it->second, 0);
+    v = p.CheckRecipient(c, f);
+  }
+  return v;
+}
+
+TEST(PolicyDns, RestrictionsWaitForTheirLookupsAndReplyAsPostfix) {
+  using R = DnsFact::Result;
+  const std::map<std::string, DnsFact> zone = {
+      {DnsQuery{DnsQuery::Kind::kAddress, "9.2.0.192.bl.test"}.Key(), {R::kFound, {"127.0.0.2"}, ""}},
+      {DnsQuery{DnsQuery::Kind::kTxt, "9.2.0.192.bl.test"}.Key(), {R::kFound, {"see\x01 http://bl.test"}, ""}},
+      {DnsQuery{DnsQuery::Kind::kMailDomain, "ok.test"}.Key(), {R::kFound, {}, ""}},
+      {DnsQuery{DnsQuery::Kind::kMailDomain, "null.test"}.Key(), {R::kNullMx, {}, ""}},
+      {DnsQuery{DnsQuery::Kind::kMailDomain, "flaky.test"}.Key(), {R::kTempFail, {}, ""}},
+  };
+  struct Case {
+    const char* maincf;
+    const char* sender;
+    int code;
+    const char* text;
+    size_t lookups;
+  } cases[] = {
+      {"smtpd_client_restrictions = reject_rbl_client bl.test", "<a@ok.test>", 554,
+       "Service unavailable; Client host [192.0.2.9] blocked using bl.test; see? http://bl.test", 2},
+      {"smtpd_client_restrictions = reject_rbl_client bl.test=127.0.0.[3..9]", "<a@ok.test>", 0, "", 1},
+      {"smtpd_client_restrictions = permit_dnswl_client bl.test, reject", "<a@ok.test>", 0, "", 1},
+      {"smtpd_client_restrictions = warn_if_reject, reject_rbl_client bl.test", "<a@ok.test>", 0, "", 2},
+      {"maps_rbl_reject_code = 521\nsmtpd_client_restrictions = reject_rbl_client bl.test\n"
+       "default_rbl_reply = $rbl_code ${rbl_class} $rbl_what at $rbl_domain",
+       "<a@ok.test>", 521, "Client host 192.0.2.9 at bl.test", 2},
+      {"smtpd_sender_restrictions = reject_unknown_sender_domain", "<a@ok.test>", 0, "", 1},
+      {"smtpd_sender_restrictions = reject_unknown_sender_domain", "<a@nx.test>", 450,
+       "<a@nx.test>: Sender address rejected: Domain not found", 1},
+      {"smtpd_sender_restrictions = reject_unknown_sender_domain", "<a@null.test>", 550,
+       "<a@null.test>: Sender address rejected: Domain null.test does not accept mail (nullMX)", 1},
+      {"smtpd_sender_restrictions = reject_unknown_sender_domain", "<a@flaky.test>", 450,
+       "<a@flaky.test>: Sender address rejected: Domain not found", 1},
+      // A temporary failure defers only what would be accepted.
+      {"smtpd_sender_restrictions = reject_unknown_sender_domain, reject", "<a@flaky.test>", 554,
+       "<a@flaky.test>: Sender address rejected: Access denied", 1},
+      {"smtpd_sender_restrictions = reject_unknown_sender_domain", "<a@localhost>", 0, "", 0},
+      {"smtpd_helo_restrictions = reject_unknown_helo_hostname", "<a@ok.test>", 450,
+       "<nx.test>: Helo command rejected: Host not found", 1},
+      {"smtpd_client_restrictions = reject_unknown_client_hostname", "<a@ok.test>", 450,
+       "Client host rejected: cannot find your hostname, [192.0.2.9]", 0},
+  };
+  for (const Case& c : cases) {
+    auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
+    ASSERT_TRUE(p) << c.maincf;
+    smtp::Address s = Addr(c.sender), r = Addr("<x@localhost>");
+    Facts f;
+    f.client_name = f.reverse_client_name = "unknown";
+    f.client_name_status = NameStatus::kTempFail;
+    f.client_addr = "192.0.2.9";
+    f.helo = "nx.test";
+    f.sender = &s;
+    f.recipient = &r;
+    std::vector<std::string> asked;
+    Verdict v = CheckWithDns(*p, f, zone, &asked);
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.sender;
+    if (c.code) {
+      EXPECT_EQ(v.text, c.text) << c.maincf;
+    }
+    EXPECT_EQ(asked.size(), c.lookups) << c.maincf << " " << c.sender;
+  }
 }
 
 }  // namespace
