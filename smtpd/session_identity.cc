@@ -90,6 +90,8 @@ void Session::OnClientName(const dns::ConfirmedNameResult& r) {
     name_status_ = NameStatus::kOk;
   } else {
     name_status_ = reverse_status_ == NameStatus::kOk ? failed : reverse_status_;
+    // Postfix's "warning: hostname X does not resolve to address Y".
+    if (reverse_status_ == NameStatus::kOk) log::Warning("{}", r.outcome.reason);
   }
   LogConnect();
   if (!closing_) AfterWait();  // the commands that came meanwhile

@@ -68,6 +68,7 @@ def test_forward_confirmed_client_is_logged_by_name_and_in_received(instance, dn
 
 def test_a_name_that_does_not_point_back_is_unknown(instance, dns):
     smtpd_with(instance, dns).raw(source="127.0.0.3").cmd("QUIT")
+    instance.wait_log(r"warning: hostname liar\.client\.test does not resolve to address 127\.0\.0\.3")
     instance.wait_log(r"connect from unknown\[127\.0\.0\.3\]")
 
 
