@@ -2,6 +2,9 @@
 # end to end: dnsmasq on a loopback port serves PTR/A/MX/TXT records and DNS
 # list zones; clients connect from 127.0.0.2 (forward-confirmed name),
 # 127.0.0.3 (PTR whose name points elsewhere) and 127.0.0.4 (no PTR).
+import socketserver
+import threading
+
 import pytest
 
 from test_smtp_client import Dnsmasq
@@ -287,3 +290,39 @@ def test_debug_peer_list_logs_the_dialogue_of_listed_clients_only(instance, dns)
     c.cmd("QUIT")
     instance.wait_log(r"disconnect from unknown\[127\.0\.0\.4\]")
     assert "< unknown[127.0.0.4]" not in instance.log()
+
+
+# --- policy services ---------------------------------------------------------
+
+def test_policy_service_gets_the_client_names(instance, dns):
+    requests = []
+
+    class Policy(socketserver.StreamRequestHandler):
+        def handle(self):
+            attrs = {}
+            for line in self.rfile:
+                line = line.decode().rstrip("\n")
+                if not line:
+                    requests.append(attrs)
+                    attrs = {}
+                    self.wfile.write(b"action=DUNNO\n\n")
+                    continue
+                k, _, v = line.partition("=")
+                attrs[k] = v
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Policy)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = smtpd_with(instance, dns, smtpd_recipient_restrictions=(
+            f"check_policy_service inet:127.0.0.1:{server.server_address[1]}, permit"))
+        for source in ("127.0.0.2", "127.0.0.3"):
+            c = s.raw(source=source)
+            c.ehlo()
+            assert message(c) == (250, "2.1.5 Ok")
+        names = [(r["client_address"], r["client_name"], r["reverse_client_name"]) for r in requests]
+        assert names == [("127.0.0.2", "good.client.test", "good.client.test"),
+                         ("127.0.0.3", "unknown", "liar.client.test")]
+    finally:
+        server.shutdown()
+        server.server_close()
