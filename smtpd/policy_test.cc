@@ -627,5 +627,21 @@ TEST(PolicyDns, RestrictionsWaitForTheirLookupsAndReplyAsPostfix) {
   }
 }
 
+TEST(PolicyDns, CacheKeepsAnswersForTheirTtlOnly) {
+  using R = DnsFact::Result;
+  DnsCache cache;
+  auto now = DnsCache::Clock::now();
+  cache.Put("0:listed", {R::kFound, {"127.0.0.2"}, ""}, 60, now);
+  cache.Put("0:no-ttl", {R::kFound, {"127.0.0.2"}, ""}, 0, now);
+  cache.Put("0:flaky", {R::kTempFail, {}, "timeout"}, 60, now);
+  ASSERT_NE(cache.Find("0:listed", now + std::chrono::seconds(59)), nullptr);
+  EXPECT_EQ(cache.Find("0:listed", now + std::chrono::seconds(59))->values.at(0), "127.0.0.2");
+  EXPECT_EQ(cache.Find("0:listed", now + std::chrono::seconds(60)), nullptr);
+  EXPECT_EQ(cache.Find("0:no-ttl", now), nullptr);
+  EXPECT_EQ(cache.Find("0:flaky", now), nullptr);  // a failure is asked again
+  for (size_t i = 0; i < DnsCache::kMaxEntries + 5; ++i) cache.Put("0:n" + std::to_string(i), {}, 60, now);
+  EXPECT_LE(cache.size(), DnsCache::kMaxEntries);
+}
+
 }  // namespace
 }  // namespace postern::smtpd
