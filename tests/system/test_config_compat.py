@@ -42,11 +42,11 @@ def test_unsupported_restriction_answers_451_only_where_it_is_reached(instance):
                       r"from=<a@example\.org> to=<bob@localhost>")
 
 
-def test_rbl_in_one_list_leaves_the_other_path_flowing(instance):
+def test_unsupported_step_in_one_list_leaves_the_other_path_flowing(instance):
     # Outside mynetworks: relay control permits only local recipients; the
-    # recipient list with reject_rbl_client is reached by those alone.
+    # recipient list with an unsupported step is reached by those alone.
     s = start_smtpd(instance, smtpd_relay_restrictions="permit_mynetworks, reject_unauth_destination",
-                    smtpd_recipient_restrictions="permit_mynetworks, reject_rbl_client zen.example.invalid")
+                    smtpd_recipient_restrictions="permit_mynetworks, reject_unknown_forward_client_hostname")
     _, reply = rcpt(s, "alice@localhost", source="127.0.0.1")
     assert reply == (250, "2.1.5 Ok")
     _, reply = rcpt(s, "alice@localhost", source="127.0.0.2")
@@ -100,12 +100,12 @@ def test_check_is_quiet_about_ignored_postfix_parameters(instance):
 def test_check_warns_about_unsupported_features_and_exits_0(instance):
     instance.add_testd()
     instance.set(relocated_maps="hash:/etc/postfix/relocated",
-                 smtpd_recipient_restrictions="permit_mynetworks, reject_rbl_client zen.example.invalid")
+                 smtpd_recipient_restrictions="permit_mynetworks, reject_unknown_forward_client_hostname")
     rc, lines = check(instance)
     assert rc == 0, lines
     assert any(re.search(r"warning: .*relocated_maps: relocated\(5\) tables is not supported by postern yet", l)
                for l in lines), lines
-    assert any(re.search(r"warning: smtpd_recipient_restrictions: restriction reject_rbl_client is not "
+    assert any(re.search(r"warning: smtpd_recipient_restrictions: restriction reject_unknown_forward_client_hostname is not "
                          r"supported by postern yet; smtpd answers 451 4\.3\.5", l) for l in lines), lines
     assert not any("error:" in l for l in lines), lines
 
