@@ -115,6 +115,8 @@ def route_lines(instance):
     """qmgr's `postern show routes`: one line per destination queue it holds, then one per
     connection route (source <-> server address)."""
     r = instance.postern("show", "routes")
+    if r.returncode != 0 and "try again in a moment" in r.stderr:
+        return []  # qmgr just started and has not linked to master yet
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
 

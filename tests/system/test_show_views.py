@@ -31,8 +31,14 @@ def ok(instance, *args):
 
 
 def line_matching(instance, pattern, *cmd):
+    """The first line of the view matching pattern; None while there is none yet,
+    or while qmgr, just started, has not linked to master ("try again in a moment")."""
+    r = instance.postern(*cmd)
+    if r.returncode != 0 and "try again in a moment" in r.stderr:
+        return None
+    assert r.returncode == 0, f"postern {' '.join(cmd)}: {r.stderr}"
     rx = re.compile(pattern)
-    return next((l for l in ok(instance, *cmd).splitlines() if rx.search(l)), None)
+    return next((l for l in r.stdout.splitlines() if rx.search(l)), None)
 
 
 @pytest.fixture
