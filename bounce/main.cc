@@ -62,7 +62,9 @@ int main(int argc, char** argv) {
     if (!opts.ok()) return Err(opts.status().message);
     auto q = queue::Queue::Open(s->queue_directory, *opts);
     if (!q.ok()) return Err("queue " + s->queue_directory + ": " + q.status().message);
-    service = new bounce::Service(std::move(*s), std::move(*q));
+    auto cl = cleanup::Cleanup::FromConfig(ctx.config, q->get());
+    if (!cl) return Err(cl.error());
+    service = new bounce::Service(std::move(*s), std::move(*q), std::move(*cl));
     return {};
   };
   svc.on_client = [&](server::Context&, server::Client c) {

@@ -91,22 +91,23 @@ queue::Outcome<queue::MsgId> Service::Enqueue(const ipc::BounceRequest& req, con
   const bool too_big = !n.headers_only && s_.size_limit > 0 && orig.size > s_.size_limit;
   auto original = Original(req.message_id, orig.size, n.headers_only || too_big);
   if (!original.ok()) return original.status();
-  queue::MessageRecord rec;
-  rec.sender = n.envelope_sender;
-  rec.protocol = "bounce";
-  rec.client_name = "localhost";
-  rec.client_addr = "127.0.0.1";
+  cleanup::Submission sub;
+  sub.record.sender = n.envelope_sender;
+  sub.record.protocol = "bounce";
+  sub.record.client_name = "localhost";
+  sub.record.client_addr = "127.0.0.1";
   const bool eight_bit = (orig.flags & (queue::kFlag8BitMime | queue::kFlagSmtpUtf8)) != 0;
-  if (eight_bit) rec.flags |= queue::kFlag8BitMime;
-  auto w = q_->Begin(std::move(rec));
-  if (!w.ok()) return w.status();
+  if (eight_bit) sub.record.flags |= queue::kFlag8BitMime;
+  auto m = cleanup_->Begin(std::move(sub));
+  if (!m.ok()) return m.status();
+  cleanup::Message& msg = **m;
   ComposeInput in;
   in.kind = req.kind;
   in.notice = &n;
   in.hostname = s_.hostname;
   in.mail_name = s_.mail_name;
   in.queue_id = queue::FormatMsgId(req.message_id);
-  in.notice_id = queue::FormatMsgId((*w)->id());
+  in.notice_id = queue::FormatMsgId(msg.id());
   in.sender = orig.sender;
   in.envid = orig.dsn_envid;
   in.arrival = orig.arrival;
@@ -116,9 +117,10 @@ queue::Outcome<queue::MsgId> Service::Enqueue(const ipc::BounceRequest& req, con
   in.eight_bit = eight_bit;
   in.original = *original;
   in.original_truncated = too_big;
-  if (auto st = (*w)->Append(Compose(in)); !st.ok()) return st;
-  if (auto st = (*w)->AddRecipient({n.to, "", 0}); !st.ok()) return st;
-  return q_->Commit(std::move(*w));
+  if (auto st = msg.AddRecipient({n.to, "", 0}); !st.ok()) return st;
+  if (auto st = msg.Append(Compose(in)); !st.ok()) return st;
+  if (auto st = msg.Finish(); !st.ok()) return st;
+  return cleanup_->Commit(std::move(*m));
 }
 
 ipc::BounceAnswer Service::Handle(const ipc::BounceRequest& req) {

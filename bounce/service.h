@@ -1,5 +1,6 @@
 // bounce/service.h — the bounce daemon's work for one request: read the
-// original from the queue, plan the notices, compose and enqueue each one.
+// original from the queue, plan the notices, compose each one and enqueue it
+// through cleanup.
 // Synchronous on purpose: bounce is a kSingle worker, one request at a time.
 #pragma once
 
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "bounce/notice.h"
+#include "postern/cleanup/cleanup.h"
 #include "postern/config/maincf.h"
 #include "postern/ipc/bounce.h"
 #include "postern/queue/queue.h"
@@ -29,7 +31,9 @@ std::string Qualify(const std::string& addr, const std::string& origin);
 
 class Service {
  public:
-  Service(Settings s, std::unique_ptr<queue::Queue> q) : s_(std::move(s)), q_(std::move(q)) {}
+  // Notices enter the queue through `cleanup`, which uses `q`.
+  Service(Settings s, std::unique_ptr<queue::Queue> q, std::unique_ptr<cleanup::Cleanup> c)
+      : s_(std::move(s)), q_(std::move(q)), cleanup_(std::move(c)) {}
   ipc::BounceAnswer Handle(const ipc::BounceRequest& req);
   // `postern set option`: the next notice uses these (the queue stays).
   void Adopt(Settings s) {
@@ -46,6 +50,7 @@ class Service {
 
   Settings s_;
   std::unique_ptr<queue::Queue> q_;
+  std::unique_ptr<cleanup::Cleanup> cleanup_;
 };
 
 }  // namespace postern::bounce

@@ -16,6 +16,7 @@
 #include "local/expand.h"
 #include "local/mailbox.h"
 #include "local/settings.h"
+#include "postern/cleanup/cleanup.h"
 #include "postern/ipc/delivery.h"
 #include "postern/mda/message.h"
 #include "postern/mda/privs.h"
@@ -43,6 +44,7 @@ struct Agent {
   std::vector<std::optional<uid_t>> alias_owners;  // per alias_maps entry: its file's owner
   std::unique_ptr<route::Router> router;
   std::unique_ptr<queue::Queue> queue;
+  std::unique_ptr<cleanup::Cleanup> cleanup;  // forwarded mail goes in through it; uses queue
   std::optional<Creds> default_privs;  // when privileged
 };
 

@@ -29,6 +29,10 @@ class DeliverTest : public ::testing::Test {
     auto q = queue::Queue::Open(dir_ + "/queue", queue::Options{});
     ASSERT_TRUE(q.ok()) << q.status().message;
     agent_.queue = std::move(*q);
+    // Forwarded mail goes in through cleanup, with its defaults.
+    agent_.cleanup = std::make_unique<cleanup::Cleanup>(agent_.queue.get(), cleanup::Options{},
+                                                        rewrite::AddressRewriter{}, rewrite::VirtualAliases{},
+                                                        dir_ + "/queue");
     route::Settings rs;
     rs.mydestination = {"localhost"};
     rs.myhostname = "mx.test";

@@ -61,7 +61,10 @@ void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, local::A
   local::Agent fresh;
   if (auto r = Configure(ctx.config, &fresh); !r)
     return log::Warning("set option: {}; keeping the previous settings", r.error());
+  auto cl = cleanup::Cleanup::FromConfig(ctx.config, agent->queue.get());
+  if (!cl) return log::Warning("set option: {}; keeping the previous settings", cl.error());
   fresh.queue = std::move(agent->queue);
+  fresh.cleanup = std::move(*cl);
   *agent = std::move(fresh);
   server::LogOptionsAdopted(ctx, old);
 }
@@ -74,6 +77,9 @@ Result<void> Init(server::Context& ctx, local::Agent* agent) {
   auto q = queue::Queue::Open(st.queue_directory, *opts);
   if (!q.ok()) return Err("queue " + st.queue_directory + ": " + q.status().message);
   agent->queue = std::move(*q);
+  auto cl = cleanup::Cleanup::FromConfig(ctx.config, agent->queue.get());
+  if (!cl) return Err(cl.error());
+  agent->cleanup = std::move(*cl);
   return {};
 }
 

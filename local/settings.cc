@@ -89,9 +89,6 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
   auto files = ParseSources(cfg, "allow_mail_to_files");
   if (!files) return Err(files.error());
   s.files = *files;
-  auto cl = cleanup::Options::FromConfig(cfg);
-  if (!cl) return Err(cl.error());
-  s.cleanup = std::move(*cl);
   auto pdh = cfg.GetList("prepend_delivered_header");
   if (!pdh) return Err("prepend_delivered_header: " + pdh.error());
   s.delivered_command = Has(*pdh, "command");

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "postern/cleanup/content.h"
 #include "postern/config/maincf.h"
 #include "postern/util/result.h"
 
@@ -35,7 +34,6 @@ struct Settings {
   bool lock_fcntl = true, lock_flock = false, lock_dotlock = true;
   uint64_t mailbox_size_limit = 0;  // 0: no limit
   int64_t command_time_limit = 1000;  // seconds
-  cleanup::Options cleanup;  // forwarded mail goes through cleanup (hopcount_limit, ...)
 
   static Result<Settings> Load(const config::Config& cfg);
 };

@@ -1,6 +1,6 @@
 // pickup/pickup.cc — one maildrop file at a time: read its envelope, stream
-// its content through cleanup into a queue file behind a Received: header,
-// commit (fsynced),
+// it through cleanup (lib/cleanup: rewriting, content filter) behind a
+// Received: header, commit (fsynced),
 // and only then remove the file, so a crash in between at worst queues the
 // message twice and never loses it.
 #include "pickup/pickup.h"
@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "postern/ipc/bounce.h"
-#include "postern/ipc/trigger.h"
 #include "postern/log/log.h"
 #include "postern/maildrop/maildrop.h"
 #include "postern/smtp/received.h"
@@ -33,8 +32,8 @@ Pickup::Pickup(const config::Config& cfg, std::unique_ptr<queue::Queue> q)
       dir_(qdir_ + "/maildrop"),
       myhostname_(cfg.Str("myhostname")),
       mail_name_(cfg.Str("mail_name")),
-      cleanup_(cleanup::Options::FromConfig(cfg, true)),
-      queue_(std::move(q)) {}
+      queue_(std::move(q)),
+      cleanup_(cleanup::Cleanup::FromConfig(cfg, queue_.get(), true)) {}
 
 Result<void> Pickup::Prepare() {
   if (!cleanup_) return Err(cleanup_.error());
@@ -65,10 +64,7 @@ int Pickup::Scan() {
     if (o == Outcome::kQueued) ++queued;
     if (o == Outcome::kStop) break;
   }
-  if (queued > 0) {
-    ipc::TriggerQmgr(qdir_);
-  }
-  return queued;
+  return queued;  // cleanup woke qmgr for each
 }
 
 void Pickup::SetAside(const std::string& name, const std::string& why) {
@@ -86,23 +82,25 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
     return Outcome::kLeft;
   }
   const maildrop::Envelope& env = r->envelope();
-  queue::MessageRecord rec;
-  rec.sender = env.sender;
-  rec.arrival = env.time;
-  rec.dsn_ret = env.ret;
-  rec.dsn_envid = env.envid;
-  rec.flags = env.flags;
-  auto w = queue_->Begin(std::move(rec));
-  if (!w.ok()) {
-    log::Warning("{}: queue: {}", path, w.status().message);
-    return w.code() == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
+  cleanup::Submission sub;
+  sub.record.sender = env.sender;
+  sub.record.arrival = env.time;
+  sub.record.dsn_ret = env.ret;
+  sub.record.dsn_envid = env.envid;
+  sub.record.flags = env.flags;
+  sub.local = true;  // a local submission: missing headers are added
+  sub.checks = true;  // mail from outside: header/body checks
+  auto m = (*cleanup_)->Begin(std::move(sub));
+  if (!m.ok()) {
+    log::Warning("{}: queue: {}", path, m.status().message);
+    return m.code() == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
   }
-  queue::MessageWriter& mw = **w;
-  std::string id = queue::FormatMsgId(mw.id());
-  cleanup::Writer cw(&mw, *cleanup_);
-  cw.SetCheckContext({id, "local", env.sender, env.recipients.empty() ? "" : env.recipients[0], "", ""});
-  cw.AddMissingHeaders(mw.id(), env.sender, env.time);  // a local submission
-  queue::Status st = cw.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
+  cleanup::Message& msg = **m;
+  std::string id = queue::FormatMsgId(msg.id());
+  msg.SetCheckContext({id, "local", env.sender, env.recipients.empty() ? "" : env.recipients[0], "", ""});
+  queue::Status st = msg.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
+  for (const std::string& rcpt : env.recipients)
+    if (st.ok()) st = msg.AddRecipient({rcpt, "", env.notify});
   std::string piece;
   while (st.ok()) {
     auto more = r->Next(&piece);
@@ -111,27 +109,23 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
       return Outcome::kLeft;
     }
     if (!*more) break;
-    st = cw.Append(piece);
+    st = msg.Append(piece);
   }
-  if (st.ok()) st = cw.Finish();
-  const cleanup::Verdict& v = cw.content().verdict();
-  std::vector<queue::Recipient> rcpts;
-  for (const std::string& rcpt : env.recipients) rcpts.push_back({rcpt, "", env.notify});
-  for (queue::Recipient& r : cleanup::FinalRecipients(v, std::move(rcpts)))
-    if (st.ok()) st = mw.AddRecipient(std::move(r));
-  if (st.ok() && v.reject) return Refuse(name, std::move(*w), env.time, v);
-  if (st.ok() && cw.content().too_many_hops())
-    return Bounce(name, std::move(*w), env.time, cleanup::kHopsStatus, cleanup::kHopsText);
+  if (st.ok()) st = msg.Finish();
+  // REJECT and DISCARD are pickup's to act on; cleanup applies the rest at commit.
+  const cleanup::Verdict& v = msg.verdict();
+  if (st.ok() && v.reject) return Refuse(name, std::move(*m), env.time, v);
+  if (st.ok() && msg.too_many_hops())
+    return Bounce(name, std::move(*m), env.time, cleanup::kHopsStatus, cleanup::kHopsText);
   if (st.ok() && v.discard) {  // cleanup logged the discard: nothing is queued
     if (unlink(path.c_str()) != 0) log::Warning("remove {}: {}", path, strerror(errno));
     return Outcome::kLeft;
   }
-  if (v.hold) mw.Hold();
   if (!st.ok()) {
     log::Warning("{}: queue: {}", path, st.message);
     return st.code == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
   }
-  auto committed = queue_->Commit(std::move(*w));
+  auto committed = (*cleanup_)->Commit(std::move(*m));
   if (!committed.ok()) {
     log::Warning("{}: queue commit: {}", path, committed.status().message);
     return committed.code() == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
@@ -144,12 +138,12 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
 
 // A REJECT of header/body checks: a 5.x.x reason bounces to the sender, a
 // 4.x.x one leaves the file for a later scan.
-Pickup::Outcome Pickup::Refuse(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+Pickup::Outcome Pickup::Refuse(const std::string& name, std::unique_ptr<cleanup::Message> m, int64_t arrival,
                                const cleanup::Verdict& v) {
   size_t sp = v.reason.find(' ');
   std::string dsn = v.reason.substr(0, sp);
   std::string text = sp == std::string::npos ? "" : v.reason.substr(sp + 1);
-  if (v.code / 100 == 5) return Bounce(name, std::move(w), arrival, dsn, text);
+  if (v.code / 100 == 5) return Bounce(name, std::move(m), arrival, dsn, text);
   log::Warning("{}/{}: message deferred: {}", dir_, name, v.reason);
   return Outcome::kLeft;
 }
@@ -158,11 +152,11 @@ Pickup::Outcome Pickup::Refuse(const std::string& name, std::unique_ptr<queue::M
 // qmgr's sight), the bounce service queues the notice to its sender, then the
 // message is removed, and the maildrop file last: a failure on the way
 // leaves the file for the next scan.
-Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+Pickup::Outcome Pickup::Bounce(const std::string& name, std::unique_ptr<cleanup::Message> m, int64_t arrival,
                                const std::string& dsn, const std::string& text) {
   std::string path = dir_ + "/" + name;
-  w->Hold();
-  auto id = queue_->Commit(std::move(w));
+  m->Hold();
+  auto id = (*cleanup_)->Commit(std::move(m));
   if (!id.ok()) {
     log::Warning("{}: queue commit: {}", path, id.status().message);
     return id.code() == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;

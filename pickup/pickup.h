@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "postern/cleanup/content.h"
+#include "postern/cleanup/cleanup.h"
 #include "postern/config/maincf.h"
 #include "postern/queue/queue.h"
 #include "postern/util/result.h"
@@ -27,15 +27,15 @@ class Pickup {
  private:
   enum class Outcome { kQueued, kLeft, kStop };
   Outcome Take(const std::string& name);
-  Outcome Bounce(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+  Outcome Bounce(const std::string& name, std::unique_ptr<cleanup::Message> m, int64_t arrival,
                  const std::string& dsn, const std::string& text);
-  Outcome Refuse(const std::string& name, std::unique_ptr<queue::MessageWriter> w, int64_t arrival,
+  Outcome Refuse(const std::string& name, std::unique_ptr<cleanup::Message> m, int64_t arrival,
                  const cleanup::Verdict& v);
   void SetAside(const std::string& name, const std::string& why);
 
   std::string qdir_, dir_, myhostname_, mail_name_;
-  Result<cleanup::Options> cleanup_;
   std::unique_ptr<queue::Queue> queue_;
+  Result<std::unique_ptr<cleanup::Cleanup>> cleanup_;  // uses queue_
 };
 
 }  // namespace postern::pickup

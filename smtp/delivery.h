@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "postern/cleanup/header_edit.h"
 #include "postern/dns/resolver.h"
 #include "postern/ipc/call.h"
 #include "postern/ipc/delivery.h"
@@ -19,6 +20,7 @@
 #include "postern/server/server.h"
 #include "postern/smtp/data.h"
 #include "smtp/body_out.h"
+#include "smtp/generic.h"
 #include "smtp/cache.h"
 #include "smtp/conn.h"
 #include "smtp/lookup_failure.h"
@@ -39,6 +41,7 @@ struct Worker {
   std::unique_ptr<Cache> cache;
   std::unique_ptr<SaslClient> sasl;  // null: smtp_sasl_auth_enable = no
   std::unique_ptr<TlsClient> tls;    // null: no TLS level above none anywhere
+  Generic generic;                   // smtp_generic_maps
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {
@@ -94,6 +97,9 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // envelope and headers are ASCII and it may go without SMTPUTF8.
   Result<std::string> Utf8Refusal();
   void BodyFailed(mime::Error e);
+  // smtp_generic_maps on the envelope; false: a table failed (all deferred).
+  bool MapEnvelope();
+  bool FeedBody(std::string_view in, bool last, std::string* out);
   std::string MailCommand() const;
   std::string RcptCommand(size_t i) const;
   void SendRcpt(size_t i);
@@ -159,6 +165,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::optional<queue::BodyReader> body_;
   uint64_t body_size_ = 0;
   std::optional<BodyOut> body_out_;
+  // smtp_generic_maps: the envelope as sent (set once per request) and the
+  // header stage in front of body_out_.
+  std::optional<std::string> wire_sender_;
+  std::vector<std::string> wire_rcpts_;
+  cleanup::HeaderEditor generic_headers_;
+  bool generic_failed_ = false;
   bool downgrade_ = false;  // 8bit parts go out as quoted-printable (no 8BITMIME)
   std::vector<char> read_buf_;
   event::Timer xfer_timer_;

@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
     auto tls = smtp_client::TlsClient::Load(ctx.config, lmtp, std::move(tls_creds));
     if (!tls) return Err(tls.error());
     worker->tls = std::move(*tls);
+    auto generic = smtp_client::Generic::Load(ctx.config, lmtp);
+    if (!generic) return Err(generic.error());
+    worker->generic = std::move(*generic);
     return {};
   };
   svc.on_client = [&](server::Context&, server::Client c) {

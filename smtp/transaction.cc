@@ -21,7 +21,7 @@ bool Pipelined(const Conn& c) { return c.esmtp && c.ehlo.pipelining; }
 
 std::string Delivery::MailCommand() const {
   const auto& e = conn_->ehlo;
-  std::string cmd = "MAIL FROM:<" + req_.sender + ">";
+  std::string cmd = "MAIL FROM:<" + *wire_sender_ + ">";
   if (!conn_->esmtp) return cmd + "\r\n";
   // Postfix announces no SIZE when converting: the size would change.
   if (e.size_offered && !downgrade_) cmd += " SIZE=" + std::to_string(body_size_);
@@ -37,7 +37,7 @@ std::string Delivery::MailCommand() const {
 
 std::string Delivery::RcptCommand(size_t i) const {
   const auto& r = req_.recipients[i];
-  std::string cmd = "RCPT TO:<" + r.address + ">";
+  std::string cmd = "RCPT TO:<" + wire_rcpts_[i] + ">";
   if (conn_->esmtp && conn_->ehlo.dsn) {
     if (r.notify) cmd += " NOTIFY=" + smtp::FormatNotify(r.notify);
     if (!r.orig_recipient.empty()) {
@@ -51,8 +51,29 @@ std::string Delivery::RcptCommand(size_t i) const {
   return cmd + "\r\n";
 }
 
+bool Delivery::MapEnvelope() {
+  if (wire_sender_) return true;
+  const Generic& g = w_.generic;
+  auto sender = g.empty() ? Result<std::string>(req_.sender) : g.Address(req_.sender);
+  std::vector<std::string> rcpts;
+  for (size_t i = 0; sender && i < req_.recipients.size(); ++i) {
+    auto r = g.empty() ? Result<std::string>(req_.recipients[i].address) : g.Address(req_.recipients[i].address);
+    if (!r) sender = Err(r.error());
+    else rcpts.push_back(std::move(*r));
+  }
+  if (!sender) {
+    log::Warning("{}: {}", queue::FormatMsgId(req_.message_id), sender.error());
+    SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "smtp_generic_maps lookup failure", "none");
+    return false;
+  }
+  wire_sender_ = std::move(*sender);
+  wire_rcpts_ = std::move(rcpts);
+  return true;
+}
+
 void Delivery::Transaction() {
   const auto& e = conn_->ehlo;
+  if (!MapEnvelope()) return Finish(false);
   if ((req_.flags & queue::kFlagSmtpUtf8) && !(conn_->esmtp && e.smtputf8)) {
     auto refusal = Utf8Refusal();
     if (!refusal) {
@@ -164,6 +185,12 @@ void Delivery::OnDataReply(const smtp::Reply& r) {
     return Finish(true);
   }
   body_out_.emplace(s_.text_line_limit, downgrade_, s_.mime_limits, s_.checks, queue::FormatMsgId(req_.message_id));
+  if (!w_.generic.empty()) {
+    const Generic* g = &w_.generic;
+    bool* failed = &generic_failed_;
+    generic_headers_ = cleanup::HeaderEditor([g, failed](std::string* h) { g->Header(h, failed); },
+                                             size_t{1} << 20);  // cleanup cut headers at header_size_limit
+  }
   SendBody();
 }
 
@@ -185,7 +212,13 @@ void Delivery::SendBody() {
       conn_.reset();
       return Finish(false);
     }
-    bool ok = *n == 0 ? body_out_->Finish(&out) : body_out_->Feed(std::string_view(buf, *n), &out);
+    bool ok = *n == 0 ? FeedBody({}, true, &out) : FeedBody(std::string_view(buf, *n), false, &out);
+    if (generic_failed_) {
+      // As Postfix: a table failure mid-DATA gives the connection up; all defer.
+      SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "smtp_generic_maps lookup failure", "none");
+      conn_.reset();
+      return Finish(false);
+    }
     if (!ok) return BodyFailed(body_out_->error());
     if (*n == 0) {
       last = true;
@@ -203,6 +236,16 @@ void Delivery::SendBody() {
     });
   }
   conn_->WriteData(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });
+}
+
+// Body bytes through the smtp_generic_maps header stage (when active) into body_out_.
+bool Delivery::FeedBody(std::string_view in, bool last, std::string* out) {
+  if (!generic_headers_.active()) return last ? body_out_->Finish(out) : body_out_->Feed(in, out);
+  std::string piece(in);
+  generic_headers_.Apply(&piece, 0);
+  if (last) generic_headers_.Finish(&piece);
+  if (!piece.empty() && !body_out_->Feed(piece, out)) return false;
+  return last ? body_out_->Finish(out) : true;
 }
 
 // The message cannot be converted for this server. As in Postfix there is

@@ -83,7 +83,9 @@ int main(int argc, char** argv) {
     if (!auth) return Err(auth.error());
     stats::StartRecorder(ctx.loop, ctx.config);
     ResolveNetworkHosts(ctx, *settings, &(*policy)->mynetworks());
-    service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q));
+    auto cl = cleanup::Cleanup::FromConfig(ctx.config, q->get());
+    if (!cl) return Err(cl.error());
+    service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q), std::move(*cl));
     service->SetAuth(std::move(*auth));
     service->SetResolver(ProcessResolver(ctx));
     return {};

@@ -23,14 +23,14 @@ void Service::NotifyPostmaster(const std::string& peer, const std::string& trans
                  kNoticeWindowSeconds, peer);
     return;
   }
-  queue::MessageRecord rec;
-  rec.sender = st.double_bounce;  // a failed notice is discarded, never answered
-  rec.protocol = "local";
-  rec.client_name = "localhost";
-  rec.client_addr = "127.0.0.1";
-  auto w = queue_->Begin(std::move(rec));
-  if (!w.ok()) return log::Warning("postmaster notify: {}", w.status().message);
-  std::string id = queue::FormatMsgId((*w)->id());
+  cleanup::Submission sub;
+  sub.record.sender = st.double_bounce;  // a failed notice is discarded, never answered
+  sub.record.protocol = "local";
+  sub.record.client_name = "localhost";
+  sub.record.client_addr = "127.0.0.1";
+  auto m = cleanup_->Begin(std::move(sub));
+  if (!m.ok()) return log::Warning("postmaster notify: {}", m.status().message);
+  std::string id = queue::FormatMsgId((*m)->id());
   notify::TranscriptNotice n;
   n.mail_name = st.mail_name;
   n.peer = peer;
@@ -45,12 +45,13 @@ void Service::NotifyPostmaster(const std::string& peer, const std::string& trans
   n.message_id = std::string(stamp) + "." + id + "@" + st.myhostname;
   n.transcript = transcript;
   n.reason = reason;
-  queue::Status s = (*w)->Append(notify::ComposeTranscriptNotice(n));
-  if (s.ok()) s = (*w)->AddRecipient({st.error_rcpt, "", 0});
+  queue::Status s = (*m)->AddRecipient({st.error_rcpt, "", 0});
+  if (s.ok()) s = (*m)->Append(notify::ComposeTranscriptNotice(n));
+  if (s.ok()) s = (*m)->Finish();
   if (!s.ok()) return log::Warning("postmaster notify: {}", s.message);
   // A retiring worker stays until the notice is durable.
   auto hold = hold_ ? std::make_shared<server::Lease>(hold_()) : nullptr;
-  committer_.Submit(std::move(*w), [id, peer, rcpt = st.error_rcpt, hold](queue::Outcome<queue::MsgId> r) {
+  cleanup_->Submit(std::move(*m), [id, peer, rcpt = st.error_rcpt, hold](queue::Outcome<queue::MsgId> r) {
     if (!r.ok()) return log::Warning("postmaster notify: {}", r.status().message);
     log::Info("{}: postmaster notice to <{}> about errors from {}", id, rcpt, peer);
   });

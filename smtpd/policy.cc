@@ -606,11 +606,11 @@ bool Policy::VirtualMailboxDomain(std::string_view domain) {
 }
 
 // Postfix's smtpd_reject_unlisted_recipient (and _sender, for reject_unlisted_sender): an address in mydestination,
-// relay_domains or virtual_mailbox_domains must be in local_recipient_maps
-// (user@domain, user, user without its extension), relay_recipient_maps or
-// virtual_mailbox_maps (user@domain, user+ext stripped, @domain), or be a
-// virtual alias; an empty parameter accepts everyone. In a virtual alias
-// domain only aliases are known.
+// relay_domains or virtual_mailbox_domains must be in local_recipient_maps,
+// relay_recipient_maps or virtual_mailbox_maps (searched as Postfix's
+// mail_addr_find: user+ext@domain, user@domain, local only: user+ext, user;
+// then @domain), or be a virtual alias; an empty parameter accepts everyone.
+// In a virtual alias domain only aliases are known.
 Verdict Policy::CheckListed(const smtp::Address& rcpt, bool sender) {
   std::string subject = "<" + rcpt.Canonical() + ">";
   auto temp = [&](std::string_view param, const std::string& why) {
@@ -654,11 +654,15 @@ Result<bool> Policy::LookupRecipient(table::TableList& maps, const smtp::Address
     size_t d = user.find_first_of(recipient_delimiter_);
     if (d != std::string::npos && d > 0) bare = user.substr(0, d);
   }
+  // Postfix's mail_addr_find order: user+ext@domain, user@domain, then (local
+  // domains) user+ext, user, then @domain.
   std::vector<std::string> keys;
+  bool ext = bare != user;
   if (!rcpt.domain.empty()) keys.push_back(user + "@" + domain);
+  if (!rcpt.domain.empty() && ext) keys.push_back(bare + "@" + domain);
   if (local) keys.push_back(user);
-  if (bare != user) keys.push_back(local ? bare : bare + "@" + domain);
-  if (!local) keys.push_back("@" + domain);
+  if (local && ext) keys.push_back(bare);
+  if (!rcpt.domain.empty()) keys.push_back("@" + domain);
   for (const std::string& k : keys) {
     auto r = maps.Lookup(k);
     if (!r) return Err(r.error());
@@ -678,11 +682,6 @@ std::optional<bool> Policy::ForeignLocalSender(const Facts& f) {
   auto inside = mynetworks_.Contains(f.client_addr);
   if (!inside) return std::nullopt;
   return !*inside;
-}
-
-Result<std::vector<std::string>> Policy::ExpandVirtual(std::string_view address) {
-  if (!virtual_error_.empty()) return Err(virtual_error_);
-  return virtual_.Expand(address);
 }
 
 }  // namespace postern::smtpd

@@ -155,10 +155,6 @@ class Policy {
   // outside mynetworks that did not authenticate (nullopt: cannot tell now).
   std::optional<bool> ForeignLocalSender(const Facts& f);
 
-  // virtual_alias_maps: the final recipients of one RCPT address (itself
-  // when no alias applies); an error means "try again later" (451).
-  Result<std::vector<std::string>> ExpandVirtual(std::string_view address);
-
   // route::Destinations decides, as it does for qmgr's routing; an error
   // means a table could not be read.
   Result<Destination> Classify(const smtp::Address& a);

@@ -506,7 +506,8 @@ TEST(Policy, LocalRecipientMaps) {
   ExpectRecipients("mydestination = localhost\nlocal_recipient_maps = inline:{ alice=x, bob@localhost=y }\n"
                    "recipient_delimiter = +\n",
                    {{"<alice@localhost>", 0}, {"<ALICE@localhost>", 0}, {"<alice+tag@localhost>", 0},
-                    {"<bob@localhost>", 0}, {"<carol@other.test>", 0}, {"<carol@localhost>", 550}},
+                    {"<bob@localhost>", 0}, {"<bob+tag@localhost>", 0}, {"<carol@other.test>", 0},
+                    {"<carol@localhost>", 550}},
                    "<carol@localhost>: Recipient address rejected: User unknown in local recipient table");
   // Empty maps: every local recipient is accepted (Postfix's meaning).
   auto open = Make("mydestination = localhost\n");

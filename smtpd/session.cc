@@ -57,21 +57,21 @@ void ShrinkIdle(std::string* s) {
 // --- Service -------------------------------------------------------------
 
 Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy> policy,
-                 std::unique_ptr<queue::Queue> queue)
+                 std::unique_ptr<queue::Queue> queue, std::unique_ptr<cleanup::Cleanup> cleanup)
     : loop_(ctx.loop),
       service_name_(ctx.service),
       settings_(std::move(settings)),
       policy_(std::move(policy)),
       queue_(std::move(queue)),
-      committer_(queue_.get(), ctx.loop),
+      cleanup_(std::move(cleanup)),
       policy_clients_(ctx.loop),
       compatibility_level_(ctx.config.Str("compatibility_level")),
       mail_version_(ctx.config.Str("mail_version")),
       reader_check_(queue_.get(), ctx.loop),
       reaper_(ctx.loop) {
   hold_ = ctx.hold;
-  // One wake-up for qmgr per group commit, however many messages it made durable.
-  committer_.SetAfterBatch([this] { ipc::TriggerQmgr(settings_.queue_directory); });
+  cleanup_->content_options() = settings_.cleanup;
+  cleanup_->UseGroupCommit(ctx.loop);  // one qmgr wake-up per group commit
 }
 
 void Service::Accept(server::Client c) {
@@ -417,7 +417,7 @@ void Session::LogReject(std::string_view stage, int code, std::string_view enh, 
 void Session::LogAction(std::string_view action, std::string_view stage, std::string_view text,
                         std::string_view rcpt) {
   std::string id = "NOQUEUE";
-  if (txn_ && txn_->content && txn_->content->writer) id = queue::FormatMsgId(txn_->content->writer->id());
+  if (txn_ && txn_->content && txn_->content->message) id = queue::FormatMsgId(txn_->content->message->id());
   std::string line = fmt::format("{}: {}: {} from {}: {};", id, action, stage, Who(), text);
   if (txn_) line += " from=<" + txn_->sender.Canonical() + ">";
   if (!rcpt.empty()) line += " to=<" + std::string(rcpt) + ">";

@@ -1,5 +1,5 @@
 // smtpd/session.h — one SMTP session on the shared loop, and the process-wide
-// state the sessions share (settings, policy, queue, group committer).
+// state the sessions share (settings, policy, queue, cleanup with its group committer).
 // A session keeps nothing big while idle: its buffers grow only while a
 // command or a message is in flight and shrink again afterwards.
 #pragma once
@@ -13,11 +13,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "postern/cleanup/content.h"
+#include "postern/cleanup/cleanup.h"
 #include "postern/dns/resolver.h"
 #include "postern/event/event.h"
 #include "postern/notify/notify.h"
-#include "postern/queue/committer.h"
 #include "postern/queue/queue.h"
 #include "postern/server/server.h"
 #include "postern/smtp/address.h"
@@ -40,8 +39,9 @@ class Session;
 // What every session of this process shares.
 class Service {
  public:
+  // `cleanup` (the way into the queue) uses `queue`.
   Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy> policy,
-          std::unique_ptr<queue::Queue> queue);
+          std::unique_ptr<queue::Queue> queue, std::unique_ptr<cleanup::Cleanup> cleanup);
   Service(const Service&) = delete;
 
   void Accept(server::Client c);
@@ -50,12 +50,15 @@ class Service {
 
   const Settings& settings() const { return settings_; }
   // `postern set option`: sessions read the settings afresh at each use.
-  void Reconfigure(Settings s) { settings_ = std::move(s); }
+  void Reconfigure(Settings s) {
+    settings_ = std::move(s);
+    cleanup_->content_options() = settings_.cleanup;
+  }
   Policy& policy() { return *policy_; }
   queue::Queue& queue() { return *queue_; }
   Authenticator& auth() { return *auth_; }
   void SetAuth(std::unique_ptr<Authenticator> a) { auth_ = std::move(a); }
-  queue::AsyncCommitter& committer() { return committer_; }
+  cleanup::Cleanup& cleanup() { return *cleanup_; }
   policy::Clients& policy_clients() { return policy_clients_; }
   // The process's resolver (client names, DNS restrictions); null when none could be made.
   dns::Resolver* resolver() const { return resolver_; }
@@ -81,7 +84,7 @@ class Service {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<queue::Queue> queue_;
   dns::Resolver* resolver_ = nullptr;
-  queue::AsyncCommitter committer_;
+  std::unique_ptr<cleanup::Cleanup> cleanup_;  // with the group committer
   policy::Clients policy_clients_;
   std::string compatibility_level_, mail_version_;
   queue::ReaderCheckTimer reader_check_;
@@ -113,15 +116,13 @@ class Session : public std::enable_shared_from_this<Session> {
   };
   // The message being received (DATA or BDAT).
   struct Content {
-    std::unique_ptr<queue::MessageWriter> writer;
+    std::unique_ptr<cleanup::Message> message;  // through cleanup into the queue
     smtp::DataDecoder decoder;
-    cleanup::Content cleanup;  // stray CR/LF/NUL, header_size_limit, hop count, Return-Path
-    std::string buf;           // decoded content not yet handed to the writer
+    std::string buf;           // decoded content not yet handed to cleanup
     uint64_t bdat_size = 0;    // BDAT content bytes so far
     bool bdat_prev_cr = false;
     bool bdat_bare_lf = false;
     bool bdat_over_size = false;
-    queue::Status write_error;
   };
   // One MAIL transaction.
   struct Txn {
@@ -243,7 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Bdat(std::string_view arg);
   std::optional<Answer> BeginContent();  // nullopt: the queue file is open
   // The recipients after REDIRECT/BCC access actions; sets a FILTER on w.
-  std::vector<queue::Recipient> EnvelopeRecipients(queue::MessageWriter& w);
+  std::vector<queue::Recipient> EnvelopeRecipients(cleanup::Message& m);
   // What the client hears when the queue failed (Postfix's cleanup answers).
   static Answer QueueErrorAnswer(queue::Code code);
   static Answer ChecksAnswer(const cleanup::Verdict& v);
@@ -251,7 +252,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void FeedBdat();
   void AppendBdat(std::string_view chunk);
   void EndBdatChunk();
-  void FlushBody();
+  void PassContent();
+  bool HeaderRewriteClient() const;
   void EndOfContent();
   void Commit();
   void OnCommitted(queue::Outcome<queue::MsgId> r);

@@ -1,7 +1,7 @@
 // smtpd/session_content.cc — message content: DATA through the smuggling-safe
-// decoder, BDAT chunks, the Received: header, cleanup (Return-Path removal,
-// stray CR/LF, header_size_limit, hop count), and the hand-off to the group
-// committer; 250 only once the queue says durable.
+// decoder, BDAT chunks, the Received: header, and the message through
+// lib/cleanup (rewriting, virtual aliases, content filter, hop count) to its
+// group commit; 250 only once the queue says durable.
 #include <ctime>
 
 #include "postern/log/limited.h"
@@ -12,8 +12,6 @@
 namespace postern::smtpd {
 
 namespace {
-
-constexpr size_t kBodyFlush = 64 * 1024;  // content handed to the writer in pieces of this size
 
 // A full disk fails every message alike: then one warning per interval.
 void QueueWarning(const queue::Status& s, std::string_view prefix) {
@@ -87,46 +85,62 @@ std::optional<Session::Answer> Session::BeginContent() {
                 : mp.ret == smtp::Ret::kHdrs ? queue::DsnRet::kHdrs : queue::DsnRet::kUnset;
   if (mp.body == smtp::Body::k8BitMime) rec.flags |= queue::kFlag8BitMime;
   if (mp.smtputf8) rec.flags |= queue::kFlagSmtpUtf8;
-  auto w = svc_->queue().Begin(std::move(rec));
-  if (!w.ok()) {
-    QueueWarning(w.status(), "queue: ");
-    reply_class_ = QueueErrorClass(w.code());  // for the reply made of this answer
-    return QueueErrorAnswer(w.code());
+  cleanup::Submission sub;
+  sub.record = std::move(rec);
+  sub.local = local_uid_.has_value();  // sendmail's: missing headers are added
+  sub.rewrite_headers = HeaderRewriteClient();
+  sub.checks = true;
+  auto m = svc_->cleanup().Begin(std::move(sub));
+  if (!m.ok()) {
+    QueueWarning(m.status(), "queue: ");
+    reply_class_ = QueueErrorClass(m.code());  // for the reply made of this answer
+    return QueueErrorAnswer(m.code());
   }
   auto c = std::make_unique<Content>();
-  c->writer = std::move(*w);
+  c->message = std::move(*m);
+  cleanup::Message& msg = *c->message;
   smtp::DataDecoder::Options o;
   o.bare_lf = BareLfMode();
   o.line_limit = svc_->settings().line_length_limit;
   o.size_limit = svc_->settings().message_size_limit;
   c->decoder = smtp::DataDecoder(o);
   if (local_uid_)  // local submission: Postfix's pickup line names the user
-    log::Info("{}: uid={} from=<{}>", queue::FormatMsgId(c->writer->id()), *local_uid_, c->writer->record().sender);
+    log::Info("{}: uid={} from=<{}>", queue::FormatMsgId(msg.id()), *local_uid_, msg.record().sender);
   else
-    log::Info("{}: client={}{}", queue::FormatMsgId(c->writer->id()), Who(), AuthLogSuffix());
-  c->cleanup = cleanup::Content(svc_->settings().cleanup);
-  c->cleanup.SetCheckContext({queue::FormatMsgId(c->writer->id()), local_uid_ ? "local" : Who(),
-                              c->writer->record().sender, txn_->first_rcpt, local_uid_ ? "" : Protocol(),
-                              local_uid_ ? "" : helo_});
-  c->cleanup.AddMissingHeaders(local_uid_.has_value(), c->writer->id(), c->writer->record().sender,
-                               c->writer->record().arrival);
+    log::Info("{}: client={}{}", queue::FormatMsgId(msg.id()), Who(), AuthLogSuffix());
+  msg.SetCheckContext({queue::FormatMsgId(msg.id()), local_uid_ ? "local" : Who(), msg.record().sender,
+                       txn_->first_rcpt, local_uid_ ? "" : Protocol(), local_uid_ ? "" : helo_});
   // PREPEND actions go above our own Received:, as in Postfix.
-  for (const std::string& h : txn_->prepend) c->buf += h + "\r\n";
-  c->buf += ReceivedHeader(c->writer->id());
-  if (txn_->hold) c->writer->Hold();  // HOLD: out of qmgr's sight until released
-  c->cleanup.Apply(&c->buf, 0);  // our own Received: counts as a hop, as in Postfix
+  std::string head;
+  for (const std::string& h : txn_->prepend) head += h + "\r\n";
+  head += ReceivedHeader(msg.id());
+  if (txn_->hold) msg.Hold();  // HOLD: out of qmgr's sight until released
+  (void)msg.Append(head);  // our own Received: counts as a hop, as in Postfix
   txn_->content = std::move(c);
   return std::nullopt;
 }
 
 // REDIRECT replaces the recipients, BCC adds one, FILTER names the route of
 // every envelope: Postfix's access actions, applied when the message is queued.
-std::vector<queue::Recipient> Session::EnvelopeRecipients(queue::MessageWriter& w) {
+std::vector<queue::Recipient> Session::EnvelopeRecipients(cleanup::Message& m) {
   std::vector<queue::Recipient> rcpts = txn_->rcpts;
   if (!txn_->redirect.empty()) rcpts.assign(1, queue::Recipient{txn_->redirect, "", 0});
   if (!txn_->bcc.empty()) rcpts.push_back(queue::Recipient{txn_->bcc, "", 0});
-  if (!txn_->filter.empty()) w.SetFilter(txn_->filter);
+  if (!txn_->filter.empty() && txn_->redirect.empty()) m.SetFilter(txn_->filter);  // REDIRECT overrides FILTER
   return rcpts;
+}
+
+// Postfix's local_header_rewrite_clients: whose header addresses cleanup rewrites.
+bool Session::HeaderRewriteClient() const {
+  if (local_uid_) return true;
+  const HeaderRewriteClients& h = svc_->settings().header_rewrite;
+  if (h.all || (h.sasl && auth_.authenticated())) return true;
+  if (h.mynetworks && svc_->policy().mynetworks().Contains(client_addr_) == std::optional<bool>(true)) return true;
+  if (h.inet_interfaces) {
+    auto ip = dns::IpAddress::Parse(client_addr_);
+    if (ip && h.own.IsInterface(*ip)) return true;
+  }
+  return false;
 }
 
 void Session::Data(std::string_view arg) {
@@ -141,18 +155,15 @@ void Session::Data(std::string_view arg) {
 
 void Session::FeedData() {
   Content& c = *txn_->content;
-  size_t from = c.buf.size();
   reader_.Consume(c.decoder.Feed(reader_.Rest(), &c.buf));
-  c.cleanup.Apply(&c.buf, from);
-  if (c.buf.size() >= kBodyFlush) FlushBody();
+  PassContent();
   if (c.decoder.done()) EndOfContent();
 }
 
-void Session::FlushBody() {
+// Decoded content goes on to cleanup; a failure sticks there until the end.
+void Session::PassContent() {
   Content& c = *txn_->content;
-  if (!c.buf.empty() && c.write_error.ok()) {
-    if (auto s = c.writer->Append(c.buf); !s.ok()) c.write_error = s;
-  }
+  if (!c.buf.empty()) (void)c.message->Append(c.buf);
   c.buf.clear();
 }
 
@@ -198,7 +209,6 @@ void Session::AppendBdat(std::string_view chunk) {
   c.bdat_size += chunk.size();
   if (limit && c.bdat_size > limit) c.bdat_over_size = true;
   if (c.bdat_over_size) return;
-  size_t from = c.buf.size();
   for (char ch : chunk) {
     if (ch == '\n' && !c.bdat_prev_cr) {
       c.bdat_bare_lf = true;
@@ -207,8 +217,7 @@ void Session::AppendBdat(std::string_view chunk) {
     c.buf += ch;
     c.bdat_prev_cr = ch == '\r';
   }
-  c.cleanup.Apply(&c.buf, from);
-  if (c.buf.size() >= kBodyFlush) FlushBody();
+  PassContent();
 }
 
 void Session::EndBdatChunk() {
@@ -236,9 +245,8 @@ void Session::EndBdatChunk() {
 void Session::EndOfContent() {
   Content& c = *txn_->content;
   phase_ = Phase::kCommand;
-  c.cleanup.Finish(&c.buf);
-  FlushBody();
-  c.cleanup.Log(queue::FormatMsgId(c.writer->id()));
+  PassContent();
+  queue::Status written = c.message->Finish();
   bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
   bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
   Answer a;
@@ -247,27 +255,27 @@ void Session::EndOfContent() {
     a = {552, "5.3.4", "Error: message file too big"};
   } else if (bare && BareLfMode() == smtp::BareLf::kReject) {
     a = {550, "5.5.2", "Error: bare <LF> received"};
-  } else if (c.cleanup.verdict().reject) {
-    a = ChecksAnswer(c.cleanup.verdict());
+  } else if (c.message->verdict().reject) {
+    a = ChecksAnswer(c.message->verdict());
     checked = true;
-  } else if (c.cleanup.too_many_hops()) {
+  } else if (c.message->too_many_hops()) {
     a = {cleanup::kHopsCode, cleanup::kHopsStatus, std::string("Error: ") + cleanup::kHopsText};
-  } else if (!c.write_error.ok()) {
-    QueueWarning(c.write_error, queue::FormatMsgId(c.writer->id()) + ": queue: ");
-    a = QueueErrorAnswer(c.write_error.code);
+  } else if (!written.ok()) {
+    QueueWarning(written, queue::FormatMsgId(c.message->id()) + ": queue: ");
+    a = QueueErrorAnswer(written.code);
   }
   if (a.code) {
     if (!checked) LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
-    if (!c.write_error.ok())
-      ReplyAs(QueueErrorClass(c.write_error.code), a.code, a.enhanced, a.text);
+    if (!written.ok())
+      ReplyAs(QueueErrorClass(written.code), a.code, a.enhanced, a.text);
     else
       Reply(a);
-    ResetTxn();  // the writer goes, and its body with it
+    ResetTxn();  // the message goes, and its body with it
     ChatReset(svc_->settings().history_flush_threshold);
     return;
   }
-  if (txn_->discard || c.cleanup.verdict().discard) {  // DISCARD: claim delivery, keep nothing
-    std::string id = queue::FormatMsgId(c.writer->id());
+  if (txn_->discard || c.message->verdict().discard) {  // DISCARD: claim delivery, keep nothing
+    std::string id = queue::FormatMsgId(c.message->id());
     if (txn_->discard)
       log::Info("{}: discard: END-OF-MESSAGE from {}: message discarded by an access action", id, Who());
     ResetTxn();
@@ -281,11 +289,12 @@ void Session::EndOfContent() {
 
 void Session::Commit() {
   Content& c = *txn_->content;
-  // smtpd's access actions (REDIRECT, BCC, FILTER), then header/body checks'
-  // (which come later, so their REDIRECT wins, as in Postfix).
-  for (queue::Recipient& r : cleanup::FinalRecipients(c.cleanup.verdict(), EnvelopeRecipients(*c.writer))) {
-    if (auto s = c.writer->AddRecipient(std::move(r)); !s.ok()) {
-      QueueWarning(s, queue::FormatMsgId(c.writer->id()) + ": queue: ");
+  cleanup::Message& msg = *c.message;
+  // smtpd's access actions (REDIRECT, BCC, FILTER); cleanup applies the
+  // header/body checks' after them (their REDIRECT wins, as in Postfix).
+  for (queue::Recipient& r : EnvelopeRecipients(msg)) {
+    if (auto s = msg.AddRecipient(std::move(r)); !s.ok()) {
+      QueueWarning(s, queue::FormatMsgId(msg.id()) + ": queue: ");
       Answer a = QueueErrorAnswer(s.code);
       ReplyAs(QueueErrorClass(s.code), a.code, a.enhanced, a.text);
       ResetTxn();
@@ -293,13 +302,12 @@ void Session::Commit() {
       return;
     }
   }
-  if (c.cleanup.verdict().hold) c.writer->Hold();
   phase_ = Phase::kCommitting;
   entry_.State("COMMIT");  // also starts profile queue's clock
   timer_.Stop();  // the queue, not the client, is what we wait for now
-  std::unique_ptr<queue::MessageWriter> w = std::move(txn_->content->writer);
+  std::unique_ptr<cleanup::Message> m = std::move(txn_->content->message);
   auto self = shared_from_this();  // keeps the lease until the queue answers
-  svc_->committer().Submit(std::move(w), [self](queue::Outcome<queue::MsgId> r) { self->OnCommitted(std::move(r)); });
+  svc_->cleanup().Submit(std::move(m), [self](queue::Outcome<queue::MsgId> r) { self->OnCommitted(std::move(r)); });
 }
 
 void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {

@@ -94,11 +94,6 @@ void Session::FinishRcpt(Verdict v) {
     bool ours = v.enhanced.rfind("4.3.", 0) == 0;
     return ReplyAs(ours ? ErrorClass(v.code, v.enhanced) : notify::kClassPolicy, v.code, v.enhanced, v.text);
   }
-  auto expanded = pol.ExpandVirtual(to);
-  if (!expanded) {
-    log::Warning("virtual_alias_maps: {}", expanded.error());
-    return Reply(451, "4.3.0", "<" + to + ">: Temporary lookup failure");
-  }
   // Access actions of an accepted RCPT apply to the whole message, as Postfix's.
   Effects& e = rc->check.effects;
   for (auto& [action, text] : e.notes) LogAction(action, "RCPT", text, to);
@@ -112,16 +107,12 @@ void Session::FinishRcpt(Verdict v) {
     txn_->first_rcpt = to;
     AddForeignSenderHeader();
   }
-  for (std::string& address : *expanded) {
-    queue::Recipient r;
-    // ORCPT stays what the client sent; without one, a rewritten address
-    // keeps what it was as the original recipient (Postfix's orig_to).
-    if (rc->params.orcpt) r.orig_recipient = rc->params.orcpt_type + ";" + *rc->params.orcpt;
-    else if (address != to) r.orig_recipient = rewrite::OrcptFor(to);
-    r.address = std::move(address);
-    r.notify = uint8_t(rc->params.notify);
-    txn_->rcpts.push_back(std::move(r));
-  }
+  // cleanup (lib/cleanup) rewrites and expands it when the message begins.
+  queue::Recipient r;
+  r.address = to;
+  if (rc->params.orcpt) r.orig_recipient = rc->params.orcpt_type + ";" + *rc->params.orcpt;
+  r.notify = uint8_t(rc->params.notify);
+  txn_->rcpts.push_back(std::move(r));
   Reply(250, "2.1.5", "Ok");
 }
 

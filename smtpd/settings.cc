@@ -150,10 +150,34 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   if (!cl) return Err(cl.error());
   s.cleanup = std::move(*cl);
   s.cleanup.drop_headers = {"Return-Path"};  // Postfix's cleanup removes it from everything smtpd receives
+  auto hr = HeaderRewriteClients::FromConfig(cfg);
+  if (!hr) return Err(hr.error());
+  s.header_rewrite = std::move(*hr);
   auto tls = TlsSettings::Load(cfg, s.queue_directory, keys);
   if (!tls) return Err(tls.error());
   s.tls = std::move(*tls);
   return s;
+}
+
+Result<HeaderRewriteClients> HeaderRewriteClients::FromConfig(const config::Config& cfg) {
+  HeaderRewriteClients h;
+  auto list = cfg.GetList("local_header_rewrite_clients");
+  if (!list) return Err("local_header_rewrite_clients: " + list.error());
+  for (const std::string& e : *list) {
+    if (e == "permit_inet_interfaces") h.inet_interfaces = true;
+    else if (e == "permit_mynetworks") h.mynetworks = true;
+    else if (e == "permit_sasl_authenticated") h.sasl = true;
+    else if (e == "static:all") h.all = true;
+    else
+      return Err("local_header_rewrite_clients: \"" + e +
+                 "\" is not permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated or static:all");
+  }
+  if (h.inet_interfaces) {
+    auto own = route::OwnAddresses::FromConfig(cfg, true);
+    if (!own) return Err(own.error());
+    h.own = std::move(*own);
+  }
+  return h;
 }
 
 }  // namespace postern::smtpd

@@ -9,12 +9,21 @@
 
 #include "postern/cleanup/content.h"
 #include "postern/config/maincf.h"
+#include "postern/route/own_addr.h"
 #include "postern/smtp/data.h"
 #include "postern/util/result.h"
 #include "smtpd/policy.h"
 #include "smtpd/tls.h"
 
 namespace postern::smtpd {
+
+// Postfix's local_header_rewrite_clients: clients whose mail gets its header
+// addresses rewritten by cleanup (canonical, masquerading).
+struct HeaderRewriteClients {
+  bool inet_interfaces = false, mynetworks = false, sasl = false, all = false;
+  route::OwnAddresses own;  // for permit_inet_interfaces
+  static Result<HeaderRewriteClients> FromConfig(const config::Config& cfg);
+};
 
 struct Settings {
   std::string myhostname, banner, mail_name, myorigin, queue_directory;
@@ -33,6 +42,7 @@ struct Settings {
   NetworkList event_limit_exceptions;
   TlsSettings tls;
   cleanup::Options cleanup;  // hopcount_limit, header_size_limit, stray CR/LF; drops Return-Path
+  HeaderRewriteClients header_rewrite;
   // Postmaster notices (smtpd/notify.h): notify_classes, where they go, from whom.
   unsigned notify_classes = 0;
   std::string error_rcpt, double_bounce;  // qualified with $myorigin

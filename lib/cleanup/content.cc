@@ -84,6 +84,7 @@ void Content::Apply(std::string* buf, size_t from) {
   stray_.Apply(buf, from);
   if (checks_) checks_->Apply(buf, from);
   headers_.Apply(buf, from);
+  editor_.Apply(buf, from);
 }
 
 void Content::Finish(std::string* buf) {
@@ -92,6 +93,8 @@ void Content::Finish(std::string* buf) {
   if (checks_) checks_->Finish(buf, from);
   headers_.Apply(buf, from);
   headers_.Finish(buf);
+  editor_.Apply(buf, from);
+  editor_.Finish(buf);
 }
 
 std::string Content::message_id() const {
@@ -128,23 +131,6 @@ std::vector<queue::Recipient> FinalRecipients(const Verdict& v, std::vector<queu
   }
   for (const std::string& b : v.bcc) add({b, "", queue::kNotifyNever});
   return out;
-}
-
-queue::Status Writer::Append(std::string_view data) {
-  size_t from = buf_.size();
-  buf_.append(data);
-  content_.Apply(&buf_, from);
-  queue::Status st = buf_.empty() ? queue::Status::Ok() : w_->Append(buf_);
-  buf_.clear();
-  return st;
-}
-
-queue::Status Writer::Finish() {
-  content_.Finish(&buf_);
-  content_.Log(queue::FormatMsgId(w_->id()));
-  queue::Status st = buf_.empty() ? queue::Status::Ok() : w_->Append(buf_);
-  buf_.clear();
-  return st;
 }
 
 }  // namespace postern::cleanup

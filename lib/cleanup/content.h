@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "postern/cleanup/checks.h"
+#include "postern/cleanup/header_edit.h"
 #include "postern/queue/queue.h"
 #include "postern/smtp/data.h"
 #include "postern/smtp/headers.h"
@@ -77,6 +78,11 @@ class Content {
   // always_add_missing_headers. Call before the first Apply.
   void AddMissingHeaders(bool local, uint32_t msgid, std::string_view sender, time_t arrival);
 
+  // Each whole header of the primary block goes through `fn` (cleanup's
+  // header address rewriting; header_checks belong beside it). Call before
+  // the first Apply. Without a hook headers stream through untouched.
+  void OnHeader(HeaderEditor::Fn fn) { editor_ = HeaderEditor(std::move(fn), header_limit_ + 1024); }
+
   // Postfix's test: as many hop headers as hopcount_limit is too many.
   bool too_many_hops() const { return hop_limit_ != 0 && headers_.hops() >= hop_limit_; }
   unsigned hops() const { return headers_.hops(); }
@@ -93,6 +99,7 @@ class Content {
   smtp::StrayFilter stray_;
   std::unique_ptr<CheckFilter> checks_;  // between the two: it sees the client's headers, as Postfix
   smtp::HeaderFilter headers_;
+  HeaderEditor editor_;
   unsigned hop_limit_;
   size_t header_limit_;
   bool always_add_;
@@ -103,26 +110,5 @@ class Content {
 // address (keeping ORCPT and NOTIFY; duplicates go), BCC adds addresses with
 // NOTIFY=NEVER, as Postfix.
 std::vector<queue::Recipient> FinalRecipients(const Verdict& v, std::vector<queue::Recipient> rcpts);
-
-// A message being written through cleanup into a queue file: for programs
-// that produce content in pieces (pickup, local's forwarding).
-class Writer {
- public:
-  Writer(queue::MessageWriter* w, const Options& o) : w_(w), content_(o) {}
-  // A local submission's missing headers (Content::AddMissingHeaders).
-  void AddMissingHeaders(uint32_t msgid, std::string_view sender, time_t arrival) {
-    content_.AddMissingHeaders(true, msgid, sender, arrival);
-  }
-  void SetCheckContext(LogContext c) { content_.SetCheckContext(std::move(c)); }
-  queue::Status Append(std::string_view data);
-  // Flushes what cleanup withheld and logs what it changed.
-  queue::Status Finish();
-  const Content& content() const { return content_; }
-
- private:
-  queue::MessageWriter* w_;
-  Content content_;
-  std::string buf_;
-};
 
 }  // namespace postern::cleanup

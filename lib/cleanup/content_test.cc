@@ -59,34 +59,6 @@ TEST(Content, StrayCharactersAndLongHeadersTogether) {
   }
 }
 
-// The writer the programs without a DATA buffer use: pieces of any size in,
-// cleaned content in the queue file.
-TEST(Writer, StoresCleanedContent) {
-  using namespace std::string_literals;
-  table::testing::TempDir dir;
-  auto q = queue::Queue::Open(dir.path(), queue::Options{});
-  ASSERT_TRUE(q.ok()) << q.status().message;
-  auto w = (*q)->Begin(queue::MessageRecord{});
-  ASSERT_TRUE(w.ok());
-  Options o;
-  o.header_size_limit = 20;
-  Writer cw(w->get(), o);
-  ASSERT_TRUE(cw.Append("Received: by us\r\nX: 0123456789abcdefghij\r").ok());
-  ASSERT_TRUE(cw.Append("\n\r\nNUL\0 and CR\r"s).ok());
-  ASSERT_TRUE(cw.Finish().ok());
-  EXPECT_EQ(cw.content().hops(), 1u);
-  ASSERT_TRUE((*w)->AddRecipient({"a@example.org", "", 0}).ok());
-  auto id = (*q)->Commit(std::move(*w));
-  ASSERT_TRUE(id.ok()) << id.status().message;
-  auto body = (*q)->OpenBody(*id);
-  ASSERT_TRUE(body.ok());
-  std::string got(256, '\0');
-  auto n = body->Read(got.data(), got.size());
-  ASSERT_TRUE(n.ok());
-  got.resize(*n);
-  EXPECT_EQ(got, "Received: by us\r\nX: 0123456789abcdefg\r\n\r\nNUL  and CR ");
-}
-
 // What the "message-id=" log line shows.
 TEST(Content, MessageId) {
   struct { std::string in, want; } cases[] = {

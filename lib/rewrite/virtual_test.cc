@@ -96,7 +96,10 @@ TEST(Virtual, Limits) {
 TEST(Virtual, FromConfig) {
   auto broken = config::Config::Parse("virtual_alias_maps = lmdb:/nonexistent/postern/virtual\n");
   ASSERT_TRUE(broken.ok());
-  EXPECT_FALSE(VirtualAliases::FromConfig(*broken).ok());
+  // A table that does not open defers the mail that needs it (Postfix's surrogate).
+  auto surrogate = VirtualAliases::FromConfig(*broken);
+  ASSERT_TRUE(surrogate.ok()) << surrogate.error();
+  EXPECT_FALSE(surrogate->Expand("a@b").ok());
   auto cfg = config::Config::Parse(
       "myhostname = mx.example\nmydestination = $myhostname, localhost\nrecipient_delimiter = -\n"
       "virtual_alias_maps = inline:{ { u = local@x }, { a@v = b@w } }\nvirtual_alias_recursion_limit = 0\n");
@@ -135,7 +138,7 @@ TEST(Virtual, SplitExtension) {
 }
 
 TEST(Virtual, OrcptFor) {
-  EXPECT_EQ(OrcptFor("a+b=c@d.test"), "rfc822;a+2Bb+3Dc@d.test");
+  EXPECT_EQ(OrcptFor("a+b=c@d.test"), "rfc822;a+b=c@d.test");  // decoded: xtext is for the wire
   EXPECT_EQ(OrcptFor("plain@d"), "rfc822;plain@d");
 }
 

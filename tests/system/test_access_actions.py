@@ -41,13 +41,13 @@ def start(instance, relay_sink, table, restriction="check_recipient_access", sta
     return start_smtpd(instance, **params)
 
 
-def send(smtpd, rcpts, sender="a@client.test"):
+def send(smtpd, rcpts, sender="a@client.test", body=BODY):
     with smtpd.smtp() as c:
         c.ehlo("client.test")
         assert c.mail(sender)[0] == 250
         for r in rcpts:
             assert c.rcpt(r)[0] == 250, r
-        code, text = c.data(BODY)
+        code, text = c.data(body)
         assert code == 250, text
         return text.decode().split()[-1]
 
@@ -112,3 +112,22 @@ def test_filter_routes_the_message_to_its_transport_and_destination(instance, re
     assert sorted(filter_sink.messages[0]["rcpts"]) == ["filtered@remote.test", "plain@remote.test"]
     wait_empty(instance)
     assert relay_sink.messages == []
+
+
+def test_header_checks_filter_routes_and_wins_over_an_access_filter(instance, relay_sink, filter_sink):
+    # cleanup applies header_checks' FILTER at commit, after smtpd's access
+    # FILTER (to the relay sink here): the later one wins, as in Postfix.
+    hc = instance.config_dir / "hc"
+    hc.write_text(f"/^X-Scan: yes/ FILTER smtp:[127.0.0.4]:{filter_sink.port}\n")
+    instance.set(header_checks=f"regexp:{hc}")
+    smtpd = start(instance, relay_sink, f"{{a@client.test=FILTER relay:[127.0.0.3]:{relay_sink.port}}}",
+                  restriction="check_sender_access", stage="sender")
+    send(smtpd, ["one@remote.test", "two@remote.test"], body="X-Scan: yes\r\n" + BODY)
+    wait_for(lambda: filter_sink.messages, 15, what="the header_checks filter's copy")
+    assert sorted(filter_sink.messages[0]["rcpts"]) == ["one@remote.test", "two@remote.test"]
+    instance.wait_log(r"filter: header X-Scan: yes from .*: smtp:\[127\.0\.0\.4\]")
+    # Without the header, the access FILTER routes it.
+    send(smtpd, ["three@remote.test"])
+    wait_for(lambda: relay_sink.messages, 15, what="the access filter's copy")
+    assert relay_sink.messages[0]["rcpts"] == ["three@remote.test"]
+    assert len(filter_sink.messages) == 1
