@@ -91,6 +91,57 @@ that contains either.
 \fBtables\fR
 A list of lookup tables, each \fItype\fB:\fIname\fR, for example
 \fBlmdb:/etc/postern/transport\fR or \fBinline:{ a=b }\fR.
+.SH MILTERS
+\fBsmtpd_milters\fR (mail received over SMTP) and \fBnon_smtpd_milters\fR
+(mail submitted with \fBsendmail\fR(1): smtpd's local \fBsubmit\fR service and
+\fBpickup\fR(8)) list mail filters that speak the Sendmail milter protocol
+(version 6, as Postfix's), such as OpenDKIM or rspamd's proxy worker.
+Each item is \fBinet:\fIhost\fB:\fIport\fR or \fBunix:\fIpathname\fR (a
+relative path is below \fBqueue_directory\fR), or a group
+\fB{ \fIname\fB, \fIattribute\fB=\fIvalue\fB, ... }\fR that overrides, for
+that milter only, \fBconnect_timeout\fR, \fBcommand_timeout\fR,
+\fBcontent_timeout\fR, \fBdefault_action\fR and \fBprotocol\fR (the
+\fBmilter_\fR parameters without their prefix):
+.PP
+.nf
+.in +4
+smtpd_milters = inet:127.0.0.1:8891,
+    { inet:127.0.0.1:11332, default_action = accept }
+non_smtpd_milters = $smtpd_milters
+.in
+.fi
+.PP
+Events go to the milters in the listed order, each after the one before it
+said continue: the connection, HELO/EHLO, MAIL, each RCPT (once smtpd's own
+restrictions accepted it), DATA (or the first BDAT chunk), unknown commands,
+then the message: its headers (smtpd's own Received: first), end of headers,
+the body in chunks of 64 KiB and end of message. At the end of the message
+each milter in turn sees the message as the milters before it left it and may
+add, change, insert or delete headers, replace the body, add or delete
+recipients and change the sender; the edited message is what is queued.
+A milter's reject, tempfail or reply code answers the command (a rejection at
+connect or HELO answers every later command of the connection); discard
+accepts the message and keeps nothing; quarantine puts the message on hold
+(\fBpostsuper \-H\fR releases it). The macros named in the
+\fBmilter_*_macros\fR parameters go with their stage: \fBi\fR (queue ID,
+from DATA on), \fBj\fR, \fB_\fR, \fBv\fR, \fB{daemon_name}\fR,
+\fB{daemon_addr}\fR, \fB{daemon_port}\fR, \fB{client_addr}\fR,
+\fB{client_name}\fR, \fB{client_ptr}\fR, \fB{client_port}\fR,
+\fB{client_connections}\fR, \fB{tls_version}\fR, \fB{cipher}\fR,
+\fB{cipher_bits}\fR, \fB{auth_type}\fR, \fB{auth_authen}\fR,
+\fB{mail_addr}\fR, \fB{mail_host}\fR, \fB{mail_mailer}\fR,
+\fB{rcpt_addr}\fR, \fB{rcpt_host}\fR, \fB{rcpt_mailer}\fR; a macro postern
+has no value for (\fB{cert_subject}\fR, \fB{cert_issuer}\fR,
+\fB{auth_author}\fR) is left out, and a milter may ask for its own lists.
+.PP
+A milter that cannot be reached, does not answer within its timeout, sends
+something that is no milter reply or closes its connection is logged
+(\fBwarning: milter inet:...: can't read SMFIC_... reply packet header:
+Connection timed out\fR) and stands for \fBmilter_default_action\fR from
+then on: \fBtempfail\fR (451 4.7.1), \fBreject\fR (550 5.5.0),
+\fBaccept\fR (as if it were not listed) or \fBquarantine\fR (hold).
+Each session opens its own connections to its milters; a slow milter holds
+only its own session.
 .SH PARAMETERS
 )";
 

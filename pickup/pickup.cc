@@ -1,8 +1,8 @@
 // pickup/pickup.cc — one maildrop file at a time: read its envelope, stream
 // it through cleanup (lib/cleanup: rewriting, content filter) behind a
-// Received: header, commit (fsynced),
-// and only then remove the file, so a crash in between at worst queues the
-// message twice and never loses it.
+// Received: header, non_smtpd_milters, commit (fsynced), and only then
+// remove the file, so a crash in between at worst queues the message twice
+// and never loses it.
 #include "pickup/pickup.h"
 
 #include <sys/stat.h>
@@ -15,10 +15,12 @@
 #include <filesystem>
 #include <vector>
 
+#include "pickup/milter.h"
 #include "postern/ipc/bounce.h"
 #include "postern/log/log.h"
 #include "postern/maildrop/maildrop.h"
 #include "postern/smtp/received.h"
+#include "postern/smtp/reply.h"
 
 namespace postern::pickup {
 namespace {
@@ -32,11 +34,15 @@ Pickup::Pickup(const config::Config& cfg, std::unique_ptr<queue::Queue> q)
       dir_(qdir_ + "/maildrop"),
       myhostname_(cfg.Str("myhostname")),
       mail_name_(cfg.Str("mail_name")),
+      milters_(milter::Settings::Load(cfg)),
       queue_(std::move(q)),
-      cleanup_(cleanup::Cleanup::FromConfig(cfg, queue_.get(), true)) {}
+      cleanup_(cleanup::Cleanup::FromConfig(cfg, queue_.get(), true)) {
+  if (milters_) milter_settings_ = std::make_shared<const milter::Settings>(*milters_);
+}
 
 Result<void> Pickup::Prepare() {
   if (!cleanup_) return Err(cleanup_.error());
+  if (!milters_) return Err(milters_.error());
   return maildrop::EnsureDir(dir_, std::nullopt);
 }
 
@@ -97,10 +103,10 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
   }
   cleanup::Message& msg = **m;
   std::string id = queue::FormatMsgId(msg.id());
+  bool milters = !milter_settings_->non_smtpd.empty();
+  if (milters) msg.KeepContent();  // they see the whole message at its end
   msg.SetCheckContext({id, "local", env.sender, env.recipients.empty() ? "" : env.recipients[0], "", ""});
   queue::Status st = msg.Append(smtp::LocalReceived(myhostname_, mail_name_, env.uid, id, time(nullptr)));
-  for (const std::string& rcpt : env.recipients)
-    if (st.ok()) st = msg.AddRecipient({rcpt, "", env.notify});
   std::string piece;
   while (st.ok()) {
     auto more = r->Next(&piece);
@@ -112,20 +118,91 @@ Pickup::Outcome Pickup::Take(const std::string& name) {
     st = msg.Append(piece);
   }
   if (st.ok()) st = msg.Finish();
+  if (!st.ok()) return QueueTrouble(path, st);
   // REJECT and DISCARD are pickup's to act on; cleanup applies the rest at commit.
   const cleanup::Verdict& v = msg.verdict();
-  if (st.ok() && v.reject) return Refuse(name, std::move(*m), env.time, v);
-  if (st.ok() && msg.too_many_hops())
+  if (v.reject || msg.too_many_hops()) {  // returned to its sender as it came
+    if (milters) st = msg.WriteContent(msg.TakeContent());
+    for (const std::string& rcpt : env.recipients)
+      if (st.ok()) st = msg.AddRecipient({rcpt, "", env.notify});
+    if (!st.ok()) return QueueTrouble(path, st);
+    if (v.reject) return Refuse(name, std::move(*m), env.time, v);
     return Bounce(name, std::move(*m), env.time, cleanup::kHopsStatus, cleanup::kHopsText);
-  if (st.ok() && v.discard) {  // cleanup logged the discard: nothing is queued
+  }
+  if (v.discard) {  // cleanup logged the discard: nothing is queued
     if (unlink(path.c_str()) != 0) log::Warning("remove {}: {}", path, strerror(errno));
     return Outcome::kLeft;
   }
-  if (!st.ok()) {
-    log::Warning("{}: queue: {}", path, st.message);
-    return st.code == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
+  // Milters see the message after header/body checks (Postfix's cleanup runs them last).
+  if (milters) return Filter(name, std::move(*m), env);
+  return Enqueue(name, std::move(*m), env, env.recipients);
+}
+
+Pickup::Outcome Pickup::QueueTrouble(const std::string& what, const queue::Status& st) {
+  log::Warning("{}: queue: {}", what, st.message);
+  return st.code == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;
+}
+
+// Postfix's cleanup with non_smtpd_milters: a 4xx leaves the file for the
+// next scan, a 5xx returns the message to its sender, DISCARD drops it; an
+// accepted message takes their edits (content, sender, recipients, HOLD).
+Pickup::Outcome Pickup::Filter(const std::string& name, std::unique_ptr<cleanup::Message> m,
+                               const maildrop::Envelope& env) {
+  std::string id = queue::FormatMsgId(m->id());
+  std::string content = m->TakeContent();
+  milter::Message mm = milter::Message::Parse(content);
+  milter::EnvelopeEdits edits;
+  milter::Outcome o = RunMilters(milter_settings_, {id, env.sender, myhostname_, env.recipients}, &mm, &edits);
+  auto say = [&](std::string_view action, std::string_view text) {
+    log::Info("{}: {}: END-OF-MESSAGE from localhost[127.0.0.1]: {}; from=<{}>", id, action, text, env.sender);
+  };
+  using K = milter::Outcome::Kind;
+  if (o.kind == K::kShutdown) o = {K::kReply, "421 4.7.0 Server closing connection", "", {}};
+  if (o.kind == K::kReply) {
+    std::string line = o.reply.substr(0, o.reply.find("\r\n"));
+    say("milter-reject", line);
+    if (line[0] == '4') return Outcome::kLeft;  // the message goes, its body with it; the file waits
+    std::string rest = line.size() > 4 ? line.substr(4) : "";
+    size_t sp = rest.find(' ');
+    bool enh = smtp::IsEnhancedStatus(rest.substr(0, sp));
+    std::string status = enh ? rest.substr(0, sp) : "5.7.1";
+    std::string text = !enh ? rest : sp == std::string::npos ? "" : rest.substr(sp + 1);
+    queue::Status st = m->WriteContent(content);
+    for (const std::string& r : env.recipients)
+      if (st.ok()) st = m->AddRecipient({r, "", env.notify});
+    if (!st.ok()) return QueueTrouble(dir_ + "/" + name, st);
+    return Bounce(name, std::move(m), env.time, status, text);
   }
-  auto committed = (*cleanup_)->Commit(std::move(*m));
+  std::vector<std::string> rcpts;
+  for (const std::string& r : env.recipients)
+    if (std::find(edits.del_rcpts.begin(), edits.del_rcpts.end(), r) == edits.del_rcpts.end()) rcpts.push_back(r);
+  for (const std::string& r : edits.add_rcpts) rcpts.push_back(r);
+  if (o.kind == K::kDiscard || rcpts.empty()) {
+    say("milter-discard", o.kind == K::kDiscard ? "milter triggers DISCARD action" : "no recipients left");
+    if (unlink((dir_ + "/" + name).c_str()) != 0) log::Warning("remove {}/{}: {}", dir_, name, strerror(errno));
+    return Outcome::kLeft;
+  }
+  if (!o.quarantine.empty()) {
+    say("milter-hold", "milter triggers HOLD action");
+    m->Hold();
+  }
+  queue::Status st = edits.sender ? m->ChangeSender(*edits.sender) : queue::Status{};
+  if (st.ok()) st = m->WriteContent(mm.Serialize());
+  if (!st.ok()) return QueueTrouble(dir_ + "/" + name, st);
+  return Enqueue(name, std::move(m), env, rcpts);
+}
+
+// The one place where pickup settles the envelope: cleanup rewrites each
+// recipient and applies the checks' REDIRECT/BCC, HOLD and FILTER at commit.
+Pickup::Outcome Pickup::Enqueue(const std::string& name, std::unique_ptr<cleanup::Message> m,
+                                const maildrop::Envelope& env, const std::vector<std::string>& rcpts) {
+  std::string path = dir_ + "/" + name;
+  std::string id = queue::FormatMsgId(m->id());
+  queue::Status st;
+  for (const std::string& rcpt : rcpts)
+    if (st.ok()) st = m->AddRecipient({rcpt, "", env.notify});
+  if (!st.ok()) return QueueTrouble(path, st);
+  auto committed = (*cleanup_)->Commit(std::move(m));
   if (!committed.ok()) {
     log::Warning("{}: queue commit: {}", path, committed.status().message);
     return committed.code() == queue::Code::kInsufficientStorage ? Outcome::kStop : Outcome::kLeft;

@@ -36,7 +36,7 @@ void Client::Connect() {
   };
   timer_.Start(kTimeoutMs, 0, [this] { Fail("timeout waiting for the handshake of " + endpoint_); });
   if (!StartsWith(endpoint_, "inet:")) return connector_.Unix(endpoint_, kTimeoutMs, std::move(done));
-  auto t = policy::InetTarget(endpoint_);
+  auto t = net::ResolveHostPort(std::string_view(endpoint_).substr(5));
   if (!t) return Fail(t.error());
   connector_.Tcp(t->first, t->second, nullptr, kTimeoutMs, std::move(done));
 }

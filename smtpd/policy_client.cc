@@ -2,9 +2,6 @@
 // policy delegation client; see policy_client.h.
 #include "smtpd/policy_client.h"
 
-#include <netdb.h>
-
-#include "postern/dns/address.h"
 #include "postern/log/log.h"
 #include "postern/util/strings.h"
 
@@ -15,32 +12,6 @@ namespace {
 uint64_t Ms(std::chrono::milliseconds d) { return uint64_t(d.count()); }
 
 }  // namespace
-
-// inet:host:port → address and port; a host name is resolved once, here
-// (Postfix's policy services live on localhost or a fixed address).
-Result<std::pair<dns::IpAddress, uint16_t>> InetTarget(std::string_view ep) {
-  std::string_view hp = ep.substr(5);
-  size_t colon = hp.rfind(':');
-  std::string host(hp.substr(0, colon));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned long long port = 0;
-  if (!ParseUnsigned(hp.substr(colon + 1), &port) || port == 0 || port > 65535)
-    return Err("bad port in " + std::string(ep));
-  if (auto a = dns::IpAddress::Parse(host)) return std::make_pair(*a, uint16_t(port));
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int e = getaddrinfo(host.c_str(), nullptr, &hints, &res); e != 0)
-    return Err(host + ": " + gai_strerror(e));
-  std::optional<dns::IpAddress> a;
-  for (addrinfo* i = res; i && !a; i = i->ai_next) {
-    if (i->ai_family == AF_INET) a = dns::IpAddress::V4(reinterpret_cast<sockaddr_in*>(i->ai_addr)->sin_addr);
-    else if (i->ai_family == AF_INET6) a = dns::IpAddress::V6(reinterpret_cast<sockaddr_in6*>(i->ai_addr)->sin6_addr);
-  }
-  freeaddrinfo(res);
-  if (!a) return Err(host + ": no address");
-  return std::make_pair(*a, uint16_t(port));
-}
 
 Client::Client(uv_loop_t* loop, ServiceSpec spec)
     : loop_(loop), spec_(std::move(spec)), connector_(loop), timer_(loop), idle_(loop), kick_(loop) {
@@ -81,7 +52,7 @@ void Client::Connect() {
   if (StartsWith(spec_.endpoint, "unix:"))
     return connector_.Unix(spec_.endpoint.substr(5), Ms(spec_.timeout), std::move(done));
   if (!target_) {
-    auto t = InetTarget(spec_.endpoint);
+    auto t = net::ResolveHostPort(std::string_view(spec_.endpoint).substr(5));
     if (!t) return Fail(t.error());
     target_ = *t;
   }

@@ -64,10 +64,6 @@ class Client {
   event::Timer kick_;   // runs Next() on a later loop turn
 };
 
-// "inet:host:port" → address and port (a host name resolved once, with
-// getaddrinfo: such services live on localhost or a fixed address).
-Result<std::pair<dns::IpAddress, uint16_t>> InetTarget(std::string_view endpoint);
-
 // The clients of one smtpd process, one per distinct check_policy_service argument.
 class Clients {
  public:

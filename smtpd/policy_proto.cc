@@ -3,6 +3,7 @@
 #include "smtpd/policy_proto.h"
 
 #include "postern/config/values.h"
+#include "postern/net/connect.h"
 #include "postern/util/strings.h"
 
 namespace postern::smtpd::policy {
@@ -50,20 +51,6 @@ Result<void> Override(std::string_view item, ServiceSpec* s) {
   return {};
 }
 
-Result<std::string> Endpoint(std::string_view e, std::string_view queue_dir) {
-  if (StartsWith(e, "inet:")) {
-    size_t colon = e.rfind(':');
-    if (colon <= 5 || colon + 1 >= e.size())  // host and port not empty
-      return Err("\"" + std::string(e) + "\" needs inet:host:port");
-    return std::string(e);
-  }
-  if (StartsWith(e, "unix:") && e.size() > 5) {
-    std::string_view path = e.substr(5);
-    if (path.front() == '/') return std::string(e);
-    return "unix:" + std::string(queue_dir) + "/" + std::string(path);
-  }
-  return Err("\"" + std::string(e) + "\" is not inet:host:port or unix:pathname");
-}
 
 }  // namespace
 
@@ -78,7 +65,7 @@ Result<ServiceSpec> ParseServiceSpec(std::string_view arg, const ServiceSpec& ba
   } else {
     items.emplace_back(arg);
   }
-  auto ep = Endpoint(Trim(items[0]), queue_dir);
+  auto ep = net::ParseEndpoint(Trim(items[0]), queue_dir);
   if (!ep) return Err("check_policy_service: " + ep.error());
   s.endpoint = std::move(*ep);
   for (size_t i = 1; i < items.size(); ++i) {

@@ -112,6 +112,7 @@ void Session::Start() {
   socklen_t len = sizeof ss;
   if (getpeername(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family != AF_UNIX) {
     client_addr_ = SockAddrText(ss);
+    client_port_ = ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
     len = sizeof ss;
     if (getsockname(stream_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
       local_addr_ = SockAddrText(ss);
@@ -148,6 +149,11 @@ void Session::Start() {
     CloseAfterFlush();
     return;
   }
+  MilterConnect();  // session_milter.cc: greets when the milters have seen the connection
+}
+
+void Session::Greet() {
+  const Settings& st = svc_->settings();
   if (StartWrapperTls()) return;  // the banner comes after the handshake
   entry_.Reply(220, "", st.banner);
   smtp::AppendReply(&out_, 220, "", st.banner);
@@ -190,7 +196,7 @@ void Session::OnEnd(int) {
 void Session::Process() {
   auto self = shared_from_this();  // a command may finish the session
   while (!closing_ && !paused_ && !naming_) {
-    if (phase_ == Phase::kCommitting) break;
+    if (phase_ == Phase::kCommitting || phase_ == Phase::kMilter) break;
     size_t avail = reader_.pending();
     if (phase_ == Phase::kData) {
       if (avail == 0) break;
@@ -276,7 +282,7 @@ void Session::Command(std::string_view line) {
       break;
     case V::kStarttls: Starttls(c.arg); break;
     case V::kAuth: Auth(c.arg); break;
-    default: Reply(502, "5.5.2", "Error: command not recognized"); break;
+    default: Unknown(line); break;
   }
   // BDAT counts once its chunk is in (see EndBdatChunk); DATA once committed.
   if (c.verb != V::kBdat && c.verb != V::kData && last_code_ > 0 && last_code_ < 400) ++ok_[size_t(c.verb)];
@@ -319,7 +325,8 @@ void Session::Flush() {
       Finish(true);
       return;
     }
-    if (!closing_ && phase_ != Phase::kCommitting && !paused_ && stream_->write_queue_size() == 0)
+    if (!closing_ && phase_ != Phase::kCommitting && phase_ != Phase::kMilter && !paused_ &&
+        stream_->write_queue_size() == 0)
       ResumeReading();
   });
   out_.clear();
@@ -374,6 +381,7 @@ void Session::Finish(bool lost) {
   ChatReset(0);
   timer_.Stop();
   stream_.reset();
+  if (milters_) milters_->Quit();
   // An unfinished message leaves nothing behind: its writer removes the body.
   if (phase_ != Phase::kCommitting) txn_.reset();
   svc_->Retire(this);

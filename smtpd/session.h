@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "postern/cleanup/cleanup.h"
 #include "postern/dns/resolver.h"
 #include "postern/event/event.h"
+#include "postern/milter/milters.h"
 #include "postern/notify/notify.h"
 #include "postern/queue/queue.h"
 #include "postern/server/server.h"
@@ -70,6 +72,10 @@ class Service {
   uv_loop_t* loop() const { return loop_; }
   // Sessions from one client address in this process (the connection count limit).
   int AddClient(const std::string& addr) { return ++per_addr_[addr]; }
+  int ClientCount(const std::string& addr) const {
+    auto it = per_addr_.find(addr);
+    return it == per_addr_.end() ? 0 : it->second;
+  }
   void RemoveClient(const std::string& addr);
   // notify.cc: mails a session transcript to error_notice_recipient (rate limited).
   void NotifyPostmaster(const std::string& peer, const std::string& transcript, const std::string& reason);
@@ -107,7 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool tls_active() const { return stream_ && stream_->tls(); }
 
  private:
-  enum class Phase { kCommand, kData, kBdat, kCommitting };
+  enum class Phase { kCommand, kData, kBdat, kMilter, kCommitting };  // kMilter: end of message at the milters
 
   // A reply kept for later (the answer to BDAT chunks still to come).
   struct Answer {
@@ -146,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Policy::Check check;
     std::unique_ptr<ipc::Call> verify_call;  // to verify(8), while check.verify waits
     dns::Ticket lookup;  // the DNS fact check.dns asks for
+    std::string raw_params;  // as the client wrote them, for milters
   };
 
   // session.cc: the connection and the command loop.
@@ -217,6 +224,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Rcpt(std::string_view arg);
   void Vrfy(std::string_view arg);
   void Rset(std::string_view arg);
+  void Unknown(std::string_view line);  // 502, unless a milter answers otherwise
+  void HeloReply(bool ehlo);
   std::optional<smtp::Address> ParseAddress(std::string_view path, bool sender, bool utf8);
   bool Trusted() const;  // local submission, SASL, or mynetworks: bare local parts get $myorigin
   Facts MakeFacts(const smtp::Address* rcpt) const;
@@ -236,26 +245,45 @@ class Session : public std::enable_shared_from_this<Session> {
   void AskVerify();
   void OnVerifyAnswer(Result<ipc::VerifyAnswer> answer);
   void FinishRcpt(Verdict v);
+  void AcceptRcpt(RcptCheck& rc);
   policy::Attributes PolicyAttributes(const policy::ServiceSpec& spec) const;
   void LogAction(std::string_view action, std::string_view stage, std::string_view text, std::string_view rcpt);
+
+  // session_milter.cc: smtpd_milters / non_smtpd_milters at each stage.
+  using MilterSend = std::function<void(milter::Milters::Done)>;
+  using MilterThen = std::function<void(std::optional<Answer>)>;
+  void MilterConnect();  // then Greet()
+  void Greet();
+  // Pauses the session, sends one event through the milters, and resumes
+  // with the reply to make (nullopt: carry on). Logs milter-reject & co.
+  void AskMilters(std::string_view stage, std::string_view rcpt, MilterSend send, MilterThen then);
+  std::optional<Answer> MilterAnswer(std::string_view stage, std::string_view rcpt, const milter::Outcome& o);
+  milter::MacroValues MilterMacros(const std::vector<std::string>& names) const;
+  std::optional<std::string> MilterMacro(std::string_view name) const;  // nullopt: not defined
+  void MilterContent();      // end of message: content through the milters, then commit
+  void AfterMilterContent(milter::Outcome o, const milter::Message& m, const milter::EnvelopeEdits& env);
+  // The client's recipients after the milters' deletions and additions.
+  std::vector<queue::Recipient> MilterRecipients(const milter::EnvelopeEdits& env) const;
 
   // session_content.cc: DATA, BDAT and the hand-off to the queue.
   void Data(std::string_view arg);
   void Bdat(std::string_view arg);
   std::optional<Answer> BeginContent();  // nullopt: the queue file is open
-  // The recipients after REDIRECT/BCC access actions; sets a FILTER on w.
-  std::vector<queue::Recipient> EnvelopeRecipients(cleanup::Message& m);
+  // rcpts after the access actions REDIRECT/BCC; an access FILTER goes to m.
+  std::vector<queue::Recipient> EnvelopeRecipients(std::vector<queue::Recipient> rcpts, cleanup::Message& m);
   // What the client hears when the queue failed (Postfix's cleanup answers).
   static Answer QueueErrorAnswer(queue::Code code);
   static Answer ChecksAnswer(const cleanup::Verdict& v);
   void FeedData();
   void FeedBdat();
+  void BdatMilters();
   void AppendBdat(std::string_view chunk);
   void EndBdatChunk();
   void PassContent();
   bool HeaderRewriteClient() const;
   void EndOfContent();
-  void Commit();
+  void BeginData();  // after DATA's milter event: 354
+  void Commit(const milter::EnvelopeEdits& edits = {});  // the envelope settled, to the committer
   void OnCommitted(queue::Outcome<queue::MsgId> r);
   void ResetTxn();
   std::string Protocol() const;  // "ESMTPSA" and the like
@@ -273,7 +301,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool connect_logged_ = false;  // "connect from" waits for the name
   uint8_t debug_level_ = 0;      // debug_peer_level when the client is in debug_peer_list
   dns::Ticket name_lookup_;
-  uint16_t local_port_ = 0;
+  uint16_t local_port_ = 0, client_port_ = 0;
+  std::unique_ptr<milter::Milters> milters_;  // none configured: null
+  std::string milter_rcpt_;                   // the RCPT being shown to milters ({rcpt_addr})
+  bool milter_after_name_ = false;            // the milters' CONNECT waits for the client's name
   sessions::Entry entry_{&client_name_, &client_addr_};  // show sessions, kill session
   std::string helo_;
   bool esmtp_ = false;

@@ -52,6 +52,15 @@ void Session::Helo(std::string_view arg, bool ehlo) {
   helo_ = std::string(arg);
   esmtp_ = ehlo;
   helo_after_tls_ = false;
+  if (!milters_) return HeloReply(ehlo);
+  AskMilters("HELO", "", [this](milter::Milters::Done d) { milters_->Helo(helo_, std::move(d)); },
+             [this, ehlo](std::optional<Answer> a) {
+               if (a) return Reply(*a);
+               HeloReply(ehlo);
+             });
+}
+
+void Session::HeloReply(bool ehlo) {
   const Settings& st = svc_->settings();
   if (!ehlo) {
     Reply(250, "", st.myhostname);
@@ -141,7 +150,16 @@ void Session::Mail(std::string_view arg) {
   txn_->sender = std::move(*sender);
   txn_->params = std::move(mp);
   txn_->instance = NewPolicyInstance();
-  Reply(250, "2.1.0", "Ok");
+  if (!milters_) return Reply(250, "2.1.0", "Ok");
+  // Sendmail's form: the address in <>, then the ESMTP parameters as given.
+  std::vector<std::string> args{"<" + (txn_->sender.null ? "" : txn_->sender.Canonical()) + ">"};
+  for (const std::string& p : SplitList(pa->params, " ")) args.push_back(p);
+  AskMilters("MAIL", "", [this, args](milter::Milters::Done d) { milters_->Mail(args, std::move(d)); },
+             [this](std::optional<Answer> a) {
+               if (!a) return Reply(250, "2.1.0", "Ok");
+               ResetTxn();
+               Reply(*a);
+             });
 }
 
 void Session::Rcpt(std::string_view arg) {
@@ -163,7 +181,7 @@ void Session::Rcpt(std::string_view arg) {
   auto rcpt = ParseAddress(pa->path, false, txn_->params.smtputf8);
   if (!rcpt) return;
   // session_policy.cc: the restrictions, which may have to wait for a policy service.
-  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}, nullptr, {}}));
+  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}, nullptr, {}, std::string(pa->params)}));
 }
 
 void Session::Vrfy(std::string_view arg) {
@@ -178,6 +196,16 @@ void Session::Vrfy(std::string_view arg) {
     return Reply(v.code, v.enhanced, v.text);
   }
   Reply(252, "2.0.0", "<" + a->Canonical() + ">");
+}
+
+void Session::Unknown(std::string_view line) {
+  if (!milters_) return Reply(502, "5.5.2", "Error: command not recognized");
+  std::string text(line);
+  AskMilters("UNKNOWN", "", [this, text](milter::Milters::Done d) { milters_->Unknown(text, std::move(d)); },
+             [this](std::optional<Answer> a) {
+               if (a) return Reply(*a);
+               Reply(502, "5.5.2", "Error: command not recognized");
+             });
 }
 
 void Session::Rset(std::string_view arg) {

@@ -114,7 +114,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   std::string head;
   for (const std::string& h : txn_->prepend) head += h + "\r\n";
   head += ReceivedHeader(msg.id());
-  if (txn_->hold) msg.Hold();  // HOLD: out of qmgr's sight until released
+  if (milters_) msg.KeepContent();  // they see the whole message at its end
   (void)msg.Append(head);  // our own Received: counts as a hop, as in Postfix
   txn_->content = std::move(c);
   return std::nullopt;
@@ -122,8 +122,8 @@ std::optional<Session::Answer> Session::BeginContent() {
 
 // REDIRECT replaces the recipients, BCC adds one, FILTER names the route of
 // every envelope: Postfix's access actions, applied when the message is queued.
-std::vector<queue::Recipient> Session::EnvelopeRecipients(cleanup::Message& m) {
-  std::vector<queue::Recipient> rcpts = txn_->rcpts;
+std::vector<queue::Recipient> Session::EnvelopeRecipients(std::vector<queue::Recipient> rcpts,
+                                                          cleanup::Message& m) {
   if (!txn_->redirect.empty()) rcpts.assign(1, queue::Recipient{txn_->redirect, "", 0});
   if (!txn_->bcc.empty()) rcpts.push_back(queue::Recipient{txn_->bcc, "", 0});
   if (!txn_->filter.empty() && txn_->redirect.empty()) m.SetFilter(txn_->filter);  // REDIRECT overrides FILTER
@@ -149,6 +149,16 @@ void Session::Data(std::string_view arg) {
   if (txn_->bdat) return Reply(503, "5.5.1", "Error: DATA after BDAT");
   if (txn_->rcpts.empty()) return Reply(554, "5.5.1", "Error: no valid recipients");
   if (auto refused = BeginContent()) return Reply(*refused);
+  if (!milters_) return BeginData();
+  AskMilters("DATA", "", [this](milter::Milters::Done d) { milters_->Data(std::move(d)); },
+             [this](std::optional<Answer> a) {
+               if (!a) return BeginData();
+               ResetTxn();
+               Reply(*a);
+             });
+}
+
+void Session::BeginData() {
   Reply(354, "", "End data with <CR><LF>.<CR><LF>");
   phase_ = Phase::kData;
 }
@@ -188,10 +198,23 @@ void Session::Bdat(std::string_view arg) {
       bdat_discard_reply_ = *refused;
     } else {
       bdat_discard_ = false;
+      if (milters_) BdatMilters();
     }
   } else {
     bdat_discard_ = false;
   }
+}
+
+// The first chunk is the DATA stage for milters; a refusal answers every chunk.
+void Session::BdatMilters() {
+  AskMilters("DATA", "", [this](milter::Milters::Done d) { milters_->Data(std::move(d)); },
+             [this](std::optional<Answer> a) {
+               if (!a || !txn_) return;
+               txn_->bdat_error = a;
+               txn_->content.reset();
+               bdat_discard_ = true;
+               bdat_discard_reply_ = *a;
+             });
 }
 
 void Session::FeedBdat() {
@@ -284,24 +307,33 @@ void Session::EndOfContent() {
     ChatReset(svc_->settings().history_flush_threshold);
     return;
   }
+  // Milters see the message after header/body checks, and not a discarded
+  // one (Postfix's cleanup runs them last); session_milter.cc, then Commit.
+  if (milters_) return MilterContent();
   Commit();
 }
 
-void Session::Commit() {
-  Content& c = *txn_->content;
-  cleanup::Message& msg = *c.message;
-  // smtpd's access actions (REDIRECT, BCC, FILTER); cleanup applies the
-  // header/body checks' after them (their REDIRECT wins, as in Postfix).
-  for (queue::Recipient& r : EnvelopeRecipients(msg)) {
-    if (auto s = msg.AddRecipient(std::move(r)); !s.ok()) {
-      QueueWarning(s, queue::FormatMsgId(msg.id()) + ": queue: ");
-      Answer a = QueueErrorAnswer(s.code);
-      ReplyAs(QueueErrorClass(s.code), a.code, a.enhanced, a.text);
-      ResetTxn();
-      ChatReset(svc_->settings().history_flush_threshold);
-      return;
-    }
+// The one place where smtpd settles a message's envelope, in Postfix's
+// order: the milters' sender change and recipient deletions/additions apply
+// to what the client sent; then smtpd's access actions (REDIRECT, BCC,
+// FILTER); cleanup then rewrites each address and applies the header/body
+// checks' verdict (which comes later, so its REDIRECT wins). A HOLD of any
+// of them holds the message.
+void Session::Commit(const milter::EnvelopeEdits& edits) {
+  cleanup::Message& msg = *txn_->content->message;
+  queue::Status st;
+  if (edits.sender) st = msg.ChangeSender(*edits.sender);
+  for (queue::Recipient& r : EnvelopeRecipients(MilterRecipients(edits), msg))
+    if (st.ok()) st = msg.AddRecipient(std::move(r));
+  if (!st.ok()) {
+    QueueWarning(st, queue::FormatMsgId(msg.id()) + ": queue: ");
+    Answer a = QueueErrorAnswer(st.code);
+    ReplyAs(QueueErrorClass(st.code), a.code, a.enhanced, a.text);
+    ResetTxn();
+    ChatReset(svc_->settings().history_flush_threshold);
+    return;
   }
+  if (txn_->hold) msg.Hold();  // an access HOLD or a milter's quarantine
   phase_ = Phase::kCommitting;
   entry_.State("COMMIT");  // also starts profile queue's clock
   timer_.Stop();  // the queue, not the client, is what we wait for now
@@ -335,6 +367,7 @@ void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
 }
 
 void Session::ResetTxn() {
+  if (milters_ && txn_) milters_->Abort();
   txn_.reset();
   bdat_discard_ = false;
 }

@@ -94,6 +94,7 @@ void Session::OnClientName(const dns::ConfirmedNameResult& r) {
     if (reverse_status_ == NameStatus::kOk) log::Warning("{}", r.outcome.reason);
   }
   LogConnect();
+  if (milter_after_name_ && !closing_) return MilterConnect();  // session_milter.cc, then the banner
   if (!closing_) AfterWait();  // the commands that came meanwhile
 }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "postern/log/log.h"
+#include "postern/util/strings.h"
 #include "smtpd/session.h"
 
 namespace postern::smtpd {
@@ -94,8 +95,22 @@ void Session::FinishRcpt(Verdict v) {
     bool ours = v.enhanced.rfind("4.3.", 0) == 0;
     return ReplyAs(ours ? ErrorClass(v.code, v.enhanced) : notify::kClassPolicy, v.code, v.enhanced, v.text);
   }
+  if (!milters_) return AcceptRcpt(*rc);
+  std::vector<std::string> args{"<" + to + ">"};
+  for (const std::string& p : SplitList(rc->raw_params, " ")) args.push_back(p);
+  milter_rcpt_ = to;
+  std::shared_ptr<RcptCheck> held = std::move(rc);
+  AskMilters("RCPT", to, [this, args](milter::Milters::Done d) { milters_->Rcpt(args, std::move(d)); },
+             [this, held](std::optional<Answer> a) {
+               if (a) return Reply(*a);
+               AcceptRcpt(*held);
+             });
+}
+
+void Session::AcceptRcpt(RcptCheck& rc) {
+  std::string to = rc.rcpt.Canonical();
   // Access actions of an accepted RCPT apply to the whole message, as Postfix's.
-  Effects& e = rc->check.effects;
+  Effects& e = rc.check.effects;
   for (auto& [action, text] : e.notes) LogAction(action, "RCPT", text, to);
   for (std::string& h : e.prepend) txn_->prepend.push_back(std::move(h));
   txn_->hold |= e.hold;
@@ -107,11 +122,11 @@ void Session::FinishRcpt(Verdict v) {
     txn_->first_rcpt = to;
     AddForeignSenderHeader();
   }
-  // cleanup (lib/cleanup) rewrites and expands it when the message begins.
+  // cleanup (lib/cleanup) rewrites and expands it at commit.
   queue::Recipient r;
   r.address = to;
-  if (rc->params.orcpt) r.orig_recipient = rc->params.orcpt_type + ";" + *rc->params.orcpt;
-  r.notify = uint8_t(rc->params.notify);
+  if (rc.params.orcpt) r.orig_recipient = rc.params.orcpt_type + ";" + *rc.params.orcpt;
+  r.notify = uint8_t(rc.params.notify);
   txn_->rcpts.push_back(std::move(r));
   Reply(250, "2.1.5", "Ok");
 }

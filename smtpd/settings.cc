@@ -156,6 +156,9 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   auto tls = TlsSettings::Load(cfg, s.queue_directory, keys);
   if (!tls) return Err(tls.error());
   s.tls = std::move(*tls);
+  auto milters = milter::Settings::Load(cfg);
+  if (!milters) return Err(milters.error());
+  s.milters = std::make_shared<const milter::Settings>(std::move(*milters));
   return s;
 }
 

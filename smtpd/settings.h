@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "postern/cleanup/content.h"
 #include "postern/config/maincf.h"
+#include "postern/milter/spec.h"
 #include "postern/route/own_addr.h"
 #include "postern/smtp/data.h"
 #include "postern/util/result.h"
@@ -55,6 +57,8 @@ struct Settings {
   NetworkList debug_peer_nets;
   long long debug_peer_level = 2;
   bool DebugPeer(std::string_view name, std::string_view addr) const;
+  // smtpd_milters (SMTP clients), non_smtpd_milters (local submission), macros, timeouts.
+  std::shared_ptr<const milter::Settings> milters = std::make_shared<milter::Settings>();
 
   // keys: the certificate and key read before privileges were dropped.
   static Result<Settings> Load(const config::Config& cfg, ServerKeys* keys);

@@ -27,7 +27,7 @@ MODES = {
                   idle_postern=[20], idle_postfix=[20], queue_messages=100,
                   queue_sources=1, queue_sessions=5, timeout=60),
 }
-ALL = ["relay", "latency", "ceiling", "idle", "queue"]
+ALL = ["relay", "relay_milter", "latency", "ceiling", "idle", "queue"]
 
 
 def machine():
@@ -115,6 +115,15 @@ def run(args):
             if scen == "relay":
                 attempt("relay", "postern", lambda: scenarios.relay(postern, sizes))
                 attempt("relay", "postfix", lambda: scenarios.relay(postfix, sizes))
+            elif scen == "relay_milter":
+                # The relay run with one no-op milter in smtpd_milters (both MTAs, the same milter).
+                with tools.NoopMilter() as m:
+                    milt = {"smtpd_milters": m.name}
+                    pm = lambda port, **kw: Postern(bin_dir, port, extra=milt, **kw)
+                    fm = lambda port, **kw: Postfix(port, extra=milt, **kw)
+                    named = lambda f: {f"milter_{k}": v for k, v in f.items()}
+                    attempt("relay_milter", "postern", lambda: named(scenarios.relay(pm, sizes)))
+                    attempt("relay_milter", "postfix", lambda: named(scenarios.relay(fm, sizes)))
             elif scen == "latency":
                 attempt("latency", "postern", lambda: scenarios.latency(postern, sizes))
                 attempt("latency", "postfix", lambda: scenarios.latency(postfix, sizes))

@@ -78,6 +78,28 @@ def wait_port(port, timeout=10.0, host="127.0.0.1"):
     raise ToolError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
+class NoopMilter:
+    """bench/milter_noop.py on a free port: a milter that answers every event with continue."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.name = f"inet:127.0.0.1:{self.port}"
+        script = Path(__file__).resolve().parent.parent / "milter_noop.py"
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(script), str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class SmtpSink:
     """smtp-sink on a free port with running counters (-c); .messages() is
     the number of messages it has received so far."""

@@ -72,8 +72,8 @@ queue::Outcome<std::unique_ptr<Message>> Cleanup::Begin(Submission s) {
   return m;
 }
 
-// 4. Non-SMTP milters (non_smtpd_milters) would inspect the finished message
-// here, before it is made durable, as Postfix's cleanup_milter_inspect does.
+// 4. Milters have seen a kept message by now (KeepContent; the caller runs
+// them, as Postfix's cleanup_milter_inspect does before the commit).
 queue::Outcome<queue::MsgId> Cleanup::Commit(std::unique_ptr<Message> m) {
   if (auto s = m->Seal(); !s.ok()) return s;
   auto id = q_->Commit(std::move(m->w_));
@@ -168,13 +168,33 @@ queue::Status Message::Append(std::string_view data) {
   size_t from = buf_.size();
   buf_.append(data);
   content_.Apply(&buf_, from);
-  return buf_.size() >= kWriteChunk ? Flush() : status_;
+  return buf_.size() >= kWriteChunk && !keep_ ? Flush() : status_;
 }
 
 queue::Status Message::Finish() {
   content_.Finish(&buf_);
   content_.Log(queue::FormatMsgId(id()));
-  return Flush();
+  return keep_ ? status_ : Flush();
+}
+
+queue::Status Message::WriteContent(std::string_view content) {
+  if (status_.ok()) Fail(w_->Append(content));
+  return status_;
+}
+
+queue::Status Message::ChangeSender(std::string sender) {
+  if (!status_.ok()) return status_;
+  if (!sender.empty() && c_->rewriter_.Rewrites(rewrite::kEnvelopeSender)) {
+    auto s = c_->rewriter_.Rewrite(sender, rewrite::kEnvelopeSender);
+    if (!s) {
+      log::Warning("{}: {}: message not accepted, try again later", queue::FormatMsgId(id()), s.error());
+      Fail(LookupFailure(s.error()));
+      return status_;
+    }
+    sender = std::move(*s);
+  }
+  w_->record().sender = std::move(sender);
+  return status_;
 }
 
 }  // namespace postern::cleanup

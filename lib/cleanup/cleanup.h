@@ -70,6 +70,18 @@ class Message {
   // End of content: flushes, logs what cleanup changed ("message-id=...").
   queue::Status Finish();
 
+  // Milters (smtpd_milters, non_smtpd_milters) see the whole message after
+  // cleanup's own filtering and may edit it, as Postfix's cleanup runs them
+  // at the end of the message. KeepContent (before the first Append) holds
+  // the filtered content here instead of writing it; after Finish,
+  // TakeContent hands it over and WriteContent writes the edited copy.
+  void KeepContent() { keep_ = true; }
+  std::string TakeContent() { return std::move(buf_); }
+  queue::Status WriteContent(std::string_view content);
+  // A milter's new envelope sender (SMFIR_CHGFROM; "" is the null sender):
+  // sender_canonical_maps, canonical_maps and masquerading, as at Begin.
+  queue::Status ChangeSender(std::string sender);
+
   bool too_many_hops() const { return content_.too_many_hops(); }
   // What header/body checks decided; REJECT and DISCARD are the caller's to
   // act on (smtpd answers, pickup bounces or drops), the rest cleanup applies.
@@ -93,6 +105,7 @@ class Message {
   std::vector<queue::Recipient> rcpts_;  // final envelope recipients, queued by Seal
   std::string filter_;
   queue::Status status_;
+  bool keep_ = false;  // KeepContent: the content waits for the milters
 };
 
 class Cleanup {

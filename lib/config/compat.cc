@@ -122,9 +122,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"disable_dns_lookups", "switching DNS lookups off"},
     {"fallback_transport", "fallback_transport of the local delivery agent"},
     {"luser_relay", "luser_relay of the local delivery agent"},
-    {"milter_default_action", "Milter content filters"},
-    {"milter_protocol", "Milter content filters"},
-    {"non_smtpd_milters", "Milter content filters"},
     {"postscreen_access_list", "postscreen(8)"},
     {"postscreen_dnsbl_sites", "postscreen(8)"},
     {"recipient_bcc_maps", "automatic BCC recipients"},
@@ -140,7 +137,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_data_restrictions", "restrictions at DATA and end of data"},
     {"smtpd_end_of_data_restrictions", "restrictions at DATA and end of data"},
     {"smtpd_etrn_restrictions", "ETRN"},
-    {"smtpd_milters", "Milter content filters"},
     {"smtpd_proxy_filter", "before-queue content filters"},
     {"smtpd_sasl_local_domain", "SASL realms (Cyrus SASL)"},
     {"smtpd_tls_CAfile", "client certificates in smtpd"},
@@ -227,7 +223,6 @@ std::string_view CanonicalTableType(std::string_view type) {
 
 const char* UnsupportedParameter(std::string_view name) {
   if (name.starts_with("postscreen_")) return "postscreen(8)";
-  if (name.starts_with("milter_")) return "Milter content filters";
   const Unsupported* u = FindSorted(kUnsupportedParams, name);
   return u ? u->feature : nullptr;
 }

@@ -2,15 +2,55 @@
 // writability and SO_ERROR says how the attempt ended.
 #include "postern/net/connect.h"
 
+#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "postern/util/strings.h"
 #include "postern/util/unix_socket.h"
 
 namespace postern::net {
+
+Result<std::pair<dns::IpAddress, uint16_t>> ResolveHostPort(std::string_view hp) {
+  size_t colon = hp.rfind(':');
+  if (colon == std::string_view::npos) return Err("no port in " + std::string(hp));
+  std::string host(hp.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long long port = 0;
+  if (!ParseUnsigned(hp.substr(colon + 1), &port) || port == 0 || port > 65535)
+    return Err("bad port in " + std::string(hp));
+  if (auto a = dns::IpAddress::Parse(host)) return std::make_pair(*a, uint16_t(port));
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int e = getaddrinfo(host.c_str(), nullptr, &hints, &res); e != 0) return Err(host + ": " + gai_strerror(e));
+  std::optional<dns::IpAddress> a;
+  for (addrinfo* i = res; i && !a; i = i->ai_next) {
+    if (i->ai_family == AF_INET) a = dns::IpAddress::V4(reinterpret_cast<sockaddr_in*>(i->ai_addr)->sin_addr);
+    else if (i->ai_family == AF_INET6) a = dns::IpAddress::V6(reinterpret_cast<sockaddr_in6*>(i->ai_addr)->sin6_addr);
+  }
+  freeaddrinfo(res);
+  if (!a) return Err(host + ": no address");
+  return std::make_pair(*a, uint16_t(port));
+}
+
+Result<std::string> ParseEndpoint(std::string_view e, std::string_view base_dir) {
+  if (StartsWith(e, "inet:")) {
+    size_t colon = e.rfind(':');
+    if (colon <= 5 || colon + 1 >= e.size())  // host and port not empty
+      return Err("\"" + std::string(e) + "\" needs inet:host:port");
+    return std::string(e);
+  }
+  if (StartsWith(e, "unix:") && e.size() > 5) {
+    std::string_view path = e.substr(5);
+    if (path.front() == '/') return std::string(e);
+    return "unix:" + std::string(base_dir) + "/" + std::string(path);
+  }
+  return Err("\"" + std::string(e) + "\" is not inet:host:port or unix:pathname");
+}
 
 void Connector::Tcp(const dns::IpAddress& addr, uint16_t port, const dns::IpAddress* bind,
                     uint64_t timeout_ms, Done done) {

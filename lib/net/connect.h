@@ -9,6 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "postern/dns/address.h"
 #include "postern/event/event.h"
@@ -16,6 +18,16 @@
 #include "postern/util/result.h"
 
 namespace postern::net {
+
+// "host:port" (host may be [bracketed]) → address and port; a host name is
+// resolved here, blocking, once (milters and policy services live on
+// localhost or a fixed address).
+Result<std::pair<dns::IpAddress, uint16_t>> ResolveHostPort(std::string_view host_port);
+
+// A service endpoint as Postfix writes it: "inet:host:port" stays as it is,
+// "unix:path" gets a relative path made absolute below base_dir (the queue
+// directory); anything else is an error naming the text.
+Result<std::string> ParseEndpoint(std::string_view e, std::string_view base_dir);
 
 class Connector {
  public:
