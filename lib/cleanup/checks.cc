@@ -265,9 +265,8 @@ void Checks::Act(const Action& a, Where where, std::string_view content, Edit* e
       edit->keep = false;
       edit->replacement = a.text;
       return;
-    case K::kRedirect:
+    case K::kRedirect:  // inspection goes on; the last REDIRECT wins (Postfix's cleanup_act)
       verdict_.redirect = a.text;
-      active_ = false;
       LogAction("redirect", where, content, a.text);
       return;
     case K::kBcc:

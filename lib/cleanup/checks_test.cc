@@ -164,6 +164,38 @@ TEST_F(ChecksContent, RejectEndsInspection) {
   EXPECT_FALSE(v.hold);
 }
 
+// Postfix: only REJECT and DISCARD end inspection; REDIRECT, FILTER and BCC
+// let later lines act too, and the last REDIRECT and FILTER win.
+TEST_F(ChecksContent, OnlyRejectAndDiscardEndInspection) {
+  struct {
+    std::string first;
+    std::string later;  // what the X-Later: header and the body line then do
+    bool reject, hold, discard;
+    std::string redirect, filter;
+    size_t bccs;
+  } cases[] = {
+      {"REDIRECT r1@x.test", "HOLD", false, true, false, "r1@x.test", "", 0},
+      {"REDIRECT r1@x.test", "REDIRECT r2@x.test", false, false, false, "r2@x.test", "", 0},
+      {"REDIRECT r1@x.test", "REJECT", true, false, false, "r1@x.test", "", 0},
+      {"FILTER a:one", "FILTER b:two", false, false, false, "", "b:two", 0},
+      {"FILTER a:one", "DISCARD", false, false, true, "", "a:one", 0},
+      {"BCC b1@x.test", "BCC b2@x.test", false, false, false, "", "", 3},
+      {"DISCARD", "HOLD", false, false, true, "", "", 0},
+  };
+  for (const auto& c : cases) {
+    Verdict v;
+    auto t = Tables("/^Subject:/ " + c.first + "\n/^X-Later:/ " + c.later + "\n", "/^late body/ " + c.later + "\n");
+    Run(t, "Subject: a\r\nX-Later: b\r\n\r\nlate body\r\n", &v);
+    std::string what = c.first + " then " + c.later;
+    EXPECT_EQ(v.reject, c.reject) << what;
+    EXPECT_EQ(v.hold, c.hold) << what;
+    EXPECT_EQ(v.discard, c.discard) << what;
+    EXPECT_EQ(v.redirect, c.redirect) << what;
+    EXPECT_EQ(v.filter, c.filter) << what;
+    EXPECT_EQ(v.bcc.size(), c.bccs) << what;
+  }
+}
+
 TEST_F(ChecksContent, BodyActionsAndSizeLimit) {
   auto t = Tables("", "/^drop me/ IGNORE\n/^old (.*)/ REPLACE new $1\n/^mark/ PREPEND >> marked\n/^stop/ REJECT body\n");
   EXPECT_EQ(Run(t, "S: x\r\n\r\ndrop me\r\nold line\r\nmark\r\nkeep\r\n"), "S: x\r\n\r\nnew line\r\n>> marked\r\nmark\r\nkeep\r\n");

@@ -5,7 +5,7 @@
 import re
 
 from conftest import free_port, wait_for
-from qmgr_helpers import wait_empty
+from qmgr_helpers import envelopes, wait_empty
 from test_sendmail import USER, sendmail
 from test_smtp_client import Scripted, Sink
 from test_smtpd import start_smtpd
@@ -132,6 +132,19 @@ def test_redirect_and_bcc_change_the_recipients(instance):
         instance.wait_log(r"bcc: header Subject: copy me from .*: archive@remote\.test")
     finally:
         sink.stop()
+
+
+def test_a_redirect_does_not_end_inspection_and_the_last_one_wins(instance):
+    # Postfix: only REJECT and DISCARD stop header_checks; a later HOLD still
+    # holds, and of two REDIRECTs the second is where the message goes.
+    s = start_smtpd(instance, header_checks=table(
+        instance, "hc", "/^Subject:/ REDIRECT first@remote.test\n/^X-Route:/ REDIRECT second@remote.test\n"
+                        "/^X-Hold:/ HOLD held\n"))
+    assert data(s, b"Subject: a\r\nX-Route: b\r\nX-Hold: c\r\n\r\nx\r\n")[0] == 250
+    instance.wait_log(r"hold: header X-Hold: c from .*: held")
+    [q] = s.queue()
+    assert q["rcpts"] == ["second@remote.test"]
+    assert [e["state"] for e in envelopes(instance)] == ["hold"]
 
 
 def test_body_checks_stop_at_body_checks_size_limit(instance):
