@@ -1,5 +1,5 @@
 // ctl/tools.cc — joins the stand-alone tool commands (encrypt, spf walk,
-// cache, verify, version) into one list for main.cc's command table.
+// cache, verify, send, version) into one list for main.cc's command table.
 #include "ctl/tools.h"
 
 #include <cstdio>
@@ -20,7 +20,8 @@ const std::vector<Command> kVersion = {{{"version"}, "", "print postern's versio
 const std::vector<Command>& ToolCommands() {
   static const std::vector<Command> all = [] {
     std::vector<Command> v;
-    for (const auto* set : {&EncryptCommands(), &SpfCommands(), &CacheCommands(), &VerifyCommands(), &kVersion})
+    for (const auto* set : {&EncryptCommands(), &SpfCommands(), &CacheCommands(), &VerifyCommands(), &SendCommands(),
+                            &kVersion})
       v.insert(v.end(), set->begin(), set->end());
     return v;
   }();

@@ -1,6 +1,7 @@
 // ctl/tools.h — the `postern` commands that work without a running system:
-// encrypt (password hashes), spf walk (SPF ranges via DNS), version and cache (the
-// policy cache database). commands.cc joins ToolCommands() into its table.
+// encrypt (password hashes), spf walk (SPF ranges via DNS), version, cache (the
+// policy cache database) and send (one message through the smtp client).
+// commands.cc joins ToolCommands() into its table.
 #pragma once
 
 #include <vector>
@@ -13,6 +14,7 @@ const std::vector<Command>& EncryptCommands();
 const std::vector<Command>& SpfCommands();
 const std::vector<Command>& CacheCommands();
 const std::vector<Command>& VerifyCommands();  // verify.cc
+const std::vector<Command>& SendCommands();    // send.cc
 // All of the above.
 const std::vector<Command>& ToolCommands();
 

@@ -1,6 +1,7 @@
 // smtp/cache.cc — idle connections and their expiry timers; see cache.h.
 #include "smtp/cache.h"
 
+#include <utility>
 #include <vector>
 
 namespace postern::smtp_client {
@@ -53,11 +54,24 @@ void Cache::Quit(std::unique_ptr<Conn> c) {
   uint64_t id = ++serial_;
   Conn* raw = c.get();
   quitting_[id] = std::move(c);
+  if (skip_quit_response_) {
+    // The write callback runs on the loop after the bytes went out (or failed).
+    raw->Write("QUIT\r\n", [this, id](int) { Done(id); });
+    return;
+  }
   raw->Write("QUIT\r\n");
   // Erasing inside the callback destroys the connection; Conn allows that.
-  raw->Expect("sending QUIT", quit_ms_ ? quit_ms_ : 1000, [this, id](Result<smtp::Reply>) {
-    quitting_.erase(id);
-  });
+  raw->Expect("sending QUIT", quit_ms_ ? quit_ms_ : 1000, [this, id](Result<smtp::Reply>) { Done(id); });
+}
+
+void Cache::Done(uint64_t id) {
+  quitting_.erase(id);
+  if (quitting_.empty() && on_quiet_) std::exchange(on_quiet_, nullptr)();
+}
+
+void Cache::WhenQuiet(std::function<void()> fn) {
+  if (quitting_.empty()) return fn();
+  on_quiet_ = std::move(fn);
 }
 
 }  // namespace postern::smtp_client

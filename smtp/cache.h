@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,9 +27,13 @@ class Cache {
   std::unique_ptr<Conn> Take(const std::string& key);
   // Says QUIT to every idle connection (drain).
   void CloseAll();
-  // Ends a connection politely: QUIT, wait for the reply (bounded), close.
+  // Ends a connection politely: QUIT, wait for the reply (bounded), close;
+  // with smtp_skip_quit_response, close once QUIT is written.
   void Quit(std::unique_ptr<Conn> c);
   size_t size() const { return idle_.size(); }
+  void set_skip_quit_response(bool skip) { skip_quit_response_ = skip; }
+  // postern send: `fn` runs once no connection is saying QUIT any more (now, if none is).
+  void WhenQuiet(std::function<void()> fn);
 
  private:
   struct Entry {
@@ -41,6 +46,9 @@ class Cache {
   // Connections saying QUIT, by a serial number, until the reply or the timeout.
   std::map<uint64_t, std::unique_ptr<Conn>> quitting_;
   uint64_t serial_ = 0;
+  bool skip_quit_response_ = false;
+  std::function<void()> on_quiet_;
+  void Done(uint64_t id);
 };
 
 }  // namespace postern::smtp_client

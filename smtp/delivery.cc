@@ -8,13 +8,23 @@
 #include "postern/log/log.h"
 #include "postern/queue/ids.h"
 #include "postern/stats/recorder.h"
+#include "postern/util/strings.h"
 
 namespace postern::smtp_client {
 
 Delivery::Delivery(Worker& w, server::Client c)
     : w_(w), s_(w.settings), client_(std::move(c)), connector_(w.ctx->loop), xfer_timer_(w.ctx->loop) {}
 
+Delivery::Delivery(Worker& w, ipc::DeliveryRequest req, ResultsFn done)
+    : w_(w),
+      s_(w.settings),
+      req_(std::move(req)),
+      done_(std::move(done)),
+      connector_(w.ctx->loop),
+      xfer_timer_(w.ctx->loop) {}
+
 void Delivery::Start() {
+  if (done_) return OnRequest();
   auto self = shared_from_this();
   client_.stream->ReadStart([self](std::string_view d) { self->OnClientData(d); },
                             [self](int) {
@@ -47,8 +57,13 @@ void Delivery::OnClientData(std::string_view data) {
   OnRequest();
 }
 
+queue::Outcome<queue::BodyReader> Delivery::OpenBody() const {
+  if (w_.message) return queue::BodyReader::FromMemory(*w_.message);
+  return w_.queue->OpenBody(req_.message_id);
+}
+
 void Delivery::OnRequest() {
-  msgid_ = queue::FormatMsgId(req_.message_id);
+  msgid_ = w_.message ? "NOQUEUE" : queue::FormatMsgId(req_.message_id);
   results_.resize(req_.recipients.size());
   t_start_ = Clock::now();
   queued_seconds_ = std::max<double>(0, double(std::time(nullptr) - req_.arrival));
@@ -63,7 +78,7 @@ void Delivery::OnRequest() {
   hop_ = std::move(*hop);
   hop_text_ = req_.nexthop;
   if (!probe()) {  // a probe has no message in the queue
-    auto body = w_.queue->OpenBody(req_.message_id);
+    auto body = OpenBody();
     if (!body.ok()) {
       SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "cannot read message: " + body.status().message, "none");
       return Finish(false);
@@ -122,8 +137,19 @@ void Delivery::OnMx(dns::MxResult r) {
     return NoServerFound(std::move(f), r.null_mx);
   }
   if (CheckSelfMx(&r)) return;
+  size_t ignored = 0;
   for (const auto& h : r.hosts) {
+    if (Ignored(h.name)) {
+      ++ignored;
+      continue;
+    }
     for (const auto& a : h.addresses) targets_.push_back(Target{h.name, a, hop_.port, ""});
+  }
+  if (ignored && ignored == r.hosts.size()) {
+    LookupFailure f;
+    f.reason = "all MX hosts for " + hop_.host + " are in smtp_mx_ignore";
+    f.dsn = "4.4.4";
+    return NoServerFound(std::move(f), false);
   }
   TryNext();
 }
@@ -152,10 +178,30 @@ void Delivery::NoServerFound(LookupFailure f, bool final) {
   last_dsn_ = std::move(f.dsn);
   last_permanent_ = f.permanent;
   last_relay_ = "none";
+  // postern send -g: a destination that cannot be found goes to the gateway.
+  if (!final && !in_gateway_ && !in_fallback_ && !s_.gateway.empty()) {
+    in_gateway_ = true;
+    return TryRelay(s_.gateway);
+  }
   if (!final && !final_nexthop_ && next_fallback_ < s_.fallback_relay.size()) return TryFallback();
   SetAllOpen(last_permanent_ ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred, last_dsn_,
              last_reason_, last_relay_);
   Finish(false);
+}
+
+bool Delivery::Ignored(const std::string& mx_host) {
+  std::string name = ToLower(mx_host);
+  if (name.ends_with('.')) name.pop_back();
+  for (const std::string& h : s_.mx_ignore_hosts)
+    if (EqualsIgnoreCase(h, name)) return true;
+  if (!s_.mx_ignore) return false;
+  auto r = s_.mx_ignore->Lookup(name);
+  if (!r) {
+    log::Warning("smtp_mx_ignore lookup of {}: {}", name, r.error());
+    return false;
+  }
+  if (r->has_value()) log::Info("{}: MX host {} for {} is in smtp_mx_ignore: not tried", msgid_, name, hop_.host);
+  return r->has_value();
 }
 
 void Delivery::TryNext() {
@@ -188,7 +234,11 @@ void Delivery::Connect(const Target& t) {
 // failed temporarily, or it could not be found, the next relay in the list
 // gets the mail.
 void Delivery::TryFallback() {
-  const std::string& text = s_.fallback_relay[next_fallback_++];
+  in_fallback_ = true;
+  TryRelay(s_.fallback_relay[next_fallback_++]);
+}
+
+void Delivery::TryRelay(const std::string& text) {
   auto hop = ParseNexthop(text, "", false, s_.tcp_port);
   if (!hop) {
     log::Warning("smtp_fallback_relay configuration problem: {}: {}", text, hop.error());
@@ -200,7 +250,6 @@ void Delivery::TryFallback() {
   }
   hop_ = std::move(*hop);
   hop_text_ = text;
-  in_fallback_ = true;
   next_target_ = dest_first_target_ = targets_.size();
   dest_sessions_base_ = sessions_;
   Resolve();
@@ -242,9 +291,16 @@ void Delivery::SiteFailed(std::string reason, std::string dsn, bool permanent) {
 
 void Delivery::Greeting() {
   auto self = shared_from_this();
+  // postern send -A: EHLO at once, for a server that waits for the client to speak.
+  if (s_.ehlo_first) Helo(false);
   conn_->Expect("receiving the initial server greeting", s_.helo_ms, [self](Result<smtp::Reply> r) {
     if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
-    if (r->code / 100 == 2) return self->Helo(false);
+    if (r->code / 100 == 2) {
+      // A server that waited for us may answer EHLO without a greeting.
+      if (self->s_.ehlo_first && r->code == 250) return self->OnHeloReply(false, std::move(r));
+      if (self->s_.ehlo_first) return self->AwaitHelo(false);
+      return self->Helo(self->HeloFirst(*r));
+    }
     std::string dsn = ReplyDsn(*r);
     bool perm = r->code / 100 == 5 && !self->s_.skip_5xx_greeting;
     if (!perm) dsn[0] = '4';
@@ -252,27 +308,44 @@ void Delivery::Greeting() {
   });
 }
 
+bool Delivery::HeloFirst(const smtp::Reply& greeting) {
+  if (s_.lmtp) return false;
+  if (s_.never_send_ehlo) return true;
+  if (s_.always_send_ehlo) return false;
+  for (const std::string& line : greeting.lines)
+    if (line.find("ESMTP") != std::string::npos) return false;
+  return true;
+}
+
 void Delivery::Helo(bool helo_fallback) {
-  auto self = shared_from_this();
   const char* verb = s_.lmtp ? "LHLO" : helo_fallback ? "HELO" : "EHLO";
   conn_->Write(std::string(verb) + " " + s_.helo_name + "\r\n");
+  if (!s_.ehlo_first || helo_fallback || conn_->tls()) AwaitHelo(helo_fallback);
+}
+
+void Delivery::AwaitHelo(bool helo_fallback) {
+  auto self = shared_from_this();
+  const char* verb = s_.lmtp ? "LHLO" : helo_fallback ? "HELO" : "EHLO";
   std::string phase = std::string("performing the ") + verb + " handshake";
-  conn_->Expect(phase, s_.helo_ms, [self, helo_fallback, verb](Result<smtp::Reply> r) {
-    if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
-    if (r->code / 100 == 2) {
-      self->conn_->esmtp = !helo_fallback;
-      if (!helo_fallback) self->conn_->ehlo = smtp::ParseEhlo(*r);
-      self->t_ready_ = Clock::now();
-      self->ready_ = true;
-      return self->AfterHelo();
-    }
-    // RFC 5321 §3.2: a server that does not know EHLO may still take HELO.
-    if (r->code / 100 == 5 && !self->s_.lmtp && !helo_fallback) return self->Helo(true);
-    std::string why = "host " + self->conn_->peer() + " refused to talk to me: " + ReplyText(*r) +
-                      " (in reply to " + verb + " command)";
-    std::string dsn = ReplyDsn(*r);
-    self->SiteFailed(why, dsn, r->code / 100 == 5);
-  });
+  conn_->Expect(phase, s_.helo_ms,
+                [self, helo_fallback](Result<smtp::Reply> r) { self->OnHeloReply(helo_fallback, std::move(r)); });
+}
+
+void Delivery::OnHeloReply(bool helo_fallback, Result<smtp::Reply> r) {
+  if (!r) return SiteFailed(r.error(), "4.4.2", false);
+  const char* verb = s_.lmtp ? "LHLO" : helo_fallback ? "HELO" : "EHLO";
+  if (r->code / 100 == 2) {
+    conn_->esmtp = !helo_fallback;
+    if (!helo_fallback) conn_->ehlo = smtp::ParseEhlo(*r);
+    t_ready_ = Clock::now();
+    ready_ = true;
+    return AfterHelo();
+  }
+  // RFC 5321 §3.2: a server that does not know EHLO may still take HELO.
+  if (r->code / 100 == 5 && !s_.lmtp && !helo_fallback) return Helo(true);
+  std::string why = "host " + conn_->peer() + " refused to talk to me: " + ReplyText(*r) + " (in reply to " +
+                    verb + " command)";
+  SiteFailed(why, ReplyDsn(*r), r->code / 100 == 5);
 }
 
 void Delivery::Set(size_t i, ipc::DeliveryStatus st, std::string dsn, std::string reason,
@@ -346,6 +419,15 @@ void Delivery::Finish(bool need_rset) {
   finished_ = true;
   xfer_timer_.Stop();
   SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.3.0", "delivery ended without a result", "none");
+  if (done_) {
+    std::vector<ipc::DeliveryResult> all;
+    for (size_t i = 0; i < results_.size(); ++i) {
+      log::Info("{}", LogLine(i, *results_[i]));
+      all.push_back(*results_[i]);
+    }
+    Release(need_rset);
+    return done_(all);
+  }
   std::string out;
   for (size_t i = 0; i < results_.size(); ++i) {
     if (i >= passed_.size() || !passed_[i]) log::Info("{}", LogLine(i, *results_[i]));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,11 +43,26 @@ struct Worker {
   std::unique_ptr<SaslClient> sasl;  // null: smtp_sasl_auth_enable = no
   std::unique_ptr<TlsClient> tls;    // null: no TLS level above none anywhere
   Generic generic;                   // smtp_generic_maps
+  // postern send (send.h): the message from standard input instead of the
+  // queue, and the login AUTH uses when smtp_sasl_password_maps has none for
+  // the server (or one for another user): given what the table had, the login.
+  std::optional<std::string> message;
+  std::function<std::optional<SaslCredentials>(std::optional<SaslCredentials> found)> login;
 };
+
+// Everything the Worker needs but the master-side wiring: settings, resolver,
+// connection cache, AUTH and TLS (with credentials loaded before privileges
+// were dropped), and the queue unless `open_queue` is false (postern send).
+Result<void> InitWorker(Worker* w, server::Context& ctx, bool lmtp, std::shared_ptr<tls::Credentials> creds,
+                        bool open_queue);
 
 class Delivery : public std::enable_shared_from_this<Delivery> {
  public:
   Delivery(Worker& w, server::Client c);
+  // postern send: one request built by the command; `done` gets one result
+  // per recipient instead of qmgr.
+  using ResultsFn = std::function<void(const std::vector<ipc::DeliveryResult>&)>;
+  Delivery(Worker& w, ipc::DeliveryRequest req, ResultsFn done);
   void Start();
 
  private:
@@ -61,12 +77,15 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // Request and routing.
   void OnClientData(std::string_view data);
   void OnRequest();
+  queue::Outcome<queue::BodyReader> OpenBody() const;  // the queue's, or postern send's message
   void Resolve();
   void OnMx(dns::MxResult r);
   void OnAddresses(dns::AddressResult r);
   void NoServerFound(LookupFailure f, bool final);
   void TryNext();
   void TryFallback();
+  void TryRelay(const std::string& text);  // a fallback relay or postern send's -g gateway
+  bool Ignored(const std::string& mx_host);  // smtp_mx_ignore, postern send -b
   void Connect(const Target& t);
   void OnConnected(const Target& t, Result<std::unique_ptr<event::Stream>> s);
   void SiteFailed(std::string reason, std::string dsn, bool permanent);
@@ -80,7 +99,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OnPassEnd(ipc::Call::End how, const std::string& why);
   // Session setup.
   void Greeting();
+  // HELO instead of EHLO after this greeting: smtp_never_send_ehlo,
+  // smtp_always_send_ehlo = no without "ESMTP", PIX disable_esmtp.
+  bool HeloFirst(const smtp::Reply& greeting);
   void Helo(bool helo_fallback);
+  void AwaitHelo(bool helo_fallback);
+  void OnHeloReply(bool helo_fallback, Result<smtp::Reply> r);
   // starttls.cc: STARTTLS after EHLO as the destination's TLS policy says,
   // then EHLO again; or on to AUTH and the transaction.
   Result<void> LoadTlsPolicy();
@@ -131,6 +155,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   server::Client client_;
   ipc::FrameReader frames_{ipc::kDeliveryFrameMax};
   ipc::DeliveryRequest req_;
+  ResultsFn done_;  // postern send: results go here, not to qmgr
   std::string msgid_;
   std::vector<std::optional<ipc::DeliveryResult>> results_;
   bool finished_ = false;
@@ -152,6 +177,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   long long dest_sessions_base_ = 0;
   size_t next_fallback_ = 0;
   bool in_fallback_ = false;
+  bool in_gateway_ = false;  // postern send -g: the gateway is being tried
   bool final_nexthop_ = false;  // we are an MX host, or mail loops: no fallback relays
   std::unique_ptr<ipc::Call> pass_;  // the request handed to best_mx_transport
   std::vector<bool> passed_;              // results that transport reported (and logged)

@@ -94,7 +94,13 @@ void Delivery::Authenticate() {
     log::Warning("{}: {}", maps, creds.error());
     return SiteFailed("SASL authentication failed: " + maps + " lookup error", "4.3.0", false);
   }
-  if (!*creds) return Transaction();  // no login for this server: send without one
+  // postern send -a: the table's login, or one asked for at the terminal.
+  std::optional<SaslCredentials> login = w_.login ? w_.login(std::move(*creds)) : std::move(*creds);
+  if (!login && w_.login)
+    return SiteFailed("SASL authentication failed: no password for server " + conn_->peer() +
+                          " (none in smtp_sasl_password_maps, none typed at a terminal)",
+                      "4.7.0", false);
+  if (!login) return Transaction();  // no login for this server: send without one
   std::string mech = w_.sasl->Choose(conn_->ehlo.auth, conn_->tls());
   if (mech.empty()) {
     if (!w_.sasl->plaintext_allowed(conn_->tls()))
@@ -109,14 +115,14 @@ void Delivery::Authenticate() {
   auto steps = std::make_shared<std::vector<std::string>>();
   std::string first = "AUTH " + mech;
   if (mech == "PLAIN") {
-    first += " " + smtp::EncodePlain("", (*creds)->user, (*creds)->password);
+    first += " " + smtp::EncodePlain("", login->user, login->password);
   } else {
-    steps->push_back(smtp::Base64Encode((*creds)->user));
-    steps->push_back(smtp::Base64Encode((*creds)->password));
+    steps->push_back(smtp::Base64Encode(login->user));
+    steps->push_back(smtp::Base64Encode(login->password));
   }
   conn_->WriteSecret(first + "\r\n", mech == "PLAIN" ? "AUTH PLAIN (credentials not logged)" : first);
   smtp::WipeSecret(&first);
-  AuthStep(mech, (*creds)->user, std::move(steps), 0);
+  AuthStep(mech, login->user, std::move(steps), 0);
 }
 
 void Delivery::AuthStep(std::string mech, std::string user, std::shared_ptr<std::vector<std::string>> steps,

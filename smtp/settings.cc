@@ -75,7 +75,8 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
     *out = uint64_t(v->count()) * 1000;
   }
   for (auto [name, out] : {std::pair{"smtp_connection_cache_on_demand", &s.cache_on_demand},
-                           std::pair{"smtp_skip_5xx_greeting", &s.skip_5xx_greeting}}) {
+                           std::pair{"smtp_skip_5xx_greeting", &s.skip_5xx_greeting},
+                           std::pair{"smtp_skip_quit_response", &s.skip_quit_response}}) {
     auto v = cfg.GetBool(ParamName(lmtp, name));
     if (!v) return Err(v.error());
     *out = *v;
@@ -85,7 +86,9 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
     if (!fb) return Err(fb.error());
     s.fallback_relay = std::move(*fb);
     for (auto [name, out] : {std::pair{"smtp_defer_if_no_mx_address_found", &s.defer_if_no_mx_address},
-                             std::pair{"ignore_mx_lookup_error", &s.ignore_mx_lookup_error}}) {
+                             std::pair{"ignore_mx_lookup_error", &s.ignore_mx_lookup_error},
+                             std::pair{"smtp_always_send_ehlo", &s.always_send_ehlo},
+                             std::pair{"smtp_never_send_ehlo", &s.never_send_ehlo}}) {
       auto v = cfg.GetBool(name);
       if (!v) return Err(v.error());
       *out = *v;
@@ -102,6 +105,13 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
       auto v = cfg.Get(name);
       if (!v) return Err(v.error());
       *out = std::string(Trim(*v));
+    }
+    auto ignore = cfg.GetTables("smtp_mx_ignore");
+    if (!ignore) return Err(ignore.error());
+    if (!ignore->empty()) {
+      auto t = table::TableList::Open(*ignore);
+      if (!t) return Err("smtp_mx_ignore: " + t.error());
+      s.mx_ignore = std::make_shared<table::TableList>(std::move(*t));
     }
     auto own = route::OwnAddresses::FromConfig(cfg, false);
     if (!own) return Err(own.error());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "postern/config/maincf.h"
 #include "postern/mime/walker.h"
 #include "postern/route/own_addr.h"
+#include "postern/table/table.h"
 #include "postern/util/result.h"
 
 namespace postern::smtp_client {
@@ -50,6 +52,17 @@ struct Settings {
   route::OwnAddresses own;
   std::string best_mx_transport;
   std::string relayhost;
+  // smtp_mx_ignore: MX hosts never tried (busted exchangers); null when unset.
+  std::shared_ptr<table::TableList> mx_ignore;
+  // EHLO or HELO: smtp_always_send_ehlo (else EHLO only after "ESMTP" in the
+  // greeting), smtp_never_send_ehlo.
+  bool always_send_ehlo = true, never_send_ehlo = false;
+  bool skip_quit_response = true;  // smtp_skip_quit_response
+
+  // postern send's command line (send.h); never set by main.cf.
+  bool ehlo_first = false;               // -A: EHLO before the greeting
+  std::string gateway;                   // -g: next hop for a destination that cannot be found
+  std::vector<std::string> mx_ignore_hosts;  // -b: MX hosts never tried
 
   // `program` is "smtp" or "lmtp" (the name the binary was run as).
   static Result<Settings> Load(const config::Config& cfg, bool lmtp);

@@ -270,7 +270,7 @@ Result<std::string> Delivery::Utf8Refusal() {
     if (!Ascii(r.address)) return refusal;
   }
   // The primary header, read from a reader of its own: body_ stays at the start.
-  auto reader = w_.queue->OpenBody(req_.message_id);
+  auto reader = OpenBody();
   if (!reader.ok()) return Err(reader.status().message);
   char buf[8192];
   bool empty_line = true;  // the current line has nothing but a CR so far
