@@ -83,6 +83,7 @@ void Conn::OnData(std::string_view data) {
     return;
   }
   parser_.Feed(data);
+  if (!per_record_deadline_) Arm();  // a limit per read, not per reply
   auto alive = alive_;
   while (!waiters_.empty()) {
     smtp::Reply r;

@@ -55,6 +55,9 @@ class Conn {
   // connection must not be used for another transaction.
   bool broken() const { return broken_ || closing_; }
   size_t write_queue_size() const { return stream_->write_queue_size(); }
+  // smtp_per_record_deadline: the phase's limit is for the whole reply; else
+  // (Postfix's default) it starts again whenever bytes of it arrive.
+  void set_per_record_deadline(bool on) { per_record_deadline_ = on; }
 
   const std::string& host() const { return host_; }
   const std::string& addr() const { return addr_; }  // an IP address, or a unix socket path
@@ -91,6 +94,7 @@ class Conn {
   Clock::time_point created_ = Clock::now();
   bool broken_ = false;
   bool closing_ = false;
+  bool per_record_deadline_ = false;
   std::function<void()> on_idle_break_;
   // Cleared by the destructor: a reply callback may destroy this connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

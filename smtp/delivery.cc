@@ -2,6 +2,7 @@
 // result frames. The mail transaction itself is in transaction.cc.
 #include "smtp/delivery.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -13,7 +14,7 @@
 namespace postern::smtp_client {
 
 Delivery::Delivery(Worker& w, server::Client c)
-    : w_(w), s_(w.settings), client_(std::move(c)), connector_(w.ctx->loop), xfer_timer_(w.ctx->loop) {}
+    : w_(w), s_(w.settings), client_(std::move(c)), connector_(w.ctx->loop), xfer_timer_(w.ctx->loop), pix_timer_(w.ctx->loop) {}
 
 Delivery::Delivery(Worker& w, ipc::DeliveryRequest req, ResultsFn done)
     : w_(w),
@@ -21,7 +22,8 @@ Delivery::Delivery(Worker& w, ipc::DeliveryRequest req, ResultsFn done)
       req_(std::move(req)),
       done_(std::move(done)),
       connector_(w.ctx->loop),
-      xfer_timer_(w.ctx->loop) {}
+      xfer_timer_(w.ctx->loop),
+      pix_timer_(w.ctx->loop) {}
 
 void Delivery::Start() {
   if (done_) return OnRequest();
@@ -137,14 +139,15 @@ void Delivery::OnMx(dns::MxResult r) {
     return NoServerFound(std::move(f), r.null_mx);
   }
   if (CheckSelfMx(&r)) return;
-  size_t ignored = 0;
+  size_t ignored = 0, first = targets_.size();
   for (const auto& h : r.hosts) {
     if (Ignored(h.name)) {
       ++ignored;
       continue;
     }
-    for (const auto& a : h.addresses) targets_.push_back(Target{h.name, a, hop_.port, ""});
+    AddTargets(h.name, h.addresses, h.preference);
   }
+  OrderTargets(first);
   if (ignored && ignored == r.hosts.size()) {
     LookupFailure f;
     f.reason = "all MX hosts for " + hop_.host + " are in smtp_mx_ignore";
@@ -157,7 +160,14 @@ void Delivery::OnMx(dns::MxResult r) {
 void Delivery::OnAddresses(dns::AddressResult r) {
   if (!r.outcome.ok()) return NoServerFound(AddressLookupFailure(r), false);
   if (CheckSelfHost(r)) return;
-  for (const auto& a : r.addresses) targets_.push_back(Target{hop_.host, a, hop_.port, ""});
+  size_t first = targets_.size();
+  AddTargets(hop_.host, r.addresses, 0);
+  OrderTargets(first);
+  if (targets_.size() == first) {
+    // An address literal of a protocol that inet_protocols turns off.
+    last_reason_ = "unable to look up host " + hop_.host + ": no address of a protocol enabled by inet_protocols";
+    last_dsn_ = "4.4.4";
+  }
   TryNext();
 }
 
@@ -202,6 +212,26 @@ bool Delivery::Ignored(const std::string& mx_host) {
   }
   if (r->has_value()) log::Info("{}: MX host {} for {} is in smtp_mx_ignore: not tried", msgid_, name, hop_.host);
   return r->has_value();
+}
+
+void Delivery::AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs,
+                          uint16_t preference) {
+  for (const auto& a : addrs) {
+    if ((a.is_v4() && !s_.ipv4) || (a.is_v6() && !s_.ipv6)) continue;
+    targets_.push_back(Target{host, a, hop_.port, "", preference});
+  }
+}
+
+void Delivery::OrderTargets(size_t from) {
+  if (s_.address_preference == "any") return;
+  bool v6_first = s_.address_preference == "ipv6";
+  auto begin = targets_.begin() + long(from);
+  while (begin != targets_.end()) {
+    auto end = std::find_if(begin, targets_.end(),
+                            [&](const Target& t) { return t.preference != begin->preference; });
+    std::stable_partition(begin, end, [&](const Target& t) { return t.addr.is_v6() == v6_first; });
+    begin = end;
+  }
 }
 
 void Delivery::TryNext() {
@@ -269,6 +299,7 @@ void Delivery::OnConnected(const Target& t, Result<std::unique_ptr<event::Stream
   }
   Report(ipc::ConnectionFact::Kind::kNew, t.host, addr);
   conn_ = std::make_unique<Conn>(w_.ctx->loop, std::move(*s), t.host, addr, t.port, s_.line_length_limit);
+  conn_->set_per_record_deadline(s_.per_record_deadline);
   ++sessions_;
   Greeting();
 }
@@ -296,6 +327,7 @@ void Delivery::Greeting() {
   conn_->Expect("receiving the initial server greeting", s_.helo_ms, [self](Result<smtp::Reply> r) {
     if (!r) return self->SiteFailed(r.error(), "4.4.2", false);
     if (r->code / 100 == 2) {
+      self->PixCheck(*r);
       // A server that waited for us may answer EHLO without a greeting.
       if (self->s_.ehlo_first && r->code == 250) return self->OnHeloReply(false, std::move(r));
       if (self->s_.ehlo_first) return self->AwaitHelo(false);
@@ -310,11 +342,34 @@ void Delivery::Greeting() {
 
 bool Delivery::HeloFirst(const smtp::Reply& greeting) {
   if (s_.lmtp) return false;
-  if (s_.never_send_ehlo) return true;
+  if (s_.never_send_ehlo || pix_esmtp_off_) return true;
   if (s_.always_send_ehlo) return false;
   for (const std::string& line : greeting.lines)
     if (line.find("ESMTP") != std::string::npos) return false;
   return true;
+}
+
+void Delivery::PixCheck(const smtp::Reply& greeting) {
+  pix_esmtp_off_ = pix_delay_dot_ = false;
+  if (s_.lmtp) return;
+  bool mangled = !greeting.lines.empty();
+  for (const std::string& l : greeting.lines)
+    mangled = mangled && l.find_first_not_of("20 *\t") == std::string::npos;
+  if (mangled) {
+    pix_esmtp_off_ = s_.pix_disable_esmtp;
+    pix_delay_dot_ = s_.pix_delay_dotcrlf;
+  } else if (s_.pix_maps && conn_) {
+    auto r = s_.pix_maps->Lookup(conn_->addr());
+    if (!r) return log::Warning("smtp_pix_workaround_maps lookup of {}: {}", conn_->addr(), r.error());
+    if (!r->has_value()) return;
+    if (auto p = ParsePixWorkarounds(**r, &pix_esmtp_off_, &pix_delay_dot_); !p)
+      return log::Warning("smtp_pix_workaround_maps: {}: {}", conn_->addr(), p.error());
+  } else {
+    return;
+  }
+  if (pix_esmtp_off_ || pix_delay_dot_)
+    log::Info("{}: enabling PIX workarounds:{}{} for {}", msgid_, pix_esmtp_off_ ? " disable_esmtp" : "",
+              pix_delay_dot_ ? " delay_dotcrlf" : "", conn_->relay());
 }
 
 void Delivery::Helo(bool helo_fallback) {
@@ -351,6 +406,7 @@ void Delivery::OnHeloReply(bool helo_fallback, Result<smtp::Reply> r) {
 void Delivery::Set(size_t i, ipc::DeliveryStatus st, std::string dsn, std::string reason,
                    std::string relay) {
   if (results_[i]) return;
+  FilterStatus(&st, &dsn, &reason);
   ipc::DeliveryResult r;
   r.envelope_id = req_.recipients[i].envelope_id;
   r.status = st;
@@ -360,6 +416,30 @@ void Delivery::Set(size_t i, ipc::DeliveryStatus st, std::string dsn, std::strin
   // RFC 3461 "relayed": the next SMTP hop cannot carry the DSN request on.
   r.relayed_without_dsn = st == ipc::DeliveryStatus::kSent && !s_.lmtp && conn_ && !conn_->ehlo.dsn;
   results_[i] = std::move(r);
+}
+
+// Postfix's default_delivery_status_filter rules: the key is "X.Y.Z text",
+// the result "X.Y.Z text"; success stays success and failure failure.
+void Delivery::FilterStatus(ipc::DeliveryStatus* st, std::string* dsn, std::string* reason) {
+  if (!s_.status_filter) return;
+  std::string name = ParamName(s_.lmtp, "smtp_delivery_status_filter");
+  auto r = s_.status_filter->Lookup(*dsn + " " + *reason);
+  if (!r) return log::Warning("{}: {}", name, r.error());
+  if (!r->has_value()) return;
+  std::string v = **r;
+  size_t sp = v.find(' ');
+  std::string new_dsn = v.substr(0, sp), text = sp == std::string::npos ? "" : std::string(Trim(v.substr(sp + 1)));
+  bool valid = new_dsn.size() >= 5 && (new_dsn[0] == '2' || new_dsn[0] == '4' || new_dsn[0] == '5') &&
+               new_dsn[1] == '.' && !text.empty();
+  if (!valid || (new_dsn[0] == '2') != ((*dsn)[0] == '2')) {
+    log::Warning("{}: ignoring \"{}\" for \"{} {}\": not \"X.Y.Z text\" of the same class (success or failure)",
+                 name, v, *dsn, *reason);
+    return;
+  }
+  *st = new_dsn[0] == '2' ? ipc::DeliveryStatus::kSent
+        : new_dsn[0] == '5' ? ipc::DeliveryStatus::kBounced : ipc::DeliveryStatus::kDeferred;
+  *dsn = std::move(new_dsn);
+  *reason = std::move(text);
 }
 
 void Delivery::SetReply(size_t i, const smtp::Reply& r, std::string_view in_reply_to) {
@@ -449,6 +529,7 @@ void Delivery::Release(bool need_rset) {
   if (c->broken()) return;
   if (!s_.cache_on_demand || w_.ctx->draining) return w_.cache->Quit(std::move(c));
   c->deliveries++;
+  if (s_.reuse_count_limit && c->deliveries >= uint64_t(s_.reuse_count_limit)) return w_.cache->Quit(std::move(c));
   if (!need_rset) return w_.cache->Put(cache_key_, std::move(c));
   Conn* raw = c.get();
   raw->Write("RSET\r\n");

@@ -72,7 +72,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     dns::IpAddress addr;
     uint16_t port = 0;
     std::string path;  // unix socket (lmtp)
+    uint16_t preference = 0;  // the MX host's
   };
+  // Adds a server's addresses that inet_protocols allows.
+  void AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs, uint16_t preference);
+  // smtp_address_preference among targets_[from...] of equal MX preference.
+  void OrderTargets(size_t from);
 
   // Request and routing.
   void OnClientData(std::string_view data);
@@ -102,6 +107,11 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // HELO instead of EHLO after this greeting: smtp_never_send_ehlo,
   // smtp_always_send_ehlo = no without "ESMTP", PIX disable_esmtp.
   bool HeloFirst(const smtp::Reply& greeting);
+  // smtp_pix_workarounds for a PIX-mangled greeting, else smtp_pix_workaround_maps.
+  void PixCheck(const smtp::Reply& greeting);
+  // smtp_delivery_status_filter: a new status and text for "dsn reason".
+  void FilterStatus(ipc::DeliveryStatus* st, std::string* dsn, std::string* reason);
+  std::string EnvelopeAddress(const std::string& address) const;  // smtp_quote_rfc821_envelope
   void Helo(bool helo_fallback);
   void AwaitHelo(bool helo_fallback);
   void OnHeloReply(bool helo_fallback, Result<smtp::Reply> r);
@@ -134,6 +144,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OnDataReply(const smtp::Reply& r);
   void SendBody();
   void OnBodyWritten(int status, bool last);
+  void DelayedDot();  // PIX delay_dotcrlf: ".\r\n" after smtp_pix_workaround_delay_time
   void OnFinalReply(size_t index, const smtp::Reply& r);
   void ConnFailed(const std::string& why);
   // Results.
@@ -200,6 +211,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   bool downgrade_ = false;  // 8bit parts go out as quoted-printable (no 8BITMIME)
   std::vector<char> read_buf_;
   event::Timer xfer_timer_;
+  event::Timer pix_timer_;
+  bool pix_esmtp_off_ = false, pix_delay_dot_ = false;  // PIX workarounds for conn_
   bool reused_ = false;         // conn_ came from the cache
   bool mail_answered_ = false;  // the server answered MAIL on conn_
   bool mail_failed_ = false;

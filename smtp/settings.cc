@@ -41,7 +41,65 @@ Result<void> LoadContent(const config::Config& cfg, bool lmtp, Settings* s) {
   return {};
 }
 
+Result<std::shared_ptr<table::TableList>> OpenTables(const config::Config& cfg, const std::string& name) {
+  auto refs = cfg.GetTables(name);
+  if (!refs) return Err(refs.error());
+  if (refs->empty()) return std::shared_ptr<table::TableList>();
+  auto t = table::TableList::Open(*refs);
+  if (!t) return Err(name + ": " + t.error());
+  return std::make_shared<table::TableList>(std::move(*t));
+}
+
 }  // namespace
+
+// The PIX workaround names of smtp_pix_workarounds or a smtp_pix_workaround_maps value.
+Result<void> ParsePixWorkarounds(std::string_view text, bool* disable_esmtp, bool* delay_dotcrlf) {
+  *disable_esmtp = *delay_dotcrlf = false;
+  for (std::string_view w : SplitList(text)) {
+    if (EqualsIgnoreCase(w, "disable_esmtp")) *disable_esmtp = true;
+    else if (EqualsIgnoreCase(w, "delay_dotcrlf")) *delay_dotcrlf = true;
+    else return Err("unknown PIX workaround \"" + std::string(w) + "\" (use disable_esmtp, delay_dotcrlf)");
+  }
+  return {};
+}
+
+// The rest of smtp(8)'s behaviour switches (issue 22).
+Result<void> Settings::LoadBehaviour(const config::Config& cfg) {
+  auto name = [this](std::string_view n) { return ParamName(lmtp, n); };
+  for (auto [n, out] : {std::pair{name("smtp_quote_rfc821_envelope"), &quote_rfc821_envelope},
+                        std::pair{name("smtp_per_record_deadline"), &per_record_deadline}}) {
+    auto v = cfg.GetBool(n);
+    if (!v) return Err(v.error());
+    *out = *v;
+  }
+  auto reuse = cfg.GetInt(name("smtp_connection_reuse_count_limit"));
+  if (!reuse) return Err(reuse.error());
+  if (*reuse < 0) return Err(name("smtp_connection_reuse_count_limit") + ": must not be negative");
+  reuse_count_limit = *reuse;
+  auto filter = OpenTables(cfg, name("smtp_delivery_status_filter"));
+  if (!filter) return Err(filter.error());
+  status_filter = std::move(*filter);
+  auto pref = cfg.Get(name("smtp_address_preference"));
+  if (!pref) return Err(pref.error());
+  address_preference = ToLower(Trim(*pref));
+  if (address_preference != "any" && address_preference != "ipv4" && address_preference != "ipv6")
+    return Err(name("smtp_address_preference") + ": \"" + *pref + "\" (use any, ipv4 or ipv6)");
+  if (lmtp) return {};
+  auto pix = cfg.Get("smtp_pix_workarounds");
+  if (!pix) return Err(pix.error());
+  if (auto r = ParsePixWorkarounds(*pix, &pix_disable_esmtp, &pix_delay_dotcrlf); !r)
+    return Err("smtp_pix_workarounds: " + r.error());
+  auto maps = OpenTables(cfg, "smtp_pix_workaround_maps");
+  if (!maps) return Err(maps.error());
+  pix_maps = std::move(*maps);
+  auto delay = cfg.GetTime("smtp_pix_workaround_delay_time");
+  if (!delay) return Err(delay.error());
+  pix_delay_ms = uint64_t(delay->count()) * 1000;
+  auto threshold = cfg.GetTime("smtp_pix_workaround_threshold_time");
+  if (!threshold) return Err(threshold.error());
+  pix_threshold_s = threshold->count();
+  return {};
+}
 
 Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
   Settings s;
@@ -106,18 +164,15 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
       if (!v) return Err(v.error());
       *out = std::string(Trim(*v));
     }
-    auto ignore = cfg.GetTables("smtp_mx_ignore");
+    auto ignore = OpenTables(cfg, "smtp_mx_ignore");
     if (!ignore) return Err(ignore.error());
-    if (!ignore->empty()) {
-      auto t = table::TableList::Open(*ignore);
-      if (!t) return Err("smtp_mx_ignore: " + t.error());
-      s.mx_ignore = std::make_shared<table::TableList>(std::move(*t));
-    }
+    s.mx_ignore = std::move(*ignore);
     auto own = route::OwnAddresses::FromConfig(cfg, false);
     if (!own) return Err(own.error());
     s.own = std::move(*own);
   }
   if (auto r = LoadContent(cfg, lmtp, &s); !r) return Err(r.error());
+  if (auto r = s.LoadBehaviour(cfg); !r) return Err(r.error());
   auto ll = cfg.GetInt("line_length_limit");
   if (!ll) return Err(ll.error());
   s.line_length_limit = *ll < 512 ? 512 : size_t(*ll);

@@ -19,6 +19,8 @@ namespace postern::smtp_client {
 
 // Postfix's lmtp_NAME for an smtp_NAME when `lmtp` (lhlo for helo), else the name itself.
 std::string ParamName(bool lmtp, std::string_view smtp_name);
+// smtp_pix_workarounds / a smtp_pix_workaround_maps value: disable_esmtp, delay_dotcrlf.
+Result<void> ParsePixWorkarounds(std::string_view text, bool* disable_esmtp, bool* delay_dotcrlf);
 
 struct Settings {
   bool lmtp = false;
@@ -58,6 +60,21 @@ struct Settings {
   // greeting), smtp_never_send_ehlo.
   bool always_send_ehlo = true, never_send_ehlo = false;
   bool skip_quit_response = true;  // smtp_skip_quit_response
+  bool quote_rfc821_envelope = true;  // smtp_quote_rfc821_envelope
+  long long reuse_count_limit = 0;  // smtp_connection_reuse_count_limit; 0 = none
+  bool per_record_deadline = false;  // smtp_per_record_deadline
+  // smtp_delivery_status_filter: "X.Y.Z text" → a new status and text; null when unset.
+  std::shared_ptr<table::TableList> status_filter;
+  // inet_protocols, and smtp_address_preference (any, ipv4, ipv6) among
+  // servers of equal MX preference.
+  bool ipv4 = true, ipv6 = true;
+  std::string address_preference = "any";
+  // smtp_pix_workarounds (disable_esmtp, delay_dotcrlf) for a server whose
+  // greeting is a PIX-mangled "220 *****", or by smtp_pix_workaround_maps.
+  bool pix_disable_esmtp = true, pix_delay_dotcrlf = true;
+  std::shared_ptr<table::TableList> pix_maps;
+  uint64_t pix_delay_ms = 10000;
+  long long pix_threshold_s = 500;
 
   // postern send's command line (send.h); never set by main.cf.
   bool ehlo_first = false;               // -A: EHLO before the greeting
@@ -66,6 +83,7 @@ struct Settings {
 
   // `program` is "smtp" or "lmtp" (the name the binary was run as).
   static Result<Settings> Load(const config::Config& cfg, bool lmtp);
+  Result<void> LoadBehaviour(const config::Config& cfg);
 };
 
 }  // namespace postern::smtp_client

@@ -6,6 +6,7 @@
 
 #include "postern/log/log.h"
 #include "postern/queue/schema.h"
+#include "postern/smtp/address.h"
 #include "postern/smtp/esmtp.h"
 #include "smtp/delivery.h"
 #include "smtp/format.h"
@@ -19,9 +20,17 @@ constexpr size_t kWriteChunk = 256 * 1024;  // stuffed bytes per write(2)
 bool Pipelined(const Conn& c) { return c.esmtp && c.ehlo.pipelining; }
 }  // namespace
 
+// RFC 5321 §4.1.2: a local part that is no dot-string goes in quotes.
+std::string Delivery::EnvelopeAddress(const std::string& address) const {
+  size_t at = address.rfind('@');
+  if (!s_.quote_rfc821_envelope || address.empty() || at == 0) return address;
+  if (at == std::string::npos) return smtp::QuoteLocalPart(address);
+  return smtp::QuoteLocalPart(std::string_view(address).substr(0, at)) + address.substr(at);
+}
+
 std::string Delivery::MailCommand() const {
   const auto& e = conn_->ehlo;
-  std::string cmd = "MAIL FROM:<" + *wire_sender_ + ">";
+  std::string cmd = "MAIL FROM:<" + EnvelopeAddress(*wire_sender_) + ">";
   if (!conn_->esmtp) return cmd + "\r\n";
   // Postfix announces no SIZE when converting: the size would change.
   if (e.size_offered && !downgrade_) cmd += " SIZE=" + std::to_string(body_size_);
@@ -37,7 +46,7 @@ std::string Delivery::MailCommand() const {
 
 std::string Delivery::RcptCommand(size_t i) const {
   const auto& r = req_.recipients[i];
-  std::string cmd = "RCPT TO:<" + wire_rcpts_[i] + ">";
+  std::string cmd = "RCPT TO:<" + EnvelopeAddress(wire_rcpts_[i]) + ">";
   if (conn_->esmtp && conn_->ehlo.dsn) {
     if (r.notify) cmd += " NOTIFY=" + smtp::FormatNotify(r.notify);
     if (!r.orig_recipient.empty()) {
@@ -235,6 +244,13 @@ void Delivery::SendBody() {
       d->ConnFailed("conversation with " + d->conn_->peer() + " timed out while sending message body");
     });
   }
+  if (last && pix_delay_dot_ && queued_seconds_ >= double(s_.pix_threshold_s) && out.ends_with(".\r\n")) {
+    out.resize(out.size() - 3);
+    return conn_->WriteData(std::move(out), [self](int status) {
+      if (status < 0) return self->OnBodyWritten(status, true);
+      self->DelayedDot();
+    });
+  }
   conn_->WriteData(std::move(out), [self, last](int status) { self->OnBodyWritten(status, last); });
 }
 
@@ -246,6 +262,18 @@ bool Delivery::FeedBody(std::string_view in, bool last, std::string* out) {
   if (last) generic_headers_.Finish(&piece);
   if (!piece.empty() && !body_out_->Feed(piece, out)) return false;
   return last ? body_out_->Finish(out) : true;
+}
+
+// Postfix's delay_dotcrlf: some PIX firewalls lose a ".\r\n" that arrives in
+// the same packet as the end of the content of an old (retried) message.
+void Delivery::DelayedDot() {
+  xfer_timer_.Stop();
+  std::weak_ptr<Delivery> weak = shared_from_this();
+  pix_timer_.Start(s_.pix_delay_ms ? s_.pix_delay_ms : 1, 0, [weak] {
+    auto d = weak.lock();
+    if (!d || d->finished_ || !d->conn_) return;
+    d->conn_->WriteData(".\r\n", [d](int status) { d->OnBodyWritten(status, true); });
+  });
 }
 
 // The message cannot be converted for this server. As in Postfix there is

@@ -27,6 +27,8 @@ Result<void> InitWorker(Worker* w, server::Context& ctx, bool lmtp, std::shared_
   }
   auto ropts = dns::ResolverOptions::FromConfig(ctx.config);
   if (!ropts) return Err(ropts.error());
+  w->settings.ipv4 = ropts->ipv4;
+  w->settings.ipv6 = ropts->ipv6;
   auto res = dns::Resolver::Create(ctx.loop, *ropts);
   if (!res) return Err(res.error());
   w->resolver = std::move(*res);
