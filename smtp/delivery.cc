@@ -10,6 +10,7 @@
 #include "postern/queue/ids.h"
 #include "postern/stats/recorder.h"
 #include "postern/util/strings.h"
+#include "smtp/native_lookup.h"
 
 namespace postern::smtp_client {
 
@@ -116,23 +117,60 @@ void Delivery::Resolve() {
     targets_.push_back(Target{s_.myhostname, {}, 0, hop_.host});
     return TryNext();
   }
-  if (hop_.mx_lookup) {
+  mx_native_done_ = false;
+  if (hop_.mx_lookup && s_.mx_lookups) {
     ticket_ = w_.resolver->LookupMx(hop_.host, [self](dns::MxResult r) { self->OnMx(std::move(r)); });
   } else {
-    ticket_ = w_.resolver->LookupAddresses(hop_.host,
-                                           [self](dns::AddressResult r) { self->OnAddresses(std::move(r)); });
+    LookupHost(hop_.host, [self](dns::AddressResult r) { self->OnAddresses(std::move(r)); });
   }
 }
 
+void Delivery::LookupHost(const std::string& host, std::function<void(dns::AddressResult)> fn) {
+  auto self = shared_from_this();
+  auto native = [self, host, fn] {
+    NativeLookup(self->w_.ctx->loop, host, self->s_.ipv4, self->s_.ipv6, [self, fn](dns::AddressResult r) {
+      if (!self->finished_) fn(std::move(r));
+    });
+  };
+  if (!s_.lookup_dns) return native();
+  ticket_ = w_.resolver->LookupAddresses(host, [self, fn, native](dns::AddressResult r) {
+    if (!r.outcome.ok() && self->s_.lookup_native) return native();
+    fn(std::move(r));
+  });
+}
+
+void Delivery::NativeMxHosts(std::shared_ptr<dns::MxResult> r, size_t i) {
+  while (i < r->hosts.size() && s_.lookup_dns && !r->hosts[i].addresses.empty()) ++i;
+  if (i < r->hosts.size()) {
+    auto self = shared_from_this();
+    return NativeLookup(w_.ctx->loop, r->hosts[i].name, s_.ipv4, s_.ipv6, [self, r, i](dns::AddressResult a) {
+      if (self->finished_) return;
+      r->hosts[i].addresses = std::move(a.addresses);
+      r->hosts[i].outcome = std::move(a.outcome);
+      self->NativeMxHosts(r, i + 1);
+    });
+  }
+  mx_native_done_ = true;
+  for (const auto& h : r->hosts)
+    if (!h.addresses.empty()) r->outcome = dns::Outcome{};
+  OnMx(std::move(*r));
+}
+
 void Delivery::OnMx(dns::MxResult r) {
+  if (s_.lookup_native && !mx_native_done_ && !r.null_mx) {
+    // smtp_host_lookup with native: a name DNS does not know at all is a host to look up natively.
+    if (r.hosts.empty() && r.outcome.permanent()) {
+      auto self = shared_from_this();
+      return LookupHost(hop_.host, [self](dns::AddressResult a) { self->OnAddresses(std::move(a)); });
+    }
+    if (!r.hosts.empty()) return NativeMxHosts(std::make_shared<dns::MxResult>(std::move(r)), 0);
+  }
   if (!r.outcome.ok() || r.null_mx) {
     if (s_.ignore_mx_lookup_error && MxQueryFailed(r)) {
       // Postfix's ignore_mx_lookup_error: a broken MX answer is not a reason to wait.
       log::Info("{}: MX lookup for {} failed ({}); trying its address records", msgid_, hop_.host, r.outcome.reason);
       auto self = shared_from_this();
-      ticket_ = w_.resolver->LookupAddresses(hop_.host,
-                                             [self](dns::AddressResult a) { self->OnAddresses(std::move(a)); });
-      return;
+      return LookupHost(hop_.host, [self](dns::AddressResult a) { self->OnAddresses(std::move(a)); });
     }
     LookupFailure f = MxLookupFailure(r, s_.defer_if_no_mx_address);
     if (f.no_mx_address) log::Warning("no MX host for {} has a valid address record", hop_.host);

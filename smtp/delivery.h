@@ -85,6 +85,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   queue::Outcome<queue::BodyReader> OpenBody() const;  // the queue's, or postern send's message
   void Resolve();
   void OnMx(dns::MxResult r);
+  // An address lookup as smtp_host_lookup says: DNS, the system's (native),
+  // or DNS and then native for a host DNS does not know.
+  void LookupHost(const std::string& host, std::function<void(dns::AddressResult)> fn);
+  // smtp_host_lookup with native: MX hosts' addresses from the system's resolver
+  // (all of them, or those DNS gave none), one after the other; then OnMx again.
+  void NativeMxHosts(std::shared_ptr<dns::MxResult> r, size_t i);
   void OnAddresses(dns::AddressResult r);
   void NoServerFound(LookupFailure f, bool final);
   void TryNext();
@@ -175,6 +181,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::string hop_text_;  // the next hop as written: the request's, or the fallback relay being tried
   std::string cache_key_;
   dns::Ticket ticket_;
+  bool mx_native_done_ = false;
   std::vector<Target> targets_;
   size_t next_target_ = 0;
   Target current_;  // the server being tried

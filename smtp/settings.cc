@@ -84,6 +84,21 @@ Result<void> Settings::LoadBehaviour(const config::Config& cfg) {
   address_preference = ToLower(Trim(*pref));
   if (address_preference != "any" && address_preference != "ipv4" && address_preference != "ipv6")
     return Err(name("smtp_address_preference") + ": \"" + *pref + "\" (use any, ipv4 or ipv6)");
+  auto lookup = cfg.GetList(name("smtp_host_lookup"));
+  if (!lookup) return Err(lookup.error());
+  lookup_dns = lookup_native = false;
+  for (const std::string& w : *lookup) {
+    if (EqualsIgnoreCase(w, "dns")) lookup_dns = true;
+    else if (EqualsIgnoreCase(w, "native")) lookup_native = true;
+    else return Err(name("smtp_host_lookup") + ": \"" + w + "\" (use dns, native or both)");
+  }
+  if (!lookup_dns && !lookup_native) return Err(name("smtp_host_lookup") + ": empty (use dns, native or both)");
+  auto no_dns = cfg.GetBool("disable_dns_lookups");
+  if (!no_dns) return Err(no_dns.error());
+  if (*no_dns) {
+    lookup_dns = mx_lookups = false;
+    lookup_native = true;
+  }
   if (lmtp) return {};
   auto pix = cfg.Get("smtp_pix_workarounds");
   if (!pix) return Err(pix.error());

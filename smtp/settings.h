@@ -68,6 +68,9 @@ struct Settings {
   // inet_protocols, and smtp_address_preference (any, ipv4, ipv6) among
   // servers of equal MX preference.
   bool ipv4 = true, ipv6 = true;
+  // smtp_host_lookup (dns, native; lmtp_host_lookup); disable_dns_lookups =
+  // yes: native only and no MX lookups.
+  bool lookup_dns = true, lookup_native = false, mx_lookups = true;
   std::string address_preference = "any";
   // smtp_pix_workarounds (disable_esmtp, delay_dotcrlf) for a server whose
   // greeting is a PIX-mangled "220 *****", or by smtp_pix_workaround_maps.

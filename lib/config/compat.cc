@@ -119,7 +119,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"always_bcc", "automatic BCC recipients"},
     {"broken_sasl_auth_clients", "the AUTH= EHLO line for broken clients"},
     {"content_filter", "after-queue content filters"},
-    {"disable_dns_lookups", "switching DNS lookups off"},
     {"fallback_transport", "fallback_transport of the local delivery agent"},
     {"luser_relay", "luser_relay of the local delivery agent"},
     {"postscreen_access_list", "postscreen(8)"},

@@ -255,3 +255,35 @@ def test_ipv6_literal_next_hop(instance, protocols, status):
             assert "no address of a protocol enabled by inet_protocols" in r["reason"] and not sink.messages
     finally:
         sink.stop()
+
+
+# --- how hosts are found -------------------------------------------------------------
+@pytest.fixture
+def nodns(instance):
+    """A DNS server that knows only .test names: "localhost" is not in it,
+    only in /etc/hosts (the system's, native resolver)."""
+    d = Dnsmasq(["--host-record=mx1.example.test,127.0.0.2"])
+    instance.set(dns_servers=f"127.0.0.1:{d.port}")
+    yield d
+    d.stop()
+
+
+@pytest.mark.parametrize("params, nexthop, status", [
+    ({"smtp_host_lookup": "dns"}, "[localhost]:{port}", "D"),
+    ({"smtp_host_lookup": "native"}, "[localhost]:{port}", "S"),
+    ({"smtp_host_lookup": "dns, native"}, "[localhost]:{port}", "S"),
+    ({}, "localhost:{port}", "D"),  # an MX lookup in DNS
+    ({"disable_dns_lookups": "yes"}, "localhost:{port}", "S"),  # no MX lookup, native
+])
+def test_host_lookup(instance, nodns, params, nexthop, status):
+    sink = Sink("127.0.0.1")
+    try:
+        agent = client(instance, **params)
+        r = one(agent, nexthop.format(port=sink.port))
+        assert r["status"] == status, r
+        if status == "S":
+            assert r["relay"] == f"localhost[127.0.0.1]:{sink.port}" and len(sink.messages) == 1
+        else:
+            assert "localhost" in r["reason"] and not sink.messages
+    finally:
+        sink.stop()
