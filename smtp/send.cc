@@ -13,6 +13,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "postern/cleanup/header_edit.h"
 #include "postern/log/log.h"
 #include "postern/queue/schema.h"
 #include "postern/smtp/sasl.h"
@@ -106,11 +107,23 @@ ipc::DeliveryRequest Request(const SendOptions& o, const std::string& message) {
 
 // -f: the DATA stream as the client would send it to a server without
 // 8BITMIME (converted, folded, dot-stuffed, ".\r\n" at the end).
-int Filter(const Settings& s, const std::string& message) {
-  bool downgrade = s.mime_output_conversion && EightBit(message);
-  BodyOut body(s.text_line_limit, downgrade, s.mime_limits, s.checks, "NOQUEUE");
+int Filter(const config::Config& cfg, const std::string& message) {
+  auto s = Settings::Load(cfg, false);
+  auto generic = s ? Generic::Load(cfg, false) : Err(s.error());
+  if (!generic) return std::fprintf(stderr, "postern send: %s\n", generic.error().c_str()), kSendError;
+  std::string text = message;
+  if (!generic->empty()) {
+    // smtp_generic_maps' header stage, as Delivery::FeedBody runs it.
+    bool failed = false;
+    cleanup::HeaderEditor editor([&](std::string* h) { generic->Header(h, &failed); }, size_t{1} << 20);
+    editor.Apply(&text, 0);
+    editor.Finish(&text);
+    if (failed) return std::fprintf(stderr, "postern send: smtp_generic_maps lookup failure\n"), kSendTemp;
+  }
+  bool downgrade = s->mime_output_conversion && EightBit(text);
+  BodyOut body(s->text_line_limit, downgrade, s->mime_limits, s->checks, "NOQUEUE");
   std::string out;
-  if (!body.Feed(message, &out) || !body.Finish(&out)) {
+  if (!body.Feed(text, &out) || !body.Finish(&out)) {
     auto d = mime::Describe(body.error());
     std::fprintf(stderr, "postern send: %s (%s)\n", d.text, d.dsn);
     return kSendPerm;
@@ -165,11 +178,7 @@ int SendMain(int argc, char** argv) {
   }
   std::string message{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
   message = QualifyHeaders(message, o.domain);
-  if (o.filter) {
-    auto s = Settings::Load(ctx->config, false);
-    if (!s) return std::fprintf(stderr, "postern send: %s\n", s.error().c_str()), kSendError;
-    return Filter(*s, message);
-  }
+  if (o.filter) return Filter(ctx->config, message);
   ctx->loop = uv_default_loop();
   auto* worker = new Worker;
   auto creds = TlsClient::LoadCredentials(ctx->config, false);

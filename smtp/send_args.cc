@@ -4,8 +4,8 @@
 
 #include <getopt.h>
 
-#include <array>
-
+#include "postern/cleanup/header_edit.h"
+#include "postern/rewrite/header_address.h"
 #include "postern/route/route.h"
 #include "postern/util/strings.h"
 
@@ -98,123 +98,19 @@ std::string Qualify(std::string_view address, std::string_view domain) {
   return a + "." + std::string(domain);
 }
 
-namespace {
-
-struct Span {
-  size_t pos, len;
-};
-
-// The addr-spec spans of an address-list header value (RFC 5322: quoted
-// strings, comments, <angle addresses>, groups).
-std::vector<Span> AddressSpans(std::string_view v) {
-  std::vector<Span> out;
-  size_t first = std::string_view::npos, last = 0;  // significant bytes of a bare element
-  // A comment between significant bytes makes the bare address ambiguous: left alone.
-  bool angle_seen = false, after_comment = false, comment_inside = false;
-  auto end_element = [&] {
-    if (!angle_seen && first != std::string_view::npos && !comment_inside) out.push_back({first, last + 1 - first});
-    first = std::string_view::npos;
-    angle_seen = after_comment = comment_inside = false;
-  };
-  auto significant = [&](size_t at) {
-    if (first == std::string_view::npos) first = at;
-    else if (after_comment) comment_inside = true;
-    last = at;
-  };
-  for (size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (c == '"') {
-      significant(i);
-      for (++i; i < v.size() && v[i] != '"'; ++i)
-        if (v[i] == '\\') ++i;
-      last = std::min(i, v.size() - 1);
-    } else if (c == '(') {
-      int depth = 1;
-      for (++i; i < v.size() && depth > 0; ++i) {
-        if (v[i] == '\\') ++i;
-        else if (v[i] == '(') ++depth;
-        else if (v[i] == ')') --depth;
-      }
-      --i;
-      after_comment = first != std::string_view::npos;
-    } else if (c == '<') {
-      size_t close = v.find('>', i);
-      if (close == std::string_view::npos) break;
-      size_t start = i + 1;
-      // An obsolete source route (<@a,@b:user@host>): the address is after the colon.
-      if (size_t colon = v.substr(start, close - start).rfind(':'); colon != std::string_view::npos)
-        start += colon + 1;
-      out.push_back({start, close - start});
-      angle_seen = true;
-      i = close;
-    } else if (c == ',' || c == ';') {
-      end_element();
-    } else if (c == ':') {
-      first = std::string_view::npos;  // a group's name, not an address
-      after_comment = comment_inside = false;
-    } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-      significant(i);
-    }
-  }
-  end_element();
-  return out;
-}
-
-std::string QualifyList(std::string_view value, std::string_view domain) {
-  std::string out;
-  size_t at = 0;
-  for (const Span& s : AddressSpans(value)) {
-    out.append(value.substr(at, s.pos - at));
-    std::string_view addr = value.substr(s.pos, s.len);
-    out += addr.empty() ? std::string() : Qualify(addr, domain);
-    at = s.pos + s.len;
-  }
-  out.append(value.substr(at));
-  return out;
-}
-
-bool AddressHeader(std::string_view name) {
-  static constexpr std::array<std::string_view, 11> kNames = {
-      "from", "to", "cc", "bcc", "sender", "reply-to", "resent-from", "resent-to", "resent-cc", "resent-bcc",
-      "resent-sender"};
-  std::string lower = ToLower(name);
-  for (auto n : kNames)
-    if (lower == n) return true;
-  return false;
-}
-
-void FlushHeader(std::string_view header, std::string_view domain, std::string* out) {
-  size_t colon = header.find(':');
-  if (colon == std::string_view::npos || !AddressHeader(Trim(header.substr(0, colon)))) {
-    out->append(header);
-    return;
-  }
-  out->append(header.substr(0, colon + 1));
-  out->append(QualifyList(header.substr(colon + 1), domain));
-}
-
-}  // namespace
-
 std::string QualifyHeaders(std::string_view message, std::string_view domain) {
   if (domain.empty()) return std::string(message);
-  std::string out;
-  out.reserve(message.size() + 64);
-  size_t pos = 0, header_start = 0;
-  while (pos < message.size()) {
-    size_t eol = message.find('\n', pos);
-    size_t next = eol == std::string_view::npos ? message.size() : eol + 1;
-    std::string_view line = message.substr(pos, next - pos);
-    bool continuation = !line.empty() && (line[0] == ' ' || line[0] == '\t');
-    bool blank = line == "\n" || line == "\r\n";
-    if (!continuation) {
-      FlushHeader(message.substr(header_start, pos - header_start), domain, &out);
-      header_start = pos;
-      if (blank) break;
-    }
-    pos = next;
-  }
-  if (pos >= message.size()) FlushHeader(message.substr(header_start, pos - header_start), domain, &out);
-  else out.append(message.substr(pos));
+  std::string d(domain);
+  auto qualify = [&d](std::string_view a, rewrite::AddressClass) -> Result<std::string> { return Qualify(a, d); };
+  // The one header address parser (lib/rewrite), as smtp_generic_maps and canonical maps use it.
+  cleanup::HeaderEditor editor(
+      [&qualify](std::string* h) {
+        (void)rewrite::RewriteAddressHeader(h, [](rewrite::AddressClass) { return true; }, qualify);
+      },
+      size_t{1} << 20);
+  std::string out(message);
+  editor.Apply(&out, 0);
+  editor.Finish(&out);
   return out;
 }
 

@@ -49,8 +49,9 @@ Result<std::string> DestNexthop(std::string_view destaddr);
 // .domain: "user" becomes "user@domain", "user@host" (a host without a dot)
 // "user@host.domain"; qualified addresses, literals and "" stay.
 std::string Qualify(std::string_view address, std::string_view domain);
-// The same for every address in the address headers (From, To, Cc, Bcc,
-// Sender, Reply-To and their Resent- forms) of the primary header block.
+// The same for every address in the address headers of the primary header
+// block (From, Sender, Reply-To, To, Cc, Bcc, their Resent- forms, ...:
+// rewrite::HeaderAddressClass).
 std::string QualifyHeaders(std::string_view message, std::string_view domain);
 
 }  // namespace postern::smtp_client
