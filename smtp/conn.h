@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "postern/event/event.h"
 #include "postern/smtp/reply.h"
@@ -69,6 +70,7 @@ class Conn {
   // Protocol state the delivery keeps across requests on this connection.
   smtp::EhloInfo ehlo;
   bool esmtp = false;
+  std::vector<std::string> xforward;  // the attributes the server's XFORWARD line names, upper-cased
   uint64_t deliveries = 0;
 
  private:

@@ -3,6 +3,7 @@
 #include "smtp/delivery.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <ctime>
 
@@ -429,7 +430,19 @@ void Delivery::OnHeloReply(bool helo_fallback, Result<smtp::Reply> r) {
   const char* verb = s_.lmtp ? "LHLO" : helo_fallback ? "HELO" : "EHLO";
   if (r->code / 100 == 2) {
     conn_->esmtp = !helo_fallback;
-    if (!helo_fallback) conn_->ehlo = smtp::ParseEhlo(*r);
+    conn_->xforward.clear();
+    if (!helo_fallback) {
+      conn_->ehlo = smtp::ParseEhlo(*r);
+      for (const std::string& line : r->lines) {
+        auto words = SplitList(line, " ");
+        if (words.empty() || !EqualsIgnoreCase(words[0], "XFORWARD")) continue;
+        for (size_t k = 1; k < words.size(); ++k) {
+          std::string attr = words[k];
+          for (char& c : attr) c = char(std::toupper(static_cast<unsigned char>(c)));
+          conn_->xforward.push_back(std::move(attr));
+        }
+      }
+    }
     t_ready_ = Clock::now();
     ready_ = true;
     return AfterHelo();

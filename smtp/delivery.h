@@ -131,8 +131,11 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // sasl_client.cc: AUTH after EHLO when a login is configured for the server.
   void Authenticate();
   void AuthStep(std::string mech, std::string user, std::shared_ptr<std::vector<std::string>> steps, size_t next);
-  // The mail transaction.
+  // The mail transaction, after XFORWARD (smtp_send_xforward_command) when
+  // the server offers it: the original client's attributes from the queue.
   void Transaction();
+  std::string XforwardCommand();
+  void MailTransaction();
   // SMTPUTF8 mail for a server without it: the bounce reason, or "" when the
   // envelope and headers are ASCII and it may go without SMTPUTF8.
   Result<std::string> Utf8Refusal();

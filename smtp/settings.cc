@@ -67,6 +67,7 @@ Result<void> ParsePixWorkarounds(std::string_view text, bool* disable_esmtp, boo
 Result<void> Settings::LoadBehaviour(const config::Config& cfg) {
   auto name = [this](std::string_view n) { return ParamName(lmtp, n); };
   for (auto [n, out] : {std::pair{name("smtp_quote_rfc821_envelope"), &quote_rfc821_envelope},
+                        std::pair{name("smtp_send_xforward_command"), &send_xforward},
                         std::pair{name("smtp_per_record_deadline"), &per_record_deadline}}) {
     auto v = cfg.GetBool(n);
     if (!v) return Err(v.error());

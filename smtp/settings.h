@@ -61,6 +61,7 @@ struct Settings {
   bool always_send_ehlo = true, never_send_ehlo = false;
   bool skip_quit_response = true;  // smtp_skip_quit_response
   bool quote_rfc821_envelope = true;  // smtp_quote_rfc821_envelope
+  bool send_xforward = false;         // smtp_send_xforward_command
   long long reuse_count_limit = 0;  // smtp_connection_reuse_count_limit; 0 = none
   bool per_record_deadline = false;  // smtp_per_record_deadline
   // smtp_delivery_status_filter: "X.Y.Z text" → a new status and text; null when unset.

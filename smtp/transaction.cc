@@ -8,6 +8,7 @@
 #include "postern/queue/schema.h"
 #include "postern/smtp/address.h"
 #include "postern/smtp/esmtp.h"
+#include "postern/util/strings.h"
 #include "smtp/delivery.h"
 #include "smtp/format.h"
 
@@ -103,6 +104,47 @@ void Delivery::Transaction() {
                conn_->relay());
     return Finish(false);
   }
+  if (s_.send_xforward && conn_->esmtp && !conn_->xforward.empty() && w_.queue) {
+    std::string cmd = XforwardCommand();
+    if (!cmd.empty()) {
+      auto self = shared_from_this();
+      conn_->Write(cmd);
+      return conn_->Expect("sending XFORWARD", s_.mail_ms, [self](Result<smtp::Reply> r) {
+        if (self->finished_) return;
+        if (!r) return self->ConnFailed(r.error());
+        if (r->code / 100 == 2) return self->MailTransaction();
+        for (size_t i = 0; i < self->results_.size(); ++i) self->SetReply(i, *r, "XFORWARD");
+        self->Finish(true);
+      });
+    }
+  }
+  MailTransaction();
+}
+
+// Postfix's XFORWARD: the attributes the server named, xtext, [UNAVAILABLE]
+// for what the queue does not know; SOURCE=LOCAL for mail that came in
+// without a network client.
+std::string Delivery::XforwardCommand() {
+  auto rec = w_.queue->GetMessage(req_.message_id);
+  if (!rec.ok()) {
+    log::Warning("{}: XFORWARD: cannot read the message record: {}", msgid_, rec.status().message);
+    return "";
+  }
+  auto value = [](const std::string& v) { return v.empty() ? std::string("[UNAVAILABLE]") : smtp::XtextEncode(v); };
+  std::string cmd = "XFORWARD";
+  for (const std::string& attr : conn_->xforward) {
+    if (attr == "NAME") cmd += " NAME=" + value(rec->client_name);
+    else if (attr == "ADDR") cmd += " ADDR=" + value(rec->client_addr);
+    else if (attr == "PROTO") cmd += " PROTO=" + value(rec->protocol);
+    else if (attr == "HELO") cmd += " HELO=" + value(rec->helo);
+    else if (attr == "IDENT") cmd += " IDENT=" + msgid_;
+    else if (attr == "SOURCE") cmd += std::string(" SOURCE=") + (rec->client_addr.empty() ? "LOCAL" : "REMOTE");
+  }
+  return cmd == "XFORWARD" ? "" : cmd + "\r\n";
+}
+
+void Delivery::MailTransaction() {
+  const auto& e = conn_->ehlo;
   auto self = shared_from_this();
   auto expect = [self](std::string phase, uint64_t ms, std::function<void(const smtp::Reply&)> fn) {
     self->conn_->Expect(std::move(phase), ms, [self, fn](Result<smtp::Reply> r) {

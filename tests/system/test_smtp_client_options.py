@@ -14,17 +14,9 @@ import pytest
 
 from conftest import QTOOL, free_port, wait_for
 from test_smtp_client import BODY, Dnsmasq, Message, Scripted, Sink, deliver
+from test_smtp_tls import client  # the instance running the smtp transport with main.cf settings
 
 pytestmark = pytest.mark.skipif(not QTOOL.exists(), reason="test helpers not built")
-
-
-def client(instance, **params):
-    """The instance running the smtp transport with these main.cf settings."""
-    instance.set(smtp_connection_cache_time_limit="5s", **params)
-    instance.add_service("smtp unix - - n - - smtp")
-    instance.start()
-    wait_for(lambda: (instance.queue_dir / "private" / "smtp").exists(), what="private/smtp")
-    return instance
 
 
 def one(agent, nexthop, rcpt="u@x.test", body=BODY, sender="sender@example.org"):
@@ -45,8 +37,8 @@ class Raw:
     end of the content and ".", and whether the client closed after QUIT
     before or after the reply (which it holds back `quit_wait` seconds)."""
 
-    def __init__(self, host="127.0.0.2", greeting="220 raw.example ESMTP", drip=0.0, quit_wait=0.0):
-        self.greeting, self.drip, self.quit_wait = greeting, drip, quit_wait
+    def __init__(self, host="127.0.0.2", greeting="220 raw.example ESMTP", drip=0.0, quit_wait=0.0, xforward=""):
+        self.greeting, self.drip, self.quit_wait, self.xforward = greeting, drip, quit_wait, xforward
         self.lines, self.dot_gaps, self.quits = [], [], []
         peer = self
 
@@ -67,7 +59,10 @@ class Raw:
             self.lines.append(line)
             verb = line.split(" ")[0].upper()
             if verb == "EHLO":
-                reply = b"250-raw.example\r\n250-SIZE 10000000\r\n250 8BITMIME\r\n"
+                reply = b"250-raw.example\r\n250-SIZE 10000000\r\n"
+                if self.xforward:
+                    reply += b"250-XFORWARD " + self.xforward.encode() + b"\r\n"
+                reply += b"250 8BITMIME\r\n"
                 step = len(reply) // 5 + 1 if self.drip else len(reply)
                 for i in range(0, len(reply), step):
                     if i:
@@ -75,7 +70,7 @@ class Raw:
                     sock.sendall(reply[i:i + step])
             elif verb == "HELO":
                 sock.sendall(b"250 raw.example\r\n")
-            elif verb in ("MAIL", "RCPT", "RSET"):
+            elif verb in ("MAIL", "RCPT", "RSET", "XFORWARD"):
                 sock.sendall(b"250 2.0.0 Ok\r\n")
             elif verb == "DATA":
                 sock.sendall(b"354 go ahead\r\n")
@@ -165,6 +160,29 @@ def test_quote_rfc821_envelope(instance, quote, rcpt_line):
         assert one(agent, f"[127.0.0.2]:{peer.port}", rcpt="john doe@x.test")["status"] == "S"
         assert rcpt_line in peer.lines, peer.lines
         assert "MAIL FROM:<sender@example.org>" in peer.lines[1]
+    finally:
+        peer.stop()
+
+
+# --- XFORWARD ------------------------------------------------------------------------
+@pytest.mark.parametrize("send_it, offered, want", [
+    ("yes", "NAME ADDR PROTO HELO IDENT SOURCE",
+     "XFORWARD NAME=[UNAVAILABLE] ADDR=[UNAVAILABLE] PROTO=ESMTP HELO=[UNAVAILABLE] IDENT={id} SOURCE=LOCAL"),
+    ("yes", "addr ident", "XFORWARD ADDR=[UNAVAILABLE] IDENT={id}"),
+    ("no", "NAME ADDR", None),
+    ("yes", "", None),
+])
+def test_send_xforward_command(instance, send_it, offered, want):
+    # qtool queues ESMTP mail from no network client: no name, address or HELO.
+    peer = Raw(xforward=offered)
+    try:
+        agent = client(instance, smtp_send_xforward_command=send_it)
+        msg = Message(agent, BODY, ["u@x.test"])
+        assert deliver(agent, msg, f"[127.0.0.2]:{peer.port}")["u@x.test"]["status"] == "S"
+        sent = [l for l in peer.lines if l.startswith("XFORWARD")]
+        assert sent == ([want.format(id=msg.msgid_text)] if want else []), peer.lines
+        if want:
+            assert peer.lines.index(sent[0]) < next(i for i, l in enumerate(peer.lines) if l.startswith("MAIL"))
     finally:
         peer.stop()
 
