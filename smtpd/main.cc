@@ -53,6 +53,16 @@ void ResolveNetworkHosts(server::Context& ctx, smtpd::Settings& s, smtpd::Networ
 
 }  // namespace
 
+// The policy cache of check_greylist and check_message_limits; a cache that
+// cannot be opened is named once and policy_cache_failure_action applies.
+std::unique_ptr<cache::Cache> OpenPolicyCache(server::Context& ctx) {
+  auto opts = cache::OptionsFromConfig(ctx.config);
+  auto c = opts ? cache::Open(ctx.loop, *opts) : Result<std::unique_ptr<cache::Cache>>(Err(opts.error()));
+  if (c) return std::move(*c);
+  log::Warning("policy cache: {}; applying policy_cache_failure_action", c.error());
+  return nullptr;
+}
+
 int main(int argc, char** argv) {
   // Lives until the process exits (the skeleton ends it with exit()), so
   // that no callback still queued on the loop can outlive it.
@@ -88,6 +98,7 @@ int main(int argc, char** argv) {
     service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q), std::move(*cl));
     service->SetAuth(std::move(*auth));
     service->SetResolver(ProcessResolver(ctx));
+    if (service->policy().uses_cache()) service->SetCache(OpenPolicyCache(ctx));
     return {};
   };
   svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {

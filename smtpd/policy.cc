@@ -137,6 +137,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
         broken(name + " needs smtpd_sender_login_maps");
       else
         l.steps.push_back({name, nullptr, {}, nullptr, {}, nullptr});
+      uses_cache_ |= name == "check_greylist" || name == "check_message_limits";
     } else if (name == "check_policy_service") {
       if (!has_arg) {
         broken(name + " needs a server");
@@ -225,6 +226,7 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   p->verify_socket_ = cfg.Str("queue_directory") + "/private/" + cfg.Str("address_verify_service_name");
 
   if (auto d = p->LoadDnsSettings(cfg); !d) return Err(d.error());
+  if (auto d = p->LoadCacheSettings(cfg); !d) return Err(d.error());
   auto spec = PolicyDefaults(cfg);
   if (!spec) return Err(spec.error());
   p->policy_defaults_ = std::move(*spec);
@@ -372,6 +374,7 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
   }
   if (SenderLogin::IsRestriction(n)) return CheckSenderLogin(sender_login_, n, f);
   if (Verdict v; RunIdentityStep(s, f, c, &v)) return v;
+  if (n == "check_greylist" || n == "check_message_limits") return CacheStep(s, stage, f, c);
   if (n == "reject_unlisted_sender" || n == "reject_unlisted_recipient") {
     bool sender = n == "reject_unlisted_sender";
     const smtp::Address* a = sender ? f.sender : f.recipient;
@@ -474,6 +477,7 @@ Verdict Policy::RunSteps(Check& c, const Facts& f) {
       v = RunStep(s, l.stage, f, 0, c);
       if (c.verify) return {};  // ResumeVerify carries on after this step
       if (c.dns) return {};  // waiting for a lookup: this step runs again with its answer
+      if (c.cache) return {};  // the same, for the policy cache
       // warn_if_reject: Postfix logs the reject as reject_warning and goes on.
       if (std::exchange(c.warn_next, false) && v.rejected()) {
         c.effects.notes.emplace_back("reject_warning", fmt::format("{} {} {}", v.code, v.enhanced, v.text));
@@ -514,6 +518,7 @@ Verdict Policy::RunClass(const std::vector<Step>& steps, Stage stage, const Fact
       for (size_t j = i + 1; j < steps.size(); ++j) c.class_rest.push_back(&steps[j]);
       return {};
     }
+    if (c.cache) return {};  // the class runs again, with the cache's answer
     if (v.kind != Verdict::Kind::kDunno) return v;
   }
   return {};

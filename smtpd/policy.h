@@ -3,6 +3,7 @@
 // time, as Postfix does with smtpd_delay_reject = yes).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,6 +24,10 @@
 #include "smtpd/auth.h"
 #include "smtpd/policy_dns.h"
 #include "smtpd/policy_proto.h"
+
+namespace postern::cache {
+class Cache;
+}
 
 namespace postern::smtpd {
 
@@ -133,6 +138,10 @@ class Policy {
     std::optional<DnsQuery> dns;  // waiting for this lookup: AddDnsAnswer, then CheckRecipient again
     std::vector<std::pair<std::string, DnsFact>> answers;  // by DnsQuery::Key, for this check
     bool warn_next = false;  // warn_if_reject: the next step's reject is only logged
+    // check_greylist / check_message_limits waiting for the policy cache:
+    // RunCacheStep, AddCacheAnswer, then CheckRecipient runs the step again.
+    std::optional<std::string> cache;
+    std::vector<std::pair<std::string, Verdict>> cache_answers;  // by step name, for this check
   };
   Verdict CheckRecipient(Check& c, const Facts& f);
   Verdict Resume(Check& c, std::string_view action, const Facts& f);
@@ -145,6 +154,20 @@ class Policy {
   // The answer to c.dns (kept for the check, and cached for its TTL), after
   // which CheckRecipient carries on from the step that asked.
   void AddDnsAnswer(Check& c, DnsFact fact, uint32_t ttl);
+  // policy_cache.cc: what a step waiting for the policy cache needs of the
+  // session (cache null: it could not be opened; the failure action applies).
+  struct CacheContext {
+    cache::Cache* cache = nullptr;
+    bool count_message = true;  // check_message_limits: first check of this MAIL transaction
+  };
+  // Asks the cache what c.cache's step needs; done gets the step's verdict
+  // exactly once, at once (LMDB) or later (Redis). Nothing of f is kept.
+  void RunCacheStep(const Check& c, const Facts& f, const CacheContext& ctx, std::function<void(Verdict)> done);
+  void AddCacheAnswer(Check& c, Verdict v);
+  // A restriction list names check_greylist or check_message_limits.
+  bool uses_cache() const { return uses_cache_; }
+  struct Grey;    // greylist_* settings and tables
+  struct Limits;  // smtpd_*_message_limit settings and tables
   // local_recipient_maps for a recipient in a local domain: 550 5.1.1 when
   // unknown; permit for non-local domains or when the maps are empty.
   Verdict CheckLocalRecipient(const smtp::Address& rcpt) { return CheckListed(rcpt, false); }
@@ -203,6 +226,14 @@ class Policy {
     std::string rbl_reply_error;  // why rbl_reply_maps could not be opened
   };
   Result<void> LoadDnsSettings(const config::Config& cfg);
+
+  // policy_cache.cc: greylisting and message limits.
+  Verdict CacheStep(const Step& s, Stage stage, const Facts& f, Check& c);
+  Result<void> LoadCacheSettings(const config::Config& cfg);
+  std::shared_ptr<const Grey> grey_;
+  std::shared_ptr<const Limits> limits_;
+  bool cache_defer_ = false;  // policy_cache_failure_action = defer
+  bool uses_cache_ = false;
 
   // unverified_{sender,recipient}_{reject,defer}_code, _reject_reason, _tempfail_action.
   struct Unverified {

@@ -26,6 +26,7 @@
 #include "postern/smtp/data.h"
 #include "postern/smtp/esmtp.h"
 #include "postern/smtp/reader.h"
+#include "postern/stats/policy_cache.h"
 #include "postern/tls/stream.h"
 #include "smtpd/auth.h"
 #include "smtpd/notify.h"
@@ -65,6 +66,10 @@ class Service {
   // The process's resolver (client names, DNS restrictions); null when none could be made.
   dns::Resolver* resolver() const { return resolver_; }
   void SetResolver(dns::Resolver* r) { resolver_ = r; }
+  // The policy cache (check_greylist, check_message_limits); null when the
+  // restrictions need none or it could not be opened.
+  cache::Cache* cache() const { return cache_.get(); }
+  void SetCache(std::unique_ptr<cache::Cache> c) { cache_ = std::move(c); }
   // Attributes of every policy request from this process (mail_version, ...).
   const std::string& compatibility_level() const { return compatibility_level_; }
   const std::string& mail_version() const { return mail_version_; }
@@ -90,6 +95,7 @@ class Service {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<queue::Queue> queue_;
   dns::Resolver* resolver_ = nullptr;
+  std::unique_ptr<cache::Cache> cache_;
   std::unique_ptr<cleanup::Cleanup> cleanup_;  // with the group committer
   policy::Clients policy_clients_;
   std::string compatibility_level_, mail_version_;
@@ -144,6 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::vector<std::string> prepend;  // PREPEND actions: headers above our Received:
     bool hold = false, discard = false;  // HOLD and DISCARD actions
     std::string redirect, bcc, filter;   // REDIRECT, BCC and FILTER actions (policy.h: Effects)
+    bool limits_counted = false;  // check_message_limits counted this message's client and sender
   };
   // One RCPT whose restrictions wait for a policy service.
   struct RcptCheck {
@@ -153,6 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::unique_ptr<ipc::Call> verify_call;  // to verify(8), while check.verify waits
     dns::Ticket lookup;  // the DNS fact check.dns asks for
     std::string raw_params;  // as the client wrote them, for milters
+    std::optional<Verdict> cache_inline;  // the cache answered before RunCacheStep returned
   };
 
   // session.cc: the connection and the command loop.
@@ -244,6 +252,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnPolicyAction(std::string action);
   void AskVerify();
   void OnVerifyAnswer(Result<ipc::VerifyAnswer> answer);
+  void AskCache();
+  void OnCacheAnswer(Verdict v);
   void FinishRcpt(Verdict v);
   void AcceptRcpt(RcptCheck& rc);
   policy::Attributes PolicyAttributes(const policy::ServiceSpec& spec) const;

@@ -26,6 +26,7 @@ void Session::RunRcptCheck(Verdict v) {
     v = svc_->policy().CheckRecipient(c, MakeFacts(&rcpt_check_->rcpt));
   }
   if (c.dns) return LookupForCheck();
+  if (c.cache) return AskCache();
   if (c.verify) {
     paused_ = true;
     return AskVerify();
@@ -79,6 +80,39 @@ void Session::OnVerifyAnswer(Result<ipc::VerifyAnswer> answer) {
   Verdict v = svc_->policy().ResumeVerify(rcpt_check_->check, answer, MakeFacts(&rcpt_check_->rcpt));
   RunRcptCheck(std::move(v));
   AfterWait();  // unless another service is to be asked
+}
+
+// check_greylist, check_message_limits: the policy cache, which may answer
+// at once (LMDB) or later (Redis); either way the check goes on from the step.
+void Session::AskCache() {
+  paused_ = true;
+  Policy& pol = svc_->policy();
+  Policy::CacheContext ctx{svc_->cache(), !txn_->limits_counted};
+  if (*rcpt_check_->check.cache == "check_message_limits") txn_->limits_counted = true;
+  auto inside = std::make_shared<bool>(true);
+  std::weak_ptr<Session> weak = weak_from_this();
+  pol.RunCacheStep(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt), ctx, [weak, inside](Verdict v) {
+    auto s = weak.lock();
+    if (!s || s->finished_ || s->closing_ || !s->rcpt_check_) return;
+    if (*inside) {
+      s->rcpt_check_->cache_inline = std::move(v);
+      return;
+    }
+    s->OnCacheAnswer(std::move(v));
+  });
+  *inside = false;
+  if (!rcpt_check_ || !rcpt_check_->cache_inline) return;
+  paused_ = false;  // answered here and now: the caller goes on with the session
+  pol.AddCacheAnswer(rcpt_check_->check, *std::exchange(rcpt_check_->cache_inline, std::nullopt));
+  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+}
+
+void Session::OnCacheAnswer(Verdict v) {
+  auto self = shared_from_this();
+  Policy& pol = svc_->policy();
+  pol.AddCacheAnswer(rcpt_check_->check, std::move(v));
+  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+  AfterWait();  // unless another lookup or service is to be asked
 }
 
 void Session::FinishRcpt(Verdict v) {

@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
     if (!s) return Err(s.error());
     auto router = route::Router::FromConfig(ctx.config);
     if (!router) return Err(router.error());
-    std::string path = ctx.config.Str("policy_cache_database");
-    if (path.empty()) return Err("policy_cache_database is empty: address verification keeps its results there");
-    auto cache = stats::PolicyCache::Open(path);
-    if (!cache) return Err("policy cache " + path + ": " + cache.error());
+    auto opts = cache::OptionsFromConfig(ctx.config);
+    if (!opts) return Err(opts.error() + ": address verification keeps its results there");
+    auto cache = cache::Open(ctx.loop, *opts);
+    if (!cache) return Err("policy cache " + opts->database + ": " + cache.error());
     verifier = std::make_unique<verify::Verifier>(ctx.loop, std::move(*s), std::move(*router), std::move(*cache));
     return {};
   };

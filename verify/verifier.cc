@@ -38,17 +38,21 @@ const char* StatusWord(VerifyStatus s) {
 void Verifier::Query(const ipc::VerifyQuery& q, Done done) {
   // As Postfix: the null sender is not probed (nobody could answer for it).
   if (q.address.empty()) return done({VerifyStatus::kDeliverable, "the null sender is not verified"});
+  if (q.fresh) return Answer(q, std::nullopt, false, std::move(done));
+  Cached(q, [this, q, done = std::move(done)](std::optional<VerifyAnswer> a, bool refresh) mutable {
+    Answer(q, std::move(a), refresh, std::move(done));
+  });
+}
+
+void Verifier::Answer(const ipc::VerifyQuery& q, std::optional<VerifyAnswer> cached, bool refresh, Done done) {
   std::string key = AddressKey(q.kind, q.address);
   bool running = probes_.count(key) > 0;
-  if (!q.fresh) {
-    bool refresh = false;
-    if (auto a = Cached(q, &refresh)) {
-      if (refresh && !running) {
-        log::Info("refreshing {} ({} since long enough)", key, StatusWord(a->status));
-        StartProbe(key, q.kind, q.address);
-      }
-      return done(std::move(*a));
+  if (cached) {
+    if (refresh && !running) {
+      log::Info("refreshing {} ({} since long enough)", key, StatusWord(cached->status));
+      StartProbe(key, q.kind, q.address);
     }
+    return done(std::move(*cached));
   }
   if (!running) {
     probes_[key] = std::make_unique<Probe>(Probe{q.kind, q.address, {}, nullptr});
@@ -57,31 +61,28 @@ void Verifier::Query(const ipc::VerifyQuery& q, Done done) {
   if (!running) StartProbe(key, q.kind, q.address);
 }
 
-std::optional<VerifyAnswer> Verifier::Cached(const ipc::VerifyQuery& q, bool* refresh) {
-  std::time_t now = std::time(nullptr);
-  auto lookup = [&](const std::string& key) -> std::optional<stats::PolicyCache::Entry> {
-    auto e = cache_->Get(key, now);
-    if (!e) {
-      log::Warning("policy cache: {}: {}", key, e.error());
-      return std::nullopt;
-    }
-    return *e;
-  };
-  if (auto e = lookup(AddressKey(q.kind, q.address))) {
-    if (auto a = ParseValue(e->value)) {
-      *refresh = e->expires && NeedsRefresh(a->status, e->expires, now, s_.lifetimes);
-      return a;
-    }
-  }
+void Verifier::Cached(const ipc::VerifyQuery& q, CachedDone done) {
+  std::string key = AddressKey(q.kind, q.address);
   // smtpf's sav:domain: a sender domain known to have no working mail server.
-  if (q.kind == ipc::VerifyKind::kSender) {
-    std::string dk = DomainKey(q.address);
-    if (auto e = dk.empty() ? std::nullopt : lookup(dk)) {
-      auto a = ParseValue(e->value);
-      if (a && a->status == VerifyStatus::kUndeliverable) return a;
+  std::string dk = q.kind == ipc::VerifyKind::kSender ? DomainKey(q.address) : "";
+  cache_->Get(key, [this, key, dk, done = std::move(done)](Result<std::optional<cache::Record>> e) mutable {
+    if (!e) log::Warning("policy cache: {}: {}", key, e.error());
+    if (e && *e) {
+      if (auto a = ParseValue((*e)->value)) {
+        std::time_t now = std::time(nullptr);
+        bool refresh = (*e)->expires && NeedsRefresh(a->status, (*e)->expires, now, s_.lifetimes);
+        return done(std::move(a), refresh);
+      }
     }
-  }
-  return std::nullopt;
+    if (dk.empty()) return done(std::nullopt, false);
+    cache_->Get(dk, [dk, done = std::move(done)](Result<std::optional<cache::Record>> d) {
+      if (!d) log::Warning("policy cache: {}: {}", dk, d.error());
+      std::optional<VerifyAnswer> a;
+      if (d && *d) a = ParseValue((*d)->value);
+      if (a && a->status == VerifyStatus::kUndeliverable) return done(std::move(a), false);
+      done(std::nullopt, false);
+    });
+  });
 }
 
 void Verifier::Wait(const std::string& key, uint32_t wait_ms, Done done) {
@@ -146,11 +147,12 @@ void Verifier::Finish(const std::string& key, VerifyAnswer a) {
 }
 
 void Verifier::Store(const Probe& p, const VerifyAnswer& a) {
-  std::time_t now = std::time(nullptr);
   auto put = [&](const std::string& key, const VerifyAnswer& v) {
     uint64_t ttl = ExpireTime(v.status, s_.lifetimes);
     if (!ttl) return;
-    if (auto r = cache_->Put(key, FormatValue(v), ttl, now); !r) log::Warning("policy cache: {}: {}", key, r.error());
+    cache_->Put(key, FormatValue(v), ttl, [key](Result<bool> r) {
+      if (!r) log::Warning("policy cache: {}: {}", key, r.error());
+    });
   };
   put(AddressKey(p.kind, p.address), a);
   if (p.kind == ipc::VerifyKind::kSender) {

@@ -17,7 +17,7 @@
 #include "postern/ipc/call.h"
 #include "postern/ipc/verify.h"
 #include "postern/route/route.h"
-#include "postern/stats/cache.h"
+#include "postern/stats/policy_cache.h"
 #include "verify/cache_entry.h"
 
 namespace postern::verify {
@@ -35,7 +35,7 @@ struct Settings {
 class Verifier {
  public:
   using Done = std::function<void(ipc::VerifyAnswer)>;
-  Verifier(uv_loop_t* loop, Settings s, route::Router router, std::unique_ptr<stats::PolicyCache> cache)
+  Verifier(uv_loop_t* loop, Settings s, route::Router router, std::unique_ptr<cache::Cache> cache)
       : loop_(loop), s_(std::move(s)), router_(std::move(router)), cache_(std::move(cache)) {}
 
   // Answers from the cache, or starts (or joins) a probe and answers when it
@@ -54,7 +54,11 @@ class Verifier {
     std::unique_ptr<ipc::Call> call;
   };
 
-  std::optional<ipc::VerifyAnswer> Cached(const ipc::VerifyQuery& q, bool* refresh);
+  // The cached answer (nullopt: none) and whether it wants a refresh; the
+  // policy cache answers at once (LMDB) or later (Redis).
+  using CachedDone = std::function<void(std::optional<ipc::VerifyAnswer>, bool refresh)>;
+  void Cached(const ipc::VerifyQuery& q, CachedDone done);
+  void Answer(const ipc::VerifyQuery& q, std::optional<ipc::VerifyAnswer> cached, bool refresh, Done done);
   void Wait(const std::string& key, uint32_t wait_ms, Done done);
   void StartProbe(const std::string& key, ipc::VerifyKind kind, const std::string& address);
   void Finish(const std::string& key, ipc::VerifyAnswer a);
@@ -63,7 +67,7 @@ class Verifier {
   uv_loop_t* loop_;
   Settings s_;
   route::Router router_;
-  std::unique_ptr<stats::PolicyCache> cache_;
+  std::unique_ptr<cache::Cache> cache_;
   std::map<std::string, std::unique_ptr<Probe>> probes_;  // by cache key
 };
 
