@@ -8,6 +8,7 @@
 #include "ctl/flush.h"
 #include "ctl/lifecycle.h"
 #include "ctl/ops.h"
+#include "ctl/quarantine.h"
 #include "ctl/tools.h"
 
 namespace postern::ctl {
@@ -20,6 +21,7 @@ std::span<const Command> Commands() {
     for (const auto& c : ControlCommands()) v.push_back(c);
     for (const auto& c : ToolCommands()) v.push_back(c);
     for (const auto& c : OpsCommands()) v.push_back(c);
+    for (const auto& c : QuarantineCommands()) v.push_back(c);
     return v;
   }();
   return all;

@@ -2,6 +2,7 @@
 // the arguments (ids: 8 hex digits a message, 16 an envelope), sends the
 // request to master's control socket and prints the streamed answer.
 #include "ctl/control.h"
+#include "ctl/quarantine.h"
 
 #include <unistd.h>
 
@@ -136,6 +137,9 @@ int IdCommand(Context& ctx) {
   return RunRemote(ctx);
 }
 
+// A queue id goes to qmgr; a quarantine id (Q...) is removed here.
+int Remove(Context& ctx) { return IsQuarantineArg(ctx) ? RemoveQuarantined(ctx) : IdCommand<true, true, true>(ctx); }
+
 // Route ids are the 16 hex digits `show routes` prints.
 int RouteCommand(Context& ctx) {
   auto id = ctx.args.size() == 1 ? ctlp::ParseIdArg(ctx.args[0], false) : Result<ctlp::IdArg>(Err(""));
@@ -189,7 +193,7 @@ const std::vector<Command>& ControlCommands() {
       {{"resume", "envelope"}, "ID|all", "release held envelopes", IdCommand<true, true, true>},
       {{"resume", "route"}, "ID", "revive a suspended route (see show routes)", RouteCommand},
       {{"schedule"}, "ID|all", "make envelopes due now", IdCommand<true, true, true>},
-      {{"remove"}, "ID|all", "remove envelopes without a bounce", IdCommand<true, true, true>},
+      {{"remove"}, "ID|all", "remove envelopes without a bounce (or a quarantined message)", Remove},
       {{"discover"}, "ID", "re-read envelopes from the queue into the scheduler", IdCommand<false, true, true>},
       {{"uncorrupt"}, "ID", "move a corrupt message back to the queue", IdCommand<false, false, true>},
   };

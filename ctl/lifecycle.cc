@@ -289,6 +289,26 @@ void CheckPatternTables(const config::Config& cfg, std::vector<Problem>* out) {
   }
 }
 
+// reject_unverified_sender/recipient ask verify(8) at
+// private/$address_verify_service_name: without that service every such
+// RCPT is answered 451 4.3.0. `where` and `only` narrow it to a service's -o.
+void CheckVerifyService(const config::Config& cfg, const std::vector<config::MasterService>& defs,
+                        const std::string& where, const std::function<bool(std::string_view)>& only,
+                        std::vector<Problem>* out) {
+  std::string name = cfg.Str("address_verify_service_name");
+  for (const auto& d : defs) {
+    config::ServicePlan plan = config::PlanService(d);
+    if (d.service == name && d.type == "unix" && plan.run && plan.def.command == "verify") return;
+  }
+  for (std::string_view r : {"reject_unverified_sender", "reject_unverified_recipient"}) {
+    std::string param = config::RestrictionUse(cfg, r, only);
+    if (param.empty()) continue;
+    out->push_back({true, where + param + ": " + std::string(r) + " asks the address verification service, but "
+                              "master.cf has no \"" + name + " unix ... verify\" service; smtpd answers 451 4.3.0 "
+                              "where it is reached"});
+  }
+}
+
 }  // namespace
 
 std::vector<Problem> CheckInstance(Context& ctx) {
@@ -333,6 +353,7 @@ std::vector<Problem> CheckInstance(Context& ctx) {
     out.push_back({false, defs.error()});
     return out;
   }
+  CheckVerifyService(ctx.cfg, *defs, "", {}, &out);
   for (const auto& written : *defs) {
     std::string where =
         ctx.config_dir + "/master.cf, line " + std::to_string(written.line) + ": service " + written.Key() + ": ";
@@ -361,9 +382,11 @@ std::vector<Problem> CheckInstance(Context& ctx) {
         if (o.first == name) return true;
       return false;
     };
-    if (!s.overrides.empty())
+    if (!s.overrides.empty()) {
       for (const auto& f : config::AuditCompat(with_overrides, overridden))
         out.push_back({f.warning, where + "-o " + f.text});
+      CheckVerifyService(with_overrides, *defs, where + "-o ", overridden, &out);
+    }
   }
   return out;
 }

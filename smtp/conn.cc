@@ -2,6 +2,8 @@
 // fails every waiter, since nothing more can be trusted on that connection.
 #include "smtp/conn.h"
 
+#include <fmt/format.h>
+
 #include "postern/log/log.h"
 
 namespace postern::smtp_client {
@@ -22,7 +24,7 @@ Conn::Conn(uv_loop_t* loop, std::unique_ptr<event::Stream> stream, std::string h
 Conn::~Conn() { *alive_ = false; }
 
 void Conn::Write(std::string data, std::function<void(int)> done) {
-  if (log::Tracing("transfer")) TraceOut(data);
+  if (Dialogue()) TraceOut(data);
   stream_->Write(std::move(data), std::move(done));
 }
 
@@ -31,15 +33,22 @@ void Conn::WriteData(std::string data, std::function<void(int)> done) {
 }
 
 void Conn::WriteSecret(std::string data, std::string_view shown) {
-  log::Trace("transfer", "> {}: {}", relay(), shown);
+  if (Dialogue()) Chat(shown, true);
   stream_->Write(std::move(data));
+}
+
+bool Conn::Dialogue() const { return debug_ || log::Tracing("transfer"); }
+
+void Conn::Chat(std::string_view line, bool out) const {
+  if (debug_) log::Info("{} {}: {}", out ? ">" : "<", relay(), line);
+  else log::Trace("transfer", "{} {}: {}", out ? ">" : "<", relay(), line);
 }
 
 void Conn::TraceOut(std::string_view data) const {
   while (!data.empty()) {
     size_t eol = data.find("\r\n");
     std::string_view line = data.substr(0, eol);
-    log::Trace("transfer", "> {}: {}", relay(), line);
+    Chat(line, true);
     if (eol == std::string_view::npos) break;
     data.remove_prefix(eol + 2);
   }
@@ -99,10 +108,11 @@ void Conn::OnData(std::string_view data) {
       if (!*alive) return;
       return Fail(false);
     }
-    if (log::Tracing("transfer")) {
+    if (Dialogue()) {
       for (size_t i = 0; i < r.lines.size(); ++i)
-        log::Trace("transfer", "< {}: {}{}{}{}", relay(), r.code, i + 1 < r.lines.size() ? "-" : " ",
-                   r.enhanced.empty() ? "" : r.enhanced + " ", r.lines[i]);
+        Chat(fmt::format("{}{}{}{}", r.code, i + 1 < r.lines.size() ? "-" : " ",
+                         r.enhanced.empty() ? "" : r.enhanced + " ", r.lines[i]),
+             false);
     }
     Waiter w = std::move(waiters_.front());
     waiters_.pop_front();

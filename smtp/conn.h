@@ -66,6 +66,8 @@ class Conn {
   std::string peer() const { return host_ + "[" + addr_ + "]"; }
   std::string relay() const { return port_ ? peer() + ":" + std::to_string(port_) : peer(); }
   Clock::time_point created() const { return created_; }
+  // debug_peer_list: log this connection's dialogue whatever the log level.
+  void SetDebug(bool on) { debug_ = on; }
 
   // Protocol state the delivery keeps across requests on this connection.
   smtp::EhloInfo ehlo;
@@ -83,6 +85,9 @@ class Conn {
   void Fail(bool timeout);  // fails every waiter; the connection is done
   void Arm();
 
+  // The dialogue: at info level for a debug peer, else under `trace transfer`.
+  bool Dialogue() const;
+  void Chat(std::string_view line, bool out) const;
   void TraceOut(std::string_view data) const;
 
   std::unique_ptr<tls::Stream> stream_;
@@ -97,6 +102,7 @@ class Conn {
   bool broken_ = false;
   bool closing_ = false;
   bool per_record_deadline_ = false;
+  bool debug_ = false;
   std::function<void()> on_idle_break_;
   // Cleared by the destructor: a reply callback may destroy this connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

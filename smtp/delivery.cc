@@ -339,6 +339,7 @@ void Delivery::OnConnected(const Target& t, Result<std::unique_ptr<event::Stream
   Report(ipc::ConnectionFact::Kind::kNew, t.host, addr);
   conn_ = std::make_unique<Conn>(w_.ctx->loop, std::move(*s), t.host, addr, t.port, s_.line_length_limit);
   conn_->set_per_record_deadline(s_.per_record_deadline);
+  if (s_.debug_peers) conn_->SetDebug(s_.debug_peers->LevelFor(t.host, addr) >= 1);
   ++sessions_;
   Greeting();
 }

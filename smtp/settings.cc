@@ -189,6 +189,11 @@ Result<Settings> Settings::Load(const config::Config& cfg, bool lmtp) {
   }
   if (auto r = LoadContent(cfg, lmtp, &s); !r) return Err(r.error());
   if (auto r = s.LoadBehaviour(cfg); !r) return Err(r.error());
+  // debug_peer_level 1 and up logs the dialogue; 0 turns the list off.
+  auto debug = table::DebugPeers::FromConfig(cfg);
+  if (!debug) return Err(debug.error());
+  if (!debug->peers.empty() && debug->level > 0)
+    s.debug_peers = std::make_shared<const table::DebugPeers>(std::move(*debug));
   auto ll = cfg.GetInt("line_length_limit");
   if (!ll) return Err(ll.error());
   s.line_length_limit = *ll < 512 ? 512 : size_t(*ll);

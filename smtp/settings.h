@@ -13,6 +13,7 @@
 #include "postern/mime/walker.h"
 #include "postern/route/own_addr.h"
 #include "postern/table/table.h"
+#include "postern/table/peer_list.h"
 #include "postern/util/result.h"
 
 namespace postern::smtp_client {
@@ -84,6 +85,9 @@ struct Settings {
   bool ehlo_first = false;               // -A: EHLO before the greeting
   std::string gateway;                   // -g: next hop for a destination that cannot be found
   std::vector<std::string> mx_ignore_hosts;  // -b: MX hosts never tried
+  // debug_peer_list and debug_peer_level: the remote hosts (by name or
+  // address) whose dialogue is logged; null when the list is empty.
+  std::shared_ptr<const table::DebugPeers> debug_peers;
 
   // `program` is "smtp" or "lmtp" (the name the binary was run as).
   static Result<Settings> Load(const config::Config& cfg, bool lmtp);

@@ -41,8 +41,7 @@ void ResolveNetworkHosts(server::Context& ctx, smtpd::Settings& s, smtpd::Networ
   std::pair<smtpd::NetworkList*, const char*> lists[] = {
       {mynetworks, "mynetworks"},
       {&s.event_limit_exceptions, "smtpd_client_event_limit_exceptions"},
-      {&s.bare_lf_exclusions, "smtpd_forbid_bare_newline_exclusions"},
-      {&s.debug_peer_nets, "debug_peer_list"}};
+      {&s.bare_lf_exclusions, "smtpd_forbid_bare_newline_exclusions"}};
   for (auto [list, param] : lists) {
     if (!list || !list->has_hosts()) continue;
     dns::Resolver* resolver = ProcessResolver(ctx);

@@ -133,11 +133,17 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
     if (class_names_.count(name)) {
       l.steps.push_back({name, nullptr, {}, nullptr, {}});
     } else if (IsSimple(name)) {
-      if (SenderLogin::IsRestriction(name) && !sender_login_.configured())
+      if (SenderLogin::IsRestriction(name) && !sender_login_.configured()) {
         broken(name + " needs smtpd_sender_login_maps");
-      else
+      } else if (name == "reject_maps_rbl" && maps_rbl_.empty()) {
+        broken(name + " needs maps_rbl_domains");
+      } else {
+        if (name == "reject_maps_rbl")
+          log::Warning("support for restriction \"reject_maps_rbl\" will be removed from Postfix; "
+                       "use \"reject_rbl_client domain-name\" instead");
         l.steps.push_back({name, nullptr, {}, nullptr, {}, nullptr});
       uses_cache_ |= name == "check_greylist" || name == "check_message_limits";
+      }
     } else if (name == "check_policy_service") {
       if (!has_arg) {
         broken(name + " needs a server");
@@ -227,6 +233,11 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
 
   if (auto d = p->LoadDnsSettings(cfg); !d) return Err(d.error());
   if (auto d = p->LoadCacheSettings(cfg); !d) return Err(d.error());
+  for (const std::string& domain : cfg.List("maps_rbl_domains")) {
+    auto site = RblSite::Parse(domain);
+    if (!site) return Err("maps_rbl_domains: " + site.error());
+    p->maps_rbl_.push_back({"reject_rbl_client", nullptr, {}, nullptr, {}, std::make_shared<RblSite>(std::move(*site))});
+  }
   auto spec = PolicyDefaults(cfg);
   if (!spec) return Err(spec.error());
   p->policy_defaults_ = std::move(*spec);
@@ -416,6 +427,7 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
     bool ok = f.helo.front() == '[' ? smtp::IsValidAddressLiteral(f.helo) : smtp::IsValidDomain(f.helo, true);
     return ok ? Verdict{} : Reject(Stage::kHelo, f, 501, "5.5.2", "Invalid name");
   }
+  if (IsServerAccess(n)) return ServerAccess(s, f, depth, c);
   // check_*_access
   table::LookupResult r = std::optional<std::string>();
   Stage target = stage;

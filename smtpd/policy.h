@@ -144,6 +144,8 @@ class Policy {
     std::vector<std::pair<std::string, Verdict>> cache_answers;  // by step name, for this check
   };
   Verdict CheckRecipient(Check& c, const Facts& f);
+  // check_{client,reverse_client_hostname,helo,sender,recipient}_{mx,ns,a}_access.
+  static bool IsServerAccess(std::string_view name);
   Verdict Resume(Check& c, std::string_view action, const Facts& f);
   // verify(8)'s answer to c.verify (an error: the service could not answer).
   Verdict ResumeVerify(Check& c, const Result<ipc::VerifyAnswer>& answer, const Facts& f);
@@ -218,7 +220,15 @@ class Policy {
   Verdict UnknownName(const Step& s, const Facts& f, Check& c);
   Verdict UnknownDomain(bool sender, const Facts& f, Check& c);
   Verdict DnsList(const Step& s, const Facts& f, Check& c);
+  Verdict MapsRbl(const Facts& f, Check& c);
   Verdict RblReject(const Step& s, const Facts& f, std::string_view what, const std::vector<std::string>& txt);
+  // policy_server.cc: check_*_mx_access, check_*_ns_access, check_*_a_access.
+  Verdict ServerAccess(const Step& s, const Facts& f, int depth, Check& c);
+  using AccessFn = std::function<bool(table::LookupResult, Verdict*)>;
+  Verdict CheckServers(const Step& s, bool addresses_only, const std::vector<std::string>& servers,
+                       const std::string& name, const AccessFn& access,
+                       const std::function<Verdict(std::string_view)>& defer, Check& c);
+  std::vector<Step> maps_rbl_;  // reject_maps_rbl: reject_rbl_client for each of maps_rbl_domains
   struct DnsSettings {
     int unknown_client_code = 450, unknown_hostname_code = 450, unknown_address_code = 450, rbl_code = 554;
     std::string default_rbl_reply;

@@ -1,5 +1,5 @@
 // smtpd/policy_dns.cc — restrictions on the client's names and on DNS:
-// reject_unknown_*, DNS lists (reject_rbl_client, reject_rhsbl_*, permit_dnswl_client,
+// reject_unknown_*, DNS lists (reject_rbl_client and its old names reject_rbl, reject_maps_rbl, reject_rhsbl_*, permit_dnswl_client,
 // permit_rhswl_client) with Postfix's replies, and the answer cache. A step whose
 // answer is not known yet sets Check::dns and runs again once it is.
 #include <fmt/format.h>
@@ -112,7 +112,9 @@ void Policy::AddDnsAnswer(Check& c, DnsFact fact, uint32_t ttl) {
 bool Policy::RunIdentityStep(const Step& s, const Facts& f, Check& c, Verdict* v) {
   const std::string& n = s.name;
   if (s.rbl) *v = DnsList(s, f, c);
+  else if (n == "reject_maps_rbl") *v = MapsRbl(f, c);
   else if (n == "reject_unknown_client_hostname" || n == "reject_unknown_client" ||
+           n == "reject_unknown_forward_client_hostname" ||
            n == "reject_unknown_reverse_client_hostname" || n == "reject_unknown_helo_hostname" ||
            n == "reject_unknown_hostname")
     *v = UnknownName(s, f, c);
@@ -141,6 +143,8 @@ Verdict Policy::UnknownName(const Step& s, const Facts& f, Check& c) {
   bool reverse = n == "reject_unknown_reverse_client_hostname";
   NameStatus st = reverse ? f.reverse_name_status : f.client_name_status;
   if (st == NameStatus::kOk) return {};
+  // The forward half alone: a PTR name that does not map back to the client.
+  if (n == "reject_unknown_forward_client_hostname" && f.reverse_name_status != NameStatus::kOk) return {};
   int code = st == NameStatus::kPermFail ? dns_.unknown_client_code : 450;
   return Refuse(code, Dsn(code, "7.25"),
                 fmt::format("Client host rejected: cannot find your {}hostname, [{}]", reverse ? "reverse " : "",
@@ -178,7 +182,7 @@ Verdict Policy::DnsList(const Step& s, const Facts& f, Check& c) {
   std::optional<std::string> q;
   std::string what;
   auto domain_of = [](const smtp::Address* a) { return a && !a->null ? a->domain : std::string(); };
-  bool by_address = n == "reject_rbl_client" || n == "permit_dnswl_client";
+  bool by_address = n == "reject_rbl_client" || n == "reject_rbl" || n == "permit_dnswl_client";
   if (by_address) what = std::string(f.client_addr);
   else if (n == "reject_rhsbl_client" || n == "permit_rhswl_client") what = std::string(f.client_name);
   else if (n == "reject_rhsbl_reverse_client") what = std::string(f.reverse_client_name);
@@ -202,6 +206,16 @@ Verdict Policy::DnsList(const Step& s, const Facts& f, Check& c) {
   const DnsFact* txt = Fact(c, Kind::kTxt, *q);
   if (!txt) return {};
   return RblReject(s, f, what, txt->result == DnsFact::Result::kFound ? txt->values : std::vector<std::string>());
+}
+
+// Postfix's old reject_maps_rbl: reject_rbl_client with each of
+// maps_rbl_domains, the first listing deciding.
+Verdict Policy::MapsRbl(const Facts& f, Check& c) {
+  for (const Step& site : maps_rbl_) {
+    Verdict v = DnsList(site, f, c);
+    if (c.dns || v.kind != Verdict::Kind::kDunno) return v;
+  }
+  return {};
 }
 
 // default_rbl_reply, or the template rbl_reply_maps has for the list's domain.

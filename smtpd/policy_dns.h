@@ -19,6 +19,8 @@ struct DnsQuery {
     kAddress,     // A records of a DNS list name
     kTxt,         // TXT of a listed name: the reason
     kMailDomain,  // MX, else A/AAAA of a domain: does it exist for mail (null MX)?
+    kMxHosts,     // the MX host names of a domain (the domain itself without MX)
+    kNsHosts,     // the NS host names of a domain
   };
   Kind kind = Kind::kAddress;
   std::string name;
@@ -29,7 +31,7 @@ struct DnsQuery {
 struct DnsFact {
   enum class Result : uint8_t { kFound, kNotFound, kTempFail, kNullMx };
   Result result = Result::kNotFound;
-  std::vector<std::string> values;  // addresses (kAddress) or TXT strings (kTxt)
+  std::vector<std::string> values;  // addresses (kAddress), TXT strings (kTxt) or host names
   std::string reason;               // the resolver's words for a failure, for logs
 };
 

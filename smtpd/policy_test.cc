@@ -215,7 +215,8 @@ TEST(Policy, EntriesThatCannotRunAnswer451WhereReached) {
       {"smtpd_recipient_restrictions = permit_everyone", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = reject_rbl_client zen.example=127.0.0.x, permit", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = reject_rbl_client", "<x@localhost>", 451},
-      {"smtpd_recipient_restrictions = reject_unknown_forward_client_hostname", "<x@localhost>", 451},
+      {"smtpd_recipient_restrictions = permit_mx_backup", "<x@localhost>", 451},
+      {"smtpd_recipient_restrictions = reject_maps_rbl", "<x@localhost>", 451},  // without maps_rbl_domains
       {"smtpd_recipient_restrictions = check_recipient_access", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = check_recipient_access mysql:/etc/postern/x.cf", "<x@localhost>", 451},
       {"smtpd_recipient_restrictions = check_recipient_access nosuch:/x", "<x@localhost>", 451},
@@ -613,6 +614,86 @@ TEST(PolicyDns, RestrictionsWaitForTheirLookupsAndReplyAsPostfix) {
     smtp::Address s = Addr(c.sender), r = Addr("<x@localhost>");
     Facts f;
     f.client_name = f.reverse_client_name = "unknown";
+    f.client_name_status = NameStatus::kTempFail;
+    f.client_addr = "192.0.2.9";
+    f.helo = "nx.test";
+    f.sender = &s;
+    f.recipient = &r;
+    std::vector<std::string> asked;
+    Verdict v = CheckWithDns(*p, f, zone, &asked);
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.sender;
+    if (c.code) {
+      EXPECT_EQ(v.text, c.text) << c.maincf;
+    }
+    EXPECT_EQ(asked.size(), c.lookups) << c.maincf << " " << c.sender;
+  }
+}
+
+// check_*_{mx,ns,a}_access: names first, then addresses; the domain itself
+// without MX, parent domains without NS; OK is refused (451 4.3.5).
+TEST(PolicyDns, ServerAccessLooksAtMxNsAndAddresses) {
+  using R = DnsFact::Result;
+  using K = DnsQuery::Kind;
+  auto key = [](K k, const char* n) { return DnsQuery{k, n}.Key(); };
+  const std::map<std::string, DnsFact> zone = {
+      {key(K::kMxHosts, "mx.test"), {R::kFound, {"mx1.bad.test", "mx2.ok.test"}, ""}},
+      {key(K::kAddress, "mx1.bad.test"), {R::kFound, {"198.51.100.1"}, ""}},
+      {key(K::kAddress, "mx2.ok.test"), {R::kFound, {"203.0.113.5"}, ""}},
+      {key(K::kAddress, "nomx.test"), {R::kFound, {"203.0.113.7"}, ""}},
+      {key(K::kMxHosts, "null.test"), {R::kNullMx, {}, ""}},
+      {key(K::kMxHosts, "flaky.test"), {R::kTempFail, {}, "SERVFAIL"}},
+      {key(K::kNsHosts, "zone.test"), {R::kFound, {"ns1.dns.test"}, ""}},
+      {key(K::kAddress, "ns1.dns.test"), {R::kFound, {"192.0.2.53"}, ""}},
+      {key(K::kAddress, "9.2.0.192.bl.test"), {R::kFound, {"127.0.0.2"}, ""}},
+  };
+  struct Case {
+    const char* maincf;
+    const char* sender;
+    int code;
+    const char* text;
+    size_t lookups;
+  } cases[] = {
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ {bad.test=REJECT bad mx} }", "<a@mx.test>", 554,
+       "<a@mx.test>: Sender address rejected: bad mx", 1},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ 203.0.113.5=REJECT }", "<a@mx.test>", 554,
+       "<a@mx.test>: Sender address rejected: Access denied", 3},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ 203.0.113=REJECT }", "<a@nomx.test>", 554,
+       "<a@nomx.test>: Sender address rejected: Access denied", 2},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ null.test=REJECT }", "<a@null.test>", 0, "", 1},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ x.test=REJECT }", "<a@flaky.test>", 450,
+       "<a@flaky.test>: Sender address rejected: Temporary DNS lookup failure", 1},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ x.test=REJECT }, reject", "<a@flaky.test>", 554,
+       "<a@flaky.test>: Sender address rejected: Access denied", 1},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ bad.test=OK }", "<a@mx.test>", 451,
+       "Server configuration error", 1},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ bad.test=DUNNO }", "<a@mx.test>", 0, "", 1},
+      {"smtpd_sender_restrictions = check_sender_mx_access inline:{ 192.0.2.1=REJECT }", "<a@[192.0.2.1]>", 554,
+       "<a@[192.0.2.1]>: Sender address rejected: Access denied", 0},
+      {"smtpd_sender_restrictions = check_sender_ns_access inline:{ dns.test=REJECT }", "<a@sub.zone.test>", 554,
+       "<a@sub.zone.test>: Sender address rejected: Access denied", 2},
+      {"smtpd_sender_restrictions = check_sender_ns_access inline:{ 192.0.2=REJECT }", "<a@sub.zone.test>", 554,
+       "<a@sub.zone.test>: Sender address rejected: Access denied", 3},
+      {"smtpd_sender_restrictions = check_sender_ns_access inline:{ 192.0.2.1=REJECT }", "<a@[192.0.2.1]>", 0, "", 0},
+      {"smtpd_sender_restrictions = check_sender_a_access inline:{ nomx.test=REJECT }", "<a@nomx.test>", 0, "", 1},
+      {"smtpd_sender_restrictions = check_sender_a_access inline:{ 203.0.113.7=REJECT }", "<a@nomx.test>", 554,
+       "<a@nomx.test>: Sender address rejected: Access denied", 1},
+      {"smtpd_helo_restrictions = check_helo_mx_access inline:{ nx.test=REJECT }", "<a@mx.test>", 554,
+       "<nx.test>: Helo command rejected: Access denied", 1},
+      {"smtpd_client_restrictions = check_client_mx_access inline:{ unknown=REJECT }", "<a@mx.test>", 0, "", 0},
+      {"smtpd_client_restrictions = reject_unknown_forward_client_hostname", "<a@mx.test>", 450,
+       "Client host rejected: cannot find your hostname, [192.0.2.9]", 0},
+      {"smtpd_client_restrictions = reject_rbl bl.test", "<a@mx.test>", 554,
+       "Service unavailable; Client host [192.0.2.9] blocked using bl.test", 2},
+      {"maps_rbl_domains = nothing.test, bl.test\nsmtpd_client_restrictions = reject_maps_rbl", "<a@mx.test>", 554,
+       "Service unavailable; Client host [192.0.2.9] blocked using bl.test", 3},
+  };
+  for (const Case& c : cases) {
+    auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
+    ASSERT_TRUE(p) << c.maincf;
+    smtp::Address s = Addr(c.sender), r = Addr("<x@localhost>");
+    Facts f;
+    f.client_name = "unknown";
+    f.reverse_client_name = "ptr.test";
     f.client_name_status = NameStatus::kTempFail;
     f.client_addr = "192.0.2.9";
     f.helo = "nx.test";

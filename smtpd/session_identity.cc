@@ -39,6 +39,19 @@ dns::Ticket LookupFact(dns::Resolver& r, const DnsQuery& q, std::function<void(D
                                                                              : Failed(m.outcome);
         done(DnsFact{found, {}, m.outcome.reason}, 0);
       });
+    case DnsQuery::Kind::kMxHosts:
+      return r.LookupMx(q.name, [done](dns::MxResult m) {
+        // Every exchanger by name, whatever its addresses (the check looks them up itself).
+        DnsFact f{m.null_mx ? Found::kNullMx : m.hosts.empty() ? Failed(m.outcome) : Found::kFound, {},
+                  m.outcome.reason};
+        for (const dns::MxHost& h : m.hosts) f.values.push_back(h.name);
+        done(std::move(f), 0);
+      });
+    case DnsQuery::Kind::kNsHosts:
+      return r.LookupNs(q.name, [done](dns::NsResult n) {
+        DnsFact f{n.records.empty() ? Failed(n.outcome) : Found::kFound, std::move(n.records), n.outcome.reason};
+        done(std::move(f), n.ttl);
+      });
   }
   return {};
 }
@@ -48,6 +61,8 @@ const char* KindName(DnsQuery::Kind k) {
     case DnsQuery::Kind::kAddress: return "A";
     case DnsQuery::Kind::kTxt: return "TXT";
     case DnsQuery::Kind::kMailDomain: return "MX";
+    case DnsQuery::Kind::kMxHosts: return "MX hosts";
+    case DnsQuery::Kind::kNsHosts: return "NS";
   }
   return "";
 }
@@ -103,7 +118,7 @@ void Session::LogConnect() {
   connect_logged_ = true;
   log::Info("connect from {}", Who());
   const Settings& st = svc_->settings();
-  if (st.DebugPeer(client_name_, client_addr_)) debug_level_ = uint8_t(st.debug_peer_level);
+  debug_level_ = uint8_t(st.debug_peers.LevelFor(client_name_, client_addr_));
   entry_.SetDebug(debug_level_ >= 1);  // the "< client: command" and "> client: reply" lines
 }
 

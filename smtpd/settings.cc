@@ -49,39 +49,7 @@ Result<void> LoadNotify(const config::Config& cfg, Settings* s) {
   return {};
 }
 
-// debug_peer_list: names go by the client's name, the rest by its address.
-Result<void> LoadDebugPeers(const config::Config& cfg, Settings* s) {
-  auto list = cfg.GetList("debug_peer_list");
-  auto level = cfg.GetInt("debug_peer_level");
-  if (!list) return Err(list.error());
-  if (!level) return Err(level.error());
-  if (*level < 0 || *level > 255) return Err("debug_peer_level: must be 0 to 255");
-  s->debug_peer_level = *level;
-  std::vector<std::string> nets;
-  for (const std::string& e : *list) {
-    std::string why;
-    bool name = !table::ParseNetwork(e, &why) && e.find(':') == std::string::npos && e.front() != '[';
-    if (name) s->debug_peer_names.push_back(ToLower(e.front() == '.' ? e.substr(1) : e));
-    else nets.push_back(e);
-  }
-  auto l = NetworkList::Parse(nets);
-  if (!l) return Err("debug_peer_list: " + l.error());
-  s->debug_peer_nets = std::move(*l);
-  return {};
-}
-
 }  // namespace
-
-bool Settings::DebugPeer(std::string_view name, std::string_view addr) const {
-  for (const std::string& n : debug_peer_names) {
-    if (EqualsIgnoreCase(name, n)) return true;
-    // Postfix's parent_domain_matches_subdomains includes debug_peer_list.
-    if (name.size() > n.size() && name[name.size() - n.size() - 1] == '.' &&
-        EqualsIgnoreCase(name.substr(name.size() - n.size()), n))
-      return true;
-  }
-  return debug_peer_nets.Contains(addr) == std::optional<bool>(true);
-}
 
 Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   Settings s;
@@ -99,7 +67,7 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
     return *v;
   };
   if (auto r = LoadNotify(cfg, &s); !r) return Err(r.error());
-  if (auto r = LoadDebugPeers(cfg, &s); !r) return Err(r.error());
+  if (auto r = Take(table::DebugPeers::FromConfig(cfg), &s.debug_peers); !r) return Err(r.error());
   if (auto r = Take(cfg.Get("smtpd_foreign_sender_header"), &s.foreign_sender_header); !r) return Err(r.error());
   if (!s.foreign_sender_header.empty() && s.foreign_sender_header.find_first_of(": \t") != std::string::npos)
     return Err("smtpd_foreign_sender_header: \"" + s.foreign_sender_header + "\" is not a header name");

@@ -13,6 +13,7 @@
 #include "postern/milter/spec.h"
 #include "postern/route/own_addr.h"
 #include "postern/smtp/data.h"
+#include "postern/table/peer_list.h"
 #include "postern/util/result.h"
 #include "smtpd/policy.h"
 #include "smtpd/tls.h"
@@ -51,12 +52,9 @@ struct Settings {
   size_t history_flush_threshold = 100;   // smtpd_history_flush_threshold
   bool peername_lookup = true;            // smtpd_peername_lookup
   std::string foreign_sender_header;      // smtpd_foreign_sender_header; empty: none
-  // debug_peer_list: host names (and their subdomains), and addresses,
-  // networks and tables; debug_peer_level for the clients it matches.
-  std::vector<std::string> debug_peer_names;
-  NetworkList debug_peer_nets;
-  long long debug_peer_level = 2;
-  bool DebugPeer(std::string_view name, std::string_view addr) const;
+  // debug_peer_list: host names (and their subdomains), addresses, networks
+  // and tables; debug_peer_level for the clients it matches.
+  table::DebugPeers debug_peers;
   // smtpd_milters (SMTP clients), non_smtpd_milters (local submission), macros, timeouts.
   std::shared_ptr<const milter::Settings> milters = std::make_shared<milter::Settings>();
 

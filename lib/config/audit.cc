@@ -55,6 +55,9 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
     bool has_arg = info.takes_argument && i + 1 < words->size();
     switch (info.support) {
       case RestrictionSupport::kSupported:
+        if (EqualsIgnoreCase(word, "reject_maps_rbl") && cfg.List("maps_rbl_domains").empty())
+          out->push_back({false, p + ": reject_maps_rbl needs maps_rbl_domains (smtpd answers 451 4.3.5 where it "
+                                     "is reached); better: reject_rbl_client domain"});
         if (!info.takes_argument) break;
         if (IsDnsListRestriction(ToLower(word))) {
           if (!has_arg) out->push_back({false, p + ": " + word + " needs a DNS list domain"});
@@ -85,6 +88,18 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
 }
 
 }  // namespace
+
+std::string RestrictionUse(const Config& cfg, std::string_view name,
+                           const std::function<bool(std::string_view)>& only) {
+  std::vector<std::string> params(std::begin(kRestrictionLists), std::end(kRestrictionLists));
+  for (const std::string& c : cfg.List("smtpd_restriction_classes")) params.push_back(c);
+  for (const std::string& param : params) {
+    if (only && !only(param)) continue;
+    for (const std::string& word : cfg.List(param))
+      if (EqualsIgnoreCase(word, name)) return param;
+  }
+  return "";
+}
 
 std::vector<NamedTable> NamedTables(const Config& cfg) {
   std::vector<NamedTable> out;

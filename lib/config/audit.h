@@ -21,6 +21,11 @@ struct Finding {
 // accepts (every parameter when empty). Malformed values are Validate()'s.
 std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std::string_view)>& only = {});
 
+// The first restriction list (or class) of those `only` accepts that names
+// restriction `name`; "" when none does.
+std::string RestrictionUse(const Config& cfg, std::string_view name,
+                           const std::function<bool(std::string_view)>& only = {});
+
 // Every table that main.cf names, with the parameter naming it: in the
 // restriction lists (check_*_access) and in table parameters.
 struct NamedTable {

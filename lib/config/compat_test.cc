@@ -18,7 +18,10 @@ TEST(Compat, Restrictions) {
   EXPECT_EQ(LookupRestriction("permit_mynetworks").support, RestrictionSupport::kSupported);
   EXPECT_FALSE(LookupRestriction("permit_mynetworks").takes_argument);
   EXPECT_TRUE(LookupRestriction("check_client_access").takes_argument);
-  EXPECT_EQ(LookupRestriction("check_client_mx_access").support, RestrictionSupport::kUnsupported);
+  EXPECT_EQ(LookupRestriction("check_ccert_access").support, RestrictionSupport::kUnsupported);
+  EXPECT_EQ(LookupRestriction("check_client_mx_access").support, RestrictionSupport::kSupported);
+  EXPECT_TRUE(IsDnsListRestriction("reject_rbl"));
+  EXPECT_FALSE(LookupRestriction("reject_maps_rbl").takes_argument);
   EXPECT_EQ(LookupRestriction("reject_rbl_client").support, RestrictionSupport::kSupported);
   EXPECT_TRUE(LookupRestriction("check_policy_service").takes_argument);
   EXPECT_EQ(LookupRestriction("check_policy_service").support, RestrictionSupport::kSupported);
@@ -75,18 +78,18 @@ int Count(const std::vector<Finding>& f, bool warning, std::string_view text) {
 
 TEST(Compat, AuditClassifies) {
   auto c = Config::Parse(
-      "smtpd_recipient_restrictions = permit_mynetworks, check_client_mx_access zen.example, permit_everyone, "
+      "smtpd_recipient_restrictions = permit_mynetworks, check_ccert_access zen.example, permit_everyone, "
       "check_recipient_access mysql:/x, check_sender_access nosuch:/y\n"
       "transport_maps = ldap:/etc/x\nalias_maps = hash:/etc/aliases\ndefault_database_type = hash\n");
   ASSERT_TRUE(c.ok());
   auto f = AuditCompat(*c);
-  EXPECT_EQ(Count(f, true, "check_client_mx_access is not supported"), 1);
+  EXPECT_EQ(Count(f, true, "check_ccert_access is not supported"), 1);
   EXPECT_EQ(Count(f, false, "unknown restriction \"permit_everyone\""), 1);
   EXPECT_EQ(Count(f, true, "mysql: tables are not supported"), 1);
   EXPECT_EQ(Count(f, false, "unknown table type \"nosuch\""), 1);
   EXPECT_EQ(Count(f, false, "transport_maps: ldap:/etc/x: ldap: tables are not supported"), 1);
   EXPECT_EQ(f.size(), 5u);
-  // zen.example is check_client_mx_access's argument, not a restriction.
+  // zen.example is check_ccert_access's argument, not a restriction.
   EXPECT_EQ(Count(f, false, "zen.example"), 0);
   // Only the parameters asked for.
   EXPECT_TRUE(AuditCompat(*c, [](std::string_view n) { return n == "smtpd_client_restrictions"; }).empty());

@@ -135,6 +135,7 @@ std::string_view StatusName(Status s) {
 std::string_view RrTypeName(RrType t) {
   switch (t) {
     case RrType::kA: return "A";
+    case RrType::kNs: return "NS";
     case RrType::kPtr: return "PTR";
     case RrType::kMx: return "MX";
     case RrType::kTxt: return "TXT";
@@ -262,6 +263,25 @@ Parsed<std::string> ParseTxt(std::span<const uint8_t> answer) {
   for (auto* r = head; r; r = r->next) {
     if (r->record_start || out.records.empty()) out.records.emplace_back();
     out.records.back().append(reinterpret_cast<const char*>(r->txt), r->length);
+  }
+  if (out.records.empty()) out.status = Status::kNoData;
+  return out;
+}
+
+Parsed<std::string> ParseNs(std::span<const uint8_t> answer) {
+  Parsed<std::string> out;
+  hostent* host = nullptr;
+  out.status = ParseStatus(ares_parse_ns_reply(Buf(answer), Len(answer), &host));
+  std::unique_ptr<hostent, HostentFree> owner(host);
+  if (out.status != Status::kOk) return out;
+  // c-ares lists the NS targets among the aliases.
+  for (char** a = host ? host->h_aliases : nullptr; a && *a; ++a) {
+    std::string_view v(*a);
+    if (!v.empty() && v.back() == '.') v.remove_suffix(1);
+    if (v.empty()) continue;
+    bool seen = false;
+    for (const auto& have : out.records) seen = seen || EqualsIgnoreCase(have, v);
+    if (!seen) out.records.emplace_back(v);
   }
   if (out.records.empty()) out.status = Status::kNoData;
   return out;

@@ -27,7 +27,7 @@ enum class Status {
 std::string_view StatusName(Status s);
 
 // The DNS record types postern asks for (values are the wire codes).
-enum class RrType : uint16_t { kA = 1, kPtr = 12, kMx = 15, kTxt = 16, kAaaa = 28, kTlsa = 52 };
+enum class RrType : uint16_t { kA = 1, kNs = 2, kPtr = 12, kMx = 15, kTxt = 16, kAaaa = 28, kTlsa = 52 };
 std::string_view RrTypeName(RrType t);
 
 // A c-ares status code of a finished query as a Status: only NXDOMAIN, NODATA
@@ -82,6 +82,8 @@ Parsed<IpAddress> ParseAaaa(std::span<const uint8_t> answer);
 Parsed<Mx> ParseMx(std::span<const uint8_t> answer);
 // One string per TXT record, its character-strings concatenated (RFC 7208 3.3).
 Parsed<std::string> ParseTxt(std::span<const uint8_t> answer);
+// NS records: the name servers' host names, in answer order, without duplicates.
+Parsed<std::string> ParseNs(std::span<const uint8_t> answer);
 // PTR names for `addr` (the answer's owner must be addr's reverse name).
 Parsed<std::string> ParsePtr(std::span<const uint8_t> answer, const IpAddress& addr);
 // TLSA records of the answer section (CNAME and other records skipped).

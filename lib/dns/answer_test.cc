@@ -15,7 +15,7 @@ namespace {
 using testing::Bytes;
 using testing::Message;
 
-constexpr uint16_t kA = 1, kCname = 5, kPtr = 12, kMx = 15, kTxt = 16, kAaaa = 28, kTlsa = 52;
+constexpr uint16_t kA = 1, kNs = 2, kCname = 5, kPtr = 12, kMx = 15, kTxt = 16, kAaaa = 28, kTlsa = 52;
 
 TEST(DnsStatus, FromAres) {
   struct Case {
@@ -174,6 +174,19 @@ TEST(DnsParse, TxtStringsJoinedPerRecord) {
   auto r = ParseTxt(msg);
   ASSERT_EQ(r.status, Status::kOk);
   EXPECT_EQ(r.records, (std::vector<std::string>{"v=spf1 ip4:127.0.0.1 -all", "second", ""}));
+}
+
+TEST(DnsParse, NsNames) {
+  auto msg = Message()
+                 .Question("z.test", kNs)
+                 .Answer("z.test", kNs, testing::WireName("ns1.z.test"))
+                 .Answer("z.test", kNs, testing::WireName("NS2.z.test"))
+                 .Answer("z.test", kNs, testing::WireName("ns1.z.test"))
+                 .Build();
+  auto r = ParseNs(msg);
+  ASSERT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.records, (std::vector<std::string>{"ns1.z.test", "NS2.z.test"}));
+  EXPECT_EQ(ParseNs(Message().Question("z.test", kNs).Build()).status, Status::kNoData);
 }
 
 TEST(DnsParse, PtrNames) {

@@ -203,28 +203,38 @@ void Resolver::ResolveExchangers(std::shared_ptr<MxResult> result, const StatePt
   }
 }
 
-// ---- TXT, TLSA, PTR -----------------------------------------------------
+// ---- TXT, NS, TLSA, PTR -----------------------------------------------------
 
 Ticket Resolver::LookupTxt(std::string_view name, std::function<void(TxtResult)> done) {
+  return LookupRecords(name, RrType::kTxt, ParseTxt, std::move(done));
+}
+
+Ticket Resolver::LookupNs(std::string_view domain, std::function<void(NsResult)> done) {
+  return LookupRecords(domain, RrType::kNs, ParseNs, std::move(done));
+}
+
+Ticket Resolver::LookupRecords(std::string_view name, RrType type,
+                               Parsed<std::string> (*parse)(std::span<const uint8_t>),
+                               std::function<void(RecordsResult)> done) {
   auto st = std::make_shared<Ticket::State>();
   auto n = NormalizeName(name);
-  auto finish = [this, st, done = std::move(done)](TxtResult r) {
+  auto finish = [this, st, done = std::move(done)](RecordsResult r) {
     Deliver(st, [done, r = std::move(r)] { done(r); });
   };
   if (!n) {
-    finish(TxtResult{BadName(name, RrType::kTxt, n.error()), {}, 0});
+    finish(RecordsResult{BadName(name, type, n.error()), {}, 0});
     return Ticket(st);
   }
-  Send(*n, RrType::kTxt, [n = *n, finish](const Raw& raw) {
-    TxtResult r;
+  Send(*n, type, [n = *n, type, parse, finish](const Raw& raw) {
+    RecordsResult r;
     Status s = raw.status;
     r.ttl = AnswerTtl(raw.answer);
     if (s == Status::kOk) {
-      auto parsed = ParseTxt(raw.answer);
+      auto parsed = parse(raw.answer);
       s = parsed.status;
       r.records = std::move(parsed.records);
     }
-    if (s != Status::kOk) r.outcome = Failure(s, n, RrType::kTxt, raw.detail);
+    if (s != Status::kOk) r.outcome = Failure(s, n, type, raw.detail);
     finish(std::move(r));
   });
   return Ticket(st);

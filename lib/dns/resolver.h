@@ -67,11 +67,14 @@ struct MxResult {
   std::vector<MxHost> hosts;  // RFC 5321 order: preference, ties shuffled
 };
 
-struct TxtResult {
+// TXT (one string per record, its strings joined) or NS (host names).
+struct RecordsResult {
   Outcome outcome;
-  std::vector<std::string> records;  // one per TXT record, strings joined
-  uint32_t ttl = 0;                  // seconds it may be cached (AnswerTtl)
+  std::vector<std::string> records;
+  uint32_t ttl = 0;  // seconds it may be cached (AnswerTtl)
 };
+using TxtResult = RecordsResult;
+using NsResult = RecordsResult;
 
 struct TlsaResult {
   Outcome outcome;
@@ -156,6 +159,7 @@ class Resolver {
   // MX, ordered, with every exchanger's addresses; implicit MX and null MX.
   Ticket LookupMx(std::string_view domain, std::function<void(MxResult)> done);
   Ticket LookupTxt(std::string_view name, std::function<void(TxtResult)> done);
+  Ticket LookupNs(std::string_view domain, std::function<void(NsResult)> done);
   // e.g. "_25._tcp.mx.example.org".
   Ticket LookupTlsa(std::string_view name, std::function<void(TlsaResult)> done);
   Ticket LookupPtr(const IpAddress& addr, std::function<void(PtrResult)> done);
@@ -206,6 +210,8 @@ class Resolver {
   void Deliver(const StatePtr& st, std::function<void()> call);
   void Drain();
 
+  Ticket LookupRecords(std::string_view name, RrType type, Parsed<std::string> (*parse)(std::span<const uint8_t>),
+                       std::function<void(RecordsResult)> done);
   void ResolveAddresses(const std::string& name, bool v4, bool v6, const StatePtr& st,
                         std::function<void(AddressResult)> done);
   void OnMxAnswer(const std::string& domain, const Raw& raw, const StatePtr& st,

@@ -27,7 +27,7 @@ def rcpt(s, addr, source="127.0.0.1"):
 
 def test_unsupported_restriction_answers_451_only_where_it_is_reached(instance):
     s = start_smtpd(instance, smtpd_recipient_restrictions=(
-        "check_recipient_access inline:{ alice@localhost=OK }, check_recipient_mx_access inline:{ x.test=OK }"))
+        "check_recipient_access inline:{ alice@localhost=OK }, check_ccert_access inline:{ x.test=OK }"))
     c, reply = rcpt(s, "alice@localhost")
     assert reply == (250, "2.1.5 Ok")
     assert c.cmd("RCPT TO:<bob@localhost>") == (451, "4.3.5 Server configuration error")
@@ -36,7 +36,7 @@ def test_unsupported_restriction_answers_451_only_where_it_is_reached(instance):
     assert c.reply()[0] == 250
     [m] = s.queue()
     assert m["rcpts"] == ["alice@localhost"]
-    instance.wait_log(r"warning: smtpd_recipient_restrictions: restriction \"check_recipient_mx_access\" is not "
+    instance.wait_log(r"warning: smtpd_recipient_restrictions: restriction \"check_ccert_access\" is not "
                       r"supported by postern; answering 451 4\.3\.5 where it applies")
     instance.wait_log(r"NOQUEUE: reject: RCPT from \S+: 451 4\.3\.5 Server configuration error; "
                       r"from=<a@example\.org> to=<bob@localhost>")
@@ -46,7 +46,7 @@ def test_unsupported_step_in_one_list_leaves_the_other_path_flowing(instance):
     # Outside mynetworks: relay control permits only local recipients; the
     # recipient list with an unsupported step is reached by those alone.
     s = start_smtpd(instance, smtpd_relay_restrictions="permit_mynetworks, reject_unauth_destination",
-                    smtpd_recipient_restrictions="permit_mynetworks, reject_unknown_forward_client_hostname")
+                    smtpd_recipient_restrictions="permit_mynetworks, permit_mx_backup")
     _, reply = rcpt(s, "alice@localhost", source="127.0.0.1")
     assert reply == (250, "2.1.5 Ok")
     _, reply = rcpt(s, "alice@localhost", source="127.0.0.2")
@@ -97,15 +97,32 @@ def test_check_is_quiet_about_ignored_postfix_parameters(instance):
     assert (rc, lines) == (0, [])
 
 
+def test_check_warns_when_reject_unverified_has_no_verify_service(instance):
+    instance.add_testd()
+    port = free_port()
+    instance.add_service(f"127.0.0.1:{port} inet n - n - - smtpd -o smtpd_sender_restrictions=reject_unverified_sender")
+    instance.set(alias_maps="", smtpd_recipient_restrictions="permit_mynetworks, reject_unverified_recipient")
+    rc, lines = check(instance)
+    assert rc == 0, lines
+    missing = r"asks the address verification service, but master\.cf has no \"verify unix \.\.\. verify\" service"
+    assert any(re.search(r"warning: smtpd_recipient_restrictions: reject_unverified_recipient " + missing, l)
+               for l in lines), lines
+    assert any(re.search(rf"warning: .*master\.cf, line 3: service 127\.0\.0\.1:{port}/inet: -o "
+                         r"smtpd_sender_restrictions: reject_unverified_sender " + missing, l) for l in lines), lines
+    instance.add_service("verify unix - - n - 1 verify")
+    rc, lines = check(instance)
+    assert (rc, lines) == (0, [])
+
+
 def test_check_warns_about_unsupported_features_and_exits_0(instance):
     instance.add_testd()
     instance.set(relocated_maps="hash:/etc/postfix/relocated",
-                 smtpd_recipient_restrictions="permit_mynetworks, reject_unknown_forward_client_hostname")
+                 smtpd_recipient_restrictions="permit_mynetworks, permit_mx_backup")
     rc, lines = check(instance)
     assert rc == 0, lines
     assert any(re.search(r"warning: .*relocated_maps: relocated\(5\) tables is not supported by postern yet", l)
                for l in lines), lines
-    assert any(re.search(r"warning: smtpd_recipient_restrictions: restriction reject_unknown_forward_client_hostname is not "
+    assert any(re.search(r"warning: smtpd_recipient_restrictions: restriction permit_mx_backup is not "
                          r"supported by postern yet; smtpd answers 451 4\.3\.5", l) for l in lines), lines
     assert not any("error:" in l for l in lines), lines
 
