@@ -1,5 +1,6 @@
 // ctl/quarantine.cc — the quarantine area seen by people: list it (smtpctl-style
-// fields or JSON), release an entry into the queue (then qmgr delivers it), remove one.
+// fields or JSON), release an entry into the queue through cleanup (qmgr then
+// delivers it), remove one.
 #include "ctl/quarantine.h"
 
 #include <cstdio>
@@ -8,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "postern/ipc/trigger.h"
+#include "postern/cleanup/cleanup.h"
 #include "postern/log/log.h"
 #include "postern/queue/quarantine.h"
 #include "postern/queue/queue.h"
@@ -54,23 +55,28 @@ void SplitClient(std::string_view client, queue::MessageRecord* rec) {
   rec->client_addr = client.substr(open + 1, client.size() - open - 2);
 }
 
+// Through cleanup, the one way in: rewriting as for any new message, without
+// the header/body checks that refused it.
 Result<queue::MsgId> Enqueue(const Context& ctx, const queue::QuarantineEntry& e, const std::string& content) {
   auto opts = queue::OptionsFromConfig(ctx.cfg);
   if (!opts.ok()) return Err(opts.status().message);
   auto q = queue::Queue::Open(ctx.cfg.Str("queue_directory"), *opts);
   if (!q.ok()) return Err(q.status().message);
-  queue::MessageRecord rec;
-  rec.sender = e.sender;
-  rec.arrival = std::time(nullptr);
-  rec.helo = e.helo;
-  rec.protocol = "ESMTP";
-  SplitClient(e.client, &rec);
-  auto w = (*q)->Begin(std::move(rec));
-  if (!w.ok()) return Err(w.status().message);
-  if (auto s = (*w)->Append(content); !s.ok()) return Err(s.message);
+  auto cl = cleanup::Cleanup::FromConfig(ctx.cfg, q->get());
+  if (!cl) return Err(cl.error());
+  cleanup::Submission sub;
+  sub.record.sender = e.sender;
+  sub.record.arrival = std::time(nullptr);
+  sub.record.helo = e.helo;
+  sub.record.protocol = "ESMTP";
+  SplitClient(e.client, &sub.record);
+  auto m = (*cl)->Begin(std::move(sub));
+  if (!m.ok()) return Err(m.status().message);
   for (const std::string& r : e.recipients)
-    if (auto s = (*w)->AddRecipient({r, "", 0}); !s.ok()) return Err(s.message);
-  auto id = (*q)->Commit(std::move(*w));
+    if (auto s = (*m)->AddRecipient({r, "", 0}); !s.ok()) return Err(s.message);
+  if (auto s = (*m)->Append(content); !s.ok()) return Err(s.message);
+  if (auto s = (*m)->Finish(); !s.ok()) return Err(s.message);
+  auto id = (*cl)->Commit(std::move(*m));  // wakes qmgr
   if (!id.ok()) return Err(id.status().message);
   return *id;
 }
@@ -86,7 +92,6 @@ int Release(Context& ctx) {
   if (!id) return log::Error("release {}: queue: {}", ctx.args[0], id.error()), 1;
   // Queued first, removed after: a failure here leaves a copy, never nothing.
   if (auto r = q->Remove(ctx.args[0]); !r) log::Warning("release {}: {}", ctx.args[0], r.error());
-  ipc::TriggerQmgr(ctx.cfg.Str("queue_directory"));
   std::printf("%s: released as %s\n", ctx.args[0].c_str(), queue::FormatMsgId(*id).c_str());
   return 0;
 }

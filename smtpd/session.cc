@@ -72,6 +72,8 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
   hold_ = ctx.hold;
   cleanup_->content_options() = settings_.cleanup;
   cleanup_->UseGroupCommit(ctx.loop);  // one qmgr wake-up per group commit
+  if (settings_.save_rejected)
+    quarantine_ = std::make_unique<queue::Quarantine>(settings_.queue_directory, *settings_.save_rejected);
 }
 
 void Service::Accept(server::Client c) {

@@ -62,6 +62,8 @@ class Service {
   Authenticator& auth() { return *auth_; }
   void SetAuth(std::unique_ptr<Authenticator> a) { auth_ = std::move(a); }
   cleanup::Cleanup& cleanup() { return *cleanup_; }
+  // smtpd_save_rejected's area; null when the mail is not kept.
+  queue::Quarantine* quarantine() { return quarantine_.get(); }
   policy::Clients& policy_clients() { return policy_clients_; }
   // The process's resolver (client names, DNS restrictions); null when none could be made.
   dns::Resolver* resolver() const { return resolver_; }
@@ -97,6 +99,7 @@ class Service {
   dns::Resolver* resolver_ = nullptr;
   std::unique_ptr<cache::Cache> cache_;
   std::unique_ptr<cleanup::Cleanup> cleanup_;  // with the group committer
+  std::unique_ptr<queue::Quarantine> quarantine_;
   policy::Clients policy_clients_;
   std::string compatibility_level_, mail_version_;
   queue::ReaderCheckTimer reader_check_;
@@ -135,6 +138,9 @@ class Session : public std::enable_shared_from_this<Session> {
     bool bdat_prev_cr = false;
     bool bdat_bare_lf = false;
     bool bdat_over_size = false;
+    // smtpd_save_rejected: what went to cleanup, while it fits the quarantine.
+    std::string saved;
+    bool saving = false;
   };
   // One MAIL transaction.
   struct Txn {
@@ -290,6 +296,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void AppendBdat(std::string_view chunk);
   void EndBdatChunk();
   void PassContent();
+  void AppendContent(std::string_view data);
+  void SaveRejected(const std::string& reply);
   bool HeaderRewriteClient() const;
   void EndOfContent();
   void BeginData();  // after DATA's milter event: 354

@@ -4,6 +4,8 @@
 // group commit; 250 only once the queue says durable.
 #include <ctime>
 
+#include <fmt/format.h>
+
 #include "postern/log/limited.h"
 #include "postern/log/log.h"
 #include "postern/smtp/received.h"
@@ -115,8 +117,9 @@ std::optional<Session::Answer> Session::BeginContent() {
   for (const std::string& h : txn_->prepend) head += h + "\r\n";
   head += ReceivedHeader(msg.id());
   if (milters_) msg.KeepContent();  // they see the whole message at its end
-  (void)msg.Append(head);  // our own Received: counts as a hop, as in Postfix
+  c->saving = svc_->quarantine() != nullptr;
   txn_->content = std::move(c);
+  AppendContent(head);  // our own Received: counts as a hop, as in Postfix
   return std::nullopt;
 }
 
@@ -173,8 +176,38 @@ void Session::FeedData() {
 // Decoded content goes on to cleanup; a failure sticks there until the end.
 void Session::PassContent() {
   Content& c = *txn_->content;
-  if (!c.buf.empty()) (void)c.message->Append(c.buf);
+  if (!c.buf.empty()) AppendContent(c.buf);
   c.buf.clear();
+}
+
+// To cleanup, and a copy for smtpd_save_rejected while it fits the quarantine.
+void Session::AppendContent(std::string_view data) {
+  Content& c = *txn_->content;
+  (void)c.message->Append(data);
+  if (!c.saving) return;
+  if (c.saved.size() + data.size() > svc_->settings().save_rejected->size_limit) {
+    c.saving = false;
+    std::string().swap(c.saved);
+    return;
+  }
+  c.saved.append(data);
+}
+
+// smtpd_save_rejected (Plan 9's smtpd -s): a message refused after its
+// content came is kept with the reply, the client and the envelope.
+void Session::SaveRejected(const std::string& reply) {
+  Content& c = *txn_->content;
+  if (!c.saving) return;
+  queue::QuarantineEntry e;
+  e.reason = reply;
+  e.client = Who();
+  e.helo = helo_;
+  e.sender = txn_->sender.Canonical();
+  for (const queue::Recipient& r : txn_->rcpts) e.recipients.push_back(r.address);
+  std::string id = queue::FormatMsgId(c.message->id());
+  auto saved = svc_->quarantine()->Save(std::move(e), c.saved);
+  if (saved) log::Info("{}: quarantine: saved as {} ({})", id, *saved, reply);
+  else log::Warning("{}: quarantine: not saved: {}", id, saved.error());
 }
 
 void Session::Bdat(std::string_view arg) {
@@ -289,6 +322,7 @@ void Session::EndOfContent() {
   }
   if (a.code) {
     if (!checked) LogReject("END-OF-MESSAGE", a.code, a.enhanced, a.text, "");
+    if (checked) SaveRejected(fmt::format("{} {} {}", a.code, a.enhanced, a.text));
     if (!written.ok())
       ReplyAs(QueueErrorClass(written.code), a.code, a.enhanced, a.text);
     else
@@ -301,6 +335,8 @@ void Session::EndOfContent() {
     std::string id = queue::FormatMsgId(c.message->id());
     if (txn_->discard)
       log::Info("{}: discard: END-OF-MESSAGE from {}: message discarded by an access action", id, Who());
+    const std::string& why = c.message->verdict().reason;
+    SaveRejected(txn_->discard ? "DISCARD (access action)" : why.empty() ? "DISCARD" : "DISCARD " + why);
     ResetTxn();
     ++ok_[size_t(last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData)];
     Reply(250, "2.0.0", "Ok: queued as " + id);

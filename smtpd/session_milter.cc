@@ -186,7 +186,10 @@ void Session::AfterMilterContent(milter::Outcome o, const milter::Message& m, co
   cleanup::Message& msg = *txn_->content->message;
   std::string id = queue::FormatMsgId(msg.id());
   std::optional<Answer> a = MilterAnswer("END-OF-MESSAGE", "", o);
+  // smtpd_save_rejected: a milter's permanent reject or discard, as the checks'.
+  if (a && a->code >= 500) SaveRejected(std::to_string(a->code) + " " + a->enhanced + " " + a->text);
   if (!a && txn_->discard) {
+    SaveRejected("DISCARD");
     ResetTxn();
     ++ok_[size_t(last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData)];
     a = Answer{250, "2.0.0", "Ok: queued as " + id};

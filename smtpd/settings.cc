@@ -69,6 +69,13 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   if (auto r = LoadNotify(cfg, &s); !r) return Err(r.error());
   if (auto r = Take(table::DebugPeers::FromConfig(cfg), &s.debug_peers); !r) return Err(r.error());
   if (auto r = Take(cfg.Get("smtpd_foreign_sender_header"), &s.foreign_sender_header); !r) return Err(r.error());
+  auto save = cfg.GetBool("smtpd_save_rejected");
+  if (!save) return Err(save.error());
+  if (*save) {
+    auto limits = queue::QuarantineLimits::FromConfig(cfg);
+    if (!limits) return Err(limits.error());
+    s.save_rejected = *limits;
+  }
   if (!s.foreign_sender_header.empty() && s.foreign_sender_header.find_first_of(": \t") != std::string::npos)
     return Err("smtpd_foreign_sender_header: \"" + s.foreign_sender_header + "\" is not a header name");
   auto rl = get_int("smtpd_recipient_limit", 0);

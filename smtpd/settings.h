@@ -12,6 +12,7 @@
 #include "postern/config/maincf.h"
 #include "postern/milter/spec.h"
 #include "postern/route/own_addr.h"
+#include "postern/queue/quarantine.h"
 #include "postern/smtp/data.h"
 #include "postern/table/peer_list.h"
 #include "postern/util/result.h"
@@ -52,6 +53,8 @@ struct Settings {
   size_t history_flush_threshold = 100;   // smtpd_history_flush_threshold
   bool peername_lookup = true;            // smtpd_peername_lookup
   std::string foreign_sender_header;      // smtpd_foreign_sender_header; empty: none
+  // smtpd_save_rejected: where and how much of the mail refused after DATA is kept.
+  std::optional<queue::QuarantineLimits> save_rejected;
   // debug_peer_list: host names (and their subdomains), addresses, networks
   // and tables; debug_peer_level for the clients it matches.
   table::DebugPeers debug_peers;

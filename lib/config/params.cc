@@ -371,6 +371,7 @@ constexpr ParamDef kParams[] = {
     {"smtpd_sasl_service", T::kString, "smtp", "service name that smtpd gives Dovecot's auth server (service=)"},
     {"smtpd_sasl_tls_security_options", T::kList, "$smtpd_sasl_security_options", "smtpd_sasl_security_options in force over a TLS connection"},
     {"smtpd_sasl_type", T::kString, "postern", "who checks AUTH passwords: postern (smtpd_sasl_password_maps) or dovecot (Dovecot's auth server at smtpd_sasl_path); Postfix's default, cyrus, is not supported"},
+    {"smtpd_save_rejected", T::kBool, "no", "keep a message that smtpd refuses after its content was received (header/body checks REJECT or DISCARD, an access DISCARD) in the quarantine ($queue_directory/quarantine; postern show quarantine, release, remove), as Plan 9's smtpd -s"},
     {"smtpd_sender_login_maps", T::kTables, "", "tables of sender address (or @domain) to the AUTH users that own it"},
     {"smtpd_sender_message_limit", T::kInt, "0", "check_message_limits: the most messages one sender address may send within smtpd_message_limit_window (0: no limit)"},
     {"smtpd_sender_message_limit_maps", T::kTables, "", "tables of sender address (or domain) to its own smtpd_sender_message_limit"},

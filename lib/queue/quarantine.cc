@@ -163,7 +163,10 @@ Result<std::vector<QuarantineEntry>> Quarantine::List(int64_t now) {
     auto e = ParseQuarantineHeader(head, &start);
     if (!e || e->id != de->d_name) continue;
     struct stat st;
-    if (::stat(Path(e->id).c_str(), &st) == 0) e->size = uint64_t(st.st_size) - start;
+    if (::stat(Path(e->id).c_str(), &st) == 0) {
+      e->size = uint64_t(st.st_size) - start;
+      e->stored_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
     if (limits_.expire > 0 && e->time + limits_.expire <= now) {
       ::unlink(Path(e->id).c_str());
       continue;
@@ -171,7 +174,10 @@ Result<std::vector<QuarantineEntry>> Quarantine::List(int64_t now) {
     out.push_back(std::move(*e));
   }
   ::closedir(d);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.time < b.time || (a.time == b.time && a.id < b.id); });
+  // Oldest first: by refusal time, then by when the file was written.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.time != b.time ? a.time < b.time : a.stored_ns < b.stored_ns;
+  });
   return out;
 }
 

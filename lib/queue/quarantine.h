@@ -26,6 +26,7 @@ struct QuarantineEntry {
   std::string sender;   // empty for <>
   std::vector<std::string> recipients;
   uint64_t size = 0;    // content bytes
+  int64_t stored_ns = 0;  // when the file was written (List's order; not stored)
 };
 
 struct QuarantineLimits {
