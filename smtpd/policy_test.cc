@@ -568,6 +568,40 @@ Verdict CheckWithDns(Policy& p, const Facts& f, const std::map<std::string, DnsF
   return v;
 }
 
+// One sender through the restrictions of maincf against a fake DNS zone: the
+// reply code (0: accepted), its text, and how many lookups were asked for.
+struct DnsCase {
+  const char* maincf;
+  const char* sender;
+  int code;
+  const char* text;
+  size_t lookups;
+};
+
+template <size_t N>
+void RunDnsCases(const std::map<std::string, DnsFact>& zone, const DnsCase (&cases)[N], const char* reverse_name) {
+  for (const DnsCase& c : cases) {
+    auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
+    ASSERT_TRUE(p) << c.maincf;
+    smtp::Address s = Addr(c.sender), r = Addr("<x@localhost>");
+    Facts f;
+    f.client_name = "unknown";
+    f.reverse_client_name = reverse_name;
+    f.client_name_status = NameStatus::kTempFail;
+    f.client_addr = "192.0.2.9";
+    f.helo = "nx.test";
+    f.sender = &s;
+    f.recipient = &r;
+    std::vector<std::string> asked;
+    Verdict v = CheckWithDns(*p, f, zone, &asked);
+    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.sender;
+    if (c.code) {
+      EXPECT_EQ(v.text, c.text) << c.maincf;
+    }
+    EXPECT_EQ(asked.size(), c.lookups) << c.maincf << " " << c.sender;
+  }
+}
+
 TEST(PolicyDns, RestrictionsWaitForTheirLookupsAndReplyAsPostfix) {
   using R = DnsFact::Result;
   const std::map<std::string, DnsFact> zone = {
@@ -577,13 +611,7 @@ TEST(PolicyDns, RestrictionsWaitForTheirLookupsAndReplyAsPostfix) {
       {DnsQuery{DnsQuery::Kind::kMailDomain, "null.test"}.Key(), {R::kNullMx, {}, ""}},
       {DnsQuery{DnsQuery::Kind::kMailDomain, "flaky.test"}.Key(), {R::kTempFail, {}, ""}},
   };
-  struct Case {
-    const char* maincf;
-    const char* sender;
-    int code;
-    const char* text;
-    size_t lookups;
-  } cases[] = {
+  const DnsCase cases[] = {
       {"smtpd_client_restrictions = reject_rbl_client bl.test", "<a@ok.test>", 554,
        "Service unavailable; Client host [192.0.2.9] blocked using bl.test; see? http://bl.test", 2},
       {"smtpd_client_restrictions = reject_rbl_client bl.test=127.0.0.[3..9]", "<a@ok.test>", 0, "", 1},
@@ -608,25 +636,7 @@ TEST(PolicyDns, RestrictionsWaitForTheirLookupsAndReplyAsPostfix) {
       {"smtpd_client_restrictions = reject_unknown_client_hostname", "<a@ok.test>", 450,
        "Client host rejected: cannot find your hostname, [192.0.2.9]", 0},
   };
-  for (const Case& c : cases) {
-    auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
-    ASSERT_TRUE(p) << c.maincf;
-    smtp::Address s = Addr(c.sender), r = Addr("<x@localhost>");
-    Facts f;
-    f.client_name = f.reverse_client_name = "unknown";
-    f.client_name_status = NameStatus::kTempFail;
-    f.client_addr = "192.0.2.9";
-    f.helo = "nx.test";
-    f.sender = &s;
-    f.recipient = &r;
-    std::vector<std::string> asked;
-    Verdict v = CheckWithDns(*p, f, zone, &asked);
-    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.sender;
-    if (c.code) {
-      EXPECT_EQ(v.text, c.text) << c.maincf;
-    }
-    EXPECT_EQ(asked.size(), c.lookups) << c.maincf << " " << c.sender;
-  }
+  RunDnsCases(zone, cases, "unknown");
 }
 
 // check_*_{mx,ns,a}_access: names first, then addresses; the domain itself
@@ -646,13 +656,7 @@ TEST(PolicyDns, ServerAccessLooksAtMxNsAndAddresses) {
       {key(K::kAddress, "ns1.dns.test"), {R::kFound, {"192.0.2.53"}, ""}},
       {key(K::kAddress, "9.2.0.192.bl.test"), {R::kFound, {"127.0.0.2"}, ""}},
   };
-  struct Case {
-    const char* maincf;
-    const char* sender;
-    int code;
-    const char* text;
-    size_t lookups;
-  } cases[] = {
+  const DnsCase cases[] = {
       {"smtpd_sender_restrictions = check_sender_mx_access inline:{ {bad.test=REJECT bad mx} }", "<a@mx.test>", 554,
        "<a@mx.test>: Sender address rejected: bad mx", 1},
       {"smtpd_sender_restrictions = check_sender_mx_access inline:{ 203.0.113.5=REJECT }", "<a@mx.test>", 554,
@@ -687,26 +691,7 @@ TEST(PolicyDns, ServerAccessLooksAtMxNsAndAddresses) {
       {"maps_rbl_domains = nothing.test, bl.test\nsmtpd_client_restrictions = reject_maps_rbl", "<a@mx.test>", 554,
        "Service unavailable; Client host [192.0.2.9] blocked using bl.test", 3},
   };
-  for (const Case& c : cases) {
-    auto p = Make(std::string("mydestination = localhost\n") + c.maincf + "\n");
-    ASSERT_TRUE(p) << c.maincf;
-    smtp::Address s = Addr(c.sender), r = Addr("<x@localhost>");
-    Facts f;
-    f.client_name = "unknown";
-    f.reverse_client_name = "ptr.test";
-    f.client_name_status = NameStatus::kTempFail;
-    f.client_addr = "192.0.2.9";
-    f.helo = "nx.test";
-    f.sender = &s;
-    f.recipient = &r;
-    std::vector<std::string> asked;
-    Verdict v = CheckWithDns(*p, f, zone, &asked);
-    EXPECT_EQ(v.rejected() ? v.code : 0, c.code) << c.maincf << " " << c.sender;
-    if (c.code) {
-      EXPECT_EQ(v.text, c.text) << c.maincf;
-    }
-    EXPECT_EQ(asked.size(), c.lookups) << c.maincf << " " << c.sender;
-  }
+  RunDnsCases(zone, cases, "ptr.test");
 }
 
 TEST(PolicyDns, CacheKeepsAnswersForTheirTtlOnly) {

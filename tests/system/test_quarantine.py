@@ -8,19 +8,12 @@ import pytest
 
 from conftest import QTOOL, wait_for
 from qmgr_helpers import FAST
-from test_smtp_client import Sink
+from test_access_actions import relay_sink as sink  # noqa: F401 (a fixture)
 from test_smtpd import start_smtpd
 
 pytestmark = pytest.mark.skipif(not QTOOL.exists(), reason="test helpers not built")
 
 SPAM = "Subject: buy now\r\nX-Spam: yes\r\n\r\ncheap pills\r\n"
-
-
-@pytest.fixture
-def sink():
-    s = Sink("127.0.0.3")
-    yield s
-    s.stop()
 
 
 def start(instance, sink, **params):
