@@ -132,6 +132,17 @@ def test_reject_at_end_of_message_keeps_nothing(instance, milters):
     assert s.queue() == []
 
 
+def test_reject_at_end_of_message_is_kept_with_smtpd_save_rejected(instance, milters):
+    m = milters({EOB: [REJECT]})
+    s = smtpd_with(instance, m, smtpd_save_rejected="yes")
+    assert send(s) == (550, "5.7.1 Command rejected")
+    instance.wait_log(r"[0-9a-f]{8}: quarantine: saved as Q[0-9a-f]{8} \(550 5\.7\.1 Command rejected\)")
+    r = instance.postern("show", "quarantine")
+    [line] = r.stdout.splitlines()
+    assert line.endswith("|a@example.org|alice@localhost|550 5.7.1 Command rejected"), line
+    assert s.queue() == []
+
+
 def test_tempfail_at_mail_and_a_reject_at_helo_for_the_whole_connection(instance, milters):
     m = milters({MAIL: lambda d: [TEMPFAIL] if b"later" in d else [CONTINUE],
                  HELO: lambda d: [replycode("554 5.7.1 Bad HELO")] if d.startswith(b"bad") else [CONTINUE]})
