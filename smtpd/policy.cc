@@ -142,7 +142,7 @@ Result<Policy::List> Policy::ParseList(const config::Config& cfg, std::string_vi
           log::Warning("support for restriction \"reject_maps_rbl\" will be removed from Postfix; "
                        "use \"reject_rbl_client domain-name\" instead");
         l.steps.push_back({name, nullptr, {}, nullptr, {}, nullptr});
-      uses_cache_ |= name == "check_greylist" || name == "check_message_limits";
+        uses_cache_ |= name == "check_greylist" || name == "check_message_limits";
       }
     } else if (name == "check_policy_service") {
       if (!has_arg) {
