@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "ctl/check_agents.h"
 #include "ctl/commands.h"
 #include "ctl/lifecycle.h"
 #include "postern/config/audit.h"
@@ -354,6 +355,7 @@ std::vector<Problem> CheckInstance(Context& ctx) {
     return out;
   }
   CheckVerifyService(ctx.cfg, *defs, "", {}, &out);
+  CheckDeliveryAgents(ctx.cfg, ctx.config_dir + "/master.cf", *defs, &out);
   for (const auto& written : *defs) {
     std::string where =
         ctx.config_dir + "/master.cf, line " + std::to_string(written.line) + ": service " + written.Key() + ": ";

@@ -1,6 +1,6 @@
 // local/deliver.cc — the recursion of one local delivery: loop checks,
 // aliases, .forward, :include:, and the choice of the final destination.
-// Mailbox writing is in mailbox.cc, commands in command.cc, re-submission
+// Mailbox writing is in lib/mda/mailbox.cc, commands in command.cc, re-submission
 // of forwarded mail in forward.cc.
 #include "local/deliver.h"
 
@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "local/mailbox.h"
 #include "postern/event/event.h"
 #include "postern/log/log.h"
 #include "postern/mda/command.h"
@@ -341,8 +340,11 @@ Verdict RecipientDelivery::Mailbox(Attr& a, const std::string& user) {
   o.from_line = o.quote_from = o.blank_line = true;
   std::optional<std::pair<uid_t, gid_t>> owner;
   if (Privileged() && rights) owner = std::pair{rights->uid, rights->gid};
-  Verdict v = AppendMbox(s_.mail_spool_directory + "/" + user, FormatCopy(o, msg_.lf),
-                         {s_.lock_fcntl, s_.lock_flock, s_.lock_dotlock}, s_.mailbox_size_limit, owner);
+  mda::MboxOptions mo;
+  mo.locks = {s_.lock_fcntl, s_.lock_flock, s_.lock_dotlock};
+  mo.size_limit = s_.mailbox_size_limit;
+  mo.owner = owner;
+  Verdict v = AppendMbox(s_.mail_spool_directory + "/" + user, FormatCopy(o, msg_.lf), mo);
   if (v.kind == Verdict::Kind::kSent) v.text = "delivered to mailbox";
   return Final(a, v);
 }
@@ -370,8 +372,10 @@ Verdict RecipientDelivery::ToPath(const std::string& path, const std::optional<C
     return v;
   }
   o.from_line = o.quote_from = o.blank_line = true;
-  Verdict v = AppendMbox(path, FormatCopy(o, msg_.lf), {s_.lock_fcntl, s_.lock_flock, dotlock}, s_.mailbox_size_limit,
-                         std::nullopt);
+  mda::MboxOptions mo;
+  mo.locks = {s_.lock_fcntl, s_.lock_flock, dotlock};
+  mo.size_limit = s_.mailbox_size_limit;
+  Verdict v = AppendMbox(path, FormatCopy(o, msg_.lf), mo);
   if (v.kind == Verdict::Kind::kSent) v.text = mbox_text;
   return v;
 }

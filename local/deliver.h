@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "local/expand.h"
-#include "local/mailbox.h"
 #include "local/settings.h"
 #include "postern/cleanup/cleanup.h"
 #include "postern/ipc/delivery.h"
+#include "postern/mda/mailbox.h"
 #include "postern/mda/message.h"
 #include "postern/mda/privs.h"
 #include "postern/mda/verdict.h"
@@ -27,15 +27,20 @@
 
 namespace postern::local {
 
-// Shared with pipe(8) (lib/mda).
+// Shared with pipe(8) and virtual(8) (lib/mda).
+using mda::AppendMbox;
+using mda::CopyOptions;
 using mda::Creds;
 using mda::EffectiveUser;
 using mda::LoadMessage;
+using mda::FormatCopy;
 using mda::Message;
+using mda::MboxLocks;
 using mda::Privileged;
 using mda::UserById;
 using mda::UserByName;
 using mda::Verdict;
+using mda::WriteMaildir;
 
 // What lives as long as the worker.
 struct Agent {

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "postern/config/compat.h"
 #include "postern/config/params.h"
+#include "postern/mda/mailbox.h"
 
 namespace postern::local {
 
@@ -101,14 +101,11 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
   s.propagate_include = Has(*prop, "include");
   auto locks = cfg.GetList("mailbox_delivery_lock");
   if (!locks) return Err("mailbox_delivery_lock: " + locks.error());
-  s.lock_fcntl = Has(*locks, "fcntl");
-  s.lock_flock = Has(*locks, "flock");
-  s.lock_dotlock = Has(*locks, "dotlock");
-  for (const std::string& l : *locks) {
-    auto known = config::MailboxLockTypes();
-    if (std::find(known.begin(), known.end(), l) == known.end())
-      return Err("mailbox_delivery_lock: unknown lock \"" + l + "\" (fcntl, flock or dotlock)");
-  }
+  auto parsed = mda::ParseMboxLocks(*locks, "mailbox_delivery_lock");
+  if (!parsed) return Err(parsed.error());
+  s.lock_fcntl = parsed->fcntl;
+  s.lock_flock = parsed->flock;
+  s.lock_dotlock = parsed->dotlock;
   for (auto [name, out] : {std::pair{"owner_request_special", &s.owner_request_special},
                            std::pair{"expand_owner_alias", &s.expand_owner_alias}}) {
     auto v = cfg.GetBool(name);

@@ -197,9 +197,6 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
   if (!slm) return Err(slm.error());
   p->sender_login_ = std::move(*slm);
 
-  // postern has no virtual(8) agent: with the default virtual_transport its
-  // domains are refused with 451 4.3.5, never taken and left to rot.
-  p->virtual_agent_missing_ = route::ParseSpec(cfg.Str("virtual_transport")).transport == "virtual";
   for (auto [param, maps] : {std::pair{"local_recipient_maps", &p->local_maps_},
                              std::pair{"relay_recipient_maps", &p->relay_maps_},
                              std::pair{"virtual_mailbox_maps", &p->virtual_mailbox_maps_}}) {
@@ -462,12 +459,6 @@ Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
   // resolve_numeric_domain makes it user@[192.0.2.1].
   if (!c.started && f.recipient && dest_.RefusedNumeric(f.recipient->domain))
     return Make(501, "5.1.3", "Bad recipient address syntax");
-  if (!c.started && f.recipient && virtual_agent_missing_ && VirtualMailboxDomain(f.recipient->domain)) {
-    log::Warning("virtual_mailbox_domains: {}: the virtual(8) delivery agent is not supported by postern yet; "
-                 "answering 451 4.3.5",
-                 f.recipient->domain);
-    return Make(451, "4.3.5", std::string(kConfigError), true);
-  }
   c.started = true;
   return RunSteps(c, f);
 }
@@ -614,12 +605,6 @@ Verdict Policy::Finalize(Check& c, Verdict v) const {
   if (v.kind == Verdict::Kind::kPermit && c.defer_if_permit) return *c.defer_if_permit;
   if (v.rejected() && v.code >= 500 && c.defer_if_reject) return *c.defer_if_reject;
   return v;
-}
-
-bool Policy::VirtualMailboxDomain(std::string_view domain) {
-  if (domain.empty()) return false;
-  auto d = dest_.Classify(domain);
-  return !d || *d == Destination::kVirtualMailbox;  // a table that fails refuses too (451)
 }
 
 // Postfix's smtpd_reject_unlisted_recipient (and _sender, for reject_unlisted_sender): an address in mydestination,

@@ -278,10 +278,6 @@ class Policy {
   rewrite::VirtualAliases virtual_;
   std::string virtual_error_;  // why virtual_alias_maps could not be opened
   RecipientMaps virtual_mailbox_maps_;  // virtual_mailbox_maps
-  // virtual_transport is Postfix's virtual(8), which postern lacks: mail for
-  // virtual_mailbox_domains is refused with 451 4.3.5, never taken.
-  bool virtual_agent_missing_ = false;
-  bool VirtualMailboxDomain(std::string_view domain);
   Result<bool> LookupRecipient(table::TableList& maps, const smtp::Address& rcpt, bool local);
 };
 

@@ -144,13 +144,6 @@ std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std
       out.push_back({true, "smtpd_sasl_type: " + t + " is not supported by postern yet (postern, dovecot); "
                            "with smtpd_sasl_auth_enable = yes, AUTH answers 454 4.7.0"});
   }
-  // postern has no virtual(8) agent: Postfix's default virtual_transport.
-  std::string vt(Trim(cfg.Str("virtual_transport")));
-  if (wanted("virtual_mailbox_domains") && !cfg.List("virtual_mailbox_domains").empty() &&
-      vt.substr(0, vt.find(':')) == "virtual")
-    out.push_back({true, "virtual_mailbox_domains: virtual_transport = virtual: the virtual(8) delivery agent is not "
-                         "supported by postern yet; smtpd answers 451 4.3.5 for these domains (deliver with "
-                         "virtual_transport = lmtp:unix:private/dovecot-lmtp or another transport)"});
   if (wanted("default_database_type")) {
     std::string t = cfg.Str("default_database_type");
     std::string_view c = CanonicalTableType(t);

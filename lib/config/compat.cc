@@ -145,21 +145,16 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"smtpd_tls_ask_ccert", "client certificates in smtpd"},
     {"smtpd_tls_req_ccert", "client certificates in smtpd"},
     {"smtpd_tls_session_cache_database", "a TLS session cache database (postern uses session tickets)"},
-    {"virtual_gid_maps", "the virtual(8) delivery agent"},
-    {"virtual_mailbox_base", "the virtual(8) delivery agent"},
-    {"virtual_minimum_uid", "the virtual(8) delivery agent"},
-    {"virtual_uid_maps", "the virtual(8) delivery agent"},
 };
 
 constexpr std::string_view kNoDaemon = "";
 
 // Postfix's stock master.cf commands. Those postern runs under the same name
-// (smtpd, smtp, lmtp, local, pipe, qmgr, pickup, bounce) are not listed.
+// (smtpd, smtp, lmtp, local, virtual, error, pipe, qmgr, pickup, bounce) are not listed.
 constexpr PostfixDaemon kDaemons[] = {
     {"anvil", kNoDaemon, "postern's smtpd counts connections itself (smtpd_client_connection_count_limit)"},
     {"cleanup", kNoDaemon, "cleanup runs inside smtpd and pickup"},
     {"discard", kNoDaemon, "the discard(8) transport is not supported yet"},
-    {"error", kNoDaemon, "the error(8) transport is not supported yet"},
     {"flush", kNoDaemon, "fast flush is not supported; postern flush schedules the whole queue"},
     {"oqmgr", "qmgr", ""},
     {"postlogd", kNoDaemon, "workers log themselves (maillog_file or syslog)"},
@@ -170,7 +165,6 @@ constexpr PostfixDaemon kDaemons[] = {
     {"tlsmgr", kNoDaemon, "TLS session tickets need no tlsmgr"},
     {"tlsproxy", kNoDaemon, "tlsproxy(8) is not supported yet"},
     {"trivial-rewrite", kNoDaemon, "address rewriting and routing run inside smtpd and qmgr"},
-    {"virtual", kNoDaemon, "the virtual(8) delivery agent is not supported yet"},
     {"postscreen", kNoDaemon, "postscreen(8) is not supported yet"},
     {"dnsblog", kNoDaemon, "postscreen(8) is not supported yet"},
 };

@@ -417,9 +417,15 @@ constexpr ParamDef kParams[] = {
     {"virtual_alias_expansion_limit", T::kInt, "1000", "most final recipients one virtual alias expansion may produce"},
     {"virtual_alias_maps", T::kTables, "", "tables that rewrite recipient addresses before delivery"},
     {"virtual_alias_recursion_limit", T::kInt, "1000", "deepest nesting of a virtual alias expansion"},
+    {"virtual_gid_maps", T::kTables, "", "tables of the group id (a number above 0) with which virtual(8) writes each recipient's mailbox, e.g. static:5000"},
+    {"virtual_mailbox_base", T::kString, "", "absolute directory that virtual(8) puts in front of every virtual_mailbox_maps result"},
     {"virtual_mailbox_domains", T::kList, "$virtual_mailbox_maps", "domains whose mail goes to virtual_transport (names or type:table)"},
-    {"virtual_mailbox_maps", T::kTables, "", "tables of the valid addresses (user@domain, @domain) of virtual_mailbox_domains; others are refused at RCPT (User unknown in virtual mailbox table)"},
-    {"virtual_transport", T::kString, "virtual", "transport[:nexthop] of mail for virtual_mailbox_domains, e.g. lmtp:unix:private/dovecot-lmtp (postern has no virtual(8) agent: the default is refused with 451 4.3.5)"},
+    {"virtual_mailbox_limit", T::kSize, "51200000", "largest mbox or Maildir file that virtual(8) writes (0: no limit); not below message_size_limit"},
+    {"virtual_mailbox_lock", T::kList, "fcntl, dotlock", "locks that virtual(8) takes on an mbox file: fcntl, flock, dotlock"},
+    {"virtual_mailbox_maps", T::kTables, "", "tables of the valid addresses (user@domain, @domain) of virtual_mailbox_domains and, for virtual(8), their mailbox under virtual_mailbox_base (a trailing / means Maildir); others are refused at RCPT (User unknown in virtual mailbox table)"},
+    {"virtual_minimum_uid", T::kInt, "100", "lowest user id that virtual(8) accepts from virtual_uid_maps"},
+    {"virtual_transport", T::kString, "virtual", "transport[:nexthop] of mail for virtual_mailbox_domains: virtual (the virtual(8) agent), or e.g. lmtp:unix:private/dovecot-lmtp"},
+    {"virtual_uid_maps", T::kTables, "", "tables of the user id (at least virtual_minimum_uid) with which virtual(8) writes each recipient's mailbox, e.g. static:5000"},
 };
 
 }  // namespace

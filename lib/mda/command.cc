@@ -58,19 +58,8 @@ std::string Clean(std::string_view out) {
 // "4.2.1 text" or "5.1.1 text" at the start of the output (Postfix's
 // dsn_valid): that status and the rest of the text decide.
 std::optional<Verdict> StatusFromOutput(const std::string& said) {
-  size_t i = 0;
-  if (said.size() < 5 || (said[0] != '4' && said[0] != '5') || said[1] != '.') return std::nullopt;
-  i = 2;
-  for (int part = 0; part < 2; ++part) {
-    size_t start = i;
-    while (i < said.size() && i - start < 4 && std::isdigit(static_cast<unsigned char>(said[i]))) ++i;
-    if (i == start || i - start > 3) return std::nullopt;
-    if (part == 0 && (i >= said.size() || said[i++] != '.')) return std::nullopt;
-  }
-  if (i < said.size() && said[i] != ' ') return std::nullopt;
-  std::string dsn = said.substr(0, i);
-  size_t text = said.find_first_not_of(' ', i);
-  std::string rest = text == std::string::npos ? "" : said.substr(text);
+  std::string dsn, rest;
+  if (said.empty() || (said[0] != '4' && said[0] != '5') || !SplitStatus(said, &dsn, &rest)) return std::nullopt;
   return said[0] == '4' ? Verdict::Defer(dsn, rest) : Verdict::Bounce(dsn, rest);
 }
 

@@ -201,7 +201,7 @@ Result<Route> Router::Resolve(std::string_view recipient) {
     if (r.nexthop.empty()) r.nexthop = s_.myhostname;
   } else if (*cls == Destination::kVirtualAlias) {
     // Not an alias (smtpd refuses these at RCPT): Postfix's error transport.
-    r = Route{"error", "User unknown in virtual alias table"};
+    r = Route{"error", "5.1.1 User unknown in virtual alias table"};
   } else if (*cls == Destination::kVirtualMailbox) {
     r = ParseSpec(s_.virtual_transport);
     if (r.nexthop.empty()) r.nexthop = domain;

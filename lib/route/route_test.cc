@@ -114,7 +114,7 @@ TEST(Router, VirtualDomainClasses) {
   EXPECT_EQ(r->Resolve("u@vbox.test").value(), (Route{"lmtp", "unix:private/dovecot-lmtp"}));
   EXPECT_EQ(r->Resolve("u@VTable.test").value(), (Route{"lmtp", "unix:private/dovecot-lmtp"}));
   EXPECT_EQ(r->Resolve("u@local.test").value(), (Route{"local", "mx.postern.test"}));  // mydestination first
-  EXPECT_EQ(r->Resolve("u@valias.test").value(), (Route{"error", "User unknown in virtual alias table"}));
+  EXPECT_EQ(r->Resolve("u@valias.test").value(), (Route{"error", "5.1.1 User unknown in virtual alias table"}));
   EXPECT_EQ(r->Resolve("u@sub.vbox.test").value(), (Route{"relay", "sub.vbox.test"}));  // no parent matching
   s.virtual_transport = "virtual";
   auto v = Router::Make(s, {});

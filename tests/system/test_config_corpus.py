@@ -179,8 +179,20 @@ def flow_null_client(c, smarthost):
 
 def flow_virtual_mailbox(c, smarthost):
     c.delivered_locally("postmaster@mx.hosting.example")
-    for rcpt in ("info@example.com", "postmaster@example.net"):  # virtual(8) domains: a temporary refusal
-        assert c.send(rcpt, source="127.0.0.5") == (451, "4.3.5 Server configuration error"), rcpt
+    # The hosted domains: virtual(8) writes under virtual_mailbox_base as
+    # virtual_uid_maps' uid 5000 (as root), a Maildir and an mbox.
+    vhosts = c.i.root / "mail" / "vhosts"
+    for rcpt, what in (("info@example.com", "maildir"), ("info@example.net", "mailbox")):
+        assert c.send(rcpt, source="127.0.0.5")[0] == 250, rcpt
+        c.i.wait_log(rf"/virtual\[\d+\]: \w+: to=<{rcpt}>, relay=virtual, .*status=sent \(delivered to {what}\)",
+                     timeout=30)
+    body = one_maildir_message(vhosts / "example.com" / "info")
+    assert b"from the virtual-mailbox corpus test" in body and b"Delivered-To: info@example.com" in body
+    assert b"from the virtual-mailbox corpus test" in (vhosts / "example.net" / "info").read_bytes()
+    if ROOT:
+        assert os.stat(vhosts / "example.net" / "info").st_uid == 5000
+    assert c.send("nobody@example.com", source="127.0.0.5") == (
+        550, "5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table")
 
 
 def flow_mailman(c, smarthost):
@@ -232,6 +244,14 @@ def lay_corpus(instance, name, smarthost_factory):
             replace.append(("user=list ", f"user={PRIVS} "))
     if name == "submission-relay":
         records = []
+    if name == "virtual-mailbox":
+        # The mailbox tree an administrator lays out for virtual(8): the base
+        # and each domain's directory, owned by virtual_uid_maps' 5000.
+        for d in ("", "example.com", "example.net"):
+            (instance.root / "mail" / "vhosts" / d).mkdir(parents=True, exist_ok=True)
+            if ROOT:
+                os.chown(instance.root / "mail" / "vhosts" / d, 5000, 5000)
+        (instance.root / "mail").chmod(0o755)
     return Corpus(instance, name, replace, extra, records), host
 
 

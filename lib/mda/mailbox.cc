@@ -1,6 +1,6 @@
-// local/mailbox.cc — mbox entries, Maildir files and locked appends; see
+// mda/mailbox.cc — mbox entries, Maildir files and locked appends; see
 // mailbox.h. Locks are retried for a few seconds, then the delivery defers.
-#include "local/mailbox.h"
+#include "postern/mda/mailbox.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,7 +15,7 @@
 
 #include "postern/event/event.h"
 
-namespace postern::local {
+namespace postern::mda {
 
 namespace {
 
@@ -25,16 +25,16 @@ constexpr time_t kStaleLock = 500;  // Postfix's stale_lock_time
 
 std::string Errno(int err) { return std::strerror(err); }
 
-Verdict WriteAll(int fd, std::string_view data) {
+Verdict WriteAll(int fd, std::string_view data, const char* fail_dsn) {
   while (!data.empty()) {
     ssize_t n = write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Verdict::FromErrno(errno, "write: " + Errno(errno));
+      return Verdict::FromErrno(errno, "write: " + Errno(errno), fail_dsn);
     }
     data.remove_prefix(size_t(n));
   }
-  if (fsync(fd) != 0 && errno != EINVAL) return Verdict::FromErrno(errno, "fsync: " + Errno(errno));
+  if (fsync(fd) != 0 && errno != EINVAL) return Verdict::FromErrno(errno, "fsync: " + Errno(errno), fail_dsn);
   return Verdict::Sent("");
 }
 
@@ -90,30 +90,41 @@ std::string KernelLock(int fd, const MboxLocks& l, const std::string& path) {
 
 }  // namespace
 
-Verdict AppendMbox(const std::string& path, std::string_view data, const MboxLocks& locks, uint64_t size_limit,
-                   std::optional<std::pair<uid_t, gid_t>> owner) {
+Result<MboxLocks> ParseMboxLocks(const std::vector<std::string>& names, std::string_view param) {
+  MboxLocks l{false, false, false};
+  for (const std::string& n : names) {
+    if (n == "fcntl") l.fcntl = true;
+    else if (n == "flock") l.flock = true;
+    else if (n == "dotlock") l.dotlock = true;
+    else return Err(std::string(param) + ": unknown lock \"" + n + "\" (fcntl, flock or dotlock)");
+  }
+  return l;
+}
+
+Verdict AppendMbox(const std::string& path, std::string_view data, const MboxOptions& o) {
+  const char* dsn = o.fail_dsn;
   DotLock dot;
-  if (locks.dotlock) {
+  if (o.locks.dotlock) {
     if (std::string why = dot.Take(path); !why.empty()) return Verdict::Defer("4.2.0", why);
   }
   Fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return Verdict::FromErrno(errno, "cannot open mailbox " + path + ": " + Errno(errno));
+  if (!fd.valid()) return Verdict::FromErrno(errno, "cannot open mailbox " + path + ": " + Errno(errno), dsn);
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno));
+  if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno), dsn);
   if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
     return Verdict::Bounce("5.2.0", "cannot deliver to " + path + ": not a regular file");
   if (S_ISREG(st.st_mode) && st.st_nlink > 1)
     return Verdict::Bounce("5.2.0", "cannot deliver to " + path + ": file has " + std::to_string(st.st_nlink) + " hard links");
-  if (owner && st.st_size == 0 && st.st_uid != owner->first) {
-    if (fchown(fd.get(), owner->first, owner->second) != 0)
-      return Verdict::FromErrno(errno, "cannot chown mailbox " + path + ": " + Errno(errno));
+  if (o.owner && st.st_size == 0 && st.st_uid != o.owner->first) {
+    if (fchown(fd.get(), o.owner->first, o.owner->second) != 0)
+      return Verdict::FromErrno(errno, "cannot chown mailbox " + path + ": " + Errno(errno), dsn);
   }
-  if (std::string why = KernelLock(fd.get(), locks, path); !why.empty()) return Verdict::Defer("4.2.0", why);
-  if (S_ISCHR(st.st_mode)) return WriteAll(fd.get(), data);
-  if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno));
-  if (size_limit && uint64_t(st.st_size) + data.size() > size_limit)
-    return Verdict::Bounce("5.2.2", "cannot update mailbox " + path + ": mailbox full (mailbox_size_limit)");
-  Verdict v = WriteAll(fd.get(), data);
+  if (std::string why = KernelLock(fd.get(), o.locks, path); !why.empty()) return Verdict::Defer("4.2.0", why);
+  if (S_ISCHR(st.st_mode)) return WriteAll(fd.get(), data, dsn);
+  if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno), dsn);
+  if (o.size_limit && uint64_t(st.st_size) + data.size() > o.size_limit)
+    return Verdict::Bounce("5.2.2", "cannot update mailbox " + path + ": mailbox full (" + std::string(o.limit_param) + ")");
+  Verdict v = WriteAll(fd.get(), data, dsn);
   if (v.kind != Verdict::Kind::kSent) {
     // Leave the mailbox as it was: a half-written entry would corrupt the next one.
     if (ftruncate(fd.get(), st.st_size) != 0) v.text += "; truncating it back failed: " + Errno(errno);
@@ -124,9 +135,9 @@ Verdict AppendMbox(const std::string& path, std::string_view data, const MboxLoc
 
 namespace {
 
-Verdict MakeDir(const std::string& dir) {
+Verdict MakeDir(const std::string& dir, const char* dsn) {
   if (mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Verdict::Sent("");
-  return Verdict::FromErrno(errno, "create maildir directory " + dir + ": " + Errno(errno));
+  return Verdict::FromErrno(errno, "create maildir directory " + dir + ": " + Errno(errno), dsn);
 }
 
 // Maildir names may not hold '/' or ':'.
@@ -142,16 +153,16 @@ std::string SafeHost(std::string_view host) {
 
 }  // namespace
 
-Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_view hostname) {
+Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_view hostname, const char* dsn) {
   std::string base = dir;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   // Parents first: a Maildir may be new, and so may its parent (a demo user's).
   for (size_t p = base.find('/', 1); p != std::string::npos; p = base.find('/', p + 1)) {
     if (mkdir(base.substr(0, p).c_str(), 0700) != 0 && errno != EEXIST && errno != EACCES)
-      return Verdict::FromErrno(errno, "create maildir directory " + base.substr(0, p) + ": " + Errno(errno));
+      return Verdict::FromErrno(errno, "create maildir directory " + base.substr(0, p) + ": " + Errno(errno), dsn);
   }
   for (const std::string& d : {base, base + "/tmp", base + "/new", base + "/cur"}) {
-    if (Verdict v = MakeDir(d); v.kind != Verdict::Kind::kSent) return v;
+    if (Verdict v = MakeDir(d, dsn); v.kind != Verdict::Kind::kSent) return v;
   }
   static std::atomic<unsigned long> counter{0};
   auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -161,8 +172,8 @@ Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_
                      std::to_string(usec) + "." + SafeHost(hostname);
   std::string tmp = base + "/tmp/" + name, fresh = base + "/new/" + name;
   Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return Verdict::FromErrno(errno, "create maildir file " + tmp + ": " + Errno(errno));
-  Verdict v = WriteAll(fd.get(), data);
+  if (!fd.valid()) return Verdict::FromErrno(errno, "create maildir file " + tmp + ": " + Errno(errno), dsn);
+  Verdict v = WriteAll(fd.get(), data, dsn);
   fd.Reset();
   if (v.kind != Verdict::Kind::kSent) {
     unlink(tmp.c_str());
@@ -172,7 +183,7 @@ Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_
   if (rename(tmp.c_str(), fresh.c_str()) != 0) {
     int err = errno;
     unlink(tmp.c_str());
-    return Verdict::FromErrno(err, "rename maildir file " + tmp + " to " + fresh + ": " + Errno(err));
+    return Verdict::FromErrno(err, "rename maildir file " + tmp + " to " + fresh + ": " + Errno(err), dsn);
   }
   // The new name must survive a crash too.
   Fd d(open((base + "/new").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -180,4 +191,4 @@ Verdict WriteMaildir(const std::string& dir, std::string_view data, std::string_
   return Verdict::Sent("");
 }
 
-}  // namespace postern::local
+}  // namespace postern::mda

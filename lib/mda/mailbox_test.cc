@@ -1,5 +1,5 @@
-// local/mailbox_test.cc — locked mbox appends and Maildir files.
-#include "local/mailbox.h"
+// mda/mailbox_test.cc — locked mbox appends and Maildir files.
+#include "postern/mda/mailbox.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -10,14 +10,17 @@
 #include <fstream>
 #include <sstream>
 
-#include "local/test_util.h"
-
-namespace postern::local {
+namespace postern::mda {
 namespace {
 
 namespace fs = std::filesystem;
 
-using testing::Slurp;
+std::string Slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
 
 class TempDir {
  public:
@@ -35,18 +38,38 @@ class TempDir {
 TEST(Mailbox, AppendMbox) {
   TempDir d;
   std::string path = d.path() + "/user";
-  MboxLocks locks;
-  EXPECT_EQ(AppendMbox(path, "one\n\n", locks, 0, std::nullopt).kind, Verdict::Kind::kSent);
-  EXPECT_EQ(AppendMbox(path, "two\n\n", locks, 0, std::nullopt).kind, Verdict::Kind::kSent);
+  MboxOptions o;
+  EXPECT_EQ(AppendMbox(path, "one\n\n", o).kind, Verdict::Kind::kSent);
+  EXPECT_EQ(AppendMbox(path, "two\n\n", o).kind, Verdict::Kind::kSent);
   EXPECT_EQ(Slurp(path), "one\n\ntwo\n\n");
   EXPECT_FALSE(fs::exists(path + ".lock"));
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  Verdict full = AppendMbox(path, "three\n\n", locks, 12, std::nullopt);
+  o.size_limit = 12;
+  o.limit_param = "virtual_mailbox_limit";
+  Verdict full = AppendMbox(path, "three\n\n", o);
   EXPECT_EQ(full.kind, Verdict::Kind::kBounce);
   EXPECT_EQ(full.dsn, "5.2.2");
+  EXPECT_EQ(full.text, "cannot update mailbox " + path + ": mailbox full (virtual_mailbox_limit)");
   EXPECT_EQ(Slurp(path), "one\n\ntwo\n\n");
+}
+
+// Local bounces what it cannot open (5.2.0); virtual, whose mailboxes the
+// administrator lays out, defers (4.2.0).
+TEST(Mailbox, FailureStatusIsTheCallersDefault) {
+  TempDir d;
+  std::string path = d.path() + "/missing/user";
+  MboxOptions o;
+  o.locks = {true, false, false};  // a dot lock there would fail first (4.2.0)
+  EXPECT_EQ(AppendMbox(path, "x\n", o).dsn, "5.2.0");
+  o.fail_dsn = "4.2.0";
+  Verdict v = AppendMbox(path, "x\n", o);
+  EXPECT_EQ(v.kind, Verdict::Kind::kDefer);
+  EXPECT_EQ(v.dsn, "4.2.0");
+  std::ofstream(d.path() + "/file") << "";
+  EXPECT_EQ(WriteMaildir(d.path() + "/file/Maildir/", "x\n", "h", "4.2.0").kind, Verdict::Kind::kDefer);
+  EXPECT_EQ(WriteMaildir(d.path() + "/file/Maildir/", "x\n", "h").kind, Verdict::Kind::kBounce);
 }
 
 TEST(Mailbox, AppendRefusesSymlinkAndWaitsForLock) {
@@ -54,12 +77,13 @@ TEST(Mailbox, AppendRefusesSymlinkAndWaitsForLock) {
   std::string target = d.path() + "/target", link = d.path() + "/link";
   std::ofstream(target) << "";
   ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
-  EXPECT_EQ(AppendMbox(link, "x\n", {}, 0, std::nullopt).kind, Verdict::Kind::kBounce);
+  EXPECT_EQ(AppendMbox(link, "x\n", {}).kind, Verdict::Kind::kBounce);
   // A fresh dot lock held by someone else makes the delivery wait, then defer.
   std::string box = d.path() + "/locked";
   std::ofstream(box + ".lock") << "";
-  MboxLocks only_dot{false, false, true};
-  Verdict v = AppendMbox(box, "x\n", only_dot, 0, std::nullopt);
+  MboxOptions only_dot;
+  only_dot.locks = {false, false, true};
+  Verdict v = AppendMbox(box, "x\n", only_dot);
   EXPECT_EQ(v.kind, Verdict::Kind::kDefer);
   EXPECT_EQ(v.dsn, "4.2.0");
   EXPECT_FALSE(fs::exists(box));
@@ -79,4 +103,4 @@ TEST(Mailbox, Maildir) {
 }
 
 }  // namespace
-}  // namespace postern::local
+}  // namespace postern::mda

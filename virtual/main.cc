@@ -1,0 +1,65 @@
+// virtual/main.cc — the virtual(8) delivery agent: started by master for
+// master.cf's `virtual unix - n n - - virtual` (root: it writes each mailbox
+// as its owner), it serves one qmgr delivery request per client. See virtual(8).
+#include <unistd.h>
+
+#include "postern/log/log.h"
+#include "postern/mda/privs.h"
+#include "postern/server/delivery_agent.h"
+#include "virtual/deliver.h"
+
+using namespace postern;
+
+namespace {
+
+// Dropped to mail_owner (unpriv column not n), mailboxes would be written
+// with the queue owner's ids instead of virtual_uid_maps': refuse.
+Result<void> CheckPrivileges(const config::Config& cfg) {
+  if (mda::Privileged()) return {};
+  std::string owner = cfg.Str("mail_owner");
+  auto pw = mda::UserByName(owner);
+  if (pw && pw->uid == geteuid())
+    return Err("running as mail_owner " + owner + ", mailboxes cannot be written as virtual_uid_maps' users: "
+               "set the unpriv column to n");
+  return {};
+}
+
+Result<void> Init(server::Context& ctx, virt::Agent* agent) {
+  if (!ctx.args.empty()) return Err("unexpected command-line argument: " + ctx.args[0]);
+  if (auto r = CheckPrivileges(ctx.config); !r) return r;
+  auto s = virt::Settings::Load(ctx.config, ctx.service);
+  if (!s) return Err(s.error());
+  agent->settings = std::move(*s);
+  virt::OpenTables(agent);
+  auto opts = queue::OptionsFromConfig(ctx.config);
+  if (!opts.ok()) return Err(opts.status().message);
+  auto q = queue::Queue::Open(agent->settings.queue_directory, *opts);
+  if (!q.ok()) return Err("queue " + agent->settings.queue_directory + ": " + q.status().message);
+  agent->queue = std::move(*q);
+  return {};
+}
+
+// `set option`: settings that work replace the old ones, tables reopened.
+void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, virt::Agent* agent) {
+  if (ctx.runtime.options == old.options) return;
+  auto s = virt::Settings::Load(ctx.config, ctx.service);
+  if (!s) return log::Warning("set option: {}; keeping the previous settings", s.error());
+  agent->settings = std::move(*s);
+  virt::OpenTables(agent);
+  server::LogOptionsAdopted(ctx, old);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Lives until the process exits, so no callback still queued on the loop outlives it.
+  auto* agent = new virt::Agent;
+  server::Service svc;
+  svc.kind = server::Kind::kSingle;
+  svc.init = [agent](server::Context& ctx) { return Init(ctx, agent); };
+  svc.on_client = [agent](server::Context&, server::Client c) {
+    server::ServeDeliveryRequest(std::move(c), [agent](ipc::DeliveryRequest r) { return virt::Deliver(*agent, r); });
+  };
+  svc.on_runtime = [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); };
+  return server::Run("virtual", argc, argv, std::move(svc));
+}
