@@ -9,19 +9,13 @@ using namespace postern;
 int main(int argc, char** argv) {
   // Lives until the process exits, so no callback still queued on the loop outlives it.
   auto* service_default = new mda::Verdict;
-  server::Service svc;
-  svc.kind = server::Kind::kSingle;
-  svc.init = [service_default](server::Context& ctx) -> Result<void> {
+  auto init = [service_default](server::Context& ctx) -> Result<void> {
     if (!ctx.args.empty()) return Err("unexpected command-line argument: " + ctx.args[0]);
     auto v = error_agent::ServiceDefault(ctx.service);
     if (!v) return Err(v.error());
     *service_default = *v;
     return {};
   };
-  svc.on_client = [service_default](server::Context&, server::Client c) {
-    server::ServeDeliveryRequest(std::move(c), [service_default](ipc::DeliveryRequest r) {
-      return error_agent::Deliver(*service_default, r);
-    });
-  };
-  return server::Run("error", argc, argv, std::move(svc));
+  auto deliver = [service_default](ipc::DeliveryRequest r) { return error_agent::Deliver(*service_default, r); };
+  return server::RunDeliveryAgent("error", argc, argv, {init, deliver, nullptr});
 }

@@ -108,12 +108,9 @@ std::vector<ipc::DeliveryResult> Deliver(local::Agent& agent, ipc::DeliveryReque
 int main(int argc, char** argv) {
   // Lives until the process exits, so no callback still queued on the loop outlives it.
   auto* agent = new local::Agent;
-  server::Service svc;
-  svc.kind = server::Kind::kSingle;
-  svc.init = [agent](server::Context& ctx) { return Init(ctx, agent); };
-  svc.on_client = [agent](server::Context&, server::Client c) {
-    server::ServeDeliveryRequest(std::move(c), [agent](ipc::DeliveryRequest r) { return Deliver(*agent, std::move(r)); });
-  };
-  svc.on_runtime = [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); };
-  return server::Run("local", argc, argv, std::move(svc));
+  return server::RunDeliveryAgent(
+      "local", argc, argv,
+      {[agent](server::Context& ctx) { return Init(ctx, agent); },
+       [agent](ipc::DeliveryRequest r) { return Deliver(*agent, std::move(r)); },
+       [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); }});
 }

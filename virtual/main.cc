@@ -54,12 +54,9 @@ void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, virt::Ag
 int main(int argc, char** argv) {
   // Lives until the process exits, so no callback still queued on the loop outlives it.
   auto* agent = new virt::Agent;
-  server::Service svc;
-  svc.kind = server::Kind::kSingle;
-  svc.init = [agent](server::Context& ctx) { return Init(ctx, agent); };
-  svc.on_client = [agent](server::Context&, server::Client c) {
-    server::ServeDeliveryRequest(std::move(c), [agent](ipc::DeliveryRequest r) { return virt::Deliver(*agent, r); });
-  };
-  svc.on_runtime = [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); };
-  return server::Run("virtual", argc, argv, std::move(svc));
+  return server::RunDeliveryAgent(
+      "virtual", argc, argv,
+      {[agent](server::Context& ctx) { return Init(ctx, agent); },
+       [agent](ipc::DeliveryRequest r) { return virt::Deliver(*agent, r); },
+       [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); }});
 }

@@ -60,4 +60,13 @@ void ServeDeliveryRequest(Client client, DeliveryHandler handler) {
   std::make_shared<Session>(std::move(client), std::move(handler))->Start();
 }
 
+int RunDeliveryAgent(std::string_view program, int argc, char** argv, DeliveryAgent agent) {
+  Service svc;
+  svc.kind = Kind::kSingle;
+  svc.init = std::move(agent.init);
+  svc.on_client = [deliver = std::move(agent.deliver)](Context&, Client c) { ServeDeliveryRequest(std::move(c), deliver); };
+  svc.on_runtime = std::move(agent.on_runtime);
+  return Run(program, argc, argv, std::move(svc));
+}
+
 }  // namespace postern::server

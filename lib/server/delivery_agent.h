@@ -1,5 +1,6 @@
 // server/delivery_agent.h — the agent side of qmgr's delivery protocol for
-// agents that deliver synchronously, one request per client (local, pipe):
+// agents that deliver synchronously, one request per client (local, pipe,
+// virtual, error):
 // read the one request frame, let the handler deliver, answer one result per
 // recipient and the end frame, then release the client's lease.
 #pragma once
@@ -18,5 +19,15 @@ using DeliveryHandler = std::function<std::vector<ipc::DeliveryResult>(ipc::Deli
 // Serves one qmgr connection; a malformed request is logged and dropped
 // (qmgr then defers its recipients).
 void ServeDeliveryRequest(Client client, DeliveryHandler handler);
+
+// The main() of such an agent (local, pipe, virtual, error): a kSingle
+// service whose every client is one ServeDeliveryRequest. `on_runtime` is
+// optional (`postern set option`).
+struct DeliveryAgent {
+  std::function<Result<void>(Context&)> init;
+  DeliveryHandler deliver;
+  std::function<void(Context&, const ipc::control::RuntimeState& old)> on_runtime;
+};
+int RunDeliveryAgent(std::string_view program, int argc, char** argv, DeliveryAgent agent);
 
 }  // namespace postern::server
