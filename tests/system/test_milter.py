@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import wait_for
+from dkim_helpers import OpenDkim, signing_key, wait_port
 from qmgr_helpers import envelopes
 from milter_peer import (ACCEPT, BODY, CONNECT, CONTINUE, DATA, DISCARD, EOB, EOH, HEADER, HELO, MAIL, RCPT,
                          REJECT, TEMPFAIL, UNKNOWN, Milter, add_header, add_rcpt, chg_from, chg_header, del_rcpt,
@@ -356,49 +357,12 @@ def test_sendmail_submissions_go_to_non_smtpd_milters(instance, milters):
 
 # --- OpenDKIM -------------------------------------------------------------------
 
-def wait_port(port, proc, what, timeout=60):
-    import socket
-
-    def up():
-        assert proc.poll() is None, f"{what} exited: {proc.stdout.read() if proc.stdout else ''}"
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-    wait_for(up, timeout=timeout, what=what)
-
-
-class OpenDkim:
-    """A private opendkim (Debian's) on a loopback port, from a config the test writes."""
-
-    def __init__(self, root, name, **settings):
-        import subprocess
-        from conftest import free_port
-        self.port = free_port()
-        self.name = f"inet:127.0.0.1:{self.port}"
-        conf = root / f"{name}.conf"
-        lines = {"Socket": f"inet:{self.port}@127.0.0.1", "PidFile": str(root / f"{name}.pid"),
-                 "Syslog": "no", "RequireSafeKeys": "false", "UMask": "007", **settings}
-        conf.write_text("".join(f"{k} {v}\n" for k, v in lines.items()))
-        self.proc = subprocess.Popen(["/usr/sbin/opendkim", "-f", "-x", str(conf)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        wait_port(self.port, self.proc, f"opendkim {name}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 @pytest.fixture
 def dkim(instance):
-    import subprocess
     d = instance.root / "dkim"
-    d.mkdir()
-    subprocess.run(["/usr/sbin/opendkim-genkey", "-D", str(d), "-d", "example.org", "-s", "sel"], check=True)
-    # The public key as DNS would give it: the TXT record's strings, joined.
-    txt = (d / "sel.txt").read_text()
-    record = "".join(part for i, part in enumerate(txt.split('"')) if i % 2 == 1)
-    (d / "keys").write_text(f"sel._domainkey.example.org {record}\n")
-    signer = OpenDkim(d, "signer", Mode="s", Domain="example.org", Selector="sel", KeyFile=str(d / "sel.private"))
-    verifier = OpenDkim(d, "verifier", Mode="v", TestPublicKeys=str(d / "keys"), AuthservID="verifier.test")
+    key, keys = signing_key(d, ["example.org"])
+    signer = OpenDkim(d, "signer", Mode="s", Domain="example.org", Selector="sel", KeyFile=str(key))
+    verifier = OpenDkim(d, "verifier", Mode="v", TestPublicKeys=str(keys), AuthservID="verifier.test")
     yield signer, verifier
     signer.stop()
     verifier.stop()
