@@ -19,8 +19,8 @@ from dkim_helpers import OpenDkim, signing_key
 from dovecot_helpers import Dovecot
 from test_dovecot import stopped_after
 from test_auth import make_certificate
+from test_access_actions import relay_sink  # noqa: F401 (a fixture: aiosmtpd on 127.0.0.3)
 from test_policy_service import postgrey  # noqa: F401 (a fixture)
-from test_smtp_client import Sink
 from test_smtpd import _greets
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -38,14 +38,6 @@ def opendkim(instance):
                  AuthservID="mail.example.org")
     yield o
     o.stop()
-
-
-@pytest.fixture
-def outside():
-    """The Internet's next hop for remote.test, on 127.0.0.3."""
-    s = Sink("127.0.0.3")
-    yield s
-    s.stop()
 
 
 def lay_out(instance, postgrey_port, opendkim_port, relay_port):
@@ -83,8 +75,8 @@ def lay_out(instance, postgrey_port, opendkim_port, relay_port):
     return ports
 
 
-def test_debian_dovecot_configuration_checks_clean_and_mail_flows(instance, postgrey, opendkim, outside):
-    ports = lay_out(instance, postgrey, opendkim.port, outside.port)
+def test_debian_dovecot_configuration_checks_clean_and_mail_flows(instance, postgrey, opendkim, relay_sink):
+    ports = lay_out(instance, postgrey, opendkim.port, relay_sink.port)
     r = instance.postern("check")
     assert r.returncode == 0, r.stderr
     for line in filter(str.strip, r.stderr.splitlines()):
@@ -100,7 +92,7 @@ def test_debian_dovecot_configuration_checks_clean_and_mail_flows(instance, post
                                          b"Subject: through postgrey\r\n\r\nfrom the Internet\r\n")
         assert b"from the Internet" in body and b"X-Greylist: delayed " in body, body[:400]
         assert b"DKIM-Signature:" not in body  # not ours to sign
-        signed = submitted_signed_and_relayed(instance, ports["submission"], dovecot, outside)
+        signed = submitted_signed_and_relayed(instance, ports["submission"], dovecot, relay_sink)
         verified_when_it_comes_back(instance, ports["smtp"], dovecot, signed)
 
 
