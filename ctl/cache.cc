@@ -1,5 +1,5 @@
 // ctl/cache.cc — `postern cache get|put|delete|list|sweep` on the policy
-// cache ($policy_cache_database: LMDB or Redis, through lib/cache): what the
+// cache ($policy_cache_database: LMDB or Redis, through lib/stats/policy_cache.h): what the
 // anti-abuse checks read, inspected and edited by hand; --json for scripts.
 #include <uv.h>
 

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,9 @@ constexpr const char* kAlways[] = {
     "scheduler.envelope.expired",  "scheduler.envelope.removed",
     "smtp.message",             "smtp.recipient",
     "smtp.session",             "smtp.session.closed",
+    "smtp.session.dropped",     "smtp.check.limit.reject",
+    "smtp.check.pregreet.accept", "smtp.check.pregreet.reject",
+    "smtp.check.relay.reject",  "smtp.check.dnsbl.reject",
 };
 
 struct Snapshot {
@@ -94,6 +98,40 @@ std::string HourText(uint32_t hour) {
   return buf;
 }
 
+// --routes --inbound: smtpf's accept:reject:volume per route and day (UTC),
+// from smtpd's inbound.* route counters; "day|route|accept|reject|kib" lines
+// or, with --json, one array of objects.
+int ShowInbound(const config::Config& cfg, bool json) {
+  auto store = OpenStore(cfg);
+  if (!store) return log::Error("statistics database: {}", store.error()), 1;
+  uint32_t since = stats::Store::HourOf(std::time(nullptr)) - stats::Store::kRetentionHours;
+  auto rows = (*store)->Routes(since);
+  if (!rows) return log::Error("statistics database: {}", rows.error()), 1;
+  struct Triple {
+    uint64_t accept = 0, reject = 0, bytes = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Triple> days;  // (day, route)
+  for (const auto& r : *rows) {
+    if (r.name.rfind("inbound.", 0) != 0) continue;
+    Triple& t = days[{HourText(r.hour).substr(0, 10), r.route}];
+    if (r.name == "inbound.accept") t.accept += r.value;
+    else if (r.name == "inbound.reject") t.reject += r.value;
+    else if (r.name == "inbound.bytes") t.bytes += r.value;
+  }
+  std::string out = json ? "[" : "";
+  for (const auto& [k, t] : days) {
+    uint64_t kib = (t.bytes + 1023) / 1024;
+    if (json)
+      out += fmt::format("{}{{\"day\": \"{}\", \"route\": {}, \"accept\": {}, \"reject\": {}, \"kib\": {}}}",
+                         out.size() > 1 ? ", " : "", k.first, JsonString(k.second), t.accept, t.reject, kib);
+    else
+      out += fmt::format("{}|{}|{}|{}|{}\n", k.first, k.second, t.accept, t.reject, kib);
+  }
+  if (json) out += "]\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
 // --hourly / --routes: "hour|name=value" or "hour|route|name=value" lines.
 int ShowStored(const config::Config& cfg, bool routes) {
   auto store = OpenStore(cfg);
@@ -112,9 +150,14 @@ int ShowStored(const config::Config& cfg, bool routes) {
 }
 
 int ShowStats(Context& ctx) {
-  std::string mode = ctx.args.empty() ? "" : ctx.args[0];
-  if (ctx.args.size() > 1 || (!mode.empty() && mode != "--json" && mode != "--hourly" && mode != "--routes")) {
-    log::Error("usage: postern show stats [--json | --hourly | --routes]");
+  std::vector<std::string> args = ctx.args;
+  bool inbound = std::erase(args, "--inbound") > 0;
+  bool json = std::erase(args, "--json") > 0;
+  if (inbound && args == std::vector<std::string>{"--routes"}) return ShowInbound(ctx.cfg, json);
+  std::string mode = json ? "--json" : args.empty() ? "" : args[0];
+  if (inbound || args.size() > 1 || (json && !args.empty()) ||
+      (!mode.empty() && mode != "--json" && mode != "--hourly" && mode != "--routes")) {
+    log::Error("usage: postern show stats [--json | --hourly | --routes [--inbound [--json]]]");
     return 1;
   }
   if (mode == "--hourly" || mode == "--routes") return ShowStored(ctx.cfg, mode == "--routes");
@@ -152,17 +195,24 @@ int Monitor(Context& ctx) {
     auto& v = s->values;
     auto d = [&](const char* k) { return v[k] - (row ? std::min(last[k], v[k]) : 0); };
     if (row % 25 == 0) {
-      std::printf("--- client ---  -- envelope --   ---- relay/delivery --- ------- misc -------\n"
-                  "curr conn disc  curr  enq  deq   ok tmpfail prmfail loop expire remove bounce\n");
+      std::printf("--- client ---  -- envelope --   ---- relay/delivery --- ------- misc -------  ------ checks ------\n"
+                  "curr conn disc  curr  enq  deq   ok tmpfail prmfail loop expire remove bounce  drop early limit rcpt\n");
     }
-    std::printf("%4llu %4llu %4llu  %4llu %4llu %4llu %4llu %7llu %7llu %4llu %6llu %6llu %6llu\n",
+    uint64_t rcpt_rejects = 0;  // every restriction's RCPT refusals (smtp.check.CHECK.reject)
+    for (const auto& [k, n] : v)
+      if (k.rfind("smtp.check.", 0) == 0 && k.ends_with(".reject") && k != "smtp.check.limit.reject" &&
+          k != "smtp.check.pregreet.reject")
+        rcpt_rejects += n - (row ? std::min(last[k], n) : 0);
+    std::printf("%4llu %4llu %4llu  %4llu %4llu %4llu %4llu %7llu %7llu %4llu %6llu %6llu %6llu  %4llu %5llu %5llu %4llu\n",
                 (unsigned long long)v["smtp.session.active"], (unsigned long long)d("smtp.session"),
                 (unsigned long long)d("smtp.session.closed"), (unsigned long long)v["scheduler.envelope"],
                 (unsigned long long)d("smtp.recipient"), (unsigned long long)d("queue.envelope.removed"),
                 (unsigned long long)d("scheduler.delivery.ok"), (unsigned long long)d("scheduler.delivery.tempfail"),
                 (unsigned long long)d("scheduler.delivery.permfail"), (unsigned long long)d("scheduler.delivery.loop"),
                 (unsigned long long)d("scheduler.envelope.expired"), (unsigned long long)d("scheduler.envelope.removed"),
-                (unsigned long long)d("bounce.envelope"));
+                (unsigned long long)d("bounce.envelope"), (unsigned long long)d("smtp.session.dropped"),
+                (unsigned long long)d("smtp.check.pregreet.reject"), (unsigned long long)d("smtp.check.limit.reject"),
+                (unsigned long long)rcpt_rejects);
     std::fflush(stdout);
     last = v;
   }
@@ -174,7 +224,8 @@ int Monitor(Context& ctx) {
 const std::vector<Command>& StatsCommands();
 const std::vector<Command>& StatsCommands() {
   static const std::vector<Command> commands = {
-      {{"show", "stats"}, "[--json|--hourly|--routes]", "counters: live, totals, per hour or per route", ShowStats},
+      {{"show", "stats"}, "[--json|--hourly|--routes [--inbound [--json]]]",
+       "counters: live, totals, per hour, per route, per inbound route and day", ShowStats},
       {{"monitor"}, "[interval [count]]", "a row of counter changes every interval seconds", Monitor},
   };
   return commands;

@@ -52,14 +52,17 @@ void ResolveNetworkHosts(server::Context& ctx, smtpd::Settings& s, smtpd::Networ
 
 }  // namespace
 
-// The policy cache of check_greylist and check_message_limits; a cache that
-// cannot be opened is named once and policy_cache_failure_action applies.
-std::unique_ptr<cache::Cache> OpenPolicyCache(server::Context& ctx) {
+// The process's one policy cache, for check_greylist, check_message_limits
+// and the greeting delay's dumb: records, opened once the restrictions or the
+// settings (also after `postern set option`) need it; a cache that cannot be
+// opened is named once: policy_cache_failure_action applies and early talkers
+// are not remembered.
+void OpenPolicyCache(server::Context& ctx, smtpd::Service& service) {
+  if (service.cache() || !(service.policy().uses_cache() || service.settings().abuse.GreetDelayed())) return;
   auto opts = cache::OptionsFromConfig(ctx.config);
   auto c = opts ? cache::Open(ctx.loop, *opts) : Result<std::unique_ptr<cache::Cache>>(Err(opts.error()));
-  if (c) return std::move(*c);
+  if (c) return service.SetCache(std::move(*c));
   log::Warning("policy cache: {}; applying policy_cache_failure_action", c.error());
-  return nullptr;
 }
 
 int main(int argc, char** argv) {
@@ -97,7 +100,7 @@ int main(int argc, char** argv) {
     service = new smtpd::Service(ctx, std::move(*settings), std::move(*policy), std::move(*q), std::move(*cl));
     service->SetAuth(std::move(*auth));
     service->SetResolver(ProcessResolver(ctx));
-    if (service->policy().uses_cache()) service->SetCache(OpenPolicyCache(ctx));
+    OpenPolicyCache(ctx, *service);
     return {};
   };
   svc.on_runtime = [&](server::Context& ctx, const ipc::control::RuntimeState& old) {
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
     if (!settings) return log::Warning("set option: {}; keeping the previous settings", settings.error());
     ResolveNetworkHosts(ctx, *settings, nullptr);
     service->Reconfigure(std::move(*settings));
+    OpenPolicyCache(ctx, *service);
   };
   svc.on_client = [&](server::Context&, server::Client c) { service->Accept(std::move(c)); };
   return server::Run("smtpd", argc, argv, std::move(svc));

@@ -478,6 +478,7 @@ Verdict Policy::RunSteps(Check& c, const Facts& f) {
         continue;
       }
       v = RunStep(s, l.stage, f, 0, c);
+      if (v.rejected() && v.check.empty()) v.check = s.name;
       if (c.verify) return {};  // ResumeVerify carries on after this step
       if (c.dns) return {};  // waiting for a lookup: this step runs again with its answer
       if (c.cache) return {};  // the same, for the policy cache
@@ -496,6 +497,7 @@ Verdict Policy::RunSteps(Check& c, const Facts& f) {
 Verdict Policy::Resume(Check& c, std::string_view action, const Facts& f) {
   c.pending = nullptr;
   Verdict v = AccessResult(action, lists_[c.list].stage, f, 0, c);
+  if (v.rejected()) v.check = "check_policy_service";
   if (c.verify) return {};  // the action named reject_unverified_*: verify(8) first
   if (v.rejected()) return Finalize(c, std::move(v));
   if (v.kind == Verdict::Kind::kPermit) {

@@ -73,7 +73,8 @@ struct Verdict {
   std::string enhanced;
   std::string text;  // without code and enhanced status
   bool temporary = false;  // a table could not be read: 451
-  static Verdict Permit() { return {Kind::kPermit, 0, "", "", false}; }
+  std::string check{};     // the restriction that rejected (smtp.check.CHECK.reject)
+  static Verdict Permit() { return {Kind::kPermit, 0, "", "", false, ""}; }
   bool rejected() const { return kind == Kind::kReject; }
 };
 

@@ -33,21 +33,6 @@ constexpr smtp::Verb kCountOrder[] = {
     smtp::Verb::kUnknown,
 };
 
-std::string SockAddrText(const sockaddr_storage& ss) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    // An IPv4 client on a dual-stack socket is shown (and matched) as IPv4.
-    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-      inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], buf, sizeof buf);
-    else
-      inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof buf);
-  }
-  return buf;
-}
-
 void ShrinkIdle(std::string* s) {
   if (s->empty() && s->capacity() > kKeepCapacity) std::string().swap(*s);
 }
@@ -68,7 +53,8 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
       compatibility_level_(ctx.config.Str("compatibility_level")),
       mail_version_(ctx.config.Str("mail_version")),
       reader_check_(queue_.get(), ctx.loop),
-      reaper_(ctx.loop) {
+      reaper_(ctx.loop),
+      guard_(ctx.loop, ctx.config) {
   hold_ = ctx.hold;
   cleanup_->content_options() = settings_.cleanup;
   cleanup_->UseGroupCommit(ctx.loop);  // one qmgr wake-up per group commit
@@ -77,9 +63,19 @@ Service::Service(server::Context& ctx, Settings settings, std::unique_ptr<Policy
 }
 
 void Service::Accept(server::Client c) {
+  // smtpd_drop_clients (Plan 9's -k): closed before a word, and no log line.
+  if (guard_.Drop(settings_.abuse, PeerAddress(c.stream->fd()))) {
+    stats::Count("smtp.session.dropped");
+    return;
+  }
   auto s = std::make_shared<Session>(this, std::move(c));
   sessions_.emplace(s.get(), s);
   s->Start();
+}
+
+void Service::RemoveClient(const std::string& addr) {
+  auto it = per_addr_.find(addr);
+  if (it != per_addr_.end() && --it->second <= 0) per_addr_.erase(it);
 }
 
 void Service::Retire(Session* s) {
@@ -88,11 +84,6 @@ void Service::Retire(Session* s) {
   retired_.push_back(std::move(it->second));
   sessions_.erase(it);
   if (!reaper_.active()) reaper_.Start(0, 0, [this] { retired_.clear(); });
-}
-
-void Service::RemoveClient(const std::string& addr) {
-  auto it = per_addr_.find(addr);
-  if (it != per_addr_.end() && --it->second <= 0) per_addr_.erase(it);
 }
 
 // --- Session: connection -------------------------------------------------
@@ -106,6 +97,7 @@ Session::Session(Service* svc, server::Client c)
 
 Session::~Session() {
   if (counted_) svc_->RemoveClient(client_addr_);
+  if (anvil_counted_) svc_->guard().Disconnect(client_addr_);
   AuthDovecotForget();
 }
 
@@ -140,28 +132,16 @@ void Session::Start() {
     Reply(421, "4.7.0", svc_->settings().myhostname + " Error: session killed by administrator");
     CloseAfterFlush();
   });
-  const Settings& st = svc_->settings();
   counted_ = true;
-  int n = svc_->AddClient(client_addr_);
-  if (st.connection_count_limit > 0 && n > st.connection_count_limit &&
-      st.event_limit_exceptions.Contains(client_addr_) != std::optional<bool>(true)) {
-    log::Warning("Connection concurrency limit exceeded: {} from {} for service {}", n, Who(),
-                 svc_->service_name());
-    smtp::AppendReply(&out_, 421, "4.7.0", st.myhostname + " Error: too many connections from " + client_addr_);
-    CloseAfterFlush();
-    return;
-  }
+  svc_->AddClient(client_addr_);  // {client_connections} of the milters
+  if (!AdmitConnection()) return;
   MilterConnect();  // session_milter.cc: greets when the milters have seen the connection
 }
 
 void Session::Greet() {
-  const Settings& st = svc_->settings();
   if (StartWrapperTls()) return;  // the banner comes after the handshake
-  entry_.Reply(220, "", st.banner);
-  smtp::AppendReply(&out_, 220, "", st.banner);
-  ResumeReading();
-  ArmTimeout();
-  Flush();
+  if (DelayGreeting()) return;    // session_abuse.cc
+  SendGreeting();
 }
 
 void Session::ResumeReading() {
@@ -179,6 +159,7 @@ void Session::PauseReading() {
 void Session::OnRead(std::string_view data) {
   if (closing_) return;
   entry_.Read(data.size());
+  if (greeting_pending_) return EarlyTalker(data);
   reader_.Feed(data);
   // Partial bytes do not restart the command timer (slowloris); content does.
   if (phase_ == Phase::kData || phase_ == Phase::kBdat) ArmTimeout();
@@ -420,6 +401,7 @@ void Session::LogReject(std::string_view stage, int code, std::string_view enh, 
                         std::string_view rcpt) {
   LogAction("reject", stage, fmt::format("{} {} {}", code, enh, text), rcpt);
   stats::Count(stats::RejectKey(stage, code, enh));
+  if (stage == "RCPT" && !rcpt.empty()) svc_->settings().inbound.Rejected(rcpt);
 }
 
 // Postfix's log_whatsup: "NOQUEUE: reject: RCPT from host[addr]: 550 5.1.1

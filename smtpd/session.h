@@ -28,6 +28,7 @@
 #include "postern/smtp/reader.h"
 #include "postern/stats/policy_cache.h"
 #include "postern/tls/stream.h"
+#include "smtpd/abuse.h"
 #include "smtpd/auth.h"
 #include "smtpd/notify.h"
 #include "smtpd/policy.h"
@@ -68,8 +69,8 @@ class Service {
   // The process's resolver (client names, DNS restrictions); null when none could be made.
   dns::Resolver* resolver() const { return resolver_; }
   void SetResolver(dns::Resolver* r) { resolver_ = r; }
-  // The policy cache (check_greylist, check_message_limits); null when the
-  // restrictions need none or it could not be opened.
+  // The policy cache (check_greylist, check_message_limits, the greeting
+  // delay's dumb: records); null when nothing needs one or it could not be opened.
   cache::Cache* cache() const { return cache_.get(); }
   void SetCache(std::unique_ptr<cache::Cache> c) { cache_ = std::move(c); }
   // Attributes of every policy request from this process (mail_version, ...).
@@ -84,6 +85,8 @@ class Service {
     return it == per_addr_.end() ? 0 : it->second;
   }
   void RemoveClient(const std::string& addr);
+  // The abuse controls' anvil handle (abuse.h).
+  Guard& guard() { return guard_; }
   // notify.cc: mails a session transcript to error_notice_recipient (rate limited).
   void NotifyPostmaster(const std::string& peer, const std::string& transcript, const std::string& reason);
 
@@ -106,7 +109,8 @@ class Service {
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   std::vector<std::shared_ptr<Session>> retired_;
   event::Timer reaper_;
-  std::unordered_map<std::string, int> per_addr_;
+  Guard guard_;
+  std::unordered_map<std::string, int> per_addr_;  // this process's sessions per address ({client_connections})
 };
 
 // A new value of the policy protocol's instance attribute (one per MAIL).
@@ -135,6 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
     smtp::DataDecoder decoder;
     std::string buf;           // decoded content not yet handed to cleanup
     uint64_t bdat_size = 0;    // BDAT content bytes so far
+    uint64_t bytes = 0;        // content handed to the writer (inbound route volume)
     bool bdat_prev_cr = false;
     bool bdat_bare_lf = false;
     bool bdat_over_size = false;
@@ -232,6 +237,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnTlsReady(Result<void> r, bool wrapper);
   std::string TlsReceivedInfo() const;  // the Received header's "(using ...)" lines
 
+  // session_abuse.cc: anvil limits, the greeting delay, early talkers.
+  bool LimitExempt() const;  // smtpd_client_event_limit_exceptions, local submission
+  bool AdmitConnection();    // false: refused with 421, closing
+  bool RefuseConnection(const std::string& text, std::string_view check);
+  bool RateLimited(std::string_view kind);  // "mail", "rcpt", "auth": true when refused (450)
+  bool NewTlsLimited();
+  bool DelayGreeting();  // true: the banner is not sent now
+  void OnDumbRecord(const std::optional<std::string>& known);
+  void SendGreeting();
+  void EarlyTalker(std::string_view data);
+  void RefuseEarlyTalker();
+
   // session_cmd.cc: the commands.
   void Helo(std::string_view arg, bool ehlo);
   void Mail(std::string_view arg);
@@ -323,12 +340,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<milter::Milters> milters_;  // none configured: null
   std::string milter_rcpt_;                   // the RCPT being shown to milters ({rcpt_addr})
   bool milter_after_name_ = false;            // the milters' CONNECT waits for the client's name
+  uint64_t greet_start_ms_ = 0;  // loop time when the greeting delay began
+  bool greeting_pending_ = false;  // the delayed banner is not out yet
+  bool anvil_counted_ = false;     // in the host-wide connection count
+  bool counted_ = false;           // in Service's per-process count ({client_connections})
   sessions::Entry entry_{&client_name_, &client_addr_};  // show sessions, kill session
   std::string helo_;
   bool esmtp_ = false;
   std::optional<unsigned> local_uid_;  // local submission: the peer's uid (SO_PEERCRED)
   bool helo_after_tls_ = false;  // STARTTLS done, no EHLO yet: MAIL must wait
-  bool counted_ = false;    // in Service's per-address count
   Phase phase_ = Phase::kCommand;
   bool paused_ = false;     // an error reply is being delayed
   bool reading_ = false;

@@ -176,7 +176,10 @@ void Session::FeedData() {
 // Decoded content goes on to cleanup; a failure sticks there until the end.
 void Session::PassContent() {
   Content& c = *txn_->content;
-  if (!c.buf.empty()) AppendContent(c.buf);
+  if (!c.buf.empty()) {
+    AppendContent(c.buf);
+    c.bytes += c.buf.size();
+  }
   c.buf.clear();
 }
 
@@ -380,6 +383,7 @@ void Session::Commit(const milter::EnvelopeEdits& edits) {
 
 void Session::OnCommitted(queue::Outcome<queue::MsgId> r) {
   entry_.Committed(r.ok(), txn_ ? txn_->rcpts.size() : 0);
+  if (r.ok() && txn_) svc_->settings().inbound.Accepted(txn_->rcpts, txn_->content ? txn_->content->bytes : 0);
   ResetTxn();
   phase_ = Phase::kCommand;
   smtp::Verb verb = last_verb_ == smtp::Verb::kBdat ? smtp::Verb::kBdat : smtp::Verb::kData;

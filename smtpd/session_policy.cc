@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "postern/log/log.h"
+#include "postern/stats/recorder.h"
 #include "postern/util/strings.h"
 #include "smtpd/session.h"
 
@@ -124,6 +125,7 @@ void Session::FinishRcpt(Verdict v) {
     for (auto& [action, text] : rc->check.effects.notes)
       if (action == "reject_warning") LogAction(action, "RCPT", text, to);
     LogReject("RCPT", v.code, v.enhanced, v.text, to);
+    stats::Count("smtp.check." + (v.check.empty() ? std::string("recipient") : CheckClass(v.check)) + ".reject");
     // A restriction's reject is policy whatever its code (reject_unauth_pipelining
     // says 5.5.0); a table or configuration it could not use is not.
     bool ours = v.enhanced.rfind("4.3.", 0) == 0;

@@ -121,6 +121,8 @@ Result<Settings> Settings::Load(const config::Config& cfg, ServerKeys* keys) {
   auto ev = Networks(cfg, "smtpd_client_event_limit_exceptions");
   if (!ev) return Err(ev.error());
   s.event_limit_exceptions = std::move(*ev);
+  if (auto r = Take(AbuseSettings::Load(cfg), &s.abuse); !r) return Err(r.error());
+  if (auto r = Take(InboundRoutes::Load(cfg), &s.inbound); !r) return Err(r.error());
   auto cl = cleanup::Options::FromConfig(cfg, true);
   if (!cl) return Err(cl.error());
   s.cleanup = std::move(*cl);

@@ -16,6 +16,8 @@
 #include "postern/smtp/data.h"
 #include "postern/table/peer_list.h"
 #include "postern/util/result.h"
+#include "smtpd/abuse.h"
+#include "smtpd/inbound.h"
 #include "smtpd/policy.h"
 #include "smtpd/tls.h"
 
@@ -42,8 +44,10 @@ struct Settings {
   bool helo_required = false, disable_vrfy = true, strict_rfc821 = false;
   smtp::BareLf bare_lf = smtp::BareLf::kNormalize;
   NetworkList bare_lf_exclusions;
-  long long connection_count_limit = 50;  // per client address, in this process
+  long long connection_count_limit = 50;  // per client address, host-wide (anvil)
   NetworkList event_limit_exceptions;
+  AbuseSettings abuse;  // greeting delay, dropped clients, anvil rates
+  InboundRoutes inbound;  // route_maps: statistics per inbound route
   TlsSettings tls;
   cleanup::Options cleanup;  // hopcount_limit, header_size_limit, stray CR/LF; drops Return-Path
   HeaderRewriteClients header_rewrite;

@@ -186,6 +186,7 @@ void Session::OnTlsReady(Result<void> r, bool wrapper) {
     Finish(true);
     return;
   }
+  if (!stream_->info().resumed && NewTlsLimited()) return;  // smtpd_client_new_tls_session_rate_limit
   const TlsSettings& t = svc_->settings().tls;
   if (t.loglevel >= 2) {
     // What GnuTLS agreed on beyond the summary: key exchange, signature, MAC.

@@ -126,12 +126,30 @@ class MTA:
         self.close()
 
 
+# --abuse: smtpd's abuse controls on, with the bench's client past them as
+# after its first pass: the greeting delay on (the client is remembered as
+# having waited: dumb:127.0.0.1 = 2), the anvil limits on and counting for it
+# (no exceptions, limits far above the load), relay allowed without
+# mynetworks (which would exempt the client from all of it).
+ABUSE_CONTROLS = {
+    "mynetworks": "127.0.0.2/32",
+    "smtpd_relay_restrictions": "permit",
+    "smtpd_greet_delay": "15s",
+    "smtpd_client_event_limit_exceptions": "",
+    "smtpd_client_connection_count_limit": "1000000",
+    "smtpd_client_connection_rate_limit": "100000000",
+    "smtpd_client_message_rate_limit": "100000000",
+    "smtpd_client_recipient_rate_limit": "100000000",
+}
+
+
 class Postern(MTA):
     name = "postern"
 
-    def __init__(self, bin_dir, relay_port, process_limit=100, paused=False, extra=None):
+    def __init__(self, bin_dir, relay_port, process_limit=100, paused=False, extra=None, abuse=False):
         super().__init__(relay_port, process_limit, paused)
         self.bin = Path(bin_dir)
+        self.abuse = abuse
         self.config_dir = self.root / "etc"
         self.queue_dir = self.root / "queue"
         self.log_path = self.root / "maillog"
@@ -151,6 +169,8 @@ class Postern(MTA):
             "maximal_backoff_time": "5s",
             "queue_run_delay": "1s",
         }
+        if abuse:
+            self.params.update(ABUSE_CONTROLS)
         self.params.update(extra or {})
         self.config_dir.mkdir()
         self.write_config()
@@ -169,6 +189,10 @@ class Postern(MTA):
     def start(self):
         self.ctl("start")
         self.started = True
+        if self.abuse:
+            # The client waited for a delayed greeting once before: whitelisted
+            # until the record expires, so every session reads the cache.
+            self.ctl("cache", "put", "dumb:127.0.0.1", "2", "86400")
         if self.paused:
             # `postern pause mta`: qmgr keeps scanning, routing and answering,
             # but hands nothing to the smtp transport until resumed.

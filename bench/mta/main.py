@@ -107,7 +107,7 @@ def run(args):
         brief = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
         print(f"  {label:8} {who:8} {time.monotonic() - t0:6.1f}s  {brief}", flush=True)
 
-    postern = lambda port, **kw: Postern(bin_dir, port, **kw)
+    postern = lambda port, **kw: Postern(bin_dir, port, abuse=args.abuse, **kw)
     postfix = lambda port, **kw: Postfix(port, **kw)
     pairs = sizes["pairs"]
     for scen in wanted:
@@ -202,6 +202,9 @@ def main():
     p.add_argument("--queue-pairs", type=int, help="pairs for the queue scenario (~30 min a pair at 100,000)")
     p.add_argument("--mtas", default="postern,postfix",
                    help="which MTAs to run (default both; one alone gives no ratios)")
+    p.add_argument("--abuse", action="store_true",
+                   help="postern with its abuse controls on (greeting delay, anvil limits; the client past them "
+                        "as after a first pass): compare with a run without")
     p.add_argument("--merge", action="store_true",
                    help="update the figures of the scenarios run in an existing --out file, keep the rest")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")

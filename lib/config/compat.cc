@@ -132,9 +132,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"sender_dependent_relayhost_maps", "sender-dependent routing"},
     {"smtp_dns_support_level", "DNSSEC support levels of the smtp client"},
     {"smtp_tls_session_cache_database", "the TLS session cache of the smtp client"},
-    {"smtpd_client_connection_rate_limit", "anvil(8) rate limits"},
-    {"smtpd_client_message_rate_limit", "anvil(8) rate limits"},
-    {"smtpd_client_recipient_rate_limit", "anvil(8) rate limits"},
     {"smtpd_data_restrictions", "restrictions at DATA and end of data"},
     {"smtpd_end_of_data_restrictions", "restrictions at DATA and end of data"},
     {"smtpd_etrn_restrictions", "ETRN"},
@@ -152,7 +149,7 @@ constexpr std::string_view kNoDaemon = "";
 // Postfix's stock master.cf commands. Those postern runs under the same name
 // (smtpd, smtp, lmtp, local, virtual, error, pipe, qmgr, pickup, bounce) are not listed.
 constexpr PostfixDaemon kDaemons[] = {
-    {"anvil", kNoDaemon, "postern's smtpd counts connections itself (smtpd_client_connection_count_limit)"},
+    {"anvil", kNoDaemon, "postern's smtpds share their connection counts and rates in anvil_database"},
     {"cleanup", kNoDaemon, "cleanup runs inside smtpd and pickup"},
     {"discard", kNoDaemon, "the discard(8) transport is not supported yet"},
     {"flush", kNoDaemon, "fast flush is not supported; postern flush schedules the whole queue"},

@@ -97,4 +97,6 @@ std::string MessageLimitKey(std::string_view kind, std::string_view value) {
   return Bounded("msg-limit:" + std::string(kind) + ":" + ToLower(value));
 }
 
+std::string DumbKey(std::string_view client_addr) { return Bounded("dumb:" + ToLower(client_addr)); }
+
 }  // namespace postern::cache

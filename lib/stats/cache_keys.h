@@ -1,5 +1,5 @@
-// stats/cache_keys.h — the policy cache's record keys for greylisting and message
-// limits (smtpf's grey: and msg-limit: kinds), built from a session's facts.
+// stats/cache_keys.h — the policy cache's record keys for greylisting, message
+// limits and early talkers (smtpf's grey:, msg-limit: and dumb: kinds), built from a session's facts.
 #pragma once
 
 #include <string>
@@ -31,5 +31,9 @@ std::string GreyWhiteKey(const std::vector<GreyField>& fields, std::string_view 
 
 // "msg-limit:client-ip:ADDR", "msg-limit:sender:ADDR", "msg-limit:recipient:ADDR".
 std::string MessageLimitKey(std::string_view kind, std::string_view value);
+
+// smtpd's greeting delay: "dumb:" + the client address (value 5: talked
+// early, refused; 2: waited, not delayed again).
+std::string DumbKey(std::string_view client_addr);
 
 }  // namespace postern::cache

@@ -121,6 +121,8 @@ TEST(GreyKey, BuildsFromTheConfiguredFields) {
   EXPECT_FALSE(ParseGreyFields({"client_ip"}));
   EXPECT_FALSE(ParseGreyFields({}));
   EXPECT_EQ(MessageLimitKey("sender", "A@Example.org"), "msg-limit:sender:a@example.org");
+  EXPECT_EQ(DumbKey("192.0.2.7"), "dumb:192.0.2.7");
+  EXPECT_EQ(DumbKey("2001:DB8::1"), "dumb:2001:db8::1");
 }
 
 TEST(LmdbCache, AnswersInlineThroughTheInterface) {

@@ -352,3 +352,24 @@ def instance():
         shutil.rmtree(root, ignore_errors=True)
     if reports:
         pytest.fail("sanitizer report(s) from this test's processes:\n" + "\n".join(reports), pytrace=False)
+
+
+@pytest.fixture
+def other_instance():
+    """A second instance, as another MX host beside `instance`."""
+    root = _traversable_tempdir()
+    inst = Instance(root)
+    try:
+        yield inst
+    finally:
+        inst.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    """A private redis-server (redis_helpers.RedisServer) for this test."""
+    from redis_helpers import RedisServer
+    r = RedisServer(tmp_path)
+    yield r
+    r.stop()

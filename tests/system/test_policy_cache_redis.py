@@ -4,7 +4,6 @@ hosts share it: greylisting and message limits count through both; a Redis
 that stops, hangs or answers garbage costs only the failure action, never a
 crash or a blocked session."""
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -12,60 +11,9 @@ import time
 
 import pytest
 
-from conftest import Instance, _traversable_tempdir, free_port, wait_for
+from conftest import wait_for
 from test_greylist import rcpt, wait_until
 from test_smtpd import Raw, start_smtpd
-
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def _pong(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
-            c.sendall(b"PING\r\n")
-            return c.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A private redis-server: no persistence, loopback only."""
-
-    def __init__(self, tmp):
-        self.port = free_port()
-        self.dir = tmp
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir), "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _pong(self.port), timeout=10, what="redis-server")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def redis(tmp_path):
-    r = RedisServer(tmp_path)
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def other_instance():
-    root = _traversable_tempdir()
-    inst = Instance(root)
-    try:
-        yield inst
-    finally:
-        inst.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def start_both(a, b, db, **params):
