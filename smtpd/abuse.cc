@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -46,13 +47,13 @@ Result<std::shared_ptr<table::TableList>> OptionalTables(const config::Config& c
   return std::make_shared<table::TableList>(std::move(*list));
 }
 
-namespace {
-
-Result<uint64_t> Seconds(const config::Config& cfg, std::string_view param) {
+Result<uint64_t> ParamSeconds(const config::Config& cfg, std::string_view param) {
   auto t = cfg.GetTime(param);
   if (!t) return Err(t.error());
-  return uint64_t(t->count());
+  return uint64_t(std::max<long long>(0, t->count()));
 }
+
+namespace {
 
 Result<void> LoadRates(const config::Config& cfg, AbuseSettings* s) {
   std::pair<const char*, long long*> rates[] = {
@@ -67,7 +68,7 @@ Result<void> LoadRates(const config::Config& cfg, AbuseSettings* s) {
     if (*v < 0) return Err(std::string(name) + ": must be at least 0");
     *out = *v;
   }
-  auto unit = Seconds(cfg, "anvil_rate_time_unit");
+  auto unit = ParamSeconds(cfg, "anvil_rate_time_unit");
   if (!unit) return Err(unit.error());
   if (*unit == 0) return Err("anvil_rate_time_unit: must be more than 0");
   s->rate_unit = *unit;
@@ -78,8 +79,8 @@ Result<void> LoadRates(const config::Config& cfg, AbuseSettings* s) {
 
 Result<AbuseSettings> AbuseSettings::Load(const config::Config& cfg) {
   AbuseSettings s;
-  auto delay = Seconds(cfg, "smtpd_greet_delay");
-  auto ttl = Seconds(cfg, "smtpd_greet_ttl");
+  auto delay = ParamSeconds(cfg, "smtpd_greet_delay");
+  auto ttl = ParamSeconds(cfg, "smtpd_greet_ttl");
   auto action = cfg.Get("smtpd_greet_action");
   auto maps = OptionalTables(cfg, "smtpd_greet_delay_maps");
   auto drop = OptionalTables(cfg, "smtpd_drop_clients");

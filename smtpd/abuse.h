@@ -24,6 +24,8 @@ namespace postern::smtpd {
 
 // The tables of a kTables parameter; null when it is empty.
 Result<std::shared_ptr<table::TableList>> OptionalTables(const config::Config& cfg, std::string_view param);
+// A time parameter in seconds (a negative one as 0).
+Result<uint64_t> ParamSeconds(const config::Config& cfg, std::string_view param);
 
 // An address as smtpd shows and matches it (an IPv4-mapped IPv6 one as IPv4).
 std::string SockAddrText(const sockaddr_storage& ss);

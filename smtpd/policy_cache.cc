@@ -11,6 +11,7 @@
 #include "postern/stats/cache_keys.h"
 #include "postern/log/log.h"
 #include "postern/util/strings.h"
+#include "smtpd/abuse.h"  // OptionalTables, ParamSeconds
 #include "smtpd/policy.h"
 
 namespace postern::smtpd {
@@ -39,21 +40,6 @@ struct Policy::Limits {
 };
 
 namespace {
-
-Result<std::shared_ptr<table::TableList>> OpenMaps(const config::Config& cfg, std::string_view param) {
-  auto refs = cfg.GetTables(param);
-  if (!refs) return Err(refs.error());
-  if (refs->empty()) return std::shared_ptr<table::TableList>();
-  auto t = table::TableList::Open(*refs);
-  if (!t) return Err(std::string(param) + ": " + t.error());
-  return std::make_shared<table::TableList>(std::move(*t));
-}
-
-Result<uint64_t> Seconds(const config::Config& cfg, std::string_view param) {
-  auto t = cfg.GetTime(param);
-  if (!t) return Err(t.error());
-  return uint64_t(std::max<long long>(0, t->count()));
-}
 
 // Found in the table as a client (name or address), a sender or a recipient.
 Result<bool> Listed(table::TableList& t, const Facts& f, const std::string& delim) {
@@ -178,7 +164,7 @@ Result<void> Policy::LoadCacheSettings(const config::Config& cfg) {
   g->fields = std::move(*fields);
   for (auto [param, out] : {std::pair{"greylist_delay", &g->delay}, std::pair{"greylist_retry_window", &g->window},
                             std::pair{"greylist_record_lifetime", &g->lifetime}}) {
-    auto t = Seconds(cfg, param);
+    auto t = ParamSeconds(cfg, param);
     if (!t) return Err(t.error());
     *out = *t;
   }
@@ -187,7 +173,7 @@ Result<void> Policy::LoadCacheSettings(const config::Config& cfg) {
   g->auto_whitelist = uint64_t(std::max(0LL, *awl));
   for (auto [param, out] : {std::pair{"greylist_whitelist_maps", &g->whitelist},
                             std::pair{"greylist_blacklist_maps", &g->blacklist}}) {
-    auto t = OpenMaps(cfg, param);
+    auto t = OptionalTables(cfg, param);
     if (t) *out = std::move(*t);
     else g->error = t.error();
   }
@@ -203,11 +189,11 @@ Result<void> Policy::LoadCacheSettings(const config::Config& cfg) {
     if (!n) return Err(n.error());
     const char* label = i == 0 ? "Client host" : i == 1 ? "Sender address" : "Recipient address";
     l->kinds[i] = {name, stage, label, std::max(0LL, *n), nullptr};
-    auto t = OpenMaps(cfg, std::string(param) + "_maps");
+    auto t = OptionalTables(cfg, std::string(param) + "_maps");
     if (t) l->kinds[i].maps = std::move(*t);
     else l->error = t.error();
   }
-  auto w = Seconds(cfg, "smtpd_message_limit_window");
+  auto w = ParamSeconds(cfg, "smtpd_message_limit_window");
   if (!w) return Err(w.error());
   l->window = std::max<uint64_t>(1, *w);
   auto code = cfg.GetInt("smtpd_message_limit_reject_code");

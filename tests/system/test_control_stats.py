@@ -241,8 +241,9 @@ def test_monitor_prints_the_header_then_rows(live):
     lines = r.stdout.splitlines()
     assert lines[0].startswith("--- client ---")
     assert lines[1].split()[:3] == ["curr", "conn", "disc"]
+    assert lines[1].split()[-4:] == ["drop", "early", "limit", "rcpt"]  # smtpd's abuse checks
     rows = [l.split() for l in lines[2:]]
-    assert len(rows) == 3 and all(len(x) == 13 and all(f.isdigit() for f in x) for x in rows)
+    assert len(rows) == 3 and all(len(x) == 17 and all(f.isdigit() for f in x) for x in rows)
     # The first row is absolute: the readiness probes were sessions.
     assert int(rows[0][1]) >= 1
 

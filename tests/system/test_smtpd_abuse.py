@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 from conftest import wait_for
@@ -270,3 +271,28 @@ def test_early_talker_on_one_mx_is_refused_at_once_by_another(instance, other_in
     assert read_until_closed(connect(b.port, "127.0.0.2")) == b"554 5.5.1 Error: too early\r\n"
     assert time.monotonic() - started < 2.5
     other_instance.wait_log(r"NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.5\.1 Error: too early")
+
+
+def _redis_clients(port):
+    """The connections redis-server holds, without redis-cli's own."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "CLIENT", "LIST"], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    return [line for line in out.splitlines() if line and "cmd=client" not in line]
+
+
+def test_greeting_delay_and_greylisting_share_one_policy_cache(instance, redis):
+    # One smtpd process: the dumb: record and the greylist triplet travel over
+    # one Redis connection, the process's one policy cache.
+    a = start_smtpd(instance, default_process_limit="1", smtpd_greet_delay="1s", greylist_delay="60s",
+                    policy_cache_database=f"redis:127.0.0.1:{redis.port}",
+                    smtpd_recipient_restrictions="reject_unauth_destination, check_greylist")
+    c = Raw(a.port, "127.0.0.2")
+    assert c.greeting[0] == 220
+    c.ehlo("client.test")
+    assert c.cmd("MAIL FROM:<someone@client.test>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@mx.postern.test>")[0] == 450
+    c.close()
+    out = subprocess.run(["redis-cli", "-p", str(redis.port), "HGET", "dumb:127.0.0.2", "v"],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    assert out.strip() == "2"
+    assert len(_redis_clients(redis.port)) == 1, _redis_clients(redis.port)
