@@ -361,6 +361,8 @@ void Delivery::SiteFailed(std::string reason, std::string dsn, bool permanent) {
 }
 
 void Delivery::Greeting() {
+  // smtp_tls_wrappermode: TLS from the first byte, the greeting comes inside it.
+  if (tls_cfg_ && w_.tls->wrappermode() && !conn_->tls()) return Handshake();
   auto self = shared_from_this();
   // postern send -A: EHLO at once, for a server that waits for the client to speak.
   if (s_.ehlo_first) Helo(false);

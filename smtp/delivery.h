@@ -126,7 +126,9 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   Result<void> LoadTlsPolicy();
   void AfterHelo();
   void StartTls();
+  void Handshake();  // after STARTTLS's 220, or at once in wrapper mode
   void OnTlsReady(Result<void> r);
+  bool FingerprintMatched(std::string* detail) const;
   void RetryPlaintext();
   // sasl_client.cc: AUTH after EHLO when a login is configured for the server.
   void Authenticate();

@@ -5,6 +5,7 @@
 // tried) with Postfix's wording; under may a failed handshake is retried in
 // plain text on a new connection to the same server.
 #include "postern/log/log.h"
+#include "postern/tls/verify.h"
 #include "smtp/delivery.h"
 
 namespace postern::smtp_client {
@@ -16,7 +17,16 @@ Result<void> Delivery::LoadTlsPolicy() {
   auto p = w_.tls->PolicyFor(TlsPolicyKeys(req_.nexthop, hop_.host, hop_.port, hop_.mx_lookup));
   if (!p) return Err(p.error());
   tls_policy_ = std::move(*p);
-  if (tls_policy_.verifies() && tls_policy_.match.empty()) tls_policy_.match = w_.tls->DefaultMatch(tls_policy_.level);
+  if (w_.tls->wrappermode() && !tls_policy_.required()) {
+    // Postfix: in wrapper mode there is no session without TLS.
+    log::Warning("{} requires \"{} = encrypt\" (or stronger)", ParamName(s_.lmtp, "smtp_tls_wrappermode"),
+                 ParamName(s_.lmtp, "smtp_tls_security_level"));
+    tls_policy_.level = TlsLevel::kEncrypt;
+  }
+  if (tls_policy_.matches() && tls_policy_.match.empty()) tls_policy_.match = w_.tls->DefaultMatch(tls_policy_.level);
+  if (tls_policy_.level == TlsLevel::kFingerprint && tls_policy_.match.empty())
+    return Err("TLS security level fingerprint for " + hop_.host + " without a fingerprint to match (" +
+               ParamName(s_.lmtp, "smtp_tls_fingerprint_cert_match") + " or match=)");
   if (tls_policy_.level == TlsLevel::kNone) return {};
   auto cfg = w_.tls->ConfigFor(tls_policy_);
   if (!cfg) return Err("TLS configuration for " + hop_.host + ": " + cfg.error());
@@ -49,9 +59,16 @@ void Delivery::StartTls() {
                                   " refused to start TLS: " + ReplyText(*r),
                               dsn, false);
     }
-    if (self->w_.tls->loglevel() >= 2) log::Info("setting up TLS connection to {}", self->conn_->relay());
-    self->conn_->StartTls(*self->tls_cfg_, [self](Result<void> hr) { self->OnTlsReady(std::move(hr)); });
+    self->Handshake();
   });
+}
+
+void Delivery::Handshake() {
+  auto self = shared_from_this();
+  if (w_.tls->loglevel() >= 2) log::Info("setting up TLS connection to {}", conn_->relay());
+  tls::Config cfg = *tls_cfg_;
+  cfg.server_name = w_.tls->ServerName(tls_policy_, conn_->host(), hop_.host);
+  conn_->StartTls(std::move(cfg), [self](Result<void> hr) { self->OnTlsReady(std::move(hr)); });
 }
 
 void Delivery::OnTlsReady(Result<void> r) {
@@ -66,6 +83,14 @@ void Delivery::OnTlsReady(Result<void> r) {
   if (tls_policy_.verifies()) names = MatchNames(tls_policy_.match, conn_->host(), hop_.host);
   std::string detail;
   tls::PeerStatus status = tls::CheckPeer(conn_->tls_session(), names, &detail);
+  if (tls_policy_.level == TlsLevel::kFingerprint) {
+    // No CA here: the certificate is what its digest says it is, or nothing.
+    if (!FingerprintMatched(&detail)) {
+      log::Info("certificate verification failed for {}: {}", relay, detail);
+      return SiteFailed("Server certificate not verified", "4.7.5", false);
+    }
+    status = tls::PeerStatus::kVerified;
+  }
   if (tls_policy_.verifies() && status != tls::PeerStatus::kVerified) {
     bool trusted = status == tls::PeerStatus::kTrusted;
     if (trusted) log::Info("server certificate verification failed for {}: {}", relay, detail);
@@ -76,10 +101,25 @@ void Delivery::OnTlsReady(Result<void> r) {
   if (w_.tls->loglevel() >= 1)
     log::Info("{} TLS connection established to {}: {}", tls::PeerStatusName(status), relay,
               conn_->tls_info().Summary());
+  if (w_.tls->wrappermode()) return Greeting();
   // RFC 3207 §4.2: what the server said before TLS is forgotten; ask again.
   conn_->ehlo = {};
   conn_->esmtp = false;
   Helo(false);
+}
+
+bool Delivery::FingerprintMatched(std::string* detail) const {
+  std::string_view digest = w_.tls->fingerprint_digest_name();
+  tls::PeerFingerprints fp = tls::PeerFingerprint(conn_->tls_session(), w_.tls->fingerprint_digest());
+  if (fp.cert.empty()) {
+    *detail = "no server certificate";
+    return false;
+  }
+  for (const std::string& want : tls_policy_.match)
+    if (tls::FingerprintEquals(want, fp.cert) || tls::FingerprintEquals(want, fp.pubkey)) return true;
+  *detail = fmt::format("no fingerprint match: certificate {} {}, public key {} {}", digest, fp.cert, digest,
+                        fp.pubkey);
+  return false;
 }
 
 // Postfix: with opportunistic TLS a server whose handshake fails gets the

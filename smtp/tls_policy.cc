@@ -2,7 +2,11 @@
 // certificate match names; see tls_policy.h.
 #include "smtp/tls_policy.h"
 
+#include <tuple>
+
+#include "postern/dns/address.h"
 #include "postern/table/surrogate.h"
+#include "postern/tls/verify.h"
 #include "postern/util/strings.h"
 #include "smtp/nexthop.h"
 
@@ -10,7 +14,7 @@ namespace postern::smtp_client {
 
 namespace {
 
-constexpr std::string_view kLevels[] = {"none", "may", "encrypt", "verify", "secure"};
+constexpr std::string_view kLevels[] = {"none", "may", "encrypt", "fingerprint", "verify", "secure"};
 
 std::string Join(const std::vector<std::string>& v, char sep) {
   std::string out;
@@ -26,16 +30,17 @@ Result<TlsLevel> ParseTlsLevel(std::string_view word) {
   if (word.empty()) return TlsLevel::kNone;
   for (size_t i = 0; i < std::size(kLevels); ++i)
     if (EqualsIgnoreCase(word, kLevels[i])) return TlsLevel(i);
-  if (EqualsIgnoreCase(word, "dane") || EqualsIgnoreCase(word, "dane-only") ||
-      EqualsIgnoreCase(word, "fingerprint"))
+  if (EqualsIgnoreCase(word, "dane") || EqualsIgnoreCase(word, "dane-only"))
     return Err("TLS security level \"" + std::string(word) +
-               "\" is not supported by postern yet (use verify or secure with a CA)");
-  return Err("unknown TLS security level \"" + std::string(word) + "\" (none, may, encrypt, verify, secure)");
+               "\" is not supported by postern yet (use fingerprint, or verify or secure with a CA)");
+  return Err("unknown TLS security level \"" + std::string(word) +
+             "\" (none, may, encrypt, fingerprint, verify, secure)");
 }
 
 std::string TlsPolicy::Key() const {
   if (level == TlsLevel::kNone) return "none";
-  return std::string(TlsLevelName(level)) + ";" + Join(match, ':') + ";" + protocols + ";" + ciphers;
+  return std::string(TlsLevelName(level)) + ";" + Join(match, '|') + ";" + protocols + ";" + ciphers + ";" + exclude +
+         ";" + servername;
 }
 
 Result<TlsPolicy> ParseTlsPolicy(std::string_view text) {
@@ -52,16 +57,23 @@ Result<TlsPolicy> ParseTlsPolicy(std::string_view text) {
     std::string value = eq == std::string::npos ? "" : w.substr(eq + 1);
     if (eq == std::string::npos || value.empty()) return Err("TLS policy attribute \"" + w + "\" has no value");
     if (name == "match") {
-      if (!p.verifies())
-        return Err("TLS policy attribute match= needs level verify or secure, not " +
+      if (!p.matches())
+        return Err("TLS policy attribute match= needs level fingerprint, verify or secure, not " +
                    std::string(TlsLevelName(p.level)));
-      p.match = SplitList(value, ":");
+      // Fingerprints have colons of their own: they are separated by "|".
+      for (std::string& m : SplitList(value, p.verifies() ? ":" : "|")) p.match.push_back(std::move(m));
     } else if (name == "protocols") {
       p.protocols = value;
     } else if (name == "ciphers") {
       p.ciphers = value;
+    } else if (name == "exclude") {
+      auto ex = tls::ExcludeCiphers(value);
+      if (!ex) return Err("TLS policy: " + ex.error());
+      p.exclude = value;
+    } else if (name == "servername") {
+      p.servername = value;
     } else {
-      return Err("TLS policy attribute \"" + name + "\" is not match, protocols or ciphers");
+      return Err("TLS policy attribute \"" + name + "\" is not match, protocols, ciphers, exclude or servername");
     }
   }
   if (!p.protocols.empty() || !p.ciphers.empty()) {
@@ -103,7 +115,9 @@ Result<std::shared_ptr<tls::Credentials>> TlsClient::LoadCredentials(const confi
   auto refs = cfg.GetTables(name("smtp_tls_policy_maps"));
   if (!level) return Err(level.error());
   if (!refs) return Err(refs.error());
-  if ((level->empty() || EqualsIgnoreCase(*level, "none")) && refs->empty())
+  auto wrapper = cfg.GetBool(name("smtp_tls_wrappermode"));
+  if (!wrapper) return Err(wrapper.error());
+  if ((level->empty() || EqualsIgnoreCase(*level, "none")) && refs->empty() && !*wrapper)
     return std::shared_ptr<tls::Credentials>();
   std::string ca_file, ca_path, cert, key;
   for (auto [n, out] : {std::pair{"smtp_tls_CAfile", &ca_file}, std::pair{"smtp_tls_CApath", &ca_path},
@@ -147,6 +161,10 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
     if (v->empty()) return Err(name(n) + ": empty (a certificate would match nothing)");
     *out = std::move(*v);
   }
+  auto fingerprints = cfg.GetList(name("smtp_tls_fingerprint_cert_match"));
+  if (!fingerprints) return Err(fingerprints.error());
+  c->fingerprint_match_ = std::move(*fingerprints);
+  if (auto r = c->LoadCipherControls(cfg); !r) return Err(r.error());
   auto loglevel = cfg.GetInt(name("smtp_tls_loglevel"));
   if (!loglevel) return Err(loglevel.error());
   c->loglevel_ = int(*loglevel);
@@ -156,14 +174,55 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   if (c->handshake_ms_ == 0) c->handshake_ms_ = 300000;
 
   c->creds_ = std::move(creds);
-  // Both priorities are checked now: a typo stops the service at start.
-  for (auto [p, ci] : {std::pair{&c->protocols_, &c->ciphers_},
-                       std::pair{&c->mandatory_protocols_, &c->mandatory_ciphers_}}) {
+  // Both priorities are checked now: a typo, or exclusions that leave no
+  // cipher, stop the service at start.
+  for (auto [p, ci, ex] : {std::tuple{&c->protocols_, &c->ciphers_, c->exclude_},
+                           std::tuple{&c->mandatory_protocols_, &c->mandatory_ciphers_,
+                                      c->exclude_ + c->mandatory_exclude_}}) {
     auto text = tls::PriorityString(*p, *ci);
     if (!text) return Err(name("smtp_tls_protocols") + "/ciphers: " + text.error());
+    if (auto prio = tls::Priority::Parse(*text + ex); !prio)
+      return Err(name("smtp_tls_exclude_ciphers") + ": " + prio.error());
   }
   tls::GlobalInit(c->loglevel_);
   return c;
+}
+
+// smtp_tls_fingerprint_digest, smtp_tls_(mandatory_)exclude_ciphers,
+// smtp_tls_servername and smtp_tls_wrappermode.
+Result<void> TlsClient::LoadCipherControls(const config::Config& cfg) {
+  auto name = [&](std::string_view smtp_name) { return prefix_ + std::string(smtp_name.substr(4)); };
+  auto digest = cfg.Get(name("smtp_tls_fingerprint_digest"));
+  if (!digest) return Err(digest.error());
+  auto alg = tls::DigestByName(*digest);
+  if (!alg) return Err(name("smtp_tls_fingerprint_digest") + ": " + alg.error());
+  digest_ = *alg;
+  digest_name_ = ToLower(*digest);
+  for (auto [n, out] : {std::pair{"smtp_tls_exclude_ciphers", &exclude_},
+                        std::pair{"smtp_tls_mandatory_exclude_ciphers", &mandatory_exclude_}}) {
+    auto v = cfg.Get(name(n));
+    if (!v) return Err(v.error());
+    auto ex = tls::ExcludeCiphers(*v);
+    if (!ex) return Err(name(n) + ": " + ex.error());
+    *out = std::move(*ex);
+  }
+  auto servername = cfg.Get(name("smtp_tls_servername"));
+  if (!servername) return Err(servername.error());
+  servername_ = std::move(*servername);
+  auto wrapper = cfg.GetBool(name("smtp_tls_wrappermode"));
+  if (!wrapper) return Err(wrapper.error());
+  wrappermode_ = *wrapper;
+  return {};
+}
+
+std::string TlsClient::ServerName(const TlsPolicy& p, std::string_view server_host, std::string_view nexthop) const {
+  const std::string& how = p.servername.empty() ? servername_ : p.servername;
+  std::string name = EqualsIgnoreCase(how, "hostname") ? std::string(server_host)
+                     : EqualsIgnoreCase(how, "nexthop") ? std::string(nexthop)
+                                                        : how;
+  // RFC 6066 §3: an address is never a server name.
+  if (dns::IpAddress::Parse(name)) return "";
+  return name;
 }
 
 Result<TlsPolicy> TlsClient::PolicyFor(const std::vector<std::string>& keys) {
@@ -185,6 +244,9 @@ Result<tls::Config> TlsClient::ConfigFor(const TlsPolicy& p) {
   std::string ciphers = !p.ciphers.empty() ? p.ciphers : p.required() ? mandatory_ciphers_ : ciphers_;
   auto text = tls::PriorityString(protocols, ciphers);
   if (!text) return Err(text.error());
+  auto exclude = tls::ExcludeCiphers(p.exclude);
+  if (!exclude) return Err(exclude.error());
+  *text += exclude_ + (p.required() ? mandatory_exclude_ : "") + *exclude;
   auto& prio = priorities_[*text];
   if (!prio) {
     auto parsed = tls::Priority::Parse(*text);

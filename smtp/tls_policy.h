@@ -17,26 +17,34 @@
 
 namespace postern::smtp_client {
 
-// Postfix's levels, weakest first. dane, dane-only and fingerprint are
-// refused by ParseTlsLevel (never quietly weakened).
-enum class TlsLevel { kNone, kMay, kEncrypt, kVerify, kSecure };
+// Postfix's levels, weakest first. fingerprint: the certificate or its public
+// key has one of the listed digests (no CA). dane and dane-only are refused by
+// ParseTlsLevel (never quietly weakened).
+enum class TlsLevel { kNone, kMay, kEncrypt, kFingerprint, kVerify, kSecure };
 std::string_view TlsLevelName(TlsLevel l);
 Result<TlsLevel> ParseTlsLevel(std::string_view word);
 
 struct TlsPolicy {
   TlsLevel level = TlsLevel::kNone;
-  std::vector<std::string> match;  // verify/secure: strategies and names; empty: the level's default
+  // verify/secure: strategies and names; fingerprint: digests; empty: the level's default
+  std::vector<std::string> match;
   std::string protocols, ciphers;  // empty: smtp_tls_(mandatory_)protocols/ciphers
+  std::string exclude;             // more ciphers to exclude (OpenSSL names)
+  std::string servername;          // SNI: empty: smtp_tls_servername
 
   bool required() const { return level >= TlsLevel::kEncrypt; }
-  bool verifies() const { return level >= TlsLevel::kVerify; }
+  bool verifies() const { return level >= TlsLevel::kVerify; }  // a CA-signed certificate with a matching name
+  // The certificate must match something: names (verify, secure) or digests (fingerprint).
+  bool matches() const { return level >= TlsLevel::kFingerprint; }
   // What distinguishes it in the connection cache key: a connection is
   // reused only for a request with the same policy.
   std::string Key() const;
 };
 
 // A policy table value, Postfix's syntax: "level [match=a:b] [protocols=x:y]
-// [ciphers=grade]", attributes separated by white space.
+// [ciphers=grade] [exclude=names] [servername=name]", attributes separated by
+// white space; fingerprint's match= lists digests separated by "|", and
+// several match= attributes add up.
 Result<TlsPolicy> ParseTlsPolicy(std::string_view text);
 
 // The smtp_tls_policy_maps keys for a next hop, most specific first: the
@@ -69,19 +77,33 @@ class TlsClient {
   // The handshake configuration of a policy (its priority: the policy's
   // protocols/ciphers, else the mandatory or opportunistic parameters).
   Result<tls::Config> ConfigFor(const TlsPolicy& p);
-  // The default match strategies of a level (smtp_tls_verify/secure_cert_match).
+  // The default match strategies of a level (smtp_tls_verify/secure_cert_match)
+  // or fingerprints (smtp_tls_fingerprint_cert_match).
   const std::vector<std::string>& DefaultMatch(TlsLevel l) const {
-    return l == TlsLevel::kSecure ? secure_match_ : verify_match_;
+    return l == TlsLevel::kSecure ? secure_match_ : l == TlsLevel::kFingerprint ? fingerprint_match_ : verify_match_;
   }
+  // The SNI name to send: the policy's servername, else smtp_tls_servername;
+  // "hostname" is the server's name, "nexthop" the next-hop domain; "" for none.
+  std::string ServerName(const TlsPolicy& p, std::string_view server_host, std::string_view nexthop) const;
+  gnutls_digest_algorithm_t fingerprint_digest() const { return digest_; }
+  std::string_view fingerprint_digest_name() const { return digest_name_; }
+  bool wrappermode() const { return wrappermode_; }
   int loglevel() const { return loglevel_; }
 
  private:
+  Result<void> LoadCipherControls(const config::Config& cfg);
+
   std::string prefix_;  // "smtp" or "lmtp", for messages
   TlsPolicy default_;
   table::TableList maps_;
   std::shared_ptr<tls::Credentials> creds_;
   std::string protocols_, ciphers_, mandatory_protocols_, mandatory_ciphers_;
-  std::vector<std::string> verify_match_, secure_match_;
+  std::string exclude_, mandatory_exclude_;  // GnuTLS priority removals
+  std::string servername_;
+  std::vector<std::string> verify_match_, secure_match_, fingerprint_match_;
+  gnutls_digest_algorithm_t digest_ = GNUTLS_DIG_SHA256;
+  std::string digest_name_ = "sha256";
+  bool wrappermode_ = false;
   std::map<std::string, std::shared_ptr<tls::Priority>> priorities_;
   uint64_t handshake_ms_ = 300000;
   int loglevel_ = 0;

@@ -17,7 +17,7 @@ TEST(TlsLevel, PostfixNamesAndRefusals) {
   ASSERT_FALSE(dane);
   EXPECT_NE(dane.error().find("not supported"), std::string::npos) << dane.error();
   EXPECT_FALSE(ParseTlsLevel("dane-only"));
-  EXPECT_FALSE(ParseTlsLevel("fingerprint"));
+  EXPECT_EQ(*ParseTlsLevel("fingerprint"), TlsLevel::kFingerprint);
   EXPECT_FALSE(ParseTlsLevel("maybe"));
 }
 
@@ -40,7 +40,12 @@ TEST(TlsPolicy, ParsesTableEntries) {
       {"", false, {}, {}, "", ""},
       {"dane", false, {}, {}, "", ""},
       {"may match=hostname", false, {}, {}, "", ""},  // nothing to match without verification
-      {"encrypt exclude=MD5", false, {}, {}, "", ""},
+      {"encrypt exclude=MD5", true, TlsLevel::kEncrypt, {}, "", ""},
+      {"encrypt exclude=FANCY", false, {}, {}, "", ""},
+      {"encrypt frobnicate=1", false, {}, {}, "", ""},
+      // Fingerprints have colons: "|" separates them, and match= attributes add up.
+      {"fingerprint match=AB:CD|ef01 match=12:34", true, TlsLevel::kFingerprint, {"AB:CD", "ef01", "12:34"}, "", ""},
+      {"encrypt match=AB:CD", false, {}, {}, "", ""},
       {"encrypt ciphers=null", false, {}, {}, "", ""},
       {"encrypt protocols=TLSv9", false, {}, {}, "", ""},
       {"verify match=", false, {}, {}, "", ""},
@@ -56,6 +61,18 @@ TEST(TlsPolicy, ParsesTableEntries) {
   }
 }
 
+TEST(TlsPolicy, ExcludeAndServerNameAttributes) {
+  auto p = ParseTlsPolicy("encrypt exclude=AES256:CHACHA20 servername=relay.example");
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->exclude, "AES256:CHACHA20");
+  EXPECT_EQ(p->servername, "relay.example");
+  EXPECT_TRUE(p->required());
+  EXPECT_FALSE(p->matches());
+  auto f = ParseTlsPolicy("fingerprint");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->required() && f->matches() && !f->verifies());
+}
+
 TEST(TlsPolicy, KeysSeparatePolicies) {
   TlsPolicy none, may, verify_a, verify_b;
   may.level = TlsLevel::kMay;
@@ -66,6 +83,13 @@ TEST(TlsPolicy, KeysSeparatePolicies) {
   EXPECT_NE(may.Key(), none.Key());
   EXPECT_NE(verify_a.Key(), verify_b.Key());
   EXPECT_NE(verify_a.Key(), may.Key());
+  TlsPolicy sni_a = may, sni_b = may, fp = may;
+  sni_a.servername = "a.example";
+  sni_b.servername = "b.example";
+  EXPECT_NE(sni_a.Key(), sni_b.Key());
+  fp.level = TlsLevel::kFingerprint;
+  fp.match = {"AB:CD"};
+  EXPECT_NE(fp.Key(), may.Key());
 }
 
 TEST(TlsPolicyKeys, NexthopThenParents) {

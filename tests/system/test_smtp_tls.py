@@ -41,7 +41,7 @@ def receiver(pki):
 
 def client(instance, **params):
     """The instance running the smtp transport with the given smtp_tls_*."""
-    instance.set(smtp_tls_loglevel="1", smtp_connection_cache_time_limit="5s", **params)
+    instance.set(**{"smtp_tls_loglevel": "1", "smtp_connection_cache_time_limit": "5s", **params})
     instance.add_service("smtp unix - - n - - smtp")
     instance.start()
     wait_for(lambda: (instance.queue_dir / "private" / "smtp").exists(), what="private/smtp")
@@ -162,15 +162,18 @@ def test_dane_is_refused_clearly(instance):
 # --- scripted TLS servers ----------------------------------------------------
 class TlsScripted:
     """An SMTP server on 127.0.0.2 offering STARTTLS with the test
-    certificate. mode "inject": its 220 to STARTTLS carries a bogus reply
+    certificate, recording the SNI name of each handshake. mode "tls": plain
+    STARTTLS; "inject": its 220 to STARTTLS carries a bogus reply
     behind it in the same write; mode "break": after the 220 it sends
     garbage instead of a handshake and closes. Later connections that do not
     ask for STARTTLS get plain SMTP. Records what it received."""
 
-    def __init__(self, pki, mode):
+    def __init__(self, pki, mode, host="127.0.0.2"):
         self.mode, self.messages, self.connections, self.ehlos = mode, [], 0, []
+        self.server_names = []  # the SNI name of each handshake (None: none sent)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(str(pki["cert"]), str(pki["key"]))
+        self.ctx.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
         peer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -181,9 +184,9 @@ class TlsScripted:
                 except (OSError, ssl.SSLError):
                     pass
 
-        self.port = free_port("127.0.0.2")
+        self.port = free_port(host)
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.2", self.port), Handler)
+        self.server = socketserver.ThreadingTCPServer((host, self.port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -210,8 +213,9 @@ class TlsScripted:
                 exts = ["tls.scripted", "8BITMIME", *tls_ext]
                 sock.sendall("".join(f"250-{e}\r\n" for e in exts[:-1]).encode() + f"250 {exts[-1]}\r\n".encode())
             elif verb == "STARTTLS":
-                if self.mode == "inject":
-                    sock.sendall(b"220 2.0.0 Ready to start TLS\r\n554 5.7.1 injected reply\r\n")
+                if self.mode in ("inject", "tls"):
+                    extra = b"554 5.7.1 injected reply\r\n" if self.mode == "inject" else b""
+                    sock.sendall(b"220 2.0.0 Ready to start TLS\r\n" + extra)
                     sock = self.ctx.wrap_socket(sock, server_side=True)
                 else:
                     sock.sendall(b"220 2.0.0 Ready to start TLS\r\n")
