@@ -184,7 +184,7 @@ void Delivery::OnMx(dns::MxResult r) {
       ++ignored;
       continue;
     }
-    AddTargets(h.name, h.addresses, h.preference);
+    AddTargets(h.name, h.addresses, h.preference, r.authentic && h.authentic);
   }
   OrderTargets(first);
   if (ignored && ignored == r.hosts.size()) {
@@ -200,7 +200,7 @@ void Delivery::OnAddresses(dns::AddressResult r) {
   if (!r.outcome.ok()) return NoServerFound(AddressLookupFailure(r), false);
   if (CheckSelfHost(r)) return;
   size_t first = targets_.size();
-  AddTargets(hop_.host, r.addresses, 0);
+  AddTargets(hop_.host, r.addresses, 0, r.authentic);
   OrderTargets(first);
   if (targets_.size() == first) {
     // An address literal of a protocol that inet_protocols turns off.
@@ -254,10 +254,10 @@ bool Delivery::Ignored(const std::string& mx_host) {
 }
 
 void Delivery::AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs,
-                          uint16_t preference) {
+                          uint16_t preference, bool dnssec) {
   for (const auto& a : addrs) {
     if ((a.is_v4() && !s_.ipv4) || (a.is_v6() && !s_.ipv6)) continue;
-    targets_.push_back(Target{host, a, hop_.port, "", preference});
+    targets_.push_back(Target{host, a, hop_.port, "", preference, dnssec});
   }
 }
 

@@ -73,9 +73,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     uint16_t port = 0;
     std::string path;  // unix socket (lmtp)
     uint16_t preference = 0;  // the MX host's
+    bool dnssec = false;  // MX and address records validated (AD): DANE may apply
   };
   // Adds a server's addresses that inet_protocols allows.
-  void AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs, uint16_t preference);
+  // dnssec: the records that named them were validated (DANE may apply).
+  void AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs, uint16_t preference,
+                  bool dnssec = false);
   // smtp_address_preference among targets_[from...] of equal MX preference.
   void OrderTargets(size_t from);
 
@@ -129,6 +132,14 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void Handshake();  // after STARTTLS's 220, or at once in wrapper mode
   void OnTlsReady(Result<void> r);
   bool FingerprintMatched(std::string* detail) const;
+  // dane.cc: the TLSA records of the server being tried (RFC 7672), looked up
+  // once per server before STARTTLS at level dane or dane-only.
+  bool DaneLookupNeeded() const;
+  void LookupTlsa();
+  void OnTlsa(dns::TlsaResult r);
+  bool TlsRequired() const;  // the level's, or DANE's for this server
+  bool DaneVerified(std::string* detail) const;
+  std::string TlsSessionKey() const;  // this connection's smtp_tls_session_cache_database key
   void RetryPlaintext();
   // sasl_client.cc: AUTH after EHLO when a login is configured for the server.
   void Authenticate();
@@ -193,6 +204,9 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   TlsPolicy tls_policy_;
   std::optional<tls::Config> tls_cfg_;  // when the policy's level is above none
   bool plaintext_retry_ = false;  // current_ again without TLS (may: the handshake failed)
+  long long dane_session_ = -1;   // sessions_ when current_'s TLSA records were looked up
+  std::vector<dns::Tlsa> dane_tlsa_;  // its usable TLSA records; empty: no DANE authentication
+  bool dane_required_ = false;        // TLS required for current_ (dane-only, or TLSA records exist)
   long long sessions_ = 0;
   // The destination being tried: its first target and the sessions before it
   // (smtp_mx_*_limit count per destination); fallback relays come after it.

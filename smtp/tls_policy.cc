@@ -14,7 +14,7 @@ namespace postern::smtp_client {
 
 namespace {
 
-constexpr std::string_view kLevels[] = {"none", "may", "encrypt", "fingerprint", "verify", "secure"};
+constexpr std::string_view kLevels[] = {"none", "may", "encrypt", "fingerprint", "verify", "secure", "dane", "dane-only"};
 
 std::string Join(const std::vector<std::string>& v, char sep) {
   std::string out;
@@ -30,11 +30,8 @@ Result<TlsLevel> ParseTlsLevel(std::string_view word) {
   if (word.empty()) return TlsLevel::kNone;
   for (size_t i = 0; i < std::size(kLevels); ++i)
     if (EqualsIgnoreCase(word, kLevels[i])) return TlsLevel(i);
-  if (EqualsIgnoreCase(word, "dane") || EqualsIgnoreCase(word, "dane-only"))
-    return Err("TLS security level \"" + std::string(word) +
-               "\" is not supported by postern yet (use fingerprint, or verify or secure with a CA)");
   return Err("unknown TLS security level \"" + std::string(word) +
-             "\" (none, may, encrypt, fingerprint, verify, secure)");
+             "\" (none, may, encrypt, fingerprint, verify, secure, dane, dane-only)");
 }
 
 std::string TlsPolicy::Key() const {
@@ -164,7 +161,7 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   auto fingerprints = cfg.GetList(name("smtp_tls_fingerprint_cert_match"));
   if (!fingerprints) return Err(fingerprints.error());
   c->fingerprint_match_ = std::move(*fingerprints);
-  if (auto r = c->LoadCipherControls(cfg); !r) return Err(r.error());
+  if (auto r = c->LoadOptions(cfg); !r) return Err(r.error());
   auto loglevel = cfg.GetInt(name("smtp_tls_loglevel"));
   if (!loglevel) return Err(loglevel.error());
   c->loglevel_ = int(*loglevel);
@@ -172,6 +169,10 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   if (!timeout) return Err(timeout.error());
   c->handshake_ms_ = uint64_t(timeout->count()) * 1000;
   if (c->handshake_ms_ == 0) c->handshake_ms_ = 300000;
+
+  auto sessions = TlsSessionCache::Load(cfg, lmtp);
+  if (!sessions) return Err(sessions.error());
+  c->sessions_ = std::move(*sessions);
 
   c->creds_ = std::move(creds);
   // Both priorities are checked now: a typo, or exclusions that leave no
@@ -189,8 +190,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
 }
 
 // smtp_tls_fingerprint_digest, smtp_tls_(mandatory_)exclude_ciphers,
-// smtp_tls_servername and smtp_tls_wrappermode.
-Result<void> TlsClient::LoadCipherControls(const config::Config& cfg) {
+// smtp_tls_servername, smtp_tls_wrappermode and smtp_dns_support_level.
+Result<void> TlsClient::LoadOptions(const config::Config& cfg) {
   auto name = [&](std::string_view smtp_name) { return prefix_ + std::string(smtp_name.substr(4)); };
   auto digest = cfg.Get(name("smtp_tls_fingerprint_digest"));
   if (!digest) return Err(digest.error());
@@ -212,6 +213,12 @@ Result<void> TlsClient::LoadCipherControls(const config::Config& cfg) {
   auto wrapper = cfg.GetBool(name("smtp_tls_wrappermode"));
   if (!wrapper) return Err(wrapper.error());
   wrappermode_ = *wrapper;
+  auto dns_level = cfg.Get(name("smtp_dns_support_level"));
+  if (!dns_level) return Err(dns_level.error());
+  if (!dns_level->empty() && !EqualsIgnoreCase(*dns_level, "enabled") && !EqualsIgnoreCase(*dns_level, "dnssec"))
+    return Err(name("smtp_dns_support_level") + ": \"" + *dns_level +
+               "\" is not supported (empty, enabled or dnssec; postern always uses DNS)");
+  dnssec_ = EqualsIgnoreCase(*dns_level, "dnssec");
   return {};
 }
 
@@ -259,6 +266,7 @@ Result<tls::Config> TlsClient::ConfigFor(const TlsPolicy& p) {
   cfg.priority = prio;
   cfg.handshake_timeout_ms = handshake_ms_;
   cfg.loglevel = loglevel_;
+  cfg.client_tickets = sessions_ != nullptr;
   return cfg;
 }
 

@@ -14,13 +14,15 @@
 #include "postern/table/table.h"
 #include "postern/tls/tls.h"
 #include "postern/util/result.h"
+#include "smtp/tls_session.h"
 
 namespace postern::smtp_client {
 
-// Postfix's levels, weakest first. fingerprint: the certificate or its public
-// key has one of the listed digests (no CA). dane and dane-only are refused by
-// ParseTlsLevel (never quietly weakened).
-enum class TlsLevel { kNone, kMay, kEncrypt, kFingerprint, kVerify, kSecure };
+// Postfix's levels. fingerprint: the certificate or its public key has one of
+// the listed digests (no CA). dane: RFC 7672, TLSA records from DNSSEC-validated
+// DNS decide per server (none usable and secure: may); dane-only: the same,
+// but a server without them gets no mail.
+enum class TlsLevel { kNone, kMay, kEncrypt, kFingerprint, kVerify, kSecure, kDane, kDaneOnly };
 std::string_view TlsLevelName(TlsLevel l);
 Result<TlsLevel> ParseTlsLevel(std::string_view word);
 
@@ -32,10 +34,12 @@ struct TlsPolicy {
   std::string exclude;             // more ciphers to exclude (OpenSSL names)
   std::string servername;          // SNI: empty: smtp_tls_servername
 
-  bool required() const { return level >= TlsLevel::kEncrypt; }
-  bool verifies() const { return level >= TlsLevel::kVerify; }  // a CA-signed certificate with a matching name
-  // The certificate must match something: names (verify, secure) or digests (fingerprint).
-  bool matches() const { return level >= TlsLevel::kFingerprint; }
+  bool dane() const { return level == TlsLevel::kDane || level == TlsLevel::kDaneOnly; }
+  bool required() const { return level >= TlsLevel::kEncrypt && level != TlsLevel::kDane; }
+  // A CA-signed certificate with a matching name.
+  bool verifies() const { return level == TlsLevel::kVerify || level == TlsLevel::kSecure; }
+  // The certificate must match match=: names (verify, secure) or digests (fingerprint).
+  bool matches() const { return level >= TlsLevel::kFingerprint && !dane(); }
   // What distinguishes it in the connection cache key: a connection is
   // reused only for a request with the same policy.
   std::string Key() const;
@@ -88,10 +92,13 @@ class TlsClient {
   gnutls_digest_algorithm_t fingerprint_digest() const { return digest_; }
   std::string_view fingerprint_digest_name() const { return digest_name_; }
   bool wrappermode() const { return wrappermode_; }
+  bool dnssec() const { return dnssec_; }  // smtp_dns_support_level = dnssec
+  // smtp_tls_session_cache_database; null without one.
+  TlsSessionCache* sessions() const { return sessions_.get(); }
   int loglevel() const { return loglevel_; }
 
  private:
-  Result<void> LoadCipherControls(const config::Config& cfg);
+  Result<void> LoadOptions(const config::Config& cfg);
 
   std::string prefix_;  // "smtp" or "lmtp", for messages
   TlsPolicy default_;
@@ -104,6 +111,8 @@ class TlsClient {
   gnutls_digest_algorithm_t digest_ = GNUTLS_DIG_SHA256;
   std::string digest_name_ = "sha256";
   bool wrappermode_ = false;
+  bool dnssec_ = false;
+  std::unique_ptr<TlsSessionCache> sessions_;
   std::map<std::string, std::shared_ptr<tls::Priority>> priorities_;
   uint64_t handshake_ms_ = 300000;
   int loglevel_ = 0;

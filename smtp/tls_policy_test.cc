@@ -13,10 +13,8 @@ TEST(TlsLevel, PostfixNamesAndRefusals) {
   EXPECT_EQ(*ParseTlsLevel("Encrypt"), TlsLevel::kEncrypt);
   EXPECT_EQ(*ParseTlsLevel("verify"), TlsLevel::kVerify);
   EXPECT_EQ(*ParseTlsLevel("secure"), TlsLevel::kSecure);
-  auto dane = ParseTlsLevel("dane");
-  ASSERT_FALSE(dane);
-  EXPECT_NE(dane.error().find("not supported"), std::string::npos) << dane.error();
-  EXPECT_FALSE(ParseTlsLevel("dane-only"));
+  EXPECT_EQ(*ParseTlsLevel("dane"), TlsLevel::kDane);
+  EXPECT_EQ(*ParseTlsLevel("DANE-only"), TlsLevel::kDaneOnly);
   EXPECT_EQ(*ParseTlsLevel("fingerprint"), TlsLevel::kFingerprint);
   EXPECT_FALSE(ParseTlsLevel("maybe"));
 }
@@ -38,7 +36,8 @@ TEST(TlsPolicy, ParsesTableEntries) {
       {"encrypt protocols=!SSLv2:!SSLv3:!TLSv1", true, TlsLevel::kEncrypt, {}, "!SSLv2:!SSLv3:!TLSv1", ""},
       {"none", true, TlsLevel::kNone, {}, "", ""},
       {"", false, {}, {}, "", ""},
-      {"dane", false, {}, {}, "", ""},
+      {"dane", true, TlsLevel::kDane, {}, "", ""},
+      {"dane match=hostname", false, {}, {}, "", ""},  // TLSA records say what matches
       {"may match=hostname", false, {}, {}, "", ""},  // nothing to match without verification
       {"encrypt exclude=MD5", true, TlsLevel::kEncrypt, {}, "", ""},
       {"encrypt exclude=FANCY", false, {}, {}, "", ""},
@@ -71,6 +70,11 @@ TEST(TlsPolicy, ExcludeAndServerNameAttributes) {
   auto f = ParseTlsPolicy("fingerprint");
   ASSERT_TRUE(f);
   EXPECT_TRUE(f->required() && f->matches() && !f->verifies());
+  // dane is opportunistic until TLSA records say otherwise; dane-only never is.
+  auto d = ParseTlsPolicy("dane"), o = ParseTlsPolicy("dane-only");
+  ASSERT_TRUE(d && o);
+  EXPECT_TRUE(d->dane() && !d->required() && !d->matches() && !d->verifies());
+  EXPECT_TRUE(o->dane() && o->required() && !o->matches() && !o->verifies());
 }
 
 TEST(TlsPolicy, KeysSeparatePolicies) {

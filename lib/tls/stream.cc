@@ -129,8 +129,11 @@ int Stream::PullTimeout(gnutls_transport_ptr_t p, unsigned int) {
 void Stream::StartTls(const Config& cfg, HandshakeFn done) {
   cfg_ = &cfg;
   on_handshake_ = std::move(done);
-  // The client does not resume sessions: it asks for no tickets.
-  unsigned flags = (cfg.role == Role::kServer ? GNUTLS_SERVER : GNUTLS_CLIENT | GNUTLS_NO_TICKETS) | GNUTLS_NONBLOCK;
+  // A client without a session cache asks for no tickets: it could not resume.
+  unsigned flags = cfg.role == Role::kServer ? GNUTLS_SERVER
+                   : cfg.client_tickets      ? GNUTLS_CLIENT
+                                             : GNUTLS_CLIENT | GNUTLS_NO_TICKETS;
+  flags |= GNUTLS_NONBLOCK;
   auto fail = [this](std::string why) {
     auto fn = std::move(on_handshake_);
     fn(Err(std::move(why)));
@@ -146,8 +149,11 @@ void Stream::StartTls(const Config& cfg, HandshakeFn done) {
       gnutls_session_ticket_enable_server(s, cfg.ticket_key->get());
       gnutls_db_set_cache_expiration(s, unsigned(cfg.ticket_lifetime_s));
     }
-  } else if (!cfg.server_name.empty()) {
-    gnutls_server_name_set(s, GNUTLS_NAME_DNS, cfg.server_name.data(), cfg.server_name.size());
+  } else {
+    if (!cfg.server_name.empty())
+      gnutls_server_name_set(s, GNUTLS_NAME_DNS, cfg.server_name.data(), cfg.server_name.size());
+    // A stale or foreign session is no error: the handshake is then a full one.
+    if (!cfg.resume.empty()) gnutls_session_set_data(s, cfg.resume.data(), cfg.resume.size());
   }
   gnutls_transport_set_ptr(s, this);
   gnutls_transport_set_push_function(s, Push);

@@ -92,6 +92,8 @@ struct Config {
   uint64_t handshake_timeout_ms = 300000;
   int loglevel = 0;
   std::string server_name;  // client: SNI, when a name (not an address)
+  bool client_tickets = false;  // client: take session tickets (a session cache keeps them)
+  std::string resume;           // client: session data of an earlier connection to resume
 };
 
 // What the handshake agreed on, for log lines and the Received header.

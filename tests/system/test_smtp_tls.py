@@ -151,14 +151,6 @@ def test_policy_maps_override_the_level_per_destination(instance, receiver, pki)
         sink.stop()
 
 
-def test_dane_is_refused_clearly(instance):
-    table = instance.root / "tls_policy"
-    table.write_text("[127.0.0.2]:2525 dane\n")
-    agent = client(instance, smtp_tls_policy_maps=f"texthash:{table}")
-    _, r = send(agent, "[127.0.0.2]:2525", "u@x.test")
-    assert r["status"] == "D" and "\"dane\" is not supported" in r["reason"], r
-
-
 # --- scripted TLS servers ----------------------------------------------------
 class TlsScripted:
     """An SMTP server on 127.0.0.2 offering STARTTLS with the test

@@ -1,18 +1,23 @@
 # tests/system/test_smtp_tls_client.py — the smtp client's TLS controls beyond
 # the levels of test_smtp_tls.py: the fingerprint level (certificate and
 # public key digests, global and per destination), SNI (smtp_tls_servername),
-# wrapper mode (port 465 against a postern smtpd in smtpd_tls_wrappermode)
-# and smtp_tls_exclude_ciphers. Peers: a second postern, or TlsScripted.
+# wrapper mode (port 465 against a postern smtpd in smtpd_tls_wrappermode),
+# smtp_tls_exclude_ciphers, session resumption through
+# smtp_tls_session_cache_database, and DANE (TLSA records from a DNS stand-in
+# that sets the AD bit as a validating resolver would). Peers: a second
+# postern, or TlsScripted.
 import hashlib
 import re
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
 
 import pytest
 
-from conftest import QTOOL, Instance, _traversable_tempdir
-from test_smtp_client import dns  # noqa: F401 (a fixture)
+from conftest import QTOOL, Instance, _traversable_tempdir, wait_for
+from test_smtp_client import Sink, dns  # noqa: F401 (dns is a fixture)
 from test_smtp_tls import CIPHER, TlsScripted, client, receiver, send  # noqa: F401 (receiver is a fixture)
 from test_tls import pki, start_tls_smtpd  # noqa: F401 (pki is a fixture)
 
@@ -141,3 +146,152 @@ def test_mandatory_exclude_ciphers_apply_where_tls_is_required(instance, receive
     assert send(agent, f"[127.0.0.1]:{receiver.port}")[1]["status"] == "S"
     agent.wait_log(r"TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: "
                    r"TLSv1\.3 with cipher TLS_CHACHA20_POLY1305_SHA256 \(256/256 bits\)")
+
+
+# --- session resumption --------------------------------------------------------------
+def test_session_cache_resumes_in_another_smtp_process(instance, receiver, pki):
+    """Each request gets a fresh smtp process (max_use=1) and a fresh
+    connection: the second resumes the session the first saved in the
+    shared LMDB cache, and the certificate is still verified."""
+    instance.set(smtp_tls_loglevel="2", smtp_tls_security_level="verify", smtp_tls_CAfile=str(pki["ca"]),
+                 smtp_connection_cache_on_demand="no",
+                 smtp_tls_session_cache_database=f"btree:{instance.queue_dir}/smtp_scache")
+    instance.add_service("smtp unix - - n - - smtp -o max_use=1")
+    instance.start()
+    wait_for(lambda: (instance.queue_dir / "private" / "smtp").exists(), what="private/smtp")
+    nexthop = f"[127.0.0.1]:{receiver.port}"
+    assert send(instance, nexthop)[1]["status"] == "S"
+    assert send(instance, nexthop)[1]["status"] == "S"
+    relay = rf"127\.0\.0\.1\[127\.0\.0\.1\]:{receiver.port}"
+    first = instance.wait_log(rf"smtp\[(\d+)\]: Verified TLS connection established to {relay}")
+    reused = instance.wait_log(rf"smtp\[(\d+)\]: {relay}: Reusing old session")
+    instance.wait_log(rf"Verified TLS connection established to {relay}", count=2)
+    assert first.group(1) != reused.group(1), "both deliveries ran in one smtp process"
+    assert len(re.findall(r"Reusing old session", instance.log())) == 1
+    receiver.instance.wait_log(r"Anonymous TLS connection established from \S+: .* \(session resumed\)")
+    assert (instance.queue_dir / "smtp_scache.lmdb").exists()
+    assert len(receiver.queue()) == 2
+
+
+# --- DANE ------------------------------------------------------------------------------
+class ValidatingDns:
+    """A stand-in for a validating resolver on 127.0.0.1: answers from
+    `records` ({(name, type): [rdata text]}) and sets the AD bit when `ad`,
+    as a resolver does for what it validated. Unknown names: NXDOMAIN."""
+
+    def __init__(self, records, ad=True):
+        import dns.flags
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
+        self.records, self.ad = records, ad
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        names = {name for name, _ in records}
+
+        def serve():
+            while True:
+                try:
+                    data, peer = self.sock.recvfrom(4096)
+                except OSError:
+                    return
+                q = dns.message.from_wire(data)
+                r = dns.message.make_response(q)
+                question = q.question[0]
+                name = question.name.to_text().lower()
+                found = records.get((name, dns.rdatatype.to_text(question.rdtype)))
+                if found:
+                    r.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", question.rdtype, found))
+                elif name not in names:
+                    r.set_rcode(dns.rcode.NXDOMAIN)
+                if self.ad:
+                    r.flags |= dns.flags.AD
+                self.sock.sendto(r.to_wire(), peer)
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def stop(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def dane_peer(instance, pki):
+    """TlsScripted on 127.0.0.2 as mx1.example.test, the MX of example.test,
+    and a function that starts the DNS stand-in with the given TLSA records."""
+    server = TlsScripted(pki, "tls")
+    started = []
+
+    def zone(tlsa, ad=True):
+        d = ValidatingDns({
+            ("example.test.", "MX"): ["10 mx1.example.test."],
+            ("mx1.example.test.", "A"): ["127.0.0.2"],
+            **({(f"_{server.port}._tcp.mx1.example.test.", "TLSA"): tlsa} if tlsa else {}),
+        }, ad=ad)
+        started.append(d)
+        instance.set(dns_servers=f"127.0.0.1:{d.port}", inet_protocols="ipv4")
+        return d
+
+    yield server, zone
+    server.stop()
+    for d in started:
+        d.stop()
+
+
+def dane_client(instance, level="dane", **params):
+    return client(instance, smtp_tls_security_level=level, smtp_dns_support_level="dnssec", **params)
+
+
+def test_dane_ee_record_authenticates_the_server(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {pubkey_fingerprint(pki)}"])
+    agent = dane_client(instance)
+    assert send(agent, f"example.test:{server.port}", "u@example.test")[1]["status"] == "S"
+    agent.wait_log(rf"Verified TLS connection established to mx1\.example\.test\[127\.0\.0\.2\]:{server.port}: ")
+    assert server.server_names == ["mx1.example.test"]  # SNI: the TLSA base domain
+    assert server.messages and server.messages[0][1] is True
+
+
+def test_dane_record_that_does_not_match_defers(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {hashlib.sha256(b'another key').hexdigest()}"])
+    agent = dane_client(instance)
+    _, r = send(agent, f"example.test:{server.port}", "u@example.test")
+    assert (r["status"], r["dsn"], r["reason"]) == ("D", "4.7.5", "Server certificate not verified"), r
+    agent.wait_log(rf"certificate verification failed for mx1\.example\.test\[127\.0\.0\.2\]:{server.port}: "
+                   r"no TLSA record matches the server certificate chain")
+    assert not server.messages
+
+
+def test_dane_without_validated_answers_falls_back_to_may(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {hashlib.sha256(b'another key').hexdigest()}"], ad=False)
+    agent = dane_client(instance)
+    # The mismatching record was not validated: it is not believed, and TLS is opportunistic.
+    assert send(agent, f"example.test:{server.port}", "u@example.test")[1]["status"] == "S"
+    agent.wait_log(rf"Untrusted TLS connection established to mx1\.example\.test\[127\.0\.0\.2\]:{server.port}: ")
+
+
+def test_dane_only_without_tlsa_records_defers(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([])
+    agent = dane_client(instance, level="dane-only")
+    _, r = send(agent, f"example.test:{server.port}", "u@example.test")
+    assert (r["status"], r["dsn"]) == ("D", "4.7.5"), r
+    assert r["reason"] == ("TLS is required, but no DNSSEC-validated TLSA records were found for host "
+                           "mx1.example.test[127.0.0.2] (TLS security level dane-only)"), r
+    assert not server.messages
+
+
+def test_dane_needs_dnssec_support_level(instance):
+    sink = Sink("127.0.0.2")
+    try:
+        table = instance.root / "tls_policy"
+        table.write_text(f"[127.0.0.2]:{sink.port} dane\n")
+        agent = client(instance, smtp_tls_policy_maps=f"texthash:{table}")
+        assert send(agent, f"[127.0.0.2]:{sink.port}", "u@x.test")[1]["status"] == "S"
+        agent.wait_log(r"warning: TLS security level dane for 127\.0\.0\.2 requires smtp_dns_support_level = dnssec; "
+                       r"using may")
+    finally:
+        sink.stop()
