@@ -70,49 +70,41 @@ def test_fingerprint_mismatch_defers_as_not_verified(instance, receiver, pki):
 
 
 # --- SNI -------------------------------------------------------------------------
-def test_servername_sends_a_fixed_name(instance, pki):
+@pytest.fixture
+def tls_peer(pki):
+    """TlsScripted on 127.0.0.2 with plain STARTTLS, recording SNI names."""
     server = TlsScripted(pki, "tls")
-    try:
-        agent = client(instance, smtp_tls_security_level="encrypt", smtp_tls_servername="relay.sni.test")
-        assert send(agent, f"[127.0.0.2]:{server.port}", "u@x.test")[1]["status"] == "S"
-        assert server.server_names == ["relay.sni.test"]
-    finally:
-        server.stop()
+    yield server
+    server.stop()
 
 
-def test_servername_hostname_sends_the_server_name_and_never_an_address(instance, dns, pki):
-    server = TlsScripted(pki, "tls")
-    try:
-        agent = client(instance, smtp_tls_security_level="encrypt", smtp_tls_servername="hostname",
-                       smtp_connection_cache_on_demand="no")
-        assert send(agent, f"[mx1.example.test]:{server.port}", "u@x.test")[1]["status"] == "S"
-        assert send(agent, f"[127.0.0.2]:{server.port}", "u@x.test")[1]["status"] == "S"
-        assert server.server_names == ["mx1.example.test", None]
-    finally:
-        server.stop()
+def test_servername_sends_a_fixed_name(instance, tls_peer):
+    agent = client(instance, smtp_tls_security_level="encrypt", smtp_tls_servername="relay.sni.test")
+    assert send(agent, f"[127.0.0.2]:{tls_peer.port}", "u@x.test")[1]["status"] == "S"
+    assert tls_peer.server_names == ["relay.sni.test"]
 
 
-def test_servername_nexthop_sends_the_destination_domain(instance, dns, pki):
-    server = TlsScripted(pki, "tls")
-    try:
-        agent = client(instance, smtp_tls_security_level="encrypt", smtp_tls_servername="nexthop")
-        # example.test's best MX is mx1.example.test, 127.0.0.2.
-        assert send(agent, f"example.test:{server.port}", "u@example.test")[1]["status"] == "S"
-        assert server.server_names == ["example.test"]
-    finally:
-        server.stop()
+def test_servername_hostname_sends_the_server_name_and_never_an_address(instance, dns, tls_peer):
+    agent = client(instance, smtp_tls_security_level="encrypt", smtp_tls_servername="hostname",
+                   smtp_connection_cache_on_demand="no")
+    assert send(agent, f"[mx1.example.test]:{tls_peer.port}", "u@x.test")[1]["status"] == "S"
+    assert send(agent, f"[127.0.0.2]:{tls_peer.port}", "u@x.test")[1]["status"] == "S"
+    assert tls_peer.server_names == ["mx1.example.test", None]
 
 
-def test_policy_servername_overrides_the_default(instance, pki):
-    server = TlsScripted(pki, "tls")
-    try:
-        table = instance.root / "tls_policy"
-        table.write_text(f"[127.0.0.2]:{server.port} encrypt servername=from.policy.test\n")
-        agent = client(instance, smtp_tls_servername="from.main.cf.test", smtp_tls_policy_maps=f"texthash:{table}")
-        assert send(agent, f"[127.0.0.2]:{server.port}", "u@x.test")[1]["status"] == "S"
-        assert server.server_names == ["from.policy.test"]
-    finally:
-        server.stop()
+def test_servername_nexthop_sends_the_destination_domain(instance, dns, tls_peer):
+    agent = client(instance, smtp_tls_security_level="encrypt", smtp_tls_servername="nexthop")
+    # example.test's best MX is mx1.example.test, 127.0.0.2.
+    assert send(agent, f"example.test:{tls_peer.port}", "u@example.test")[1]["status"] == "S"
+    assert tls_peer.server_names == ["example.test"]
+
+
+def test_policy_servername_overrides_the_default(instance, tls_peer):
+    table = instance.root / "tls_policy"
+    table.write_text(f"[127.0.0.2]:{tls_peer.port} encrypt servername=from.policy.test\n")
+    agent = client(instance, smtp_tls_servername="from.main.cf.test", smtp_tls_policy_maps=f"texthash:{table}")
+    assert send(agent, f"[127.0.0.2]:{tls_peer.port}", "u@x.test")[1]["status"] == "S"
+    assert tls_peer.server_names == ["from.policy.test"]
 
 
 # --- wrapper mode and ciphers ------------------------------------------------------
@@ -217,10 +209,10 @@ class ValidatingDns:
 
 
 @pytest.fixture
-def dane_peer(instance, pki):
+def dane_peer(instance, tls_peer):
     """TlsScripted on 127.0.0.2 as mx1.example.test, the MX of example.test,
     and a function that starts the DNS stand-in with the given TLSA records."""
-    server = TlsScripted(pki, "tls")
+    server = tls_peer
     started = []
 
     def zone(tlsa, ad=True):
@@ -234,7 +226,6 @@ def dane_peer(instance, pki):
         return d
 
     yield server, zone
-    server.stop()
     for d in started:
         d.stop()
 
