@@ -165,7 +165,10 @@ def test_show_queue_offline_when_stopped(sys_):
 
 
 def test_abbreviations_ambiguity_and_usage(sys_):
-    assert ok(sys_, "sh", "q") == ""
+    assert ok(sys_, "sh", "que") == ""
+    r = sys_.postern("sh", "q")
+    assert r.returncode == 1
+    assert r.stderr == "postern: ambiguous command: sh q: show quarantine, show queue\n"
     r = sys_.postern("sh", "st")
     assert r.returncode == 1
     assert r.stderr == "postern: ambiguous command: sh st: show stats, show status\n"
