@@ -224,9 +224,9 @@ def test_show_stats_and_monitor_count_administrator_removals(live):
     wait_for(lambda: live.stats()["scheduler.envelope.removed"] == "2", 20, what="the removals in show stats")
     out = live.ctl("monitor", "1", "1").stdout.splitlines()
     assert out[1].split() == ["curr", "conn", "disc", "curr", "enq", "deq", "ok", "tmpfail", "prmfail", "loop",
-                              "expire", "remove", "bounce"]
+                              "expire", "remove", "bounce", "drop", "early", "limit", "rcpt"]
     row = out[2].split()
-    assert len(row) == 13 and row[11] == "2" and row[12] == "0"  # first row: absolute
+    assert len(row) == 17 and row[11] == "2" and row[12] == "0"  # first row: absolute
 
 
 # --- a worker that does not answer ---------------------------------------
