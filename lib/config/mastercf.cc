@@ -1,6 +1,7 @@
 // config/mastercf.cc — master.cf parsing with file:line errors; see mastercf.h.
 #include "postern/config/mastercf.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -149,7 +150,7 @@ Result<std::vector<MasterService>> LoadMasterCf(const std::string& config_dir) {
 
 static std::string Quote(const std::string& arg) {
   // An argument with white space was written in braces; print it so again.
-  bool space = arg.find_first_of(" \t") != std::string::npos;
+  bool space = std::any_of(arg.begin(), arg.end(), IsSpace);  // what SplitMasterFields splits at
   return space || arg.empty() ? "{ " + arg + " }" : arg;
 }
 

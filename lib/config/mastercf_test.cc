@@ -67,5 +67,17 @@ TEST(MasterCf, FormatAlignsColumns) {
             "smtp       inet  n       -       n       -       -       smtpd\n  -o { smtpd_banner = a b }\n  -v");
 }
 
+TEST(MasterCf, FormatBracesEveryWhiteSpaceTheParserSplitsAt) {
+  // Found by fuzz_mastercf: a braced argument holding a CR came back as two.
+  auto r = ParseMasterCf(std::string_view("smtp inet n - n - - smtpd { a\rb }\n"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)[0].args, std::vector<std::string>{"a\rb"});
+  for (bool fold : {false, true}) {
+    auto again = ParseMasterCf(FormatMasterLine((*r)[0], fold));
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)[0].args, (*r)[0].args) << fold;
+  }
+}
+
 }  // namespace
 }  // namespace postern::config
