@@ -13,6 +13,10 @@ BUILD   := build/$(PRESET)
 PREFIX  ?= /usr/local
 PYTHON  := /usr/bin/python3
 FUZZ_SECONDS ?= 20
+# System test files run side by side (pytest-xdist, a file per worker: its
+# module fixtures stay in one process); the tests mostly wait on daemons, so
+# more workers than cores pays. SYSTEM_JOBS=0 runs them one after another.
+SYSTEM_JOBS ?= 3
 
 .PHONY: all deps configure build test unit system fuzz asan asan-system install run bench clean
 
@@ -31,7 +35,8 @@ unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2 --timeout 300
 
 system: build
-	POSTERN_BIN=$(CURDIR)/$(BUILD)/bin $(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+	POSTERN_BIN=$(CURDIR)/$(BUILD)/bin $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  -n $(SYSTEM_JOBS) --dist loadfile tests/system
 
 fuzz: deps
 	@test -f build/fuzz/build.ninja || cmake --preset fuzz >/dev/null

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "local/test_util.h"
+#include "postern/queue/testing.h"
 
 namespace postern::local {
 namespace {
@@ -58,19 +59,14 @@ class DeliverTest : public ::testing::Test {
   ipc::DeliveryResult Deliver(const std::string& rcpt, const std::string& body) {
     queue::MessageRecord rec;
     rec.sender = "s@x.test";
-    auto w = agent_.queue->Begin(rec);
-    EXPECT_TRUE(w.ok());
-    EXPECT_TRUE((*w)->Append(body).ok());
-    EXPECT_TRUE((*w)->AddRecipient({rcpt, "", 0}).ok());
-    auto id = agent_.queue->Commit(std::move(*w));
-    EXPECT_TRUE(id.ok());
+    auto id = queue::testing::EnqueueOne(*agent_.queue, rec, body, {rcpt});
     Message m;
-    m.req.message_id = *id;
+    m.req.message_id = id;
     m.req.transport = "local";
     m.req.sender = "s@x.test";
     m.req.arrival = std::time(nullptr);
     m.req.recipients.push_back({1, rcpt, "", 0});
-    m.msgid = queue::FormatMsgId(*id);
+    m.msgid = queue::FormatMsgId(id);
     EXPECT_EQ(LoadMessage(*agent_.queue, &m), "");
     return RecipientDelivery(agent_, m, m.req.recipients[0], std::chrono::steady_clock::now()).Run();
   }

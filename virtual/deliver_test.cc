@@ -12,6 +12,7 @@
 
 #include "postern/mda/privs.h"
 #include "postern/queue/ids.h"
+#include "postern/queue/testing.h"
 
 namespace postern::virt {
 namespace {
@@ -89,14 +90,9 @@ class DeliverTest : public ::testing::Test {
   ipc::DeliveryResult Deliver(const std::string& rcpt, const std::string& body = "Subject: t\r\n\r\nFrom me\r\n") {
     queue::MessageRecord rec;
     rec.sender = "s@x.test";
-    auto w = agent_.queue->Begin(rec);
-    EXPECT_TRUE(w.ok());
-    EXPECT_TRUE((*w)->Append(body).ok());
-    EXPECT_TRUE((*w)->AddRecipient({rcpt, "", 0}).ok());
-    auto id = agent_.queue->Commit(std::move(*w));
-    EXPECT_TRUE(id.ok());
+    auto id = queue::testing::EnqueueOne(*agent_.queue, rec, body, {rcpt});
     ipc::DeliveryRequest req;
-    req.message_id = *id;
+    req.message_id = id;
     req.transport = "virtual";
     req.sender = "s@x.test";
     req.recipients.push_back({1, rcpt, "", 0});

@@ -3,6 +3,7 @@
 // iteration order, recovery, map growth and insufficient storage.
 #include "postern/queue/lifetime.h"
 #include "postern/queue/queue.h"
+#include "postern/queue/testing.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -51,15 +52,9 @@ class QueueTest : public ::testing::TestWithParam<bool> {
   MsgId Enqueue(const std::string& body, int n = 1, std::string sender = "a@example.org") {
     MessageRecord rec;
     rec.sender = sender;
-    auto w = q_->Begin(rec);
-    EXPECT_TRUE(w.ok()) << w.status().message;
-    EXPECT_TRUE((*w)->Append(body).ok());
-    for (int i = 0; i < n; ++i) {
-      EXPECT_TRUE((*w)->AddRecipient({"r" + std::to_string(i) + "@example.net", "", 0}).ok());
-    }
-    auto id = q_->Commit(std::move(*w));
-    EXPECT_TRUE(id.ok()) << id.status().message;
-    return id.ok() ? *id : 0;
+    std::vector<std::string> rcpts;
+    for (int i = 0; i < n; ++i) rcpts.push_back("r" + std::to_string(i) + "@example.net");
+    return testing::EnqueueOne(*q_, rec, body, rcpts);
   }
   std::string ReadBody(MsgId id) {
     auto r = q_->OpenBody(id);

@@ -2,6 +2,7 @@
 // showq_compat format) and postqueue -j's JSON lines over a real queue with
 // deferred, active and held mail, and the table of Postfix queue names.
 #include "postern/showq/showq.h"
+#include "postern/queue/testing.h"
 
 #include <gtest/gtest.h>
 
@@ -36,13 +37,7 @@ class MailqTest : public ::testing::Test {
     queue::MessageRecord rec;
     rec.sender = std::move(sender);
     rec.arrival = arrival;
-    auto w = q_->Begin(rec);
-    EXPECT_TRUE(w.ok());
-    EXPECT_TRUE((*w)->Append(std::string(size, 'x')).ok());
-    for (auto& r : rcpts) EXPECT_TRUE((*w)->AddRecipient({r, "", 0}).ok());
-    auto id = q_->Commit(std::move(*w));
-    EXPECT_TRUE(id.ok());
-    return *id;
+    return queue::testing::EnqueueOne(*q_, rec, std::string(size, 'x'), rcpts);
   }
   std::vector<queue::Envelope> Envs(queue::MsgId id) { return *q_->Envelopes(id); }
   // What a listing writes.
