@@ -100,25 +100,24 @@ def sink():
 
 
 def configure(instance, sink, **params):
-    instance.set(relayhost=f"[127.0.0.1]:{sink.port}", minimal_backoff_time="1s", maximal_backoff_time="2s",
-                 queue_run_delay="1s", transport_retry_time="1s", service_throttle_time="1s",
-                 mynetworks="127.0.0.0/8", **params)
+    instance.set(**{"relayhost": f"[127.0.0.1]:{sink.port}", "minimal_backoff_time": "1s",
+                    "maximal_backoff_time": "2s", "queue_run_delay": "1s", "transport_retry_time": "1s",
+                    "service_throttle_time": "1s", "mynetworks": "127.0.0.0/8", **params})
     instance.add_service("qmgr unix n - n 300 1 qmgr")
     instance.add_service("bounce unix - - n - 0 bounce")
     instance.add_service("smtp unix - - n - - smtp")
 
 
-def test_one_message_reaches_the_sink_in_under_a_second(instance, sink):
-    configure(instance, sink)
+def test_one_message_is_delivered_on_smtpd_trigger_not_by_the_next_queue_scan(instance, sink):
+    # No periodic scan comes within the wait: only smtpd's wake-up of qmgr can
+    # deliver it (speed itself is measured by make bench, not here).
+    configure(instance, sink, queue_run_delay="1h")
     port = free_port()
     instance.add_service(f"127.0.0.1:{port} inet n - n - - smtpd")
     instance.start()
-    t0 = time.monotonic()
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
         c.sendmail("a@example.org", ["b@example.net"], b"Subject: hi\r\n\r\nhello\r\n")
-    wait_for(lambda: sink.handler.rcpts(), timeout=5, what="delivery")
-    latency = time.monotonic() - t0
-    assert latency < 1.0, f"{latency:.2f}s"
+    wait_for(lambda: sink.handler.rcpts(), timeout=30, what="delivery")
     assert sink.handler.rcpts() == ["b@example.net"]
     m = instance.wait_log(r"qmgr\[\d+\]: (\w{8}): from=<a@example.org>, size=\d+, nrcpt=1 \(queue active\)")
     msgid = m.group(1)
