@@ -1,5 +1,5 @@
-// error/deliver.cc — bounce or defer a whole request with its next hop as
-// the reason, as Postfix's error.c; see deliver.h.
+// error/deliver.cc — bounce, defer or discard a whole request with its next
+// hop as the reason, as Postfix's error.c and discard.c; see deliver.h.
 #include "error/deliver.h"
 
 #include <chrono>
@@ -13,11 +13,26 @@ namespace postern::error_agent {
 
 using mda::Verdict;
 
-Result<Verdict> ServiceDefault(const std::string& service) {
+Result<Verdict> ServiceDefault(std::string_view program, const std::string& service) {
+  if (program == "discard") return Verdict::Sent("");
   if (service == "error") return Verdict::Bounce("5.0.0", "");
   if (service == "retry") return Verdict::Defer("4.0.0", "");
   return Err("bad error service name: " + service + " (error bounces, retry defers)");
 }
+
+namespace {
+
+// The Postfix function whose warning names the ignored status.
+const char* AppendName(Verdict::Kind k) {
+  switch (k) {
+    case Verdict::Kind::kBounce: return "bounce_append";
+    case Verdict::Kind::kDefer: return "defer_append";
+    case Verdict::Kind::kSent: break;
+  }
+  return "sent";
+}
+
+}  // namespace
 
 Verdict VerdictFor(const Verdict& service_default, std::string_view nexthop) {
   Verdict v = service_default;
@@ -25,7 +40,7 @@ Verdict VerdictFor(const Verdict& service_default, std::string_view nexthop) {
   if (mda::SplitStatus(nexthop, &dsn, &rest)) {
     v.text = rest;
     if (dsn[0] == v.dsn[0]) v.dsn = dsn;
-    else log::Warning("{}: ignoring dsn code \"{}\"", v.kind == Verdict::Kind::kBounce ? "bounce_append" : "defer_append", dsn);
+    else log::Warning("{}: ignoring dsn code \"{}\"", AppendName(v.kind), dsn);
   } else {
     v.text = std::string(Trim(nexthop));
   }

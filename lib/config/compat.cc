@@ -130,8 +130,6 @@ constexpr Unsupported kUnsupportedParams[] = {
     {"sender_bcc_maps", "automatic BCC recipients"},
     {"sender_dependent_default_transport_maps", "sender-dependent routing"},
     {"sender_dependent_relayhost_maps", "sender-dependent routing"},
-    {"smtp_dns_support_level", "DNSSEC support levels of the smtp client"},
-    {"smtp_tls_session_cache_database", "the TLS session cache of the smtp client"},
     {"smtpd_data_restrictions", "restrictions at DATA and end of data"},
     {"smtpd_end_of_data_restrictions", "restrictions at DATA and end of data"},
     {"smtpd_etrn_restrictions", "ETRN"},
@@ -147,11 +145,10 @@ constexpr Unsupported kUnsupportedParams[] = {
 constexpr std::string_view kNoDaemon = "";
 
 // Postfix's stock master.cf commands. Those postern runs under the same name
-// (smtpd, smtp, lmtp, local, virtual, error, pipe, qmgr, pickup, bounce) are not listed.
+// (smtpd, smtp, lmtp, local, virtual, error, discard, pipe, qmgr, pickup, bounce) are not listed.
 constexpr PostfixDaemon kDaemons[] = {
     {"anvil", kNoDaemon, "postern's smtpds share their connection counts and rates in anvil_database"},
     {"cleanup", kNoDaemon, "cleanup runs inside smtpd and pickup"},
-    {"discard", kNoDaemon, "the discard(8) transport is not supported yet"},
     {"flush", kNoDaemon, "fast flush is not supported; postern flush schedules the whole queue"},
     {"oqmgr", "qmgr", ""},
     {"postlogd", kNoDaemon, "workers log themselves (maillog_file or syslog)"},
