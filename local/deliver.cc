@@ -344,6 +344,7 @@ Verdict RecipientDelivery::Mailbox(Attr& a, const std::string& user) {
   mo.locks = {s_.lock_fcntl, s_.lock_flock, s_.lock_dotlock};
   mo.size_limit = s_.mailbox_size_limit;
   mo.owner = owner;
+  mo.strict_owner = s_.strict_mailbox_ownership;
   Verdict v = AppendMbox(s_.mail_spool_directory + "/" + user, FormatCopy(o, msg_.lf), mo);
   if (v.kind == Verdict::Kind::kSent) v.text = "delivered to mailbox";
   return Final(a, v);

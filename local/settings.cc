@@ -107,7 +107,8 @@ Result<Settings> Settings::Load(const config::Config& cfg) {
   s.lock_flock = parsed->flock;
   s.lock_dotlock = parsed->dotlock;
   for (auto [name, out] : {std::pair{"owner_request_special", &s.owner_request_special},
-                           std::pair{"expand_owner_alias", &s.expand_owner_alias}}) {
+                           std::pair{"expand_owner_alias", &s.expand_owner_alias},
+                           std::pair{"strict_mailbox_ownership", &s.strict_mailbox_ownership}}) {
     auto v = cfg.GetBool(name);
     if (!v) return Err(v.error());
     *out = *v;

@@ -31,6 +31,7 @@ struct Settings {
   bool delivered_command = true, delivered_file = true, delivered_forward = true;  // prepend_delivered_header
   bool propagate_alias = false, propagate_forward = false, propagate_include = false;
   bool owner_request_special = true, expand_owner_alias = false;
+  bool strict_mailbox_ownership = true;  // a spool mailbox not owned by its recipient defers
   bool lock_fcntl = true, lock_flock = false, lock_dotlock = true;
   uint64_t mailbox_size_limit = 0;  // 0: no limit
   int64_t command_time_limit = 1000;  // seconds

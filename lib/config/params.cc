@@ -428,6 +428,7 @@ constexpr ParamDef kParams[] = {
     {"stats_flush_interval", T::kTime, "1s", "how often a process writes its pending counters to stats_database"},
     {"stop_grace_time", T::kTime, "10s", "time that master, when stopped, lets workers finish their clients before it kills them"},
     {"stress", T::kString, "", "non-empty: the system is overloaded; defaults written ${stress?{short}:{normal}} take their short value (set by hand or with -o: postern's master does not set it)"},
+    {"strict_mailbox_ownership", T::kBool, "yes", "local(8) defers delivery to a mailbox file in mail_spool_directory that is not owned by its recipient (and warns); no: deliver anyway"},
     {"strict_rfc821_envelopes", T::kBool, "no", "require <brackets> around MAIL FROM and RCPT TO addresses"},
     {"syslog_facility", T::kString, "mail", "syslog facility of log lines"},
     {"syslog_name", T::kString, "${multi_instance_name?{$multi_instance_name}:{postern}}", "prefix of log lines (syslog_name/program[pid]); set postfix for log tools and filters that expect postfix/smtpd[pid]: (pflogsumm, fail2ban, logwatch)"},

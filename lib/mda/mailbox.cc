@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "postern/event/event.h"
+#include "postern/log/log.h"
 
 namespace postern::mda {
 
@@ -101,13 +102,34 @@ Result<MboxLocks> ParseMboxLocks(const std::vector<std::string>& names, std::str
   return l;
 }
 
+namespace {
+
+// Opens the mbox file for appending, or creates it (mode 0600) when it is
+// missing; *created says which, so only a file made here changes owner.
+Fd OpenOrCreate(const std::string& path, bool* created) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.valid() || errno != ENOENT) return fd;
+    Fd made(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (made.valid()) {
+      *created = true;
+      return made;
+    }
+    if (errno != EEXIST) return made;  // else another delivery made it: open that one
+  }
+  return Fd(-1);
+}
+
+}  // namespace
+
 Verdict AppendMbox(const std::string& path, std::string_view data, const MboxOptions& o) {
   const char* dsn = o.fail_dsn;
   DotLock dot;
   if (o.locks.dotlock) {
     if (std::string why = dot.Take(path); !why.empty()) return Verdict::Defer("4.2.0", why);
   }
-  Fd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  bool created = false;
+  Fd fd = OpenOrCreate(path, &created);
   if (!fd.valid()) return Verdict::FromErrno(errno, "cannot open mailbox " + path + ": " + Errno(errno), dsn);
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return Verdict::FromErrno(errno, "cannot stat mailbox " + path + ": " + Errno(errno), dsn);
@@ -115,9 +137,11 @@ Verdict AppendMbox(const std::string& path, std::string_view data, const MboxOpt
     return Verdict::Bounce("5.2.0", "cannot deliver to " + path + ": not a regular file");
   if (S_ISREG(st.st_mode) && st.st_nlink > 1)
     return Verdict::Bounce("5.2.0", "cannot deliver to " + path + ": file has " + std::to_string(st.st_nlink) + " hard links");
-  if (o.owner && st.st_size == 0 && st.st_uid != o.owner->first) {
-    if (fchown(fd.get(), o.owner->first, o.owner->second) != 0)
-      return Verdict::FromErrno(errno, "cannot chown mailbox " + path + ": " + Errno(errno), dsn);
+  if (o.owner && created && fchown(fd.get(), o.owner->first, o.owner->second) != 0)
+    return Verdict::FromErrno(errno, "cannot chown mailbox " + path + ": " + Errno(errno), dsn);
+  if (o.owner && o.strict_owner && !created && S_ISREG(st.st_mode) && st.st_uid != o.owner->first) {
+    log::Warning("specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch");
+    return Verdict::Defer("4.2.0", "destination " + path + " is not owned by recipient");
   }
   if (std::string why = KernelLock(fd.get(), o.locks, path); !why.empty()) return Verdict::Defer("4.2.0", why);
   if (S_ISCHR(st.st_mode)) return WriteAll(fd.get(), data, dsn);

@@ -27,14 +27,17 @@ Result<MboxLocks> ParseMboxLocks(const std::vector<std::string>& names, std::str
 
 // How an mbox append goes: its locks, its size limit (0: none; the 5.2.2 text
 // names `limit_param`), the owner a new file is given (a spool file created
-// with root's rights), and the status of a failure that is neither a full
-// mailbox nor a full disk (Postfix's mbox_dsn default: local bounces with
-// 5.2.0, virtual defers with 4.2.0).
+// with root's rights) and, with `strict_owner`, the owner an existing one
+// must have (else deferred, Postfix's strict_mailbox_ownership), and the
+// status of a failure that is neither a full mailbox nor a full disk
+// (Postfix's mbox_dsn default: local bounces with 5.2.0, virtual defers
+// with 4.2.0).
 struct MboxOptions {
   MboxLocks locks;
   uint64_t size_limit = 0;
   std::string_view limit_param = "mailbox_size_limit";
   std::optional<std::pair<uid_t, gid_t>> owner;
+  bool strict_owner = false;
   const char* fail_dsn = "5.2.0";
 };
 

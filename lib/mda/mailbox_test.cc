@@ -89,6 +89,37 @@ TEST(Mailbox, AppendRefusesSymlinkAndWaitsForLock) {
   EXPECT_FALSE(fs::exists(box));
 }
 
+// A spool mailbox made here is given to its recipient; an existing one that
+// another user owns defers (strict_mailbox_ownership), or takes the mail
+// when that is off, and is never given away.
+TEST(Mailbox, SpoolOwnership) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give files away";
+  TempDir d;
+  MboxOptions o;
+  o.owner = std::pair<uid_t, gid_t>{4242, 4243};
+  o.strict_owner = true;
+  std::string made = d.path() + "/made";
+  ASSERT_EQ(AppendMbox(made, "x\n", o).kind, Verdict::Kind::kSent);
+  struct stat st {};
+  ASSERT_EQ(stat(made.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4242u);
+  EXPECT_EQ(st.st_gid, 4243u);
+  EXPECT_EQ(AppendMbox(made, "y\n", o).kind, Verdict::Kind::kSent);  // owned by the recipient
+  std::string theirs = d.path() + "/theirs";
+  std::ofstream(theirs) << "";
+  ASSERT_EQ(chown(theirs.c_str(), 4244, 4244), 0);
+  Verdict v = AppendMbox(theirs, "z\n", o);
+  EXPECT_EQ(v.kind, Verdict::Kind::kDefer);
+  EXPECT_EQ(v.dsn, "4.2.0");
+  EXPECT_EQ(v.text, "destination " + theirs + " is not owned by recipient");
+  EXPECT_EQ(Slurp(theirs), "");
+  o.strict_owner = false;
+  EXPECT_EQ(AppendMbox(theirs, "z\n", o).kind, Verdict::Kind::kSent);
+  ASSERT_EQ(stat(theirs.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4244u);  // an empty file of someone else's is not given away either
+  EXPECT_EQ(Slurp(theirs), "z\n");
+}
+
 TEST(Mailbox, Maildir) {
   TempDir d;
   std::string dir = d.path() + "/a/b/Maildir/";

@@ -324,3 +324,23 @@ def test_user_extension_forward_file_and_spool_mbox(mda, users):
     data = spool.read_bytes()
     assert data.startswith(b"From sender@client.test  ") and b"\n>From the start of a line\n" in data
     assert os.stat(maildir_files(copy)[0]).st_uid == u.pw_uid
+
+
+@pytest.mark.parametrize("strict", ["yes", "no"])
+def test_spool_mbox_owned_by_another_user_defers_unless_strict_mailbox_ownership_is_off(mda, users, strict):
+    u, other = users(), users()
+    spool = mda.spool / u.pw_name
+    spool.write_bytes(b"")
+    os.chown(spool, other.pw_uid, other.pw_gid)
+    mda.i.set(strict_mailbox_ownership=strict)
+    mda.start()
+    msgid = mda.send([f"{u.pw_name}@localhost"], BODY)
+    if strict == "yes":
+        m = mda.wait(msgid, f"{u.pw_name}@localhost", status="deferred")
+        assert m.group(1) == f"destination {spool} is not owned by recipient"
+        mda.i.wait_log(r"warning: specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch")
+        assert spool.read_bytes() == b""
+    else:
+        assert mda.wait(msgid, f"{u.pw_name}@localhost").group(1) == "delivered to mailbox"
+        assert spool.read_bytes().startswith(b"From sender@client.test  ")
+        assert os.stat(spool).st_uid == other.pw_uid
