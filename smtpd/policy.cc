@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <tuple>
 #include <utility>
 
 #include "postern/config/compat.h"
@@ -47,6 +48,8 @@ std::string ClassName(Policy::Stage s) {
     case Policy::Stage::kHelo: return "Helo command";
     case Policy::Stage::kSender: return "Sender address";
     case Policy::Stage::kRecipient: return "Recipient address";
+    case Policy::Stage::kData: return "Data command";
+    case Policy::Stage::kEod: return "End-of-data";
   }
   return "";
 }
@@ -108,6 +111,8 @@ std::string RejectSubject(Policy::Stage stage, const Facts& f) {
     case Policy::Stage::kHelo: return "<" + std::string(f.helo) + ">";
     case Policy::Stage::kSender: return "<" + (f.sender ? f.sender->Canonical() : std::string()) + ">";
     case Policy::Stage::kRecipient: return "<" + (f.recipient ? f.recipient->Canonical() : std::string()) + ">";
+    case Policy::Stage::kData: return "<DATA>";
+    case Policy::Stage::kEod: return "<END-OF-MESSAGE>";
   }
   return "<>";
 }
@@ -259,6 +264,12 @@ Result<std::unique_ptr<Policy>> Policy::Load(const config::Config& cfg) {
     if (!l) return Err(l.error());
     p->lists_.push_back(std::move(*l));
   }
+  for (auto [param, stage, out] : {std::tuple{"smtpd_data_restrictions", Stage::kData, &p->data_lists_},
+                                   std::tuple{"smtpd_end_of_data_restrictions", Stage::kEod, &p->eod_lists_}}) {
+    auto l = p->ParseList(cfg, param, stage);
+    if (!l) return Err(l.error());
+    out->push_back(std::move(*l));
+  }
   return p;
 }
 
@@ -381,6 +392,16 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
     return {};
   }
   if (SenderLogin::IsRestriction(n)) return CheckSenderLogin(sender_login_, n, f);
+  if (n == "reject_unauth_pipelining") {
+    if (!f.ill_pipelining) return {};
+    return Make(503, "5.5.0", RejectSubject(stage, f) + ": " + StageLabel(stage) + ": Improper use of SMTP command pipelining");
+  }
+  if (n == "reject_multi_recipient_bounce") {
+    // At RCPT a bounce already has its one recipient; at DATA it has more than one.
+    bool data = stage == Stage::kData || stage == Stage::kEod;
+    if (!f.sender || !f.sender->null || f.recipient_count <= (data ? 1u : 0u)) return {};
+    return Reject(stage, f, 550, "5.5.3", "Multi-recipient bounce");
+  }
   if (Verdict v; RunIdentityStep(s, f, c, &v)) return v;
   if (n == "check_greylist" || n == "check_message_limits") return CacheStep(s, stage, f, c);
   if (n == "reject_unlisted_sender" || n == "reject_unlisted_recipient") {
@@ -457,15 +478,16 @@ Verdict Policy::RunStep(const Step& s, Stage stage, const Facts& f, int depth, C
 Verdict Policy::CheckRecipient(Check& c, const Facts& f) {
   // As trivial-rewrite's resolve: user@192.0.2.1 is bad syntax unless
   // resolve_numeric_domain makes it user@[192.0.2.1].
-  if (!c.started && f.recipient && dest_.RefusedNumeric(f.recipient->domain))
+  if (!c.started && c.at == Stage::kRecipient && f.recipient && dest_.RefusedNumeric(f.recipient->domain))
     return Make(501, "5.1.3", "Bad recipient address syntax");
   c.started = true;
   return RunSteps(c, f);
 }
 
 Verdict Policy::RunSteps(Check& c, const Facts& f) {
-  for (; c.list < lists_.size(); ++c.list, c.step = 0) {
-    const List& l = lists_[c.list];
+  const std::vector<List>& lists = ListsOf(c.at);
+  for (; c.list < lists.size(); ++c.list, c.step = 0) {
+    const List& l = lists[c.list];
     Verdict v;
     for (; c.step < l.steps.size(); ++c.step) {
       const Step& s = l.steps[c.step];
@@ -496,7 +518,7 @@ Verdict Policy::RunSteps(Check& c, const Facts& f) {
 
 Verdict Policy::Resume(Check& c, std::string_view action, const Facts& f) {
   c.pending = nullptr;
-  Verdict v = AccessResult(action, lists_[c.list].stage, f, 0, c);
+  Verdict v = AccessResult(action, ListsOf(c.at)[c.list].stage, f, 0, c);
   if (v.rejected()) v.check = "check_policy_service";
   if (c.verify) return {};  // the action named reject_unverified_*: verify(8) first
   if (v.rejected()) return Finalize(c, std::move(v));
@@ -543,7 +565,7 @@ Verdict Policy::ResumeVerify(Check& c, const Result<ipc::VerifyAnswer>& answer, 
   std::vector<const Step*> rest = std::move(c.class_rest);
   c.class_rest.clear();
   for (size_t i = 0; i < rest.size() && v.kind == Verdict::Kind::kDunno; ++i) {
-    v = RunStep(*rest[i], lists_[c.list].stage, f, 1, c);
+    v = RunStep(*rest[i], ListsOf(c.at)[c.list].stage, f, 1, c);
     if (c.verify) {
       c.class_rest.insert(c.class_rest.end(), rest.begin() + long(i) + 1, rest.end());
       return {};

@@ -1,6 +1,7 @@
 // smtpd/policy.h — who may send what to whom: mynetworks, the local and relay
 // destinations, and Postfix's smtpd_*_restrictions lists (evaluated at RCPT
-// time, as Postfix does with smtpd_delay_reject = yes).
+// time, as Postfix does with smtpd_delay_reject = yes; the data and
+// end-of-data lists at DATA and after the final dot).
 #pragma once
 
 #include <functional>
@@ -93,6 +94,12 @@ struct Facts {
   const smtp::Address* recipient = nullptr;
   bool sasl_authenticated = false;
   std::string_view sasl_username;  // empty unless authenticated
+  // DATA and end of data: recipient is set only with exactly one recipient
+  // (Postfix's smtpd_check_data); recipients names them all (sorted, for keys).
+  size_t recipient_count = 0;  // accepted so far (RCPT: before this one)
+  std::string_view recipients;
+  std::string_view content_md5;  // end of data: hex MD5 of the client's headers and body
+  bool ill_pipelining = false;   // commands sent ahead where RFC 2920 does not allow them
 };
 
 using route::Destination;
@@ -121,7 +128,9 @@ class Policy {
   // check_policy_service step (check.pending set, verdict not final);
   // Resume feeds the service's action in and carries on.
   struct Step;
-  enum class Stage { kClient, kHelo, kSender, kRecipient };
+  // kData and kEod: smtpd_data_restrictions and smtpd_end_of_data_restrictions
+  // ("<DATA>: Data command rejected", "<END-OF-MESSAGE>: End-of-data rejected").
+  enum class Stage { kClient, kHelo, kSender, kRecipient, kData, kEod };
   // reject_unverified_sender/recipient: the address verify(8) is asked about.
   struct VerifyWait {
     ipc::VerifyKind kind;
@@ -129,6 +138,7 @@ class Policy {
     Stage target;
   };
   struct Check {
+    Stage at = Stage::kRecipient;  // RCPT's five lists, or the DATA or end-of-data list
     size_t list = 0, step = 0;
     bool started = false;
     const Step* pending = nullptr;  // waiting for this step's service
@@ -145,6 +155,10 @@ class Policy {
     std::vector<std::pair<std::string, Verdict>> cache_answers;  // by step name, for this check
   };
   Verdict CheckRecipient(Check& c, const Facts& f);
+  // smtpd_data_restrictions (kData) or smtpd_end_of_data_restrictions (kEod) is not empty.
+  bool has_restrictions(Stage at) const { return !ListsOf(at).empty() && !ListsOf(at).front().steps.empty(); }
+  // The end-of-data list greylists on the content: the session hashes it.
+  bool wants_content_md5() const;
   // check_{client,reverse_client_hostname,helo,sender,recipient}_{mx,ns,a}_access.
   static bool IsServerAccess(std::string_view name);
   Verdict Resume(Check& c, std::string_view action, const Facts& f);
@@ -207,6 +221,9 @@ class Policy {
     std::vector<Step> steps;
   };
   Result<List> ParseList(const config::Config& cfg, std::string_view param, Stage stage);
+  const std::vector<List>& ListsOf(Stage at) const {
+    return at == Stage::kData ? data_lists_ : at == Stage::kEod ? eod_lists_ : lists_;
+  }
   Verdict RunStep(const Step& s, Stage stage, const Facts& f, int depth, Check& c);
   Verdict AccessResult(std::string_view value, Stage target, const Facts& f, int depth, Check& c);
   std::optional<Verdict> EnvelopeAction(std::string_view word, std::string_view arg, Stage target, const Facts& f,
@@ -255,7 +272,8 @@ class Policy {
   Verdict VerifyVerdict(Check& c, const VerifyWait& w, const ipc::VerifyAnswer& a, const Facts& f);
   Verdict RunClass(const std::vector<Step>& steps, Stage stage, const Facts& f, int depth, Check& c);
 
-  std::vector<List> lists_;
+  std::vector<List> lists_;                  // RCPT: client, helo, sender, relay, recipient
+  std::vector<List> data_lists_, eod_lists_;  // smtpd_data_restrictions, smtpd_end_of_data_restrictions
   std::set<std::string, std::less<>> class_names_;              // smtpd_restriction_classes
   std::map<std::string, std::vector<Step>, std::less<>> classes_;  // their lists
   Unverified unverified_sender_, unverified_recipient_;

@@ -20,6 +20,7 @@ struct Policy::Grey {
   std::vector<cache::GreyField> fields;
   uint64_t delay = 300, window = 2 * 86400, lifetime = 35 * 86400;
   uint64_t auto_whitelist = 5;
+  bool content = false;  // greylist_key names content: end of data only
   std::shared_ptr<table::TableList> whitelist, blacklist;
   std::string error;  // a table that could not be opened: 451 4.3.5 where reached
 };
@@ -162,6 +163,7 @@ Result<void> Policy::LoadCacheSettings(const config::Config& cfg) {
   auto fields = cache::ParseGreyFields(cfg.List("greylist_key"));
   if (!fields) return Err(fields.error());
   g->fields = std::move(*fields);
+  g->content = cache::HasContent(g->fields);
   for (auto [param, out] : {std::pair{"greylist_delay", &g->delay}, std::pair{"greylist_retry_window", &g->window},
                             std::pair{"greylist_record_lifetime", &g->lifetime}}) {
     auto t = ParamSeconds(cfg, param);
@@ -219,8 +221,10 @@ Verdict Policy::CacheStep(const Step& s, Stage stage, const Facts& f, Check& c) 
     if (f.sasl_authenticated) return {};
     auto mine = mynetworks_.Contains(f.client_addr);
     if (!mine) return config_error("mynetworks could not be read");
-    if (*mine || !f.recipient || !f.sender) return {};
+    if (*mine || (!f.recipient && f.recipients.empty()) || !f.sender) return {};
     if (!grey_->error.empty()) return config_error(grey_->error);
+    if (grey_->content && stage != Stage::kEod)
+      return config_error("greylist_key names content, which only smtpd_end_of_data_restrictions can see");
     for (auto [t, white] : {std::pair{grey_->whitelist.get(), true}, std::pair{grey_->blacklist.get(), false}}) {
       if (!t) continue;
       auto hit = Listed(*t, f, recipient_delimiter_);
@@ -269,10 +273,14 @@ void Policy::RunCacheStep(const Check& c, const Facts& f, const CacheContext& ct
   const std::string& step = *c.cache;
   if (!ctx.cache) return done(CacheFailure(cache_defer_, step, "the policy cache could not be opened"));
   if (step == "check_greylist") {
-    std::string sender = f.sender->Canonical(), rcpt = f.recipient->Canonical();
-    cache::GreyFacts gf{f.client_addr, f.client_name, f.helo, sender, rcpt};
+    // At DATA and end of data with several recipients, the key names them all.
+    std::string sender = f.sender->Canonical(), rcpt = f.recipient ? f.recipient->Canonical() : std::string(f.recipients);
+    cache::GreyFacts gf{f.client_addr, f.client_name, f.helo, sender, rcpt, f.content_md5};
+    std::string subject = RejectSubject(c.at, f) + (c.at == Stage::kData  ? ": Data command rejected"
+                                                    : c.at == Stage::kEod ? ": End-of-data rejected"
+                                                                          : ": Recipient address rejected");
     return RunGrey(*ctx.cache, grey_, cache::GreyKey(grey_->fields, gf), cache::GreyWhiteKey(grey_->fields, f.client_addr),
-                   RejectSubject(Stage::kRecipient, f) + ": Recipient address rejected", cache_defer_, std::move(done));
+                   subject, cache_defer_, std::move(done));
   }
   auto list = std::make_shared<std::vector<Counter>>();
   const std::string whats[3] = {std::string(f.client_addr), f.sender->Canonical(), f.recipient->Canonical()};
@@ -287,6 +295,14 @@ void Policy::RunCacheStep(const Check& c, const Facts& f, const CacheContext& ct
                      Refuse(limits_->code, RejectSubject(k.stage, f), text)});
   }
   RunCounters(*ctx.cache, list, 0, limits_->window, cache_defer_, std::move(done));
+}
+
+bool Policy::wants_content_md5() const {
+  if (!grey_->content) return false;
+  for (const List& l : eod_lists_)
+    for (const Step& s : l.steps)
+      if (s.name == "check_greylist" || classes_.count(s.name)) return true;
+  return false;
 }
 
 void Policy::AddCacheAnswer(Check& c, Verdict v) {

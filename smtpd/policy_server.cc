@@ -56,6 +56,8 @@ std::string Subject(const ServerCheck& sc, const Facts& f) {
     case Policy::Stage::kHelo: return std::string(f.helo);
     case Policy::Stage::kSender: return domain(f.sender);
     case Policy::Stage::kRecipient: return domain(f.recipient);
+    case Policy::Stage::kData:
+    case Policy::Stage::kEod: break;  // not a check_*_access target
   }
   return "";
 }

@@ -544,6 +544,86 @@ TEST(Policy, BrokenLocalRecipientMapsDefer) {
   EXPECT_EQ(v.enhanced, "4.3.0");
 }
 
+// smtpd_data_restrictions and smtpd_end_of_data_restrictions: Postfix's reply
+// names, the restrictions specific to them, and no recipient among several.
+TEST(Policy, DataAndEndOfDataRestrictions) {
+  auto p = Make("mydestination = localhost\n"
+                "smtpd_data_restrictions = reject_unauth_pipelining, reject_multi_recipient_bounce, "
+                "check_recipient_access inline:{ bob@localhost=REJECT }\n"
+                "smtpd_end_of_data_restrictions = check_sender_access inline:{ spam@x.test=REJECT }, reject\n");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->has_restrictions(Policy::Stage::kData));
+  EXPECT_TRUE(p->has_restrictions(Policy::Stage::kEod));
+  EXPECT_FALSE(p->wants_content_md5());
+  smtp::Address nul = Addr("<>"), a = Addr("<a@x.test>"), bob = Addr("<bob@localhost>"), spam = Addr("<spam@x.test>");
+  auto at = [&](Policy::Stage stage, Facts f) {
+    Policy::Check c;
+    c.at = stage;
+    return p->CheckRecipient(c, f);
+  };
+  Facts f = FactsOf("192.0.2.1", "h.test", a, bob);
+  f.recipient_count = 1;
+  Verdict v = at(Policy::Stage::kData, f);  // the one recipient is seen
+  EXPECT_EQ(v.code, 554);
+  EXPECT_EQ(v.text, "<bob@localhost>: Recipient address rejected: Access denied");
+  f.recipient = nullptr;  // several: none is
+  f.recipient_count = 2;
+  EXPECT_FALSE(at(Policy::Stage::kData, f).rejected());
+  f.ill_pipelining = true;
+  v = at(Policy::Stage::kData, f);
+  EXPECT_EQ(v.code, 503);
+  EXPECT_EQ(v.enhanced, "5.5.0");
+  EXPECT_EQ(v.text, "<DATA>: Data command rejected: Improper use of SMTP command pipelining");
+  f.ill_pipelining = false;
+  f.sender = &nul;
+  v = at(Policy::Stage::kData, f);
+  EXPECT_EQ(v.code, 550);
+  EXPECT_EQ(v.enhanced, "5.5.3");
+  EXPECT_EQ(v.text, "<DATA>: Data command rejected: Multi-recipient bounce");
+  f.recipient_count = 1;
+  EXPECT_FALSE(at(Policy::Stage::kData, f).rejected());
+  v = at(Policy::Stage::kEod, f);  // the list's own reject
+  EXPECT_EQ(v.code, 554);
+  EXPECT_EQ(v.text, "<END-OF-MESSAGE>: End-of-data rejected: Access denied");
+  f.sender = &spam;
+  EXPECT_EQ(at(Policy::Stage::kEod, f).text, "<spam@x.test>: Sender address rejected: Access denied");
+  // RCPT's lists are not the data lists.
+  EXPECT_FALSE(at(Policy::Stage::kRecipient, FactsOf("127.0.0.1", "h.test", a, bob)).rejected());
+}
+
+TEST(Policy, MultiRecipientBounceAtRcptRefusesTheSecond) {
+  auto p = Make("mydestination = localhost\nsmtpd_recipient_restrictions = reject_multi_recipient_bounce\n");
+  ASSERT_TRUE(p);
+  smtp::Address nul = Addr("<>"), r = Addr("<x@localhost>");
+  Facts f = FactsOf("192.0.2.1", "h.test", nul, r);
+  Policy::Check first;
+  EXPECT_FALSE(p->CheckRecipient(first, f).rejected());
+  f.recipient_count = 1;
+  Policy::Check second;
+  Verdict v = p->CheckRecipient(second, f);
+  EXPECT_EQ(v.code, 550);
+  EXPECT_EQ(v.text, "<x@localhost>: Recipient address rejected: Multi-recipient bounce");
+}
+
+TEST(Policy, ContentGreylistKeyOnlyAtEndOfData) {
+  auto p = Make("mydestination = localhost\ngreylist_key = client_network, sender, content\n"
+                "smtpd_recipient_restrictions = check_greylist\n"
+                "smtpd_end_of_data_restrictions = check_greylist\n");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->wants_content_md5());
+  smtp::Address a = Addr("<a@x.test>"), r = Addr("<x@localhost>");
+  Facts f = FactsOf("192.0.2.1", "h.test", a, r);
+  Policy::Check rcpt;
+  Verdict v = p->CheckRecipient(rcpt, f);
+  EXPECT_EQ(v.code, 451);
+  EXPECT_EQ(v.enhanced, "4.3.5");
+  Policy::Check eod;
+  eod.at = Policy::Stage::kEod;
+  f.content_md5 = "00112233445566778899aabbccddeeff";
+  EXPECT_FALSE(p->CheckRecipient(eod, f).rejected());
+  EXPECT_EQ(eod.cache, std::optional<std::string>("check_greylist"));  // waits for the cache
+}
+
 }  // namespace
 }  // namespace postern::smtpd
 

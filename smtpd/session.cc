@@ -245,6 +245,7 @@ void Session::Command(std::string_view line) {
   last_verb_ = c.verb;
   ++total_[size_t(c.verb)];
   last_code_ = 0;
+  NotePipelining(c.verb);  // session_data_check.cc
   using V = smtp::Verb;
   switch (c.verb) {
     case V::kHelo: Helo(c.arg, false); break;
@@ -390,7 +391,8 @@ std::string Session::DisconnectCounts() const {
 void Session::AfterWait() {
   auto self = shared_from_this();  // Process may finish the session
   Flush();
-  if (paused_ || closing_) return;
+  // A check at the end of data may have handed the message on: the queue or the milters answer next.
+  if (paused_ || closing_ || phase_ == Phase::kCommitting || phase_ == Phase::kMilter) return;
   ArmTimeout();
   Process();
   Flush();

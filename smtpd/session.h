@@ -27,6 +27,7 @@
 #include "postern/smtp/esmtp.h"
 #include "postern/smtp/reader.h"
 #include "postern/stats/policy_cache.h"
+#include "postern/tls/digest.h"
 #include "postern/tls/stream.h"
 #include "smtpd/abuse.h"
 #include "smtpd/auth.h"
@@ -146,6 +147,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // smtpd_save_rejected: what went to cleanup, while it fits the quarantine.
     std::string saved;
     bool saving = false;
+    std::unique_ptr<tls::Digest> md5;  // greylist_key content: the client's headers and body
+    queue::Status written;             // the writer's state at the end of the content
   };
   // One MAIL transaction.
   struct Txn {
@@ -158,6 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
     long long overshoot = 0;        // RCPTs refused past smtpd_recipient_limit
     std::optional<Answer> bdat_error;  // answer to the rest of the chunks
     std::string instance;           // the policy protocol's instance: one per MAIL
+    smtp::Address last_rcpt;        // the latest accepted RCPT (DATA's recipient when it is the only one)
     std::vector<std::string> prepend;  // PREPEND actions: headers above our Received:
     bool hold = false, discard = false;  // HOLD and DISCARD actions
     std::string redirect, bcc, filter;   // REDIRECT, BCC and FILTER actions (policy.h: Effects)
@@ -172,6 +176,10 @@ class Session : public std::enable_shared_from_this<Session> {
     dns::Ticket lookup;  // the DNS fact check.dns asks for
     std::string raw_params;  // as the client wrote them, for milters
     std::optional<Verdict> cache_inline;  // the cache answered before RunCacheStep returned
+    // DATA and end of data (check.at): what the stage does with the verdict,
+    // all recipients for greylist keys, and the content's MD5.
+    std::function<void(Verdict)> then;
+    std::string recipients, content_md5;
   };
 
   // session.cc: the connection and the command loop.
@@ -279,8 +287,20 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnCacheAnswer(Verdict v);
   void FinishRcpt(Verdict v);
   void AcceptRcpt(RcptCheck& rc);
+  // Access actions of an accepted stage: logged, and applied to the message.
+  void ApplyEffects(Effects& e, std::string_view stage, std::string_view rcpt);
+  Facts CheckFacts() const;  // the facts of rcpt_check_'s stage
   policy::Attributes PolicyAttributes(const policy::ServiceSpec& spec) const;
   void LogAction(std::string_view action, std::string_view stage, std::string_view text, std::string_view rcpt);
+
+  // session_data_check.cc: smtpd_data_restrictions, smtpd_end_of_data_restrictions,
+  // and the pipelining they may refuse.
+  void CheckStage(Policy::Stage at, std::function<void(Verdict)> then);
+  void FinishStage(Verdict v);
+  // Logs a refusal at DATA or END-OF-MESSAGE; answers it now unless `reply` is false.
+  Answer RefuseStage(std::string_view stage, const Verdict& v, bool reply);
+  void CheckEndOfData();
+  void NotePipelining(smtp::Verb verb);
 
   // session_milter.cc: smtpd_milters / non_smtpd_milters at each stage.
   using MilterSend = std::function<void(milter::Milters::Done)>;
@@ -300,7 +320,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // session_content.cc: DATA, BDAT and the hand-off to the queue.
   void Data(std::string_view arg);
+  void OpenData();      // DATA past its restrictions: the queue file, the milters, 354
   void Bdat(std::string_view arg);
+  void OpenBdat();      // the first chunk past the DATA restrictions
   std::optional<Answer> BeginContent();  // nullopt: the queue file is open
   // rcpts after the access actions REDIRECT/BCC; an access FILTER goes to m.
   std::vector<queue::Recipient> EnvelopeRecipients(std::vector<queue::Recipient> rcpts, cleanup::Message& m);
@@ -317,6 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void SaveRejected(const std::string& reply);
   bool HeaderRewriteClient() const;
   void EndOfContent();
+  void SettleContent();  // after the end-of-data restrictions: refuse, discard or commit
   void BeginData();  // after DATA's milter event: 354
   void Commit(const milter::EnvelopeEdits& edits = {});  // the envelope settled, to the committer
   void OnCommitted(queue::Outcome<queue::MsgId> r);
@@ -349,6 +372,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool esmtp_ = false;
   std::optional<unsigned> local_uid_;  // local submission: the peer's uid (SO_PEERCRED)
   bool helo_after_tls_ = false;  // STARTTLS done, no EHLO yet: MAIL must wait
+  bool ill_pipelining_ = false;  // commands sent ahead where not allowed (reject_unauth_pipelining)
   Phase phase_ = Phase::kCommand;
   bool paused_ = false;     // an error reply is being delayed
   bool reading_ = false;

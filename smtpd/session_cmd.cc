@@ -183,7 +183,11 @@ void Session::Rcpt(std::string_view arg) {
   if (!rcpt) return;
   if (RateLimited("rcpt")) return;  // smtpd_client_recipient_rate_limit
   // session_policy.cc: the restrictions, which may have to wait for a policy service.
-  CheckRcpt(std::make_unique<RcptCheck>(RcptCheck{std::move(*rcpt), std::move(rp), {}, nullptr, {}, std::string(pa->params)}));
+  auto rc = std::make_unique<RcptCheck>();
+  rc->rcpt = std::move(*rcpt);
+  rc->params = std::move(rp);
+  rc->raw_params = std::string(pa->params);
+  CheckRcpt(std::move(rc));
 }
 
 void Session::Vrfy(std::string_view arg) {

@@ -118,6 +118,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   head += ReceivedHeader(msg.id());
   if (milters_) msg.KeepContent();  // they see the whole message at its end
   c->saving = svc_->quarantine() != nullptr;
+  if (svc_->policy().wants_content_md5()) c->md5 = std::make_unique<tls::Digest>(GNUTLS_DIG_MD5);
   txn_->content = std::move(c);
   AppendContent(head);  // our own Received: counts as a hop, as in Postfix
   return std::nullopt;
@@ -151,6 +152,14 @@ void Session::Data(std::string_view arg) {
   if (!txn_) return Reply(503, "5.5.1", "Error: need RCPT command");
   if (txn_->bdat) return Reply(503, "5.5.1", "Error: DATA after BDAT");
   if (txn_->rcpts.empty()) return Reply(554, "5.5.1", "Error: no valid recipients");
+  if (!svc_->policy().has_restrictions(Policy::Stage::kData)) return OpenData();
+  CheckStage(Policy::Stage::kData, [this](Verdict v) {
+    if (v.rejected()) return (void)RefuseStage("DATA", v, true);
+    OpenData();
+  });
+}
+
+void Session::OpenData() {
   if (auto refused = BeginContent()) return Reply(*refused);
   if (!milters_) return BeginData();
   AskMilters("DATA", "", [this](milter::Milters::Done d) { milters_->Data(std::move(d)); },
@@ -179,6 +188,7 @@ void Session::PassContent() {
   if (!c.buf.empty()) {
     AppendContent(c.buf);
     c.bytes += c.buf.size();
+    if (c.md5) c.md5->Update(c.buf);
   }
   c.buf.clear();
 }
@@ -229,15 +239,26 @@ void Session::Bdat(std::string_view arg) {
     bdat_discard_reply_ = *txn_->bdat_error;
   } else if (!txn_->content) {
     txn_->bdat = true;
-    if (auto refused = BeginContent()) {
-      txn_->bdat_error = refused;
-      bdat_discard_reply_ = *refused;
-    } else {
-      bdat_discard_ = false;
-      if (milters_) BdatMilters();
-    }
+    bdat_discard_reply_ = {};
+    if (!svc_->policy().has_restrictions(Policy::Stage::kData)) return OpenBdat();
+    // The chunk waits in the reader until the restrictions have spoken.
+    CheckStage(Policy::Stage::kData, [this](Verdict v) {
+      if (!v.rejected()) return OpenBdat();
+      bdat_discard_reply_ = RefuseStage("DATA", v, false);  // answered once the chunk is read
+      txn_->bdat_error = bdat_discard_reply_;
+    });
   } else {
     bdat_discard_ = false;
+  }
+}
+
+void Session::OpenBdat() {
+  if (auto refused = BeginContent()) {
+    txn_->bdat_error = refused;
+    bdat_discard_reply_ = *refused;
+  } else {
+    bdat_discard_ = false;
+    if (milters_) BdatMilters();
   }
 }
 
@@ -300,12 +321,24 @@ void Session::EndBdatChunk() {
   EndOfContent();
 }
 
-// End of DATA or the LAST chunk: refuse, or hand the message to the committer.
+// End of DATA or the LAST chunk: content that arrived whole goes past the
+// end-of-data restrictions first, as in Postfix (before cleanup's verdict).
 void Session::EndOfContent() {
   Content& c = *txn_->content;
   phase_ = Phase::kCommand;
   PassContent();
-  queue::Status written = c.message->Finish();
+  c.written = c.message->Finish();
+  bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
+  bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
+  bool broken = over || (bare && BareLfMode() == smtp::BareLf::kReject) || !c.written.ok();
+  if (broken || !svc_->policy().has_restrictions(Policy::Stage::kEod)) return SettleContent();
+  CheckEndOfData();
+}
+
+// Refuse, or hand the message to the committer.
+void Session::SettleContent() {
+  Content& c = *txn_->content;
+  const queue::Status& written = c.written;
   bool over = txn_->bdat ? c.bdat_over_size : c.decoder.over_size();
   bool bare = txn_->bdat ? c.bdat_bare_lf : c.decoder.saw_bare_lf();
   Answer a;

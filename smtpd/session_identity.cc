@@ -148,7 +148,7 @@ void Session::OnCheckAnswer(DnsFact fact, uint32_t ttl) {
   }
   Policy& pol = svc_->policy();
   pol.AddDnsAnswer(rcpt_check_->check, std::move(fact), ttl);
-  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, CheckFacts()));
   AfterWait();  // unless another lookup or service is to be asked
 }
 

@@ -15,7 +15,19 @@ namespace postern::smtpd {
 
 void Session::CheckRcpt(std::unique_ptr<RcptCheck> rc) {
   rcpt_check_ = std::move(rc);
-  RunRcptCheck(svc_->policy().CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+  RunRcptCheck(svc_->policy().CheckRecipient(rcpt_check_->check, CheckFacts()));
+}
+
+Facts Session::CheckFacts() const {
+  const RcptCheck& rc = *rcpt_check_;
+  // Postfix's smtpd_check_data: no recipient when there are several.
+  bool data = rc.check.at != Policy::Stage::kRecipient;
+  Facts f = MakeFacts(data && txn_->rcpts.size() != 1 ? nullptr : &rc.rcpt);
+  f.recipient_count = txn_->rcpts.size();
+  f.ill_pipelining = ill_pipelining_;
+  f.recipients = rc.recipients;
+  f.content_md5 = rc.content_md5;
+  return f;
 }
 
 // Either looks up what a step needs, asks the pending step's service, or
@@ -24,7 +36,7 @@ void Session::RunRcptCheck(Verdict v) {
   Policy::Check& c = rcpt_check_->check;
   while (c.dns && !svc_->resolver()) {  // no resolver: every lookup fails for now
     svc_->policy().AddDnsAnswer(c, DnsFact{DnsFact::Result::kTempFail, {}, "no resolver"}, 0);
-    v = svc_->policy().CheckRecipient(c, MakeFacts(&rcpt_check_->rcpt));
+    v = svc_->policy().CheckRecipient(c, CheckFacts());
   }
   if (c.dns) return LookupForCheck();
   if (c.cache) return AskCache();
@@ -35,7 +47,7 @@ void Session::RunRcptCheck(Verdict v) {
   const Policy::Step* step = c.pending;
   if (!step) {
     paused_ = false;
-    return FinishRcpt(std::move(v));
+    return rcpt_check_->then ? FinishStage(std::move(v)) : FinishRcpt(std::move(v));
   }
   paused_ = true;
   std::weak_ptr<Session> weak = weak_from_this();
@@ -49,7 +61,7 @@ void Session::RunRcptCheck(Verdict v) {
 
 void Session::OnPolicyAction(std::string action) {
   auto self = shared_from_this();
-  Verdict v = svc_->policy().Resume(rcpt_check_->check, action, MakeFacts(&rcpt_check_->rcpt));
+  Verdict v = svc_->policy().Resume(rcpt_check_->check, action, CheckFacts());
   RunRcptCheck(std::move(v));
   AfterWait();  // unless another service is to be asked
 }
@@ -64,7 +76,7 @@ void Session::AskVerify() {
   std::string why;
   rcpt_check_->verify_call = ipc::Call::Connect(svc_->loop(), pol.verify_socket(), ipc::kVerifyFrameMax, &failure, &why);
   if (!rcpt_check_->verify_call)  // answered here and now: the caller goes on with the session
-    return RunRcptCheck(svc_->policy().ResumeVerify(rcpt_check_->check, Err(why), MakeFacts(&rcpt_check_->rcpt)));
+    return RunRcptCheck(svc_->policy().ResumeVerify(rcpt_check_->check, Err(why), CheckFacts()));
   std::weak_ptr<Session> weak = weak_from_this();
   // The service answers within the wait; the margin covers a loaded machine.
   ipc::SendVerify(*rcpt_check_->verify_call, q, pol.verify_wait_ms() + 30000, [weak](Result<ipc::VerifyAnswer> a) {
@@ -78,7 +90,7 @@ void Session::OnVerifyAnswer(Result<ipc::VerifyAnswer> answer) {
   auto self = shared_from_this();
   // This runs inside the call's on_end, where Call allows its owner to destroy it.
   std::unique_ptr<ipc::Call> call = std::move(rcpt_check_->verify_call);
-  Verdict v = svc_->policy().ResumeVerify(rcpt_check_->check, answer, MakeFacts(&rcpt_check_->rcpt));
+  Verdict v = svc_->policy().ResumeVerify(rcpt_check_->check, answer, CheckFacts());
   RunRcptCheck(std::move(v));
   AfterWait();  // unless another service is to be asked
 }
@@ -92,7 +104,7 @@ void Session::AskCache() {
   if (*rcpt_check_->check.cache == "check_message_limits") txn_->limits_counted = true;
   auto inside = std::make_shared<bool>(true);
   std::weak_ptr<Session> weak = weak_from_this();
-  pol.RunCacheStep(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt), ctx, [weak, inside](Verdict v) {
+  pol.RunCacheStep(rcpt_check_->check, CheckFacts(), ctx, [weak, inside](Verdict v) {
     auto s = weak.lock();
     if (!s || s->finished_ || s->closing_ || !s->rcpt_check_) return;
     if (*inside) {
@@ -105,14 +117,14 @@ void Session::AskCache() {
   if (!rcpt_check_ || !rcpt_check_->cache_inline) return;
   paused_ = false;  // answered here and now: the caller goes on with the session
   pol.AddCacheAnswer(rcpt_check_->check, *std::exchange(rcpt_check_->cache_inline, std::nullopt));
-  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, CheckFacts()));
 }
 
 void Session::OnCacheAnswer(Verdict v) {
   auto self = shared_from_this();
   Policy& pol = svc_->policy();
   pol.AddCacheAnswer(rcpt_check_->check, std::move(v));
-  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, MakeFacts(&rcpt_check_->rcpt)));
+  RunRcptCheck(pol.CheckRecipient(rcpt_check_->check, CheckFacts()));
   AfterWait();  // unless another lookup or service is to be asked
 }
 
@@ -143,17 +155,21 @@ void Session::FinishRcpt(Verdict v) {
              });
 }
 
-void Session::AcceptRcpt(RcptCheck& rc) {
-  std::string to = rc.rcpt.Canonical();
-  // Access actions of an accepted RCPT apply to the whole message, as Postfix's.
-  Effects& e = rc.check.effects;
-  for (auto& [action, text] : e.notes) LogAction(action, "RCPT", text, to);
+// Access actions of an accepted stage apply to the whole message, as Postfix's.
+void Session::ApplyEffects(Effects& e, std::string_view stage, std::string_view rcpt) {
+  for (auto& [action, text] : e.notes) LogAction(action, stage, text, rcpt);
   for (std::string& h : e.prepend) txn_->prepend.push_back(std::move(h));
   txn_->hold |= e.hold;
   txn_->discard |= e.discard;
   if (!e.redirect.empty()) txn_->redirect = std::move(e.redirect);
   if (!e.filter.empty()) txn_->filter = std::move(e.filter);
   if (txn_->bcc.empty()) txn_->bcc = std::move(e.bcc);
+}
+
+void Session::AcceptRcpt(RcptCheck& rc) {
+  std::string to = rc.rcpt.Canonical();
+  ApplyEffects(rc.check.effects, "RCPT", to);
+  txn_->last_rcpt = rc.rcpt;
   if (txn_->rcpts.empty()) {
     txn_->first_rcpt = to;
     AddForeignSenderHeader();
@@ -173,15 +189,20 @@ policy::Attributes Session::PolicyAttributes(const policy::ServiceSpec& spec) co
   const RcptCheck& rc = *rcpt_check_;
   bool tls = tls_active();
   const smtp::MailParams& mp = txn_->params;
+  using S = Policy::Stage;
+  S at = rc.check.at;
+  // Postfix: the recipient only when there is one; the count and, at the end, the real size.
+  std::string rcpt = at == S::kRecipient || txn_->rcpts.size() == 1 ? rc.rcpt.Canonical() : "";
+  uint64_t size = at == S::kEod && txn_->content ? txn_->content->bytes : mp.size ? *mp.size : 0;
   return {
       {"request", "smtpd_access_policy"},
-      {"protocol_state", "RCPT"},
+      {"protocol_state", at == S::kData ? "DATA" : at == S::kEod ? "END-OF-MESSAGE" : "RCPT"},
       {"protocol_name", esmtp_ ? "ESMTP" : "SMTP"},
       {"helo_name", helo_},
       {"queue_id", ""},
       {"sender", txn_->sender.Canonical()},
-      {"recipient", rc.rcpt.Canonical()},
-      {"recipient_count", "0"},
+      {"recipient", rcpt},
+      {"recipient_count", at == S::kRecipient ? "0" : std::to_string(txn_->rcpts.size())},
       {"client_address", client_addr_},
       {"client_name", client_name_},
       {"reverse_client_name", reverse_name_},
@@ -189,7 +210,7 @@ policy::Attributes Session::PolicyAttributes(const policy::ServiceSpec& spec) co
       {"sasl_method", auth_.authenticated() ? auth_.mechanism : ""},
       {"sasl_username", auth_.username},
       {"sasl_sender", ""},
-      {"size", std::to_string(mp.size ? *mp.size : 0)},
+      {"size", std::to_string(size)},
       {"ccert_subject", ""},
       {"ccert_issuer", ""},
       {"ccert_fingerprint", ""},

@@ -15,7 +15,8 @@ namespace {
 
 constexpr std::string_view kRestrictionLists[] = {
     "smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-    "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+    "smtpd_relay_restrictions", "smtpd_recipient_restrictions", "smtpd_data_restrictions",
+    "smtpd_end_of_data_restrictions",
 };
 
 constexpr std::string_view kOurTables = "lmdb: (hash:, btree:, dbm:), texthash:, cidr:, regexp:, pcre:, inline:, static:, unix:";
@@ -87,6 +88,21 @@ void AuditRestrictions(const Config& cfg, std::string_view param, std::vector<Fi
   }
 }
 
+// greylist_key with content: the content exists only after the final dot,
+// so check_greylist anywhere but smtpd_end_of_data_restrictions cannot run.
+void AuditContentGreylist(const Config& cfg, const std::function<bool(std::string_view)>& only,
+                          std::vector<Finding>* out) {
+  bool content = false;
+  for (const std::string& f : cfg.List("greylist_key")) content |= EqualsIgnoreCase(f, "content");
+  if (!content) return;
+  std::string where = RestrictionUse(cfg, "check_greylist", [&](std::string_view p) {
+    return p != "smtpd_end_of_data_restrictions" && (!only || only(p));
+  });
+  if (where.empty()) return;
+  out->push_back({false, where + ": check_greylist with content in greylist_key works only in "
+                                 "smtpd_end_of_data_restrictions (smtpd answers 451 4.3.5 where it is reached)"});
+}
+
 }  // namespace
 
 std::string RestrictionUse(const Config& cfg, std::string_view name,
@@ -132,6 +148,7 @@ std::vector<Finding> AuditCompat(const Config& cfg, const std::function<bool(std
     if (wanted(param)) AuditRestrictions(cfg, param, &out);
   for (const std::string& param : cfg.List("smtpd_restriction_classes"))
     if (wanted(param)) AuditRestrictions(cfg, param, &out);
+  AuditContentGreylist(cfg, only, &out);
   for (const ParamDef& def : Registry()) {
     if (def.type != ParamType::kTables || !wanted(def.name)) continue;
     auto refs = cfg.GetTables(def.name);

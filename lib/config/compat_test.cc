@@ -105,6 +105,23 @@ TEST(Compat, AuditClassifies) {
   EXPECT_EQ(Count(AuditCompat(*c), false, "default_database_type"), 1);
 }
 
+TEST(Compat, ContentGreylistKeyOutsideEndOfDataIsAnError) {
+  auto c = Config::Parse("greylist_key = client_network, sender, content\n"
+                         "smtpd_recipient_restrictions = reject_unauth_destination, check_greylist\n");
+  ASSERT_TRUE(c.ok());
+  auto f = AuditCompat(*c);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_FALSE(f[0].warning);
+  EXPECT_EQ(f[0].text, "smtpd_recipient_restrictions: check_greylist with content in greylist_key works only in "
+                       "smtpd_end_of_data_restrictions (smtpd answers 451 4.3.5 where it is reached)");
+  c = Config::Parse("greylist_key = client_network, sender, content\n"
+                    "smtpd_end_of_data_restrictions = check_greylist\n"
+                    "smtpd_data_restrictions = reject_unauth_pipelining, reject_multi_recipient_bounce\n");
+  EXPECT_TRUE(AuditCompat(*c).empty());
+  c = Config::Parse("smtpd_data_restrictions = check_greylist\n");  // without content: anywhere
+  EXPECT_TRUE(AuditCompat(*c).empty());
+}
+
 TEST(Compat, MissingAliasDatabaseNamesTheCommandThatBuildsIt) {
   std::string dir = ::testing::TempDir() + "/audit_aliases";
   std::filesystem::remove_all(dir);

@@ -18,6 +18,7 @@ constexpr std::pair<std::string_view, GreyField> kFields[] = {
     {"client_address", GreyField::kClientAddress}, {"client_network", GreyField::kClientNetwork},
     {"client_name", GreyField::kClientName},       {"helo_name", GreyField::kHeloName},
     {"sender", GreyField::kSender},                {"recipient", GreyField::kRecipient},
+    {"content", GreyField::kContent},
 };
 
 // FNV-1a: the same on every host, so that MX hosts sharing Redis agree.
@@ -47,7 +48,7 @@ Result<std::vector<GreyField>> ParseGreyFields(const std::vector<std::string>& n
     auto it = std::find_if(std::begin(kFields), std::end(kFields), [&](const auto& f) { return f.first == ToLower(n); });
     if (it == std::end(kFields))
       return Err("greylist_key: unknown field \"" + n +
-                 "\" (known: client_address, client_network, client_name, helo_name, sender, recipient)");
+                 "\" (known: client_address, client_network, client_name, helo_name, sender, recipient, content)");
     out.push_back(it->second);
   }
   if (out.empty()) return Err("greylist_key is empty");
@@ -82,9 +83,14 @@ std::string GreyKey(const std::vector<GreyField>& fields, const GreyFacts& f) {
       case GreyField::kHeloName: key += ToLower(f.helo); break;
       case GreyField::kSender: key += ToLower(f.sender); break;
       case GreyField::kRecipient: key += ToLower(f.recipient); break;
+      case GreyField::kContent: key += f.content; break;
     }
   }
   return Bounded(std::move(key));
+}
+
+bool HasContent(const std::vector<GreyField>& fields) {
+  return std::find(fields.begin(), fields.end(), GreyField::kContent) != fields.end();
 }
 
 std::string GreyWhiteKey(const std::vector<GreyField>& fields, std::string_view client_addr) {

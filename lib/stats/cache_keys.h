@@ -10,13 +10,16 @@
 
 namespace postern::cache {
 
-// greylist_key's fields, in Postfix's policy attribute names.
-enum class GreyField { kClientAddress, kClientNetwork, kClientName, kHeloName, kSender, kRecipient };
+// greylist_key's fields, in Postfix's policy attribute names; kContent is
+// smtpf's +grey-content: the MD5 of the message's headers and body.
+enum class GreyField { kClientAddress, kClientNetwork, kClientName, kHeloName, kSender, kRecipient, kContent };
 Result<std::vector<GreyField>> ParseGreyFields(const std::vector<std::string>& names);
 
 struct GreyFacts {
   std::string_view client_addr, client_name, helo, sender, recipient;
+  std::string_view content;  // hex MD5 of the content (kContent)
 };
+bool HasContent(const std::vector<GreyField>& fields);
 
 // "192.0.2.0/24" for an IPv4 address, "2001:db8:1:2::/64" for IPv6; the
 // text itself when it is not an address.

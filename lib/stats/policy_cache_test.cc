@@ -105,7 +105,9 @@ TEST(GreyKey, BuildsFromTheConfiguredFields) {
       {{G::kClientNetwork, G::kSender, G::kRecipient}, "grey:192.0.2.0/24,sender@example.org,rcpt@example.net"},
       {{G::kClientAddress, G::kRecipient}, "grey:192.0.2.77,rcpt@example.net"},
       {{G::kClientName, G::kHeloName}, "grey:mail.example.com,helo.example"},
+      {{G::kClientNetwork, G::kSender, G::kContent}, "grey:192.0.2.0/24,sender@example.org,0123abcd"},
   };
+  f.content = "0123abcd";
   for (const Case& c : cases) EXPECT_EQ(GreyKey(c.fields, f), c.key);
   GreyFacts v6{"2001:db8:1:2:3:4:5:6", "", "", "", ""};
   EXPECT_EQ(GreyKey({G::kClientNetwork, G::kClientName}, v6), "grey:2001:db8:1:2::/64,unknown");
@@ -118,6 +120,10 @@ TEST(GreyKey, BuildsFromTheConfiguredFields) {
   big.recipient = "z@y";
   EXPECT_NE(GreyKey({G::kSender, G::kRecipient}, big), k);  // the tail is hashed, not cut
   EXPECT_TRUE(ParseGreyFields({"client_network", "Sender"}));
+  auto with_content = ParseGreyFields({"client_network", "content"});
+  ASSERT_TRUE(with_content);
+  EXPECT_TRUE(HasContent(*with_content));
+  EXPECT_FALSE(HasContent({G::kSender, G::kRecipient}));
   EXPECT_FALSE(ParseGreyFields({"client_ip"}));
   EXPECT_FALSE(ParseGreyFields({}));
   EXPECT_EQ(MessageLimitKey("sender", "A@Example.org"), "msg-limit:sender:a@example.org");
