@@ -10,9 +10,12 @@
 #include <chrono>
 #include <ctime>
 
+#include <fmt/format.h>
+
 #include "postern/config/values.h"
 #include "postern/log/limited.h"
 #include "postern/log/log.h"
+#include "postern/stats/policy_cache.h"
 
 namespace postern::smtpd {
 
@@ -36,6 +39,18 @@ std::string PeerAddress(int fd) {
   socklen_t len = sizeof ss;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
   return SockAddrText(ss);
+}
+
+std::string EscapedInput(std::string_view data) {
+  std::string out;
+  for (unsigned char ch : data.substr(0, 100)) {
+    if (ch == '\r') out += "\\r";
+    else if (ch == '\n') out += "\\n";
+    else if (ch == '\t') out += "\\t";
+    else if (ch < 0x20 || ch == 0x7f) out += fmt::format("\\{:03o}", ch);
+    else out += char(ch);
+  }
+  return out;
 }
 
 Result<std::shared_ptr<table::TableList>> OptionalTables(const config::Config& cfg, std::string_view param) {
@@ -177,10 +192,26 @@ void Guard::Disconnect(std::string_view addr) {
   }
 }
 
-std::optional<uint64_t> Guard::Rate(std::string_view kind, std::string_view addr, uint64_t unit) {
-  auto* a = anvil();
-  if (!a) return std::nullopt;
-  return Logged(a->Rate(kind, addr, unit, std::time(nullptr)), "anvil");
+bool Guard::Rate(std::string_view kind, std::string_view addr, uint64_t unit, std::optional<uint64_t>* count,
+                 RateDone later) {
+  if (!shared_) {
+    auto* a = anvil();
+    *count = a ? Logged(a->Rate(kind, addr, unit, std::time(nullptr)), "anvil") : std::nullopt;
+    return true;
+  }
+  // A Redis record counted from its first hit, expiring after `unit`: anvil's window.
+  auto inline_answer = std::make_shared<std::optional<std::optional<uint64_t>>>();
+  auto waiting = std::make_shared<bool>(true);
+  std::string key = "anvil:" + std::string(kind) + ":" + std::string(addr);
+  shared_->Hit(std::move(key), "", unit, [inline_answer, waiting, later](Result<cache::Record> r) {
+    std::optional<uint64_t> n = r ? std::optional<uint64_t>(r->hits) : Logged<uint64_t>(Err(r.error()), "anvil (redis)");
+    if (*waiting) *inline_answer = n;
+    else later(n);
+  });
+  *waiting = false;
+  if (!inline_answer->has_value()) return false;
+  *count = **inline_answer;
+  return true;
 }
 
 }  // namespace postern::smtpd

@@ -1,7 +1,8 @@
 // smtpd/abuse.h — smtpd's defences before and around the dialogue: dropped
 // clients (smtpd_drop_clients), the greeting delay and its early-talker cache
 // (smtpd_greet_delay, dumb:ADDR in the policy cache) and Postfix's anvil
-// limits, counted host-wide in stats::Anvil. See smtpd(8), "ABUSE CONTROLS".
+// limits, counted host-wide in stats::Anvil (the rates in a shared Redis
+// policy cache when there is one). See smtpd(8), "ABUSE CONTROLS".
 #pragma once
 
 #include <sys/socket.h>
@@ -20,6 +21,10 @@
 #include "postern/table/table.h"
 #include "postern/util/result.h"
 
+namespace postern::cache {
+class Cache;
+}
+
 namespace postern::smtpd {
 
 // The tables of a kTables parameter; null when it is empty.
@@ -31,6 +36,9 @@ Result<uint64_t> ParamSeconds(const config::Config& cfg, std::string_view param)
 std::string SockAddrText(const sockaddr_storage& ss);
 // The client address of a connected socket; "" for a unix socket.
 std::string PeerAddress(int fd);
+// What a client sent out of turn, as Postfix and postscreen log it: the first
+// 100 bytes, control characters escaped C style.
+std::string EscapedInput(std::string_view data);
 
 struct AbuseSettings {
   uint64_t greet_delay_ms = 0;  // smtpd_greet_delay; 0: off
@@ -55,7 +63,11 @@ std::optional<uint64_t> GreetDelayMs(const AbuseSettings& s, std::string_view ad
 // process that never needs it never creates its file); a failure is one
 // warning a minute, and the check then lets the client through, as Postfix's
 // smtpd does without anvil. The greeting delay's dumb: records live in the
-// process's one policy cache (Service::cache(), LMDB or Redis).
+// process's one policy cache (Service::cache(), LMDB or Redis); with Redis the
+// rates live there too (anvil:KIND:ADDR), so that MX hosts count together,
+// while connection counts stay the host's: a killed smtpd's connections
+// stop counting at once, which a shared count could do only when a lease
+// of the dead process expired.
 class Guard {
  public:
   Guard(uv_loop_t* loop, const config::Config& cfg);
@@ -66,8 +78,14 @@ class Guard {
   // Host-wide connections from addr including this one; nullopt: unknown.
   std::optional<uint64_t> Connect(std::string_view addr);
   void Disconnect(std::string_view addr);
-  // One more event of kind from addr; the count in the current window.
-  std::optional<uint64_t> Rate(std::string_view kind, std::string_view addr, uint64_t unit);
+  // One more event of kind from addr: the count in the current window, in
+  // `count` at once (returns true), or later through `later` (returns false;
+  // a shared Redis counter). nullopt: unknown (the client goes on).
+  using RateDone = std::function<void(std::optional<uint64_t>)>;
+  bool Rate(std::string_view kind, std::string_view addr, uint64_t unit, std::optional<uint64_t>* count,
+            RateDone later);
+  // Rates go to this Redis policy cache from now on (null: the host's anvil).
+  void Share(cache::Cache* c) { shared_ = c; }
 
  private:
   stats::Anvil* anvil();
@@ -78,6 +96,7 @@ class Guard {
   bool anvil_tried_ = false;
   uint64_t sweep_unit_ = 60;
   std::unique_ptr<event::Timer> sweep_;
+  cache::Cache* shared_ = nullptr;
 };
 
 }  // namespace postern::smtpd

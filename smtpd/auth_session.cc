@@ -36,7 +36,7 @@ void Session::Auth(std::string_view arg) {
   if (!esmtp_) return Reply(503, "5.5.1", "Error: send EHLO first");
   if (auth_.authenticated()) return Reply(503, "5.5.1", "Error: already authenticated");
   if (txn_) return Reply(503, "5.5.1", "Error: MAIL transaction in progress");
-  if (RateLimited("auth")) return;  // smtpd_client_auth_rate_limit
+  if (RateLimited("auth", [this, a = std::string(arg)] { Auth(a); })) return;  // smtpd_client_auth_rate_limit
   auto cmd = smtp::ParseAuthCommand(arg);
   if (!cmd) return Reply(501, "5.5.4", "Syntax: AUTH mechanism");
   const auto mechs = svc_->auth().Mechanisms(tls_active());

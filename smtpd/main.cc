@@ -57,12 +57,17 @@ void ResolveNetworkHosts(server::Context& ctx, smtpd::Settings& s, smtpd::Networ
 // settings (also after `postern set option`) need it; a cache that cannot be
 // opened is named once: policy_cache_failure_action applies and early talkers
 // are not remembered.
+// With Redis the anvil rates are kept there too (shared by MX hosts).
 void OpenPolicyCache(server::Context& ctx, smtpd::Service& service) {
-  if (service.cache() || !(service.policy().uses_cache() || service.settings().abuse.GreetDelayed())) return;
-  auto opts = cache::OptionsFromConfig(ctx.config);
-  auto c = opts ? cache::Open(ctx.loop, *opts) : Result<std::unique_ptr<cache::Cache>>(Err(opts.error()));
-  if (c) return service.SetCache(std::move(*c));
-  log::Warning("policy cache: {}; applying policy_cache_failure_action", c.error());
+  const smtpd::Settings& st = service.settings();
+  bool shared_rates = st.abuse.AnyRate() && cache::IsRedis(ctx.config.Str("policy_cache_database"));
+  if (!service.cache() && (service.policy().uses_cache() || st.abuse.GreetDelayed() || shared_rates)) {
+    auto opts = cache::OptionsFromConfig(ctx.config);
+    auto c = opts ? cache::Open(ctx.loop, *opts) : Result<std::unique_ptr<cache::Cache>>(Err(opts.error()));
+    if (c) service.SetCache(std::move(*c));
+    else log::Warning("policy cache: {}; applying policy_cache_failure_action", c.error());
+  }
+  if (shared_rates && service.cache()) service.guard().Share(service.cache());
 }
 
 int main(int argc, char** argv) {

@@ -249,8 +249,13 @@ class Session : public std::enable_shared_from_this<Session> {
   bool LimitExempt() const;  // smtpd_client_event_limit_exceptions, local submission
   bool AdmitConnection();    // false: refused with 421, closing
   bool RefuseConnection(const std::string& text, std::string_view check);
-  bool RateLimited(std::string_view kind);  // "mail", "rcpt", "auth": true when refused (450)
-  bool NewTlsLimited();
+  // "mail", "rcpt", "auth": true when refused (450) or waiting for a shared
+  // count, after which `again` runs the command once more.
+  bool RateLimited(std::string_view kind, std::function<void()> again);
+  bool NewTlsLimited(std::function<void()> again);
+  // One more event of kind: true with its count, or false while the session
+  // waits for Redis; then `again` re-runs the caller, which finds the count.
+  bool RateCount(std::string_view kind, std::function<void()> again, std::optional<uint64_t>* count);
   bool DelayGreeting();  // true: the banner is not sent now
   void OnDumbRecord(const std::optional<std::string>& known);
   void SendGreeting();
@@ -366,6 +371,8 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t greet_start_ms_ = 0;  // loop time when the greeting delay began
   bool greeting_pending_ = false;  // the delayed banner is not out yet
   bool anvil_counted_ = false;     // in the host-wide connection count
+  bool count_checked_ = false;     // the connection count limit was applied (not again when AdmitConnection resumes)
+  std::optional<std::pair<std::string, std::optional<uint64_t>>> rate_answer_;  // a shared rate's answer, by kind
   bool counted_ = false;           // in Service's per-process count ({client_connections})
   sessions::Entry entry_{&client_name_, &client_addr_};  // show sessions, kill session
   std::string helo_;

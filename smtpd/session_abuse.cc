@@ -15,20 +15,6 @@ namespace postern::smtpd {
 
 namespace {
 
-// What postscreen shows of pregreet text: at most this much, escaped.
-constexpr size_t kPregreetShown = 100;
-
-std::string Escaped(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, kPregreetShown)) {
-    if (c == '\r') out += "\\r";
-    else if (c == '\n') out += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += fmt::format("\\{:03o}", static_cast<unsigned char>(c));
-    else out += c;
-  }
-  return out;
-}
-
 // A failed dumb: request, named at most once a minute per process; the
 // client then gets the usual delay (lookup) or is not remembered (store).
 void CacheFailed(const std::string& why) {
@@ -60,13 +46,33 @@ bool Session::LimitExempt() const {
   return svc_->settings().event_limit_exceptions.Contains(client_addr_) == std::optional<bool>(true);
 }
 
-// Postfix's smtpd at connect: the concurrency and the connection rate per
-// client address, host-wide. False: refused with 421, the session closes.
+// A shared (Redis) rate that answered while the session held still.
+bool Session::RateCount(std::string_view kind, std::function<void()> again, std::optional<uint64_t>* count) {
+  if (rate_answer_ && rate_answer_->first == kind) {
+    *count = rate_answer_->second;
+    rate_answer_.reset();
+    return true;
+  }
+  std::weak_ptr<Session> weak = weak_from_this();
+  auto later = [weak, kind = std::string(kind), again = std::move(again)](std::optional<uint64_t> n) {
+    auto s = weak.lock();
+    if (!s || s->finished_ || s->closing_) return;
+    s->rate_answer_.emplace(kind, n);
+    again();
+  };
+  if (svc_->guard().Rate(kind, client_addr_, svc_->settings().abuse.rate_unit, count, std::move(later))) return true;
+  paused_ = true;
+  return false;
+}
+
+// Postfix's smtpd at connect: the concurrency (this host's) and the
+// connection rate (shared with Redis) per client address. False: refused with
+// 421 and closing, or waiting for the shared rate (then MilterConnect follows).
 bool Session::AdmitConnection() {
   const Settings& st = svc_->settings();
   if ((st.connection_count_limit <= 0 && st.abuse.conn_rate <= 0) || LimitExempt()) return true;
   std::string refusal = st.myhostname + " Error: too many connections from " + client_addr_;
-  if (st.connection_count_limit > 0) {
+  if (st.connection_count_limit > 0 && !std::exchange(count_checked_, true)) {
     auto n = svc_->guard().Connect(client_addr_);
     anvil_counted_ = n.has_value();
     if (n && *n > uint64_t(st.connection_count_limit)) {
@@ -76,7 +82,12 @@ bool Session::AdmitConnection() {
     }
   }
   if (st.abuse.conn_rate > 0) {
-    auto n = svc_->guard().Rate("conn", client_addr_, st.abuse.rate_unit);
+    std::optional<uint64_t> n;
+    auto again = [this] {
+      paused_ = false;
+      if (AdmitConnection()) MilterConnect();
+    };
+    if (!RateCount("conn", again, &n)) return false;
     if (n && *n > uint64_t(st.abuse.conn_rate)) {
       log::Warning("Connection rate limit exceeded: {} from {} for service {}", *n, Who(), svc_->service_name());
       return RefuseConnection(refusal, "limit");
@@ -95,7 +106,7 @@ bool Session::RefuseConnection(const std::string& text, std::string_view check) 
 
 // An anvil rate of MAIL, RCPT or AUTH over its limit: replies (450 4.7.1, as
 // Postfix) and returns true.
-bool Session::RateLimited(std::string_view kind) {
+bool Session::RateLimited(std::string_view kind, std::function<void()> again) {
   const AbuseSettings& a = svc_->settings().abuse;
   struct Rule {
     std::string_view kind;
@@ -109,7 +120,13 @@ bool Session::RateLimited(std::string_view kind) {
       {"auth", a.auth_rate, "AUTH command rate limit exceeded", "Error: too many AUTH commands from "}};
   for (const Rule& r : rules) {
     if (r.kind != kind || r.limit <= 0 || LimitExempt()) continue;
-    auto n = svc_->guard().Rate(kind, client_addr_, a.rate_unit);
+    std::optional<uint64_t> n;
+    if (!RateCount(kind, [this, again = std::move(again)] {
+          paused_ = false;
+          again();
+          AfterWait();
+        }, &n))
+      return true;
     if (!n || *n <= uint64_t(r.limit)) return false;
     log::Warning("{}: {} from {} for service {}", r.warning, *n, Who(), svc_->service_name());
     stats::Count("smtp.check.limit.reject");
@@ -120,10 +137,15 @@ bool Session::RateLimited(std::string_view kind) {
 }
 
 // After a full (not resumed) TLS handshake; true: over the limit, closing.
-bool Session::NewTlsLimited() {
+bool Session::NewTlsLimited(std::function<void()> again) {
   const Settings& st = svc_->settings();
   if (st.abuse.newtls_rate <= 0 || LimitExempt()) return false;
-  auto n = svc_->guard().Rate("newtls", client_addr_, st.abuse.rate_unit);
+  std::optional<uint64_t> n;
+  if (!RateCount("newtls", [this, again = std::move(again)] {
+        paused_ = false;
+        again();
+      }, &n))
+    return true;
   if (!n || *n <= uint64_t(st.abuse.newtls_rate)) return false;
   log::Warning("New TLS session rate limit exceeded: {} from {} for service {}", *n, Who(), svc_->service_name());
   RefuseConnection(st.myhostname + " Error: too many new TLS sessions from " + client_addr_, "limit");
@@ -184,7 +206,7 @@ void Session::EarlyTalker(std::string_view data) {
   greeting_pending_ = false;
   double after = double(uv_now(svc_->loop()) - greet_start_ms_) / 1000;
   log::Info("PREGREET {} after {:.2f} from [{}]:{}: {}", data.size(), after, client_addr_, client_port_,
-            Escaped(data));
+            EscapedInput(data));
   RememberDumb(svc_->cache(), client_addr_, "5", svc_->settings().abuse.greet_ttl);
   RefuseEarlyTalker();
 }

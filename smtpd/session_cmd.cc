@@ -146,7 +146,7 @@ void Session::Mail(std::string_view arg) {
   }
   auto sender = ParseAddress(pa->path, true, mp.smtputf8);
   if (!sender) return;
-  if (RateLimited("mail")) return;  // smtpd_client_message_rate_limit
+  if (RateLimited("mail", [this, a = std::string(arg)] { Mail(a); })) return;  // smtpd_client_message_rate_limit
   txn_ = std::make_unique<Txn>();
   txn_->sender = std::move(*sender);
   txn_->params = std::move(mp);
@@ -181,7 +181,7 @@ void Session::Rcpt(std::string_view arg) {
   if (!ps.ok()) return Reply(ps.error == smtp::ParamError::kSyntax ? 501 : 555, "5.5.4", ps.text);
   auto rcpt = ParseAddress(pa->path, false, txn_->params.smtputf8);
   if (!rcpt) return;
-  if (RateLimited("rcpt")) return;  // smtpd_client_recipient_rate_limit
+  if (RateLimited("rcpt", [this, a = std::string(arg)] { Rcpt(a); })) return;  // smtpd_client_recipient_rate_limit
   // session_policy.cc: the restrictions, which may have to wait for a policy service.
   auto rc = std::make_unique<RcptCheck>();
   rc->rcpt = std::move(*rcpt);

@@ -15,20 +15,6 @@ namespace postern::smtpd {
 
 namespace {
 
-// Postfix's escape() of what the client sent ahead: at most 100 bytes, C style.
-std::string Escaped(std::string_view data) {
-  std::string out;
-  for (unsigned char ch : data.substr(0, 100)) {
-    if (ch == '\r') out += "\\r";
-    else if (ch == '\n') out += "\\n";
-    else if (ch == '\t') out += "\\t";
-    else if (ch == '\\') out += "\\\\";
-    else if (ch < ' ' || ch > '~') out += fmt::format("\\{:03o}", ch);
-    else out += char(ch);
-  }
-  return out;
-}
-
 // Postfix's SMTPD_CMD_FLAG_LAST: after these a client must wait for the reply.
 bool EndsGroup(smtp::Verb v) {
   using V = smtp::Verb;
@@ -44,7 +30,7 @@ void Session::NotePipelining(smtp::Verb verb) {
   if (ill_pipelining_ || local_uid_ || reader_.pending() == 0) return;
   if (!EndsGroup(verb) && esmtp_) return;
   ill_pipelining_ = true;
-  log::Info("improper command pipelining after {} from {}: {}", smtp::VerbName(verb), Who(), Escaped(reader_.Rest()));
+  log::Info("improper command pipelining after {} from {}: {}", smtp::VerbName(verb), Who(), EscapedInput(reader_.Rest()));
 }
 
 // Runs the list of stage `at` for the whole transaction; `then` gets the

@@ -186,7 +186,8 @@ void Session::OnTlsReady(Result<void> r, bool wrapper) {
     Finish(true);
     return;
   }
-  if (!stream_->info().resumed && NewTlsLimited()) return;  // smtpd_client_new_tls_session_rate_limit
+  // smtpd_client_new_tls_session_rate_limit (with Redis, this runs again when the count comes)
+  if (!stream_->info().resumed && NewTlsLimited([this, wrapper] { OnTlsReady(Result<void>{}, wrapper); })) return;
   const TlsSettings& t = svc_->settings().tls;
   if (t.loglevel >= 2) {
     // What GnuTLS agreed on beyond the summary: key exchange, signature, MAC.

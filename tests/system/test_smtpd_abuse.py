@@ -296,3 +296,43 @@ def test_greeting_delay_and_greylisting_share_one_policy_cache(instance, redis):
                          capture_output=True, text=True, timeout=10, check=True).stdout
     assert out.strip() == "2"
     assert len(_redis_clients(redis.port)) == 1, _redis_clients(redis.port)
+
+
+# --- anvil rates shared by MX hosts through Redis ---------------------------------
+
+def test_rates_are_counted_together_by_hosts_sharing_redis(instance, other_instance, redis):
+    db = f"redis:127.0.0.1:{redis.port}"
+    limits = dict(LIMITS, policy_cache_database=db, smtpd_client_connection_rate_limit="3",
+                  smtpd_client_message_rate_limit="2")
+    a = start_smtpd(instance, **limits)
+    b = start_smtpd(other_instance, **limits)
+    first = Raw(a.port, source="127.0.0.2")
+    assert first.cmd("EHLO client.test")[0] == 250
+    assert first.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    second = Raw(b.port, source="127.0.0.2")
+    assert second.cmd("EHLO client.test")[0] == 250
+    assert second.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert first.cmd("RSET")[0] == 250
+    # The third MAIL of the client, on the first host: over the shared limit of 2.
+    assert first.cmd("MAIL FROM:<a@example.org>") == (450, "4.7.1 Error: too much mail from 127.0.0.2")
+    instance.wait_log(r"warning: Message delivery request rate limit exceeded: 3 from unknown\[127\.0\.0\.2\]")
+    assert Raw(b.port, source="127.0.0.2").greeting[0] == 220  # the third connection
+    fourth = Raw(a.port, source="127.0.0.2")
+    assert fourth.greeting == (421, "4.7.0 mx.postern.test Error: too many connections from 127.0.0.2")
+    instance.wait_log(r"warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.2\]")
+    out = subprocess.run(["redis-cli", "-p", str(redis.port), "HGET", "anvil:conn:127.0.0.2", "h"],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    assert out.strip() == "4"
+
+
+def test_connection_counts_stay_per_host_with_redis(instance, other_instance, redis):
+    # A host's connections are its own: a killed smtpd releases them at once,
+    # which a count kept in Redis could only do when a lease expired.
+    db = f"redis:127.0.0.1:{redis.port}"
+    limits = dict(LIMITS, policy_cache_database=db, smtpd_client_connection_count_limit="1")
+    a = start_smtpd(instance, **limits)
+    b = start_smtpd(other_instance, **limits)
+    held = Raw(a.port, source="127.0.0.2", timeout=30)
+    assert held.greeting[0] == 220
+    assert Raw(a.port, source="127.0.0.2").greeting[0] == 421
+    assert Raw(b.port, source="127.0.0.2").greeting[0] == 220
