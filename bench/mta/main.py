@@ -83,6 +83,9 @@ def run(args):
     nofile = raise_nofile()
     tools.fetch_postfix(log=lambda m: print(m, flush=True))
     bin_dir = Path(args.bin).resolve()
+    versus = Path(args.versus).resolve() if args.versus else None
+    if versus:
+        sizes["idle_postfix"] = list(sizes["idle_postern"])
     wanted = args.scenarios.split(",") if args.scenarios else ALL
     runs = {}  # figure -> {"postern": [..], "postfix": [..]}
     errors = []
@@ -109,6 +112,8 @@ def run(args):
 
     postern = lambda port, **kw: Postern(bin_dir, port, abuse=args.abuse, **kw)
     postfix = lambda port, **kw: Postfix(port, **kw)
+    if versus:  # the second column is postern too: another build, or this one without --abuse
+        postfix = lambda port, **kw: Postern(versus, port, **kw)
     pairs = sizes["pairs"]
     for scen in wanted:
         for i in range(sizes.get(f"{scen}_pairs", pairs)):
@@ -138,6 +143,8 @@ def run(args):
                     if n in sizes["idle_postfix"]:
                         # Postfix: one smtpd process per session, so its limit must cover n.
                         pf = lambda port, **kw: Postfix(port, process_limit=max(100, n + 10), **kw)
+                        if versus:
+                            pf = postfix
                         attempt(f"idle{n}", "postfix", lambda: scenarios.idle(pf, sizes, n))
             elif scen == "queue":
                 attempt("queue", "postern", lambda: scenarios.queue_scale(postern, sizes))
@@ -151,16 +158,17 @@ def run(args):
             "mode": args.mode, "pairs": pairs, "sizes": sizes, "started": time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "seconds": round(time.time() - started, 1),
             "git": git_rev(), "postfix": tools.postfix_version(), "nofile": nofile,
+            "abuse": args.abuse, "versus": str(versus) if versus else None,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
             "cpu_accounting": cpu_accounting(),
         },
         "machine": machine(),
         "figures": summary,
-        "targets": check_targets(summary),
+        "targets": [] if versus else check_targets(summary),  # they are about Postfix
         "errors": errors,
     }
     print()
-    print(table(summary))
+    print(table(summary, second="versus" if versus else "Postfix"))
     print()
     for t in result["targets"]:
         print(f"target {t['target']}: {t['verdict']} ({t['detail']})")
@@ -205,6 +213,9 @@ def main():
     p.add_argument("--abuse", action="store_true",
                    help="postern with its abuse controls on (greeting delay, anvil limits; the client past them "
                         "as after a first pass): compare with a run without")
+    p.add_argument("--versus", metavar="BIN",
+                   help="the second column is postern from BIN (without --abuse) instead of Postfix: another "
+                        "build, or this one to weigh --abuse; the ratio is first/second")
     p.add_argument("--merge", action="store_true",
                    help="update the figures of the scenarios run in an existing --out file, keep the rest")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")

@@ -105,8 +105,8 @@ def _cell(s):
     return f"{_fmt(s['median'])} ({_fmt(s['min'])}–{_fmt(s['max'])})"
 
 
-def table(summary):
-    rows = [("figure", "unit", "postern median (min–max)", "Postfix median (min–max)", "postern/Postfix")]
+def table(summary, second="Postfix"):
+    rows = [("figure", "unit", "postern median (min–max)", f"{second} median (min–max)", f"postern/{second}")]
     for name, e in summary.items():
         rows.append((name, e["unit"], _cell(e["postern"]), _cell(e["postfix"]),
                      "-" if e["ratio"] is None else f"{e['ratio']:.2f}×"))
