@@ -113,7 +113,7 @@ def run(args):
     postern = lambda port, **kw: Postern(bin_dir, port, abuse=args.abuse, **kw)
     postfix = lambda port, **kw: Postfix(port, **kw)
     if versus:  # the second column is postern too: another build, or this one without --abuse
-        postfix = lambda port, **kw: Postern(versus, port, **kw)
+        postfix = lambda port, **kw: Postern(versus, port, abuse=args.abuse_versus, **kw)
     pairs = sizes["pairs"]
     for scen in wanted:
         for i in range(sizes.get(f"{scen}_pairs", pairs)):
@@ -158,7 +158,7 @@ def run(args):
             "mode": args.mode, "pairs": pairs, "sizes": sizes, "started": time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "seconds": round(time.time() - started, 1),
             "git": git_rev(), "postfix": tools.postfix_version(), "nofile": nofile,
-            "abuse": args.abuse, "versus": str(versus) if versus else None,
+            "abuse": args.abuse, "versus": str(versus) if versus else None, "abuse_versus": args.abuse_versus,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
             "cpu_accounting": cpu_accounting(),
         },
@@ -216,6 +216,8 @@ def main():
     p.add_argument("--versus", metavar="BIN",
                    help="the second column is postern from BIN (without --abuse) instead of Postfix: another "
                         "build, or this one to weigh --abuse; the ratio is first/second")
+    p.add_argument("--abuse-versus", action="store_true",
+                   help="with --versus: the abuse controls on in the second column (swap the order of a --abuse run)")
     p.add_argument("--merge", action="store_true",
                    help="update the figures of the scenarios run in an existing --out file, keep the rest")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")
