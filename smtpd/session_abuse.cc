@@ -144,6 +144,7 @@ bool Session::NewTlsLimited(std::function<void()> again) {
   if (!RateCount("newtls", [this, again = std::move(again)] {
         paused_ = false;
         again();
+        AfterWait();  // an EHLO that came meanwhile waits in the reader
       }, &n))
     return true;
   if (!n || *n <= uint64_t(st.abuse.newtls_rate)) return false;

@@ -100,3 +100,18 @@ def test_auth_rate_limit_spares_the_event_limit_exceptions(instance):
     for _ in range(3):
         with smtplib.SMTP("127.0.0.1", s.port, local_hostname="client.test", timeout=30) as c:
             c.login("alice", PASSWORDS["alice"])
+
+
+def test_new_tls_sessions_count_across_hosts_sharing_redis(instance, other_instance, redis, pki):
+    shared = dict(smtpd_client_new_tls_session_rate_limit="1", smtpd_client_event_limit_exceptions="",
+                  policy_cache_database=f"redis:127.0.0.1:{redis.port}")
+    a = start_tls_smtpd(instance, pki, **shared)
+    b = start_tls_smtpd(other_instance, pki, **shared)
+    ctx = client_context(pki)
+    first = handshake(a.port, ctx)
+    assert ehlo_over(first).startswith(b"250")  # the EHLO waited for Redis's count, then was answered
+    first.close()
+    second = handshake(b.port, ctx)  # the client's second new session, on the other host
+    assert read_some(second, 10).decode().startswith(TLS_REFUSAL)
+    second.close()
+    other_instance.wait_log(r"warning: New TLS session rate limit exceeded: 2 from unknown\[127\.0\.0\.2\]")
