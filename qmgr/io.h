@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "postern/event/event.h"
 #include "postern/ipc/bounce.h"
 #include "postern/ipc/call.h"
 #include "postern/ipc/delivery.h"
@@ -58,6 +60,8 @@ class Calls {
                                            std::string* why) = 0;
   // A notice request to private/bounce: on_answer exactly once, never from inside Notify.
   virtual std::unique_ptr<Pending> Notify(const ipc::BounceRequest& req, OnAnswer on_answer) = 0;
+  // Retirement: closes the connections that wait for a next request.
+  virtual void CloseIdle() {}
 };
 
 // The LMDB queue.
@@ -80,17 +84,32 @@ class QueueStore : public Store {
   queue::Queue& q_;
 };
 
-// Unix-socket calls to the services under $queue_directory/private.
+// Unix-socket calls to the services under $queue_directory/private. A
+// transport connection whose agent keeps it waits in a pool per transport
+// and carries the next request to that transport (no connect, accept or
+// worker wake-up per delivery); the agent closes it after max_idle or max_use.
 class SocketCalls : public Calls {
  public:
-  SocketCalls(uv_loop_t* loop, std::string private_dir) : loop_(loop), dir_(std::move(private_dir)) {}
+  SocketCalls(uv_loop_t* loop, std::string private_dir);
   std::unique_ptr<Pending> Deliver(const ipc::DeliveryRequest& req, OnResult on_result, OnConnection on_connection,
                                    OnEnd on_end, ipc::Call::Failure* failure, std::string* why) override;
   std::unique_ptr<Pending> Notify(const ipc::BounceRequest& req, OnAnswer on_answer) override;
+  void CloseIdle() override;
+
+  // For DeliveryCall (io.cc): a kept connection in and out of the pool, and
+  // a dropped one destroyed on the next loop turn (we may be in its callback).
+  std::unique_ptr<ipc::Call> Take(const std::string& transport);
+  void Park(const std::string& transport, std::unique_ptr<ipc::Call> call);
+  void Bury(std::unique_ptr<ipc::Call> call);
+  std::unique_ptr<ipc::Call> Connect(const std::string& transport, ipc::Call::Failure* failure, std::string* why);
+  uv_loop_t* loop() const { return loop_; }
 
  private:
   uv_loop_t* loop_;
   std::string dir_;
+  std::map<std::string, std::vector<std::unique_ptr<ipc::Call>>> idle_;
+  std::vector<std::unique_ptr<ipc::Call>> dead_;
+  event::Timer reaper_;
 };
 
 }  // namespace postern::qmgr

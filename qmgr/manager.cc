@@ -56,6 +56,7 @@ void Manager::Trigger(std::string_view request) {
 void Manager::Drain(server::Lease hold) {
   FlushRemovals();  // delivered mail must not be delivered again by the next qmgr
   draining_ = true;
+  calls_.CloseIdle();  // the workers that hold them may retire
   drain_hold_ = std::move(hold);
   page_timer_.Stop();
   run_timer_.Stop();

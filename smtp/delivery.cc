@@ -15,8 +15,14 @@
 
 namespace postern::smtp_client {
 
-Delivery::Delivery(Worker& w, server::Client c)
-    : w_(w), s_(w.settings), client_(std::move(c)), connector_(w.ctx->loop), xfer_timer_(w.ctx->loop), pix_timer_(w.ctx->loop) {}
+Delivery::Delivery(Worker& w, std::shared_ptr<server::DeliveryConn> qmgr, ipc::DeliveryRequest req)
+    : w_(w),
+      s_(w.settings),
+      qmgr_(std::move(qmgr)),
+      req_(std::move(req)),
+      connector_(w.ctx->loop),
+      xfer_timer_(w.ctx->loop),
+      pix_timer_(w.ctx->loop) {}
 
 Delivery::Delivery(Worker& w, ipc::DeliveryRequest req, ResultsFn done)
     : w_(w),
@@ -27,39 +33,7 @@ Delivery::Delivery(Worker& w, ipc::DeliveryRequest req, ResultsFn done)
       xfer_timer_(w.ctx->loop),
       pix_timer_(w.ctx->loop) {}
 
-void Delivery::Start() {
-  if (done_) return OnRequest();
-  auto self = shared_from_this();
-  client_.stream->ReadStart([self](std::string_view d) { self->OnClientData(d); },
-                            [self](int) {
-                              // qmgr went away: nobody is left to hear the results.
-                              if (!self->finished_ && self->req_.recipients.empty()) {
-                                self->finished_ = true;
-                                self->client_.stream.reset();
-                                self->client_.lease.Release();
-                              }
-                            });
-}
-
-void Delivery::OnClientData(std::string_view data) {
-  if (!req_.recipients.empty() || finished_) return;  // one request per connection
-  frames_.Feed(data);
-  std::string payload;
-  auto st = frames_.Next(&payload);
-  if (st == ipc::FrameReader::Status::kNeedMore) return;
-  std::optional<ipc::DeliveryRequest> r;
-  if (st == ipc::FrameReader::Status::kFrame) r = ipc::DecodeRequest(payload);
-  if (!r || r->recipients.empty()) {
-    log::Warning("malformed delivery request from {}", client_.peer.empty() ? "qmgr" : client_.peer);
-    finished_ = true;
-    client_.stream.reset();
-    client_.lease.Release();
-    return;
-  }
-  req_ = std::move(*r);
-  client_.stream->ReadStop();
-  OnRequest();
-}
+void Delivery::Start() { OnRequest(); }
 
 queue::Outcome<queue::BodyReader> Delivery::OpenBody() const {
   if (w_.message) return queue::BodyReader::FromMemory(*w_.message);
@@ -542,10 +516,7 @@ void Delivery::Report(ipc::ConnectionFact::Kind kind, const std::string& host, c
 }
 
 void Delivery::Forward(const ipc::ConnectionFact& c) {
-  if (finished_ || !client_.stream) return;
-  std::string out;
-  ipc::AppendFrame(ipc::EncodeConnection(c), &out);
-  client_.stream->Write(std::move(out));
+  if (!finished_ && qmgr_) qmgr_->Connection(c);
 }
 
 void Delivery::Finish(bool need_rset) {
@@ -562,18 +533,16 @@ void Delivery::Finish(bool need_rset) {
     Release(need_rset);
     return done_(all);
   }
-  std::string out;
+  std::vector<ipc::DeliveryResult> all;
   for (size_t i = 0; i < results_.size(); ++i) {
     if (i >= passed_.size() || !passed_[i]) log::Info("{}", LogLine(i, *results_[i]));
-    ipc::AppendFrame(ipc::EncodeResult(*results_[i]), &out);
+    all.push_back(std::move(*results_[i]));
   }
-  ipc::AppendFrame(ipc::EncodeEnd(), &out);
-  auto self = shared_from_this();
-  client_.stream->Write(std::move(out), [self](int) {
-    self->client_.stream.reset();
-    self->client_.lease.Release();
-  });
+  // The SMTP connection goes to the cache first: the next request may come
+  // on the kept qmgr connection as soon as the results are out.
   Release(need_rset);
+  std::shared_ptr<server::DeliveryConn> qmgr = std::move(qmgr_);
+  qmgr->Finish(all);
 }
 
 // The connection outlives the request in the cache when it is healthy.

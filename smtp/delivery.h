@@ -1,4 +1,4 @@
-// smtp/delivery.h — one delivery request from qmgr, start to end: read the
+// smtp/delivery.h — one delivery request from qmgr, start to end: take the
 // request, find the next hop's servers, connect (or take a cached
 // connection), run one SMTP/LMTP transaction, answer one result per recipient
 // with a Postfix-shaped log line, then cache or close the connection.
@@ -18,6 +18,7 @@
 #include "postern/ipc/frame.h"
 #include "postern/net/connect.h"
 #include "postern/queue/queue.h"
+#include "postern/server/delivery_conn.h"
 #include "postern/server/server.h"
 #include "postern/smtp/data.h"
 #include "smtp/body_out.h"
@@ -58,7 +59,7 @@ Result<void> InitWorker(Worker* w, server::Context& ctx, bool lmtp, std::shared_
 
 class Delivery : public std::enable_shared_from_this<Delivery> {
  public:
-  Delivery(Worker& w, server::Client c);
+  Delivery(Worker& w, std::shared_ptr<server::DeliveryConn> qmgr, ipc::DeliveryRequest req);
   // postern send: one request built by the command; `done` gets one result
   // per recipient instead of qmgr.
   using ResultsFn = std::function<void(const std::vector<ipc::DeliveryResult>&)>;
@@ -83,7 +84,6 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OrderTargets(size_t from);
 
   // Request and routing.
-  void OnClientData(std::string_view data);
   void OnRequest();
   queue::Outcome<queue::BodyReader> OpenBody() const;  // the queue's, or postern send's message
   void Resolve();
@@ -185,8 +185,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
 
   Worker& w_;
   const Settings& s_;
-  server::Client client_;
-  ipc::FrameReader frames_{ipc::kDeliveryFrameMax};
+  std::shared_ptr<server::DeliveryConn> qmgr_;  // the request's connection (not with postern send)
   ipc::DeliveryRequest req_;
   ResultsFn done_;  // postern send: results go here, not to qmgr
   std::string msgid_;

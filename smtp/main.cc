@@ -32,7 +32,11 @@ int main(int argc, char** argv) {
     return smtp_client::InitWorker(worker, ctx, lmtp, std::move(tls_creds), true);
   };
   svc.on_client = [&](server::Context&, server::Client c) {
-    std::make_shared<smtp_client::Delivery>(*worker, std::move(c))->Start();
+    // Requests one after another on qmgr's connection, one Delivery each.
+    server::DeliveryConn::Serve(std::move(c), [worker](std::shared_ptr<server::DeliveryConn> qmgr,
+                                                       ipc::DeliveryRequest req) {
+      std::make_shared<smtp_client::Delivery>(*worker, std::move(qmgr), std::move(req))->Start();
+    });
   };
   svc.on_drain = [&](server::Context&) { worker->cache->CloseAll(); };
   return server::Run(program, argc, argv, std::move(svc));

@@ -73,7 +73,9 @@ def measure(bin_dir, n, sessions, sequential, keep=None):
                     comm = _comm(pid)
                     if not comm:
                         continue
-                    out = Path(d) / f"t.{comm}"
+                    # One prefix per process: -ff adds .TID, and a prefix shared by
+                    # several processes of one program would count each of them once per process.
+                    out = Path(d) / f"t.{comm}-{pid}"
                     p = subprocess.Popen(["strace", "-f", "-ff", "-s", "64", "-o", str(out), "-p", str(pid)],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     traces.append((comm, out, p))

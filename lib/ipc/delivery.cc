@@ -8,7 +8,7 @@ namespace postern::ipc {
 
 namespace {
 
-constexpr char kRequest = 'Q', kResult = 'R', kConnection = 'C', kEnd = 'E';
+constexpr char kRequest = 'Q', kResult = 'R', kConnection = 'C', kEnd = 'E', kKeep = 'K';
 
 }  // namespace
 
@@ -56,7 +56,9 @@ std::string EncodeConnection(const ConnectionFact& c) {
   return out;
 }
 
-std::string EncodeEnd() { return std::string(1, kEnd); }
+std::string EncodeEnd(bool keep) { return keep ? std::string{kEnd, kKeep} : std::string(1, kEnd); }
+
+bool EndKeeps(std::string_view payload) { return payload.size() == 2 && payload[0] == kEnd && payload[1] == kKeep; }
 
 DeliveryFrame KindOf(std::string_view payload) {
   if (payload.empty()) return DeliveryFrame::kBad;
@@ -64,7 +66,9 @@ DeliveryFrame KindOf(std::string_view payload) {
     case kRequest: return DeliveryFrame::kRequest;
     case kResult: return DeliveryFrame::kResult;
     case kConnection: return DeliveryFrame::kConnection;
-    case kEnd: return payload.size() == 1 ? DeliveryFrame::kEnd : DeliveryFrame::kBad;
+    case kEnd:
+      return payload.size() == 1 || (payload.size() == 2 && payload[1] == kKeep) ? DeliveryFrame::kEnd
+                                                                                 : DeliveryFrame::kBad;
     default: return DeliveryFrame::kBad;
   }
 }

@@ -1,7 +1,9 @@
 // ipc/delivery.h — the qmgr<->transport delivery protocol. qmgr connects to a
-// transport's unix service (one connection = one request = one client for
-// max_use), sends one request frame; the transport answers one result frame
-// per recipient, in any order, then an end frame. qmgr alone updates the queue.
+// transport's unix service and sends one request frame (one request = one client
+// for max_use); the transport answers one result frame per recipient, in any
+// order, then an end frame. An end frame that says "keep" leaves the connection
+// open for the next request (qmgr pools it); a plain one closes it. qmgr alone
+// updates the queue.
 // A network transport (smtp, lmtp) also reports each connection it made,
 // reused or failed to make, as it happens (connection frames, before the end).
 #pragma once
@@ -78,7 +80,8 @@ struct ConnectionFact {
 std::string EncodeRequest(const DeliveryRequest& r);
 std::string EncodeResult(const DeliveryResult& r);
 std::string EncodeConnection(const ConnectionFact& c);
-std::string EncodeEnd();
+// keep: the agent waits on this connection for another request.
+std::string EncodeEnd(bool keep = false);
 
 enum class DeliveryFrame { kRequest, kResult, kConnection, kEnd, kBad };
 DeliveryFrame KindOf(std::string_view payload);
@@ -86,5 +89,7 @@ DeliveryFrame KindOf(std::string_view payload);
 std::optional<DeliveryRequest> DecodeRequest(std::string_view payload);
 std::optional<DeliveryResult> DecodeResult(std::string_view payload);
 std::optional<ConnectionFact> DecodeConnection(std::string_view payload);
+// Of an end frame: whether the agent keeps the connection for another request.
+bool EndKeeps(std::string_view payload);
 
 }  // namespace postern::ipc

@@ -39,6 +39,15 @@ TEST(Delivery, ResultRoundTrip) {
   EXPECT_EQ(KindOf(EncodeEnd()), DeliveryFrame::kEnd);
 }
 
+TEST(Delivery, EndFrameSaysWhetherTheAgentKeepsTheConnection) {
+  EXPECT_EQ(KindOf(EncodeEnd(true)), DeliveryFrame::kEnd);
+  EXPECT_TRUE(EndKeeps(EncodeEnd(true)));
+  EXPECT_FALSE(EndKeeps(EncodeEnd()));
+  EXPECT_FALSE(EndKeeps(EncodeEnd(false)));
+  EXPECT_EQ(KindOf("EX"), DeliveryFrame::kBad);
+  EXPECT_EQ(KindOf("EKK"), DeliveryFrame::kBad);
+}
+
 TEST(Delivery, ConnectionFactRoundTripAndTruncation) {
   ConnectionFact c{ConnectionFact::Kind::kFailed, "example.com", 2525, "may", "mx.example.com", "192.0.2.7",
                    "192.0.2.1", "Connection refused"};

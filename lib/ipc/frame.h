@@ -21,6 +21,8 @@ class FrameReader {
   enum class Status { kNeedMore, kFrame, kTooLong };
   // kFrame: *payload holds the next frame. kTooLong: the stream is unusable.
   Status Next(std::string* payload);
+  // Bytes fed and not yet returned in a frame (part of the next one).
+  size_t pending() const { return buf_.size() - pos_; }
 
  private:
   size_t max_;

@@ -4,6 +4,7 @@
 #include "postern/log/log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -41,6 +42,19 @@ struct State {
 State& S() {
   static State s;
   return s;
+}
+
+// getpid() is a system call per log line otherwise; a forked child (master's,
+// before its exec) gets its own pid through the atfork handler.
+pid_t g_pid = 0;
+pid_t Pid() {
+  static const bool once = [] {
+    pthread_atfork(nullptr, nullptr, [] { g_pid = getpid(); });
+    g_pid = getpid();
+    return true;
+  }();
+  (void)once;
+  return g_pid;
 }
 
 int Facility(std::string_view name) {
@@ -108,7 +122,7 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
       struct tm tm;
       localtime_r(&t, &tm);
       strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
-      line = fmt::format("{} {} {}[{}]: ", stamp, S().host, S().tag, getpid());
+      line = fmt::format("{} {} {}[{}]: ", stamp, S().host, S().tag, Pid());
     } else {
       line = S().program + ": ";
     }

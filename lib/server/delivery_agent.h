@@ -1,8 +1,7 @@
 // server/delivery_agent.h — the agent side of qmgr's delivery protocol for
-// agents that deliver synchronously, one request per client (local, pipe,
-// virtual, error):
-// read the one request frame, let the handler deliver, answer one result per
-// recipient and the end frame, then release the client's lease.
+// agents that deliver synchronously (local, pipe, virtual, error): each request on
+// the connection (delivery_conn.h) goes to the handler, whose results are answered
+// with the end frame; the connection then waits for the next request.
 #pragma once
 
 #include <functional>
@@ -16,12 +15,12 @@ namespace postern::server {
 // Returns one result per recipient of the request (any order).
 using DeliveryHandler = std::function<std::vector<ipc::DeliveryResult>(ipc::DeliveryRequest)>;
 
-// Serves one qmgr connection; a malformed request is logged and dropped
-// (qmgr then defers its recipients).
+// Serves one qmgr connection; a malformed request is logged and the
+// connection dropped (qmgr then defers its recipients).
 void ServeDeliveryRequest(Client client, DeliveryHandler handler);
 
 // The main() of such an agent (local, pipe, virtual, error): a kSingle
-// service whose every client is one ServeDeliveryRequest. `on_runtime` is
+// service whose every client is served by ServeDeliveryRequest. `on_runtime` is
 // optional (`postern set option`).
 struct DeliveryAgent {
   std::function<Result<void>(Context&)> init;

@@ -90,7 +90,7 @@ class Worker {
     // that a one-client-at-a-time worker's request counts as one whole step
     // of work (its watchdog restarts at each new client).
     Watchdog watchdog(loop_.get(), ctx_.config.Time("daemon_timeout"),
-                      [this] { return svc_.kind != Kind::kSingle || clients_ == 0; });
+                      [this] { return svc_.kind != Kind::kSingle || clients_ == 0 || between_; });
     loop_.Run();
     return 0;
   }
@@ -98,14 +98,33 @@ class Worker {
   // max_use counts clients when they are done, as Postfix's multi-threaded
   // servers count disconnections: an event-driven worker holding thousands of
   // long sessions is not recycled by their number, only by finished ones.
-  void ClientDone() {
+  void ClientDone(bool counted) {
     --clients_;
-    ++uses_;
+    if (!counted) ++uses_;
+    between_ = false;
+    idle_close_ = nullptr;
     UpdateAccepting();
     if (clients_ == 0) {
-      if ((ctx_.draining || UsedUp()) && holds_ == 0) Exit();
+      if ((ctx_.draining || UsedUp() || idle_expired_) && holds_ == 0) Exit();
       ArmIdleTimer();
     }
+  }
+
+  // Lease::RequestDone: one request answered on a connection that may carry more.
+  bool RequestDone(std::function<void()> close_idle) {
+    ++uses_;
+    if (ctx_.draining || UsedUp()) return false;
+    between_ = true;
+    idle_close_ = std::move(close_idle);
+    ArmIdleTimer();
+    return true;
+  }
+
+  void RequestStarted() {
+    between_ = idle_expired_ = false;
+    idle_close_ = nullptr;
+    idle_timer_.Stop();
+    Watchdog::Pat();
   }
 
   void HoldDone() {
@@ -146,7 +165,7 @@ class Worker {
 
   void Notify(ipc::WorkerState state) {
     if (ctx_.draining) return;  // master no longer listens to this worker
-    bool done = status_.Send({state, uint32_t(getpid()), generation_});
+    bool done = status_.Send({state, pid_, generation_});
     StatusWritten(done);
   }
 
@@ -169,11 +188,22 @@ class Worker {
     });
   }
 
+  // Also while the one client waits between requests: after max_idle the
+  // worker closes that connection and exits.
   void ArmIdleTimer() {
-    if (svc_.long_running || max_idle_ms_ == 0 || clients_ > 0) return;
+    if (svc_.long_running || max_idle_ms_ == 0 || (clients_ > 0 && !between_)) return;
     idle_timer_.Start(max_idle_ms_, 0, [this] {
       if (clients_ == 0) Exit();
+      idle_expired_ = true;
+      CloseIdle();
     });
+  }
+
+  // The holder closes the connection unless a request already waits on it.
+  void CloseIdle() {
+    if (!between_ || !idle_close_) return;
+    auto close = idle_close_;  // the close may reset idle_close_
+    close();
   }
 
   void Accept(int listen_fd) {
@@ -204,7 +234,7 @@ class Worker {
     auto stream = event::Stream::Adopt(loop_.get(), fd);
     if (!stream) {
       log::Warning("{}", stream.error());
-      ClientDone();
+      ClientDone(false);
       return true;
     }
     Client c{std::move(*stream), Lease(this, false), ""};
@@ -314,6 +344,7 @@ class Worker {
     for (int fd : listen_fds_) close(fd);
     listen_fds_.clear();
     if (svc_.on_drain) svc_.on_drain(ctx_);
+    CloseIdle();
     if (clients_ == 0 && holds_ == 0) Exit();
   }
 
@@ -337,11 +368,15 @@ class Worker {
   std::shared_ptr<ipc::control::Link> control_;
   bool verbose_ = false;
   uint32_t generation_ = 0;
+  const uint32_t pid_ = uint32_t(getpid());
   long long max_use_ = 100;
   uint64_t max_idle_ms_ = 100000;
   size_t clients_ = 0;
   size_t holds_ = 0;        // Context::hold leases out
   long long uses_ = 0;      // clients done (their lease dropped)
+  bool between_ = false;    // the one client's connection waits for its next request
+  bool idle_expired_ = false;  // max_idle passed while it waited: exit once it is closed
+  std::function<void()> idle_close_;  // how to close that connection (Lease::RequestDone)
   bool accepting_ = true;   // master counts a new worker as accepting
   bool served_once_ = false;
   bool told_served_ = false;
@@ -357,7 +392,18 @@ void Lease::Release() {
   if (hold_)
     w->HoldDone();
   else
-    w->ClientDone();
+    w->ClientDone(counted_);
+}
+
+bool Lease::RequestDone(std::function<void()> close_idle) {
+  if (!w_ || hold_) return false;
+  counted_ = true;
+  return w_->RequestDone(std::move(close_idle));
+}
+
+void Lease::RequestStarted() {
+  counted_ = false;
+  if (w_) w_->RequestStarted();
 }
 
 namespace {

@@ -3,7 +3,8 @@
 // skeleton accepts clients, hands each to the service, tells master whether
 // it is still accepting, and exits after max_idle without clients, after
 // max_use clients are done (a kMulti worker keeps accepting until then, and
-// exits when its last session ends), or once master is gone. A service's main() is wiring only:
+// exits when its last session ends; a kSingle worker counts each request on a
+// kept connection, Lease::RequestDone), or once master is gone. A service's main() is wiring only:
 //
 //   int main(int argc, char** argv) {
 //     server::Service svc;
@@ -45,7 +46,7 @@ namespace postern::server {
 
 enum class Kind {
   kMulti,    // event-driven: many clients at once on the loop (smtpd)
-  kSingle,   // one client at a time (transports: one delivery request = one client)
+  kSingle,   // one client at a time (transports: each delivery request is one use, see Lease)
   kTrigger,  // wakeup requests: reads a few bytes per connection, then on_trigger (qmgr, pickup)
 };
 
@@ -58,12 +59,13 @@ class Lease {
  public:
   Lease() = default;
   ~Lease() { Release(); }
-  Lease(Lease&& o) noexcept : w_(o.w_), hold_(o.hold_) { o.w_ = nullptr; }
+  Lease(Lease&& o) noexcept : w_(o.w_), hold_(o.hold_), counted_(o.counted_) { o.w_ = nullptr; }
   Lease& operator=(Lease&& o) noexcept {
     if (this != &o) {
       Release();
       w_ = o.w_;
       hold_ = o.hold_;
+      counted_ = o.counted_;
       o.w_ = nullptr;
     }
     return *this;
@@ -72,11 +74,21 @@ class Lease {
   Lease& operator=(const Lease&) = delete;
   void Release();
 
+  // A client that sends requests one after another on its connection (qmgr
+  // to a transport): each request is one use for max_use. RequestDone counts
+  // the one just answered and says whether the connection may wait for the
+  // next; if so, the worker is idle on it until RequestStarted, and when it
+  // wants the connection gone (max_idle, retirement) it calls close_idle,
+  // which must close it unless a request is already waiting there.
+  bool RequestDone(std::function<void()> close_idle);
+  void RequestStarted();
+
  private:
   friend class Worker;
   Lease(Worker* w, bool hold) : w_(w), hold_(hold) {}
   Worker* w_ = nullptr;
-  bool hold_ = false;  // Context::hold's kind: keeps a retired worker alive, no client
+  bool hold_ = false;     // Context::hold's kind: keeps a retired worker alive, no client
+  bool counted_ = false;  // its last request is counted already (RequestDone)
 };
 
 // One accepted connection. The service owns both parts; the stream closes the

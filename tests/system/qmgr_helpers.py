@@ -21,7 +21,7 @@ FAST = dict(
 class Sink:
     """One qsink service (master.cf NAME unix ... qsink RULES RECORD)."""
 
-    def __init__(self, instance, name="test", maxproc="-"):
+    def __init__(self, instance, name="test", maxproc="-", opts=""):
         self.name = name
         self.rules_path = instance.root / f"{name}.rules"
         self.record_path = instance.root / f"{name}.record"
@@ -29,7 +29,8 @@ class Sink:
         # Workers run as mail_owner when the tests run as root: let them record.
         self.record_path.touch()
         self.record_path.chmod(0o666)
-        instance.add_service(f"{name} unix - - n - {maxproc} qsink {self.rules_path} {self.record_path}")
+        opts = f"{opts} " if opts else ""
+        instance.add_service(f"{name} unix - - n - {maxproc} qsink {opts}{self.rules_path} {self.record_path}")
 
     def rules(self, text):
         tmp = self.rules_path.with_suffix(".tmp")
@@ -47,12 +48,13 @@ class Sink:
         return [(l[1], l[2]) for l in self.lines() if l[0] == "sent"]
 
     def requests(self):
-        """[{pid, msgid, transport, nexthop, nrcpt, start, end}] per request."""
+        """[{pid, msgid, transport, nexthop, nrcpt, start, end, conn}] per request; conn is
+        (pid, the worker's count of qmgr connections): one per connection."""
         out, open_ = [], {}
         for l in self.lines():
             if l[0] == "start":
                 r = dict(pid=l[1], msgid=l[2], transport=l[3], nexthop=l[4], nrcpt=int(l[5]),
-                         start=int(l[6]), end=None)
+                         start=int(l[6]), end=None, conn=(l[1], l[7]))
                 out.append(r)
                 open_[l[1]] = r
             elif l[0] == "end" and l[1] in open_:

@@ -1,6 +1,7 @@
 // tests/system/qsink.cc — a test-only delivery agent for the qmgr tests: speaks
 // the delivery protocol (ipc/delivery.h) and answers each recipient from a
-// rules file, recording every request so tests can see order and parallelism.
+// rules file, recording every request (with the number of the qmgr connection it
+// came on, counted per process) so tests can see order, parallelism and reuse.
 //   master.cf: NAME unix - - n - MAXPROC qsink RULES_FILE RECORD_FILE
 // Rules (re-read per request, first match wins, default "sent"):
 //   sleep MS                     wait before answering
@@ -23,6 +24,7 @@
 #include "postern/ipc/delivery.h"
 #include "postern/ipc/frame.h"
 #include "postern/log/log.h"
+#include "postern/server/delivery_conn.h"
 #include "postern/server/server.h"
 
 using namespace postern;
@@ -76,29 +78,17 @@ void Record(const std::string& path, const std::string& line) {
   ::close(fd);
 }
 
+// One request on qmgr's connection (server::DeliveryConn carries the next).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(server::Context& ctx, server::Client c)
-      : ctx_(ctx), c_(std::move(c)), reader_(ipc::kDeliveryFrameMax), timer_(ctx.loop) {}
+  Session(server::Context& ctx, std::shared_ptr<server::DeliveryConn> conn, ipc::DeliveryRequest req, int conn_no)
+      : ctx_(ctx), conn_(std::move(conn)), timer_(ctx.loop), req_(std::move(req)), conn_no_(conn_no) {}
 
   void Start() {
-    auto self = shared_from_this();
-    c_.stream->ReadStart([self](std::string_view d) { self->OnData(d); }, [self](int) { self->End(); });
-  }
-
- private:
-  void OnData(std::string_view d) {
-    reader_.Feed(d);
-    std::string payload;
-    if (reader_.Next(&payload) != ipc::FrameReader::Status::kFrame) return;
-    auto req = ipc::DecodeRequest(payload);
-    if (!req) return End();
-    c_.stream->ReadStop();
-    req_ = std::move(*req);
     rules_ = Load(ctx_.args.at(0));
     Record(ctx_.args.at(1), "start " + std::to_string(getpid()) + " " + Hex(req_.message_id) + " " +
                                 req_.transport + " " + req_.nexthop + " " + std::to_string(req_.recipients.size()) +
-                                " " + std::to_string(NowMs()) + "\n");
+                                " " + std::to_string(NowMs()) + " " + std::to_string(conn_no_) + "\n");
     auto self = shared_from_this();
     timer_.Start(static_cast<uint64_t>(rules_.sleep_ms), 0, [self] { self->Answer(); });
   }
@@ -111,16 +101,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Answer() {
-    std::string out, record;
+    std::string record;
+    std::vector<ipc::DeliveryResult> out;
     for (const auto& rc : req_.recipients) {
       const Rule* rule = Match(rc.address);
       std::string action = rule ? rule->action : "sent";
       std::string text = rule && !rule->text.empty() ? rule->text : action;
       if (action == "crash") {
         // Whatever was answered so far reaches qmgr; then the agent dies.
-        c_.stream->Write(std::move(out));
+        for (const auto& r : out) conn_->Result(r);
         Record(ctx_.args.at(1), record + "crash " + std::to_string(getpid()) + "\n");
-        timer_.Start(50, 0, [] { ::_exit(3); });
+        timer_.Start(50, 0, [self = shared_from_this()] { ::_exit(3); });  // we live until then
         return;
       }
       ipc::DeliveryResult r;
@@ -148,26 +139,18 @@ class Session : public std::enable_shared_from_this<Session> {
                                                                         : kStatus[2];
       log::Info("{}: to=<{}>, relay={}, dsn={}, status={} ({})", Hex(req_.message_id), rc.address, r.relay, r.dsn,
                 status, text);
-      ipc::AppendFrame(ipc::EncodeResult(r), &out);
+      out.push_back(std::move(r));
     }
-    ipc::AppendFrame(ipc::EncodeEnd(), &out);
     Record(ctx_.args.at(1), record + "end " + std::to_string(getpid()) + " " + Hex(req_.message_id) + " " +
                                 std::to_string(NowMs()) + "\n");
-    auto self = shared_from_this();
-    c_.stream->Write(std::move(out), [self](int) { self->End(); });
-  }
-
-  void End() {
-    timer_.Stop();
-    c_.stream.reset();
-    c_.lease.Release();
+    conn_->Finish(out);
   }
 
   server::Context& ctx_;
-  server::Client c_;
-  ipc::FrameReader reader_;
+  std::shared_ptr<server::DeliveryConn> conn_;
   event::Timer timer_;
   ipc::DeliveryRequest req_;
+  int conn_no_;
   Rules rules_;
 };
 
@@ -181,7 +164,11 @@ int main(int argc, char** argv) {
     return {};
   };
   svc.on_client = [](server::Context& ctx, server::Client c) {
-    std::make_shared<Session>(ctx, std::move(c))->Start();
+    static int connections = 0;
+    server::DeliveryConn::Serve(std::move(c), [&ctx, n = ++connections](std::shared_ptr<server::DeliveryConn> conn,
+                                                                         ipc::DeliveryRequest req) {
+      std::make_shared<Session>(ctx, std::move(conn), std::move(req), n)->Start();
+    });
   };
   return server::Run("qsink", argc, argv, std::move(svc));
 }
