@@ -23,6 +23,7 @@ std::optional<ipc::DeliveryResult> Call(const std::string& path, const ipc::Deli
       *call, req, [&](const ipc::DeliveryResult& r) { result = r; },
       [&](ipc::Call::End how, const std::string& text) {
         if (how != ipc::Call::End::kDone) *why = text;
+        loop.Stop();  // an agent that keeps the connection would keep the loop running
       });
   loop.Run();
   call.reset();

@@ -139,7 +139,12 @@ class Worker {
   bool WantClients() const {
     if (ctx_.draining || UsedUp()) return false;
     if (svc_.pausable && ctx_.runtime.pause_smtp) return false;
-    if (svc_.kind == Kind::kMulti) return svc_.client_limit == 0 || clients_ < svc_.client_limit;
+    // A wakeup request is a few bytes read on the loop: a trigger service
+    // takes the next while one is still open (a client that is slow to send
+    // or close must not hold the others up), and its accepting state never
+    // flips per request: no status frames, no listener epoll changes.
+    if (svc_.kind == Kind::kMulti || svc_.kind == Kind::kTrigger)
+      return svc_.client_limit == 0 || clients_ < svc_.client_limit;
     return clients_ == 0;
   }
 

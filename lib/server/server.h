@@ -47,7 +47,8 @@ namespace postern::server {
 enum class Kind {
   kMulti,    // event-driven: many clients at once on the loop (smtpd)
   kSingle,   // one client at a time (transports: each delivery request is one use, see Lease)
-  kTrigger,  // wakeup requests: reads a few bytes per connection, then on_trigger (qmgr, pickup)
+  kTrigger,  // wakeup requests: reads a few bytes per connection, then on_trigger (qmgr, pickup);
+             // several at once, like kMulti (client_limit)
 };
 
 class Worker;

@@ -3,6 +3,7 @@ agent (qsink) answering from a rules file; qtool enqueues straight into the
 queue and pokes qmgr as smtpd does, and lists what the queue holds."""
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -27,6 +28,20 @@ def test_due_mail_is_delivered_at_once_after_the_trigger(instance):
     req = sink.requests()[0]
     assert (req["transport"], req["nexthop"]) == ("test", "example.test")
     wait_empty(instance)
+
+
+def test_a_silent_trigger_connection_does_not_hold_up_the_next_wakeup(instance):
+    # qmgr reads wakeups on its loop, several at once: a client that connects
+    # and says nothing (for up to ipc_timeout) must not delay smtpd's wakeup.
+    configure(instance, queue_run_delay="300s")
+    sink = Sink(instance)
+    instance.start()
+    (first,) = inject(instance, "u@example.test")
+    wait_for(lambda: sink.sent(), timeout=30, what="the first delivery")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(str(instance.queue_dir / "public" / "qmgr"))
+        (second,) = inject(instance, "v@example.test")
+        wait_for(lambda: (second, "v@example.test") in sink.sent(), timeout=30, what="the second delivery")
 
 
 def test_deferred_recipient_waits_with_its_reason_and_is_retried_after_backoff(instance):
