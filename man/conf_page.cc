@@ -61,6 +61,11 @@ expands to nothing.
 \fIvalue1\fR when \fIname\fR is non-empty, else \fIvalue2\fR (Postfix 3.0 form;
 \fB${\fIname\fB?{\fIvalue\fB}}\fR and \fB${\fIname\fB:{\fIvalue\fB}}\fR also work).
 .TP
+\fB${{\fItext1\fB} == {\fItext2\fB} ? {\fIvalue1\fB} : {\fIvalue2\fB}}\fR
+\fIvalue1\fR when the expanded texts are equal, else \fIvalue2\fR (Postfix 3.0;
+the \fB: {\fIvalue2\fB}\fR part is optional). \fB!=\fR tests that they differ;
+\fB<\fR, \fB<=\fR, \fB>\fR and \fB>=\fR compare them as decimal numbers.
+.TP
 \fB$$\fR
 A literal \fB$\fR.
 .PP

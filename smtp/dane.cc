@@ -3,7 +3,10 @@
 // configured resolver validated them (AD bit) and the MX and address records
 // that led to the server were validated too. Usable records make TLS
 // mandatory and authenticate the server by them; without them dane falls
-// back to may and dane-only gives the server no mail.
+// back to may and dane-only gives the server no mail. An MX record that was
+// not validated (the server's own records were) is
+// smtp_tls_dane_insecure_mx_policy's: may ignores the TLSA records, encrypt
+// takes them as "TLS required" only, dane uses them but says Trusted.
 #include "postern/log/log.h"
 #include "postern/tls/verify.h"
 #include "smtp/delivery.h"
@@ -20,8 +23,9 @@ void Delivery::LookupTlsa() {
   dane_session_ = sessions_;
   dane_tlsa_.clear();
   dane_required_ = tls_policy_.level == TlsLevel::kDaneOnly;
+  dane_insecure_mx_ = false;
   const std::string base = conn_->host();
-  if (!current_.dnssec) {
+  if (!current_.dnssec || (!current_.mx_secure && tls_policy_.level == TlsLevel::kDaneOnly)) {
     // Insecure MX or address records: TLSA records could not be trusted either.
     if (w_.tls->loglevel() >= 2) log::Info("{}: no DNSSEC-validated MX/address records, no DANE", conn_->relay());
     if (tls_policy_.level == TlsLevel::kDaneOnly)
@@ -29,6 +33,15 @@ void Delivery::LookupTlsa() {
                             " are not DNSSEC-validated (TLS security level dane-only)",
                         "4.7.5", false);
     return OnTlsa(dns::TlsaResult{});
+  }
+  if (!current_.mx_secure) {
+    // smtp_tls_dane_insecure_mx_policy: a forged MX could have named this host.
+    if (w_.tls->dane_insecure_mx_policy() == TlsLevel::kMay) {
+      if (w_.tls->loglevel() >= 2)
+        log::Info("{}: MX record of {} not DNSSEC-validated: TLSA records ignored", conn_->relay(), hop_.host);
+      return OnTlsa(dns::TlsaResult{});
+    }
+    dane_insecure_mx_ = true;
   }
   auto self = shared_from_this();
   std::string name = "_" + std::to_string(current_.port) + "._tcp." + base;
@@ -52,8 +65,14 @@ void Delivery::OnTlsa(dns::TlsaResult r) {
       if (tls::UsableTlsa(t)) dane_tlsa_.push_back(t);
     // RFC 7672 §2.2: records that are all unusable still mean "encrypt".
     dane_required_ = true;
-    if (dane_tlsa_.empty())
+    if (dane_insecure_mx_ && w_.tls->dane_insecure_mx_policy() == TlsLevel::kEncrypt) {
+      if (!dane_tlsa_.empty() && w_.tls->loglevel() >= 2)
+        log::Info("{}: MX record of {} not DNSSEC-validated: TLSA records require encryption, not authentication",
+                  conn_->relay(), hop_.host);
+      dane_tlsa_.clear();
+    } else if (dane_tlsa_.empty()) {
       log::Info("{}: all TLSA records unusable, using encryption without authentication", conn_->relay());
+    }
   } else if (tls_policy_.level == TlsLevel::kDaneOnly) {
     return SiteFailed("TLS is required, but no DNSSEC-validated TLSA records were found for host " +
                           conn_->peer() + " (TLS security level dane-only)",

@@ -64,7 +64,11 @@ void Delivery::OnRequest() {
     body_.emplace(std::move(*body));
     body_size_ = body_->size();
   }
-  if (auto t = LoadTlsPolicy(); !t) {
+  ResolveTlsPolicy();
+}
+
+void Delivery::PolicyReady(const std::optional<TlsPolicy>& sts) {
+  if (auto t = LoadTlsPolicy(sts); !t) {
     log::Warning("{}", t.error());
     SetAllOpen(ipc::DeliveryStatus::kDeferred, "4.7.5", t.error(), "none");
     return Finish(false);
@@ -158,7 +162,7 @@ void Delivery::OnMx(dns::MxResult r) {
       ++ignored;
       continue;
     }
-    AddTargets(h.name, h.addresses, h.preference, r.authentic && h.authentic);
+    AddTargets(h.name, h.addresses, h.preference, h.authentic, r.authentic);
   }
   OrderTargets(first);
   if (ignored && ignored == r.hosts.size()) {
@@ -228,10 +232,10 @@ bool Delivery::Ignored(const std::string& mx_host) {
 }
 
 void Delivery::AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs,
-                          uint16_t preference, bool dnssec) {
+                          uint16_t preference, bool dnssec, bool mx_secure) {
   for (const auto& a : addrs) {
     if ((a.is_v4() && !s_.ipv4) || (a.is_v6() && !s_.ipv6)) continue;
-    targets_.push_back(Target{host, a, hop_.port, "", preference, dnssec});
+    targets_.push_back(Target{host, a, hop_.port, "", preference, dnssec, mx_secure});
   }
 }
 
@@ -259,6 +263,10 @@ void Delivery::TryNext() {
     return Finish(false);
   }
   plaintext_retry_ = false;
+  if (StsRefuses(targets_[next_target_])) {
+    ++next_target_;
+    return TryNext();
+  }
   Connect(targets_[next_target_++]);
 }
 

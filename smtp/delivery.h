@@ -21,6 +21,7 @@
 #include "postern/server/delivery_conn.h"
 #include "postern/server/server.h"
 #include "postern/smtp/data.h"
+#include "postern/sts/resolver.h"
 #include "smtp/body_out.h"
 #include "smtp/generic.h"
 #include "smtp/cache.h"
@@ -43,6 +44,7 @@ struct Worker {
   std::unique_ptr<Cache> cache;
   std::unique_ptr<SaslClient> sasl;  // null: smtp_sasl_auth_enable = no
   std::unique_ptr<TlsClient> tls;    // null: no TLS level above none anywhere
+  std::unique_ptr<sts::Resolver> sts;  // null: no "sts:" in smtp_tls_policy_maps
   Generic generic;                   // smtp_generic_maps
   // postern send (send.h): the message from standard input instead of the
   // queue, and the login AUTH uses when smtp_sasl_password_maps has none for
@@ -74,12 +76,14 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     uint16_t port = 0;
     std::string path;  // unix socket (lmtp)
     uint16_t preference = 0;  // the MX host's
-    bool dnssec = false;  // MX and address records validated (AD): DANE may apply
+    bool dnssec = false;     // its address records were validated (AD): DANE may apply
+    bool mx_secure = true;   // the MX answer that named it was validated too (or there was none)
   };
   // Adds a server's addresses that inet_protocols allows.
-  // dnssec: the records that named them were validated (DANE may apply).
+  // dnssec: their address records were validated (DANE may apply);
+  // mx_secure: so was the MX answer (smtp_tls_dane_insecure_mx_policy otherwise).
   void AddTargets(const std::string& host, const std::vector<dns::IpAddress>& addrs, uint16_t preference,
-                  bool dnssec = false);
+                  bool dnssec = false, bool mx_secure = true);
   // smtp_address_preference among targets_[from...] of equal MX preference.
   void OrderTargets(size_t from);
 
@@ -126,7 +130,16 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OnHeloReply(bool helo_fallback, Result<smtp::Reply> r);
   // starttls.cc: STARTTLS after EHLO as the destination's TLS policy says,
   // then EHLO again; or on to AUTH and the transaction.
-  Result<void> LoadTlsPolicy();
+  Result<void> LoadTlsPolicy(const std::optional<TlsPolicy>& sts);
+  // sts.cc: MTA-STS (RFC 8461) for a domain reached by MX lookup when
+  // smtp_tls_policy_maps has "sts:" and no table before it names the
+  // destination: the policy is resolved on the loop, then the TLS policy is
+  // set (PolicyReady) and routing goes on; enforce mode also refuses MX
+  // hosts the policy does not list.
+  void ResolveTlsPolicy();
+  void OnStsVerdict(sts::Verdict v);
+  void PolicyReady(const std::optional<TlsPolicy>& sts);
+  bool StsRefuses(const Target& t);
   void AfterHelo();
   void StartTls();
   void Handshake();  // after STARTTLS's 220, or at once in wrapper mode
@@ -201,11 +214,14 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   size_t next_target_ = 0;
   Target current_;  // the server being tried
   TlsPolicy tls_policy_;
+  std::shared_ptr<sts::Query> sts_query_;
+  std::optional<sts::Policy> sts_policy_;  // the destination's MTA-STS policy (enforce or testing)
   std::optional<tls::Config> tls_cfg_;  // when the policy's level is above none
   bool plaintext_retry_ = false;  // current_ again without TLS (may: the handshake failed)
   long long dane_session_ = -1;   // sessions_ when current_'s TLSA records were looked up
   std::vector<dns::Tlsa> dane_tlsa_;  // its usable TLSA records; empty: no DANE authentication
   bool dane_required_ = false;        // TLS required for current_ (dane-only, or TLSA records exist)
+  bool dane_insecure_mx_ = false;     // current_'s TLSA records came by an insecure MX: success is Trusted
   long long sessions_ = 0;
   // The destination being tried: its first target and the sessions before it
   // (smtp_mx_*_limit count per destination); fallback relays come after it.

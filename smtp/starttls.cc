@@ -10,11 +10,11 @@
 
 namespace postern::smtp_client {
 
-Result<void> Delivery::LoadTlsPolicy() {
+Result<void> Delivery::LoadTlsPolicy(const std::optional<TlsPolicy>& sts) {
   tls_policy_ = TlsPolicy{};
   tls_cfg_.reset();
   if (!w_.tls) return {};
-  auto p = w_.tls->PolicyFor(TlsPolicyKeys(req_.nexthop, hop_.host, hop_.port, hop_.mx_lookup));
+  auto p = w_.tls->PolicyFor(TlsPolicyKeys(req_.nexthop, hop_.host, hop_.port, hop_.mx_lookup), sts);
   if (!p) return Err(p.error());
   tls_policy_ = std::move(*p);
   if (w_.tls->wrappermode() && !tls_policy_.required() && !tls_policy_.dane()) {
@@ -105,7 +105,8 @@ void Delivery::OnTlsReady(Result<void> r) {
       log::Info("certificate verification failed for {}: {}", relay, detail);
       return SiteFailed("Server certificate not verified", "4.7.5", false);
     }
-    status = tls::PeerStatus::kVerified;
+    // Postfix: a forged MX record could have led here, so only "Trusted".
+    status = dane_insecure_mx_ ? tls::PeerStatus::kTrusted : tls::PeerStatus::kVerified;
   }
   if (tls_policy_.level == TlsLevel::kFingerprint) {
     // No CA here: the certificate is what its digest says it is, or nothing.

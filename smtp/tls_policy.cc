@@ -142,7 +142,13 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
   auto refs = cfg.GetTables(name("smtp_tls_policy_maps"));
   if (!refs) return Err(refs.error());
   // A table that does not open defers the deliveries that look it up (4.7.5).
-  c->maps_ = table::OpenListOrSurrogates(name("smtp_tls_policy_maps"), *refs);
+  std::vector<config::TableRef> before, after;
+  for (const config::TableRef& r : *refs) {
+    if (r.type == "sts") c->sts_ = true;
+    else (c->sts_ ? after : before).push_back(r);
+  }
+  c->maps_ = table::OpenListOrSurrogates(name("smtp_tls_policy_maps"), before);
+  c->maps_after_ = table::OpenListOrSurrogates(name("smtp_tls_policy_maps"), after);
 
   for (auto [n, out] : {std::pair{"smtp_tls_protocols", &c->protocols_}, std::pair{"smtp_tls_ciphers", &c->ciphers_},
                         std::pair{"smtp_tls_mandatory_protocols", &c->mandatory_protocols_},
@@ -190,7 +196,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Load(const config::Config& cfg, bo
 }
 
 // smtp_tls_fingerprint_digest, smtp_tls_(mandatory_)exclude_ciphers,
-// smtp_tls_servername, smtp_tls_wrappermode and smtp_dns_support_level.
+// smtp_tls_servername, smtp_tls_wrappermode, smtp_dns_support_level and
+// smtp_tls_dane_insecure_mx_policy.
 Result<void> TlsClient::LoadOptions(const config::Config& cfg) {
   auto name = [&](std::string_view smtp_name) { return prefix_ + std::string(smtp_name.substr(4)); };
   auto digest = cfg.Get(name("smtp_tls_fingerprint_digest"));
@@ -219,6 +226,12 @@ Result<void> TlsClient::LoadOptions(const config::Config& cfg) {
     return Err(name("smtp_dns_support_level") + ": \"" + *dns_level +
                "\" is not supported (empty, enabled or dnssec; postern always uses DNS)");
   dnssec_ = EqualsIgnoreCase(*dns_level, "dnssec");
+  auto insecure_mx = cfg.Get(name("smtp_tls_dane_insecure_mx_policy"));
+  if (!insecure_mx) return Err(insecure_mx.error());
+  auto level = ParseTlsLevel(*insecure_mx);
+  if (!level || (*level != TlsLevel::kMay && *level != TlsLevel::kEncrypt && *level != TlsLevel::kDane))
+    return Err(name("smtp_tls_dane_insecure_mx_policy") + ": \"" + *insecure_mx + "\" is not may, encrypt or dane");
+  insecure_mx_ = *level;
   return {};
 }
 
@@ -232,16 +245,29 @@ std::string TlsClient::ServerName(const TlsPolicy& p, std::string_view server_ho
   return name;
 }
 
-Result<TlsPolicy> TlsClient::PolicyFor(const std::vector<std::string>& keys) {
-  if (!maps_.empty()) {
-    for (const std::string& k : keys) {
-      auto r = maps_.Lookup(k);
-      if (!r) return Err(prefix_ + "_tls_policy_maps lookup of " + k + ": " + r.error());
-      if (!r->has_value()) continue;
-      auto p = ParseTlsPolicy(**r);
-      if (!p) return Err(prefix_ + "_tls_policy_maps entry for " + k + ": " + p.error());
-      return *p;
-    }
+Result<std::optional<TlsPolicy>> TlsClient::Find(table::TableList& maps, const std::vector<std::string>& keys) {
+  if (maps.empty()) return std::optional<TlsPolicy>();
+  for (const std::string& k : keys) {
+    auto r = maps.Lookup(k);
+    if (!r) return Err(prefix_ + "_tls_policy_maps lookup of " + k + ": " + r.error());
+    if (!r->has_value()) continue;
+    auto p = ParseTlsPolicy(**r);
+    if (!p) return Err(prefix_ + "_tls_policy_maps entry for " + k + ": " + p.error());
+    return std::optional<TlsPolicy>(std::move(*p));
+  }
+  return std::optional<TlsPolicy>();
+}
+
+Result<std::optional<TlsPolicy>> TlsClient::PolicyBeforeSts(const std::vector<std::string>& keys) {
+  return Find(maps_, keys);
+}
+
+Result<TlsPolicy> TlsClient::PolicyFor(const std::vector<std::string>& keys, const std::optional<TlsPolicy>& sts) {
+  for (table::TableList* maps : {&maps_, &maps_after_}) {
+    auto p = Find(*maps, keys);
+    if (!p) return Err(p.error());
+    if (p->has_value()) return **p;
+    if (maps == &maps_ && sts) return *sts;
   }
   return default_;
 }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,8 +77,15 @@ class TlsClient {
                                                  std::shared_ptr<tls::Credentials> creds);
 
   // The policy of a next hop: the first table entry found under `keys`,
-  // else the main.cf level. An error: a table failed or an entry is bad.
-  Result<TlsPolicy> PolicyFor(const std::vector<std::string>& keys);
+  // else the main.cf level. With "sts:" in smtp_tls_policy_maps, `sts` is
+  // what MTA-STS said (an enforced policy) and stands where "sts:" stands:
+  // tables before it win, tables after it are asked only without it.
+  // An error: a table failed or an entry is bad.
+  Result<TlsPolicy> PolicyFor(const std::vector<std::string>& keys, const std::optional<TlsPolicy>& sts = {});
+  // "sts:" is in smtp_tls_policy_maps (the MTA-STS resolver is needed).
+  bool sts() const { return sts_; }
+  // An entry of the tables before "sts:" (those win over MTA-STS); none: ask MTA-STS.
+  Result<std::optional<TlsPolicy>> PolicyBeforeSts(const std::vector<std::string>& keys);
   // The handshake configuration of a policy (its priority: the policy's
   // protocols/ciphers, else the mandatory or opportunistic parameters).
   Result<tls::Config> ConfigFor(const TlsPolicy& p);
@@ -93,6 +101,8 @@ class TlsClient {
   std::string_view fingerprint_digest_name() const { return digest_name_; }
   bool wrappermode() const { return wrappermode_; }
   bool dnssec() const { return dnssec_; }  // smtp_dns_support_level = dnssec
+  // smtp_tls_dane_insecure_mx_policy: kMay, kEncrypt or kDane.
+  TlsLevel dane_insecure_mx_policy() const { return insecure_mx_; }
   // smtp_tls_session_cache_database; null without one.
   TlsSessionCache* sessions() const { return sessions_.get(); }
   int loglevel() const { return loglevel_; }
@@ -101,8 +111,12 @@ class TlsClient {
   Result<void> LoadOptions(const config::Config& cfg);
 
   std::string prefix_;  // "smtp" or "lmtp", for messages
+  Result<std::optional<TlsPolicy>> Find(table::TableList& maps, const std::vector<std::string>& keys);
+
   TlsPolicy default_;
-  table::TableList maps_;
+  table::TableList maps_;        // smtp_tls_policy_maps before "sts:" (all of them without it)
+  table::TableList maps_after_;  // those after "sts:"
+  bool sts_ = false;
   std::shared_ptr<tls::Credentials> creds_;
   std::string protocols_, ciphers_, mandatory_protocols_, mandatory_ciphers_;
   std::string exclude_, mandatory_exclude_;  // GnuTLS priority removals
@@ -112,6 +126,7 @@ class TlsClient {
   std::string digest_name_ = "sha256";
   bool wrappermode_ = false;
   bool dnssec_ = false;
+  TlsLevel insecure_mx_ = TlsLevel::kMay;
   std::unique_ptr<TlsSessionCache> sessions_;
   std::map<std::string, std::shared_ptr<tls::Priority>> priorities_;
   uint64_t handshake_ms_ = 300000;

@@ -114,5 +114,28 @@ TEST(MatchNames, StrategiesAndLiterals) {
             (std::vector<std::string>{"mail.other.org", ".other.org"}));
 }
 
+// "sts:" stands where it is written: tables before it win over MTA-STS,
+// tables after it are asked only without an MTA-STS policy.
+TEST(TlsClient, StsPositionInThePolicyMaps) {
+  auto cfg = config::Config::Parse(
+      "smtp_tls_policy_maps = inline:{ before.test=encrypt }, sts:, inline:{ before.test=none, after.test=verify }\n"
+      "smtp_tls_security_level = may\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  auto creds = TlsClient::LoadCredentials(*cfg, false);
+  ASSERT_TRUE(creds.ok()) << creds.error();
+  auto c = TlsClient::Load(*cfg, false, *creds);
+  ASSERT_TRUE(c.ok() && *c) << (c.ok() ? "no client" : c.error());
+  TlsClient& tls = **c;
+  EXPECT_TRUE(tls.sts());
+  auto sts = ParseTlsPolicy("secure match=mx.after.test servername=hostname");
+  ASSERT_TRUE(sts.ok());
+  EXPECT_EQ(tls.PolicyFor({"before.test"}, *sts)->level, TlsLevel::kEncrypt);
+  EXPECT_EQ(tls.PolicyFor({"after.test"}, *sts)->level, TlsLevel::kSecure);
+  EXPECT_EQ(tls.PolicyFor({"after.test"})->level, TlsLevel::kVerify);
+  EXPECT_EQ(tls.PolicyFor({"other.test"})->level, TlsLevel::kMay);
+  EXPECT_TRUE(tls.PolicyBeforeSts({"before.test"})->has_value());
+  EXPECT_FALSE(tls.PolicyBeforeSts({"after.test"})->has_value());
+}
+
 }  // namespace
 }  // namespace postern::smtp_client

@@ -41,6 +41,11 @@ Result<void> InitWorker(Worker* w, server::Context& ctx, bool lmtp, std::shared_
   auto tls = TlsClient::Load(ctx.config, lmtp, std::move(creds));
   if (!tls) return Err(tls.error());
   w->tls = std::move(*tls);
+  if (w->tls && w->tls->sts()) {
+    auto sts = sts::Resolver::Create(ctx.loop, w->resolver.get(), ctx.config);
+    if (!sts) return Err("MTA-STS (sts: in " + std::string(lmtp ? "lmtp" : "smtp") + "_tls_policy_maps): " + sts.error());
+    w->sts = std::move(*sts);
+  }
   auto generic = Generic::Load(ctx.config, lmtp);
   if (!generic) return Err(generic.error());
   w->generic = std::move(*generic);

@@ -102,7 +102,7 @@ constexpr Restriction kRestrictions[] = {
 };
 
 constexpr std::string_view kSupportedTables[] = {
-    "btree", "cidr", "dbm", "hash", "inline", "lmdb", "pcre", "regexp", "static", "texthash", "unix",
+    "btree", "cidr", "dbm", "hash", "inline", "lmdb", "pcre", "regexp", "static", "sts", "texthash", "unix",
 };
 constexpr std::string_view kPostfixTables[] = {
     "cdb",   "environ", "fail",      "internal", "ldap",    "memcache", "mysql",  "netinfo",  "nis",

@@ -3,6 +3,7 @@
 #include "postern/config/maincf.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -201,9 +202,68 @@ Result<std::string> Config::GetIn(std::string_view name, Expansion* stack) const
   return r;
 }
 
+// Postfix 3.0's comparison "{text1} OP {text2} ? {value1} : {value2}" (the
+// ": {value2}" part optional): OP is == or != (strings), or <, <=, >, >=
+// (decimal numbers). Both texts are expanded first; `expand` expands.
+template <class Expand>
+static Result<std::string> Comparison(std::string_view body, Expand expand) {
+  auto bad = [&] { return Err("bad parameter expression: \"${" + std::string(body) + "}\""); };
+  std::string_view rest = body;
+  auto braced = [&](std::string_view* out) {
+    rest = TrimLeft(rest);
+    if (rest.empty() || rest[0] != '{') return false;
+    size_t close = MatchClose(rest, '{', '}');
+    if (close == rest.npos) return false;
+    *out = Trim(rest.substr(1, close - 1));
+    rest = rest.substr(close + 1);
+    return true;
+  };
+  std::string_view left, right, then_part, else_part;
+  if (!braced(&left)) return bad();
+  rest = TrimLeft(rest);
+  size_t oplen = rest.starts_with("==") || rest.starts_with("!=") || rest.starts_with("<=") || rest.starts_with(">=")
+                     ? 2
+                 : rest.starts_with("<") || rest.starts_with(">") ? 1
+                                                                  : 0;
+  if (oplen == 0) return bad();
+  std::string op(rest.substr(0, oplen));
+  rest = rest.substr(oplen);
+  if (!braced(&right)) return bad();
+  rest = TrimLeft(rest);
+  if (rest.empty() || rest[0] != '?') return bad();
+  rest = rest.substr(1);
+  if (!braced(&then_part)) return bad();
+  rest = TrimLeft(rest);
+  if (!rest.empty()) {
+    if (rest[0] != ':') return bad();
+    rest = rest.substr(1);
+    if (!braced(&else_part) || !Trim(rest).empty()) return bad();
+  }
+  auto a = expand(left);
+  if (!a) return a;
+  auto b = expand(right);
+  if (!b) return b;
+  bool yes;
+  if (op == "==" || op == "!=") {
+    yes = (*a == *b) == (op == "==");
+  } else {
+    long long x = 0, y = 0;
+    auto num = [](const std::string& s, long long* v) {
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+      return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+    };
+    if (!num(*a, &x) || !num(*b, &y))
+      return Err("non-numeric operand in \"${" + std::string(body) + "}\"");
+    yes = op == "<" ? x < y : op == "<=" ? x <= y : op == ">" ? x > y : x >= y;
+  }
+  return expand(yes ? then_part : else_part);
+}
+
 // body is what stands between ${ and }: name, name?value, name:value,
-// name?{a}, name:{b} or name?{a}:{b}.
+// name?{a}, name:{b}, name?{a}:{b}, or a comparison (above).
 Result<std::string> Config::Macro(std::string_view body, Expansion* stack) const {
+  if (!TrimLeft(body).empty() && TrimLeft(body)[0] == '{')
+    return Comparison(body, [&](std::string_view t) { return ExpandIn(t, stack); });
   size_t n = NameLength(body);
   std::string_view name = body.substr(0, n), rest = body.substr(n);
   if (n == 0) return Err("bad parameter name in \"${" + std::string(body) + "}\"");

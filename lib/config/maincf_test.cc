@@ -97,6 +97,14 @@ TEST(MainCf, Expansion) {
       {"$undefined_parameter", ""},
       {"${undefined?x}", ""},
       {"${undefined:x}", "x"},
+      // Postfix 3.0 comparisons.
+      {"${{$set} == {yes} ? {on} : {off}}", "on"},
+      {"${{$unset} == {yes} ? {on} : {off}}", "off"},
+      {"${{$mydomain} != {example.test}?{differs}:{same}}", "same"},
+      {"${{$set} == {yes} ? {$myhostname}}", "mx.example.test"},
+      {"${{$unset} == {yes} ? {x}}", ""},
+      {"${{10} < {9} ? {lt} : {ge}}", "ge"},
+      {"${{9} <= {9} ? {le} : {gt}}", "le"},
   };
   for (auto& t : cases) {
     auto r = c.Expand(t.expr);
@@ -152,7 +160,9 @@ TEST(MainCf, ExpansionErrors) {
     EXPECT_NE(r.error().find(t.error), std::string::npos) << r.error();
     EXPECT_NE(r.error().find("main.cf: parameter"), std::string::npos) << r.error();
   }
-  const char* bad[] = {"${unclosed", "$(unclosed", "${a!x}", "${?x}", "${a?{x}:y}", "${a?{x}:{y}z}"};
+  const char* bad[] = {"${unclosed", "$(unclosed", "${a!x}", "${?x}", "${a?{x}:y}", "${a?{x}:{y}z}",
+                       "${{a} = {b} ? {x}}", "${{a} == {b}}", "${{a} == {b} ? {x} : y}", "${{a} < {1} ? {x}}",
+                       "${{a} == {b} ? {x} : {y} z}"};
   for (const char* e : bad) EXPECT_FALSE(Config().Expand(e).ok()) << e;
 }
 

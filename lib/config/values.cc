@@ -72,7 +72,9 @@ Result<long long> ParseInt(std::string_view text) {
 Result<TableRef> ParseTableRef(std::string_view text) {
   std::string_view s = Trim(text);
   size_t colon = s.find(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size())
+  // "sts:" (MTA-STS in smtp_tls_policy_maps) is the one table without a name.
+  bool nameless = s == "sts:";
+  if (colon == std::string_view::npos || colon == 0 || (colon + 1 == s.size() && !nameless))
     return Err("bad lookup table reference: \"" + std::string(text) + "\" (use type:name)");
   for (char c : s.substr(0, colon))
     if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_')

@@ -254,6 +254,8 @@ Result<std::unique_ptr<Table>> Open(const config::TableRef& ref, const Options& 
       return Err(name + ": unknown unix table (only unix:passwd.byname is supported)");
     return std::unique_ptr<Table>(std::make_unique<PasswdTable>(name, o));
   }
+  if (ref.type == "sts")  // the smtp client resolves it itself, asynchronously (smtp/tls_policy.h)
+    return Err(name + ": MTA-STS lookups work only in smtp_tls_policy_maps");
   return Err("unsupported dictionary type: " + ref.type);
 }
 

@@ -173,6 +173,16 @@ Result<std::shared_ptr<Credentials>> Credentials::Client(const std::string& ca_f
   return c;
 }
 
+Result<std::shared_ptr<Credentials>> Credentials::WebPki(const std::string& ca_file) {
+  if (!ca_file.empty()) return Client(ca_file);
+  std::shared_ptr<Credentials> c(new Credentials);
+  if (int rc = gnutls_certificate_allocate_credentials(&c->c_); rc < 0) return Err(gnutls_strerror(rc));
+  int rc = gnutls_certificate_set_x509_system_trust(c->c_);
+  if (rc < 0) return Err(std::string("cannot load the system trust store: ") + gnutls_strerror(rc));
+  if (rc == 0) return Err("the system trust store holds no CA certificate");
+  return c;
+}
+
 // --- Priority ------------------------------------------------------------
 
 Priority::~Priority() {

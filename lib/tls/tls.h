@@ -40,6 +40,9 @@ class Credentials {
   static Result<std::shared_ptr<Credentials>> Client(const std::string& ca_file, const std::string& ca_path = "",
                                                      const std::string& cert_file = "",
                                                      const std::string& key_file = "");
+  // The trust anchors of a WebPKI client (HTTPS): a PEM file, or the
+  // system's trust store when `ca_file` is empty.
+  static Result<std::shared_ptr<Credentials>> WebPki(const std::string& ca_file);
   gnutls_certificate_credentials_t get() const { return c_; }
 
  private:

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from conftest import QTOOL, Instance, _traversable_tempdir, wait_for
+from conftest import BIN, QTOOL, Instance, _traversable_tempdir, wait_for
 from test_smtp_client import Sink, dns  # noqa: F401 (dns is a fixture)
 from test_smtp_tls import CIPHER, TlsScripted, client, receiver, send  # noqa: F401 (receiver is a fixture)
 from test_tls import pki, start_tls_smtpd  # noqa: F401 (pki is a fixture)
@@ -169,9 +169,10 @@ def test_session_cache_resumes_in_another_smtp_process(instance, receiver, pki):
 class ValidatingDns:
     """A stand-in for a validating resolver on 127.0.0.1: answers from
     `records` ({(name, type): [rdata text]}) and sets the AD bit when `ad`,
-    as a resolver does for what it validated. Unknown names: NXDOMAIN."""
+    as a resolver does for what it validated, except on the answers named in
+    `insecure` ({(name, type)}). Unknown names: NXDOMAIN."""
 
-    def __init__(self, records, ad=True):
+    def __init__(self, records, ad=True, insecure=()):
         import dns.flags
         import dns.message
         import dns.rcode
@@ -198,7 +199,7 @@ class ValidatingDns:
                     r.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", question.rdtype, found))
                 elif name not in names:
                     r.set_rcode(dns.rcode.NXDOMAIN)
-                if self.ad:
+                if self.ad and (name, dns.rdatatype.to_text(question.rdtype)) not in insecure:
                     r.flags |= dns.flags.AD
                 self.sock.sendto(r.to_wire(), peer)
 
@@ -215,12 +216,12 @@ def dane_peer(instance, tls_peer):
     server = tls_peer
     started = []
 
-    def zone(tlsa, ad=True):
+    def zone(tlsa, ad=True, insecure=()):
         d = ValidatingDns({
             ("example.test.", "MX"): ["10 mx1.example.test."],
             ("mx1.example.test.", "A"): ["127.0.0.2"],
             **({(f"_{server.port}._tcp.mx1.example.test.", "TLSA"): tlsa} if tlsa else {}),
-        }, ad=ad)
+        }, ad=ad, insecure=insecure)
         started.append(d)
         instance.set(dns_servers=f"127.0.0.1:{d.port}", inet_protocols="ipv4")
         return d
@@ -286,3 +287,76 @@ def test_dane_needs_dnssec_support_level(instance):
                        r"using may")
     finally:
         sink.stop()
+
+
+# --- smtp_tls_dane_insecure_mx_policy ---------------------------------------------------
+INSECURE_MX = {("example.test.", "MX")}  # the MX answer is not validated; address and TLSA records are
+
+
+def expanded(instance, name):
+    """The parameter's value as postconf -x shows it (main.cf, else the default)."""
+    return subprocess.run([str(BIN / "postconf"), "-c", str(instance.config_dir), "-x", "-h", name],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_insecure_mx_default_policy_dane_authenticates_but_says_trusted(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {pubkey_fingerprint(pki)}"], insecure=INSECURE_MX)
+    agent = dane_client(instance)  # level dane in main.cf: the default policy is dane
+    assert expanded(agent, "smtp_tls_dane_insecure_mx_policy") == "dane"
+    assert send(agent, f"example.test:{server.port}", "u@example.test")[1]["status"] == "S"
+    agent.wait_log(rf"Trusted TLS connection established to mx1\.example\.test\[127\.0\.0\.2\]:{server.port}: ")
+    assert "Verified TLS connection" not in agent.log()
+
+
+def test_insecure_mx_policy_dane_defers_a_mismatch(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {hashlib.sha256(b'another key').hexdigest()}"], insecure=INSECURE_MX)
+    agent = dane_client(instance, smtp_tls_dane_insecure_mx_policy="dane")
+    _, r = send(agent, f"example.test:{server.port}", "u@example.test")
+    assert (r["status"], r["dsn"], r["reason"]) == ("D", "4.7.5", "Server certificate not verified"), r
+    assert not server.messages
+
+
+def test_insecure_mx_policy_encrypt_requires_tls_without_authentication(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {hashlib.sha256(b'another key').hexdigest()}"], insecure=INSECURE_MX)
+    agent = dane_client(instance, smtp_tls_dane_insecure_mx_policy="encrypt", smtp_tls_loglevel="2")
+    assert send(agent, f"example.test:{server.port}", "u@example.test")[1]["status"] == "S"
+    agent.wait_log(r"MX record of example\.test not DNSSEC-validated: TLSA records require encryption, "
+                   r"not authentication")
+    agent.wait_log(rf"Untrusted TLS connection established to mx1\.example\.test\[127\.0\.0\.2\]:{server.port}: ")
+    assert server.messages and server.messages[0][1] is True
+
+
+def test_insecure_mx_policy_encrypt_defers_a_server_without_starttls(instance, pki):
+    sink = Sink("127.0.0.2")
+    d = ValidatingDns({
+        ("example.test.", "MX"): ["10 mx1.example.test."],
+        ("mx1.example.test.", "A"): ["127.0.0.2"],
+        (f"_{sink.port}._tcp.mx1.example.test.", "TLSA"): ["3 1 1 " + "00" * 32],
+    }, insecure=INSECURE_MX)
+    try:
+        instance.set(dns_servers=f"127.0.0.1:{d.port}", inet_protocols="ipv4")
+        agent = dane_client(instance, smtp_tls_dane_insecure_mx_policy="encrypt")
+        _, r = send(agent, f"example.test:{sink.port}", "u@example.test")
+        assert (r["status"], r["dsn"], r["reason"]) == (
+            "D", "4.7.4", "TLS is required, but was not offered by host mx1.example.test[127.0.0.2]"), r
+        assert not sink.messages
+    finally:
+        d.stop()
+        sink.stop()
+
+
+def test_insecure_mx_policy_may_ignores_the_tlsa_records(instance, pki, dane_peer):
+    server, zone = dane_peer
+    zone([f"3 1 1 {hashlib.sha256(b'another key').hexdigest()}"], insecure=INSECURE_MX)
+    # A dane entry in a policy table with main.cf's level may: the default policy is may.
+    table = instance.root / "tls_policy"
+    table.write_text("example.test dane\n")
+    agent = client(instance, smtp_dns_support_level="dnssec", smtp_tls_policy_maps=f"texthash:{table}",
+                   smtp_tls_loglevel="2")
+    assert expanded(agent, "smtp_tls_dane_insecure_mx_policy") == "may"
+    assert send(agent, f"example.test:{server.port}", "u@example.test")[1]["status"] == "S"
+    agent.wait_log(r"MX record of example\.test not DNSSEC-validated: TLSA records ignored")
+    agent.wait_log(rf"Untrusted TLS connection established to mx1\.example\.test\[127\.0\.0\.2\]:{server.port}: ")
