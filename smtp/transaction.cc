@@ -135,6 +135,7 @@ std::string Delivery::XforwardCommand() {
   for (const std::string& attr : conn_->xforward) {
     if (attr == "NAME") cmd += " NAME=" + value(rec->client_name);
     else if (attr == "ADDR") cmd += " ADDR=" + value(rec->client_addr);
+    else if (attr == "PORT") cmd += " PORT=" + value(rec->client_port ? std::to_string(rec->client_port) : "");
     else if (attr == "PROTO") cmd += " PROTO=" + value(rec->protocol);
     else if (attr == "HELO") cmd += " HELO=" + value(rec->helo);
     else if (attr == "IDENT") cmd += " IDENT=" + msgid_;

@@ -78,6 +78,7 @@ std::optional<Session::Answer> Session::BeginContent() {
   rec.arrival = time(nullptr);
   rec.client_name = client_name_;
   rec.client_addr = client_addr_;
+  rec.client_port = client_port_;
   rec.helo = helo_;
   rec.protocol = Protocol();
   rec.auth_user = auth_.username;

@@ -9,6 +9,7 @@ namespace postern::queue {
 namespace {
 
 constexpr uint8_t kMessageVersion = 1;
+constexpr uint8_t kMessageVersionPort = 2;  // version 1 + the client's TCP port (non-zero)
 constexpr uint8_t kEnvelopeVersion = 1;
 constexpr uint8_t kEnvelopeVersionFilter = 2;  // version 1 + the FILTER action's route
 
@@ -108,7 +109,7 @@ std::optional<State> ParseState(std::string_view name) {
 
 std::optional<std::string> EncodeMessage(const MessageRecord& m) {
   Encoder e;
-  e.U8(kMessageVersion);
+  e.U8(m.client_port ? kMessageVersionPort : kMessageVersion);
   e.Str(m.sender, kMaxAddress);
   e.Time(m.arrival);
   e.Var(m.size);
@@ -121,6 +122,7 @@ std::optional<std::string> EncodeMessage(const MessageRecord& m) {
   e.U8(static_cast<uint8_t>(m.dsn_ret));
   e.Var(m.flags);
   e.Var(m.nrcpt);
+  if (m.client_port) e.Var(m.client_port);
   return e.Done();
 }
 
@@ -129,12 +131,14 @@ std::optional<MessageRecord> DecodeMessage(MsgId id, std::string_view value) {
   MessageRecord m;
   m.id = id;
   uint8_t version = 0, ret = 0;
-  bool ok = d.U8(&version) && version == kMessageVersion && d.Str(&m.sender, kMaxAddress) &&
+  bool ok = d.U8(&version) && (version == kMessageVersion || version == kMessageVersionPort) &&
+            d.Str(&m.sender, kMaxAddress) &&
             d.Time(&m.arrival) && d.Var(&m.size) && d.Str(&m.client_name, kMaxAttr) &&
             d.Str(&m.client_addr, kMaxAttr) && d.Str(&m.helo, kMaxAttr) &&
             d.Str(&m.protocol, kMaxAttr) && d.Str(&m.auth_user, kMaxAttr) &&
             d.Str(&m.dsn_envid, kMaxAttr) && d.U8(&ret) && ret <= 2 && d.Int(&m.flags) &&
-            d.Int(&m.nrcpt) && d.AtEnd();
+            d.Int(&m.nrcpt) &&
+            (version == kMessageVersion || (d.Int(&m.client_port) && m.client_port != 0)) && d.AtEnd();
   if (!ok) return std::nullopt;
   m.dsn_ret = static_cast<DsnRet>(ret);
   return m;

@@ -60,6 +60,7 @@ struct MessageRecord {
   int64_t arrival = 0;  // seconds since the epoch
   uint64_t size = 0;    // body bytes as stored
   std::string client_name, client_addr, helo, protocol, auth_user;
+  uint16_t client_port = 0;  // the client's TCP port; 0: none or unknown (XFORWARD PORT)
   std::string dsn_envid;
   DsnRet dsn_ret = DsnRet::kUnset;
   uint32_t flags = 0;

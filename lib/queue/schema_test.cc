@@ -108,6 +108,22 @@ TEST(Schema, EnvelopeRoundTrips) {
 
 // A FILTER action's route makes a version 2 value; without one the value
 // stays version 1, byte for byte what older postern wrote and reads.
+TEST(Schema, MessageWithClientPortIsVersionTwo) {
+  MessageRecord m = SampleMessage();
+  EXPECT_EQ((*EncodeMessage(m))[0], 1);
+  m.client_port = 50123;
+  std::string v2 = *EncodeMessage(m);
+  EXPECT_EQ(v2[0], 2);
+  auto back = DecodeMessage(m.id, v2);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, m);
+  for (size_t cut = 0; cut < v2.size(); ++cut) EXPECT_FALSE(DecodeMessage(1, v2.substr(0, cut))) << cut;
+  m.client_port = 0;
+  std::string v1 = *EncodeMessage(m);
+  v1[0] = 2;  // version 2 needs its port
+  EXPECT_FALSE(DecodeMessage(1, v1));
+}
+
 TEST(Schema, EnvelopeFilterIsVersionTwo) {
   Envelope e = SampleEnvelope();
   EXPECT_EQ((*EncodeEnvelope(e))[0], 1);

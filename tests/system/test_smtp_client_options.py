@@ -4,7 +4,9 @@ loopback through the smtp worker's delivery protocol: EHLO or HELO
 its reply, envelope quoting, per-record deadlines, connection reuse counts,
 the delivery status filter, and the address family (inet_protocols,
 smtp_address_preference) with servers on [::1]."""
+import re
 import select
+import smtplib
 import socket
 import socketserver
 import threading
@@ -15,6 +17,7 @@ import pytest
 from conftest import QTOOL, free_port, wait_for
 from test_smtp_client import BODY, Dnsmasq, Message, Scripted, Sink, deliver
 from test_smtp_tls import client  # the instance running the smtp transport with main.cf settings
+from test_tls import _accepts
 
 pytestmark = pytest.mark.skipif(not QTOOL.exists(), reason="test helpers not built")
 
@@ -166,8 +169,9 @@ def test_quote_rfc821_envelope(instance, quote, rcpt_line):
 
 # --- XFORWARD ------------------------------------------------------------------------
 @pytest.mark.parametrize("send_it, offered, want", [
-    ("yes", "NAME ADDR PROTO HELO IDENT SOURCE",
-     "XFORWARD NAME=[UNAVAILABLE] ADDR=[UNAVAILABLE] PROTO=ESMTP HELO=[UNAVAILABLE] IDENT={id} SOURCE=LOCAL"),
+    ("yes", "NAME ADDR PORT PROTO HELO IDENT SOURCE",
+     "XFORWARD NAME=[UNAVAILABLE] ADDR=[UNAVAILABLE] PORT=[UNAVAILABLE] PROTO=ESMTP HELO=[UNAVAILABLE] IDENT={id} "
+     "SOURCE=LOCAL"),
     ("yes", "addr ident", "XFORWARD ADDR=[UNAVAILABLE] IDENT={id}"),
     ("no", "NAME ADDR", None),
     ("yes", "", None),
@@ -183,6 +187,29 @@ def test_send_xforward_command(instance, send_it, offered, want):
         assert sent == ([want.format(id=msg.msgid_text)] if want else []), peer.lines
         if want:
             assert peer.lines.index(sent[0]) < next(i for i, l in enumerate(peer.lines) if l.startswith("MAIL"))
+    finally:
+        peer.stop()
+
+
+def test_xforward_port_is_the_port_of_smtpds_client(instance):
+    # smtpd keeps the client's TCP port in the queue; smtp sends it as PORT.
+    peer = Raw(xforward="NAME ADDR PORT PROTO HELO IDENT SOURCE")
+    try:
+        port = free_port()
+        instance.set(relayhost=f"[127.0.0.2]:{peer.port}", smtp_send_xforward_command="yes", mydestination="")
+        instance.add_service(f"127.0.0.1:{port} inet n - n - - smtpd")
+        instance.add_service("qmgr unix n - n 300 1 qmgr")
+        instance.add_service("smtp unix - - n - - smtp")
+        instance.start()
+        wait_for(lambda: _accepts(port), timeout=10, what="smtpd listening")
+        source = free_port()
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example", timeout=30,
+                          source_address=("127.0.0.1", source)) as c:
+            c.sendmail("a@example.org", ["u@x.test"], b"Subject: t\r\n\r\nbody\r\n")
+        wait_for(lambda: any(l.startswith("XFORWARD") for l in peer.lines), timeout=30, what="XFORWARD at the peer")
+        [sent] = [l for l in peer.lines if l.startswith("XFORWARD")]
+        assert re.fullmatch(rf"XFORWARD NAME=\S+ ADDR=127\.0\.0\.1 PORT={source} PROTO=ESMTP HELO=client\.example "
+                            r"IDENT=[0-9a-f]{8} SOURCE=REMOTE", sent), sent
     finally:
         peer.stop()
 
