@@ -47,6 +47,7 @@ class MTA:
     its processes and CPU, a queue listing command."""
 
     name = "?"
+    rcpt = "bench@relay.example"  # the recipient the load is sent to (relayed to the sink)
 
     def __init__(self, relay_port, process_limit=100, paused=False):
         self.root = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-"))

@@ -1,6 +1,7 @@
 # bench/mta/main.py — `bench/run`'s side-by-side part: runs each scenario for
-# postern and Postfix in alternation (A B A B ...), prints one table of
-# medians, min–max and postern/Postfix ratios, and writes it as JSON.
+# postern and its peers (Postfix, Exim, OpenSMTPD, chasquid) in alternation
+# (A B C … A B C …), prints one table of medians, min–max and postern/peer
+# ratios, and writes it as JSON.
 import argparse
 import json
 import os
@@ -11,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import scenarios, tools
-from .instances import Postern, Postfix
+from . import peers, tools
+from .plan import ALL, DEFAULT_SUPPORT, SCENARIOS, SUPPORTS, factories
 from .procs import CpuGroup
-from .report import FIGURES, TARGETS, summarize, table, check_targets, merge_figure
+from .report import LABELS, behind, summarize, table, check_targets, merge_figure
 
 MODES = {
     "full": dict(pairs=3, relay_messages=10000, relay_sessions=20, latency_messages=1000,
@@ -27,7 +28,6 @@ MODES = {
                   idle_postern=[20], idle_postfix=[20], queue_messages=100,
                   queue_sources=1, queue_sessions=5, timeout=60),
 }
-ALL = ["relay", "relay_milter", "latency", "ceiling", "idle", "queue"]
 
 
 def machine():
@@ -83,22 +83,23 @@ def run(args):
     nofile = raise_nofile()
     tools.fetch_postfix(log=lambda m: print(m, flush=True))
     bin_dir = Path(args.bin).resolve()
-    versus = Path(args.versus).resolve() if args.versus else None
-    if versus:
-        sizes["idle_postfix"] = list(sizes["idle_postern"])
     wanted = args.scenarios.split(",") if args.scenarios else ALL
-    runs = {}  # figure -> {"postern": [..], "postfix": [..]}
+    mtas = args.mtas.split(",")
+    unknown = [m for m in mtas if m not in LABELS]
+    if unknown:
+        sys.exit(f"bench: unknown MTA {', '.join(unknown)} (known: {', '.join(LABELS)})")
+    for m in mtas:
+        peers.fetch(m, log=lambda msg: print(msg, flush=True))
+    runs = {}  # figure -> {mta: [value per run]}
     errors = []
     started = time.time()
     load_before = os.getloadavg()
 
     def record(who, figures):
         for k, v in figures.items():
-            runs.setdefault(k, {"postern": [], "postfix": []})[who].append(v)
+            runs.setdefault(k, {}).setdefault(who, []).append(v)
 
     def attempt(label, who, fn):
-        if who not in args.mtas.split(","):
-            return
         t0 = time.monotonic()
         try:
             figures = fn()
@@ -110,68 +111,41 @@ def run(args):
         brief = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
         print(f"  {label:8} {who:8} {time.monotonic() - t0:6.1f}s  {brief}", flush=True)
 
-    postern = lambda port, **kw: Postern(bin_dir, port, abuse=args.abuse, **kw)
-    postfix = lambda port, **kw: Postfix(port, **kw)
-    if versus:  # the second column is postern too: another build, or this one without --abuse
-        postfix = lambda port, **kw: Postern(versus, port, abuse=args.abuse_versus, **kw)
-    pairs = sizes["pairs"]
+    make = factories(bin_dir, args.abuse)
+    order = [m for m in LABELS if m in mtas]
     for scen in wanted:
+        if scen not in SCENARIOS:
+            sys.exit(f"bench: unknown scenario {scen!r} (known: {', '.join(ALL)})")
         for i in range(sizes.get(f"{scen}_pairs", pairs)):
-            if scen == "relay":
-                attempt("relay", "postern", lambda: scenarios.relay(postern, sizes))
-                attempt("relay", "postfix", lambda: scenarios.relay(postfix, sizes))
-            elif scen == "relay_milter":
-                # The relay run with one no-op milter in smtpd_milters (both MTAs, the same milter).
-                with tools.NoopMilter() as m:
-                    milt = {"smtpd_milters": m.name}
-                    pm = lambda port, **kw: Postern(bin_dir, port, extra=milt, **kw)
-                    fm = lambda port, **kw: Postfix(port, extra=milt, **kw)
-                    named = lambda f: {f"milter_{k}": v for k, v in f.items()}
-                    attempt("relay_milter", "postern", lambda: named(scenarios.relay(pm, sizes)))
-                    attempt("relay_milter", "postfix", lambda: named(scenarios.relay(fm, sizes)))
-            elif scen == "latency":
-                attempt("latency", "postern", lambda: scenarios.latency(postern, sizes))
-                attempt("latency", "postfix", lambda: scenarios.latency(postfix, sizes))
-            elif scen == "ceiling":
-                # No MTA: both columns hold the same kind of run, so ratio ~1.
-                attempt("ceiling", "postern", lambda: scenarios.ceiling(sizes))
-                attempt("ceiling", "postfix", lambda: scenarios.ceiling(sizes))
-            elif scen == "idle":
-                for n in sorted(set(sizes["idle_postern"]) | set(sizes["idle_postfix"])):
-                    if n in sizes["idle_postern"]:
-                        attempt(f"idle{n}", "postern", lambda: scenarios.idle(postern, sizes, n))
-                    if n in sizes["idle_postfix"]:
-                        # Postfix: one smtpd process per session, so its limit must cover n.
-                        pf = lambda port, **kw: Postfix(port, process_limit=max(100, n + 10), **kw)
-                        if versus:
-                            pf = postfix
-                        attempt(f"idle{n}", "postfix", lambda: scenarios.idle(pf, sizes, n))
-            elif scen == "queue":
-                attempt("queue", "postern", lambda: scenarios.queue_scale(postern, sizes))
-                attempt("queue", "postfix", lambda: scenarios.queue_scale(postfix, sizes))
-            else:
-                sys.exit(f"bench: unknown scenario {scen!r} (known: {', '.join(ALL)})")
+            # One round: postern, then each peer, each on a fresh instance.
+            for who in order:
+                if who in SUPPORTS.get(scen, DEFAULT_SUPPORT):
+                    SCENARIOS[scen](attempt, who, make[who], make, sizes)
 
     summary = summarize(runs)
     result = {
         "run": {
             "mode": args.mode, "pairs": pairs, "sizes": sizes, "started": time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "seconds": round(time.time() - started, 1),
-            "git": git_rev(), "postfix": tools.postfix_version(), "nofile": nofile,
-            "abuse": args.abuse, "versus": str(versus) if versus else None, "abuse_versus": args.abuse_versus,
+            "git": git_rev(), "postfix": tools.postfix_version(), "peers": peers.versions(mtas),
+            "mtas": mtas, "nofile": nofile,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
             "cpu_accounting": cpu_accounting(),
         },
         "machine": machine(),
         "figures": summary,
-        "targets": [] if versus else check_targets(summary),  # they are about Postfix
+        "targets": check_targets(summary),
         "errors": errors,
     }
     print()
-    print(table(summary, second="versus" if versus else "Postfix"))
+    print(table(summary))
     print()
     for t in result["targets"]:
         print(f"target {t['target']}: {t['verdict']} ({t['detail']})")
+    lag = behind(summary)
+    for name, peer, r in lag:
+        print(f"behind: {name}: postern/{LABELS[peer]} {r:.2f}× ({summary[name]['better']} is better)")
+    result["behind"] = [{"figure": n, "peer": p, "ratio": r} for n, p, r in lag]
     for e in errors:
         print(f"error: {e}")
     out = Path(args.out) if args.out else None
@@ -186,7 +160,8 @@ def run(args):
             figures[k] = merge_figure(figures.get(k), v)
             runs_by_figure[k] = label
         old.setdefault("merged_runs", []).append(dict(result["run"], label=label, errors=errors))
-        old.update(figures=figures, figure_runs=runs_by_figure, targets=check_targets(figures))
+        old.update(figures=figures, figure_runs=runs_by_figure, targets=check_targets(figures),
+                   behind=[{"figure": n, "peer": p, "ratio": r} for n, p, r in behind(figures)])
         result = old
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -208,16 +183,12 @@ def main():
     p.add_argument("--idle-pairs", type=int, help="pairs for the idle scenario (it is slow at 10,000)")
     p.add_argument("--queue", type=int, help="messages of the queue scenario (full: 100,000)")
     p.add_argument("--queue-pairs", type=int, help="pairs for the queue scenario (~30 min a pair at 100,000)")
-    p.add_argument("--mtas", default="postern,postfix",
-                   help="which MTAs to run (default both; one alone gives no ratios)")
+    p.add_argument("--mtas", default=",".join(LABELS),
+                   help="comma list of the MTAs to run: " + ",".join(LABELS) + " (default all; postern alone "
+                        "gives no ratios)")
     p.add_argument("--abuse", action="store_true",
                    help="postern with its abuse controls on (greeting delay, anvil limits; the client past them "
                         "as after a first pass): compare with a run without")
-    p.add_argument("--versus", metavar="BIN",
-                   help="the second column is postern from BIN (without --abuse) instead of Postfix: another "
-                        "build, or this one to weigh --abuse; the ratio is first/second")
-    p.add_argument("--abuse-versus", action="store_true",
-                   help="with --versus: the abuse controls on in the second column (swap the order of a --abuse run)")
     p.add_argument("--merge", action="store_true",
                    help="update the figures of the scenarios run in an existing --out file, keep the rest")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")

@@ -1,6 +1,6 @@
 # bench/mta/report.py — turns the runs into medians, min–max and
-# postern/Postfix ratios, prints them as one table, and checks the issue's
-# targets against the postern medians.
+# postern/peer ratios (Postfix, Exim, OpenSMTPD, chasquid), prints them as
+# one table, and checks the issue's targets against the postern medians.
 import statistics
 
 # figure -> (unit, better: "higher"/"lower"/None, one-line meaning)
@@ -59,30 +59,62 @@ def _stats(values):
     return {"runs": nums, "median": statistics.median(nums), "min": min(nums), "max": max(nums)}
 
 
+# Display names of the MTAs the harness knows, in the table's column order.
+LABELS = {"postern": "postern", "postfix": "Postfix", "exim": "Exim", "opensmtpd": "OpenSMTPD",
+          "chasquid": "chasquid"}
+
+
+def _peers(entry):
+    return [m for m in LABELS if m != "postern" and m in entry]
+
+
+def _ratios(entry):
+    """postern's median over each peer's: entry["ratios"][peer]; entry["ratio"]
+    stays postern/Postfix (the targets and older readers use it)."""
+    a = entry.get("postern", {}).get("median")
+    entry["ratios"] = {}
+    for peer in _peers(entry):
+        b = entry[peer]["median"]
+        ok = isinstance(a, (int, float)) and isinstance(b, (int, float)) and b
+        entry["ratios"][peer] = a / b if ok else None
+    entry["ratio"] = entry["ratios"].get("postfix")
+    return entry
+
+
 def summarize(runs):
+    """runs: figure → {mta: [value per run]} → figure → unit, meaning, per MTA
+    median/min/max, postern/peer ratios."""
     out = {}
     for name, by in runs.items():
         unit, better, text = describe(name)
-        entry = {"unit": unit, "better": better, "meaning": text,
-                 "postern": _stats(by["postern"]), "postfix": _stats(by["postfix"])}
-        a, b = entry["postern"]["median"], entry["postfix"]["median"]
-        entry["ratio"] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
-        out[name] = entry
+        entry = {"unit": unit, "better": better, "meaning": text}
+        for mta in LABELS:
+            if mta in by:
+                entry[mta] = _stats(by[mta])
+        out[name] = _ratios(entry)
     return out
 
 
 def merge_figure(old, new):
     """A re-run's figure over the file's: an MTA the re-run did not run
-    (--mtas one) keeps its column, and the ratio is recomputed."""
+    (--mtas a subset) keeps its column, and the ratios are recomputed."""
     if not old:
         return new
     entry = dict(new)
-    for mta in ("postern", "postfix"):
-        if not new[mta]["runs"]:
+    for mta in LABELS:
+        if mta in old and not (mta in new and new[mta]["runs"]):
             entry[mta] = old[mta]
-    a, b = entry["postern"]["median"], entry["postfix"]["median"]
-    entry["ratio"] = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
-    return entry
+    return _ratios(entry)
+
+
+def behind(summary):
+    """(figure, peer, ratio) where postern's median is worse than the peer's."""
+    out = []
+    for name, e in summary.items():
+        for peer, r in (e.get("ratios") or {}).items():
+            if r is not None and ((e["better"] == "higher" and r < 1) or (e["better"] == "lower" and r > 1)):
+                out.append((name, peer, r))
+    return out
 
 
 def _fmt(v):
@@ -98,19 +130,26 @@ def _fmt(v):
 
 
 def _cell(s):
-    if s["median"] is None:
+    if not s or s["median"] is None:
         return "-"
     if s["min"] is None or s["min"] == s["max"]:
         return _fmt(s["median"])
     return f"{_fmt(s['median'])} ({_fmt(s['min'])}–{_fmt(s['max'])})"
 
 
-def table(summary, second="Postfix"):
-    rows = [("figure", "unit", "postern median (min–max)", f"{second} median (min–max)", f"postern/{second}")]
+def table(summary):
+    """One row per figure: each MTA's median (min–max), then postern/X for
+    every peer X that has the figure."""
+    mtas = [m for m in LABELS if any(m in e for e in summary.values())]
+    peers = [m for m in mtas if m != "postern"]
+    head = ["figure", "unit"] + [f"{LABELS[m]} median (min–max)" for m in mtas] + \
+           [f"postern/{LABELS[p]}" for p in peers]
+    rows = [head]
     for name, e in summary.items():
-        rows.append((name, e["unit"], _cell(e["postern"]), _cell(e["postfix"]),
-                     "-" if e["ratio"] is None else f"{e['ratio']:.2f}×"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        ratios = e.get("ratios") or {}
+        rows.append([name, e["unit"]] + [_cell(e.get(m)) for m in mtas] +
+                    ["-" if ratios.get(p) is None else f"{ratios[p]:.2f}×" for p in peers])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))

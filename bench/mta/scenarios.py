@@ -29,7 +29,7 @@ def relay(factory, sizes):
             cpu0 = mta.cpu.cpu_ms()
             with PeakMemory(mta.pids) as peak:
                 t0 = time.monotonic()
-                dt, _ = tools.smtp_source(mta.port, n, sessions=sizes["relay_sessions"])
+                dt, _ = tools.smtp_source(mta.port, n, sessions=sizes["relay_sessions"], rcpt=mta.rcpt)
                 t_done = sink.wait_messages(n, timeout=sizes["timeout"])
                 if t_done is None:
                     raise tools.ToolError(f"{mta.name}: only {sink.messages()}/{n} messages reached the sink\n"
@@ -70,9 +70,9 @@ def latency(factory, sizes):
             with factory(port) as mta:
                 mta.start()
                 # Warm-up (seq from 10^6 on): workers started, connections cached.
-                send_sequential(mta.port, 20, first_seq=WARM)
+                send_sequential(mta.port, 20, first_seq=WARM, rcpt=mta.rcpt)
                 _wait_arrivals(sink, lambda a: sum(1 for s in a if s >= WARM) >= 20, 30)
-                times = send_sequential(mta.port, n)
+                times = send_sequential(mta.port, n, rcpt=mta.rcpt)
                 arr = _wait_arrivals(sink, lambda a: sum(1 for s in a if s < WARM) >= n, sizes["timeout"])
         finally:
             sink.close()

@@ -1,6 +1,6 @@
 # bench/mta/tools.py — Postfix's own load tools (smtp-source, smtp-sink) and
-# the Postfix tree they come from: `apt-get download postfix` + `dpkg-deb -x`
-# into build/postfix once, never `apt-get install` (nothing touches /etc).
+# the Debian trees the MTAs come from: `apt-get download` + `dpkg-deb -x`
+# into build/<mta> once, never `apt-get install` (nothing touches /etc).
 import os
 import re
 import socket
@@ -24,35 +24,45 @@ class ToolError(RuntimeError):
     pass
 
 
-def fetch_postfix(log=print):
-    """Extracts Debian's postfix package into build/postfix (cached: a tree
-    with smtp-source and master already there is reused). Raises ToolError
-    when the package cannot be downloaded."""
-    marker = POSTFIX_ROOT / ".extracted"
-    if marker.exists() and SMTP_SOURCE.exists():
-        return POSTFIX_ROOT
+def fetch_deb(packages, root, needed, log=print):
+    """Extracts Debian's `packages` (`apt-get download` + `dpkg-deb -x`, never
+    installed) into `root` (cached: a tree with `needed` already there is
+    reused). Raises ToolError when a package cannot be downloaded."""
+    root = Path(root)
+    if (root / ".extracted").exists() and (root / needed).exists():
+        return root
     with tempfile.TemporaryDirectory(prefix="postern-bench-deb-") as d:
         os.chmod(d, 0o755)  # apt's _apt user writes the download here
-        r = subprocess.run(["apt-get", "download", "postfix"], cwd=d, capture_output=True, text=True)
-        debs = list(Path(d).glob("postfix_*.deb"))
-        if r.returncode != 0 or not debs:
-            raise ToolError(f"apt-get download postfix failed: {r.stderr.strip()[-300:]}")
-        tmp = POSTFIX_ROOT.with_name("postfix.tmp")
+        r = subprocess.run(["apt-get", "download", *packages], cwd=d, capture_output=True, text=True)
+        debs = sorted(Path(d).glob("*.deb"))
+        if r.returncode != 0 or len(debs) < len(packages):
+            raise ToolError(f"apt-get download {' '.join(packages)} failed: {r.stderr.strip()[-300:]}")
+        tmp = root.with_name(root.name + ".tmp")
         subprocess.run(["rm", "-rf", str(tmp)], check=True)
         tmp.mkdir(parents=True)
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp)], check=True)
-        (tmp / ".extracted").write_text(debs[0].name + "\n")
-        subprocess.run(["rm", "-rf", str(POSTFIX_ROOT)], check=True)
-        tmp.rename(POSTFIX_ROOT)
-        log(f"bench: extracted {debs[0].name} into {POSTFIX_ROOT}")
-    return POSTFIX_ROOT
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True)
+        (tmp / ".extracted").write_text("".join(deb.name + "\n" for deb in debs))
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+        tmp.rename(root)
+        log(f"bench: extracted {', '.join(deb.name for deb in debs)} into {root}")
+    return root
+
+
+def deb_version(root):
+    try:
+        return (Path(root) / ".extracted").read_text().strip().replace("\n", ", ")
+    except OSError:
+        return "unknown"
+
+
+def fetch_postfix(log=print):
+    """Debian's postfix package in build/postfix: the peer and the load tools."""
+    return fetch_deb(["postfix"], POSTFIX_ROOT, "usr/sbin/smtp-source", log)
 
 
 def postfix_version():
-    try:
-        return (POSTFIX_ROOT / ".extracted").read_text().strip()
-    except OSError:
-        return "unknown"
+    return deb_version(POSTFIX_ROOT)
 
 
 def tool_env():
@@ -76,6 +86,20 @@ def wait_port(port, timeout=10.0, host="127.0.0.1"):
         except OSError:
             time.sleep(0.05)
     raise ToolError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def self_signed(directory, name):
+    """A self-signed certificate and key for `name` (EC P-256) in directory:
+    returns (cert path, key path)."""
+    cert, key = Path(directory) / f"{name}.crt", Path(directory) / f"{name}.key"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+                        "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ToolError(f"openssl req failed: {r.stderr.strip()[-300:]}")
+    cert.chmod(0o644)
+    key.chmod(0o644)  # private test key, read by MTA workers that run unprivileged
+    return cert, key
 
 
 class NoopMilter:
