@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from . import tools
+from .dns import in_namespace
 from .procs import CpuGroup
 
 MAIL_OWNER = "postern"
@@ -40,6 +41,16 @@ def _setgid_group():
         except KeyError:
             pass
     raise tools.ToolError("no group for Postfix's setgid_group (tried postdrop, mail, nogroup)")
+
+
+def tls_params(tls):
+    """postern's and Postfix's TLS on both sides: STARTTLS offered with
+    tls = (cert, key), and required towards the sink (encrypt: no
+    verification, the sink's certificate is self-signed)."""
+    if not tls:
+        return {}
+    return {"smtpd_tls_cert_file": str(tls[0]), "smtpd_tls_key_file": str(tls[1]),
+            "smtpd_tls_security_level": "may", "smtp_tls_security_level": "encrypt"}
 
 
 class MTA:
@@ -165,7 +176,8 @@ def _greylist_first_pass(port):
 class Postern(MTA):
     name = "postern"
 
-    def __init__(self, bin_dir, relay_port, process_limit=100, paused=False, extra=None, abuse=False):
+    def __init__(self, bin_dir, relay_port, process_limit=100, paused=False, extra=None, abuse=False, tls=None,
+                 dns=None):
         super().__init__(relay_port, process_limit, paused)
         self.bin = Path(bin_dir)
         self.abuse = abuse
@@ -190,6 +202,10 @@ class Postern(MTA):
         }
         if abuse:
             self.params.update(ABUSE_CONTROLS)
+        self.params.update(tls_params(tls))
+        if dns:
+            # Route by MX through the private DNS; the sinks listen on relay_port.
+            self.params.update(relayhost="", dns_servers=f"{dns.address}:53", smtp_tcp_port=str(relay_port))
         self.params.update(extra or {})
         self.config_dir.mkdir()
         self.write_config()
@@ -281,8 +297,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix(MTA):
     name = "postfix"
 
-    def __init__(self, relay_port, process_limit=100, paused=False, extra=None):
+    def __init__(self, relay_port, process_limit=100, paused=False, extra=None, tls=None, dns=None):
         super().__init__(relay_port, process_limit, paused)
+        self.tls, self.dns = tls, dns
         root = tools.POSTFIX_ROOT
         self.config_dir = self.root / "etc"
         self.queue_dir = self.root / "queue"
@@ -327,6 +344,11 @@ class Postfix(MTA):
             # (Without qmgr in master.cf, cleanup's failing qmgr trigger slows
             # every message to a crawl: ~5 msg/s.)
             self.params["defer_transports"] = "smtp relay"
+        self.params.update(tls_params(tls))
+        if dns:
+            # MX routing: the resolver is the private DNS (a resolv.conf in
+            # Postfix's mount namespace), the sinks listen on relay_port.
+            self.params.update(relayhost="", smtp_tcp_port=str(relay_port))
         self.params.update(extra or {})
         self.config_dir.mkdir()
         self.queue_dir.mkdir()  # postfix wants it; post-install fills it
@@ -334,14 +356,20 @@ class Postfix(MTA):
         self.write_master_cf()
 
     def write_master_cf(self):
-        (self.config_dir / "master.cf").write_text(POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
+        text = POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}")
+        if self.tls:
+            text += "tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n"
+        (self.config_dir / "master.cf").write_text(text)
 
     def postfix(self, *args, timeout=120, check=True):
         return self._run([str(tools.POSTFIX_ROOT / "usr/sbin/postfix"), "-c", str(self.config_dir), *args],
                          env=tools.tool_env(), timeout=timeout, check=check)
 
     def start(self):
-        self.postfix("start")
+        argv = [str(tools.POSTFIX_ROOT / "usr/sbin/postfix"), "-c", str(self.config_dir), "start"]
+        if self.dns:
+            argv = in_namespace([(self.dns.resolv_conf(self.root), "/etc/resolv.conf")], argv)
+        self._run(argv, env=tools.tool_env(), timeout=120)
         self.started = True
         tools.wait_port(self.port)
 

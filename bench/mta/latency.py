@@ -5,6 +5,7 @@
 import asyncio
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -14,11 +15,13 @@ SEQ_RE = re.compile(rb"X-Bench-Seq: (\d+)")
 
 
 class _SinkProtocol(asyncio.Protocol):
-    """Just enough SMTP for an MTA's client: EHLO with PIPELINGING, MAIL,
-    RCPT, DATA, RSET, NOOP, QUIT. Appends "seq monotonic_ns" per message."""
+    """Just enough SMTP for an MTA's client: EHLO with PIPELINGING (and
+    STARTTLS when given a TLS context), MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+    Appends "seq monotonic_ns recipients tls(0/1)" per message; the body is not kept
+    past the line being searched for the seq header and the terminator."""
 
-    def __init__(self, out):
-        self.out, self.buf, self.data = out, b"", None
+    def __init__(self, out, tls=None):
+        self.out, self.buf, self.data, self.tls, self.rcpts = out, b"", None, tls, 0
 
     def connection_made(self, transport):
         self.tr = transport
@@ -32,13 +35,17 @@ class _SinkProtocol(asyncio.Protocol):
                 end = self.buf.find(b"\r\n.\r\n")
                 if end < 0:
                     # Keep only what a seq header or the terminator could need.
+                    if len(self.buf) > 4096:
+                        if self.seq is None:
+                            self.seq = _seq(self.buf)
+                        self.buf = self.buf[-64:]
                     break
-                self.data += self.buf[:end]
+                seq = self.seq if self.seq is not None else _seq(self.buf[:end])
                 self.buf = self.buf[end + 5:]
-                m = SEQ_RE.search(self.data)
-                self.out.write(f"{m.group(1).decode() if m else -1} {time.monotonic_ns()}\n")
+                tls = 1 if self.tr.get_extra_info("sslcontext") else 0
+                self.out.write(f"{seq} {time.monotonic_ns()} {self.rcpts} {tls}\n")
                 self.out.flush()
-                self.data = None
+                self.data, self.rcpts = None, 0
                 replies.append(b"250 2.0.0 Ok")
                 continue
             nl = self.buf.find(b"\r\n")
@@ -47,9 +54,18 @@ class _SinkProtocol(asyncio.Protocol):
             line, self.buf = self.buf[:nl], self.buf[nl + 2:]
             verb = line[:4].upper()
             if verb == b"EHLO":
-                replies.append(b"250-latency-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000")
+                tls = b"250-STARTTLS\r\n" if self.tls and not self.tr.get_extra_info("sslcontext") else b""
+                replies.append(b"250-latency-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + tls +
+                               b"250 SIZE 100000000")
+            elif verb == b"STAR" and self.tls:
+                self.tr.write(b"\r\n".join(replies + [b"220 2.0.0 Ready to start TLS"]) + b"\r\n")
+                asyncio.ensure_future(self._starttls())
+                return
+            elif verb == b"RCPT":
+                self.rcpts += 1
+                replies.append(b"250 2.1.5 Ok")
             elif verb == b"DATA":
-                self.data = b""
+                self.data, self.seq = b"", None
                 self.buf = b"\r\n" + self.buf  # a terminator right away still matches
                 replies.append(b"354 End data with <CR><LF>.<CR><LF>")
             elif verb == b"QUIT":
@@ -63,34 +79,70 @@ class _SinkProtocol(asyncio.Protocol):
             self.tr.write(b"\r\n".join(replies) + b"\r\n")
 
 
-async def _serve(port, out_path):
+    async def _starttls(self):
+        self.buf = b""
+        self.tr = await asyncio.get_running_loop().start_tls(self.tr, self, self.tls, server_side=True)
+
+
+def _seq(head):
+    m = SEQ_RE.search(head)
+    return int(m.group(1)) if m else -1
+
+
+async def _serve(port, out_path, hosts, tls):
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(*tls)
     with open(out_path, "w") as out:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _SinkProtocol(out), "127.0.0.1", port, backlog=256)
+        servers = [await loop.create_server(lambda: _SinkProtocol(out, ctx), h, port, backlog=1024) for h in hosts]
         print("ready", flush=True)
-        async with server:
-            await server.serve_forever()
+        await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
 class LatencySink:
-    """The sink as a child process; .arrivals() maps seq → monotonic seconds."""
+    """The sink as a child process on port of each of `hosts` (STARTTLS with
+    tls = (cert, key)); .arrivals() maps seq → monotonic seconds,
+    .recipients() counts the recipients of every message received so far,
+    .all_tls() says whether every one came over TLS."""
 
-    def __init__(self, port, out_path):
+    def __init__(self, port, out_path, hosts=("127.0.0.1",), tls=None):
         self.port, self.out_path = port, Path(out_path)
-        self.proc = subprocess.Popen([sys.executable, "-m", "mta.latency", "sink", str(port), str(out_path)],
-                                     cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE)
+        argv = [sys.executable, "-m", "mta.latency", "sink", str(port), str(out_path), ",".join(hosts)]
+        argv += [str(f) for f in tls or ()]
+        self.proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE)
         if self.proc.stdout.readline().strip() != b"ready":
             raise RuntimeError("latency sink did not start")
 
-    def arrivals(self):
-        out = {}
+    def _lines(self):
         try:
-            for line in self.out_path.read_text().splitlines():
-                seq, ns = line.split()
-                out[int(seq)] = int(ns) / 1e9
-        except (OSError, ValueError):
-            pass
-        return out
+            return [line.split() for line in self.out_path.read_text().splitlines()]
+        except OSError:
+            return []
+
+    def arrivals(self):
+        return {int(f[0]): int(f[1]) / 1e9 for f in self._lines() if len(f) == 4}
+
+    def recipients(self):
+        return sum(int(f[2]) for f in self._lines() if len(f) == 4)
+
+    def deliveries(self):
+        """Transactions received (a message to several sinks counts at each)."""
+        return sum(1 for f in self._lines() if len(f) == 4)
+
+    def all_tls(self):
+        lines = [f for f in self._lines() if len(f) == 4]
+        return bool(lines) and all(f[3] == "1" for f in lines)
+
+    def wait_recipients(self, n, timeout):
+        """Waits until n recipients arrived; the monotonic time they had, or None."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.recipients() >= n:
+                return time.monotonic()
+            time.sleep(0.1)
+        return None
 
     def close(self):
         self.proc.terminate()
@@ -149,8 +201,8 @@ def percentile(values, p):
     return v[k]
 
 
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "sink":
+if __name__ == "__main__" and len(sys.argv) in (5, 7) and sys.argv[1] == "sink":
     try:
-        asyncio.run(_serve(int(sys.argv[2]), sys.argv[3]))
+        asyncio.run(_serve(int(sys.argv[2]), sys.argv[3], sys.argv[4].split(","), sys.argv[5:7]))
     except KeyboardInterrupt:
         pass

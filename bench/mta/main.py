@@ -20,13 +20,16 @@ from .report import LABELS, behind, summarize, table, check_targets, merge_figur
 MODES = {
     "full": dict(pairs=3, relay_messages=10000, relay_sessions=20, latency_messages=1000,
                  idle_postern=[100, 1000, 10000], idle_postfix=[100, 1000], queue_messages=100000,
-                 queue_sources=2, queue_sessions=50, timeout=1800),
+                 queue_sources=2, queue_sessions=50, timeout=1800, fanout_messages=1000, fanout_sessions=10,
+                 tls_messages=2000, tls_sessions=20, large_messages=200, large_size=10 << 20, large_sessions=4),
     "quick": dict(pairs=3, relay_messages=2000, relay_sessions=20, latency_messages=200,
                   idle_postern=[100, 1000], idle_postfix=[100], queue_messages=2000,
-                  queue_sources=2, queue_sessions=50, timeout=600),
+                  queue_sources=2, queue_sessions=50, timeout=600, fanout_messages=200, fanout_sessions=10,
+                  tls_messages=500, tls_sessions=20, large_messages=40, large_size=10 << 20, large_sessions=4),
     "smoke": dict(pairs=1, relay_messages=100, relay_sessions=5, latency_messages=20,
                   idle_postern=[20], idle_postfix=[20], queue_messages=100,
-                  queue_sources=1, queue_sessions=5, timeout=60),
+                  queue_sources=1, queue_sessions=5, timeout=60, fanout_messages=4, fanout_sessions=2,
+                  tls_messages=10, tls_sessions=2, large_messages=2, large_size=1 << 20, large_sessions=2),
 }
 
 
@@ -112,6 +115,7 @@ def run(args):
         print(f"  {label:8} {who:8} {time.monotonic() - t0:6.1f}s  {brief}", flush=True)
 
     make = factories(bin_dir, args.abuse)
+    pairs = sizes["pairs"]
     order = [m for m in LABELS if m in mtas]
     for scen in wanted:
         if scen not in SCENARIOS:

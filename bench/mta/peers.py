@@ -92,8 +92,7 @@ host_lookup =
 rfc1413_hosts =
 smtp_accept_max = {limit}
 smtp_accept_queue_per_connection = 0
-remote_max_parallel = {parallel}
-acl_smtp_rcpt = acl_rcpt
+{extra}acl_smtp_rcpt = acl_rcpt
 {tls}
 begin acl
 acl_rcpt:
@@ -107,6 +106,7 @@ remote_smtp:
   driver = smtp
   port = {sink_port}
   hosts_avoid_tls = {avoid_tls}
+  hosts_require_tls = {require_tls}
   allow_localhost
 
 begin retry
@@ -151,10 +151,12 @@ class Exim(_Peer):
             tls = f"tls_advertise_hosts = *\ntls_certificate = {self.tls[0]}\ntls_privatekey = {self.tls[1]}\n"
         else:
             tls = "tls_advertise_hosts =\n"
+        # Extra main options by their Exim names (message_size_limit is one).
+        extra = "".join(f"{k} = {v}\n" for k, v in self.extra.items())
         text = EXIM_CONF.format(exim=self.exim, root=self.root, port=self.port, limit=self.process_limit,
-                                parallel=self.extra.get("remote_max_parallel", 2), tls=tls,
-                                router=EXIM_DNS if dns else EXIM_SMARTHOST, sink_port=relay_port,
-                                avoid_tls="" if self.tls else "*")
+                                extra=extra, tls=tls, router=EXIM_DNS if dns else EXIM_SMARTHOST,
+                                sink_port=relay_port, avoid_tls="" if self.tls else "*",
+                                require_tls="*" if self.tls else "")
         self.conf.write_text(text)
         self.conf.chmod(0o644)
         # Exim writes its spool and logs as Debian-exim; its config stays root's.
@@ -203,6 +205,8 @@ class OpenSMTPD(_Peer):
             relay = f"relay host smtp+tls://127.0.0.1:{relay_port} tls no-verify"
         else:
             relay = f"relay host smtp+notls://127.0.0.1:{relay_port}"
+        if "message_size_limit" in self.extra:
+            lines.append(f"smtp max-message-size {self.extra['message_size_limit']}")
         lines += [listen, f'action "relay" {relay}', 'match from any for any action "relay"']
         self.conf.write_text("\n".join(lines) + "\n")
         self.conf.chmod(0o644)
@@ -255,8 +259,10 @@ class Chasquid(_Peer):
         (certs / "privkey.pem").write_bytes(Path(key).read_bytes())
         (domain / "aliases").write_text(aliases or "bench: bench@relay.example\n")
         (self.root / "data").mkdir()
-        (conf / "chasquid.conf").write_text(CHASQUID_CONF.format(
-            port=self.port, sub=tools.free_port(), subtls=tools.free_port(), root=self.root))
+        text = CHASQUID_CONF.format(port=self.port, sub=tools.free_port(), subtls=tools.free_port(), root=self.root)
+        if "message_size_limit" in self.extra:
+            text += f"max_data_size_mb: {-(-int(self.extra['message_size_limit']) // (1 << 20))}\n"
+        (conf / "chasquid.conf").write_text(text)
         self.conf = conf
 
     def start(self):

@@ -66,36 +66,47 @@ class CpuGroup:
                 time.sleep(0.05)
 
 
+def memory_by_pid(pids):
+    """[(VmRSS, Pss) in KiB] of each of `pids` still there."""
+    out = []
+    for pid in pids:
+        rss = pss = 0
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+        out.append((rss, pss))
+    return out
+
+
 def memory_kb(pids):
     """(sum of VmRSS, sum of Pss) in KiB over `pids`. RSS counts shared
     library pages once per process (what `ps` shows); PSS splits them, which
     is the fair figure for a many-process MTA."""
-    rss = pss = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-        except (OSError, ValueError):
-            continue
-    return rss, pss
+    each = memory_by_pid(pids)
+    return sum(r for r, _ in each), sum(p for _, p in each)
 
 
 class PeakMemory:
-    """Samples memory_kb(group.pids()) every `interval` s in a thread; .peak
-    holds the largest RSS seen (and the PSS of that moment)."""
+    """Samples the memory of pids_fn()'s processes every `interval` s in a
+    thread: .peak_rss holds the largest sum of RSS seen (and .peak_pss the
+    PSS of that moment), .peak_proc_rss the largest RSS of one process."""
 
     def __init__(self, pids_fn, interval=0.25):
         self.pids_fn, self.interval = pids_fn, interval
-        self.peak_rss = self.peak_pss = 0
+        self.peak_rss = self.peak_pss = self.peak_proc_rss = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.is_set():
-            rss, pss = memory_kb(self.pids_fn())
+            each = memory_by_pid(self.pids_fn())
+            rss, pss = sum(r for r, _ in each), sum(p for _, p in each)
+            self.peak_proc_rss = max([self.peak_proc_rss] + [r for r, _ in each])
             if rss > self.peak_rss:
                 self.peak_rss, self.peak_pss = rss, pss
             self._stop.wait(self.interval)
