@@ -22,6 +22,7 @@ class _SinkProtocol(asyncio.Protocol):
 
     def __init__(self, out, tls=None):
         self.out, self.buf, self.data, self.tls, self.rcpts = out, b"", None, tls, 0
+        self.upgrading = False
 
     def connection_made(self, transport):
         self.tr = transport
@@ -29,6 +30,8 @@ class _SinkProtocol(asyncio.Protocol):
 
     def data_received(self, chunk):
         self.buf += chunk
+        if self.upgrading:
+            return  # answered once start_tls has handed over the TLS transport
         replies = []
         while True:
             if self.data is not None:
@@ -59,6 +62,8 @@ class _SinkProtocol(asyncio.Protocol):
                                b"250 SIZE 100000000")
             elif verb == b"STAR" and self.tls:
                 self.tr.write(b"\r\n".join(replies + [b"220 2.0.0 Ready to start TLS"]) + b"\r\n")
+                self.tr.pause_reading()  # the ClientHello is for start_tls, not for this loop
+                self.buf, self.upgrading = b"", True
                 asyncio.ensure_future(self._starttls())
                 return
             elif verb == b"RCPT":
@@ -80,8 +85,13 @@ class _SinkProtocol(asyncio.Protocol):
 
 
     async def _starttls(self):
-        self.buf = b""
-        self.tr = await asyncio.get_running_loop().start_tls(self.tr, self, self.tls, server_side=True)
+        try:
+            self.tr = await asyncio.get_running_loop().start_tls(self.tr, self, self.tls, server_side=True)
+        except (OSError, ssl.SSLError, ConnectionError):
+            return
+        self.upgrading = False
+        if self.buf:
+            self.data_received(b"")
 
 
 def _seq(head):
@@ -149,11 +159,14 @@ class LatencySink:
         self.proc.wait(5)
 
 
-def _read_reply(sock, buf):
-    """Reads one (possibly multi-line) SMTP reply; returns (code, rest)."""
+def _read_reply(sock, buf, lines=None):
+    """Reads one (possibly multi-line) SMTP reply; returns (code, rest).
+    Its lines are appended to `lines` when given."""
     while True:
         while b"\r\n" in buf:
             line, buf = buf.split(b"\r\n", 1)
+            if lines is not None:
+                lines.append(line)
             if len(line) < 4 or line[3:4] != b"-":
                 return int(line[:3]), buf
         chunk = sock.recv(65536)
@@ -172,12 +185,19 @@ def send_sequential(port, count, size=4096, rcpt="bench@relay.example", first_se
     buf = b""
     code, buf = _read_reply(sock, buf)
     sock.sendall(b"EHLO latency.bench.example\r\n")
-    code, buf = _read_reply(sock, buf)
+    ehlo = []
+    code, buf = _read_reply(sock, buf, ehlo)
+    # Pipelined only where the server says it may be (OpenSMTPD does not).
+    pipelining = any(l[4:].upper().startswith(b"PIPELINING") for l in ehlo)
     times = {}
     for seq in range(first_seq, first_seq + count):
-        sock.sendall(b"MAIL FROM:<lat@bench.example>\r\nRCPT TO:<" + rcpt.encode() + b">\r\nDATA\r\n")
-        for _ in range(3):
-            code, buf = _read_reply(sock, buf)
+        cmds = [b"MAIL FROM:<lat@bench.example>\r\n", b"RCPT TO:<" + rcpt.encode() + b">\r\n", b"DATA\r\n"]
+        if pipelining:
+            cmds = [b"".join(cmds)]
+        for c in cmds:
+            sock.sendall(c)
+            for _ in range(1 if len(cmds) == 3 else 3):
+                code, buf = _read_reply(sock, buf)
         if code != 354:
             raise RuntimeError(f"DATA answered {code}")
         sock.sendall(b"Subject: latency\r\nX-Bench-Seq: %d\r\n\r\n" % seq + body)

@@ -14,20 +14,38 @@ import time
 from pathlib import Path
 
 
-async def _reply(reader):
-    """One (possibly multi-line) reply: its code."""
+async def _reply(reader, lines=None):
+    """One (possibly multi-line) reply: its code (its lines appended to `lines`)."""
     while True:
         line = await reader.readline()
         if not line:
             raise ConnectionError("server closed the connection")
+        if lines is not None:
+            lines.append(line)
         if len(line) < 4 or line[3:4] != b"-":
             return int(line[:3])
 
 
-async def _expect(reader, want, what):
-    code = await _reply(reader)
+async def _expect(reader, want, what, lines=None):
+    code = await _reply(reader, lines)
     if code != want:
         raise RuntimeError(f"{what} answered {code}")
+
+
+def _pipelining(ehlo):
+    return any(l[4:].upper().startswith(b"PIPELINING") for l in ehlo)
+
+
+async def _transaction(reader, writer, rcpts, pipelining):
+    """MAIL, RCPT…, DATA: in one write when the server pipelines (OpenSMTPD does not)."""
+    cmds = [b"MAIL FROM:<load@bench.example>\r\n"] + [b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts] + \
+           [b"DATA\r\n"]
+    if pipelining:
+        writer.write(b"".join(cmds))
+    for i, c in enumerate(cmds):
+        if not pipelining:
+            writer.write(c)
+        await _expect(reader, 354 if i == len(cmds) - 1 else 250, c.split(b":")[0].strip().decode())
 
 
 def _recipients(args, k):
@@ -39,25 +57,22 @@ def _recipients(args, k):
 async def _session(args, ctx, queue, body, stats):
     reader, writer = await asyncio.open_connection("127.0.0.1", args.port, limit=1 << 20)
     await _expect(reader, 220, "greeting")
+    ehlo = []
     writer.write(b"EHLO load.bench.example\r\n")
-    await _expect(reader, 250, "EHLO")
+    await _expect(reader, 250, "EHLO", ehlo)
     if ctx:
         writer.write(b"STARTTLS\r\n")
         await _expect(reader, 220, "STARTTLS")
         await writer.start_tls(ctx)
         stats["handshakes"] += 1
+        ehlo = []
         writer.write(b"EHLO load.bench.example\r\n")
-        await _expect(reader, 250, "EHLO after STARTTLS")
+        await _expect(reader, 250, "EHLO after STARTTLS", ehlo)
+    pipelining = _pipelining(ehlo)
     sent = 0
     while not queue.empty() and (not args.per_session or sent < args.per_session):
         k = queue.get_nowait()
-        rcpts = _recipients(args, k)
-        writer.write(b"MAIL FROM:<load@bench.example>\r\n" +
-                     b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
-        await _expect(reader, 250, "MAIL")
-        for _ in rcpts:
-            await _expect(reader, 250, "RCPT")
-        await _expect(reader, 354, "DATA")
+        await _transaction(reader, writer, _recipients(args, k), pipelining)
         writer.write(b"Subject: load\r\nX-Bench-Seq: %d\r\n\r\n" % k + body + b".\r\n")
         await _expect(reader, 250, "end of DATA")
         sent += 1

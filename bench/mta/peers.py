@@ -187,7 +187,11 @@ class OpenSMTPD(_Peer):
 
     name = "opensmtpd"
 
-    def __init__(self, relay_port, **kw):
+    def __init__(self, relay_port, tls=None, **kw):
+        if tls:
+            # Debian 12's 6.8.0p2 with OpenSSL 3 fails every STARTTLS
+            # handshake ("EVP lib"; upstream issues 1171 and 1239).
+            raise tools.ToolError("opensmtpd: its TLS does not work with this OpenSSL")
         super().__init__(relay_port, **kw)
         self.smtpd = DEBS["opensmtpd"][1] / "usr/sbin/smtpd"
         self.log_path = self.root / "smtpd.log"
@@ -197,14 +201,7 @@ class OpenSMTPD(_Peer):
         self.conf = self.root / "smtpd.conf"
         lines = []
         listen = f"listen on 127.0.0.1 port {self.port} hostname opensmtpd.bench.example"
-        relay = f"relay host smtp://127.0.0.1:{relay_port}"
-        if self.tls:
-            lines.append(f'pki opensmtpd.bench.example cert "{self.tls[0]}"')
-            lines.append(f'pki opensmtpd.bench.example key "{self.tls[1]}"')
-            listen += " tls pki opensmtpd.bench.example"
-            relay = f"relay host smtp+tls://127.0.0.1:{relay_port} tls no-verify"
-        else:
-            relay = f"relay host smtp+notls://127.0.0.1:{relay_port}"
+        relay = f"relay host smtp+notls://127.0.0.1:{relay_port}"
         if "message_size_limit" in self.extra:
             lines.append(f"smtp max-message-size {self.extra['message_size_limit']}")
         lines += [listen, f'action "relay" {relay}', 'match from any for any action "relay"']

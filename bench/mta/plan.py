@@ -100,4 +100,6 @@ SUPPORTS = {
     # exchanger (no setting), chasquid relays only through aliases or for
     # authenticated users (not the generator's 50 recipients a message).
     "fanout": ("postern", "postfix", "exim"),
+    # Debian 12's OpenSMTPD 6.8.0p2 fails every STARTTLS handshake with OpenSSL 3.
+    "tls_relay": ("postern", "postfix", "exim", "chasquid"),
 }
