@@ -59,6 +59,7 @@ class MTA:
 
     name = "?"
     rcpt = "bench@relay.example"  # the recipient the load is sent to (relayed to the sink)
+    connect_burst = 200  # idle scenario: connections opened at once (listen backlogs are finite)
 
     def __init__(self, relay_port, process_limit=100, paused=False):
         self.root = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-"))

@@ -107,7 +107,7 @@ def idle(factory, sizes, n):
         mta.start()
         time.sleep(0.5)
         base_rss, base_pss = memory_kb(mta.pids())
-        with IdleSessions(mta.port, n, timeout=sizes["timeout"]) as sessions:
+        with IdleSessions(mta.port, n, burst=mta.connect_burst, timeout=sizes["timeout"]) as sessions:
             ready = sessions.open()
             time.sleep(1.0)  # workers started late settle their heaps
             rss, pss = memory_kb(mta.pids())
