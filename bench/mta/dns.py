@@ -62,12 +62,7 @@ class PrivateDns:
         return path
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        tools.stop_process(self.proc)
 
     def __enter__(self):
         return self

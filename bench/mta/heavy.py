@@ -11,14 +11,10 @@ from . import load, tools
 from .dns import PrivateDns
 from .latency import LatencySink
 from .procs import PeakMemory
+from .scenarios import cpu_delta
 
 FANOUT_DOMAINS = 20
 FANOUT_RCPTS = 50
-
-
-def _cpu(mta, before):
-    now = mta.cpu.cpu_ms()
-    return None if now is None or before is None else now - before
 
 
 def _sink_hosts(n):
@@ -51,7 +47,7 @@ def fanout(factory, sizes):
                     if t_done is None:
                         raise tools.ToolError(f"{mta.name}: {sink.recipients()}/{want} recipients reached the "
                                               f"sinks\n{mta.log_tail()}")
-                cpu = _cpu(mta, cpu0)
+                cpu = cpu_delta(mta, cpu0)
                 deliveries = sink.deliveries()
         finally:
             sink.close()
@@ -88,7 +84,7 @@ def tls_relay(factory, sizes):
                     if t_done is None:
                         raise tools.ToolError(f"{mta.name}: {sink.recipients()}/{n} messages reached the TLS "
                                               f"sink\n{mta.log_tail()}")
-                cpu = _cpu(mta, cpu0)
+                cpu = cpu_delta(mta, cpu0)
                 if not sink.all_tls():
                     raise tools.ToolError(f"{mta.name}: relayed to the sink without STARTTLS")
         finally:
@@ -121,7 +117,7 @@ def large(factory, sizes):
                 if t_done is None:
                     raise tools.ToolError(f"{mta.name}: only {sink.messages()}/{n} large messages reached the "
                                           f"sink\n{mta.log_tail()}")
-            cpu = _cpu(mta, cpu0)
+            cpu = cpu_delta(mta, cpu0)
     finally:
         sink.close()
     mb = n * size / 1e6

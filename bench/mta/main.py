@@ -182,7 +182,7 @@ def main():
     g.add_argument("--smoke", dest="mode", action="store_const", const="smoke", help="a few seconds: the harness works")
     p.set_defaults(mode="full")
     p.add_argument("--scenarios", help="comma list of " + ",".join(ALL))
-    p.add_argument("--pairs", type=int, help="postern/Postfix pairs per scenario")
+    p.add_argument("--pairs", type=int, help="rounds per scenario (each MTA once a round)")
     p.add_argument("--idle", help="idle session counts for postern, e.g. 100,1000,10000")
     p.add_argument("--idle-pairs", type=int, help="pairs for the idle scenario (it is slow at 10,000)")
     p.add_argument("--queue", type=int, help="messages of the queue scenario (full: 100,000)")

@@ -13,7 +13,8 @@ from .latency import LatencySink, percentile, send_sequential
 from .procs import PeakMemory, memory_kb
 
 
-def _cpu_delta(mta, before):
+def cpu_delta(mta, before):
+    """CPU ms of the MTA's cgroup since `before` (None without CPU accounting)."""
     now = mta.cpu.cpu_ms()
     return None if now is None or before is None else now - before
 
@@ -35,7 +36,7 @@ def relay(factory, sizes):
                     raise tools.ToolError(f"{mta.name}: only {sink.messages()}/{n} messages reached the sink\n"
                                           f"{mta.log_tail()}")
                 time.sleep(0.3)  # the last removals after the last delivery
-            cpu = _cpu_delta(mta, cpu0)
+            cpu = cpu_delta(mta, cpu0)
             return {
                 "accepted_msgs_per_s": n / dt,
                 "delivered_msgs_per_s": n / (t_done - t0),

@@ -174,12 +174,17 @@ class SmtpSink:
             return time.monotonic()
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
+
+
+def stop_process(proc, grace=5):
+    """SIGTERM, then SIGKILL after `grace` seconds; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def smtp_source(port, messages, sessions=20, size=4096, timeout=600, rcpt="bench@relay.example"):
