@@ -203,7 +203,9 @@ class OpenSMTPD(_Peer):
             (self.root / d).mkdir(parents=True)
         (self.root / "spool/smtpd").chmod(0o711)
         self.conf = self.root / "smtpd.conf"
-        lines = []
+        # Its default of 100 messages a session (452 4.5.3 after that) would
+        # fail smtp-source's long sessions; no other MTA here has such a limit.
+        lines = ["smtp limit max-mails 1000000"]
         listen = f"listen on 127.0.0.1 port {self.port} hostname opensmtpd.bench.example"
         relay = f"relay host smtp+notls://127.0.0.1:{relay_port}"
         if "message_size_limit" in self.extra:
