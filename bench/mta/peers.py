@@ -91,6 +91,7 @@ keep_environment =
 host_lookup =
 rfc1413_hosts =
 smtp_accept_max = {limit}
+smtp_connect_backlog = {limit}
 smtp_accept_queue_per_connection = 0
 {extra}acl_smtp_rcpt = acl_rcpt
 {tls}
