@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import peers, tools
 from .plan import ALL, DEFAULT_SUPPORT, SCENARIOS, SUPPORTS, factories
+from .instances import Postern
 from .procs import CpuGroup
 from .report import LABELS, behind, summarize, table, check_targets, merge_figure
 
@@ -86,8 +87,13 @@ def run(args):
     nofile = raise_nofile()
     tools.fetch_postfix(log=lambda m: print(m, flush=True))
     bin_dir = Path(args.bin).resolve()
+    versus = Path(args.versus).resolve() if args.versus else None
+    if versus:
+        sizes["idle_postfix"] = list(sizes["idle_postern"])
     wanted = args.scenarios.split(",") if args.scenarios else ALL
-    mtas = args.mtas.split(",")
+    # --versus: the second column is postern too (another build, or this one
+    # without --abuse), in the place of Postfix; the peers are left out.
+    mtas = args.mtas.split(",") if args.mtas else ["postern", "postfix"] if versus else list(LABELS)
     unknown = [m for m in mtas if m not in LABELS]
     if unknown:
         sys.exit(f"bench: unknown MTA {', '.join(unknown)} (known: {', '.join(LABELS)})")
@@ -115,6 +121,8 @@ def run(args):
         print(f"  {label:8} {who:8} {time.monotonic() - t0:6.1f}s  {brief}", flush=True)
 
     make = factories(bin_dir, args.abuse)
+    if versus:
+        make["postfix"] = lambda port, **kw: Postern(versus, port, abuse=args.abuse_versus, **kw)
     pairs = sizes["pairs"]
     order = [m for m in LABELS if m in mtas]
     for scen in wanted:
@@ -133,22 +141,24 @@ def run(args):
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "seconds": round(time.time() - started, 1),
             "git": git_rev(), "postfix": tools.postfix_version(), "peers": peers.versions(mtas),
             "mtas": mtas, "nofile": nofile,
+            "abuse": args.abuse, "versus": str(versus) if versus else None, "abuse_versus": args.abuse_versus,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
             "cpu_accounting": cpu_accounting(),
         },
         "machine": machine(),
         "figures": summary,
-        "targets": check_targets(summary),
+        "targets": [] if versus else check_targets(summary),  # they are about Postfix
         "errors": errors,
     }
     print()
-    print(table(summary))
+    print(table(summary, {"postfix": "versus"} if versus else None))
     print()
     for t in result["targets"]:
         print(f"target {t['target']}: {t['verdict']} ({t['detail']})")
     lag = behind(summary)
     for name, peer, r in lag:
-        print(f"behind: {name}: postern/{LABELS[peer]} {r:.2f}× ({summary[name]['better']} is better)")
+        who = "versus" if versus and peer == "postfix" else LABELS[peer]
+        print(f"behind: {name}: postern/{who} {r:.2f}× ({summary[name]['better']} is better)")
     result["behind"] = [{"figure": n, "peer": p, "ratio": r} for n, p, r in lag]
     for e in errors:
         print(f"error: {e}")
@@ -187,12 +197,16 @@ def main():
     p.add_argument("--idle-pairs", type=int, help="pairs for the idle scenario (it is slow at 10,000)")
     p.add_argument("--queue", type=int, help="messages of the queue scenario (full: 100,000)")
     p.add_argument("--queue-pairs", type=int, help="pairs for the queue scenario (~30 min a pair at 100,000)")
-    p.add_argument("--mtas", default=",".join(LABELS),
-                   help="comma list of the MTAs to run: " + ",".join(LABELS) + " (default all; postern alone "
-                        "gives no ratios)")
+    p.add_argument("--mtas", help="comma list of the MTAs to run: " + ",".join(LABELS) + " (default all, or "
+                                  "postern,postfix with --versus; postern alone gives no ratios)")
     p.add_argument("--abuse", action="store_true",
                    help="postern with its abuse controls on (greeting delay, anvil limits; the client past them "
                         "as after a first pass): compare with a run without")
+    p.add_argument("--versus", metavar="BIN",
+                   help="the second column is postern from BIN (without --abuse) instead of Postfix: another "
+                        "build, or this one to weigh --abuse; the ratio is first/second")
+    p.add_argument("--abuse-versus", action="store_true",
+                   help="with --versus: the abuse controls on in the second column (swap the order of a --abuse run)")
     p.add_argument("--merge", action="store_true",
                    help="update the figures of the scenarios run in an existing --out file, keep the rest")
     p.add_argument("--out", help="JSON output (default bench/results/latest.json; none in --smoke)")

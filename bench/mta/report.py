@@ -151,13 +151,15 @@ def _cell(s):
     return f"{_fmt(s['median'])} ({_fmt(s['min'])}–{_fmt(s['max'])})"
 
 
-def table(summary):
+def table(summary, names=None):
     """One row per figure: each MTA's median (min–max), then postern/X for
-    every peer X that has the figure."""
+    every peer X that has the figure. `names` overrides a column's name
+    (--versus: the "postfix" column holds another postern)."""
+    label = dict(LABELS, **(names or {}))
     mtas = [m for m in LABELS if any(m in e for e in summary.values())]
     peers = [m for m in mtas if m != "postern"]
-    head = ["figure", "unit"] + [f"{LABELS[m]} median (min–max)" for m in mtas] + \
-           [f"postern/{LABELS[p]}" for p in peers]
+    head = ["figure", "unit"] + [f"{label[m]} median (min–max)" for m in mtas] + \
+           [f"postern/{label[p]}" for p in peers]
     rows = [head]
     for name, e in summary.items():
         ratios = e.get("ratios") or {}
