@@ -32,17 +32,15 @@ int ShowQueueOffline(const config::Config& cfg, bool json) {
   int64_t now = std::time(nullptr);
   queue::MsgId after = 0;
   while (true) {
-    auto page = (*q)->ListMessages(after, 200);
+    auto page = (*q)->ListWithEnvelopes(after, 200);  // one read transaction a page
     if (!page.ok()) {
       log::Info("queue: {}", page.status().message);
       return 1;
     }
     std::string out;
-    for (const auto& m : *page) {
+    for (auto& [m, envs] : *page) {
       after = m.id;
-      auto envs = (*q)->Envelopes(m.id);
-      if (!envs.ok()) continue;  // removed meanwhile
-      for (auto& e : *envs) {
+      for (auto& e : envs) {
         e.expiry = lifetimes->ExpiryOf(m);
         auto rs = ipc::control::StoredRunState(e, now, true);
         out += json ? ipc::control::FormatQueueJson(m, e, rs) : ipc::control::FormatQueueLine(m, e, rs);

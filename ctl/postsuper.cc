@@ -279,7 +279,7 @@ class Super {
       if (readers > 0) log::Info("Cleared stale queue readers: {}", readers);
       log::Verbose("the mail system is running: the full structure check runs at its next start");
     } else {
-      queue::RecoveryReport r = q_->Recover();
+      queue::RecoveryReport r = q_->Recover(queue::Queue::BodyCheck::kAll);
       if (r.orphan_bodies > 0) log::Info("Removed message bodies without a message: {}", r.orphan_bodies);
       if (r.corrupted > 0) log::Info("Moved to corrupt (body missing or unreadable): {} messages", r.corrupted);
       if (r.inflight_reset > 0) log::Info("Made due again (left active by dead processes): {} envelopes", r.inflight_reset);

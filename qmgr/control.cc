@@ -95,17 +95,16 @@ void Control::ShowQueue(const ctlproto::Request& req, ReplyPtr reply) {
   // while the client keeps up, so a queue of any size streams in bounded memory.
   auto after = std::make_shared<queue::MsgId>(0);
   reply->Stream([this, json, after](ctlproto::Reply& r) {
-    auto page = q_.ListMessages(*after, kListPage);
+    // A page of messages and their envelopes is one read transaction.
+    auto page = q_.ListWithEnvelopes(*after, kListPage);
     if (!page.ok()) {
       r.Fail("queue: " + page.status().message);
       return false;
     }
     int64_t now = std::time(nullptr);
-    for (const auto& m : *page) {
+    for (const auto& [m, envs] : *page) {
       *after = m.id;
-      auto envs = q_.Envelopes(m.id);
-      if (!envs.ok()) continue;  // gone since the page was read
-      for (const auto& e : *envs) {
+      for (const auto& e : envs) {
         auto rs = RunStateOf(e, now);
         queue::Envelope shown = Listed(m, e);
         r.Line(json ? ctlproto::FormatQueueJson(m, shown, rs) : ctlproto::FormatQueueLine(m, shown, rs));

@@ -207,6 +207,10 @@ class Postern(MTA):
         if dns:
             # Route by MX through the private DNS; the sinks listen on relay_port.
             self.params.update(relayhost="", dns_servers=f"{dns.address}:53", smtp_tcp_port=str(relay_port))
+        if paused:
+            # The queue scenario: 1,000,000 messages of 4 KiB fill ~5 GB of
+            # LMDB, past queue_map_size's 4g default (the map grows as used).
+            self.params["queue_map_size"] = "16g"
         self.params.update(extra or {})
         self.config_dir.mkdir()
         self.write_config()

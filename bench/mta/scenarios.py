@@ -133,33 +133,42 @@ def _status_kb(pid, field):
     return 0
 
 
+def _server_kb(mta, server, field):
+    return max((_status_kb(p, field) for p in mta.pids_of(server)), default=0)
+
+
 def _timed_listing(argv, mta):
-    """Runs `argv | wc -l`; returns (lines, seconds, the listing command's
-    peak RSS in KiB, the peak RSS of the MTA's process that serves the
-    listing (qmgr, showq) and its RSS just before, the peak of the sum over
-    all the MTA's processes and that sum before). Streaming shows as small
-    peaks that do not grow with the queue. The command's peak is its VmHWM
-    (wait4's ru_maxrss would count this Python process, which it was forked
-    from); the MTA's are VmRSS sampled every few ms."""
+    """Runs `argv | wc -l`; returns a dict: lines, seconds, the listing
+    command's peak RSS in KiB, the peak RSS of the MTA's process that serves
+    the listing (qmgr, showq) and its RSS just before — also split into
+    anonymous memory (RssAnon: heap, what the listing would pile up) and file
+    pages (RssFile: the mapped queue, shared with the page cache) — and the
+    peak of the sum over all the MTA's processes and that sum before.
+    Streaming shows as small peaks that do not grow with the queue. The
+    command's peak is its VmHWM (wait4's ru_maxrss would count this Python
+    process, which it was forked from); the MTA's are sampled every few ms."""
     server = mta.queue_server()
-    server_before = max((_status_kb(p, "VmRSS") for p in mta.pids_of(server)), default=0)
+    fields = ("VmRSS", "RssAnon", "RssFile")
+    before = {f: _server_kb(mta, server, f) for f in fields}
+    peak_of = dict(before)
     total_before = memory_kb(mta.pids())[0]
     t0 = time.monotonic()
     lister = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tools.tool_env())
     wc = subprocess.Popen(["wc", "-l"], stdin=lister.stdout, stdout=subprocess.PIPE)
     lister.stdout.close()
-    peak = server_peak = total_peak = 0
+    peak = total_peak = 0
     i = 0
     while lister.poll() is None:
         peak = max(peak, _status_kb(lister.pid, "VmHWM"))
-        server_peak = max([server_peak] + [_status_kb(p, "VmRSS") for p in mta.pids_of(server)])
+        for f in fields:
+            peak_of[f] = max(peak_of[f], _server_kb(mta, server, f))
         if i % 10 == 0:
             total_peak = max(total_peak, memory_kb(mta.pids())[0])
         i += 1
         time.sleep(0.005)
     out = wc.communicate()[0]
-    secs = time.monotonic() - t0
-    return int(out.strip() or 0), secs, peak, server_peak, server_before, total_peak, total_before
+    return {"lines": int(out.strip() or 0), "secs": time.monotonic() - t0, "peak": peak,
+            "before": before, "server_peak": peak_of, "total_peak": total_peak, "total_before": total_before}
 
 
 def queue_scale(factory, sizes):
@@ -177,11 +186,16 @@ def queue_scale(factory, sizes):
             out = {"queue_enqueue_msgs_per_s": n / dt}
             argv, label = mta.queue_list_argv()
             load = os.getloadavg()[0]
-            lines, secs, peak, srv, srv0, tot, tot0 = _timed_listing(argv, mta)
-            out.update(queue_list_s=secs, queue_list_lines=lines, queue_list_peak_rss_mb=peak / 1024.0,
-                       queue_list_server_peak_rss_mb=srv / 1024.0,
-                       queue_list_server_growth_mb=(srv - srv0) / 1024.0,
-                       queue_list_mta_growth_mb=max(0, tot - tot0) / 1024.0,
+            got = _timed_listing(argv, mta)
+            lines, srv, srv0 = got["lines"], got["server_peak"], got["before"]
+            out.update(queue_list_s=got["secs"], queue_list_lines=lines, queue_list_peak_rss_mb=got["peak"] / 1024.0,
+                       queue_list_server_peak_rss_mb=srv["VmRSS"] / 1024.0,
+                       queue_list_server_growth_mb=(srv["VmRSS"] - srv0["VmRSS"]) / 1024.0,
+                       queue_list_server_anon_mb=srv0["RssAnon"] / 1024.0,
+                       queue_list_server_anon_growth_mb=(srv["RssAnon"] - srv0["RssAnon"]) / 1024.0,
+                       queue_list_server_file_mb=srv0["RssFile"] / 1024.0,
+                       queue_list_server_file_growth_mb=(srv["RssFile"] - srv0["RssFile"]) / 1024.0,
+                       queue_list_mta_growth_mb=max(0, got["total_peak"] - got["total_before"]) / 1024.0,
                        queue_list_load1=load, queue_list_tool=label)
             if lines < n:
                 raise tools.ToolError(f"{mta.name}: the listing printed {lines} lines for {n} messages")

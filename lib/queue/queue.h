@@ -72,6 +72,9 @@ struct Counters {
 // What Recover() found and did.
 struct RecoveryReport {
   int stale_readers = 0;
+  bool full_check = false;  // every body was checked (see Recover)
+  int bodies_checked = 0;
+  uint64_t bodies_total = 0;  // messages in the queue
   int orphan_bodies = 0;    // removed
   int corrupted = 0;        // messages moved to corrupt
   int inflight_reset = 0;   // envelopes of dead processes made due again
@@ -179,6 +182,12 @@ class Queue {
   // Envelopes in schedule order (incoming and deferred), due at or before `until`.
   Outcome<std::vector<Envelope>> ListScheduled(ScheduleCursor* cursor, int64_t until, size_t limit);
   Outcome<std::vector<MessageRecord>> ListMessages(MsgId after, size_t limit);
+  // Messages with their envelopes, a page in one read transaction (listings).
+  struct Listed {
+    MessageRecord message;
+    std::vector<Envelope> envelopes;
+  };
+  Outcome<std::vector<Listed>> ListWithEnvelopes(MsgId after, size_t limit);
 
   // Changing.
   Status Update(EnvId id, const EnvelopeUpdate& u);
@@ -197,8 +206,10 @@ class Queue {
   Status Uncorrupt(MsgId id);       // corrupt → deferred, due now, if the body is whole
   Status SetMessageFlags(MsgId id, uint32_t add);  // ORs `add` into the record's flags
 
-  // Maintenance.
-  RecoveryReport Recover();
+  // Maintenance. Recover checks every body only when asked or when the system
+  // restarted since the last check (queue_recover.cc says why that suffices).
+  enum class BodyCheck { kAfterSystemRestart, kAll };
+  RecoveryReport Recover(BodyCheck scope = BodyCheck::kAfterSystemRestart);
   int CheckReaders();               // mdb_reader_check; call on a timer
   int ResetDeadInflight();          // active envelopes of dead owners → deferred, due now
   int ReaderCount();                // reader slots in use (all processes)
@@ -231,7 +242,10 @@ class Queue {
   Status Transition(uint64_t id, const std::function<bool(const Envelope&)>& applies,
                     const std::function<void(Envelope&)>& change);
   int SweepOrphans();
-  int CheckBodies();
+  int CheckBodies(int* checked);
+  std::string BodyProblem(MDB_txn* t, const MessageRecord& m);
+  std::string CheckedBoot();  // the boot id of the last full body check
+  void MarkChecked(const std::string& boot);
   void Chown(const std::string& path);
 
   std::string dir_, data_dir_;
@@ -243,6 +257,11 @@ class Queue {
   std::shared_mutex map_mu_;
   std::atomic<uint64_t> body_syncs_{0}, dir_syncs_{0}, fs_syncs_{0}, commit_syncs_{0}, commits_{0}, inline_{0};
 };
+
+// The kernel's boot id (changes at every system start), empty without /proc.
+std::string CurrentBootId();
+// Key in the counter sub-database: the boot id of the last full body check.
+inline constexpr std::string_view kCheckedBootKey = "body_check_boot_id";
 
 // The start time of a process (from /proc), 0 if it does not exist.
 uint64_t ProcessStartTime(pid_t pid);

@@ -1,7 +1,7 @@
 // queue/queue_recover.cc — start-up recovery: stale LMDB readers, orphaned
-// body files (locked ones are still being written and stay), records whose body
-// (inline or file) is missing or short (→ corrupt), and envelopes left active
-// by a dead process.
+// body files (locked ones are still being written and stay), envelopes left
+// active by a dead process, and — only after the system restarted — records
+// whose body (inline or file) is missing or short (→ corrupt).
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <vector>
 #include <sstream>
 
 #include "postern/log/log.h"
@@ -72,64 +73,118 @@ int Queue::SweepOrphans() {
     std::string dir = BodyDir(data_dir_, b);
     DIR* d = ::opendir(dir.c_str());
     if (!d) continue;
+    std::vector<MsgId> ids;
     while (struct dirent* ent = ::readdir(d)) {
-      auto id = ParseMsgId(ent->d_name);
-      if (!id) continue;
-      std::string path = dir + "/" + ent->d_name;
+      if (auto id = ParseMsgId(ent->d_name)) ids.push_back(*id);
+    }
+    ::closedir(d);
+    // Most files belong to a message: one read transaction per directory
+    // finds them, and only the rest is opened and locked.
+    std::vector<MsgId> suspects;
+    Read([&](MDB_txn* t) -> Status {
+      for (MsgId id : ids) {
+        std::string k = MsgKey(id);
+        MDB_val key = mdb::Val(k), val;
+        if (mdb_get(t, msg_db_, &key, &val) == MDB_NOTFOUND) suspects.push_back(id);
+      }
+      return Status::Ok();
+    });
+    for (MsgId id : suspects) {
+      std::string path = BodyPath(data_dir_, id);
       Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       // A body whose writer holds the lock is being received right now.
       if (!fd.valid() || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
       // Only now, under the lock, is the record's absence final.
-      auto m = GetMessage(*id);
+      auto m = GetMessage(id);
       if (m.ok() || m.code() != Code::kNotFound) continue;
       if (::unlink(path.c_str()) == 0) {
         ++removed;
-        log::Info("{}: removed orphaned queue file", FormatMsgId(*id));
+        log::Info("{}: removed orphaned queue file", FormatMsgId(id));
       }
     }
-    ::closedir(d);
   }
   return removed;
 }
 
-int Queue::CheckBodies() {
+std::string CurrentBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+std::string Queue::CheckedBoot() {
+  std::string boot;
+  Read([&](MDB_txn* t) -> Status {
+    MDB_val key = mdb::Val(kCheckedBootKey), val;
+    if (mdb_get(t, count_db_, &key, &val) == 0) boot.assign(mdb::View(val));
+    return Status::Ok();
+  });
+  return boot;
+}
+
+void Queue::MarkChecked(const std::string& boot) {
+  Status s = Write([&](MDB_txn* t) -> Status {
+    MDB_val key = mdb::Val(kCheckedBootKey), val = mdb::Val(boot);
+    if (int rc = mdb_put(t, count_db_, &key, &val, 0)) return internal::MdbStatus(rc, "put check mark");
+    return Status::Ok();
+  });
+  if (!s.ok()) log::Warning("queue recovery: cannot record the body check: {}", s.message);
+}
+
+// Why m's body is not whole, empty when it is. `t` reads the inline body.
+std::string Queue::BodyProblem(MDB_txn* t, const MessageRecord& m) {
+  std::string k = MsgKey(m.id);
+  MDB_val key = mdb::Val(k), val;
+  if (mdb_get(t, body_db_, &key, &val) == 0) {
+    if (val.mv_size == m.size) return {};
+    return "body is " + std::to_string(val.mv_size) + " bytes, record says " + std::to_string(m.size);
+  }
+  struct stat st;
+  if (::stat(BodyPath(data_dir_, m.id).c_str(), &st) != 0) return std::string("body: ") + std::strerror(errno);
+  if (static_cast<uint64_t>(st.st_size) == m.size) return {};
+  return "body is " + std::to_string(st.st_size) + " bytes, record says " + std::to_string(m.size);
+}
+
+int Queue::CheckBodies(int* checked) {
   int corrupted = 0;
   MsgId after = 0;
+  bool started = false;
   for (;;) {
-    auto page = ListMessages(after, 1000);
-    if (!page.ok()) {
-      log::Warning("queue recovery: {}", page.status().message);
+    std::vector<std::pair<MsgId, std::string>> bad;
+    size_t n = 0;
+    Status s = Read([&](MDB_txn* t) -> Status {
+      int rc;
+      mdb::Cursor c(t, msg_db_, &rc);
+      if (rc) return internal::MdbStatus(rc, "cursor");
+      std::string start = MsgKey(after);
+      MDB_val key = mdb::Val(start), val;
+      for (rc = mdb_cursor_get(c.get(), &key, &val, MDB_SET_RANGE); rc == 0 && n < 1000;
+           rc = mdb_cursor_get(c.get(), &key, &val, MDB_NEXT)) {
+        MsgId id = static_cast<MsgId>(LoadBE(mdb::View(key)));
+        if (started && id == after) continue;
+        after = id;
+        started = true;
+        ++n;
+        auto m = DecodeMessage(id, mdb::View(val));
+        if (!m) continue;  // GetMessage reports it as corrupt to whoever reads it
+        if (std::string why = BodyProblem(t, *m); !why.empty()) bad.emplace_back(id, std::move(why));
+      }
+      return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : internal::MdbStatus(rc, "cursor");
+    });
+    if (!s.ok()) {
+      log::Warning("queue recovery: {}", s.message);
       return corrupted;
     }
-    if (page->empty()) return corrupted;
-    for (const MessageRecord& m : *page) {
-      after = m.id;
-      struct stat st;
-      std::string why;
-      uint64_t inline_size = 0;
-      Status in_db = Read([&](MDB_txn* t) -> Status {
-        std::string k = MsgKey(m.id);
-        MDB_val key = mdb::Val(k), val;
-        int rc = mdb_get(t, body_db_, &key, &val);
-        if (rc == 0) inline_size = val.mv_size;
-        return rc == 0 ? Status::Ok() : internal::MdbStatus(rc, "body");
-      });
-      if (in_db.ok()) {
-        if (inline_size == m.size) continue;
-        why = "body is " + std::to_string(inline_size) + " bytes, record says " + std::to_string(m.size);
-      } else if (::stat(BodyPath(data_dir_, m.id).c_str(), &st) != 0) {
-        why = std::string("body: ") + std::strerror(errno);
-      } else if (static_cast<uint64_t>(st.st_size) != m.size) {
-        why = "body is " + std::to_string(st.st_size) + " bytes, record says " + std::to_string(m.size);
-      } else {
-        continue;
-      }
-      auto envs = Envelopes(m.id);
+    *checked += static_cast<int>(n);
+    for (auto& [id, why] : bad) {
+      auto envs = Envelopes(id);
       if (!envs.ok()) continue;
       bool all_corrupt = true;
       for (const Envelope& e : *envs) all_corrupt &= e.state == State::kCorrupt;
-      if (!all_corrupt && MarkCorrupt(m.id, why).ok()) ++corrupted;
+      if (!all_corrupt && MarkCorrupt(id, why).ok()) ++corrupted;
     }
+    if (n == 0) return corrupted;
   }
 }
 
@@ -160,12 +215,27 @@ int Queue::ResetDeadInflight() {
   }
 }
 
-RecoveryReport Queue::Recover() {
+RecoveryReport Queue::Recover(BodyCheck scope) {
   RecoveryReport r;
   r.stale_readers = CheckReaders();
   r.orphan_bodies = SweepOrphans();
-  r.corrupted = CheckBodies();
+  // A committed message's body was made durable before its record (fsync, or
+  // the same transaction), and the page cache outlives any process: only an
+  // OS crash or power loss, with storage that lost acknowledged writes, can
+  // leave a record without its body. So the bodies are checked when the
+  // system restarted since the last check (the boot id differs), and on demand.
+  std::string boot = CurrentBootId();
+  r.bodies_total = GetCounters().messages;
+  if (scope == BodyCheck::kAll || boot.empty() || CheckedBoot() != boot) {
+    r.full_check = true;
+    r.corrupted = CheckBodies(&r.bodies_checked);
+    if (!boot.empty()) MarkChecked(boot);
+  }
   r.inflight_reset = ResetDeadInflight();
+  const char* why = scope == BodyCheck::kAll ? "all, as asked"
+                    : r.full_check               ? "all: the first start since the system started"
+                                                 : "none: no system restart since the last check";
+  log::Info("queue recovery: {} of {} message bodies checked ({})", r.bodies_checked, r.bodies_total, why);
   if (r.orphan_bodies || r.corrupted || r.inflight_reset) {
     log::Info("queue recovery: {} orphaned bodies removed, {} messages corrupt, {} envelopes made due again",
               r.orphan_bodies, r.corrupted, r.inflight_reset);

@@ -356,4 +356,28 @@ Outcome<std::vector<MessageRecord>> Queue::ListMessages(MsgId after, size_t limi
   return out;
 }
 
+Outcome<std::vector<Queue::Listed>> Queue::ListWithEnvelopes(MsgId after, size_t limit) {
+  std::vector<Listed> out;
+  Status s = Read([&](MDB_txn* t) -> Status {
+    int rc;
+    mdb::Cursor c(t, msg_db_, &rc);
+    if (rc) return MdbStatus(rc, "cursor");
+    std::string start = MsgKey(after);
+    MDB_val key = mdb::Val(start), val;
+    for (rc = mdb_cursor_get(c.get(), &key, &val, MDB_SET_RANGE); rc == 0 && out.size() < limit;
+         rc = mdb_cursor_get(c.get(), &key, &val, MDB_NEXT)) {
+      MsgId id = static_cast<MsgId>(LoadBE(mdb::View(key)));
+      if (id == after) continue;
+      auto m = DecodeMessage(id, mdb::View(val));
+      if (!m) return Fail(Code::kCorrupt, "message " + FormatMsgId(id) + ": undecodable record");
+      Listed l{std::move(*m), {}};
+      if (Status e = internal::LoadEnvelopes(t, env_db_, id, &l.envelopes); !e.ok()) return e;
+      out.push_back(std::move(l));
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : MdbStatus(rc, "cursor");
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace postern::queue

@@ -57,13 +57,12 @@ std::optional<QueueName> QueueOf(const std::vector<queue::Envelope>& envs) {
 queue::Status ForEachMessage(queue::Queue& q, const MessageFn& each) {
   queue::MsgId after = 0;
   for (;;) {
-    auto page = q.ListMessages(after, kPage);
+    auto page = q.ListWithEnvelopes(after, kPage);  // one read transaction a page
     if (!page.ok()) return page.status();
-    for (const auto& m : *page) {
+    for (const auto& [m, envs] : *page) {
       after = m.id;
-      auto envs = q.Envelopes(m.id);
-      if (!envs.ok() || envs->empty()) continue;  // removed while we looked
-      if (!each(m, *envs)) return queue::Status::Ok();
+      if (envs.empty()) continue;
+      if (!each(m, envs)) return queue::Status::Ok();
     }
     if (page->size() < kPage) return queue::Status::Ok();
   }
