@@ -13,6 +13,11 @@ namespace postern::qmgr {
 namespace {
 
 constexpr size_t kScanPage = 200;
+// The next page's delay. Not 0: libuv before 1.48 (Debian 12 has 1.44) runs
+// a 0 ms timer re-armed from its own callback again in the same pass over
+// the timers (libuv issue 4245), so a scan of 20,000 envelopes ran as one
+// loop turn and every control request and result waited for all of it.
+constexpr uint64_t kNextPageMs = 1;
 
 int64_t NowMs() {
   using namespace std::chrono;
@@ -111,7 +116,7 @@ void Manager::ScanPage() {
   if (!activated.empty()) QueueWorks();
   Pump();
   if (n == kScanPage && !full_) {
-    page_timer_.Start(0, 0, [this] { ScanPage(); });
+    page_timer_.Start(kNextPageMs, 0, [this] { ScanPage(); });
     return;
   }
   EndScan();
