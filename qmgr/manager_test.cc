@@ -15,9 +15,11 @@ class FakeStore : public Store {
   std::map<queue::MsgId, queue::MessageRecord> messages;
   std::map<queue::EnvId, queue::Envelope> envelopes;
   std::vector<queue::MsgId> removed_messages;
+  int list_calls = 0;
 
   queue::Outcome<std::vector<queue::Envelope>> ListScheduled(queue::ScheduleCursor* cursor, int64_t until,
                                                               size_t limit) override {
+    ++list_calls;
     std::vector<queue::Envelope> due;
     for (const auto& [id, e] : envelopes) {
       bool scheduled = e.state == queue::State::kIncoming || e.state == queue::State::kDeferred;
@@ -173,6 +175,19 @@ TEST_F(ManagerTest, AMessageGoesThroughDispatchResultAndRemoval) {
   EXPECT_EQ(store_.removed_messages, std::vector<queue::MsgId>{0x11});
   EXPECT_EQ(mgr_->stats().sent, 1u);
   EXPECT_EQ(mgr_->active().messages(), 0u);  // out of core
+}
+
+TEST_F(ManagerTest, ADeepScanLeavesTheLoopBetweenPages) {
+  // 2,000 due envelopes: ten scan pages. Control requests and results are
+  // served between them, so one loop turn must not run them all (libuv 1.44
+  // re-runs a 0 ms timer re-armed in its callback within the same turn).
+  for (queue::MsgId m = 1; m <= 2000; ++m) Enqueue(0x1000 + m, "user" + std::to_string(m) + "@remote.example");
+  mgr_->Start();  // the first page
+  EXPECT_EQ(store_.list_calls, 1);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_LE(store_.list_calls, 3);
+  for (int turns = 0; turns < 1000 && mgr_->active().messages() < 2000; ++turns) uv_run(&loop_, UV_RUN_ONCE);
+  EXPECT_EQ(mgr_->active().messages(), 2000u);  // the scan went on to the end
 }
 
 TEST_F(ManagerTest, ADeferredRecipientWaitsInTheQueueForItsBackoff) {
