@@ -119,7 +119,10 @@ void BM_QueueLife(benchmark::State& state) {
     failed |= !EnqueueRound(queue.get(), &loop, 8, 64, body, &batches, &ids);
     std::vector<q::EnvId> envs;
     for (q::MsgId id : ids) {
-      for (const q::Envelope& e : *queue->Envelopes(id)) envs.push_back(e.id);
+      auto of = queue->Envelopes(id);  // kept: the loop must not range over a temporary's contents
+      if (!of.ok()) failed = true;
+      else
+        for (const q::Envelope& e : *of) envs.push_back(e.id);
     }
     for (const q::Status& r : queue->RemoveMany(envs)) failed |= !r.ok();  // one commit, as qmgr's loop turn
     done += 64;
