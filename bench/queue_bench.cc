@@ -97,18 +97,22 @@ void BM_Enqueue4k(benchmark::State& state) {
 // whole life in the queue — 8 writers commit it, qmgr's RemoveMany takes it
 // out (its body file unlinked, or its LMDB overflow pages freed for reuse) —
 // for body sizes on both sides of 4, 32 and 128 KiB.
+// The queue in `dir`, or null with the benchmark skipped.
+std::unique_ptr<q::Queue> OpenOrSkip(benchmark::State& state, const std::string& dir, const q::Options& o) {
+  auto opened = q::Queue::Open(dir, o);
+  if (opened.ok()) return std::move(*opened);
+  state.SkipWithError(opened.status().message.c_str());
+  return nullptr;
+}
+
 void BM_QueueLife(benchmark::State& state) {
   const size_t limit = static_cast<size_t>(state.range(0)) * 1024;
   const std::string body(static_cast<size_t>(state.range(1)) * 1024, 'x');
   std::string dir = TempQueueDir();
   q::Options o;
   o.inline_body_max = limit;
-  auto opened = q::Queue::Open(dir, o);
-  if (!opened.ok()) {
-    state.SkipWithError(opened.status().message.c_str());
-    return;
-  }
-  std::unique_ptr<q::Queue> queue = std::move(*opened);
+  std::unique_ptr<q::Queue> queue = OpenOrSkip(state, dir, o);
+  if (!queue) return;
   uv_loop_t loop;
   uv_loop_init(&loop);
   int64_t done = 0;
@@ -144,12 +148,8 @@ void BM_QueueLife(benchmark::State& state) {
 void BM_Recover(benchmark::State& state) {
   const int64_t n = state.range(0);
   std::string dir = TempQueueDir();
-  auto opened = q::Queue::Open(dir, q::Options{});
-  if (!opened.ok()) {
-    state.SkipWithError(opened.status().message.c_str());
-    return;
-  }
-  std::unique_ptr<q::Queue> queue = std::move(*opened);
+  std::unique_ptr<q::Queue> queue = OpenOrSkip(state, dir, q::Options{});
+  if (!queue) return;
   uv_loop_t loop;
   uv_loop_init(&loop);
   uint64_t batches = 0;

@@ -137,6 +137,18 @@ def _server_kb(mta, server, field):
     return max((_status_kb(p, field) for p in mta.pids_of(server)), default=0)
 
 
+def _settle(mta, server, timeout=60.0):
+    """Waits until the process serving the listing has stopped growing (its
+    RssAnon steady for 2 s): right after the enqueue, qmgr is still filling
+    its active set, whose heap would be counted as the listing's."""
+    end, last, steady = time.monotonic() + timeout, -1, 0
+    while time.monotonic() < end and steady < 4:
+        now = _server_kb(mta, server, "RssAnon")
+        steady = steady + 1 if abs(now - last) < 64 else 0
+        last = now
+        time.sleep(0.5)
+
+
 def _timed_listing(argv, mta):
     """Runs `argv | wc -l`; returns a dict: lines, seconds, the listing
     command's peak RSS in KiB, the peak RSS of the MTA's process that serves
@@ -148,6 +160,7 @@ def _timed_listing(argv, mta):
     command's peak is its VmHWM (wait4's ru_maxrss would count this Python
     process, which it was forked from); the MTA's are sampled every few ms."""
     server = mta.queue_server()
+    _settle(mta, server)
     fields = ("VmRSS", "RssAnon", "RssFile")
     before = {f: _server_kb(mta, server, f) for f in fields}
     peak_of = dict(before)

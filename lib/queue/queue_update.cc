@@ -334,23 +334,39 @@ Outcome<std::vector<Envelope>> Queue::ListScheduled(ScheduleCursor* cursor, int6
   return out;
 }
 
+namespace {
+
+// Up to `limit` message records after `after`, decoded, each handed to
+// each(id, record) in the read transaction `t`.
+template <class Each>
+Status PageMessages(MDB_txn* t, MDB_dbi msg_db, MsgId after, size_t limit, Each&& each) {
+  int rc;
+  mdb::Cursor c(t, msg_db, &rc);
+  if (rc) return MdbStatus(rc, "cursor");
+  std::string start = MsgKey(after);
+  MDB_val key = mdb::Val(start), val;
+  size_t n = 0;
+  for (rc = mdb_cursor_get(c.get(), &key, &val, MDB_SET_RANGE); rc == 0 && n < limit;
+       rc = mdb_cursor_get(c.get(), &key, &val, MDB_NEXT)) {
+    MsgId id = static_cast<MsgId>(LoadBE(mdb::View(key)));
+    if (id == after) continue;
+    auto m = DecodeMessage(id, mdb::View(val));
+    if (!m) return Fail(Code::kCorrupt, "message " + FormatMsgId(id) + ": undecodable record");
+    if (Status s = each(id, std::move(*m)); !s.ok()) return s;
+    ++n;
+  }
+  return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : MdbStatus(rc, "cursor");
+}
+
+}  // namespace
+
 Outcome<std::vector<MessageRecord>> Queue::ListMessages(MsgId after, size_t limit) {
   std::vector<MessageRecord> out;
   Status s = Read([&](MDB_txn* t) -> Status {
-    int rc;
-    mdb::Cursor c(t, msg_db_, &rc);
-    if (rc) return MdbStatus(rc, "cursor");
-    std::string start = MsgKey(after);
-    MDB_val key = mdb::Val(start), val;
-    for (rc = mdb_cursor_get(c.get(), &key, &val, MDB_SET_RANGE); rc == 0 && out.size() < limit;
-         rc = mdb_cursor_get(c.get(), &key, &val, MDB_NEXT)) {
-      MsgId id = static_cast<MsgId>(LoadBE(mdb::View(key)));
-      if (id == after) continue;
-      auto m = DecodeMessage(id, mdb::View(val));
-      if (!m) return Fail(Code::kCorrupt, "message " + FormatMsgId(id) + ": undecodable record");
-      out.push_back(std::move(*m));
-    }
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : MdbStatus(rc, "cursor");
+    return PageMessages(t, msg_db_, after, limit, [&](MsgId, MessageRecord m) {
+      out.push_back(std::move(m));
+      return Status::Ok();
+    });
   });
   if (!s.ok()) return s;
   return out;
@@ -359,22 +375,12 @@ Outcome<std::vector<MessageRecord>> Queue::ListMessages(MsgId after, size_t limi
 Outcome<std::vector<Queue::Listed>> Queue::ListWithEnvelopes(MsgId after, size_t limit) {
   std::vector<Listed> out;
   Status s = Read([&](MDB_txn* t) -> Status {
-    int rc;
-    mdb::Cursor c(t, msg_db_, &rc);
-    if (rc) return MdbStatus(rc, "cursor");
-    std::string start = MsgKey(after);
-    MDB_val key = mdb::Val(start), val;
-    for (rc = mdb_cursor_get(c.get(), &key, &val, MDB_SET_RANGE); rc == 0 && out.size() < limit;
-         rc = mdb_cursor_get(c.get(), &key, &val, MDB_NEXT)) {
-      MsgId id = static_cast<MsgId>(LoadBE(mdb::View(key)));
-      if (id == after) continue;
-      auto m = DecodeMessage(id, mdb::View(val));
-      if (!m) return Fail(Code::kCorrupt, "message " + FormatMsgId(id) + ": undecodable record");
-      Listed l{std::move(*m), {}};
+    return PageMessages(t, msg_db_, after, limit, [&](MsgId id, MessageRecord m) {
+      Listed l{std::move(m), {}};
       if (Status e = internal::LoadEnvelopes(t, env_db_, id, &l.envelopes); !e.ok()) return e;
       out.push_back(std::move(l));
-    }
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : MdbStatus(rc, "cursor");
+      return Status::Ok();
+    });
   });
   if (!s.ok()) return s;
   return out;
