@@ -232,10 +232,12 @@ RecoveryReport Queue::Recover(BodyCheck scope) {
     if (!boot.empty()) MarkChecked(boot);
   }
   r.inflight_reset = ResetDeadInflight();
-  const char* why = scope == BodyCheck::kAll ? "all, as asked"
-                    : r.full_check               ? "all: the first start since the system started"
-                                                 : "none: no system restart since the last check";
-  log::Info("queue recovery: {} of {} message bodies checked ({})", r.bodies_checked, r.bodies_total, why);
+  // A start's line (qmgr); postsuper -s, which asks for all, reports as Postfix's does.
+  if (scope == BodyCheck::kAfterSystemRestart) {
+    log::Info("queue recovery: {} of {} message bodies checked ({})", r.bodies_checked, r.bodies_total,
+              r.full_check ? "all: the first start since the system started"
+                           : "none: no system restart since the last check");
+  }
   if (r.orphan_bodies || r.corrupted || r.inflight_reset) {
     log::Info("queue recovery: {} orphaned bodies removed, {} messages corrupt, {} envelopes made due again",
               r.orphan_bodies, r.corrupted, r.inflight_reset);
