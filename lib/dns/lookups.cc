@@ -287,6 +287,11 @@ Ticket Resolver::LookupPtr(const IpAddress& addr, std::function<void(PtrResult)>
 Ticket Resolver::LookupConfirmedName(const IpAddress& addr,
                                      std::function<void(ConfirmedNameResult)> done) {
   auto st = std::make_shared<Ticket::State>();
+  if (std::vector<std::string> listed = hosts_.ConfirmedNamesOf(addr); !listed.empty()) {
+    ConfirmedNameResult r{{}, listed.front(), listed.front()};
+    Deliver(st, [done = std::move(done), r = std::move(r)] { done(r); });
+    return Ticket(st);
+  }
   std::string rev = addr.ReverseName();
   Send(rev, RrType::kPtr, [this, st, addr, rev, done = std::move(done)](const Raw& raw) {
     if (st->cancelled) return;

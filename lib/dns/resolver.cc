@@ -104,7 +104,7 @@ Result<ResolverOptions> ResolverOptions::FromConfig(const config::Config& cfg) {
 // ---- life ---------------------------------------------------------------
 
 Resolver::Resolver(uv_loop_t* loop, const ResolverOptions& options)
-    : loop_(loop), options_(options), rng_(std::random_device{}()) {}
+    : loop_(loop), options_(options), hosts_(options.hosts_file), rng_(std::random_device{}()) {}
 
 Result<std::unique_ptr<Resolver>> Resolver::Create(uv_loop_t* loop, const ResolverOptions& options) {
   std::unique_ptr<Resolver> r(new Resolver(loop, options));

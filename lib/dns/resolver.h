@@ -19,6 +19,7 @@
 
 #include "postern/dns/address.h"
 #include "postern/dns/answer.h"
+#include "postern/dns/hosts.h"
 #include "postern/event/event.h"
 #include "postern/util/result.h"
 
@@ -137,6 +138,8 @@ struct ResolverOptions {
   bool ipv6 = true;
   int timeout_ms = 0;  // per try; 0: resolv.conf's (c-ares default 5 s)
   int tries = 0;       // 0: resolv.conf's (c-ares default 4)
+  // Read before DNS for a client's name (LookupConfirmedName); "": none.
+  std::string hosts_file = "/etc/hosts";
 
   // dns_servers and inet_protocols from main.cf.
   static Result<ResolverOptions> FromConfig(const config::Config& cfg);
@@ -163,8 +166,9 @@ class Resolver {
   // e.g. "_25._tcp.mx.example.org".
   Ticket LookupTlsa(std::string_view name, std::function<void(TlsaResult)> done);
   Ticket LookupPtr(const IpAddress& addr, std::function<void(PtrResult)> done);
-  // PTR, then the addresses of each PTR name (of addr's family): the first
-  // name that maps back to addr is confirmed.
+  // The hosts file's names of addr if it lists addr (no DNS, as the C
+  // library's getnameinfo); else PTR, then the addresses of each PTR name (of
+  // addr's family): the first name that maps back to addr is confirmed.
   Ticket LookupConfirmedName(const IpAddress& addr, std::function<void(ConfirmedNameResult)> done);
 
   const ResolverOptions& options() const { return options_; }
@@ -223,6 +227,7 @@ class Resolver {
 
   uv_loop_t* loop_;
   ResolverOptions options_;
+  HostsFile hosts_;
   ares_channeldata* channel_ = nullptr;
   bool destroying_ = false;
   size_t in_flight_ = 0;

@@ -227,6 +227,7 @@ class ResolverTest : public ::testing::Test {
     o.servers = *ResolverOptions::ParseServers(servers);
     o.timeout_ms = 300;
     o.tries = 1;
+    o.hosts_file = "";  // this machine's /etc/hosts stays out of these answers
     return o;
   }
   Resolver& Make(const ResolverOptions& o) {
@@ -459,6 +460,30 @@ TEST_F(ResolverTest, ConfirmationFailsTemporarilyWhenDnsDoes) {
   auto r = Await<ConfirmedNameResult>(
       [&](auto cb) { return Default().LookupConfirmedName(*IpAddress::Parse("127.0.0.2"), cb); });
   EXPECT_TRUE(r.outcome.temporary());
+}
+
+// A client the hosts file names is named from it, DNS not asked (here the
+// server SERVFAILs everything); one it does not name is asked of DNS.
+TEST_F(ResolverTest, HostsFileNamesAClientBeforeDns) {
+  extra_.push_back(std::make_unique<ServfailServer>(&loop_));
+  auto o = Options({"127.0.0.1:" + std::to_string(extra_[0]->port())});
+  char path[] = "/tmp/hosts_test.XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string text = "127.0.0.1 localhost\n127.0.0.77 Box.Example.test box # a comment\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
+  close(fd);
+  o.hosts_file = path;
+  Make(o);
+  auto listed = Await<ConfirmedNameResult>(
+      [&](auto cb) { return Default().LookupConfirmedName(*IpAddress::Parse("127.0.0.77"), cb); });
+  EXPECT_TRUE(listed.outcome.ok()) << listed.outcome.reason;
+  EXPECT_EQ(listed.name, "box.example.test");
+  EXPECT_EQ(listed.reverse_name, "box.example.test");
+  auto other = Await<ConfirmedNameResult>(
+      [&](auto cb) { return Default().LookupConfirmedName(*IpAddress::Parse("127.0.0.78"), cb); });
+  EXPECT_TRUE(other.outcome.temporary());  // DNS was asked: SERVFAIL
+  unlink(path);
 }
 
 TEST_F(ResolverTest, CancelledTicketNeverCalls) {

@@ -2,6 +2,7 @@
 # end to end: dnsmasq on a loopback port serves PTR/A/MX/TXT records and DNS
 # list zones; clients connect from 127.0.0.2 (forward-confirmed name),
 # 127.0.0.3 (PTR whose name points elsewhere) and 127.0.0.4 (no PTR).
+import re
 import socketserver
 import threading
 
@@ -73,6 +74,26 @@ def test_a_name_that_does_not_point_back_is_unknown(instance, dns):
     smtpd_with(instance, dns).raw(source="127.0.0.3").cmd("QUIT")
     instance.wait_log(r"warning: hostname liar\.client\.test does not resolve to address 127\.0\.0\.3")
     instance.wait_log(r"connect from unknown\[127\.0\.0\.3\]")
+
+
+def hosts_file_names(ip):
+    """The canonical names /etc/hosts gives `ip`."""
+    try:
+        lines = open("/etc/hosts").read().splitlines()
+    except OSError:
+        return []
+    fields = (line.split("#")[0].split() for line in lines)
+    return [f[1].lower() for f in fields if len(f) > 1 and f[0] == ip]
+
+
+def test_a_client_the_hosts_file_names_is_named_from_it_not_from_dns(instance, dns):
+    # dnsmasq has no PTR for 127.0.0.1; the C library (and so Postfix) reads
+    # /etc/hosts first, and so does smtpd.
+    names = hosts_file_names("127.0.0.1")
+    if not names:
+        pytest.skip("/etc/hosts does not name 127.0.0.1")
+    smtpd_with(instance, dns).raw(source="127.0.0.1").cmd("QUIT")
+    instance.wait_log(rf"connect from {re.escape(names[0])}\[127\.0\.0\.1\]")
 
 
 def test_peername_lookup_off_names_nobody(instance, dns):

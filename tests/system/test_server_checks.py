@@ -77,14 +77,15 @@ def test_client_helo_and_recipient_server_checks(instance, dns):
     s = smtpd_with(instance, dns,
                    smtpd_client_restrictions="check_client_a_access inline:{ 127.0.0.2=REJECT }",
                    smtpd_helo_restrictions="check_helo_mx_access inline:{ mail.domain.test=REJECT }",
-                   smtpd_recipient_restrictions="check_recipient_mx_access inline:{ 127.0.0.5=REJECT }, permit")
+                   smtpd_recipient_restrictions="check_recipient_mx_access inline:{ 127.0.0.5=REJECT }, permit",
+                   mynetworks="127.0.0.0/8")
     c = s.raw(source="127.0.0.2")  # good.client.test: A 127.0.0.2
     c.ehlo()
     assert message(c) == (554, "5.7.1 <good.client.test[127.0.0.2]>: Client host rejected: Access denied")
     c = s.raw(source="127.0.0.3")  # no confirmed name: nothing to check
     c.ehlo("domain.test")
     assert message(c) == (554, "5.7.1 <domain.test>: Helo command rejected: Access denied")
-    c = s.raw(source="127.0.0.1")
+    c = s.raw(source="127.0.0.4")  # no name (127.0.0.1 is localhost from /etc/hosts)
     c.ehlo("other.test")
     assert message(c, rcpt="u@domain.test") == (554, "5.7.1 <u@domain.test>: Recipient address rejected: Access denied")
     assert c.cmd("RCPT TO:<u@badmx.test>") == (250, "2.1.5 Ok")
