@@ -106,11 +106,5 @@ std::vector<ipc::DeliveryResult> Deliver(local::Agent& agent, ipc::DeliveryReque
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Lives until the process exits, so no callback still queued on the loop outlives it.
-  auto* agent = new local::Agent;
-  return server::RunDeliveryAgent(
-      "local", argc, argv,
-      {[agent](server::Context& ctx) { return Init(ctx, agent); },
-       [agent](ipc::DeliveryRequest r) { return Deliver(*agent, std::move(r)); },
-       [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); }});
+  return server::RunAgentWithState<local::Agent>("local", argc, argv, Init, Deliver, Adopt);
 }

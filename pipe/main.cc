@@ -33,11 +33,5 @@ void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, pipe::Ag
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Lives until the process exits, so no callback still queued on the loop outlives it.
-  auto* agent = new pipe::Agent;
-  return server::RunDeliveryAgent(
-      "pipe", argc, argv,
-      {[agent](server::Context& ctx) { return Init(ctx, agent); },
-       [agent](ipc::DeliveryRequest r) { return pipe::Deliver(*agent, r); },
-       [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); }});
+  return server::RunAgentWithState<pipe::Agent>("pipe", argc, argv, Init, pipe::Deliver, Adopt);
 }

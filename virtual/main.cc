@@ -52,11 +52,5 @@ void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, virt::Ag
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Lives until the process exits, so no callback still queued on the loop outlives it.
-  auto* agent = new virt::Agent;
-  return server::RunDeliveryAgent(
-      "virtual", argc, argv,
-      {[agent](server::Context& ctx) { return Init(ctx, agent); },
-       [agent](ipc::DeliveryRequest r) { return virt::Deliver(*agent, r); },
-       [agent](server::Context& ctx, const ipc::control::RuntimeState& old) { Adopt(ctx, old, agent); }});
+  return server::RunAgentWithState<virt::Agent>("virtual", argc, argv, Init, virt::Deliver, Adopt);
 }

@@ -29,4 +29,17 @@ struct DeliveryAgent {
 };
 int RunDeliveryAgent(std::string_view program, int argc, char** argv, DeliveryAgent agent);
 
+// RunDeliveryAgent for an agent whose state is one `State` that lives until
+// the process exits (so no callback still queued on the loop outlives it):
+// init(ctx, &state), deliver(state, request), adopt(ctx, old, &state).
+template <class State, class Init, class Deliver, class Adopt>
+int RunAgentWithState(std::string_view program, int argc, char** argv, Init init, Deliver deliver, Adopt adopt) {
+  auto* state = new State;
+  return RunDeliveryAgent(
+      program, argc, argv,
+      {[state, init](Context& ctx) { return init(ctx, state); },
+       [state, deliver](ipc::DeliveryRequest r) { return deliver(*state, std::move(r)); },
+       [state, adopt](Context& ctx, const ipc::control::RuntimeState& old) { adopt(ctx, old, state); }});
+}
+
 }  // namespace postern::server
