@@ -98,7 +98,7 @@ def deliver(instance, msg, nexthop, transport="smtp", flags=0, envid="", ret=0, 
         while True:
             n, = struct.unpack(">I", _recv_exact(s, 4))
             p = _recv_exact(s, n)
-            if p == b"E":
+            if p[:1] == b"E":  # the end frame ("EK": the agent would take another request)
                 return results
             if p[:1] == b"C":  # a connection fact, for qmgr's show hosts|routes|relays
                 continue
