@@ -253,6 +253,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   std::vector<char> read_buf_;
   event::Timer xfer_timer_;
   event::Timer pix_timer_;
+  std::shared_ptr<Delivery> pix_hold_;  // this delivery, while the PIX-delayed dot waits
   bool pix_esmtp_off_ = false, pix_delay_dot_ = false;  // PIX workarounds for conn_
   bool reused_ = false;         // conn_ came from the cache
   bool mail_answered_ = false;  // the server answered MAIL on conn_

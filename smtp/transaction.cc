@@ -311,10 +311,13 @@ bool Delivery::FeedBody(std::string_view in, bool last, std::string* out) {
 // the same packet as the end of the content of an old (retried) message.
 void Delivery::DelayedDot() {
   xfer_timer_.Stop();
-  std::weak_ptr<Delivery> weak = shared_from_this();
-  pix_timer_.Start(s_.pix_delay_ms ? s_.pix_delay_ms : 1, 0, [weak] {
-    auto d = weak.lock();
-    if (!d || d->finished_ || !d->conn_) return;
+  // Nothing else holds this delivery while the dot waits (no I/O is pending):
+  // the hold keeps it until the timer fires (the timer keeps its callback
+  // after firing, so the callback itself must not own it).
+  pix_hold_ = shared_from_this();
+  pix_timer_.Start(s_.pix_delay_ms ? s_.pix_delay_ms : 1, 0, [this] {
+    std::shared_ptr<Delivery> d = std::move(pix_hold_);
+    if (d->finished_ || !d->conn_) return;
     d->conn_->WriteData(".\r\n", [d](int status) { d->OnBodyWritten(status, true); });
   });
 }
