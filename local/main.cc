@@ -11,6 +11,7 @@
 #include "postern/ipc/delivery.h"
 #include "postern/log/log.h"
 #include "postern/queue/ids.h"
+#include "postern/mda/message.h"
 #include "postern/server/delivery_agent.h"
 #include "postern/table/surrogate.h"
 
@@ -72,10 +73,8 @@ void Adopt(server::Context& ctx, const ipc::control::RuntimeState& old, local::A
 Result<void> Init(server::Context& ctx, local::Agent* agent) {
   if (auto r = Configure(ctx.config, agent); !r) return r;
   const local::Settings& st = agent->settings;
-  auto opts = queue::OptionsFromConfig(ctx.config);
-  if (!opts.ok()) return Err(opts.status().message);
-  auto q = queue::Queue::Open(st.queue_directory, *opts);
-  if (!q.ok()) return Err("queue " + st.queue_directory + ": " + q.status().message);
+  auto q = mda::OpenQueue(ctx.config, st.queue_directory);
+  if (!q) return Err(q.error());
   agent->queue = std::move(*q);
   auto cl = cleanup::Cleanup::FromConfig(ctx.config, agent->queue.get());
   if (!cl) return Err(cl.error());

@@ -3,6 +3,7 @@
 // request per client by running the service's argv= command. See pipe(8).
 #include "pipe/deliver.h"
 #include "postern/log/log.h"
+#include "postern/mda/message.h"
 #include "postern/server/delivery_agent.h"
 
 using namespace postern;
@@ -13,10 +14,8 @@ Result<void> Init(server::Context& ctx, pipe::Agent* agent) {
   auto s = pipe::Settings::Load(ctx.config, ctx.service, ctx.args);
   if (!s) return Err("service " + ctx.service + ": " + s.error());
   agent->settings = std::move(*s);
-  auto opts = queue::OptionsFromConfig(ctx.config);
-  if (!opts.ok()) return Err(opts.status().message);
-  auto q = queue::Queue::Open(agent->settings.queue_directory, *opts);
-  if (!q.ok()) return Err("queue " + agent->settings.queue_directory + ": " + q.status().message);
+  auto q = mda::OpenQueue(ctx.config, agent->settings.queue_directory);
+  if (!q) return Err(q.error());
   agent->queue = std::move(*q);
   return {};
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "postern/log/log.h"
+#include "postern/mda/message.h"
 #include "postern/mda/privs.h"
 #include "postern/server/delivery_agent.h"
 #include "virtual/deliver.h"
@@ -31,10 +32,8 @@ Result<void> Init(server::Context& ctx, virt::Agent* agent) {
   if (!s) return Err(s.error());
   agent->settings = std::move(*s);
   virt::OpenTables(agent);
-  auto opts = queue::OptionsFromConfig(ctx.config);
-  if (!opts.ok()) return Err(opts.status().message);
-  auto q = queue::Queue::Open(agent->settings.queue_directory, *opts);
-  if (!q.ok()) return Err("queue " + agent->settings.queue_directory + ": " + q.status().message);
+  auto q = mda::OpenQueue(ctx.config, agent->settings.queue_directory);
+  if (!q) return Err(q.error());
   agent->queue = std::move(*q);
   return {};
 }

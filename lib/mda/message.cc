@@ -10,6 +10,14 @@
 
 namespace postern::mda {
 
+Result<std::unique_ptr<queue::Queue>> OpenQueue(const config::Config& cfg, const std::string& dir) {
+  auto opts = queue::OptionsFromConfig(cfg);
+  if (!opts.ok()) return Err(opts.status().message);
+  auto q = queue::Queue::Open(dir, *opts);
+  if (!q.ok()) return Err("queue " + dir + ": " + q.status().message);
+  return std::move(*q);
+}
+
 namespace {
 
 // "rfc822;user@example" with RFC 3461 xtext (+2B) → user@example.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "postern/ipc/delivery.h"
 #include "postern/mda/verdict.h"
 #include "postern/queue/queue.h"
+#include "postern/util/result.h"
 
 namespace postern::mda {
 
@@ -23,6 +25,10 @@ struct Message {
   std::string lf;     // the same with LF line ends
   std::vector<std::string> delivered_to;  // Delivered-To: values of the header, lower case
 };
+
+// The queue an agent reads its messages from: `dir`, opened with main.cf's
+// queue options; the error names the directory.
+Result<std::unique_ptr<queue::Queue>> OpenQueue(const config::Config& cfg, const std::string& dir);
 
 // Loads the body and the Delivered-To: headers; an error text means "defer".
 std::string LoadMessage(queue::Queue& q, Message* m);
