@@ -158,14 +158,15 @@ std::string FormatMasterLine(const MasterService& s, bool fold) {
   // Postfix's column widths: service 10, type 5, then 7 each.
   static const int kWidth[7] = {10, 5, 7, 7, 7, 7, 7};
   std::string out;
+  // Any field may have been written in braces (the command too): Quote each.
   for (int i = 0; i < 7; ++i) {
-    std::string f = s.fields[size_t(i)];
+    std::string f = Quote(s.fields[size_t(i)]);
     out += f;
     int pad = kWidth[i] - int(f.size());
     out.append(size_t(pad > 0 ? pad : 0), ' ');
     out += ' ';
   }
-  out += s.fields[7];
+  out += Quote(s.fields[7]);
   const auto& a = s.args;
   for (size_t i = 0; i < a.size(); ++i) {
     bool opt_with_value = a[i] == "-o" && i + 1 < a.size();

@@ -79,5 +79,18 @@ TEST(MasterCf, FormatBracesEveryWhiteSpaceTheParserSplitsAt) {
   }
 }
 
+TEST(MasterCf, FormatBracesACommandWithWhiteSpace) {
+  // Found by fuzz_mastercf: a braced command field came back as command + arguments.
+  auto r = ParseMasterCf(std::string_view("smtp inet n - n - - { smtpd x } -v\n"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)[0].fields[7], "smtpd x");
+  for (bool fold : {false, true}) {
+    auto again = ParseMasterCf(FormatMasterLine((*r)[0], fold));
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)[0].fields, (*r)[0].fields) << fold;
+    EXPECT_EQ((*again)[0].args, (*r)[0].args) << fold;
+  }
+}
+
 }  // namespace
 }  // namespace postern::config
